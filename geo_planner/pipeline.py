@@ -1,0 +1,292 @@
+"""The one place that knows the order of the stages.
+
+``run(scenario, out_dir)`` loads the four layers, geocodes rows that only have an
+address, builds the walking and driving networks, measures travel times and writes::
+
+    members.csv      one row per accepted member (WGS-84 lon/lat, precision, times)
+    rejections.csv   every rejected row and every warning (file, row, field, reason)
+    run.json         parameters, versions, per-stage timings and counts
+
+Later stages (coverage, dispersion, siting, maps, exports) hang off the same result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .errors import InputError
+from .geocode import Gazetteer, geocode
+from .io import LayerResult, atomic_write, load_layer, write_rejections
+from .network import RoadNetwork, build_network
+from .settings import Scenario
+from .travel import member_travel_table
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float], None]
+
+#: Stages in order, with their rough share of a run's time (for progress reporting).
+STAGES: tuple[tuple[str, float], ...] = (
+    ("load", 0.05),
+    ("geocode", 0.10),
+    ("network", 0.45),
+    ("travel", 0.40),
+)
+
+MEMBER_COLUMNS = [
+    "id", "name", "status", "age", "branch_id", "address", "township", "community",
+    "lon", "lat", "crs_in", "geocode_precision", "geocode_score", "geocode_match",
+    "snap_m", "network_status",
+    "walk_min_branch", "branch_status", "walk_min_station", "nearest_station_id", "station_status",
+    "drive_min_hospital", "nearest_hospital_id", "hospital_status",
+]
+
+
+@dataclass
+class RunResult:
+    """What a run produced (tables are WGS-84)."""
+
+    scenario: Scenario
+    out_dir: Path
+    members: pd.DataFrame
+    branches: pd.DataFrame
+    stations: pd.DataFrame
+    hospitals: pd.DataFrame | None
+    rejections: pd.DataFrame
+    walk: RoadNetwork
+    drive: RoadNetwork | None
+    gazetteer: Gazetteer
+    timings: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+
+class _Progress:
+    def __init__(self, fn: ProgressFn | None) -> None:
+        self.fn = fn
+        self.done = 0.0
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        share = dict(STAGES).get(name, 0.0)
+        if self.fn:
+            self.fn(name, self.done)
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+        self.done = min(1.0, self.done + share)
+        log.info("stage %s done in %.2f s", name, self.timings[name])
+        if self.fn:
+            self.fn(name, self.done)
+
+
+def _geocode_layer(
+    layer: LayerResult, kind: str, gaz: Gazetteer, scenario: Scenario
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fill missing coordinates from addresses; report what could not be placed.
+
+    Members without a match are kept (no location, no time, a warning row); facilities
+    without a location are rejected, because nothing can be measured to them.
+    """
+    df = layer.frame.copy()
+    df["geocode_precision"] = np.where(df["lon"].notna() & df["lat"].notna(), "coordinates", "")
+    df["geocode_score"] = np.where(df["geocode_precision"] == "coordinates", 100.0, np.nan)
+    df["geocode_match"] = ""
+    need = df["lon"].isna() | df["lat"].isna()
+    problems = []
+    if need.any():
+        addr = df.loc[need, "address"].fillna("").astype(str).tolist() if "address" in df else [""] * int(need.sum())
+        if kind == "branches" and "meeting_place" in df:
+            place = df.loc[need, "meeting_place"].fillna("").astype(str).tolist()
+            addr = [a or p for a, p in zip(addr, place, strict=True)]
+        res = geocode(addr, gaz, scenario.geocode)
+        idx = df.index[need]
+        for col in ("lon", "lat"):
+            df.loc[idx, col] = res[col].to_numpy()
+        df.loc[idx, "geocode_precision"] = res["geocode_precision"].to_numpy()
+        df.loc[idx, "geocode_score"] = res["geocode_score"].to_numpy()
+        df.loc[idx, "geocode_match"] = res["geocode_match"].to_numpy()
+        for col, src in (("township", "geocode_township"), ("community", "geocode_community")):
+            if col in df:
+                blank = df.loc[idx, col].fillna("").astype(str) == ""
+                df.loc[idx[blank.to_numpy()], col] = res.loc[blank.to_numpy(), src].to_numpy()
+        unmatched = df.loc[idx, "geocode_precision"] == "unmatched"
+        for i in idx[unmatched.to_numpy()]:
+            problems.append(
+                {
+                    "file": str(layer.info.get("file", "")),
+                    "row": int(df.loc[i, "source_row"]),
+                    "field": "address",
+                    "value": str(df.loc[i, "address"]) if "address" in df else "",
+                    "reason": "address could not be geocoded offline; no location and no travel time",
+                    "action": "warning" if kind == "members" else "rejected",
+                }
+            )
+        if kind != "members":
+            df = df.drop(index=idx[unmatched.to_numpy()])
+    return df, pd.DataFrame(problems, columns=["file", "row", "field", "value", "reason", "action"])
+
+
+def _versions() -> dict[str, str]:
+    import highspy  # noqa: F401
+    import osmnx
+    import scipy
+    import shapely
+
+    out = {"geo_planner": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "pandas": pd.__version__, "scipy": scipy.__version__, "shapely": shapely.__version__,
+           "osmnx": osmnx.__version__}
+    try:
+        from importlib.metadata import version
+
+        out["highspy"] = version("highspy")
+    except Exception:  # pragma: no cover - metadata missing
+        pass
+    return out
+
+
+def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None = None) -> RunResult:
+    """Run every stage of a scenario and write the result files.
+
+    Parameters
+    ----------
+    scenario
+        A validated scenario (``settings.load_scenario``).
+    out_dir
+        Folder for the outputs (created).
+    progress
+        Called as ``progress(stage, fraction_done)`` at each stage boundary.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    InputError
+        If an input file is unusable as a whole (empty, missing required columns).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prog = _Progress(progress)
+    started = datetime.now(timezone.utc)
+    cache = scenario.network.resolved_cache_dir()
+    rejections: list[pd.DataFrame] = []
+
+    with prog.stage("load"):
+        ref = date.today()
+        branches_l = load_layer("branches", scenario.inputs.branches, reference_date=ref)
+        stations_l = load_layer("stations", scenario.inputs.stations, reference_date=ref)
+        hospitals_l = (
+            load_layer("hospitals", scenario.inputs.hospitals, reference_date=ref)
+            if scenario.inputs.hospitals is not None
+            else None
+        )
+        members_l = load_layer("members", scenario.inputs.members, branches=branches_l.frame, reference_date=ref)
+        layers = {"branches": branches_l, "stations": stations_l, "members": members_l}
+        if hospitals_l is not None:
+            layers["hospitals"] = hospitals_l
+        for layer in layers.values():
+            rejections.append(layer.rejections)
+        if len(members_l.frame) == 0:
+            raise InputError(f"{scenario.inputs.members.path}: no member row could be accepted; see rejections")
+
+    with prog.stage("geocode"):
+        gaz = Gazetteer.from_osm(scenario.network.osm)
+        frames: dict[str, pd.DataFrame] = {}
+        for kind, layer in layers.items():
+            frames[kind], rej = _geocode_layer(layer, kind, gaz, scenario)
+            rejections.append(rej)
+
+    with prog.stage("network"):
+        net_opts = {
+            "walk_speed_kmh": scenario.network.walk_speed_kmh,
+            "drive_fallback_speed_kmh": scenario.network.drive_fallback_speed_kmh,
+            "cache_dir": cache,
+        }
+        walk = build_network(scenario.network.osm, "walk", **net_opts)
+        drive = build_network(scenario.network.osm, "drive", **net_opts) if "hospitals" in frames else None
+
+    with prog.stage("travel"):
+        members = frames["members"]
+        times = member_travel_table(
+            walk, drive, members, frames["branches"], frames["stations"], frames.get("hospitals"),
+            max_snap_m=scenario.network.max_snap_m,
+        )
+        members = pd.concat([members, times], axis=1)
+
+    rej = pd.concat([r for r in rejections if len(r)], ignore_index=True) if any(len(r) for r in rejections) else (
+        pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])
+    )
+    result = RunResult(
+        scenario=scenario, out_dir=out, members=members, branches=frames["branches"],
+        stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
+        walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
+    )
+    write_outputs(result, started=started)
+    return result
+
+
+def members_table(members: pd.DataFrame) -> pd.DataFrame:
+    """The ``members.csv`` columns: the documented ones first, then the planner's extra columns."""
+    cols = [c for c in MEMBER_COLUMNS if c in members.columns]
+    extra = [c for c in members.columns if c not in cols and c not in ("geometry", "source_row")]
+    table = members[cols + extra].copy()
+    for c in ("walk_min_branch", "walk_min_station", "drive_min_hospital"):
+        if c in table:
+            table[c] = table[c].round(2)
+    return table
+
+
+def write_outputs(result: RunResult, *, started: datetime) -> None:
+    """Write ``members.csv``, ``rejections.csv`` and ``run.json`` atomically."""
+    out = result.out_dir
+    table = members_table(result.members)
+    atomic_write(out / "members.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
+    write_rejections(result.rejections, out / "rejections.csv")
+    m = result.members
+    counts: dict[str, Any] = {
+        "members": int(len(m)),
+        "branches": int(len(result.branches)),
+        "stations": int(len(result.stations)),
+        "hospitals": int(len(result.hospitals)) if result.hospitals is not None else 0,
+        "rejected_rows": int((result.rejections["action"] == "rejected").sum()) if len(result.rejections) else 0,
+        "warnings": int((result.rejections["action"] == "warning").sum()) if len(result.rejections) else 0,
+        "geocode_precision": {str(k): int(v) for k, v in m["geocode_precision"].value_counts().items()},
+        "network_status": {str(k): int(v) for k, v in m["network_status"].value_counts().items()},
+        "walk_nodes": result.walk.n_nodes,
+        "walk_edges": result.walk.n_edges,
+        "drive_nodes": result.drive.n_nodes if result.drive is not None else 0,
+        "drive_edges": result.drive.n_edges if result.drive is not None else 0,
+    }
+    counts.update(result.counts)
+    result.counts = counts
+    result.files.update({"members": str(out / "members.csv"), "rejections": str(out / "rejections.csv"),
+                         "run": str(out / "run.json")})
+    doc = {
+        "scenario": json.loads(result.scenario.model_dump_json()),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "timings_s": result.timings,
+        "counts": counts,
+        "files": result.files,
+    }
+    atomic_write(
+        out / "run.json",
+        lambda p: p.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8"),
+    )

@@ -1,0 +1,297 @@
+"""One typed settings object for a geo_planner run (a *scenario*).
+
+A scenario is read from TOML (CLI) or JSON (API) with the same keys::
+
+    [network]
+    osm = ["data/osm/guixi_jiangxi.osm"]
+    walk_speed_kmh = 4.0
+    [inputs]
+    members = "members.csv"
+    branches = "branches.csv"
+    stations = "stations.csv"
+    hospitals = "hospitals.csv"
+
+Relative paths resolve against the scenario file's folder. Settings are passed explicitly
+to every stage; there is no module-level mutable state.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import Problem, ScenarioError
+
+CRSName = Literal["WGS84", "GCJ02", "BD09"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkSettings(_Model):
+    """Road-network options.
+
+    Attributes
+    ----------
+    osm
+        One or more OSM extracts (``.osm`` XML or ``.pbf``).
+    walk_speed_kmh
+        Walking speed of an elderly pedestrian, km/h (default 4.0).
+    max_snap_m
+        A point farther than this (metres) from every road is *off-network*: it gets no
+        travel time and a flag instead of a wrong number.
+    drive_fallback_speed_kmh
+        Speed for road types osmnx cannot impute from ``maxspeed`` tags.
+    cache_dir
+        Where built networks are cached, keyed on the extracts' content hash.
+        ``None`` means ``$GEO_PLANNER_CACHE`` or ``~/.cache/geo_planner``.
+    """
+
+    osm: list[Path] = Field(min_length=1)
+    walk_speed_kmh: float = Field(4.0, gt=0.5, le=10)
+    max_snap_m: float = Field(500.0, gt=0)
+    drive_fallback_speed_kmh: float = Field(30.0, gt=1, le=130)
+    cache_dir: Path | None = None
+
+    def resolved_cache_dir(self) -> Path:
+        """Return the cache folder to use (created on demand by the caller)."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        env = os.environ.get("GEO_PLANNER_CACHE")
+        if env:
+            return Path(env)
+        return Path.home() / ".cache" / "geo_planner"
+
+
+class LayerInput(_Model):
+    """One input table with its reading options.
+
+    Attributes
+    ----------
+    path
+        CSV, XLSX, GeoJSON or GeoPackage file.
+    sheet
+        Sheet (XLSX) or layer (GeoPackage) name; first one when ``None``.
+    crs
+        Coordinate system of the lon/lat columns when the file has no 坐标系 column
+        (``WGS84``, ``GCJ02`` for 高德/腾讯, ``BD09`` for 百度).
+    encoding
+        Force a text encoding for CSV; detected when ``None``.
+    """
+
+    path: Path
+    sheet: str | None = None
+    crs: CRSName = "WGS84"
+    encoding: str | None = None
+
+
+class InputSettings(_Model):
+    """The four layers of a scenario; hospitals are optional."""
+
+    members: LayerInput
+    branches: LayerInput
+    stations: LayerInput
+    hospitals: LayerInput | None = None
+
+    @field_validator("members", "branches", "stations", "hospitals", mode="before")
+    @classmethod
+    def _path_shorthand(cls, v: Any) -> Any:
+        if isinstance(v, (str, Path)):
+            return {"path": v}
+        return v
+
+
+class GeocodeSettings(_Model):
+    """Offline geocoding options.
+
+    Attributes
+    ----------
+    min_score
+        Matches scoring below this (0–100) are reported as unmatched, never placed.
+    default_region
+        Text prepended to addresses lacking province/city (e.g. ``江西省贵溪市``).
+    online_provider
+        ``None`` (default, offline only), ``amap`` (高德) or ``tianditu`` (天地图); needs a key.
+    online_key_env
+        Name of the environment variable holding the online geocoder key.
+    """
+
+    min_score: float = Field(70.0, ge=0, le=100)
+    default_region: str | None = None
+    online_provider: Literal["amap", "tianditu"] | None = None
+    online_key_env: str = "GEO_PLANNER_GEOCODER_KEY"
+
+
+class Thresholds(_Model):
+    """Coverage thresholds in minutes (the 15-minute life circle)."""
+
+    station_walk_min: float = Field(15.0, gt=0)
+    branch_walk_min: float = Field(20.0, gt=0)
+    hospital_drive_min: float = Field(30.0, gt=0)
+
+
+class SitingSettings(_Model):
+    """Station-siting options.
+
+    Attributes
+    ----------
+    new_stations
+        ``p`` of the maximal covering and p-median models.
+    target_coverage
+        Share of member weight the set-covering model must reach.
+    time_limit_s
+        HiGHS time limit per model, seconds.
+    mip_gap
+        Relative optimality gap at which HiGHS may stop.
+    capacity
+        Optional members per station (``None``: uncapacitated).
+    max_exact_size
+        Above this many candidate×member coverage pairs the greedy heuristic is used (and said so).
+    lixiu_weight, age80_weight
+        Member weights: 离休 members and members aged 80+ weigh more.
+    """
+
+    new_stations: int = Field(3, ge=0)
+    target_coverage: float = Field(0.95, gt=0, le=1)
+    time_limit_s: float = Field(60.0, gt=0)
+    mip_gap: float = Field(0.0, ge=0, lt=1)
+    capacity: int | None = Field(None, gt=0)
+    max_exact_size: int = Field(5_000_000, gt=0)
+    lixiu_weight: float = Field(2.0, ge=0)
+    age80_weight: float = Field(1.5, ge=0)
+
+
+class BranchSettings(_Model):
+    """Branch-reorganisation rules (from the branch work regulations)."""
+
+    min_branch_members: int = Field(3, ge=1)
+    max_branch_members: int = Field(50, ge=1)
+    max_units_per_joint_branch: int = Field(5, ge=1)
+    dispersed_share_flag: float = Field(0.5, ge=0, le=1)
+    party_group_min_members: int = Field(3, ge=1)
+
+
+class MapSettings(_Model):
+    """Folium map options: ``tiles`` is ``osm``, ``none``, ``amap`` or ``tianditu``."""
+
+    tiles: Literal["osm", "none", "amap", "tianditu"] = "osm"
+    language: Literal["zh", "en"] = "zh"
+    max_member_points: int = Field(20000, gt=0)
+
+
+class Scenario(_Model):
+    """A complete, validated scenario: every stage reads its options from here."""
+
+    name: str = "scenario"
+    network: NetworkSettings
+    inputs: InputSettings
+    geocode: GeocodeSettings = GeocodeSettings()
+    thresholds: Thresholds = Thresholds()
+    siting: SitingSettings = SitingSettings()
+    branches: BranchSettings = BranchSettings()
+    map: MapSettings = MapSettings()
+    seed: int = 0
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Resolve relative paths of ``network.osm`` and ``inputs.*`` against ``base``."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    net = out.get("network")
+    if isinstance(net, dict):
+        osm = net.get("osm")
+        if isinstance(osm, (str, Path)):
+            osm = [osm]
+        if isinstance(osm, list):
+            net["osm"] = [str((base / p).resolve()) if not Path(p).is_absolute() else p for p in osm]
+        if net.get("cache_dir"):
+            net["cache_dir"] = str((base / net["cache_dir"]).resolve())
+    inputs = out.get("inputs")
+    if isinstance(inputs, dict):
+        for key, value in list(inputs.items()):
+            if isinstance(value, (str, Path)):
+                value = {"path": value}
+            if isinstance(value, dict) and "path" in value:
+                value = dict(value)
+                p = Path(value["path"])
+                value["path"] = str(p if p.is_absolute() else (base / p).resolve())
+            inputs[key] = value
+    return out
+
+
+def scenario_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".", source: str = "<scenario>") -> Scenario:
+    """Validate a scenario dictionary (as parsed from TOML or JSON).
+
+    Parameters
+    ----------
+    data
+        The parsed scenario.
+    base_dir
+        Folder against which relative paths resolve.
+    source
+        Name used in error messages.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        With one problem per invalid key.
+    """
+    try:
+        return Scenario.model_validate(_resolve_paths(data, Path(base_dir)))
+    except ValidationError as exc:
+        problems = [
+            Problem(source, None, ".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors()
+        ]
+        raise ScenarioError(problems) from None
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Parameters
+    ----------
+    path
+        The scenario file; relative paths inside it resolve against its folder.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, not valid TOML, has invalid keys or names missing files.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(Problem(str(path), None, None, "scenario file not found"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(Problem(str(path), None, None, f"not valid TOML: {exc}")) from None
+    scenario = scenario_from_dict(data, base_dir=path.parent, source=str(path))
+    missing = [
+        Problem(str(path), None, field, f"file not found: {p}")
+        for field, p in _scenario_files(scenario)
+        if not Path(p).is_file()
+    ]
+    if missing:
+        raise ScenarioError(missing)
+    return scenario
+
+
+def _scenario_files(s: Scenario) -> list[tuple[str, Path]]:
+    files = [(f"network.osm[{i}]", p) for i, p in enumerate(s.network.osm)]
+    for name in ("members", "branches", "stations", "hospitals"):
+        layer = getattr(s.inputs, name)
+        if layer is not None:
+            files.append((f"inputs.{name}", layer.path))
+    return files
