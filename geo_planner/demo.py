@@ -12,8 +12,8 @@ The generator plants known answers that the tests check (``planted.json``):
 * ``joint_branch``: members of four small units far from their branches, living together
   around 城北社区/北街社区 — one joint branch;
 * ``remote_cluster``: members living in 南京 — one remote branch (异地支部);
-* ``uncovered``: a neighbourhood around 柏里村 with no station within 15 minutes — MCLP
-  must site a new station there;
+* ``uncovered``: the dense street grid east of 花园社区 with no station within 15 minutes —
+  MCLP must site a new station there;
 * ``bad_rows``: rows that must be rejected (or fixed with a warning) on import;
 * ``township_example``: the branch with 70 members of whom only 15 live in its township.
 """
@@ -81,6 +81,7 @@ _GUIXI_HOSPITALS = [
 _REMOTE_NANJING = 8
 _SHENZHEN = [("广东省深圳市龙岗区龙城街道", 114.2101, 22.6903), ("广东省深圳市龙岗区龙城街道", 114.2155, 22.6921)]
 _UNCOVERED_N = 35
+_UNCOVERED_CENTRE = (117.2487, 28.2858)
 
 
 @dataclass(frozen=True)
@@ -241,11 +242,11 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
         joint_ids += add(bid, lo, la, "joint")
     planted["joint_branch"] = {"member_ids": joint_ids, "near": "城北社区"}
 
-    # uncovered neighbourhood around 柏里村 (members of 雄石街道's branch)
-    uc = gx["柏里村"]
-    lo, la = homes.near(uc.lon, uc.lat, _UNCOVERED_N, 300)
-    planted["uncovered"] = {"member_ids": add("B04", lo, la, "uncovered"), "near": "柏里村",
-                            "lon": uc.lon, "lat": uc.lat}
+    # uncovered neighbourhood: the dense street grid east of 花园社区, > 20 min from every station
+    uc = _UNCOVERED_CENTRE
+    lo, la = homes.near(uc[0], uc[1], _UNCOVERED_N, 250)
+    planted["uncovered"] = {"member_ids": add("B03", lo, la, "uncovered"), "near": "花园社区以东",
+                            "lon": uc[0], "lat": uc[1]}
 
     df = pd.DataFrame(rows)
     n_gx = len(df)

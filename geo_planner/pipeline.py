@@ -28,6 +28,8 @@ import pandas as pd
 
 from . import __version__
 from .errors import InputError
+from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
+from .dispersion import branch_dispersion, classify_members
 from .geocode import Gazetteer, geocode
 from .io import LayerResult, atomic_write, load_layer, write_rejections
 from .network import RoadNetwork, build_network
@@ -43,7 +45,10 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("load", 0.05),
     ("geocode", 0.10),
     ("network", 0.45),
-    ("travel", 0.40),
+    ("travel", 0.20),
+    ("coverage", 0.05),
+    ("dispersion", 0.05),
+    ("siting", 0.10),
 )
 
 MEMBER_COLUMNS = [
@@ -52,6 +57,8 @@ MEMBER_COLUMNS = [
     "snap_m", "network_status",
     "walk_min_branch", "branch_status", "walk_min_station", "nearest_station_id", "station_status",
     "drive_min_hospital", "nearest_hospital_id", "hospital_status",
+    "covered_station", "covered_branch", "covered_hospital",
+    "dispersed", "dispersion_reason", "dispersion_note", "member_city", "member_county", "meeting_township",
 ]
 
 
@@ -69,6 +76,9 @@ class RunResult:
     walk: RoadNetwork
     drive: RoadNetwork | None
     gazetteer: Gazetteer
+    coverage_by_area: pd.DataFrame | None = None
+    coverage_by_branch: pd.DataFrame | None = None
+    recommendations: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
@@ -229,6 +239,19 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
         )
         members = pd.concat([members, times], axis=1)
 
+    with prog.stage("coverage"):
+        units = fill_admin_units(members, gaz)
+        members[["township", "community", "area_source"]] = units
+        members = pd.concat([members, member_coverage(members, scenario.thresholds)], axis=1)
+        by_area = summarize_by_area(members)
+        by_branch = summarize_by_branch(members, frames["branches"])
+
+    with prog.stage("dispersion"):
+        disp = classify_members(members, frames["branches"], gaz, branch_walk_min=scenario.thresholds.branch_walk_min)
+        members = pd.concat([members, disp], axis=1)
+        bd = branch_dispersion(members, flag_share=scenario.branches.dispersed_share_flag)
+        by_branch = by_branch.merge(bd, on="branch_id", how="left")
+
     rej = pd.concat([r for r in rejections if len(r)], ignore_index=True) if any(len(r) for r in rejections) else (
         pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])
     )
@@ -236,8 +259,11 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
         scenario=scenario, out_dir=out, members=members, branches=frames["branches"],
         stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
         walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
+        coverage_by_area=by_area, coverage_by_branch=by_branch,
     )
     write_outputs(result, started=started)
+    if progress:
+        progress("done", 1.0)
     return result
 
 
@@ -258,6 +284,13 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
     table = members_table(result.members)
     atomic_write(out / "members.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
     write_rejections(result.rejections, out / "rejections.csv")
+    written = {"members": out / "members.csv", "rejections": out / "rejections.csv"}
+    for name in ("coverage_by_area", "coverage_by_branch", "recommendations"):
+        table = getattr(result, name)
+        if table is not None:
+            path = out / f"{name}.csv"
+            atomic_write(path, lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
+            written[name] = path
     m = result.members
     counts: dict[str, Any] = {
         "members": int(len(m)),
@@ -273,10 +306,16 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
         "drive_nodes": result.drive.n_nodes if result.drive is not None else 0,
         "drive_edges": result.drive.n_edges if result.drive is not None else 0,
     }
+    for col in ("covered_station", "covered_branch", "covered_hospital", "dispersed"):
+        if col in m:
+            counts[col] = int(m[col].sum())
+    if "dispersion_reason" in m:
+        reasons = m["dispersion_reason"].str.split(";").explode()
+        counts["dispersion_reasons"] = {str(k): int(v) for k, v in reasons[reasons != ""].value_counts().items()}
     counts.update(result.counts)
     result.counts = counts
-    result.files.update({"members": str(out / "members.csv"), "rejections": str(out / "rejections.csv"),
-                         "run": str(out / "run.json")})
+    result.files.update({k: str(v) for k, v in written.items()})
+    result.files["run"] = str(out / "run.json")
     doc = {
         "scenario": json.loads(result.scenario.model_dump_json()),
         "started": started.isoformat(timespec="seconds"),

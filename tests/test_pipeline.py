@@ -49,7 +49,7 @@ def test_outputs_and_columns(demo_run):
     assert set(REQUIRED) <= set(m.columns)
     assert (out / "rejections.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # Excel shows Chinese
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    assert set(doc["timings_s"]) == {"load", "geocode", "network", "travel"}
+    assert {"load", "geocode", "network", "travel", "coverage", "dispersion"} <= set(doc["timings_s"])
     assert doc["counts"]["members"] == len(m) == 708
     assert doc["versions"]["osmnx"] and doc["scenario"]["network"]["walk_speed_kmh"] == 4.0
     # progress reported stage by stage up to 100 %
@@ -115,7 +115,7 @@ def test_planted_travel_times(demo_run, planted):
         row = m.loc[mid]
         assert row["network_status"] == "off_network"
         assert np.isnan(row["walk_min_branch"]) and np.isnan(row["drive_min_hospital"])
-    # the uncovered 柏里村 neighbourhood is far from every station
+    # the uncovered neighbourhood east of 花园社区 is far from every station
     unc = m.loc[planted["uncovered"]["member_ids"], "walk_min_station"]
     assert (unc > 15).mean() > 0.9
     gx = m[m["network_status"] == "ok"]

@@ -1,0 +1,191 @@
+"""Coverage: who is inside the 15-minute life circle (四就近), summarised by area and branch.
+
+A member is covered by a station when the walk to the nearest station is within
+``station_walk_min`` (default 15), by the branch when the walk to the branch's meeting
+place is within ``branch_walk_min`` (20), and by a hospital when the drive to the nearest
+hospital is within ``hospital_drive_min`` (30). A missing time (off-network, unreachable,
+no location) is *not covered* — and is counted separately so a gap in the data is never
+mistaken for a gap in service.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .geocode import Gazetteer, assign_admin_units
+from .network import RoadNetwork
+from .settings import Thresholds
+from .travel import nearest_facility, time_to_assigned
+
+log = logging.getLogger(__name__)
+
+#: (time column, covered column, threshold attribute)
+COVERAGE_RULES: tuple[tuple[str, str, str], ...] = (
+    ("walk_min_station", "covered_station", "station_walk_min"),
+    ("walk_min_branch", "covered_branch", "branch_walk_min"),
+    ("drive_min_hospital", "covered_hospital", "hospital_drive_min"),
+)
+UNASSIGNED_AREA = "（未定位）"
+
+
+def member_coverage(members: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
+    """Per-member coverage flags.
+
+    Parameters
+    ----------
+    members
+        Needs the time columns of ``travel.member_travel_table``.
+    thresholds
+        Minutes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``covered_station``, ``covered_branch``, ``covered_hospital`` (bool), aligned with
+        ``members``; False where the time is missing.
+    """
+    out = pd.DataFrame(index=members.index)
+    for time_col, cov_col, attr in COVERAGE_RULES:
+        t = pd.to_numeric(members.get(time_col, pd.Series(np.nan, index=members.index)), errors="coerce")
+        out[cov_col] = (t <= getattr(thresholds, attr)).fillna(False).astype(bool)
+    return out
+
+
+def fill_admin_units(members: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFrame:
+    """Township and community per member: the table's own values, else the nearest OSM place.
+
+    Returns a frame with ``township``, ``community`` and ``area_source`` (``table`` or
+    ``osm``), aligned with ``members``.
+    """
+    own_t = members.get("township", pd.Series("", index=members.index)).fillna("").astype(str)
+    own_c = members.get("community", pd.Series("", index=members.index)).fillna("").astype(str)
+    need = (own_t == "") | (own_c == "")
+    out = pd.DataFrame({"township": own_t, "community": own_c, "area_source": "table"}, index=members.index)
+    if need.any():
+        sub = members.loc[need]
+        osm = assign_admin_units(sub["lon"].to_numpy(dtype=float), sub["lat"].to_numpy(dtype=float), gazetteer)
+        osm.index = sub.index
+        fill_t = own_t[need] == ""
+        fill_c = own_c[need] == ""
+        out.loc[fill_t[fill_t].index, "township"] = osm.loc[fill_t[fill_t].index, "township"]
+        out.loc[fill_c[fill_c].index, "community"] = osm.loc[fill_c[fill_c].index, "community"]
+        out.loc[need[need].index, "area_source"] = "osm"
+    return out
+
+
+def _stats(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Members, share covered, median and 90th percentile per group (vectorised groupby)."""
+    g = df.groupby(keys, sort=True, dropna=False)
+    size = g.size()
+    parts = [size.rename("members")]
+    for time_col, cov_col, _ in COVERAGE_RULES:
+        short = time_col.replace("_min", "")  # walk_station, walk_branch, drive_hospital
+        parts.append(g[cov_col].mean().round(4).rename(f"share_{cov_col}"))
+        parts.append(g[time_col].median().round(2).rename(f"median_{short}_min"))
+        parts.append(g[time_col].quantile(0.9).round(2).rename(f"p90_{short}_min"))
+        parts.append((size - g[time_col].count()).rename(f"no_time_{short}"))
+    return pd.concat(parts, axis=1).reset_index()
+
+
+def summarize_by_area(members: pd.DataFrame) -> pd.DataFrame:
+    """Coverage summary per 街道/乡镇 and per 社区/村 (``coverage_by_area.csv``).
+
+    Parameters
+    ----------
+    members
+        With ``township``, ``community``, the time and ``covered_*`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``level`` (``township``/``community``), ``area``, ``township``, ``members``,
+        ``share_covered_station`` … ``p90_drive_hospital_min``; sorted with the worst
+        station coverage first within each level.
+    """
+    df = members.copy()
+    for col in ("township", "community"):
+        df[col] = df[col].fillna("").astype(str).replace("", UNASSIGNED_AREA)
+    t = _stats(df, ["township"]).assign(level="township", area=lambda x: x["township"])
+    c = _stats(df, ["township", "community"]).assign(level="community", area=lambda x: x["community"])
+    out = pd.concat([t, c], ignore_index=True)
+    first = ["level", "area", "township", "members"]
+    out = out[first + [c for c in out.columns if c not in first and c != "community"]]
+    return out.sort_values(["level", "share_covered_station", "members"], ascending=[False, True, False],
+                           kind="stable").reset_index(drop=True)
+
+
+def summarize_by_branch(members: pd.DataFrame, branches: pd.DataFrame) -> pd.DataFrame:
+    """Coverage summary per branch (``coverage_by_branch.csv``; dispersion columns join later)."""
+    stats = _stats(members.assign(branch_id=members["branch_id"].astype(str)), ["branch_id"])
+    info = branches[["id", "name"]].astype(str).rename(columns={"id": "branch_id", "name": "branch_name"})
+    out = info.merge(stats, on="branch_id", how="left")
+    out["members"] = out["members"].fillna(0).astype(int)
+    return out
+
+
+def point_coverage(
+    walk: RoadNetwork,
+    drive: RoadNetwork | None,
+    lon: float,
+    lat: float,
+    *,
+    stations: pd.DataFrame,
+    branches: pd.DataFrame,
+    hospitals: pd.DataFrame | None,
+    thresholds: Thresholds,
+    max_snap_m: float = 500.0,
+) -> dict[str, Any]:
+    """What serves one location: stations, branch meeting places and hospitals within the thresholds.
+
+    Parameters
+    ----------
+    walk, drive
+        Networks (``drive`` may be None).
+    lon, lat
+        WGS-84 degrees.
+    stations, branches, hospitals
+        Facility tables with ``id``, ``name``, ``lon``, ``lat``.
+    thresholds
+        Minutes.
+    max_snap_m
+        Off-network distance.
+
+    Returns
+    -------
+    dict
+        ``on_network``, ``snap_m``, and for each facility type a list of
+        ``{"id", "name", "minutes"}`` within the threshold, nearest first.
+    """
+    p = walk.snap(np.array([lon], dtype=float), np.array([lat], dtype=float), max_snap_m=max_snap_m)
+    out: dict[str, Any] = {
+        "lon": lon, "lat": lat, "on_network": bool(p.on_network[0]),
+        "snap_m": None if not p.on_network[0] else round(float(p.access_m[0]), 1),
+    }
+
+    def within(net: RoadNetwork | None, table: pd.DataFrame | None, limit: float) -> list[dict[str, Any]]:
+        if net is None or table is None or len(table) == 0:
+            return []
+        pt = net.snap(np.array([lon], dtype=float), np.array([lat], dtype=float), max_snap_m=max_snap_m)
+        fac = net.snap(table["lon"].to_numpy(dtype=float), table["lat"].to_numpy(dtype=float), max_snap_m=max_snap_m)
+        # time from the point to each facility: assign the point to each facility in turn
+        n = len(table)
+        rep = pt.subset(np.zeros(n, dtype=np.int64))
+        minutes, _ = time_to_assigned(net, rep, fac, np.arange(n))
+        order = np.argsort(np.nan_to_num(minutes, nan=np.inf))
+        return [
+            {"id": str(table["id"].iloc[i]), "name": str(table["name"].iloc[i]), "minutes": round(float(minutes[i]), 2)}
+            for i in order
+            if np.isfinite(minutes[i]) and minutes[i] <= limit
+        ]
+
+    out["stations"] = within(walk, stations, thresholds.station_walk_min)
+    out["branches"] = within(walk, branches, thresholds.branch_walk_min)
+    out["hospitals"] = within(drive, hospitals, thresholds.hospital_drive_min)
+    nearest = nearest_facility(walk, p, walk.snap(stations["lon"].to_numpy(dtype=float),
+                                                   stations["lat"].to_numpy(dtype=float), max_snap_m=max_snap_m))
+    out["nearest_station_min"] = None if np.isnan(nearest.minutes[0]) else round(float(nearest.minutes[0]), 2)
+    return out

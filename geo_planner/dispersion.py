@@ -1,0 +1,210 @@
+"""Dispersed members (居住分散) and the branches they make hard to run.
+
+Reason codes, in order of precedence (a member can carry several, joined by ``;``):
+
+``remote`` (异地)
+    lives in another county-level unit than the branch's meeting place, or outside every
+    loaded extract (off-network), or on a road network the meeting place cannot be reached
+    from. ``dispersion_note`` says where (e.g. ``南京市玄武区``).
+``cross_township`` (跨乡镇)
+    lives in a different 街道/乡镇 from the meeting place.
+``far`` (远距离)
+    walks longer than ``branch_walk_min`` to the meeting place.
+
+A remote member is not also tagged ``cross_township``/``far``: those compare places inside
+one city. At branch level: the share of members dispersed and the share living in the
+meeting place's township (the source material's example: 70 members, only 15 living in
+the township), flagged above ``dispersed_share_flag``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from .geocode import Gazetteer, assign_admin_units
+
+log = logging.getLogger(__name__)
+
+REASONS = ("remote", "cross_township", "far")
+REASON_LABELS_ZH = {"remote": "异地", "cross_township": "跨乡镇", "far": "远距离"}
+
+
+def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    lo, la = np.radians(lon), np.radians(lat)
+    return np.c_[np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)]
+
+
+def locate_city(lon: np.ndarray, lat: np.ndarray, gazetteer: Gazetteer, *, max_km: float = 60.0) -> pd.DataFrame:
+    """City (地级市) and county-level unit (区/县/县级市) of points: the nearest county seat.
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees (NaN allowed).
+    gazetteer
+        Its county-level entries (OSM city/county nodes and the county centres package).
+    max_km
+        Farther than this from every county seat gives empty names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``city``, ``county``, ``province`` ("" when unknown), aligned with the input.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    e = gazetteer.entries
+    seeds = e[(e["level"] == "county") & e["lon"].notna() & e["lat"].notna()]
+    out = pd.DataFrame({"city": [""] * lon.shape[0], "county": "", "province": ""})
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if seeds.empty or not ok.any():
+        return out
+    tree = cKDTree(_unit_vectors(seeds["lon"].to_numpy(float), seeds["lat"].to_numpy(float)))
+    chord, idx = tree.query(_unit_vectors(lon[ok], lat[ok]))
+    km = 2 * np.arcsin(np.clip(chord / 2, 0, 1)) * 6371.0
+    near = km <= max_km
+    rows = np.flatnonzero(ok)[near]
+    picked = seeds.iloc[idx[near]]
+    county = picked["county"].fillna("").astype(str).to_numpy()
+    name = picked["name"].fillna("").astype(str).to_numpy()
+    out.loc[rows, "county"] = np.where(county != "", county, name)
+    out.loc[rows, "city"] = picked["city"].fillna("").astype(str).to_numpy()
+    out.loc[rows, "province"] = picked["province"].fillna("").astype(str).to_numpy()
+    # a county-level city (贵溪市) whose prefecture is unknown stands for itself
+    blank = out["city"] == ""
+    out.loc[blank, "city"] = out.loc[blank, "county"]
+    return out
+
+
+def classify_members(
+    members: pd.DataFrame,
+    branches: pd.DataFrame,
+    gazetteer: Gazetteer,
+    *,
+    branch_walk_min: float,
+) -> pd.DataFrame:
+    """Flag dispersed members with their reasons.
+
+    Parameters
+    ----------
+    members
+        With ``branch_id``, ``lon``, ``lat``, ``township``, ``walk_min_branch``,
+        ``branch_status`` and ``network_status``.
+    branches
+        With ``id``, ``lon``, ``lat`` (meeting place) and, if known, ``township``.
+    gazetteer
+        For the city/county of members and meeting places and the meeting place's township.
+    branch_walk_min
+        The ``far`` threshold, minutes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned with ``members``: ``member_city``, ``member_county``, ``meeting_township``,
+        ``dispersed`` (bool), ``dispersion_reason`` (``;``-joined codes or ""),
+        ``dispersion_note`` (where a remote member lives).
+    """
+    loc = locate_city(members["lon"].to_numpy(float), members["lat"].to_numpy(float), gazetteer)
+    loc.index = members.index
+    b = branch_places(branches, gazetteer).set_index("id")
+    bid = members["branch_id"].astype(str)
+    b_county = bid.map(b["county"]).fillna("")
+    b_town = bid.map(b["meeting_township"]).fillna("")
+    status = members.get("network_status", pd.Series("ok", index=members.index)).astype(str)
+    bstatus = members.get("branch_status", pd.Series("ok", index=members.index)).astype(str)
+    located = members["lon"].notna() & members["lat"].notna()
+
+    remote = located & (
+        (status == "off_network")
+        | (bstatus == "unreachable")
+        | ((loc["county"] != "") & (b_county != "") & (loc["county"] != b_county))
+    )
+    town = members.get("township", pd.Series("", index=members.index)).fillna("").astype(str)
+    cross = ~remote & located & (town != "") & (b_town != "") & (town != b_town)
+    walk = pd.to_numeric(members.get("walk_min_branch"), errors="coerce")
+    far = ~remote & (walk > branch_walk_min).fillna(False)
+
+    r, c, f = remote.to_numpy(), cross.to_numpy(), far.to_numpy()
+    # remote excludes the other two, so these are all the combinations
+    reason = np.select([r, c & f, c, f], ["remote", "cross_township;far", "cross_township", "far"], default="")
+    note = np.where(remote, (loc["city"] + np.where(loc["county"] != loc["city"], loc["county"], "")), "")
+    note = np.where(remote & (note == ""), "outside the loaded map extracts", note)
+    return pd.DataFrame(
+        {
+            "member_city": loc["city"].to_numpy(),
+            "member_county": loc["county"].to_numpy(),
+            "meeting_township": b_town.to_numpy(),
+            "dispersed": r | c | f,
+            "dispersion_reason": reason,
+            "dispersion_note": note,
+        },
+        index=members.index,
+    )
+
+
+def branch_places(branches: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFrame:
+    """Meeting places' township (table value, else nearest OSM township), city and county."""
+    lon = branches["lon"].to_numpy(float)
+    lat = branches["lat"].to_numpy(float)
+    loc = locate_city(lon, lat, gazetteer)
+    units = assign_admin_units(lon, lat, gazetteer)
+    own = branches.get("township", pd.Series("", index=branches.index)).fillna("").astype(str).to_numpy()
+    return pd.DataFrame(
+        {
+            "id": branches["id"].astype(str).to_numpy(),
+            "meeting_township": np.where(own != "", own, units["township"].to_numpy()),
+            "city": loc["city"].to_numpy(),
+            "county": loc["county"].to_numpy(),
+        }
+    )
+
+
+def branch_dispersion(members: pd.DataFrame, *, flag_share: float) -> pd.DataFrame:
+    """Branch-level dispersion (joins ``coverage_by_branch.csv``).
+
+    Parameters
+    ----------
+    members
+        With ``branch_id``, ``dispersed``, ``dispersion_reason``, ``township``, ``meeting_township``.
+    flag_share
+        Branches whose dispersed share exceeds this are flagged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``branch_id``, ``meeting_township``, ``n_dispersed``, ``share_dispersed``,
+        ``n_remote``, ``n_cross_township``, ``n_far``, ``n_in_township``,
+        ``share_in_township``, ``flagged``, ``flag_note``.
+    """
+    df = members.assign(
+        branch_id=members["branch_id"].astype(str),
+        in_town=(members["township"].fillna("").astype(str) == members["meeting_township"].astype(str))
+        & (members["meeting_township"].astype(str) != ""),
+    )
+    for r in REASONS:
+        df[f"n_{r}"] = df["dispersion_reason"].str.contains(r, regex=False)
+    g = df.groupby("branch_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "meeting_township": g["meeting_township"].first(),
+            "n_members_total": g.size(),
+            "n_dispersed": g["dispersed"].sum().astype(int),
+            **{f"n_{r}": g[f"n_{r}"].sum().astype(int) for r in REASONS},
+            "n_in_township": g["in_town"].sum().astype(int),
+        }
+    )
+    out["share_dispersed"] = (out["n_dispersed"] / out["n_members_total"]).round(4)
+    out["share_in_township"] = (out["n_in_township"] / out["n_members_total"]).round(4)
+    out["flagged"] = out["share_dispersed"] > flag_share
+    out["flag_note"] = np.where(
+        out["flagged"],
+        out["n_members_total"].astype(str) + " 名党员中仅 " + out["n_in_township"].astype(str) + " 名居住在"
+        + out["meeting_township"].astype(str) + "；" + (out["share_dispersed"] * 100).round(0).astype(int).astype(str)
+        + "% 居住分散",
+        "",
+    )
+    return out.drop(columns="n_members_total").reset_index()
