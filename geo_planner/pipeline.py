@@ -30,10 +30,12 @@ from . import __version__
 from .errors import InputError
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members
-from .geocode import Gazetteer, geocode
+from .geocode import Gazetteer, assign_admin_units, geocode
 from .io import LayerResult, atomic_write, load_layer, write_rejections
 from .network import RoadNetwork, build_network
 from .settings import Scenario
+from .siting.plan import recommend_stations, station_candidates
+from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
 
 log = logging.getLogger(__name__)
@@ -252,6 +254,18 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
         bd = branch_dispersion(members, flag_share=scenario.branches.dispersed_share_flag)
         by_branch = by_branch.merge(bd, on="branch_id", how="left")
 
+    with prog.stage("siting"):
+        cands = station_candidates(
+            frames["stations"], gaz, walk, station_walk_min=scenario.thresholds.station_walk_min,
+            max_snap_m=scenario.network.max_snap_m,
+        )
+        station_recs, siting_summary = recommend_stations(members, cands, walk, scenario)
+        recs = finalize_recommendations([station_recs])
+        if len(recs):
+            units = assign_admin_units(recs["lon"].to_numpy(float), recs["lat"].to_numpy(float), gaz)
+            blank = recs["township"].fillna("").astype(str) == ""
+            recs.loc[blank, "township"] = units.loc[blank.to_numpy(), "township"].to_numpy()
+
     rej = pd.concat([r for r in rejections if len(r)], ignore_index=True) if any(len(r) for r in rejections) else (
         pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])
     )
@@ -259,7 +273,8 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
         scenario=scenario, out_dir=out, members=members, branches=frames["branches"],
         stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
         walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
-        coverage_by_area=by_area, coverage_by_branch=by_branch,
+        coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs,
+        counts={"siting": siting_summary, "candidates": int(len(cands))},
     )
     write_outputs(result, started=started)
     if progress:
@@ -313,6 +328,8 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
         reasons = m["dispersion_reason"].str.split(";").explode()
         counts["dispersion_reasons"] = {str(k): int(v) for k, v in reasons[reasons != ""].value_counts().items()}
     counts.update(result.counts)
+    if result.recommendations is not None:
+        counts["recommendations"] = {str(k): int(v) for k, v in result.recommendations["kind"].value_counts().items()}
     result.counts = counts
     result.files.update({k: str(v) for k, v in written.items()})
     result.files["run"] = str(out / "run.json")

@@ -1,0 +1,211 @@
+"""Station planning: candidate sites, member weights, and the models' answers as recommendations.
+
+Candidates are places a station could be hosted in — existing stations (always kept open),
+OSM places named in the extract (community/quarter and village nodes, townhalls, schools,
+community centres, libraries, parks, other public buildings) — plus road-network nodes in
+areas no station reaches within the threshold (thinned to one per grid cell). Coverage
+comes from ``travel.cost_matrix`` (sparse, cut off at the threshold); the models in
+:mod:`geo_planner.siting.stations` never see the road graph.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..geocode import Gazetteer, assign_admin_units
+from ..network import RoadNetwork
+from ..settings import Scenario
+from ..travel import cost_matrix, nearest_facility
+from .schema import empty_recommendations
+from .stations import SitingResult, plan_stations
+
+log = logging.getLogger(__name__)
+
+#: OSM tags of places that could host an activity station.
+HOST_TAGS = frozenset(
+    {"amenity=townhall", "amenity=school", "amenity=community_centre", "amenity=social_facility",
+     "amenity=library", "amenity=arts_centre", "amenity=college", "amenity=university",
+     "leisure=park", "building=school", "building=office", "building=public", "office=government",
+     "place=quarter", "place=village", "place=neighbourhood", "place=town"}
+)
+MODEL_LABEL_ZH = {"mclp": "最大覆盖", "lscp": "集合覆盖", "p_median": "p-中位"}
+MODEL_LABEL_EN = {"mclp": "maximal covering", "lscp": "set covering", "p_median": "p-median"}
+
+
+def member_weights(members: pd.DataFrame, scenario: Scenario) -> np.ndarray:
+    """Member weights: 离休 members and members aged 80+ weigh more (configurable)."""
+    s = scenario.siting
+    w = np.ones(len(members))
+    if "status" in members:
+        w *= np.where(members["status"].astype(str) == "lixiu", s.lixiu_weight, 1.0)
+    if "age" in members:
+        age = pd.to_numeric(members["age"], errors="coerce").to_numpy()
+        w *= np.where(np.nan_to_num(age) >= 80, s.age80_weight, 1.0)
+    return w
+
+
+def station_candidates(
+    stations: pd.DataFrame,
+    gazetteer: Gazetteer,
+    walk: RoadNetwork,
+    *,
+    station_walk_min: float,
+    max_snap_m: float,
+    grid_m: float = 200.0,
+) -> pd.DataFrame:
+    """Existing stations plus candidate host places and uncovered network nodes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``name``, ``kind`` (``station``/``candidate``), ``source``
+        (``existing``/``osm_place``/``network_node``), ``lon``, ``lat``, ``existing`` (bool);
+        only sites on the network.
+    """
+    ex = pd.DataFrame({
+        "id": stations["id"].astype(str), "name": stations["name"].astype(str), "kind": "station",
+        "source": "existing", "lon": stations["lon"].astype(float), "lat": stations["lat"].astype(float),
+        "existing": True,
+    })
+    e = gazetteer.entries
+    hosts = e[e["tag"].isin(HOST_TAGS) & e["lon"].notna()].drop_duplicates(["name", "lon", "lat"])
+    osm = pd.DataFrame({
+        "id": [f"C{i + 1:04d}" for i in range(len(hosts))], "name": hosts["name"].astype(str).to_numpy(),
+        "kind": "candidate", "source": "osm_place", "lon": hosts["lon"].to_numpy(float),
+        "lat": hosts["lat"].to_numpy(float), "existing": False,
+    })
+    # network nodes beyond the threshold from every existing station, one per grid cell
+    nodes = walk.snap(walk.node_lon, walk.node_lat, max_snap_m=max_snap_m)
+    st = walk.snap(ex["lon"].to_numpy(), ex["lat"].to_numpy(), max_snap_m=max_snap_m)
+    t = nearest_facility(walk, nodes, st).minutes
+    far = np.flatnonzero(~(t <= station_walk_min))
+    k = np.cos(np.radians(np.nanmean(walk.node_lat)))
+    cell = np.c_[np.floor(walk.node_lon[far] * 111_320 * k / grid_m), np.floor(walk.node_lat[far] * 110_540 / grid_m)]
+    _, first = np.unique(cell, axis=0, return_index=True)
+    pick = far[np.sort(first)]
+    net = pd.DataFrame({
+        "id": [f"N{walk.node_osmid[i]}" for i in pick], "name": _node_names(walk, gazetteer, pick),
+        "kind": "candidate", "source": "network_node", "lon": walk.node_lon[pick], "lat": walk.node_lat[pick],
+        "existing": False,
+    })
+    cand = pd.concat([ex, osm, net], ignore_index=True)
+    on = walk.snap(cand["lon"].to_numpy(), cand["lat"].to_numpy(), max_snap_m=max_snap_m).on_network
+    on |= cand["existing"].to_numpy()  # existing stations stay, even off-network (they just cover no one)
+    return cand[on].reset_index(drop=True)
+
+
+def _node_names(walk: RoadNetwork, gazetteer: Gazetteer, nodes: np.ndarray) -> list[str]:
+    """Readable names for network-node candidates: a street at the node and the nearest community."""
+    named = walk.edge_name != ""
+    ends = np.r_[walk.edge_u[named], walk.edge_v[named]]
+    names = np.r_[walk.edge_name[named], walk.edge_name[named]]
+    street = pd.Series(names, index=ends).groupby(level=0).first()
+    units = assign_admin_units(walk.node_lon[nodes], walk.node_lat[nodes], gazetteer)
+    out = []
+    for k, n in enumerate(nodes):
+        road = street.get(int(n), "")
+        area = units["community"].iloc[k] or units["township"].iloc[k]
+        label = f"{road}" if road else "无名道路"
+        out.append(f"{label}·{area}附近" if area else f"{label}·节点{walk.node_osmid[n]}")
+    return out
+
+
+def _median(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.round(np.median(x), 2)) if x.size else float("nan")
+
+
+def recommend_stations(
+    members: pd.DataFrame,
+    candidates: pd.DataFrame,
+    walk: RoadNetwork,
+    scenario: Scenario,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run MCLP, LSCP and p-median and turn their new sites into recommendations.
+
+    Remote members (异地) are left out: a station in their city is the remote branch's
+    business, not the home city's station plan.
+
+    Returns
+    -------
+    (recommendations, summary)
+        ``new_station`` rows in the recommendations schema, and a per-model summary
+        (objective, coverage before/after, method, status, gap, runtime) for ``run.json``.
+    """
+    thr = scenario.thresholds.station_walk_min
+    reason = members.get("dispersion_reason", pd.Series("", index=members.index)).fillna("").astype(str)
+    use = (members["network_status"] == "ok") & ~reason.str.contains("remote")
+    sub = members[use.to_numpy()]
+    if sub.empty or candidates.empty:
+        return empty_recommendations(), {}
+    msnap = walk.snap(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), max_snap_m=scenario.network.max_snap_m)
+    csnap = walk.snap(candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float),
+                      max_snap_m=scenario.network.max_snap_m)
+    cost = cost_matrix(walk, msnap, csnap, 3 * thr)  # minutes, cut off at 3× the threshold
+    cover = cost.copy()
+    cover.data = (cover.data <= thr).astype(float)
+    cover.eliminate_zeros()
+    w = member_weights(sub, scenario)
+    existing = candidates["existing"].to_numpy(bool)
+    results = plan_stations(cover, w, scenario.siting, existing=existing, cost=cost)
+    before = sub["walk_min_station"].to_numpy(float)
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {"candidates": int(len(candidates)), "members_considered": int(len(sub))}
+    ids = sub["id"].astype(str).to_numpy()
+    csr = cost.tocsr()
+    for model, res in results.items():
+        summary[model] = _summary(res)
+        for j in res.selected:
+            served = np.flatnonzero(res.member_site == j)
+            if model != "p_median":  # coverage models: the members this site newly covers
+                served = served[~(before[served] <= thr)]
+            if served.size == 0:
+                continue
+            after = np.asarray(csr[served, j].todense()).ravel()
+            c = candidates.iloc[int(j)]
+            rows.append(_station_row(model, res, c, ids[served], before[served], after, thr))
+    recs = pd.DataFrame(rows) if rows else empty_recommendations()
+    return recs, summary
+
+
+def _summary(res: SitingResult) -> dict[str, Any]:
+    return {
+        "method": res.method, "status": res.status, "objective": round(float(res.objective), 4),
+        "new_sites": int(res.selected.size), "coverage_share": round(float(res.coverage_share), 4),
+        "covered_weight": round(float(res.covered_weight), 3), "total_weight": round(float(res.total_weight), 3),
+        "coverable_weight": round(float(res.coverable_weight), 3),
+        "gap": None if res.gap is None else round(float(res.gap), 6), "runtime_s": round(float(res.runtime_s), 3),
+        "message": res.message,
+    }
+
+
+def _station_row(model: str, res: SitingResult, c: pd.Series, member_ids: np.ndarray, before: np.ndarray,
+                 after: np.ndarray, thr: float) -> dict[str, Any]:
+    n = int(member_ids.size)
+    b, a = _median(before), _median(after)
+    b_txt = "无法到达" if np.isnan(b) else f"{b:g} 分钟"
+    b_en = "unreachable" if np.isnan(b) else f"{b:g} min"
+    gap = "" if res.gap is None else f", gap {res.gap:.2%}"
+    if model == "p_median":
+        rule = f"p-median, p = {res.selected.size}: minimises total weighted walk time (existing stations kept)"
+        zh = f"按 p-中位模型，在{c['name']}新建驿站，{n} 名老干部的最近驿站将改为此处，步行中位时间由 {b_txt} 降至 {a:g} 分钟。"
+        en = (f"p-median: a new station at {c['name']} becomes the nearest for {n} members; "
+              f"median walk from {b_en} to {a:g} min.")
+    else:
+        rule = (f"{MODEL_LABEL_EN[model]} ({'p = ' + str(res.selected.size) if model == 'mclp' else 'fewest sites for target'}):"
+                f" walk ≤ {thr:g} min; existing stations kept")
+        zh = (f"按{MODEL_LABEL_ZH[model]}模型，在{c['name']}新建驿站，可使 {n} 名目前 {thr:g} 分钟步行范围内没有驿站的老干部"
+              f"获得覆盖，步行中位时间由 {b_txt} 降至 {a:g} 分钟。")
+        en = (f"{MODEL_LABEL_EN[model].capitalize()}: a new station at {c['name']} brings {n} members without a station "
+              f"within {thr:g} min into the 15-minute circle; median walk from {b_en} to {a:g} min.")
+    return {
+        "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
+        "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(member_ids),
+        "n_members": n, "branch_ids": "", "city": "", "township": "", "before_min": b, "after_min": a,
+        "max_after_min": float(np.round(np.nanmax(after), 2)) if n else float("nan"),
+        "rule": rule, "rationale_zh": zh, "rationale_en": en, "method": f"{model} · {res.method}{gap}",
+    }

@@ -1,0 +1,54 @@
+"""The one schema every recommendation follows (``recommendations.csv``, API, maps, exports)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+RecommendationKind = Literal[
+    "new_station", "joint_branch", "transfer", "party_group", "remote_branch", "mobile_member"
+]
+
+#: Columns of the recommendations table, in order.
+RECOMMENDATION_COLUMNS: tuple[str, ...] = (
+    "rec_id",          # R001 … (grouped by kind, producer's order within a kind)
+    "kind",            # one of RecommendationKind
+    "name",            # proposed name, e.g. 城北社区联合党支部 / 新驿站（柏里村）
+    "lon", "lat",      # WGS-84 point of the site / meeting place / cluster centre
+    "site_id",         # id of the existing station / candidate / branch used, "" if none
+    "site_name",       # its name
+    "member_ids",      # semicolon-separated member ids
+    "n_members",       # number of members concerned
+    "branch_ids",      # semicolon-separated original branch ids involved
+    "city", "township",
+    "before_min",      # median minutes before (to the current branch / nearest station)
+    "after_min",       # median minutes after (to the recommended place)
+    "max_after_min",   # worst member's minutes after
+    "rule",            # the rule satisfied, e.g. "3 ≤ members ≤ 50; ≤ 5 units; all ≤ 20 min walk"
+    "rationale_zh",    # one sentence in Chinese
+    "rationale_en",    # one sentence in English
+    "method",          # highs / greedy / rule, with gap where relevant
+)
+
+
+def empty_recommendations() -> pd.DataFrame:
+    """An empty recommendations table with the right columns."""
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in RECOMMENDATION_COLUMNS})
+
+
+def finalize_recommendations(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate recommendation frames, check columns, and number them R001…"""
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return empty_recommendations()
+    df = pd.concat(frames, ignore_index=True)
+    missing = [c for c in RECOMMENDATION_COLUMNS if c not in df.columns and c != "rec_id"]
+    if missing:
+        raise ValueError(f"recommendations lack columns {missing}")
+    order = {k: i for i, k in enumerate(RecommendationKind.__args__)}  # type: ignore[attr-defined]
+    # group by kind; within a kind keep the producer's order (e.g. model, then size)
+    df = df.assign(_k=df["kind"].map(order)).sort_values("_k", kind="stable")
+    df = df.drop(columns="_k").reset_index(drop=True)
+    df["rec_id"] = [f"R{i + 1:03d}" for i in range(len(df))]
+    return df[list(RECOMMENDATION_COLUMNS)]
