@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,3 +32,23 @@ def drive_net(cache_dir: Path):
     from geo_planner.network import build_network
 
     return build_network([GUIXI, NANJING], "drive", cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def planted() -> dict:
+    return json.loads((DEMO / "planted.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory, cache_dir):
+    """The demo scenario run once per session: (RunResult, members.csv by id, out dir, progress calls)."""
+    from geo_planner.pipeline import run
+    from geo_planner.settings import load_scenario
+
+    out = tmp_path_factory.mktemp("demo-run")
+    scenario = load_scenario(DEMO / "scenario.toml")
+    scenario = scenario.model_copy(update={"network": scenario.network.model_copy(update={"cache_dir": cache_dir})})
+    stages = []
+    result = run(scenario, out, progress=lambda s, f: stages.append((s, f)))
+    members = pd.read_csv(out / "members.csv", dtype={"id": str, "branch_id": str}, encoding="utf-8-sig")
+    return result, members.set_index("id", drop=False), out, stages

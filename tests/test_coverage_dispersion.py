@@ -9,10 +9,9 @@ import pytest
 from geo_planner.coverage import point_coverage
 from geo_planner.settings import Thresholds
 
-from .test_pipeline import demo_run, planted  # noqa: F401  (session fixtures)
 
 
-def test_coverage_flags_follow_thresholds(demo_run):  # noqa: F811
+def test_coverage_flags_follow_thresholds(demo_run):
     result, m, out, _ = demo_run
     t = result.scenario.thresholds
     ok = m["walk_min_station"].notna()
@@ -23,7 +22,7 @@ def test_coverage_flags_follow_thresholds(demo_run):  # noqa: F811
     assert 0 < m["covered_station"].mean() < 1
 
 
-def test_area_summary(demo_run, planted):  # noqa: F811
+def test_area_summary(demo_run, planted):
     result, m, out, _ = demo_run
     area = pd.read_csv(out / "coverage_by_area.csv", encoding="utf-8-sig")
     towns = area[area["level"] == "township"]
@@ -44,7 +43,7 @@ def test_area_summary(demo_run, planted):  # noqa: F811
     assert (~unc["covered_station"]).mean() > 0.85
 
 
-def test_branch_dispersion_planted_township_example(demo_run, planted):  # noqa: F811
+def test_branch_dispersion_planted_township_example(demo_run, planted):
     result, m, out, _ = demo_run
     br = pd.read_csv(out / "coverage_by_branch.csv", encoding="utf-8-sig", dtype={"branch_id": str})
     ex = planted["township_example"]
@@ -55,7 +54,7 @@ def test_branch_dispersion_planted_township_example(demo_run, planted):  # noqa:
     assert bool(row["flagged"]) and "仅 15 名" in row["flag_note"]
 
 
-def test_dispersion_reasons(demo_run, planted):  # noqa: F811
+def test_dispersion_reasons(demo_run, planted):
     result, m, out, _ = demo_run
     assert set(m["dispersion_reason"].fillna("").str.split(";").explode()) <= {"", "remote", "cross_township", "far"}
     for mid in planted["remote_cluster"]["member_ids"]:
@@ -74,7 +73,7 @@ def test_dispersion_reasons(demo_run, planted):  # noqa: F811
     assert not at["dispersed"]
 
 
-def test_point_coverage(demo_run):  # noqa: F811
+def test_point_coverage(demo_run):
     result, m, out, _ = demo_run
     st = result.stations.iloc[0]
     got = point_coverage(result.walk, result.drive, float(st["lon"]), float(st["lat"]), stations=result.stations,

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from geo_planner.settings import load_scenario
-
 from .conftest import DEMO, OSM
 
 GEOD = Geod(ellps="WGS84")
@@ -24,24 +22,6 @@ REQUIRED = ["id", "lon", "lat", "geocode_precision", "branch_id", "walk_min_bran
 
 def _metres(lon1, lat1, lon2, lat2):
     return GEOD.inv(lon1, lat1, lon2, lat2)[2]
-
-
-@pytest.fixture(scope="session")
-def planted() -> dict:
-    return json.loads((DEMO / "planted.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory, cache_dir):
-    from geo_planner.pipeline import run
-
-    out = tmp_path_factory.mktemp("demo-run")
-    scenario = load_scenario(DEMO / "scenario.toml")
-    scenario = scenario.model_copy(update={"network": scenario.network.model_copy(update={"cache_dir": cache_dir})})
-    stages = []
-    result = run(scenario, out, progress=lambda s, f: stages.append((s, f)))
-    members = pd.read_csv(out / "members.csv", dtype={"id": str, "branch_id": str}, encoding="utf-8-sig")
-    return result, members.set_index("id", drop=False), out, stages
 
 
 def test_outputs_and_columns(demo_run):

@@ -10,12 +10,11 @@ import pytest
 from geo_planner.siting.plan import member_weights, recommend_stations, station_candidates
 from geo_planner.travel import cost_matrix
 
-from .test_pipeline import demo_run, planted  # noqa: F401  (session fixtures)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated.*:DeprecationWarning")
 
 
-def test_mclp_sites_a_station_in_the_planted_gap(demo_run, planted):  # noqa: F811
+def test_mclp_sites_a_station_in_the_planted_gap(demo_run, planted):
     result, m, out, _ = demo_run
     recs = pd.read_csv(out / "recommendations.csv", encoding="utf-8-sig", dtype=str)
     mclp = recs[(recs["kind"] == "new_station") & recs["method"].str.startswith("mclp")]
@@ -35,7 +34,7 @@ def test_mclp_sites_a_station_in_the_planted_gap(demo_run, planted):  # noqa: F8
     assert (mclp["after_min"].astype(float) <= 15).all()
 
 
-def test_lscp_reaches_target_and_pmedian_reduces_time(demo_run):  # noqa: F811
+def test_lscp_reaches_target_and_pmedian_reduces_time(demo_run):
     result, m, out, _ = demo_run
     s = result.counts["siting"]
     assert s["lscp"]["status"] == "optimal" and s["lscp"]["new_sites"] >= 1
@@ -46,7 +45,7 @@ def test_lscp_reaches_target_and_pmedian_reduces_time(demo_run):  # noqa: F811
     assert s["p_median"]["status"] == "optimal" and s["p_median"]["new_sites"] == 3
 
 
-def test_mclp_objective_equals_spopt_on_demo_instance(demo_run):  # noqa: F811
+def test_mclp_objective_equals_spopt_on_demo_instance(demo_run):
     from spopt.locate import MCLP
 
     from geo_planner.siting.stations import mclp
@@ -69,7 +68,7 @@ def test_mclp_objective_equals_spopt_on_demo_instance(demo_run):  # noqa: F811
     assert result.counts["siting"]["mclp"]["objective"] == pytest.approx(ours.objective)
 
 
-def test_member_weights(demo_run):  # noqa: F811
+def test_member_weights(demo_run):
     result, m, out, _ = demo_run
     w = member_weights(result.members, result.scenario)
     lixiu = (result.members["status"] == "lixiu").to_numpy()
@@ -79,7 +78,7 @@ def test_member_weights(demo_run):  # noqa: F811
     np.testing.assert_allclose(w[~lixiu & ~old], 1.0)
 
 
-def test_recommend_stations_without_candidates_is_empty(demo_run):  # noqa: F811
+def test_recommend_stations_without_candidates_is_empty(demo_run):
     result, m, out, _ = demo_run
     recs, summary = recommend_stations(result.members, pd.DataFrame(), result.walk, result.scenario)
     assert recs.empty and summary == {}
