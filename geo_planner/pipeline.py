@@ -34,6 +34,7 @@ from .geocode import Gazetteer, assign_admin_units, geocode
 from .io import LayerResult, atomic_write, load_layer, write_rejections
 from .network import RoadNetwork, build_network
 from .settings import Scenario
+from .siting.branches import recommend_branches
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -61,6 +62,7 @@ MEMBER_COLUMNS = [
     "drive_min_hospital", "nearest_hospital_id", "hospital_status",
     "covered_station", "covered_branch", "covered_hospital",
     "dispersed", "dispersion_reason", "dispersion_note", "member_city", "member_county", "meeting_township",
+    "recommendation_id", "recommendation_kind",
 ]
 
 
@@ -260,7 +262,16 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
             max_snap_m=scenario.network.max_snap_m,
         )
         station_recs, siting_summary = recommend_stations(members, cands, walk, scenario)
-        recs = finalize_recommendations([station_recs])
+        # meeting places for joint branches: existing stations first, then OSM host places
+        sites = cands[cands["source"] != "network_node"].assign(
+            kind=lambda d: np.where(d["existing"], "station", "candidate")
+        )
+        branch_recs, _ = recommend_branches(
+            members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
+            max_snap_m=scenario.network.max_snap_m, time_limit_s=scenario.siting.time_limit_s,
+        )
+        recs = finalize_recommendations([station_recs, branch_recs])
+        members = members.join(_member_recommendations(recs), on="id")
         if len(recs):
             units = assign_admin_units(recs["lon"].to_numpy(float), recs["lat"].to_numpy(float), gaz)
             blank = recs["township"].fillna("").astype(str) == ""
@@ -280,6 +291,20 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
     if progress:
         progress("done", 1.0)
     return result
+
+
+def _member_recommendations(recs: pd.DataFrame) -> pd.DataFrame:
+    """Each member's branch recommendation (joint branch, transfer, party group, remote branch …).
+
+    Station recommendations are left out: a member can be served by new sites of several models.
+    """
+    org = recs[recs["kind"] != "new_station"]
+    cols = ["recommendation_id", "recommendation_kind"]
+    if org.empty:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="id"))
+    pairs = org.assign(id=org["member_ids"].str.split(";")).explode("id")
+    pairs = pairs[pairs["id"].fillna("") != ""].drop_duplicates("id")
+    return pairs.set_index("id")[["rec_id", "kind"]].set_axis(cols, axis=1)
 
 
 def members_table(members: pd.DataFrame) -> pd.DataFrame:

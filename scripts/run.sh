@@ -14,6 +14,15 @@ setup() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
 }
 
+ensure_chromium() {
+    # the map is tested in a real headless browser (Debian's chromium)
+    if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "installing chromium for the browser test (apt-get)…" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    fi
+}
+
 case "${1:-demo}" in
     demo)
         setup
@@ -21,6 +30,7 @@ case "${1:-demo}" in
         ;;
     test)
         setup
+        ensure_chromium
         shift || true
         "$VENV/bin/python" -m pytest -q "$@"
         ;;

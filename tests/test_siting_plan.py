@@ -82,3 +82,24 @@ def test_recommend_stations_without_candidates_is_empty(demo_run):
     result, m, out, _ = demo_run
     recs, summary = recommend_stations(result.members, pd.DataFrame(), result.walk, result.scenario)
     assert recs.empty and summary == {}
+
+
+def test_pipeline_branch_recommendations(demo_run, planted):
+    result, m, out, _ = demo_run
+    recs = pd.read_csv(out / "recommendations.csv", encoding="utf-8-sig", dtype=str)
+    assert set(recs["kind"]) >= {"new_station", "joint_branch", "remote_branch", "mobile_member"}
+    assert list(recs["rec_id"]) == [f"R{i + 1:03d}" for i in range(len(recs))]
+    # the planted joint branch: all nine members in one joint branch, recorded on members.csv too
+    joint = planted["joint_branch"]["member_ids"]
+    rec_ids = set(m.loc[joint, "recommendation_id"])
+    assert len(rec_ids) == 1
+    row = recs.set_index("rec_id").loc[rec_ids.pop()]
+    assert row["kind"] == "joint_branch" and 3 <= int(row["n_members"]) <= 50
+    assert len(row["branch_ids"].split(";")) <= 5 and float(row["max_after_min"]) <= 20
+    # the 南京 cluster is one remote branch; the 深圳 pair are mobile members
+    remote = recs[recs["kind"] == "remote_branch"]
+    assert len(remote) == 1 and set(planted["remote_cluster"]["member_ids"]) <= set(remote.iloc[0]["member_ids"].split(";"))
+    assert set(m.loc[planted["off_network"]["member_ids"], "recommendation_kind"]) == {"mobile_member"}
+    # every recommendation explains itself in both languages
+    assert recs["rationale_zh"].str.len().gt(10).all() and recs["rationale_en"].str.len().gt(10).all()
+    assert recs["rule"].str.len().gt(5).all()
