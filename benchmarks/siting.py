@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing as mp
+import os
 import resource
 import sys
 import time
@@ -105,7 +106,8 @@ class _ChildPeak:
 
 
 def _run_ours(args: argparse.Namespace, queue: mp.Queue) -> None:
-    members, sites, weights, existing = make_instance(args.members, args.sites, args.existing, args.area_km, args.seed)
+    members, sites, weights, existing = make_instance(args.members, args.sites, args.existing,
+                                                      args.area_km, args.seed)
     cov = sparse_coverage(members, sites, args.radius_m)
     base = _rss_mib()
     t0 = time.perf_counter()
@@ -121,13 +123,15 @@ def _run_ours(args: argparse.Namespace, queue: mp.Queue) -> None:
 
 
 def _run_spopt(args: argparse.Namespace, queue: mp.Queue) -> None:
+    import warnings
+
     import pulp
     from scipy.spatial.distance import cdist
     from spopt.locate import MCLP
 
-    import warnings
-    warnings.simplefilter("ignore", DeprecationWarning)
-    members, sites, weights, existing = make_instance(args.members, args.sites, args.existing, args.area_km, args.seed)
+    warnings.simplefilter("ignore", DeprecationWarning)  # PuLP 3 deprecations inside spopt
+    members, sites, weights, existing = make_instance(args.members, args.sites, args.existing,
+                                                      args.area_km, args.seed)
     base = _rss_mib()
     dense = cdist(members, sites)  # spopt's input: a dense members × sites matrix
     t0 = time.perf_counter()
@@ -170,11 +174,13 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"instance: {args.members} members, {args.sites} sites ({args.existing} existing), p={args.p}, "
           f"radius {args.radius_m:g} m, {args.area_km:g} km × {args.area_km:g} km, seed {args.seed}")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     ours = _in_child(_run_ours, args)
     print(f"coverage pairs (nnz): {ours['nnz']:,} of {args.members * args.sites:,} "
           f"({ours['nnz'] / (args.members * args.sites):.2%})")
     ours_extra = ours["peak"] - ours["base"]
-    print(f"ours   ({ours['method']}, {ours['status']}, gap {ours['gap']}): objective {ours['objective']:.1f}, "
+    print(f"ours   ({ours['method']}, {ours['status']}, gap {ours['gap']}): "
+          f"objective {ours['objective']:.1f}, "
           f"wall {ours['wall']:.3f} s, peak RSS {ours['peak']:.0f} MiB = {ours['base']:.0f} MiB before the "
           f"solve (interpreter, instance, sparse coverage) + {ours_extra:.0f} MiB")
     print(f"ours greedy: objective {ours['greedy_objective']:.1f}, wall {ours['greedy_wall']:.3f} s")
@@ -184,13 +190,16 @@ def main(argv: list[str] | None = None) -> None:
     ref = _in_child(_run_spopt, args)
     ref_extra = ref["peak"] - ref["base"]
     print(f"spopt  (PuLP/CBC, {ref['status']}): objective {ref['objective']:.1f}, wall {ref['wall']:.3f} s "
-          f"(model build {ref['build']:.1f} s), peak RSS {ref['peak']:.0f} MiB = {ref['base']:.0f} MiB before "
+          f"(model build {ref['build']:.1f} s), peak RSS {ref['peak']:.0f} MiB = "
+          f"{ref['base']:.0f} MiB before "
           f"(interpreter, imports, instance) + {ref_extra:.0f} MiB (dense matrix, PuLP model); "
           f"CBC process peak {ref['cbc_peak']:.0f} MiB")
     print(f"objective ours - spopt: {ours['objective'] - ref['objective']:+.6g}")
-    print(f"time ratio spopt / ours: {ref['wall'] / ours['wall']:.1f}x")
+    print(f"time ratio spopt / ours: {ref['wall'] / ours['wall']:.1f}x "
+          f"(load average {os.getloadavg()[0]:.2f} at the end)")
     print(f"peak RSS ratio spopt / ours: {ref['peak'] / ours['peak']:.1f}x (whole process), "
-          f"{(ref_extra + ref['cbc_peak']) / max(ours_extra, 1.0):.1f}x (memory added by the solve, CBC included)")
+          f"{(ref_extra + ref['cbc_peak']) / max(ours_extra, 1.0):.1f}x "
+          "(memory added by the solve, CBC included)")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        result = run(scenario, args.out, progress=progress)
+        map_copy = None if args.no_map_copy else args.maps / f"{Path(args.out).resolve().name}.html"
+        result = run(scenario, args.out, progress=progress, map_copy=map_copy)
     finally:
         bar.close()
     c = result.counts
@@ -47,6 +48,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from api.config import ApiSettings
+    from api.main import serve, serve_demo
+
+    settings = ApiSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    if args.demo:
+        serve_demo(args.host, args.port, settings)
+    else:
+        serve(args.host, args.port, settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``geo-planner`` argument parser."""
     p = argparse.ArgumentParser(prog="geo-planner", description=__doc__)
@@ -57,7 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", type=Path, help="scenario TOML file")
     r.add_argument("--out", type=Path, required=True, help="output folder")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--maps", type=Path, default=Path("maps"), help="folder for a copy of the run's map (default maps/)")
+    r.add_argument("--no-map-copy", action="store_true", help="write the map only into the output folder")
     r.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("serve", help="start the web service (map, JSON API, exports)")
+    s.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--data-dir", type=Path, default=None, help="store folder (default $GEO_PLANNER_DATA_DIR or out/service)")
+    s.add_argument("--demo", action="store_true", help="register the embedded demo, create local tokens, print the URL")
+    s.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("demo", help="(re)generate the seeded demo scenario on the bundled OSM extracts")
     d.add_argument("--out", type=Path, default=DEFAULT_DATA / "demo")

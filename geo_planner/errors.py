@@ -96,3 +96,7 @@ class NotFoundError(GeoPlannerError, KeyError):
 
 class PermissionDeniedError(GeoPlannerError):
     """The caller's role may not see or change the requested data."""
+
+
+class ConflictError(GeoPlannerError):
+    """The request conflicts with the current state (e.g. deleting a dataset a run uses)."""

@@ -30,8 +30,10 @@ from . import __version__
 from .errors import InputError
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members
+from .export import export_table
 from .geocode import Gazetteer, assign_admin_units, geocode
 from .io import LayerResult, atomic_write, load_layer, write_rejections
+from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
 from .settings import Scenario
 from .siting.branches import recommend_branches
@@ -52,6 +54,8 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("coverage", 0.05),
     ("dispersion", 0.05),
     ("siting", 0.10),
+    ("maps", 0.04),
+    ("export", 0.01),
 )
 
 MEMBER_COLUMNS = [
@@ -173,7 +177,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None = None) -> RunResult:
+def run(
+    scenario: Scenario,
+    out_dir: Path | str,
+    *,
+    progress: ProgressFn | None = None,
+    map_copy: Path | str | None = None,
+) -> RunResult:
     """Run every stage of a scenario and write the result files.
 
     Parameters
@@ -184,6 +194,8 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
         Folder for the outputs (created).
     progress
         Called as ``progress(stage, fraction_done)`` at each stage boundary.
+    map_copy
+        Also write the planner map here (the CLI writes one under ``maps/``).
 
     Returns
     -------
@@ -277,6 +289,32 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
             blank = recs["township"].fillna("").astype(str) == ""
             recs.loc[blank, "township"] = units.loc[blank.to_numpy(), "township"].to_numpy()
 
+    branches_out = frames["branches"].merge(
+        bd.rename(columns={"branch_id": "id"}), on="id", how="left"
+    ) if len(frames["branches"]) else frames["branches"]
+
+    with prog.stage("maps"):
+        fmap = build_map(
+            members, branches_out, frames["stations"], frames.get("hospitals"), recs, walk=walk, drive=drive,
+            thresholds=scenario.thresholds, settings=scenario.map, role="planner", coverage_by_area=by_area,
+            title=scenario.name, max_snap_m=scenario.network.max_snap_m,
+        )
+        map_files = [out / "map.html"] + ([Path(map_copy)] if map_copy else [])
+        for path in map_files:
+            save_map(fmap, path)
+
+    with prog.stage("export"):
+        exports = {}
+        for fmt in ("xlsx", "geojson", "gpkg"):
+            exports[f"recommendations_{fmt}"] = export_table(
+                recs, out / f"recommendations.{fmt}", table="recommendations", fmt=fmt  # type: ignore[arg-type]
+            )
+        exports["coverage_by_area_xlsx"] = export_table(by_area, out / "coverage_by_area.xlsx", table="coverage_by_area")
+        exports["coverage_by_branch_xlsx"] = export_table(
+            by_branch, out / "coverage_by_branch.xlsx", table="coverage_by_branch"
+        )
+        exports["members_xlsx"] = export_table(members_table(members), out / "members.xlsx", table="members")
+
     rej = pd.concat([r for r in rejections if len(r)], ignore_index=True) if any(len(r) for r in rejections) else (
         pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])
     )
@@ -287,6 +325,8 @@ def run(scenario: Scenario, out_dir: Path | str, *, progress: ProgressFn | None 
         coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs,
         counts={"siting": siting_summary, "candidates": int(len(cands))},
     )
+    result.files.update({k: str(v) for k, v in exports.items()})
+    result.files.update({f"map{'' if i == 0 else '_copy'}": str(p) for i, p in enumerate(map_files)})
     write_outputs(result, started=started)
     if progress:
         progress("done", 1.0)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The two commands of the README:
-#   bash scripts/run.sh demo   set up, then run the main job on the embedded demo data
+#   bash scripts/run.sh demo   set up, run the embedded demo and serve its map and API (prints the URL)
 #   bash scripts/run.sh test   set up, then run the test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,14 +19,16 @@ ensure_chromium() {
     if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         echo "installing chromium for the browser test (apt-get)…" >&2
         apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
     fi
 }
 
 case "${1:-demo}" in
     demo)
         setup
+        # the batch run (tables, recommendations, map under maps/), then the service on the same demo
         "$VENV/bin/geo-planner" run data/demo/scenario.toml --out out/demo
+        exec "$VENV/bin/geo-planner" serve --demo --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
         ;;
     test)
         setup

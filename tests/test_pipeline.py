@@ -150,3 +150,25 @@ def test_cli_run_and_errors(tmp_path, cache_dir):
                        env=env, timeout=120)
     assert r.returncode == 2
     assert "network.walk_speed_kmh" in r.stderr and "inputs.branches" in r.stderr
+
+
+def test_run_writes_map_and_exports(demo_run):
+    import geopandas as gpd
+    from openpyxl import load_workbook
+
+    result, m, out, _ = demo_run
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert "L.control.layers" in page and "Leaflet 1." in page  # Leaflet inlined: opens offline
+    assert "桑榆红驿站" in page or "驿站" in page
+    ws = load_workbook(out / "recommendations.xlsx").active
+    headers = [c.value for c in ws[1]]
+    assert "类型" in headers and "理由" in headers and ws.freeze_panes == "A2"
+    kinds = {ws.cell(row=r, column=headers.index("类型") + 1).value for r in range(2, ws.max_row + 1)}
+    assert {"新建驿站", "联合党支部", "异地支部"} <= kinds
+    g = gpd.read_file(out / "recommendations.geojson")
+    assert len(g) == len(result.recommendations) and g.crs.to_epsg() == 4326
+    g2 = gpd.read_file(out / "recommendations.gpkg")
+    assert len(g2) == len(g)
+    doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert {"maps", "export", "siting"} <= set(doc["timings_s"])
+    assert Path(doc["files"]["map"]).name == "map.html"

@@ -13,12 +13,14 @@ from scipy.spatial.distance import cdist
 from spopt.locate import LSCP, MCLP, PMedian
 
 from geo_planner.errors import InputError
+from geo_planner.settings import SitingSettings
 from geo_planner.siting.stations import (
     SitingResult,
     greedy_mclp,
     lscp,
     mclp,
     p_median,
+    plan_stations,
     sparse_cost_matrix,
 )
 
@@ -177,16 +179,33 @@ def test_capacity_limits_load(n_existing: int) -> None:
     assert capped.objective == pytest.approx(w[served].sum()) == pytest.approx(capped.site_load.sum())
     assert np.all(d[np.flatnonzero(served), capped.member_site[served]] <= RADIUS)
     assert set(np.unique(capped.member_site[served])) <= set(capped.open_sites.tolist())
-    # p-median with capacity: loads within capacity, cost >= uncapacitated
-    rows, cols = np.nonzero(d <= 4.0)
+    # the greedy path respects the capacity too, and does no better than the optimum
+    heur = mclp(cov, w, p, existing=ex, capacity=cap, max_exact_size=10)
+    assert heur.method == "greedy" and heur.site_load is not None
+    assert np.all(heur.site_load <= cap + 1e-9) and heur.objective <= capped.objective + 1e-9
+
+
+def test_p_median_capacity() -> None:
+    d, w = _instance(11, 150, 30)
+    ex = _existing(30, 2, 12)
+    rows, cols = np.nonzero(d <= 3.0)
     cost = sparse_cost_matrix(rows, cols, d[rows, cols], d.shape)
-    pm_cap = 130.0
-    pm_free = p_median(cost, w, p, existing=ex)
-    pm = p_median(cost, w, p, existing=ex, capacity=pm_cap)
-    assert pm.site_load is not None and np.all(pm.site_load <= pm_cap + 1e-9)
-    assert pm.covered_weight <= pm_free.covered_weight + 1e-9
-    if pm.covered_weight == pytest.approx(pm_free.covered_weight):
-        assert pm.objective >= pm_free.objective - 1e-6
+    cap = 60.0
+    free = p_median(cost, w, 3, existing=ex)
+    capped = p_median(cost, w, 3, existing=ex, capacity=cap)
+    assert capped.status == "optimal" and capped.site_load is not None
+    assert np.all(capped.site_load <= cap + 1e-9)
+    assert free.site_load is None
+    assert capped.site_load.max() == pytest.approx(cap)  # the capacity binds
+    assigned = capped.member_site >= 0
+    assert capped.covered_weight == pytest.approx(capped.site_load.sum()) == pytest.approx(w[assigned].sum())
+    assert np.all(np.isin(capped.member_site[assigned], capped.open_sites))
+    trip = d[np.flatnonzero(assigned), capped.member_site[assigned]]
+    assert capped.objective == pytest.approx(float(w[assigned] @ trip))
+    # serving no more weight than the uncapacitated model, and never cheaper for the same weight
+    assert capped.covered_weight <= free.covered_weight + 1e-9
+    if capped.covered_weight == pytest.approx(free.covered_weight):
+        assert capped.objective >= free.objective - 1e-6
 
 
 def test_greedy_used_above_max_exact_size() -> None:
@@ -195,7 +214,7 @@ def test_greedy_used_above_max_exact_size() -> None:
     exact = mclp(cov, w, 6)
     greedy = mclp(cov, w, 6, max_exact_size=10)
     assert greedy.method == "greedy" and greedy.status == "heuristic" and greedy.gap is None
-    assert "greedy" in greedy.message
+    assert "greedy" in greedy.message and "max_exact_size=10" in greedy.message
     assert (1 - 1 / math.e) * exact.objective <= greedy.objective <= exact.objective + 1e-9
     assert greedy_mclp(cov, w, 6).objective == pytest.approx(greedy.objective)
     # set covering and p-median heuristics: feasible and no better than the optimum
@@ -269,3 +288,15 @@ def test_all_problems_reported_at_once() -> None:
         mclp(cov, [1.0, -1.0], 9, existing=[1, 0])
     fields = {p.field for p in info.value.problems}
     assert {"weights", "existing", "p"} <= fields
+
+
+def test_plan_stations_uses_settings() -> None:
+    d, w = _instance(9, 200, 40)
+    rows, cols = np.nonzero(d <= 4.0)
+    cost = sparse_cost_matrix(rows, cols, d[rows, cols], d.shape)
+    settings = SitingSettings(new_stations=3, target_coverage=0.9, time_limit_s=20)
+    out = plan_stations(sp.csr_array(d <= RADIUS), w, settings, cost=cost)
+    assert set(out) == {"mclp", "lscp", "p_median"}
+    assert len(out["mclp"].selected) == 3 and len(out["p_median"].selected) == 3
+    assert out["lscp"].covered_weight >= 0.9 * out["lscp"].coverable_weight - 1e-9
+    assert "p_median" not in plan_stations(sp.csr_array(d <= RADIUS), w, settings)

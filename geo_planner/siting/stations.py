@@ -174,7 +174,8 @@ def sparse_cost_matrix(
     m = np.asarray(minutes, dtype=np.float64).ravel()
     src = "sparse_cost_matrix"
     if not (len(r) == len(c) == len(m)):
-        raise InputError(Problem(src, None, "rows/cols/minutes", "rows, cols and minutes must have equal length"))
+        raise InputError(Problem(src, None, "rows/cols/minutes",
+                                 "rows, cols and minutes must have equal length"))
     n_i, n_j = int(shape[0]), int(shape[1])
     if len(r) and (r.min() < 0 or r.max() >= n_i or c.min() < 0 or c.max() >= n_j):
         raise InputError(Problem(src, None, "rows/cols", f"index out of range for shape {shape}"))
@@ -514,7 +515,8 @@ def _validate(
         e = np.asarray(existing)
         if e.ndim != 1 or (n_j is not None and len(e) != n_j):
             problems.append(Problem(model, None, "existing",
-                                    f"must be a boolean mask of length {n_j} (one per site), got shape {e.shape}"))
+                                    f"must be a boolean mask of length {n_j} (one per site), "
+                                    f"got shape {e.shape}"))
         elif e.dtype != bool and not np.isin(e, (0, 1)).all():
             problems.append(Problem(model, None, "existing",
                                     "must be a boolean mask (True = existing site), not site indices"))
@@ -536,7 +538,8 @@ def _validate(
         if c.ndim == 0:
             c = np.full(n_j or 0, float(c))
         if c.ndim != 1 or (n_j is not None and len(c) != n_j):
-            problems.append(Problem(model, None, "capacity", f"must be a scalar or have length {n_j} (one per site)"))
+            problems.append(Problem(model, None, "capacity",
+                                    f"must be a scalar or have length {n_j} (one per site)"))
         elif not np.all(np.isfinite(c)) or np.any(c < 0):
             problems.append(Problem(model, None, "capacity", "must be finite and >= 0"))
         else:
@@ -695,12 +698,15 @@ def _solve_highs(
     maximize: bool,
     time_limit_s: float,
     mip_gap: float,
+    presolve: bool = True,
     start: np.ndarray | None = None,
 ) -> _Outcome:
     """Pass a MILP to HiGHS as row-wise CSR arrays in one call and solve it.
 
-    ``start`` is an optional feasible solution (all columns) given to HiGHS as incumbent; a
-    good one lets reduced-cost fixing shrink the tree (the heuristic start of the models).
+    ``presolve=False`` for models we already reduced ourselves: on the covering models HiGHS's
+    presolve found nothing more and its solve was slower (measured on the benchmark city).
+    ``start`` is a feasible solution (every column) from the heuristic: HiGHS starts from it,
+    so a time-limited solve never returns less than the heuristic, nor nothing at all.
     """
     n_col, n_row = len(col_cost), a.shape[0]
     assert a.shape[1] == n_col
@@ -709,6 +715,8 @@ def _solve_highs(
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.setOptionValue("random_seed", 0)
+    if not presolve:
+        h.setOptionValue("presolve", "off")
     status = h.passModel(
         int(n_col), int(n_row), int(a.nnz),
         int(highspy.MatrixFormat.kRowwise),
@@ -901,7 +909,8 @@ def _run_cover(
     notes: list[str] = []
     if coverable_w < total_w * (1 - _REL_TOL):
         notes.append(f"{total_w - coverable_w:.6g} of {total_w:.6g} member weight "
-                     f"({(1 - coverable_w / total_w) if total_w else 0:.1%}) is beyond the threshold of every site")
+                     f"({(1 - coverable_w / total_w) if total_w else 0:.1%}) is beyond the threshold "
+                     "of every site")
 
     if cap is not None:
         return _run_capacitated_mclp(cov, w, ex, cap, int(p or 0), t0=t0, notes=notes, total_w=total_w,
@@ -948,7 +957,8 @@ def _run_cover(
             chosen_local = np.zeros(0, dtype=np.int64)
     elif force_greedy or a.nnz > max_exact_size:
         method, status, gap = "greedy", "heuristic", None
-        why = "requested" if force_greedy else f"reduced instance has {a.nnz} pairs > max_exact_size={max_exact_size}"
+        why = ("requested" if force_greedy
+               else f"reduced instance has {a.nnz} pairs > max_exact_size={max_exact_size}")
         notes.append(f"greedy heuristic used ({why}); the result is not proven optimal")
         logger.log(logging.INFO if force_greedy else logging.WARNING, "%s: %s", model, notes[-1])
         a_csc = a.tocsc()
@@ -960,28 +970,27 @@ def _run_cover(
             picks = _celf(a_csc, wg, p=None, need=need)
             chosen_local = np.asarray(_prune_redundant(a_csc, wg, picks, need), dtype=np.int64)
     else:
-        # a heuristic incumbent first (greedy, then interchange / pruning): cheap, and it lets
-        # HiGHS fix most columns by reduced cost instead of separating cuts for long
-        t_h = time.perf_counter()
+        # heuristic start (greedy, then interchange / pruning): HiGHS improves on it
         a_csc = a.tocsc()
         if model == "mclp":
             start = _cover_interchange(a_csc, wg, _celf(a_csc, wg, p=p, need=None),
-                                       time_budget_s=0.1 * time_limit_s)
+                                       time_budget_s=min(0.1 * time_limit_s, 10.0))
         else:
             assert need is not None
             start = np.asarray(_prune_redundant(a_csc, wg, _celf(a_csc, wg, p=None, need=need), need))
-        logger.debug("%s: heuristic start with %d sites in %.3f s", model, len(start), time.perf_counter() - t_h)
-        out = (_mclp_highs(a, wg, int(p or 0), time_limit_s, mip_gap, start) if model == "mclp"
+        left = _time_left(t0, time_limit_s)
+        out = (_mclp_highs(a, wg, int(p or 0), left, mip_gap, start) if model == "mclp"
                else _lscp_highs(a, wg, float(need or 0.0), bool(target is not None and target >= 1.0),
-                                time_limit_s, mip_gap, start))
+                                left, mip_gap, start))
         status, gap = out[1].status, out[1].gap
         chosen_local = out[0]
         if model == "mclp":
             expected = base_w + out[1].objective
             hit = np.asarray(a[:, chosen_local].sum(axis=1)).ravel() > 0
             got = base_w + float(wg[hit].sum())
-            if abs(expected - got) > 1e-6 * max(1.0, abs(expected)):
-                logger.warning("mclp: model objective %.9g differs from evaluated coverage %.9g", expected, got)
+            if got < expected - 1e-6 * max(1.0, abs(expected)):
+                logger.warning("mclp: model objective %.9g differs from evaluated coverage %.9g",
+                               expected, got)
 
     selected = np.sort(col_map[chosen_local]).astype(np.int64)
     open_mask = ex.copy()
@@ -1007,6 +1016,21 @@ def _run_cover(
                         coverable_weight=coverable_w, existing=np.flatnonzero(ex).astype(np.int64))
 
 
+def _time_left(t0: float, time_limit_s: float) -> float:
+    """Seconds left for the solver out of the call's time limit (at least 1 s)."""
+    return max(1.0, time_limit_s - (time.perf_counter() - t0))
+
+
+def _cover_start(a2: sp.csr_array, k: int, start: np.ndarray, with_z: bool = True) -> np.ndarray:
+    """Columns ``[y | z]`` of a covering model for the start sites (``z_g`` = group covered)."""
+    y = np.zeros(k)
+    y[start] = 1.0
+    if not with_z:
+        return y
+    z = np.minimum(1.0, np.asarray(a2.astype(np.float64) @ y).ravel())
+    return np.concatenate([y, z])
+
+
 def _fold_single_column_rows(a: sp.csr_array, wg: np.ndarray) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     """Move the weight of groups covered by exactly one column onto that column.
 
@@ -1025,19 +1049,8 @@ def _cover_rows(a: sp.csr_array) -> sp.csr_array:
     return sp.hstack([-a.astype(np.float64), sp.eye_array(g, format="csr")], format="csr")
 
 
-def _start_vector(a2: sp.csr_array, k: int, start: np.ndarray | None) -> np.ndarray | None:
-    """Columns ``[y | z]`` of a covering model for the start sites (``z_g`` = group covered)."""
-    if start is None:
-        return None
-    y = np.zeros(k)
-    y[start] = 1.0
-    z = np.minimum(1.0, np.asarray(a2.astype(np.float64) @ y).ravel())
-    return np.concatenate([y, z])
-
-
 def _mclp_highs(
-    a: sp.csr_array, wg: np.ndarray, p: int, time_limit_s: float, mip_gap: float,
-    start: np.ndarray | None = None,
+    a: sp.csr_array, wg: np.ndarray, p: int, time_limit_s: float, mip_gap: float, start: np.ndarray
 ) -> tuple[np.ndarray, _Outcome]:
     """Uncapacitated MCLP on a reduced (groups × candidates) pattern; returns chosen columns."""
     k = a.shape[1]
@@ -1050,13 +1063,14 @@ def _mclp_highs(
         col_lower=np.zeros(k + g), col_upper=np.ones(k + g),
         integer=np.concatenate([np.ones(k, np.int32), np.zeros(g, np.int32)]),
         a=rows, row_lower=np.full(g + 1, -np.inf), row_upper=np.concatenate([np.zeros(g), [p]]),
-        maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, start=_start_vector(a2, k, start))
+        maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap, presolve=False,
+        start=_cover_start(a2, k, start))
     return np.flatnonzero(out.x[:k] > 0.5), out
 
 
 def _lscp_highs(
     a: sp.csr_array, wg: np.ndarray, need: float, full: bool, time_limit_s: float, mip_gap: float,
-    start: np.ndarray | None = None,
+    start: np.ndarray,
 ) -> tuple[np.ndarray, _Outcome]:
     """LSCP on a reduced pattern: fewest columns covering at least ``need`` weight.
 
@@ -1069,8 +1083,8 @@ def _lscp_highs(
             label="lscp", col_cost=np.ones(k), col_lower=np.zeros(k), col_upper=np.ones(k),
             integer=np.ones(k, np.int32), a=a.astype(np.float64).tocsr(),
             row_lower=np.ones(g), row_upper=np.full(g, np.inf),
-            maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap,
-            start=None if start is None else _start_vector(a, k, start)[:k])
+            maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, presolve=False,
+            start=_cover_start(a, k, start, with_z=False))
         return np.flatnonzero(out.x[:k] > 0.5), out
     a2, w2, bonus = _fold_single_column_rows(a, wg)
     g = a2.shape[0]
@@ -1082,7 +1096,8 @@ def _lscp_highs(
         integer=np.concatenate([np.ones(k, np.int32), np.zeros(g, np.int32)]),
         a=rows, row_lower=np.concatenate([np.full(g, -np.inf), [need]]),
         row_upper=np.concatenate([np.zeros(g), [np.inf]]),
-        maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, start=_start_vector(a2, k, start))
+        maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, presolve=False,
+        start=_cover_start(a2, k, start))
     return np.flatnonzero(out.x[:k] > 0.5), out
 
 
@@ -1119,12 +1134,12 @@ def _run_capacitated_mclp(
     status = "optimal"
     chosen: np.ndarray
 
+    chosen, local_site = _greedy_capacitated_cover(sub, wk, cap[col_used], is_cand, p)
     if force_greedy or a.nnz > max_exact_size:
         method, status = "greedy", "heuristic"
         why = "requested" if force_greedy else f"{a.nnz} pairs > max_exact_size={max_exact_size}"
         notes.append(f"greedy heuristic used ({why}); the result is not proven optimal")
         logger.log(logging.INFO if force_greedy else logging.WARNING, "mclp: %s", notes[-1])
-        chosen, local_site = _greedy_capacitated_cover(sub, wk, cap[col_used], is_cand, p)
         ok = local_site >= 0
         member_site[keep_rows[ok]] = col_used[local_site[ok]]
         selected = np.sort(col_used[chosen]).astype(np.int64)
@@ -1144,7 +1159,8 @@ def _run_capacitated_mclp(
         ccap = cap[col_used]
         r_cap = sp.coo_array(
             (np.concatenate([wg[pair_group], -ccap[cand_cols]]),
-             (np.concatenate([pair_col, cand_cols]), np.concatenate([np.arange(n_pairs), n_pairs + np.arange(n_y)]))),
+             (np.concatenate([pair_col, cand_cols]),
+              np.concatenate([np.arange(n_pairs), n_pairs + np.arange(n_y)]))),
             shape=(len(col_used), n_var)).tocsr()
         cap_upper = np.where(is_cand, 0.0, ccap)
         # (c) link: x_gj - k_g y_j <= 0 on candidate pairs
@@ -1157,6 +1173,9 @@ def _run_capacitated_mclp(
         # (d) cardinality
         r_card = sp.csr_array((np.ones(n_y), n_pairs + np.arange(n_y), [0, n_y]), shape=(1, n_var))
         rows = sp.vstack([r_members, r_cap, r_link, r_card], format="csr")
+        y0 = np.zeros(n_y)
+        y0[y_of_col[chosen]] = 1.0
+        x0 = _pair_counts(a, group, local_site)
         out = _solve_highs(
             label="mclp (capacitated)",
             col_cost=np.concatenate([wg[pair_group], np.zeros(n_y)]),
@@ -1164,7 +1183,8 @@ def _run_capacitated_mclp(
             integer=np.ones(n_var, np.int32), a=rows,
             row_lower=np.full(rows.shape[0], -np.inf),
             row_upper=np.concatenate([kg, cap_upper, np.zeros(len(cp)), [p]]),
-            maximize=True, time_limit_s=time_limit_s, mip_gap=mip_gap)
+            maximize=True, time_limit_s=_time_left(t0, time_limit_s), mip_gap=mip_gap,
+            start=np.concatenate([x0, y0]))
         status, gap = out.status, out.gap
         chosen = cand_cols[out.x[n_pairs:] > 0.5]
         order, start = _members_of_groups(group, n_g)
@@ -1190,6 +1210,18 @@ def _run_capacitated_mclp(
                         runtime_s=time.perf_counter() - t0, member_site=member_site, message=message,
                         coverable_weight=coverable_w, existing=np.flatnonzero(ex).astype(np.int64),
                         site_load=load)
+
+
+def _pair_counts(a: sp.csr_array, group_of_row: np.ndarray, site_of_row: np.ndarray) -> np.ndarray:
+    """Members per stored pair of the grouped matrix ``a`` for a member-level assignment.
+
+    ``site_of_row`` holds local column indices (or -1); the pairs must be stored in ``a``.
+    """
+    ok = site_of_row >= 0
+    n_j = np.int64(a.shape[1])
+    keys = np.repeat(np.arange(a.shape[0], dtype=np.int64), np.diff(a.indptr)) * n_j + a.indices
+    pos = np.searchsorted(keys, group_of_row[ok].astype(np.int64) * n_j + site_of_row[ok])
+    return np.bincount(pos, minlength=a.nnz).astype(np.float64)
 
 
 def _greedy_capacitated_cover(
@@ -1312,7 +1344,9 @@ def _run_p_median(
             logger.log(logging.INFO if force_greedy else logging.WARNING, "p_median: %s", notes[-1])
             chosen = _greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, time_limit_s)
         else:
-            chosen, out = _p_median_highs(pg, pc, pv, wg, fallback, n_g, n_j, p, time_limit_s, mip_gap)
+            start = _greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, min(0.1 * time_limit_s, 10.0))
+            chosen, out = _p_median_highs(pg, pc, pv, wg, fallback, n_g, n_j, p,
+                                          _time_left(t0, time_limit_s), mip_gap, start)
             status, gap = out.status, out.gap  # type: ignore[assignment]
         selected = np.sort(chosen).astype(np.int64)
         open_mask = ex.copy()
@@ -1337,12 +1371,14 @@ def _run_p_median(
                      f"(model penalty {penalty:g} min per unit weight; model objective incl. penalty "
                      f"{objective + penalty * unassigned_pos:.6g})")
     if len(selected) < p:
-        notes.append(f"only {len(selected)} of p={p} new sites would serve any member; the others are not opened")
+        notes.append(f"only {len(selected)} of p={p} new sites would serve any member; "
+                     "the others are not opened")
     share = covered_w / total_w if total_w > 0 else 0.0
     message = (f"p_median ({method}, {status}): {len(selected)} new site(s), total weighted cost "
                f"{objective:.6g} min, assigned weight {covered_w:.6g} of {total_w:.6g} ({share:.1%}). "
                + "; ".join(notes))
-    return SitingResult(model="p_median", method=method, status=status, selected=selected, objective=objective,
+    return SitingResult(model="p_median", method=method, status=status, selected=selected,
+                        objective=objective,
                         covered_weight=covered_w, total_weight=total_w, coverage_share=share, gap=gap,
                         runtime_s=time.perf_counter() - t0, member_site=member_site, message=message,
                         coverable_weight=coverable_w, existing=np.flatnonzero(ex).astype(np.int64),
@@ -1389,7 +1425,7 @@ def _cheapest_open_site(c: sp.csr_array, open_mask: np.ndarray) -> np.ndarray:
 
 def _p_median_highs(
     pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray,
-    n_g: int, n_j: int, p: int, time_limit_s: float, mip_gap: float,
+    n_g: int, n_j: int, p: int, time_limit_s: float, mip_gap: float, start: np.ndarray,
 ) -> tuple[np.ndarray, _Outcome]:
     """Uncapacitated p-median on candidate pairs with a per-group fallback (existing or penalty).
 
@@ -1415,6 +1451,19 @@ def _p_median_highs(
         shape=(n_p, n_var)).tocsr()
     r_card = sp.csr_array((np.ones(n_y), n_p + n_g + np.arange(n_y), [0, n_y]), shape=(1, n_var))
     rows = sp.vstack([r_assign, r_link, r_card], format="csr")
+    # start: each group on its cheapest open candidate pair when cheaper than its fallback
+    y0 = np.zeros(n_y)
+    y0[y_of[start]] = 1.0
+    x0, u0 = np.zeros(n_p), np.ones(n_g)
+    on = np.flatnonzero(y0[y_of[pc]] > 0)
+    if len(on):
+        on = on[np.lexsort((pv[on], pg[on]))]
+        first = np.ones(len(on), dtype=bool)
+        first[1:] = pg[on[1:]] != pg[on[:-1]]
+        best = on[first]
+        use = pv[best] < fallback[pg[best]]
+        x0[best[use]] = 1.0
+        u0[pg[best[use]]] = 0.0
     out = _solve_highs(
         label="p_median",
         col_cost=np.concatenate([wg[pg] * pv, wg * fallback, np.zeros(n_y)]),
@@ -1422,8 +1471,62 @@ def _p_median_highs(
         integer=np.concatenate([np.zeros(n_p + n_g, np.int32), np.ones(n_y, np.int32)]),
         a=rows, row_lower=np.concatenate([np.ones(n_g), np.full(n_p + 1, -np.inf)]),
         row_upper=np.concatenate([np.ones(n_g), np.zeros(n_p), [p]]),
-        maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, start=np.concatenate([x0, u0, y0]))
     return cand_cols[out.x[n_p + n_g:] > 0.5], out
+
+
+def _p_median_radius_highs(
+    pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray,
+    n_g: int, n_j: int, p: int, time_limit_s: float, mip_gap: float, start: np.ndarray,
+) -> tuple[np.ndarray, _Outcome]:
+    """Uncapacitated p-median in the radius (covering) formulation, chained to stay linear in size.
+
+    Each group's candidate pairs are sorted by cost ``c_1 <= … <= c_n`` with ``c_{n+1}`` its
+    fallback; ``z_k = 1`` when none of its ``k`` nearest sites is open. The group's cost is
+    ``c_1 + Σ_k (c_{k+1} − c_k) z_k`` with ``z_1 + y_{j_1} >= 1`` and
+    ``z_k − z_{k−1} + y_{j_k} >= 0``. Its LP bound equals the classic formulation's
+    (Cornuéjols, Nemhauser & Wolsey; García, Labbé & Marín 2011) and HiGHS solves it faster.
+    Columns ``[z (pairs) | y (candidates)]``; rows: one per pair and ``sum y <= p``.
+    """
+    cand_cols = np.unique(pc)
+    y_of = np.full(n_j, -1, dtype=np.int64)
+    y_of[cand_cols] = np.arange(len(cand_cols))
+    n_p, n_y = len(pg), len(cand_cols)
+    order = np.lexsort((pc, pv, pg))  # by group, then cost
+    pg, pc, pv = pg[order], pc[order], pv[order]
+    first = np.ones(n_p, dtype=bool)
+    first[1:] = pg[1:] != pg[:-1]
+    last = np.ones(n_p, dtype=bool)
+    last[:-1] = pg[:-1] != pg[1:]
+    nxt = np.empty(n_p)
+    nxt[:-1] = pv[1:]
+    nxt[last] = fallback[pg[last]]
+    step = nxt - pv  # >= 0
+    k = np.arange(n_p)
+    prev = np.flatnonzero(~first)
+    rows = sp.coo_array(
+        (np.concatenate([np.ones(n_p), np.ones(n_p), -np.ones(len(prev)), np.ones(n_y)]),
+         (np.concatenate([k, k, prev, np.full(n_y, n_p)]),
+          np.concatenate([k, n_p + y_of[pc], prev - 1, n_p + np.arange(n_y)]))),
+        shape=(n_p + 1, n_p + n_y)).tocsr()
+    y0 = np.zeros(n_y)
+    y0[y_of[start]] = 1.0
+    # z_k of the start: 1 while no open site among the k nearest (a running "none open yet")
+    open_pair = y0[y_of[pc]] > 0
+    seen = np.cumsum(open_pair)
+    seen_before_group = np.repeat(seen[first] - open_pair[first], np.diff(np.append(np.flatnonzero(first), n_p)))
+    z0 = ((seen - seen_before_group) == 0).astype(np.float64)
+    offset = float(wg[pg[first]] @ pv[first])
+    out = _solve_highs(
+        label="p_median",
+        col_cost=np.concatenate([wg[pg] * step, np.zeros(n_y)]),
+        col_lower=np.zeros(n_p + n_y), col_upper=np.ones(n_p + n_y),
+        integer=np.concatenate([np.zeros(n_p, np.int32), np.ones(n_y, np.int32)]),
+        a=rows, row_lower=np.concatenate([first.astype(np.float64), [-np.inf]]),
+        row_upper=np.concatenate([np.full(n_p, np.inf), [p]]),
+        maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, start=np.concatenate([z0, y0]))
+    out = _Outcome(out.status, out.x, out.objective + offset, out.gap, out.runtime_s)
+    return cand_cols[out.x[n_p:] > 0.5], out
 
 
 def _greedy_interchange(
@@ -1485,6 +1588,7 @@ def _capacitated_p_median(
     force_greedy: bool,
 ) -> tuple[np.ndarray, np.ndarray, Method, str, float | None]:
     """Capacitated p-median: members assigned whole, identical members as integer counts."""
+    t0 = time.perf_counter()
     n_i, n_j = c.shape
     wk = w[rows]
     group, rep = _group_identical_rows(sub, with_values=True, extra=wk)
@@ -1499,19 +1603,22 @@ def _capacitated_p_median(
     n_p = a.nnz
     notes.append(f"capacitated: {n_g} member groups, {n_p} pairs")
     member_site = np.full(n_i, -1, dtype=np.int64)
-    if force_greedy or n_p > max_exact_size:
+    heuristic = force_greedy or n_p > max_exact_size
+    # greedy + interchange ignoring capacity, then cheapest-pair-first assignment within capacity
+    ex_cost = np.where(ex[pc], pv, np.inf)
+    fallback = np.full(n_g, penalty)
+    np.minimum.at(fallback, pg, ex_cost)
+    cand = ~ex[pc]
+    chosen = _greedy_interchange(pg[cand], pc[cand], pv[cand], wg * kg, fallback, n_g, n_j, p,
+                                 time_limit_s if heuristic else min(0.1 * time_limit_s, 10.0))
+    open_mask = ex.copy()
+    open_mask[chosen] = True
+    local = _assign_cheapest_first(sub, wk, cap, open_mask)
+    if heuristic:
         why = "requested" if force_greedy else f"{n_p} pairs > max_exact_size={max_exact_size}"
         notes.append(f"greedy + interchange heuristic used ({why}), sites chosen ignoring capacity, "
                      "then members assigned cheapest pair first while capacity remains; not proven optimal")
         logger.log(logging.INFO if force_greedy else logging.WARNING, "p_median: %s", notes[-1])
-        ex_cost = np.where(ex[pc], pv, np.inf)
-        fallback = np.full(n_g, penalty)
-        np.minimum.at(fallback, pg, ex_cost)
-        cand = ~ex[pc]
-        chosen = _greedy_interchange(pg[cand], pc[cand], pv[cand], wg * kg, fallback, n_g, n_j, p, time_limit_s)
-        open_mask = ex.copy()
-        open_mask[chosen] = True
-        local = _assign_cheapest_first(sub, wk, cap, open_mask)
         ok = local >= 0
         member_site[rows[ok]] = local[ok]
         return np.sort(chosen).astype(np.int64), member_site, "greedy", "heuristic", None
@@ -1543,6 +1650,10 @@ def _capacitated_p_median(
         shape=(len(cp), n_var)).tocsr()
     r_card = sp.csr_array((np.ones(n_y), yo + np.arange(n_y), [0, n_y]), shape=(1, n_var))
     mat = sp.vstack([r_assign, r_cap, r_link, r_card], format="csr")
+    x0 = _pair_counts(a, group, local)
+    u0 = kg - np.bincount(pg, weights=x0, minlength=n_g)
+    y0 = np.zeros(n_y)
+    y0[y_of[chosen]] = 1.0
     out = _solve_highs(
         label="p_median (capacitated)",
         col_cost=np.concatenate([wg[pg] * pv, wg * penalty, np.zeros(n_y)]),
@@ -1551,7 +1662,8 @@ def _capacitated_p_median(
         a=mat,
         row_lower=np.concatenate([kg, np.full(mat.shape[0] - n_g, -np.inf)]),
         row_upper=np.concatenate([kg, cap_up, np.zeros(len(cp)), [p]]),
-        maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        maximize=False, time_limit_s=_time_left(t0, time_limit_s), mip_gap=mip_gap,
+        start=np.concatenate([x0, u0, y0]))
     chosen = cand_cols[out.x[yo:] > 0.5]
     order, start = _members_of_groups(group, n_g)
     loc_rows, loc_cols = _disaggregate(pg, pc, out.x[:n_p], order, start)
@@ -1566,7 +1678,9 @@ def _capacitated_p_median(
     return np.sort(chosen).astype(np.int64), member_site, "highs", out.status, out.gap
 
 
-def _assign_cheapest_first(sub: sp.csr_array, w: np.ndarray, cap: np.ndarray, open_mask: np.ndarray) -> np.ndarray:
+def _assign_cheapest_first(
+    sub: sp.csr_array, w: np.ndarray, cap: np.ndarray, open_mask: np.ndarray
+) -> np.ndarray:
     """Assign rows to open sites, cheapest pair first, while the site has capacity left."""
     row_of = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
     on = open_mask[sub.indices]

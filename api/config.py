@@ -1,0 +1,90 @@
+"""Service configuration (pydantic-settings): environment variables ``GEO_PLANNER_*`` or arguments.
+
+| setting | environment | default |
+|---|---|---|
+| ``data_dir`` | ``GEO_PLANNER_DATA_DIR`` | ``./out/service`` (SQLite store, uploads, run outputs) |
+| ``tokens`` | ``GEO_PLANNER_TOKENS`` | none: ``"tokA:admin,tokB:planner,tokC:viewer"`` |
+| ``tokens_file`` | ``GEO_PLANNER_TOKENS_FILE`` | none: a JSON file ``{"token": "role"}`` |
+| ``osm_dir`` | ``GEO_PLANNER_OSM_DIR`` | the bundled ``data/osm`` |
+| ``demo_dir`` | ``GEO_PLANNER_DEMO_DIR`` | the bundled ``data/demo`` |
+| ``cache_dir`` | ``GEO_PLANNER_CACHE_DIR`` | ``$GEO_PLANNER_CACHE`` or ``~/.cache/geo_planner`` |
+| ``seed_demo`` | ``GEO_PLANNER_SEED_DEMO`` | ``true``: an empty store gets the demo datasets and run |
+
+Tokens are never part of the code or the repository: give them in the environment or in a
+file outside it (``serve_demo`` writes one with mode 600 under the data folder).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo_planner.errors import InputError, Problem
+
+Role = Literal["viewer", "planner", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "planner", "admin")
+#: A role may do everything the roles before it may do.
+ROLE_RANK: dict[str, int] = {r: i for i, r in enumerate(ROLES)}
+
+_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class ApiSettings(BaseSettings):
+    """Settings of the geo_planner service."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_PLANNER_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path("out/service"), description="store folder: SQLite file, uploads, run outputs")
+    tokens: str | None = Field(None, description='tokens and roles: "tokA:admin,tokB:planner,tokC:viewer"')
+    tokens_file: Path | None = Field(None, description='JSON file {"token": "role"} (keep it mode 600)')
+    osm_dir: Path = Field(_DATA / "osm", description="folder of the OSM extracts runs may name")
+    demo_dir: Path = Field(_DATA / "demo", description="the embedded demo scenario")
+    cache_dir: Path | None = Field(None, description="road-network cache folder (None: library default)")
+    seed_demo: bool = Field(True, description="register the demo datasets and run when the store is empty")
+    max_upload_mb: float = Field(200.0, gt=0, description="largest accepted upload, MB")
+    max_networks: int = Field(4, ge=1, description="runs whose road networks are kept in memory")
+
+    def token_roles(self) -> dict[str, Role]:
+        """Return the configured ``{token: role}`` (environment and file merged).
+
+        Raises
+        ------
+        InputError
+            If an entry is malformed or names an unknown role (the service refuses to start).
+        """
+        out: dict[str, Role] = {}
+        problems: list[Problem] = []
+        if self.tokens:
+            for i, item in enumerate(p.strip() for p in self.tokens.split(",")):
+                if not item:
+                    continue
+                token, sep, role = item.rpartition(":")
+                token, role = token.strip(), role.strip()
+                if not sep or not token or role not in ROLES:
+                    problems.append(Problem("GEO_PLANNER_TOKENS", None, f"entry {i + 1}",
+                                            f"expected token:role with role one of {', '.join(ROLES)}"))
+                    continue
+                out[token] = role  # type: ignore[assignment]
+        if self.tokens_file is not None:
+            try:
+                data = json.loads(Path(self.tokens_file).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise InputError(Problem(str(self.tokens_file), None, None,
+                                         f"cannot read the tokens file: {type(exc).__name__}")) from None
+            if not isinstance(data, dict):
+                problems.append(Problem(str(self.tokens_file), None, None,
+                                        'expected a JSON object {"token": "role"}'))
+            else:
+                for token, role in data.items():
+                    if not isinstance(role, str) or role not in ROLES or not str(token).strip():
+                        problems.append(Problem(str(self.tokens_file), None, "role",
+                                                f"an entry has role {role!r}; use one of {', '.join(ROLES)}"))
+                        continue
+                    out[str(token).strip()] = role  # type: ignore[assignment]
+        if problems:
+            raise InputError(problems)
+        return out

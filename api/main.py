@@ -1,0 +1,247 @@
+r"""The FastAPI application: ``create_app(settings)``, ``serve`` and ``serve_demo``.
+
+Start it with::
+
+    GEO_PLANNER_TOKENS="tokA:admin,tokB:planner,tokC:viewer" \\
+        uvicorn api.main:create_app --factory --host 127.0.0.1 --port 8000
+
+or ``serve_demo()`` (the README's main command): it generates local tokens when none are
+configured, registers the embedded demo, prints the map's URL and serves. OpenAPI docs
+are at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from geo_planner import __version__
+from geo_planner.errors import GeoPlannerError, InputError, NotFoundError, PermissionDeniedError
+from geo_planner.errors import ConflictError
+from geo_planner.store import RunQueue, Store, demo_run, file_mode_600, seed_demo
+
+from .config import ApiSettings
+from .deps import NetworkCache
+from .routers import coverage, datasets, exports, maps, recommendations, runs
+from .schemas import ErrorResponse, Health, ProblemOut
+
+log = logging.getLogger(__name__)
+
+#: The one table mapping library errors to HTTP status codes (first match wins).
+ERROR_STATUS: tuple[tuple[type[GeoPlannerError], int], ...] = (
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (InputError, 422),
+)
+GENERIC_ERROR = "internal error; the service log has the details"
+
+DESCRIPTION = """
+Service coverage of retired cadres (离退休干部): upload the four tables, run a scenario on the
+real road network, then ask where the 15-minute circle has gaps, what serves a point, which
+members live dispersed, what to change — as JSON, GeoJSON, maps and spreadsheets.
+
+**Authentication.** Every route but `/health` needs a bearer token: `Authorization: Bearer <token>`.
+Roles: **viewer** (aggregates only: areas, branches, recommendations with counts, grid maps),
+**planner** (also member-level data; starts runs), **admin** (also uploads and deletes).
+No token → 401, a role too low → 403.
+
+**Links opened by a browser** (the map page, downloads) cannot carry a header: GET routes also
+accept `?access_token=<token>`. Treat such links like passwords.
+"""
+
+
+def _error_response(exc: GeoPlannerError) -> JSONResponse:
+    for cls, status in ERROR_STATUS:
+        if isinstance(exc, cls):
+            problems = [ProblemOut(file=p.file, row=p.row, field=p.field, reason=p.reason)
+                        for p in getattr(exc, "problems", [])]
+            body = ErrorResponse(detail=str(exc), problems=problems)
+            return JSONResponse(body.model_dump(mode="json"), status_code=status)
+    log.error("unhandled library error: %s", exc, exc_info=exc)
+    return JSONResponse(ErrorResponse(detail=GENERIC_ERROR).model_dump(), status_code=500)
+
+
+class _MaskTokens(logging.Filter):
+    """Hide ``access_token`` values in access-log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_mask(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _mask(text: str) -> str:
+    return re.sub(r"(access_token=)[^&\s]+", r"\1***", text)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the store, fail runs a crash left running, resume queued ones, seed the demo; stop the worker."""
+    settings: ApiSettings = app.state.settings
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _MaskTokens) for f in access.filters):
+        access.addFilter(_MaskTokens())
+    store = Store(settings.data_dir)
+    app.state.store = store
+    app.state.tokens = settings.token_roles()
+    if not app.state.tokens:
+        log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE): "
+                    "every request gets 401")
+    queue = RunQueue(store.data_dir)
+    app.state.queue = queue
+    app.state.networks = NetworkCache(settings.max_networks)
+    app.state.assets = maps.AssetTable()
+    resumed = store.recover()
+    queue.start()
+    for run_id in resumed:
+        queue.submit(run_id)
+    if settings.seed_demo and store.is_empty():
+        try:
+            run = seed_demo(store, settings.demo_dir, osm_dir=settings.osm_dir, cache_dir=settings.cache_dir)
+            queue.submit(run.id)
+            log.info("demo registered: run %s", run.id)
+        except Exception:  # the service is still useful without the demo
+            log.exception("could not register the demo")
+    log.info("geo_planner service ready; data folder %s", store.data_dir)
+    try:
+        yield
+    finally:
+        queue.close()
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the application.
+
+    Parameters
+    ----------
+    settings
+        Service settings; ``None`` reads them from the ``GEO_PLANNER_*`` environment.
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    app = FastAPI(
+        title="geo_planner",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={
+            401: {"model": ErrorResponse, "description": "no or unknown token"},
+            403: {"model": ErrorResponse, "description": "the token's role may not do this"},
+        },
+    )
+    app.state.settings = settings or ApiSettings()
+
+    @app.exception_handler(GeoPlannerError)
+    async def library_error(request: Request, exc: GeoPlannerError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, _mask(str(request.url.path)), exc_info=exc)
+        return JSONResponse(ErrorResponse(detail=GENERIC_ERROR).model_dump(), status_code=500)
+
+    @app.get("/health", response_model=Health, tags=["service"], summary="Liveness (no token)")
+    def health() -> Health:
+        return Health(version=__version__)
+
+    errors: dict[int | str, dict[str, Any]] = {
+        404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
+    }
+    for module in (datasets, runs, coverage, recommendations, maps, exports):
+        app.include_router(module.router, responses=errors)
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings | None = None) -> None:
+    """Run the service with uvicorn until interrupted.
+
+    Parameters
+    ----------
+    host, port
+        Where to listen (loopback by default: member data stays on this machine).
+    settings
+        Service settings (``None``: from the environment).
+    """
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def local_tokens(data_dir: Path) -> tuple[Path, dict[str, str]]:
+    """Return this machine's tokens file (``<data_dir>/tokens.json``, mode 600), made with random tokens.
+
+    Returns
+    -------
+    (path, {role: token})
+    """
+    import json
+
+    path = Path(data_dir) / "tokens.json"
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        by_role = {role: token for token, role in data.items()}
+        if {"viewer", "planner", "admin"} <= set(by_role):
+            return path, by_role
+    path.parent.mkdir(parents=True, exist_ok=True)
+    by_role = {role: secrets.token_urlsafe(24) for role in ("admin", "planner", "viewer")}
+    file_mode_600(path, json.dumps({t: r for r, t in by_role.items()}, indent=2) + "\n")
+    return path, by_role
+
+
+def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings | None = None) -> None:
+    """Serve the embedded demo: tokens, demo datasets and run, the map's URL printed, then uvicorn.
+
+    Without configured tokens, random ones are written to ``<data_dir>/tokens.json`` (mode 600;
+    the data folder is not committed) and printed. The demo run starts in the background; its
+    map is ready when the run is done (a few seconds to a minute the first time).
+
+    Parameters
+    ----------
+    host, port
+        Where to listen.
+    settings
+        Service settings (``None``: from the environment).
+    """
+    settings = settings or ApiSettings()
+    store = Store(settings.data_dir)
+    tokens: dict[str, str] = {}
+    if not settings.tokens and settings.tokens_file is None:
+        path, tokens = local_tokens(store.data_dir)
+        settings = settings.model_copy(update={"tokens_file": path})
+    run = demo_run(store)
+    if run is None:
+        if store.is_empty():
+            run = seed_demo(store, settings.demo_dir, osm_dir=settings.osm_dir, cache_dir=settings.cache_dir)
+        # the lifespan resumes the queued demo run
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    out = sys.stdout
+    print(f"geo_planner service — data folder {store.data_dir}", file=out)
+    if run is not None:
+        token = tokens.get("planner", "<your planner token>")
+        print(f"open the demo map:  {base}/runs/{run.id}/map?access_token={token}", file=out)
+    print(f"API docs:           {base}/docs", file=out)
+    if tokens:
+        print(f"local tokens (kept in {settings.tokens_file}, mode 600):", file=out)
+        for role in ("admin", "planner", "viewer"):
+            print(f"  {role:<8} {tokens[role]}", file=out)
+    out.flush()
+    serve(host, port, settings)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    serve_demo(os.environ.get("GEO_PLANNER_HOST", "127.0.0.1"),
+               int(os.environ.get("GEO_PLANNER_PORT", "8000")))

@@ -1,0 +1,111 @@
+"""Datasets: upload a layer (the answer is its import report), list, get, delete."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from geo_planner.errors import InputError, Problem
+from geo_planner.settings import CRSName
+from geo_planner.store import DatasetRecord
+
+from ..deps import Admin, SettingsDep, StoreDep, Viewer
+from ..schemas import DatasetList, DatasetOut, Deleted, ImportReport, LayerKind, RejectionOut
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+def dataset_out(rec: DatasetRecord) -> DatasetOut:
+    """Shape a dataset record."""
+    info = rec.report.get("info", {})
+    return DatasetOut(
+        id=rec.id, kind=rec.kind, filename=rec.filename, format=info.get("format"),  # type: ignore[arg-type]
+        encoding=info.get("encoding"), sheet=info.get("sheet") or rec.sheet, crs=rec.crs,
+        size_bytes=rec.size_bytes, sha256=rec.sha256, created=rec.created, n_read=rec.n_read,
+        accepted=rec.n_accepted, rejected=rec.n_rejected, warnings=rec.n_warnings,
+        column_map={str(k): str(v) for k, v in (info.get("column_map") or {}).items()},
+        branches_dataset=info.get("branches_dataset"), notes=list(info.get("notes") or []),
+    )
+
+
+def import_report(rec: DatasetRecord, role: str) -> ImportReport:
+    """Shape the import report; member-level rejected rows are hidden from viewers."""
+    redacted = rec.kind == "members" and role == "viewer"
+    rows = [] if redacted else [
+        RejectionOut(**{k: (None if v is None else (v if k == "row" else str(v))) for k, v in r.items()
+                        if k in RejectionOut.model_fields})
+        for r in rec.report.get("rejections", [])
+    ]
+    return ImportReport(**dataset_out(rec).model_dump(), rejections=rows, rejections_redacted=redacted)
+
+
+@router.post("/{kind}", response_model=ImportReport, status_code=201, summary="Upload a layer (admin)")
+def upload_dataset(
+    kind: LayerKind,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, GB18030…), XLSX, GeoJSON or GeoPackage")],
+    store: StoreDep,
+    settings: SettingsDep,
+    role: Admin,
+    sheet: Annotated[str | None, Form(description="XLSX sheet / GeoPackage layer (default: first)")] = None,
+    crs: Annotated[CRSName, Form(description="coordinate system of rows without a 坐标系 column")] = "WGS84",
+    encoding: Annotated[str | None, Form(description="force a CSV text encoding (default: detected)")] = None,
+    branches_dataset: Annotated[
+        str | None, Form(description="members: branches dataset to check branches against (default: latest)")
+    ] = None,
+) -> ImportReport:
+    """Store the file and answer with its import report.
+
+    The report gives the rows accepted, and every rejected row or warning with the file, row,
+    field and reason.
+    """
+    filename = file.filename or f"{kind}.csv"
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".upload-", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+        size = 0
+        try:
+            while chunk := file.file.read(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise InputError(Problem(filename, None, None,
+                                             f"file larger than {settings.max_upload_mb:g} MB; split it "
+                                             "or raise GEO_PLANNER_MAX_UPLOAD_MB"))
+                tmp.write(chunk)
+        except BaseException:
+            tmp.close()
+            tmp_path.unlink(missing_ok=True)
+            raise
+    try:
+        if size == 0:
+            raise InputError(Problem(filename, None, None, "the uploaded file is empty"))
+        rec = store.import_dataset(kind, filename, tmp_path, sheet=sheet or None, crs=crs,
+                                   encoding=encoding or None, branches_dataset=branches_dataset or None,
+                                   move=True)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return import_report(rec, role)
+
+
+@router.get("", response_model=DatasetList, summary="List datasets")
+def list_datasets(store: StoreDep, role: Viewer, kind: LayerKind | None = None) -> DatasetList:
+    """Datasets, newest first, with their import counts."""
+    return DatasetList(datasets=[dataset_out(d) for d in store.list_datasets(kind)])
+
+
+@router.get("/{dataset_id}", response_model=ImportReport, summary="A dataset and its import report")
+def get_dataset(dataset_id: str, store: StoreDep, role: Viewer) -> ImportReport:
+    """Return the import report (a viewer sees the counts of a members table, not its rows)."""
+    return import_report(store.get_dataset(dataset_id), role)
+
+
+@router.delete("/{dataset_id}", response_model=Deleted, summary="Delete a dataset (admin)")
+def delete_dataset(dataset_id: str, store: StoreDep, role: Admin) -> Deleted:
+    """Delete the dataset and its file (refused while a queued or running run reads it)."""
+    store.delete_dataset(dataset_id)
+    return Deleted(id=dataset_id)
+
+

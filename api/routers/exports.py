@@ -1,0 +1,114 @@
+"""Exports: result tables as XLSX (Chinese headers), CSV (UTF-8 with BOM), GeoJSON or GeoPackage downloads."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal, get_args
+
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from geo_planner.errors import NotFoundError
+from geo_planner.export import export_table, redact_for_role
+from geo_planner.store import Store
+
+from ..deps import StoreDep, Viewer
+from ..schemas import ErrorResponse, ExportFormat, ExportLink, ExportList, ExportTable
+from .recommendations import recommendations_for
+
+router = APIRouter(prefix="/runs/{run_id}/exports", tags=["exports"])
+
+MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+}
+TABLES: tuple[str, ...] = get_args(ExportTable)
+FORMATS: tuple[str, ...] = get_args(ExportFormat)
+#: Tables without coordinates: no GIS formats.
+_NO_GEOMETRY = ("coverage_by_area", "coverage_by_branch")
+
+
+def _table(store: Store, run_id: str, table: str) -> pd.DataFrame:
+    if table != "branches":
+        return store.run_table(run_id, table)
+    branches = store.run_table(run_id, "branches")
+    try:
+        cov = store.run_table(run_id, "coverage_by_branch")
+    except NotFoundError:
+        return branches
+    cov = cov.drop(columns=[c for c in ("branch_name",) if c in cov.columns])
+    return branches.merge(cov, left_on="id", right_on="branch_id", how="left").drop(columns="branch_id")
+
+
+def _available(store: Store, run_id: str, role: str) -> list[tuple[str, str]]:
+    run = store.finished_run(run_id)
+    out = []
+    for table in TABLES:
+        if role == "viewer" and table == "members":
+            continue
+        source = "branches.csv" if table == "branches" else f"{table}.csv"
+        if not (run.out_dir / source).is_file():
+            continue
+        for fmt in FORMATS:
+            if fmt in ("geojson", "gpkg") and table in _NO_GEOMETRY:
+                continue
+            out.append((table, fmt))
+    return out
+
+
+@router.get("", response_model=ExportList, summary="Exports available to the caller")
+def list_exports(run_id: str, request: Request, store: StoreDep, role: Viewer) -> ExportList:
+    """Every table and format the caller may download (viewers: no members table)."""
+    base = str(request.url_for("download_export", run_id=run_id, filename="x")).rsplit("/", 1)[0]
+    links = [ExportLink(table=t, format=f, url=f"{base}/{t}.{f}") for t, f in _available(store, run_id, role)]  # type: ignore[arg-type]
+    return ExportList(run_id=run_id, exports=links)
+
+
+@router.get(
+    "/{filename}",
+    response_class=FileResponse,
+    summary="Download a table",
+    responses={200: {"content": {m: {} for m in MEDIA_TYPES.values()}, "description": "the file"},
+               403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
+def download_export(
+    run_id: str,
+    filename: str,
+    store: StoreDep,
+    role: Viewer,
+    language: Annotated[
+        Literal["zh", "en"], Query(description="zh: Chinese headers and values; en: column names")
+    ] = "zh",
+) -> FileResponse:
+    """Download ``{table}.{format}``.
+
+    Tables: ``members`` (planners), ``recommendations``, ``coverage_by_area``,
+    ``coverage_by_branch``, ``branches`` as ``xlsx``, ``csv``, ``geojson`` or ``gpkg``. Browsers may
+    pass ``?access_token=``. A viewer's recommendations carry counts, not member ids.
+    """
+    table, _, fmt = filename.rpartition(".")
+    if table not in TABLES or fmt not in FORMATS:
+        raise NotFoundError(f"no export {filename!r}: use {{table}}.{{format}} with table one of "
+                            f"{', '.join(TABLES)} and format one of {', '.join(FORMATS)}")
+    run = store.finished_run(run_id)
+    if table == "recommendations":
+        df = recommendations_for(store, run_id, role)
+    else:
+        df = redact_for_role(_table(store, run_id, table), table, role)  # type: ignore[arg-type]
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=store.data_dir))
+    try:
+        path = export_table(df, tmp / filename, table=table, fmt=fmt, language=language)  # type: ignore[arg-type]
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    safe_name = "".join(ch for ch in run.name if ch not in '\\/:*?"<>|').strip() or run_id
+    return FileResponse(
+        path, media_type=MEDIA_TYPES[fmt], filename=f"{safe_name}_{filename}",
+        background=BackgroundTask(shutil.rmtree, tmp, True),
+    )

@@ -1,0 +1,86 @@
+"""Recommendations (new stations, joint branches, transfers, party groups …) as JSON or GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from geo_planner.export import redact_for_role
+from geo_planner.store import Store
+
+from ..deps import StoreDep, Viewer
+from ..schemas import Feature, FeatureCollection, PointGeometry, Recommendation, Recommendations, records
+
+router = APIRouter(prefix="/runs/{run_id}", tags=["recommendations"])
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [p for p in str(value).split(";") if p]
+
+
+def recommendations_for(store: Store, run_id: str, role: str) -> pd.DataFrame:
+    """Return the run's recommendations as the role may see them.
+
+    A viewer gets no member ids, no member names or ids in the texts, and no point on a
+    member's home (moved to its 500 m grid cell's centre) — the same redaction as the map.
+    """
+    members = language = None
+    if role == "viewer":
+        members = store.run_table(run_id, "members")
+        language = store.finished_run(run_id).scenario_model().map.language
+    return redact_for_role(  # type: ignore[arg-type]
+        store.run_table(run_id, "recommendations"), "recommendations", role, members=members,
+        language=language or "zh",
+    )
+
+
+def _recommendations(store: Store, run_id: str, role: str, kind: str | None) -> list[Recommendation]:
+    df = recommendations_for(store, run_id, role)
+    if kind:
+        df = df[df["kind"] == kind]
+    out = []
+    for r in records(df):
+        if "member_ids" in r:
+            r["member_ids"] = _split(r["member_ids"])
+        r["branch_ids"] = _split(r.get("branch_ids"))
+        for col in ("site_id", "site_name", "name", "city", "township", "rule", "method"):
+            if r.get(col) is not None:
+                r[col] = str(r[col])
+        out.append(Recommendation(**r))
+    return out
+
+
+@router.get(
+    "/recommendations",
+    response_model=Recommendations | FeatureCollection,
+    summary="Recommendations (JSON or GeoJSON)",
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def recommendations(
+    run_id: str,
+    store: StoreDep,
+    role: Viewer,
+    format: Annotated[Literal["json", "geojson"], Query(description="json (default) or geojson")] = "json",
+    kind: Annotated[str | None, Query(description="only this kind, e.g. new_station, joint_branch")] = None,
+) -> Any:
+    """Recommendations of the run.
+
+    Each recommendation with its place, the members concerned (ids for planners; counts for viewers),
+    minutes before and after, the rule satisfied and a rationale in Chinese and English.
+    """
+    recs = _recommendations(store, run_id, role, kind)
+    if format == "json":
+        return Recommendations(run_id=run_id, recommendations=recs)
+    features = []
+    for rec in recs:
+        props = rec.model_dump(exclude_none=False)
+        lon, lat = props.pop("lon", None), props.pop("lat", None)
+        geom = PointGeometry(coordinates=(lon, lat)) if lon is not None and lat is not None else None
+        features.append(Feature(geometry=geom, properties=props))
+    fc = FeatureCollection(features=features)
+    return JSONResponse(fc.model_dump(mode="json"), media_type="application/geo+json")

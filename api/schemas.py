@@ -1,0 +1,386 @@
+"""Pydantic models of every request and response: the OpenAPI document is the contract."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from geo_planner.settings import (
+    BranchSettings,
+    CRSName,
+    GeocodeSettings,
+    MapSettings,
+    SitingSettings,
+    Thresholds,
+)
+
+LayerKind = Literal["members", "branches", "stations", "hospitals"]
+RunStatus = Literal["queued", "running", "done", "failed"]
+ExportTable = Literal["members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches"]
+ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg"]
+Scalar = str | int | float | bool | None
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    """A table row: the documented columns, plus any column a newer pipeline adds."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --------------------------------------------------------------------------- errors, health
+
+
+class ProblemOut(_Out):
+    """One problem: file (or ``request``), spreadsheet row, field and what to do."""
+
+    file: str
+    row: int | None = None
+    field: str | None = None
+    reason: str
+
+
+class ErrorResponse(_Out):
+    """Every error answer: a message and, for bad input, one entry per problem."""
+
+    detail: str
+    problems: list[ProblemOut] = []
+
+
+class Health(_Out):
+    """Liveness and version."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+class RejectionOut(_Out):
+    """A rejected row (``action = rejected``) or a warning (row kept)."""
+
+    file: str
+    row: int | None = Field(None, description="spreadsheet row (header = 1); empty for the whole file")
+    field: str | None = None
+    value: str | None = None
+    reason: str
+    action: Literal["rejected", "warning"] | str
+
+
+class DatasetOut(_Out):
+    """An uploaded layer and its import counts."""
+
+    id: str
+    kind: LayerKind
+    filename: str
+    format: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    crs: str
+    size_bytes: int
+    sha256: str
+    created: str
+    n_read: int = Field(description="data rows read")
+    accepted: int = Field(description="rows accepted")
+    rejected: int = Field(description="rows rejected")
+    warnings: int = Field(description="warnings (rows kept)")
+    column_map: dict[str, str] = Field(default_factory=dict, description="header as written → meaning")
+    branches_dataset: str | None = Field(None, description="members: the branches dataset checked against")
+    notes: list[str] = []
+
+
+class ImportReport(DatasetOut):
+    """The import report: counts plus every rejected row and warning with file, row, field and reason."""
+
+    rejections: list[RejectionOut] = []
+    rejections_redacted: bool = Field(
+        False, description="true when the caller's role may not see member-level rows (viewer on members)"
+    )
+
+
+class DatasetList(_Out):
+    """Datasets, newest first."""
+
+    datasets: list[DatasetOut]
+
+
+class Deleted(_Out):
+    """Confirmation of a deletion."""
+
+    id: str
+    deleted: bool = True
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class InputRef(_Out):
+    """One input layer of a run: an uploaded dataset, optionally with other reading options."""
+
+    dataset: str = Field(description="dataset id (ds_…) from POST /datasets/{kind}")
+    sheet: str | None = None
+    crs: CRSName | None = None
+    encoding: str | None = None
+
+
+class InputsRequest(_Out):
+    """The four layers (hospitals optional)."""
+
+    members: InputRef
+    branches: InputRef
+    stations: InputRef
+    hospitals: InputRef | None = None
+
+
+class NetworkRequest(_Out):
+    """Road-network options; ``osm`` names extracts of the service's OSM folder."""
+
+    osm: list[str] = Field(min_length=1, examples=[["guixi_jiangxi.osm"]])
+    walk_speed_kmh: float | None = Field(None, gt=0.5, le=10)
+    max_snap_m: float | None = Field(None, gt=0)
+    drive_fallback_speed_kmh: float | None = Field(None, gt=1, le=130)
+
+
+class ScenarioRequest(_Out):
+    """A scenario with the same keys as the TOML file; inputs refer to uploaded datasets."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "贵溪市 2026",
+                    "network": {"osm": ["guixi_jiangxi.osm"]},
+                    "inputs": {
+                        "members": {"dataset": "ds_20261125_1a2b3c4d"},
+                        "branches": {"dataset": "ds_20261125_5e6f7a8b"},
+                        "stations": {"dataset": "ds_20261125_9c0d1e2f"},
+                        "hospitals": {"dataset": "ds_20261125_3a4b5c6d"},
+                    },
+                    "geocode": {"default_region": "江西省贵溪市"},
+                    "thresholds": {"station_walk_min": 15, "branch_walk_min": 20, "hospital_drive_min": 30},
+                }
+            ]
+        },
+    )
+
+    name: str = "scenario"
+    network: NetworkRequest
+    inputs: InputsRequest
+    geocode: GeocodeSettings = GeocodeSettings()
+    thresholds: Thresholds = Thresholds()
+    siting: SitingSettings = SitingSettings()
+    branches: BranchSettings = BranchSettings()
+    map: MapSettings = MapSettings()
+    seed: int = 0
+
+
+class RunSummary(_Open):
+    """Counts from the run's ``run.json`` (aggregates only)."""
+
+    members: int | None = None
+    branches: int | None = None
+    stations: int | None = None
+    hospitals: int | None = None
+    rejected_rows: int | None = None
+    warnings: int | None = None
+    covered_station: int | None = None
+    covered_branch: int | None = None
+    covered_hospital: int | None = None
+    dispersed: int | None = None
+
+
+class RunOut(_Out):
+    """A run's state: status, stage and percent while running; summary once done."""
+
+    id: str
+    name: str
+    status: RunStatus
+    stage: str | None = None
+    percent: float = Field(ge=0, le=100)
+    created: str
+    started: str | None = None
+    finished: str | None = None
+    error: str | None = Field(None, description="why a failed run failed")
+    origin: str = Field(description="api or demo")
+    inputs: dict[str, str] = Field(description="layer → dataset id")
+    osm: list[str]
+    thresholds: Thresholds
+    summary: RunSummary | None = None
+
+
+class RunList(_Out):
+    """Runs, newest first."""
+
+    runs: list[RunOut]
+
+
+# --------------------------------------------------------------------------- questions
+
+
+class AreaCoverage(_Open):
+    """Coverage of one 街道/乡镇 (``level = township``) or 社区/村 (``level = community``)."""
+
+    level: str
+    area: str
+    township: str | None = None
+    members: int
+    share_covered_station: float | None = None
+    share_covered_branch: float | None = None
+    share_covered_hospital: float | None = None
+
+
+class CoverageByArea(_Out):
+    """Coverage gaps by area, worst station coverage first within each level."""
+
+    run_id: str
+    area: str | None = None
+    areas: list[AreaCoverage]
+
+
+class BranchCoverage(_Open):
+    """Coverage and dispersion of one branch."""
+
+    branch_id: str
+    branch_name: str | None = None
+    members: int
+
+
+class CoverageByBranch(_Out):
+    """Coverage by branch."""
+
+    run_id: str
+    branches: list[BranchCoverage]
+
+
+class FacilityWithin(_Out):
+    """A facility reachable within the threshold, with the travel time."""
+
+    id: str
+    name: str
+    minutes: float
+
+
+class PointCoverage(_Out):
+    """What serves one location (stations and branch meeting places on foot, hospitals by car)."""
+
+    run_id: str
+    lon: float
+    lat: float
+    on_network: bool
+    snap_m: float | None = Field(None, description="distance to the nearest road, metres")
+    thresholds: Thresholds
+    stations: list[FacilityWithin]
+    branches: list[FacilityWithin]
+    hospitals: list[FacilityWithin]
+    nearest_station_min: float | None = None
+
+
+class DispersedMember(_Open):
+    """A member living dispersed from the branch (planner only)."""
+
+    id: str
+    name: str | None = None
+    township: str | None = None
+    community: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    walk_min_branch: float | None = None
+    dispersion_reason: str | None = None
+    dispersion_note: str | None = None
+
+
+class DispersedMembers(_Out):
+    """The dispersed members of one branch."""
+
+    run_id: str
+    branch_id: str
+    branch_name: str | None = None
+    members: int = Field(description="members of the branch in this run")
+    dispersed: list[DispersedMember]
+
+
+class Recommendation(_Open):
+    """One recommendation (columns of ``geo_planner.siting.schema``); ``member_ids`` only for planners."""
+
+    rec_id: str
+    kind: str
+    name: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    site_id: str | None = None
+    site_name: str | None = None
+    member_ids: list[str] | None = None
+    n_members: int | None = None
+    branch_ids: list[str] = []
+    city: str | None = None
+    township: str | None = None
+    before_min: float | None = None
+    after_min: float | None = None
+    max_after_min: float | None = None
+    rule: str | None = None
+    rationale_zh: str | None = None
+    rationale_en: str | None = None
+    method: str | None = None
+
+
+class Recommendations(_Out):
+    """Recommendations of a run."""
+
+    run_id: str
+    recommendations: list[Recommendation]
+
+
+class PointGeometry(_Out):
+    """GeoJSON Point (WGS-84 lon, lat)."""
+
+    type: Literal["Point"] = "Point"
+    coordinates: tuple[float, float]
+
+
+class Feature(_Out):
+    """GeoJSON Feature."""
+
+    type: Literal["Feature"] = "Feature"
+    geometry: PointGeometry | None
+    properties: dict[str, Any]
+
+
+class FeatureCollection(_Out):
+    """GeoJSON FeatureCollection (RFC 7946, WGS-84)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[Feature]
+
+
+class ExportLink(_Out):
+    """One downloadable export."""
+
+    table: ExportTable
+    format: ExportFormat
+    url: str
+
+
+class ExportList(_Out):
+    """Exports the caller may download for a run."""
+
+    run_id: str
+    exports: list[ExportLink]
+
+
+def records(df: Any, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a table as JSON-ready dicts (NaN → None, numpy scalars → Python)."""
+    import pandas as pd
+
+    if columns is not None:
+        df = df[[c for c in columns if c in df.columns]]
+    clean = df.astype(object).where(pd.notna(df), None)
+    out = []
+    for rec in clean.to_dict(orient="records"):
+        out.append({str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
+    return out
