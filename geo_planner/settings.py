@@ -149,9 +149,13 @@ class SitingSettings(_Model):
     mip_gap
         Relative optimality gap at which HiGHS may stop.
     capacity
-        Optional members per station (``None``: uncapacitated).
+        Optional member weight a station can serve (``None``: uncapacitated; with the default
+        weights, one ordinary member weighs 1).
     max_exact_size
-        Above this many candidate×member coverage pairs the greedy heuristic is used (and said so).
+        Above this many member×candidate pairs (after reduction) MCLP/LSCP use the greedy
+        heuristic instead of the exact MILP (and say so).
+    max_exact_pmedian_size
+        The same limit for the p-median, whose assignment model grows much faster.
     lixiu_weight, age80_weight
         Member weights: 离休 members and members aged 80+ weigh more.
     """
@@ -161,7 +165,8 @@ class SitingSettings(_Model):
     time_limit_s: float = Field(60.0, gt=0)
     mip_gap: float = Field(0.0, ge=0, lt=1)
     capacity: int | None = Field(None, gt=0)
-    max_exact_size: int = Field(5_000_000, gt=0)
+    max_exact_size: int = Field(1_000_000, gt=0)
+    max_exact_pmedian_size: int = Field(300_000, gt=0)
     lixiu_weight: float = Field(2.0, ge=0)
     age80_weight: float = Field(1.5, ge=0)
 

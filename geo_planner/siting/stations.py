@@ -23,6 +23,13 @@ candidate can reach, identical member rows merged with their weights summed, emp
 dominated candidate columns dropped), then solves it exactly with HiGHS — the MILP is
 passed as CSR arrays in one call — or, when the reduced instance has more than
 ``max_exact_size`` stored pairs, with a greedy heuristic that says so in the result.
+The heuristic solution is also HiGHS's starting point, so a solve stopped by the time limit
+returns something at least as good, with ``status == "time_limit"`` and the gap.
+
+Sizes: on 2 cores the uncapacitated MCLP/LSCP solve reduced instances of ~30,000 pairs in
+seconds; the p-median LP is much heavier (~40,000 pairs: 10–30 s; ~300,000 pairs: the root LP
+does not finish in two minutes and the heuristic start is returned). Capacitated variants
+assign members whole (integer), which is harder still.
 """
 
 from __future__ import annotations
@@ -426,7 +433,8 @@ def plan_stations(
         Member weights (``None``: all 1).
     settings
         ``new_stations`` is ``p``; ``target_coverage``, ``capacity``, ``time_limit_s``,
-        ``mip_gap`` and ``max_exact_size`` are passed through.
+        ``mip_gap`` and ``max_exact_size`` are passed through (``max_exact_pmedian_size``
+        for the p-median).
     existing
         Boolean mask of existing stations.
     cost
@@ -446,7 +454,8 @@ def plan_stations(
     }
     if cost is not None:
         out["p_median"] = p_median(cost, weights, settings.new_stations, existing=existing,
-                                   capacity=settings.capacity, **opts)
+                                   capacity=settings.capacity,
+                                   **{**opts, "max_exact_size": settings.max_exact_pmedian_size})
     return out
 
 
@@ -735,7 +744,8 @@ def _solve_highs(
     if status == highspy.HighsStatus.kError:
         raise SolverError(f"{label}: HiGHS rejected the model ({n_col} columns, {n_row} rows)")
     if start is not None:
-        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32), np.ascontiguousarray(start, dtype=np.float64))
+        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32),
+                      np.ascontiguousarray(start, dtype=np.float64))
     t0 = time.perf_counter()
     h.run()
     runtime = time.perf_counter() - t0
@@ -983,6 +993,7 @@ def _run_cover(
                else _lscp_highs(a, wg, float(need or 0.0), bool(target is not None and target >= 1.0),
                                 left, mip_gap, start))
         status, gap = out[1].status, out[1].gap
+        notes.extend(_limit_note(status, gap, time_limit_s))
         chosen_local = out[0]
         if model == "mclp":
             expected = base_w + out[1].objective
@@ -1014,6 +1025,16 @@ def _run_cover(
                         covered_weight=covered_w, total_weight=total_w, coverage_share=share, gap=gap,
                         runtime_s=time.perf_counter() - t0, member_site=member_site, message=message,
                         coverable_weight=coverable_w, existing=np.flatnonzero(ex).astype(np.int64))
+
+
+def _limit_note(status: str, gap: float | None, time_limit_s: float) -> list[str]:
+    """A message note when HiGHS stopped before proving optimality."""
+    if status == "optimal":
+        return []
+    how = (f"relative gap {gap:.2%}" if gap is not None and gap < 1
+           else "before it could bound the optimum")
+    return [f"HiGHS stopped ({status}) within the time limit of {time_limit_s:g} s, {how}; the result "
+            "is at least as good as the heuristic start. Raise time_limit_s or lower max_exact_size"]
 
 
 def _time_left(t0: float, time_limit_s: float) -> float:
@@ -1186,6 +1207,7 @@ def _run_capacitated_mclp(
             maximize=True, time_limit_s=_time_left(t0, time_limit_s), mip_gap=mip_gap,
             start=np.concatenate([x0, y0]))
         status, gap = out.status, out.gap
+        notes.extend(_limit_note(status, gap, time_limit_s))
         chosen = cand_cols[out.x[n_pairs:] > 0.5]
         order, start = _members_of_groups(group, n_g)
         loc_rows, loc_cols = _disaggregate(pair_group, pair_col, out.x[:n_pairs], order, start)
@@ -1344,10 +1366,13 @@ def _run_p_median(
             logger.log(logging.INFO if force_greedy else logging.WARNING, "p_median: %s", notes[-1])
             chosen = _greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, time_limit_s)
         else:
-            start = _greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, min(0.1 * time_limit_s, 10.0))
+            # the heuristic gets a quarter of the time: on large instances HiGHS may not finish
+            # its root LP, and the start is then what it returns
+            start = _greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, min(0.25 * time_limit_s, 30.0))
             chosen, out = _p_median_highs(pg, pc, pv, wg, fallback, n_g, n_j, p,
                                           _time_left(t0, time_limit_s), mip_gap, start)
             status, gap = out.status, out.gap  # type: ignore[assignment]
+            notes.extend(_limit_note(status, gap, time_limit_s))
         selected = np.sort(chosen).astype(np.int64)
         open_mask = ex.copy()
         open_mask[selected] = True
@@ -1356,6 +1381,8 @@ def _run_p_median(
     else:
         selected, member_site, method, status, gap = _capacitated_p_median(  # type: ignore[assignment]
             c, sub, rows, w, ex, cap, p, penalty, notes, time_limit_s, mip_gap, max_exact_size, force_greedy)
+        if method == "highs":
+            notes.extend(_limit_note(status, gap, time_limit_s))
         assigned = member_site >= 0
         site_load = np.bincount(member_site[assigned], weights=w[assigned], minlength=n_j)
     # total weighted minutes of assigned members
@@ -1473,60 +1500,6 @@ def _p_median_highs(
         row_upper=np.concatenate([np.ones(n_g), np.zeros(n_p), [p]]),
         maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, start=np.concatenate([x0, u0, y0]))
     return cand_cols[out.x[n_p + n_g:] > 0.5], out
-
-
-def _p_median_radius_highs(
-    pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray,
-    n_g: int, n_j: int, p: int, time_limit_s: float, mip_gap: float, start: np.ndarray,
-) -> tuple[np.ndarray, _Outcome]:
-    """Uncapacitated p-median in the radius (covering) formulation, chained to stay linear in size.
-
-    Each group's candidate pairs are sorted by cost ``c_1 <= … <= c_n`` with ``c_{n+1}`` its
-    fallback; ``z_k = 1`` when none of its ``k`` nearest sites is open. The group's cost is
-    ``c_1 + Σ_k (c_{k+1} − c_k) z_k`` with ``z_1 + y_{j_1} >= 1`` and
-    ``z_k − z_{k−1} + y_{j_k} >= 0``. Its LP bound equals the classic formulation's
-    (Cornuéjols, Nemhauser & Wolsey; García, Labbé & Marín 2011) and HiGHS solves it faster.
-    Columns ``[z (pairs) | y (candidates)]``; rows: one per pair and ``sum y <= p``.
-    """
-    cand_cols = np.unique(pc)
-    y_of = np.full(n_j, -1, dtype=np.int64)
-    y_of[cand_cols] = np.arange(len(cand_cols))
-    n_p, n_y = len(pg), len(cand_cols)
-    order = np.lexsort((pc, pv, pg))  # by group, then cost
-    pg, pc, pv = pg[order], pc[order], pv[order]
-    first = np.ones(n_p, dtype=bool)
-    first[1:] = pg[1:] != pg[:-1]
-    last = np.ones(n_p, dtype=bool)
-    last[:-1] = pg[:-1] != pg[1:]
-    nxt = np.empty(n_p)
-    nxt[:-1] = pv[1:]
-    nxt[last] = fallback[pg[last]]
-    step = nxt - pv  # >= 0
-    k = np.arange(n_p)
-    prev = np.flatnonzero(~first)
-    rows = sp.coo_array(
-        (np.concatenate([np.ones(n_p), np.ones(n_p), -np.ones(len(prev)), np.ones(n_y)]),
-         (np.concatenate([k, k, prev, np.full(n_y, n_p)]),
-          np.concatenate([k, n_p + y_of[pc], prev - 1, n_p + np.arange(n_y)]))),
-        shape=(n_p + 1, n_p + n_y)).tocsr()
-    y0 = np.zeros(n_y)
-    y0[y_of[start]] = 1.0
-    # z_k of the start: 1 while no open site among the k nearest (a running "none open yet")
-    open_pair = y0[y_of[pc]] > 0
-    seen = np.cumsum(open_pair)
-    seen_before_group = np.repeat(seen[first] - open_pair[first], np.diff(np.append(np.flatnonzero(first), n_p)))
-    z0 = ((seen - seen_before_group) == 0).astype(np.float64)
-    offset = float(wg[pg[first]] @ pv[first])
-    out = _solve_highs(
-        label="p_median",
-        col_cost=np.concatenate([wg[pg] * step, np.zeros(n_y)]),
-        col_lower=np.zeros(n_p + n_y), col_upper=np.ones(n_p + n_y),
-        integer=np.concatenate([np.zeros(n_p, np.int32), np.ones(n_y, np.int32)]),
-        a=rows, row_lower=np.concatenate([first.astype(np.float64), [-np.inf]]),
-        row_upper=np.concatenate([np.full(n_p, np.inf), [p]]),
-        maximize=False, time_limit_s=time_limit_s, mip_gap=mip_gap, start=np.concatenate([z0, y0]))
-    out = _Outcome(out.status, out.x, out.objective + offset, out.gap, out.runtime_s)
-    return cand_cols[out.x[n_p:] > 0.5], out
 
 
 def _greedy_interchange(
