@@ -265,7 +265,7 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
     for b, x, y in zip(remote_branches, lo, la, strict=True):
         remote_ids += add(str(b), np.array([x]), np.array([y]), "remote")
     sz_ids = []
-    for addr, x, y in _SHENZHEN:
+    for _addr, x, y in _SHENZHEN:
         sz_ids += add("B08", np.array([x]), np.array([y]), "shenzhen")
     df = pd.DataFrame(rows).merge(df[["id", "city", "township", "community"]], on="id", how="left")
     df.loc[df["id"].isin(remote_ids), ["city", "township", "community"]] = ["南京市", "新街口街道", ""]

@@ -56,7 +56,7 @@ from .errors import ScenarioError
 from .export import VALUE_LABELS, header_label
 from .io import atomic_write
 from .network import RoadNetwork, Snap
-from .privacy import VIEWER_CELL_M, lonlat as _lonlat, scrub as _scrub, str_col as _str_col, viewer_recommendations
+from .privacy import VIEWER_CELL_M, lonlat as _lonlat, str_col as _str_col, viewer_recommendations
 from .settings import MapSettings, Thresholds
 from .travel import node_minutes_from
 

@@ -131,24 +131,34 @@ class _SegmentIndex:
         t = offsets / (n_samples[seg_of] - 1)
         sx = self.x0[seg_of] + t * (self.x1[seg_of] - self.x0[seg_of])
         sy = self.y0[seg_of] + t * (self.y1[seg_of] - self.y0[seg_of])
-        self.sample_seg = seg_of
         self.tree = cKDTree(np.c_[sx, sy])
+        # segment data packed for one gather per query; a sentinel segment (index S) stands
+        # for the neighbours the KD-tree does not find (masked to an infinite distance)
+        n_seg = seg_len.shape[0]
+        self._seg_of_sample = np.r_[seg_of, n_seg]
+        dx, dy = self.x1 - self.x0, self.y1 - self.y0
+        l2 = dx * dx + dy * dy
+        inv = np.divide(1.0, l2, out=np.zeros_like(l2), where=l2 > 0)
+        self._pack = np.r_[np.c_[self.x0, self.y0, dx, dy, inv], [[0.0, 0.0, 0.0, 0.0, 0.0]]]
+        self.seg_len = np.r_[seg_len, 0.0]
+        self.cum_start = np.r_[self.cum_start, 0.0]
+        self.edge = np.r_[self.edge, -1]
         self.spacing = spacing
         self.k = min(k, seg_of.shape[0])
         self.geoms = geoms
         self._strtree: shapely.STRtree | None = None
 
-    def _project(self, seg: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        dx, dy = self.x1[seg] - self.x0[seg], self.y1[seg] - self.y0[seg]
-        l2 = dx * dx + dy * dy
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where(l2 > 0, ((x - self.x0[seg]) * dx + (y - self.y0[seg]) * dy) / l2, 0.0)
-        t = np.clip(t, 0.0, 1.0)
-        d = np.hypot(self.x0[seg] + t * dx - x, self.y0[seg] + t * dy - y)
-        return d, t
+    def nearest(
+        self, x: np.ndarray, y: np.ndarray, max_dist: float, *, chunk: int = 16384
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest edge, fraction along it and distance (inf beyond ``max_dist``) per point.
 
-    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest edge, fraction along it and distance (inf beyond ``max_dist``) per point."""
+        Points are processed in chunks so the ``(points × k × 5)`` candidate arrays stay small.
+        """
+        if x.shape[0] > chunk:
+            parts = [self.nearest(x[i : i + chunk], y[i : i + chunk], max_dist, chunk=chunk)
+                     for i in range(0, x.shape[0], chunk)]
+            return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
         n = x.shape[0]
         edge = np.full(n, -1, dtype=np.int64)
         frac = np.full(n, np.nan)
@@ -158,26 +168,30 @@ class _SegmentIndex:
         sd, si = self.tree.query(np.c_[x, y], k=self.k, distance_upper_bound=max_dist + self.spacing,
                                  workers=-1)
         sd, si = sd.reshape(n, -1), si.reshape(n, -1)
-        near = np.isfinite(sd[:, 0])
-        rows = np.flatnonzero(near)
-        if rows.size:
-            cand_ok = np.isfinite(sd[rows])
-            seg = self.sample_seg[np.where(cand_ok, si[rows], 0)]
-            d, t = self._project(seg, x[rows, None], y[rows, None])
-            d = np.where(cand_ok, d, np.inf)
-            j = np.argmin(d, axis=1)
-            best_seg = seg[np.arange(rows.size), j]
-            best_d = d[np.arange(rows.size), j]
-            best_t = t[np.arange(rows.size), j]
-            edge[rows] = self.edge[best_seg]
-            along = self.cum_start[best_seg] + best_t * self.seg_len[best_seg]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                frac[rows] = np.where(self.edge_len[edge[rows]] > 0, along / self.edge_len[edge[rows]], 0.0)
-            dist[rows] = best_d
-            # exactness check: the k-th sample must lie beyond best + spacing/2
-            unsure = rows[(sd[rows, -1] <= best_d + self.spacing / 2) & (best_d <= max_dist)]
-            if unsure.size:
-                self._fallback(unsure, x, y, max_dist, edge, frac, dist)
+        # missing neighbours come back as index tree.n: the sentinel segment, masked below
+        seg = self._seg_of_sample[si]
+        pack = self._pack[seg]  # (n, k, 5): x0, y0, dx, dy, 1/len²
+        px = x[:, None] - pack[..., 0]
+        py = y[:, None] - pack[..., 1]
+        t = np.clip((px * pack[..., 2] + py * pack[..., 3]) * pack[..., 4], 0.0, 1.0)
+        ex = px - t * pack[..., 2]
+        ey = py - t * pack[..., 3]
+        d2 = np.where(si < self.tree.n, ex * ex + ey * ey, np.inf)
+        j = np.argmin(d2, axis=1)
+        r = np.arange(n)
+        best_d = np.sqrt(d2[r, j])
+        near = np.isfinite(best_d)
+        best_seg = seg[r, j][near]
+        best_t = t[r, j][near]
+        edge[near] = self.edge[best_seg]
+        along = self.cum_start[best_seg] + best_t * self.seg_len[best_seg]
+        el = self.edge_len[edge[near]]
+        frac[near] = np.divide(along, el, out=np.zeros_like(along), where=el > 0)
+        dist[near] = best_d[near]
+        # exactness check: the k-th sample must lie beyond best + spacing/2
+        unsure = np.flatnonzero(near & (sd[:, -1] <= best_d + self.spacing / 2) & (best_d <= max_dist))
+        if unsure.size:
+            self._fallback(unsure, x, y, max_dist, edge, frac, dist)
         dist[dist > max_dist] = np.inf
         return edge, frac, dist
 

@@ -267,6 +267,8 @@ def run(
         members = pd.concat([members, disp], axis=1)
         bd = branch_dispersion(members, flag_share=scenario.branches.dispersed_share_flag)
         by_branch = by_branch.merge(bd, on="branch_id", how="left")
+        # branches carry their dispersion shares (map colours, branches.csv)
+        branches_out = frames["branches"].merge(bd.rename(columns={"branch_id": "id"}), on="id", how="left")
 
     with prog.stage("siting"):
         cands = station_candidates(
@@ -288,10 +290,6 @@ def run(
             units = assign_admin_units(recs["lon"].to_numpy(float), recs["lat"].to_numpy(float), gaz)
             blank = recs["township"].fillna("").astype(str) == ""
             recs.loc[blank, "township"] = units.loc[blank.to_numpy(), "township"].to_numpy()
-
-    branches_out = frames["branches"].merge(
-        bd.rename(columns={"branch_id": "id"}), on="id", how="left"
-    ) if len(frames["branches"]) else frames["branches"]
 
     with prog.stage("maps"):
         fmap = build_map(
@@ -319,7 +317,7 @@ def run(
         pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])
     )
     result = RunResult(
-        scenario=scenario, out_dir=out, members=members, branches=frames["branches"],
+        scenario=scenario, out_dir=out, members=members, branches=branches_out,
         stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
         walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
         coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs,
@@ -365,6 +363,13 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
     atomic_write(out / "members.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
     write_rejections(result.rejections, out / "rejections.csv")
     written = {"members": out / "members.csv", "rejections": out / "rejections.csv"}
+    # the accepted, geocoded facilities (WGS-84) — the service answers point questions from them
+    facilities = {"branches": result.branches, "stations": result.stations, "hospitals": result.hospitals}
+    for name, frame in facilities.items():
+        if frame is not None:
+            table = pd.DataFrame(frame.drop(columns=[c for c in ("geometry", "source_row") if c in frame]))
+            atomic_write(out / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
+            written[name] = out / f"{name}.csv"
     for name in ("coverage_by_area", "coverage_by_branch", "recommendations"):
         table = getattr(result, name)
         if table is not None:

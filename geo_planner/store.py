@@ -749,7 +749,7 @@ def _dataset_refs(request: Mapping[str, Any]) -> set[str]:
 
 
 def execute_run(data_dir: Path | str, run_id: str) -> str:
-    """Execute a queued run: the pipeline, then the facility tables; record progress and outcome.
+    """Execute a queued run (the pipeline); record progress and outcome.
 
     Parameters
     ----------
@@ -772,8 +772,7 @@ def execute_run(data_dir: Path | str, run_id: str) -> str:
     store.mark_running(run_id)
     try:
         scenario = rec.scenario_model()
-        result = run_pipeline(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f))
-        write_facilities(result, rec.out_dir)
+        run_pipeline(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f))
         doc = json.loads((rec.out_dir / "run.json").read_text(encoding="utf-8"))
         store.mark_done(run_id, doc.get("counts", {}))
         log.info("run %s done", run_id)
@@ -785,24 +784,6 @@ def execute_run(data_dir: Path | str, run_id: str) -> str:
         log.exception("run %s failed", run_id)
         store.mark_failed(run_id, "internal error while running the scenario; see the service log")
     return "failed"
-
-
-def write_facilities(result: Any, out_dir: Path) -> None:
-    """Write the run's accepted, geocoded branches, stations and hospitals (WGS-84) next to its outputs.
-
-    The service answers point-coverage questions and draws maps from them. A file the
-    pipeline already wrote is left alone.
-    """
-    from .io import atomic_write
-
-    for name in ("branches", "stations", "hospitals"):
-        frame = getattr(result, name, None)
-        path = Path(out_dir) / f"{name}.csv"
-        if frame is None or path.exists():
-            continue
-        drop = [c for c in ("geometry", "source_row") if c in frame.columns]
-        table = pd.DataFrame(frame.drop(columns=drop))
-        atomic_write(path, lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
 
 
 def _child(data_dir: str, run_id: str) -> None:  # pragma: no cover - runs in a child process

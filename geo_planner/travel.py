@@ -156,7 +156,6 @@ def nearest_facility(net: RoadNetwork, members: Snap, facilities: Snap) -> Neare
         status[members.on_network] = STATUS_NO_TARGET
         return NearestResult(minutes, np.full(n_m, -1, dtype=np.int64), status)
     graph, virt = _augmented_reverse(net, facilities)
-    n = net.n_nodes
     vidx = virt[virt >= 0]
     dist, _pred, sources = dijkstra(graph, directed=True, indices=vidx, min_only=True, return_predecessors=True)
     owner = np.full(graph.shape[0], -1, dtype=np.int64)

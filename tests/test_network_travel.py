@@ -12,7 +12,7 @@ from geo_planner.errors import NetworkError
 from geo_planner.network import build_network
 from geo_planner.travel import cost_matrix, nearest_facility, node_minutes_from, time_to_assigned
 
-from .conftest import GUIXI, NANJING
+from .conftest import GUIXI
 from .nxref import split_graph
 
 
