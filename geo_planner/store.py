@@ -391,6 +391,14 @@ class Store:
         found = self.list_datasets(kind)
         return found[0] if found else None
 
+    def _row(self, table: Literal["datasets", "runs"], what: str, key: str) -> sqlite3.Row:
+        """The row of ``table`` with id ``key``; NotFoundError naming ``what`` when missing."""
+        with self._db() as db:
+            row = db.execute(f"SELECT * FROM {table} WHERE id=?", (key,)).fetchone()  # table is a literal
+        if row is None:
+            raise NotFoundError(f"{what} {key!r} not found")
+        return row
+
     def get_dataset(self, dataset_id: str) -> DatasetRecord:
         """One dataset.
 
@@ -399,11 +407,7 @@ class Store:
         NotFoundError
             If there is no such dataset.
         """
-        with self._db() as db:
-            row = db.execute("SELECT * FROM datasets WHERE id=?", (dataset_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"dataset {dataset_id!r} not found")
-        return self._dataset(row)
+        return self._dataset(self._row("datasets", "dataset", dataset_id))
 
     def delete_dataset(self, dataset_id: str) -> None:
         """Delete a dataset and its file.
@@ -574,11 +578,7 @@ class Store:
         NotFoundError
             If there is no such run.
         """
-        with self._db() as db:
-            row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"run {run_id!r} not found")
-        return self._run(row)
+        return self._run(self._row("runs", "run", run_id))
 
     def finished_run(self, run_id: str) -> RunRecord:
         """Return a run whose outputs can be read.
