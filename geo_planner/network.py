@@ -107,11 +107,12 @@ class _SegmentIndex:
     segments go into a KD-tree. For each query point the ``k`` nearest samples name the
     candidate segments, and the exact point-to-segment distance is computed with numpy for
     all candidates at once. The answer is exact whenever the k-th sample is farther than the
-    best candidate distance + spacing/2 (then no other segment can be closer); the few points
-    where that does not hold fall back to shapely's STRtree.
+    best candidate distance + spacing/2 (then no other segment can be closer); the points
+    where that does not hold are searched again with more samples, and the very few still
+    unproven fall back to shapely's STRtree.
     """
 
-    def __init__(self, geoms: np.ndarray, spacing: float = 10.0, k: int = 8) -> None:
+    def __init__(self, geoms: np.ndarray, spacing: float = 10.0, k: int = 6) -> None:
         coords, idx = shapely.get_coordinates(geoms, return_index=True)
         same = idx[1:] == idx[:-1]
         self.x0, self.y0 = coords[:-1][same, 0], coords[:-1][same, 1]
@@ -154,19 +155,33 @@ class _SegmentIndex:
         """Nearest edge, fraction along it and distance (inf beyond ``max_dist``) per point.
 
         Points are processed in chunks so the ``(points × k × 5)`` candidate arrays stay small.
+        Points whose answer is not proven exact with ``k`` samples are searched again with
+        ``4k`` samples, and only those still unproven go to shapely's STRtree.
         """
         if x.shape[0] > chunk:
             parts = [self.nearest(x[i : i + chunk], y[i : i + chunk], max_dist, chunk=chunk)
                      for i in range(0, x.shape[0], chunk)]
             return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
+        edge, frac, dist, unsure = self._candidates(x, y, max_dist, self.k)
+        if unsure.size:
+            e2, f2, d2, still = self._candidates(x[unsure], y[unsure], max_dist, min(4 * self.k, self.tree.n))
+            edge[unsure], frac[unsure], dist[unsure] = e2, f2, d2
+            if still.size:
+                self._fallback(unsure[still], x, y, max_dist, edge, frac, dist)
+        dist[dist > max_dist] = np.inf
+        return edge, frac, dist
+
+    def _candidates(
+        self, x: np.ndarray, y: np.ndarray, max_dist: float, k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Best of the segments of the ``k`` nearest samples, and the rows not proven exact."""
         n = x.shape[0]
         edge = np.full(n, -1, dtype=np.int64)
         frac = np.full(n, np.nan)
         dist = np.full(n, np.inf)
         if n == 0:
-            return edge, frac, dist
-        sd, si = self.tree.query(np.c_[x, y], k=self.k, distance_upper_bound=max_dist + self.spacing,
-                                 workers=-1)
+            return edge, frac, dist, np.empty(0, dtype=np.int64)
+        sd, si = self.tree.query(np.c_[x, y], k=k, distance_upper_bound=max_dist + self.spacing, workers=-1)
         sd, si = sd.reshape(n, -1), si.reshape(n, -1)
         # missing neighbours come back as index tree.n: the sentinel segment, masked below
         seg = self._seg_of_sample[si]
@@ -188,12 +203,9 @@ class _SegmentIndex:
         el = self.edge_len[edge[near]]
         frac[near] = np.divide(along, el, out=np.zeros_like(along), where=el > 0)
         dist[near] = best_d[near]
-        # exactness check: the k-th sample must lie beyond best + spacing/2
+        # exact when the k-th sample lies beyond best + spacing/2: no other segment can be closer
         unsure = np.flatnonzero(near & (sd[:, -1] <= best_d + self.spacing / 2) & (best_d <= max_dist))
-        if unsure.size:
-            self._fallback(unsure, x, y, max_dist, edge, frac, dist)
-        dist[dist > max_dist] = np.inf
-        return edge, frac, dist
+        return edge, frac, dist, unsure
 
     def _fallback(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray, max_dist: float,
                   edge: np.ndarray, frac: np.ndarray, dist: np.ndarray) -> None:
