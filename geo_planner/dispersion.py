@@ -23,61 +23,13 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
-from .geocode import Gazetteer, assign_admin_units
+from .geocode import Gazetteer, assign_admin_units, assign_county
 
 log = logging.getLogger(__name__)
 
 REASONS = ("remote", "cross_township", "far")
 REASON_LABELS_ZH = {"remote": "异地", "cross_township": "跨乡镇", "far": "远距离"}
-
-
-def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    lo, la = np.radians(lon), np.radians(lat)
-    return np.c_[np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)]
-
-
-def locate_city(lon: np.ndarray, lat: np.ndarray, gazetteer: Gazetteer, *, max_km: float = 60.0) -> pd.DataFrame:
-    """City (地级市) and county-level unit (区/县/县级市) of points: the nearest county seat.
-
-    Parameters
-    ----------
-    lon, lat
-        WGS-84 degrees (NaN allowed).
-    gazetteer
-        Its county-level entries (OSM city/county nodes and the county centres package).
-    max_km
-        Farther than this from every county seat gives empty names.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``city``, ``county``, ``province`` ("" when unknown), aligned with the input.
-    """
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    e = gazetteer.entries
-    seeds = e[(e["level"] == "county") & e["lon"].notna() & e["lat"].notna()]
-    out = pd.DataFrame({"city": [""] * lon.shape[0], "county": "", "province": ""})
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    if seeds.empty or not ok.any():
-        return out
-    tree = cKDTree(_unit_vectors(seeds["lon"].to_numpy(float), seeds["lat"].to_numpy(float)))
-    chord, idx = tree.query(_unit_vectors(lon[ok], lat[ok]))
-    km = 2 * np.arcsin(np.clip(chord / 2, 0, 1)) * 6371.0
-    near = km <= max_km
-    rows = np.flatnonzero(ok)[near]
-    picked = seeds.iloc[idx[near]]
-    county = picked["county"].fillna("").astype(str).to_numpy()
-    name = picked["name"].fillna("").astype(str).to_numpy()
-    out.loc[rows, "county"] = np.where(county != "", county, name)
-    out.loc[rows, "city"] = picked["city"].fillna("").astype(str).to_numpy()
-    out.loc[rows, "province"] = picked["province"].fillna("").astype(str).to_numpy()
-    # a county-level city (贵溪市) whose prefecture is unknown stands for itself
-    blank = out["city"] == ""
-    out.loc[blank, "city"] = out.loc[blank, "county"]
-    return out
 
 
 def classify_members(
@@ -108,7 +60,7 @@ def classify_members(
         ``dispersed`` (bool), ``dispersion_reason`` (``;``-joined codes or ""),
         ``dispersion_note`` (where a remote member lives).
     """
-    loc = locate_city(members["lon"].to_numpy(float), members["lat"].to_numpy(float), gazetteer)
+    loc = assign_county(members["lon"].to_numpy(float), members["lat"].to_numpy(float), gazetteer)
     loc.index = members.index
     b = branch_places(branches, gazetteer).set_index("id")
     bid = members["branch_id"].astype(str)
@@ -150,7 +102,7 @@ def branch_places(branches: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFrame:
     """Meeting places' township (table value, else nearest OSM township), city and county."""
     lon = branches["lon"].to_numpy(float)
     lat = branches["lat"].to_numpy(float)
-    loc = locate_city(lon, lat, gazetteer)
+    loc = assign_county(lon, lat, gazetteer)
     units = assign_admin_units(lon, lat, gazetteer)
     own = branches.get("township", pd.Series("", index=branches.index)).fillna("").astype(str).to_numpy()
     return pd.DataFrame(

@@ -1172,6 +1172,42 @@ def assign_admin_units(
     return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(len(x)))
 
 
+def assign_county(lon: ArrayLike, lat: ArrayLike, gazetteer: Gazetteer, *, county_max_m: float = 60_000.0) -> pd.DataFrame:
+    """Assign points to the nearest county seat: city (地级市), county (区/县/县级市) and province.
+
+    Seeds are the gazetteer's county-level entries (OSM city/county nodes and county centres).
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees (NaN allowed).
+    gazetteer
+        Provides the seeds.
+    county_max_m
+        Farther than this (metres) from every seed gives "".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``city``, ``county``, ``province`` (str, "" when unknown), aligned with the
+        input (RangeIndex). A county-level city whose prefecture is unknown stands for its city.
+    """
+    x = np.asarray(lon, dtype=np.float64).ravel()
+    y = np.asarray(lat, dtype=np.float64).ravel()
+    seeds = np.flatnonzero(gazetteer._levels == "county")
+    _, idx = _nearest(gazetteer._xyz[seeds], _xyz(x, y), county_max_m)
+    e = gazetteer.entries.iloc[seeds]
+
+    def col(values: pd.Series) -> NDArray[np.object_]:
+        return np.asarray(values.fillna("").astype(str).tolist() + [""], dtype=object)[idx]  # idx -1 → ""
+
+    county, name = col(e["county"]), col(e["name"])
+    county = np.where(county != "", county, name)
+    city = col(e["city"])
+    return pd.DataFrame({"city": np.where(city != "", city, county), "county": county,
+                         "province": col(e["province"])})
+
+
 # ---------------------------------------------------------------------------------------
 # Matching
 # ---------------------------------------------------------------------------------------
