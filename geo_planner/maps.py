@@ -30,7 +30,6 @@ heat map instead of points, so the page stays responsive with tens of thousands 
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 import logging
@@ -265,13 +264,6 @@ _TILES: Final[dict[str, dict[str, str]]] = {
 # service areas
 
 
-def _reversed(net: RoadNetwork) -> RoadNetwork:
-    """Turn every arc round: forward travel in the result is travel *to* a point in ``net``."""
-    return dataclasses.replace(
-        net, cost=net.cost.T.tocsr(), edge_fwd_s=net.edge_bwd_s, edge_bwd_s=net.edge_fwd_s, _trees={}
-    )
-
-
 def _substrings(geoms: NDArray[Any], f0: FloatArray, f1: FloatArray) -> NDArray[Any]:
     """Vectorised ``line_substring``: the part of each line between fractions ``f0 < f1``.
 
@@ -414,7 +406,7 @@ def service_areas(
     if direction not in ("to", "from"):
         raise ValueError(f"direction must be 'to' or 'from', got {direction!r}")
     snap = net.snap(lon_a, lat_a, max_snap_m=max_snap_m)
-    g = _reversed(net) if direction == "to" else net
+    g = net.reversed() if direction == "to" else net  # edge costs seen from the facility
     limit_s = minutes * 60.0
     polys = np.array([shapely.Polygon()] * n, dtype=object)
     area = np.zeros(n)
@@ -422,7 +414,9 @@ def service_areas(
         # one Dijkstra call for all facilities (in blocks only when the matrix would be huge)
         per_call = max(1, 20_000_000 // max(1, net.n_nodes))
         blocks = [snap.subset(np.arange(s, min(n, s + per_call))) for s in range(0, n, per_call)]
-        seconds = np.vstack([node_minutes_from(g, b, limit_min=minutes) * 60.0 for b in blocks])
+        seconds = np.vstack(
+            [node_minutes_from(net, b, limit_min=minutes, direction=direction) * 60.0 for b in blocks]
+        )
         src, edge, f0, f1 = _reachable_pieces(g, snap, seconds, limit_s)
         keep = (f1 - f0) * net.edge_length_m[edge] > 0.01
         src, edge, f0, f1 = src[keep], edge[keep], f0[keep], f1[keep]

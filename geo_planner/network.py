@@ -18,6 +18,7 @@ change the result, so a second run skips the build.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -270,6 +271,16 @@ class RoadNetwork:
         state = dict(self.__dict__)
         state["_trees"] = {}  # spatial indexes are rebuilt on demand, never pickled
         return state
+
+    def reversed(self) -> RoadNetwork:
+        """The same roads with every arc turned round (travel *to* a point becomes travel *from* it).
+
+        The geometry is shared, and so is the snapping index.
+        """
+        return dataclasses.replace(
+            self, cost=self.cost.T.tocsr(), edge_fwd_s=self.edge_bwd_s, edge_bwd_s=self.edge_fwd_s,
+            _trees=self._trees,
+        )
 
     @property
     def n_nodes(self) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -334,19 +335,18 @@ def cost_matrix(
     return csr_min(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals) + 1e-9, (n_m, n_s))
 
 
-def node_minutes_from(net: RoadNetwork, sources: Snap, *, limit_min: float | None = None) -> np.ndarray:
-    """Minutes from each source point to every road node (forward direction).
+def node_minutes_from(
+    net: RoadNetwork, sources: Snap, *, limit_min: float | None = None, direction: Literal["from", "to"] = "from"
+) -> np.ndarray:
+    """Minutes between each source point and every road node.
 
-    Used for isochrones (service areas). Returns an array ``(n_sources, n_nodes)``.
+    Used for isochrones (service areas). ``direction="from"`` gives travel from the source to
+    each node, ``"to"`` travel from each node to the source (what a member's trip measures;
+    they differ only on one-way streets). Returns an array ``(n_sources, n_nodes)``.
     """
-    # forward travel from a source: the reversed-graph trick applied to the transposed graph
-    fwd = RoadNetwork(
-        mode=net.mode, speed_mps=net.speed_mps, node_osmid=net.node_osmid, node_lon=net.node_lon,
-        node_lat=net.node_lat, cost=net.cost.T.tocsr(), edge_u=net.edge_u, edge_v=net.edge_v,
-        edge_length_m=net.edge_length_m, edge_fwd_s=net.edge_bwd_s, edge_bwd_s=net.edge_fwd_s,
-        edge_geom=net.edge_geom, edge_name=net.edge_name, extracts=net.extracts,
-    )
-    graph, virt = _augmented_reverse(fwd, sources)
+    # _augmented_reverse measures travel *to* the sources; on the reversed network, *from* them
+    base = net.reversed() if direction == "from" else net
+    graph, virt = _augmented_reverse(base, sources)
     out = np.full((sources.edge.shape[0], net.n_nodes), np.inf)
     ok = np.flatnonzero(virt >= 0)
     if ok.size:
