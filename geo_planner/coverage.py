@@ -19,7 +19,7 @@ import pandas as pd
 from .geocode import Gazetteer, assign_admin_units
 from .network import RoadNetwork
 from .settings import Thresholds
-from .travel import nearest_facility, time_to_assigned
+from .travel import time_to_assigned
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +166,17 @@ def point_coverage(
         "snap_m": None if not p.on_network[0] else round(float(p.access_m[0]), 1),
     }
 
-    def within(net: RoadNetwork | None, table: pd.DataFrame | None, limit: float) -> list[dict[str, Any]]:
+    def minutes_to(net: RoadNetwork | None, table: pd.DataFrame | None) -> np.ndarray:
+        """Minutes from the point to every facility of ``table`` (one Dijkstra pass per chunk)."""
         if net is None or table is None or len(table) == 0:
-            return []
-        pt = net.snap(np.array([lon], dtype=float), np.array([lat], dtype=float), max_snap_m=max_snap_m)
+            return np.empty(0)
+        pt = p if net is walk else net.snap(np.array([lon], float), np.array([lat], float), max_snap_m=max_snap_m)
         fac = net.snap(table["lon"].to_numpy(dtype=float), table["lat"].to_numpy(dtype=float), max_snap_m=max_snap_m)
-        # time from the point to each facility: assign the point to each facility in turn
         n = len(table)
-        rep = pt.subset(np.zeros(n, dtype=np.int64))
-        minutes, _ = time_to_assigned(net, rep, fac, np.arange(n))
+        minutes, _ = time_to_assigned(net, pt.subset(np.zeros(n, dtype=np.int64)), fac, np.arange(n))
+        return minutes
+
+    def within(table: pd.DataFrame | None, minutes: np.ndarray, limit: float) -> list[dict[str, Any]]:
         order = np.argsort(np.nan_to_num(minutes, nan=np.inf))
         return [
             {"id": str(table["id"].iloc[i]), "name": str(table["name"].iloc[i]), "minutes": round(float(minutes[i]), 2)}
@@ -182,10 +184,12 @@ def point_coverage(
             if np.isfinite(minutes[i]) and minutes[i] <= limit
         ]
 
-    out["stations"] = within(walk, stations, thresholds.station_walk_min)
-    out["branches"] = within(walk, branches, thresholds.branch_walk_min)
-    out["hospitals"] = within(drive, hospitals, thresholds.hospital_drive_min)
-    nearest = nearest_facility(walk, p, walk.snap(stations["lon"].to_numpy(dtype=float),
-                                                   stations["lat"].to_numpy(dtype=float), max_snap_m=max_snap_m))
-    out["nearest_station_min"] = None if np.isnan(nearest.minutes[0]) else round(float(nearest.minutes[0]), 2)
+    st_min = minutes_to(walk, stations)
+    out["stations"] = within(stations, st_min, thresholds.station_walk_min)
+    out["branches"] = within(branches, minutes_to(walk, branches), thresholds.branch_walk_min)
+    out["hospitals"] = within(hospitals, minutes_to(drive, hospitals), thresholds.hospital_drive_min)
+    # the nearest station is the fastest of the times just measured
+    out["nearest_station_min"] = (
+        round(float(np.nanmin(st_min)), 2) if st_min.size and np.isfinite(st_min).any() else None
+    )
     return out
