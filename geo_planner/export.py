@@ -56,7 +56,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TableName = Literal["members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches"]
+TableName = Literal[
+    "members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches",
+    "tradeoff", "sensitivity", "phased_plan",
+]
 ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg"]
 Language = Literal["zh", "en"]
 Role = Literal["viewer", "planner", "admin"]
@@ -168,8 +171,65 @@ _PER_TABLE: Final[dict[str, dict[str, str]]] = {
         "rationale_zh": "理由",
         "rationale_en": "理由(英文)",
         "method": "计算方法",
+        "stability": "稳定性(再次入选比例)",
+        "stability_nearby": "稳定性(含附近替代点)",
     },
-    "coverage_by_area": {"members": "离退休干部人数"},
+    "tradeoff": {
+        "p": "新建驿站数",
+        "coverage_share": "覆盖率(人数)",
+        "weighted_coverage_share": "覆盖率(加权)",
+        "members_covered": "覆盖人数",
+        "covered_weight": "覆盖权重",
+        "total_weight": "总权重",
+        "marginal_members": "新增覆盖人数",
+        "marginal_weight": "新增覆盖权重",
+        "marginal_share": "新增覆盖率(加权)",
+        "new_site_ids": "新建站点编号",
+        "new_site_names": "新建站点名称",
+        "status": "求解状态",
+        "gap": "最优性差距",
+        "method": "计算方法",
+    },
+    "sensitivity": {
+        "scenario": "情形",
+        "kind": "类别",
+        "value": "参数值",
+        "threshold_min": "步行标准(分钟)",
+        "walk_speed_kmh": "步行速度(公里/小时)",
+        "draw": "抽样序号",
+        "site_ids": "选中站点编号",
+        "site_names": "选中站点名称",
+        "coverage_share": "覆盖率(人数)",
+        "weighted_coverage_share": "覆盖率(加权)",
+        "base_sites_coverage_share": "原推荐站点覆盖率(加权)",
+        "base_sites_kept": "原推荐站点再次入选数",
+        "status": "求解状态",
+        "gap": "最优性差距",
+    },
+    "phased_plan": {
+        "year": "年度",
+        "order": "序号",
+        "site_id": "站点编号",
+        "site_name": "站点名称",
+        "cost": "费用",
+        "new_members": "新增覆盖人数",
+        "new_weight": "新增覆盖权重",
+        "member_ids": "新增覆盖成员编号",
+        "year_coverage_share": "当年累计覆盖率(人数)",
+        "year_weighted_share": "当年累计覆盖率(加权)",
+        "horizon_optimum_share": "同等站点数最优覆盖率(加权)",
+        "optimal_at_horizon": "是否达到该年最优",
+        "status": "求解状态",
+        "gap": "最优性差距",
+        "note": "说明",
+    },
+    "coverage_by_area": {"members": "离退休干部人数", **{
+        f"{model}_{fig}": f"{label}{fig_label}"
+        for model, label in (("current", "现状"), ("mclp", "最大覆盖方案"), ("lscp", "集合覆盖方案"),
+                             ("p_median", "p-中位方案"), ("p_center", "p-中心方案"))
+        for fig, fig_label in (("gini", "步行时间基尼系数"), ("share_beyond", "超出步行标准比例"),
+                               ("p90_min", "步行时间90%分位(分钟)"))
+    }},
     "coverage_by_branch": {"members": "党员人数"},
     "branches": {
         "id": "支部编号",
@@ -198,6 +258,13 @@ VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "remote_branch": "异地支部",
                 "mobile_member": "流动党员",
                 "functional_branch": "功能性党支部",
+                # sensitivity.csv cases
+                "base": "基准方案",
+                "threshold": "步行标准",
+                "life_circle": "生活圈层级(GB 50180-2018)",
+                "threshold;life_circle": "步行标准/生活圈层级",
+                "walk_speed": "步行速度",
+                "geocode_uncertainty": "定位误差抽样",
             }
         ),
         "status": MappingProxyType({"lixiu": "离休", "tuixiu": "退休"}),
@@ -228,6 +295,9 @@ _SHEET_NAMES: Final[Mapping[str, str]] = MappingProxyType(
         "coverage_by_area": "分区覆盖",
         "coverage_by_branch": "支部覆盖",
         "branches": "党支部",
+        "tradeoff": "新增站点效益曲线",
+        "sensitivity": "敏感性分析",
+        "phased_plan": "分年度建设计划",
     }
 )
 

@@ -37,6 +37,7 @@ from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
 from .settings import Scenario
 from .siting.branches import recommend_branches
+from .siting.decision import DecisionResult, add_stability, decide
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -56,6 +57,7 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("siting", 0.10),
     ("maps", 0.04),
     ("export", 0.01),
+    ("report", 0.02),
 )
 
 MEMBER_COLUMNS = [
@@ -87,6 +89,7 @@ class RunResult:
     coverage_by_area: pd.DataFrame | None = None
     coverage_by_branch: pd.DataFrame | None = None
     recommendations: pd.DataFrame | None = None
+    decision: DecisionResult | None = None
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
@@ -276,6 +279,17 @@ def run(
             max_snap_m=scenario.network.max_snap_m,
         )
         station_recs, siting_summary = recommend_stations(members, cands, walk, scenario)
+        # p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)
+        decision = decide(members, cands, walk, scenario, siting_summary) if siting_summary else None
+        if decision is not None:
+            for model, fig in decision.equity.items():
+                if isinstance(siting_summary.get(model), dict):
+                    siting_summary[model]["equity"] = fig
+            siting_summary["p_center"] = decision.summary["p_center"]
+            siting_summary["current"] = {"equity": decision.equity["current"]}
+            station_recs = add_stability(pd.concat([station_recs, decision.pcenter_recommendations],
+                                                   ignore_index=True), decision)
+            by_area = by_area.merge(decision.equity_by_area, on=["level", "area", "township"], how="left")
         # meeting places for joint branches: existing stations first, then OSM host places
         sites = cands[cands["source"] != "network_node"].assign(
             kind=lambda d: np.where(d["existing"], "station", "candidate")
@@ -312,6 +326,9 @@ def run(
             by_branch, out / "coverage_by_branch.xlsx", table="coverage_by_branch"
         )
         exports["members_xlsx"] = export_table(members_table(members), out / "members.xlsx", table="members")
+        if decision is not None:
+            for name in ("tradeoff", "sensitivity", "phased_plan"):
+                exports[f"{name}_xlsx"] = export_table(getattr(decision, name), out / f"{name}.xlsx", table=name)
 
     rej = pd.concat([r for r in rejections if len(r)], ignore_index=True) if any(len(r) for r in rejections) else (
         pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])
@@ -320,12 +337,20 @@ def run(
         scenario=scenario, out_dir=out, members=members, branches=branches_out,
         stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
         walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
-        coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs,
+        coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs, decision=decision,
         counts={"siting": siting_summary, "candidates": int(len(cands))},
     )
+    if decision is not None:
+        result.counts["decision"] = {k: v for k, v in decision.summary.items() if k != "p_center"}
     result.files.update({k: str(v) for k, v in exports.items()})
     result.files.update({f"map{'' if i == 0 else '_copy'}": str(p) for i, p in enumerate(map_files)})
     write_outputs(result, started=started)
+    with prog.stage("report"):
+        from .report import write_report
+
+        result.files.update({k: str(v) for k, v in write_report(result).items()})
+    result.timings = prog.timings
+    write_run_json(result, started=started)
     if progress:
         progress("done", 1.0)
     return result
@@ -376,6 +401,12 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
             path = out / f"{name}.csv"
             atomic_write(path, lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
             written[name] = path
+    if result.decision is not None:  # trade-off curve, sensitivity, phased plan (siting/decision.py)
+        for name in ("tradeoff", "sensitivity", "phased_plan"):
+            path = out / f"{name}.csv"
+            table = getattr(result.decision, name)
+            atomic_write(path, lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
+            written[name] = path
     m = result.members
     counts: dict[str, Any] = {
         "members": int(len(m)),
@@ -403,13 +434,19 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
     result.counts = counts
     result.files.update({k: str(v) for k, v in written.items()})
     result.files["run"] = str(out / "run.json")
+    write_run_json(result, started=started)
+
+
+def write_run_json(result: RunResult, *, started: datetime) -> None:
+    """Write ``run.json`` (parameters, versions, timings, counts, files) atomically."""
+    out = result.out_dir
     doc = {
         "scenario": json.loads(result.scenario.model_dump_json()),
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),
         "timings_s": result.timings,
-        "counts": counts,
+        "counts": result.counts,
         "files": result.files,
     }
     atomic_write(

@@ -158,6 +158,26 @@ class SitingSettings(_Model):
         The same limit for the p-median, whose assignment model grows much faster.
     lixiu_weight, age80_weight
         Member weights: 离休 members and members aged 80+ weigh more.
+    tradeoff_max_p
+        The trade-off curve (``tradeoff.csv``) runs the maximal covering model for
+        ``p = 0 … tradeoff_max_p`` new stations.
+    sensitivity_thresholds_min
+        Walking thresholds re-solved in ``sensitivity.csv`` (minutes).
+    life_circle_tiers_min
+        The GB 50180-2018 life-circle tiers re-solved in ``sensitivity.csv`` (5/10/15 minutes).
+    sensitivity_speed_factors
+        Walking speeds re-solved, as factors of ``network.walk_speed_kmh`` (±20 %).
+    sensitivity_draws
+        Seeded draws moving imprecisely geocoded members within their uncertainty (0: none).
+    stability_radius_m
+        A recommended site also counts as chosen again "nearby" when a solve picks a site
+        within this straight-line distance (metres).
+    per_year, years
+        Phased plan (``phased_plan.csv``): new stations a year and number of years.
+    budget_per_year
+        Optional budget a year, in the units of ``site_cost`` (``None``: only ``per_year`` limits).
+    site_cost, site_costs
+        Cost of one new station, and per-candidate overrides (``{"C0012": 3.0}``).
     """
 
     new_stations: int = Field(3, ge=0)
@@ -169,6 +189,32 @@ class SitingSettings(_Model):
     max_exact_pmedian_size: int = Field(300_000, gt=0)
     lixiu_weight: float = Field(2.0, ge=0)
     age80_weight: float = Field(1.5, ge=0)
+    tradeoff_max_p: int = Field(10, ge=0, le=200)
+    sensitivity_thresholds_min: list[float] = Field(default_factory=lambda: [10.0, 15.0, 20.0], max_length=20)
+    life_circle_tiers_min: list[float] = Field(default_factory=lambda: [5.0, 10.0, 15.0], max_length=20)
+    sensitivity_speed_factors: list[float] = Field(default_factory=lambda: [0.8, 1.2], max_length=20)
+    sensitivity_draws: int = Field(20, ge=0, le=1000)
+    stability_radius_m: float = Field(400.0, ge=0)
+    per_year: int = Field(2, ge=1)
+    years: int = Field(3, ge=1, le=50)
+    budget_per_year: float | None = Field(None, gt=0)
+    site_cost: float = Field(1.0, gt=0)
+    site_costs: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("sensitivity_thresholds_min", "life_circle_tiers_min", "sensitivity_speed_factors")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(not (x > 0) or x != x or x == float("inf") for x in v):
+            raise ValueError("every value must be a positive, finite number")
+        return v
+
+    @field_validator("site_costs")
+    @classmethod
+    def _positive_costs(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if not (0 < x < float("inf"))]
+        if bad:
+            raise ValueError(f"site costs must be positive and finite: {', '.join(bad[:5])}")
+        return v
 
 
 class BranchSettings(_Model):
@@ -189,6 +235,13 @@ class MapSettings(_Model):
     max_member_points: int = Field(20000, gt=0)
 
 
+class ReportSettings(_Model):
+    """The printable report (``report.html``): ``pdf`` also prints ``report.pdf`` with headless
+    Chromium where it is installed."""
+
+    pdf: bool = True
+
+
 class Scenario(_Model):
     """A complete, validated scenario: every stage reads its options from here."""
 
@@ -200,6 +253,7 @@ class Scenario(_Model):
     siting: SitingSettings = SitingSettings()
     branches: BranchSettings = BranchSettings()
     map: MapSettings = MapSettings()
+    report: ReportSettings = ReportSettings()
     seed: int = 0
 
 

@@ -127,6 +127,7 @@ def p_center(
     *,
     existing: npt.ArrayLike | None = None,
     time_limit_s: float = 60.0,
+    total_time_limit_s: float | None = None,
     max_exact_size: int = 5_000_000,
 ) -> PCenterResult:
     """Exact vertex p-center (with outliers beyond the cut-off) by binary search on the radius.
@@ -142,6 +143,9 @@ def p_center(
         Boolean mask of length ``J`` of sites already open.
     time_limit_s
         HiGHS time limit of each covering solve, seconds.
+    total_time_limit_s
+        Stop the binary search once this many seconds have passed (``None``: no limit); the
+        best feasible radius found so far is returned with status ``time_limit``.
     max_exact_size
         Passed to the covering model: above this many pairs it would be greedy, and the
         p-center then reports ``time_limit`` status (not proven).
@@ -200,6 +204,9 @@ def p_center(
         best_sel = np.asarray(top.selected, dtype=np.int64)
         lo, hi = 0, radii.size - 1  # radii[hi] is feasible
         while lo < hi:
+            if total_time_limit_s is not None and time.perf_counter() - t0 > total_time_limit_s:
+                proven = False
+                break
             mid = (lo + hi) // 2
             res = solve(float(radii[mid]))
             if res.covered_weight >= target - 1e-9:
@@ -216,7 +223,7 @@ def p_center(
     if served < n_i:
         msg += f"; {n_i - served} member(s) are beyond the cut-off of every site {p} new sites can open"
     if not proven:
-        msg += "; a covering solve stopped at its time limit, so the radius is an upper bound, not proven minimal"
+        msg += "; stopped by a time limit, so the radius is an upper bound, not proven minimal"
     log.info(msg)
     return PCenterResult(
         selected=np.sort(best_sel), radius_min=radius, served=served, n_members=n_i, status=status, solves=solves,

@@ -119,6 +119,16 @@ def _median(x: np.ndarray) -> float:
     return float(np.round(np.median(x), 2)) if x.size else float("nan")
 
 
+def siting_members(members: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the members the station models consider (on the network, not remote).
+
+    Remote members (异地) are left out: a station in their city is the remote branch's
+    business, not the home city's station plan.
+    """
+    reason = members.get("dispersion_reason", pd.Series("", index=members.index)).fillna("").astype(str)
+    return ((members["network_status"] == "ok") & ~reason.str.contains("remote")).to_numpy(bool)
+
+
 def recommend_stations(
     members: pd.DataFrame,
     candidates: pd.DataFrame,
@@ -137,9 +147,8 @@ def recommend_stations(
         (objective, coverage before/after, method, status, gap, runtime) for ``run.json``.
     """
     thr = scenario.thresholds.station_walk_min
-    reason = members.get("dispersion_reason", pd.Series("", index=members.index)).fillna("").astype(str)
-    use = (members["network_status"] == "ok") & ~reason.str.contains("remote")
-    sub = members[use.to_numpy()]
+    use = siting_members(members)
+    sub = members[use]
     if sub.empty or candidates.empty:
         return empty_recommendations(), {}
     msnap = walk.snap(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), max_snap_m=scenario.network.max_snap_m)
@@ -159,6 +168,7 @@ def recommend_stations(
     csr = cost.tocsr()
     for model, res in results.items():
         summary[model] = _summary(res)
+        summary[model]["site_ids"] = candidates["id"].astype(str).iloc[res.selected].tolist()
         for j in res.selected:
             served = np.flatnonzero(res.member_site == j)
             if model != "p_median":  # coverage models: the members this site newly covers

@@ -29,7 +29,12 @@ RECOMMENDATION_COLUMNS: tuple[str, ...] = (
     "rationale_zh",    # one sentence in Chinese
     "rationale_en",    # one sentence in English
     "method",          # highs / greedy / rule, with gap where relevant
+    "stability",       # new stations: share of the sensitivity solves choosing the site again (else empty)
+    "stability_nearby",  # … choosing it or a site within [siting] stability_radius_m
 )
+
+#: Columns a producer may leave out (filled with NaN by :func:`finalize_recommendations`).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("stability", "stability_nearby")
 
 
 def empty_recommendations() -> pd.DataFrame:
@@ -43,6 +48,8 @@ def finalize_recommendations(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return empty_recommendations()
     df = pd.concat(frames, ignore_index=True)
+    for col in OPTIONAL_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else float("nan")
     missing = [c for c in RECOMMENDATION_COLUMNS if c not in df.columns and c != "rec_id"]
     if missing:
         raise ValueError(f"recommendations lack columns {missing}")
