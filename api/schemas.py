@@ -17,7 +17,8 @@ from geo_planner.settings import (
 
 LayerKind = Literal["members", "branches", "stations", "hospitals"]
 RunStatus = Literal["queued", "running", "done", "failed"]
-ExportTable = Literal["members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches"]
+ExportTable = Literal["members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches",
+                      "tradeoff", "sensitivity", "phased_plan"]
 ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg"]
 Scalar = str | int | float | bool | None
 

@@ -58,11 +58,15 @@ RUN_TABLES: Mapping[str, str] = {
     "branches": "branches.csv",
     "stations": "stations.csv",
     "hospitals": "hospitals.csv",
+    "tradeoff": "tradeoff.csv",
+    "sensitivity": "sensitivity.csv",
+    "phased_plan": "phased_plan.csv",
 }
 #: Columns read as text whatever they look like (ids must keep leading zeros).
 _TEXT_COLUMNS = (
     "id", "branch_id", "nearest_station_id", "nearest_hospital_id", "rec_id", "site_id", "member_ids",
     "branch_ids", "area", "township", "community", "name", "branch_name",
+    "site_ids", "site_names", "new_site_ids", "new_site_names", "site_name",
 )
 
 _SCHEMA = """

@@ -512,6 +512,11 @@ def test_exports(server, demo, tmp_path):
         branches = gpd.read_file(path)
         assert len(branches) == 14 and branches.crs.to_epsg() == 4326
         assert planner.get(f"/runs/{run_id}/exports/members.pdf").status_code == 404
+        # decision support tables (siting/decision.py)
+        assert {"tradeoff.xlsx", "sensitivity.csv", "phased_plan.geojson"} <= names
+        assert "tradeoff.geojson" not in names
+        curve = planner.get(f"/runs/{run_id}/exports/tradeoff.csv", params={"language": "en"})
+        assert curve.status_code == 200 and "weighted_coverage_share" in curve.text
         assert planner.get(f"/runs/{run_id}/exports/coverage_by_area.geojson").status_code == 422
     with server.client("viewer") as viewer:
         assert viewer.get(f"/runs/{run_id}/exports/members.xlsx").status_code == 403
@@ -548,6 +553,19 @@ def test_map_html(server, demo):
     assert plain.headers.get("referrer-policy") == "no-referrer"  # the token never leaves in a Referer
     # the token in the URL is not written to the access log
     assert server.tokens["viewer"] not in server.log()
+
+
+def test_report_routes(server, demo):
+    """The printable report (geo_planner.report): aggregates only, so a viewer may read it."""
+    run_id = demo["run_id"]
+    with server.client("viewer") as viewer:
+        r = viewer.get(f"/runs/{run_id}/report")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert r.text.count('class="chart"') >= 6 and 'id="lang"' in r.text
+        pdf = viewer.get(f"/runs/{run_id}/report.pdf")
+        # printed where Chromium is installed (the test machine installs it), else 404 with a reason
+        assert (pdf.status_code == 200 and pdf.content[:5] == b"%PDF-") or pdf.status_code == 404
+    assert httpx.get(f"{server.base_url}/runs/{run_id}/report").status_code == 401
 
 
 # --------------------------------------------------------------------------- who may see what

@@ -31,7 +31,7 @@ MEDIA_TYPES = {
 TABLES: tuple[str, ...] = get_args(ExportTable)
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
 #: Tables without coordinates: no GIS formats.
-_NO_GEOMETRY = ("coverage_by_area", "coverage_by_branch")
+_NO_GEOMETRY = ("coverage_by_area", "coverage_by_branch", "tradeoff", "sensitivity")
 
 
 def _table(store: Store, run_id: str, table: str) -> pd.DataFrame:

@@ -139,6 +139,32 @@ def run_map(
     return HTMLResponse(page, headers=headers)
 
 
+@router.get(
+    "/runs/{run_id}/report",
+    response_class=HTMLResponse,
+    summary="The run's printable planner report (HTML)",
+    responses={200: {"content": {"text/html": {}}, "description": "the self-contained report page"},
+               404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+)
+def run_report(run_id: str, store: StoreDep, role: Viewer) -> HTMLResponse:
+    """Return ``report.html`` (aggregates only, so every role may read it; see ``geo_planner.report``)."""
+    page = store.run_file(run_id, "report.html").read_text(encoding="utf-8")
+    return HTMLResponse(page, headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
+
+
+@router.get(
+    "/runs/{run_id}/report.pdf",
+    response_class=Response,
+    summary="The run's printable planner report (PDF, where Chromium printed it)",
+    responses={200: {"content": {"application/pdf": {}}, "description": "the report as PDF"},
+               404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}},
+)
+def run_report_pdf(run_id: str, store: StoreDep, role: Viewer) -> Response:
+    """Return ``report.pdf``; 404 when the run's machine had no Chromium to print it."""
+    body = store.run_file(run_id, "report.pdf").read_bytes()
+    return Response(body, media_type="application/pdf", headers={"Cache-Control": "private, no-store"})
+
+
 @router.get("/assets/{name}", include_in_schema=False)
 def asset(name: str, request: Request) -> Response:
     """Serve a JavaScript or CSS file of the map pages (public, cacheable)."""
