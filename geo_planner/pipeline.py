@@ -55,6 +55,7 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("coverage", 0.05),
     ("dispersion", 0.05),
     ("siting", 0.10),
+    ("decision", 0.03),
     ("maps", 0.04),
     ("export", 0.01),
     ("report", 0.02),
@@ -279,17 +280,6 @@ def run(
             max_snap_m=scenario.network.max_snap_m,
         )
         station_recs, siting_summary = recommend_stations(members, cands, walk, scenario)
-        # p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)
-        decision = decide(members, cands, walk, scenario, siting_summary) if siting_summary else None
-        if decision is not None:
-            for model, fig in decision.equity.items():
-                if isinstance(siting_summary.get(model), dict):
-                    siting_summary[model]["equity"] = fig
-            siting_summary["p_center"] = decision.summary["p_center"]
-            siting_summary["current"] = {"equity": decision.equity["current"]}
-            station_recs = add_stability(pd.concat([station_recs, decision.pcenter_recommendations],
-                                                   ignore_index=True), decision)
-            by_area = by_area.merge(decision.equity_by_area, on=["level", "area", "township"], how="left")
         # meeting places for joint branches: existing stations first, then OSM host places
         sites = cands[cands["source"] != "network_node"].assign(
             kind=lambda d: np.where(d["existing"], "station", "candidate")
@@ -304,6 +294,18 @@ def run(
             units = assign_admin_units(recs["lon"].to_numpy(float), recs["lat"].to_numpy(float), gaz)
             blank = recs["township"].fillna("").astype(str) == ""
             recs.loc[blank, "township"] = units.loc[blank.to_numpy(), "township"].to_numpy()
+
+    with prog.stage("decision"):
+        # p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)
+        decision = decide(members, cands, walk, scenario, siting_summary) if siting_summary else None
+        if decision is not None:
+            for model, fig in decision.equity.items():
+                if isinstance(siting_summary.get(model), dict):
+                    siting_summary[model]["equity"] = fig
+            siting_summary["p_center"] = decision.summary["p_center"]
+            siting_summary["current"] = {"equity": decision.equity["current"]}
+            by_area = by_area.merge(decision.equity_by_area, on=["level", "area", "township"], how="left")
+            recs, members = _with_decision(recs, members, decision, gaz)
 
     with prog.stage("maps"):
         fmap = build_map(
@@ -354,6 +356,26 @@ def run(
     if progress:
         progress("done", 1.0)
     return result
+
+
+def _with_decision(
+    recs: pd.DataFrame, members: pd.DataFrame, decision: DecisionResult, gaz: Gazetteer
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add the p-center's new stations and every new station's stability to the recommendations.
+
+    The p-center rows join the other new stations, so the recommendations are numbered again
+    and members' ``recommendation_id`` follows.
+    """
+    is_station = recs["kind"] == "new_station"
+    pc = decision.pcenter_recommendations
+    if len(pc):
+        units = assign_admin_units(pc["lon"].to_numpy(float), pc["lat"].to_numpy(float), gaz)
+        pc = pc.assign(township=units["township"].to_numpy())
+    stations = add_stability(pd.concat([recs[is_station], pc], ignore_index=True), decision)
+    recs = finalize_recommendations([stations, recs[~is_station]])
+    cols = ["recommendation_id", "recommendation_kind"]
+    members = members.drop(columns=[c for c in cols if c in members]).join(_member_recommendations(recs), on="id")
+    return recs, members
 
 
 def _member_recommendations(recs: pd.DataFrame) -> pd.DataFrame:

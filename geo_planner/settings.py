@@ -172,6 +172,9 @@ class SitingSettings(_Model):
     stability_radius_m
         A recommended site also counts as chosen again "nearby" when a solve picks a site
         within this straight-line distance (metres).
+    decision_time_limit_s
+        Time budget, seconds, of the p-center, trade-off curve, sensitivity and phased plan together
+        (each solve also at most ``time_limit_s``); solves it leaves no time for are skipped and say so.
     per_year, years
         Phased plan (``phased_plan.csv``): new stations a year and number of years.
     budget_per_year
@@ -195,6 +198,7 @@ class SitingSettings(_Model):
     sensitivity_speed_factors: list[float] = Field(default_factory=lambda: [0.8, 1.2], max_length=20)
     sensitivity_draws: int = Field(20, ge=0, le=1000)
     stability_radius_m: float = Field(400.0, ge=0)
+    decision_time_limit_s: float = Field(300.0, gt=0)
     per_year: int = Field(2, ge=1)
     years: int = Field(3, ge=1, le=50)
     budget_per_year: float | None = Field(None, gt=0)

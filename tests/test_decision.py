@@ -297,3 +297,20 @@ def test_report_without_chromium_and_without_member_data(demo_run, tmp_path, mon
     files = write_report(copy)
     assert set(files) == {"report_html"} and files["report_html"].stat().st_size > 10_000
     assert "chromium is not installed" in copy.counts["report"]["pdf"]
+
+
+def test_time_budget_skips_and_says_so(walk_net) -> None:
+    from geo_planner.siting.decision import SKIPPED, Budget
+
+    inst = _real_instance(walk_net, "nanjing", 8)
+    s = SitingSettings(tradeoff_max_p=4)
+    curve = tradeoff_curve(inst, s, budget=Budget(0.0))
+    assert (curve["status"] == SKIPPED).all() and curve["covered_weight"].isna().all()
+    # a budget that runs out part-way: the solved points are real optima, the rest say they were skipped
+    budget = Budget(3600.0)
+    full = tradeoff_curve(inst, s, budget=budget)
+    assert (full["status"] == "optimal").all()
+    res = p_center(inst.cost, 2, existing=inst.existing, total_time_limit_s=0.0)
+    assert res.status == "time_limit" and "upper bound" in res.message
+    exact = p_center(inst.cost, 2, existing=inst.existing)
+    assert res.radius_min >= exact.radius_min - 1e-9 and res.served == exact.served

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import highspy
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "GEOCODE_UNCERTAINTY_M",
+    "Budget",
     "SitingInstance",
     "after_minutes",
     "phased_plan",
@@ -77,6 +78,39 @@ PHASED_COLUMNS = [
     "year_coverage_share", "year_weighted_share", "horizon_optimum_share", "optimal_at_horizon", "status", "gap",
     "note",
 ]
+
+
+#: Status of a solve the time budget left no time for.
+SKIPPED = "skipped_time_budget"
+
+
+@dataclass
+class Budget:
+    """Seconds left for the decision-support solves (``[siting] decision_time_limit_s``).
+
+    Every solve gets at most ``time_limit_s`` and at most its share of the time left; once the
+    budget is spent the remaining solves are skipped and say so (status ``skipped_time_budget``).
+    """
+
+    total_s: float
+    started: float = field(default_factory=time.perf_counter)
+
+    def left(self) -> float:
+        """Seconds left (never below 0)."""
+        return max(0.0, self.total_s - (time.perf_counter() - self.started))
+
+    @property
+    def spent(self) -> bool:
+        """True once no time is left."""
+        return self.left() <= 0.0
+
+    def limit(self, cap_s: float, pending: int = 1) -> float:
+        """Time limit of the next solve: ``min(cap, left / pending)``, at least 0.05 s."""
+        return max(0.05, min(cap_s, self.left() / max(pending, 1)))
+
+    def part(self, weight: float, pending: float) -> Budget:
+        """A budget of ``left × weight / pending`` seconds for one step."""
+        return Budget(max(self.left() * weight / pending, 0.0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,10 +206,10 @@ def siting_instance(
 
 
 def _mclp(inst: SitingInstance, cover: sp.csr_array, p: int, s: SitingSettings,
-          weights: np.ndarray | None = None) -> SitingResult:
+          weights: np.ndarray | None = None, time_limit_s: float | None = None) -> SitingResult:
     return mclp(cover, inst.weights if weights is None else weights, p, existing=inst.existing,
-                capacity=s.capacity, time_limit_s=s.time_limit_s, mip_gap=s.mip_gap,
-                max_exact_size=s.max_exact_size)
+                capacity=s.capacity, time_limit_s=s.time_limit_s if time_limit_s is None else time_limit_s,
+                mip_gap=s.mip_gap, max_exact_size=s.max_exact_size)
 
 
 def after_minutes(inst: SitingInstance, new_sites: np.ndarray) -> np.ndarray:
@@ -207,7 +241,7 @@ def _fmt_gap(res: SitingResult) -> float | None:
 # ----------------------------------------------------------------------------- trade-off curve
 
 
-def tradeoff_curve(inst: SitingInstance, settings: SitingSettings) -> pd.DataFrame:
+def tradeoff_curve(inst: SitingInstance, settings: SitingSettings, *, budget: Budget | None = None) -> pd.DataFrame:
     """Coverage for ``p = 0 … N`` new stations, each point a maximal covering optimum.
 
     Parameters
@@ -217,6 +251,9 @@ def tradeoff_curve(inst: SitingInstance, settings: SitingSettings) -> pd.DataFra
     settings
         ``tradeoff_max_p`` is ``N`` (capped at the number of candidates); time limit, gap,
         capacity and size limit as for the run's models.
+    budget
+        Optional time budget shared by the points; points it leaves no time for are listed
+        with status ``skipped_time_budget`` and no figures.
 
     Returns
     -------
@@ -230,7 +267,12 @@ def tradeoff_curve(inst: SitingInstance, settings: SitingSettings) -> pd.DataFra
     rows: list[dict[str, Any]] = []
     n = len(inst.member_ids)
     for p in range(top + 1):
-        res = _mclp(inst, cover, p, settings)
+        if budget is not None and budget.spent:
+            rows.append({"p": p, "total_weight": round(float(inst.weights.sum()), 3), "new_site_ids": "",
+                         "new_site_names": "", "status": SKIPPED, "method": ""})
+            continue
+        limit = None if budget is None else budget.limit(settings.time_limit_s, top + 1 - p)
+        res = _mclp(inst, cover, p, settings, time_limit_s=limit)
         ids, names = _names(inst, res.selected)
         covered = int((res.member_site >= 0).sum())
         rows.append({
@@ -241,7 +283,7 @@ def tradeoff_curve(inst: SitingInstance, settings: SitingSettings) -> pd.DataFra
             "method": res.method,
         })
     df = pd.DataFrame(rows, columns=[c for c in TRADEOFF_COLUMNS if not c.startswith("marginal")])
-    df["marginal_members"] = df["members_covered"].diff().fillna(0).astype(int)
+    df["marginal_members"] = df["members_covered"].diff().fillna(0).astype("Int64")
     df["marginal_weight"] = df["covered_weight"].diff().fillna(0.0).round(3)
     df["marginal_share"] = df["weighted_coverage_share"].diff().fillna(0.0).round(4)
     return df[TRADEOFF_COLUMNS]
@@ -292,6 +334,7 @@ def sensitivity(
     *,
     base_sites: np.ndarray,
     extra_sites: dict[str, np.ndarray] | None = None,
+    budget: Budget | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Re-solve the maximal covering model under other thresholds, speeds and member positions.
 
@@ -309,6 +352,9 @@ def sensitivity(
         Columns of the run's maximal covering sites.
     extra_sites
         Other models' sites (``{"lscp": cols, …}``) whose stability is reported too.
+    budget
+        Optional time budget; cases it leaves no time for are listed with status
+        ``skipped_time_budget`` and left out of the stability shares.
 
     Returns
     -------
@@ -350,12 +396,18 @@ def sensitivity(
                       "limit": thr, "thr": thr, "speed": speed, "draw": d + 1})
     rows: list[dict[str, Any]] = []
     chosen: list[set[int]] = []
-    for case in cases:
+    for n_case, case in enumerate(cases):
+        if budget is not None and budget.spent:
+            rows.append({"scenario": case["scenario"], "kind": case["kind"], "value": case["value"],
+                         "threshold_min": case["thr"], "walk_speed_kmh": case["speed"], "draw": case["draw"],
+                         "site_ids": "", "site_names": "", "status": SKIPPED})
+            continue
         cost, weights = inst.cost, inst.weights
         if case["draw"] is not None:
             cost, weights = moved_costs[case["draw"] - 1], inst.weights[order]
         cover = inst.cover(case["limit"], cost)
-        res = _mclp(inst, cover, s.new_stations, s, weights)
+        limit = None if budget is None else budget.limit(s.time_limit_s, len(cases) - n_case)
+        res = _mclp(inst, cover, s.new_stations, s, weights, time_limit_s=limit)
         ids, names = _names(inst, res.selected)
         sel = set(int(j) for j in res.selected)
         base_cov = (cover @ base_open.astype(float)) > 0
@@ -405,7 +457,8 @@ def sensitivity(
         zh = f"全部 {len(base_ids)} 个推荐站点（或其 {r} 米内的替代点）在至少 {low:.0%} 的情形中被再次选中，结论稳健。"
         en = (f"All {len(base_ids)} recommended sites (or a site within {r} m) are chosen again in at least "
               f"{low:.0%} of the cases: the answer holds.")
-    summary = {"cases": len(cases), "solves": len(rows), "members_moved_per_draw": moved_any,
+    summary = {"cases": len(cases), "solves": int((table["status"] != SKIPPED).sum()),
+               "members_moved_per_draw": moved_any,
                "stability": stability, "stability_nearby": nearby, "stability_radius_m": s.stability_radius_m,
                "verdict_zh": zh, "verdict_en": en,
                "statuses": {str(k): int(v) for k, v in table["status"].value_counts().items()}}
@@ -538,6 +591,8 @@ def _covered_weight(red: _Reduced, open_cols: np.ndarray) -> float:
 def phased_plan(
     inst: SitingInstance,
     settings: SitingSettings,
+    *,
+    budget: Budget | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Openings year by year under a budget, existing stations locked.
 
@@ -548,6 +603,8 @@ def phased_plan(
     settings
         ``per_year`` new sites a year, ``years``, optional ``budget_per_year`` with
         ``site_cost`` (default cost of a site) and ``site_costs`` (per candidate id).
+    budget
+        Optional time budget shared by the solves (each also at most ``time_limit_s``).
 
     Returns
     -------
@@ -570,8 +627,13 @@ def phased_plan(
     n_j = red.cover.shape[1]
     ids = inst.candidates["id"].astype(str).to_numpy()
     costs = np.array([settings.site_costs.get(ids[c], settings.site_cost) for c in red.cols], dtype=float)
-    budget = settings.budget_per_year
-    tl, gap_opt = settings.time_limit_s, settings.mip_gap
+    money = settings.budget_per_year
+    gap_opt = settings.mip_gap
+    solves_left = [2 * K + 1]
+
+    def tl() -> float:
+        solves_left[0] = max(solves_left[0] - 1, 1)
+        return settings.time_limit_s if budget is None else budget.limit(settings.time_limit_s, solves_left[0])
     horizon: list[float] = []
     h_status: list[str] = []
     for k in range(1, K + 1):
@@ -579,21 +641,21 @@ def phased_plan(
             horizon.append(0.0)
             h_status.append("optimal")
             continue
-        st, y, _ = _solve_phases(red, 1, k * P, costs, None if budget is None else k * budget, {}, tl, gap_opt)
+        st, y, _ = _solve_phases(red, 1, k * P, costs, None if money is None else k * money, {}, tl(), gap_opt)
         horizon.append(_covered_weight(red, y[0]) if y.size else 0.0)
         h_status.append(st)
     notes: list[str] = []
     if n_j == 0:
         status, y, gap = "optimal", np.zeros((K, 0), bool), 0.0
     else:
-        status, y, gap = _solve_phases(red, K, P, costs, budget, {}, tl, gap_opt)
+        status, y, gap = _solve_phases(red, K, P, costs, money, {}, tl(), gap_opt)
         got = [_covered_weight(red, y[k]) for k in range(K)]
         short = [k for k in range(K) if got[k] < horizon[k] - 1e-6]
         if short:  # force horizons to their optimum, earliest first, while a nested plan exists
             targets: dict[int, float] = {}
             for k in range(K):
                 trial = {**targets, k: horizon[k]}
-                st2, y2, g2 = _solve_phases(red, K, P, costs, budget, trial, tl, gap_opt)
+                st2, y2, g2 = _solve_phases(red, K, P, costs, money, trial, tl(), gap_opt)
                 if st2 in ("optimal", "time_limit"):
                     targets, status, y, gap = trial, st2, y2, g2
                 elif st2 != "infeasible":
@@ -643,7 +705,7 @@ def phased_plan(
         prev_open, prev_cov = now_open, cov
     table = pd.DataFrame(rows, columns=PHASED_COLUMNS)
     summary = {
-        "years": K, "per_year": P, "budget_per_year": budget, "status": status,
+        "years": K, "per_year": P, "budget_per_year": money, "status": status,
         "gap": None if gap is None else round(gap, 6), "optimal_at_every_horizon": optimal_all,
         "horizon_optimum_share": [round((red.base_weight + h) / total, 4) if total else 0.0 for h in horizon],
         "year_weighted_share": table.groupby("year")["year_weighted_share"].first().round(4).tolist(),
@@ -757,6 +819,7 @@ def decide(
     thr = scenario.thresholds.station_walk_min
     inst = siting_instance(members, candidates, walk, scenario)
     timings: dict[str, float] = {}
+    budget = Budget(s.decision_time_limit_s)
 
     # p-center on the station models' cut-off (3× the threshold)
     t = time.perf_counter()
@@ -766,8 +829,9 @@ def decide(
     rows_of = np.repeat(np.arange(pc_cost.shape[0]), np.diff(pc_cost.indptr))
     pc_cost = sp.csr_array((pc_cost.data[keep], (rows_of[keep], pc_cost.indices[keep])), shape=pc_cost.shape)
     p = min(s.new_stations, int((~inst.existing).sum()))
-    pc = p_center(pc_cost, p, existing=inst.existing, time_limit_s=s.time_limit_s,
-                  total_time_limit_s=4 * s.time_limit_s, max_exact_size=s.max_exact_size)
+    pc_budget = budget.part(2, 10).total_s
+    pc = p_center(pc_cost, p, existing=inst.existing, time_limit_s=max(0.05, min(s.time_limit_s, pc_budget / 4)),
+                  total_time_limit_s=pc_budget, max_exact_size=s.max_exact_size)
     radius_before, _ = radius_of(pc_cost, inst.existing)
     timings["p_center"] = time.perf_counter() - t
 
@@ -787,15 +851,16 @@ def decide(
     by_area = equity_by_area(members, minutes, thr, population=population)
 
     t = time.perf_counter()
-    curve = tradeoff_curve(inst, s)
+    curve = tradeoff_curve(inst, s, budget=budget.part(3, 8))
     timings["tradeoff"] = time.perf_counter() - t
     t = time.perf_counter()
     base = site_cols.get("mclp", np.zeros(0, np.int64))
     sens, sens_summary = sensitivity(inst, walk, scenario, base_sites=base,
-                                     extra_sites={k: v for k, v in site_cols.items() if k != "mclp"})
+                                     extra_sites={k: v for k, v in site_cols.items() if k != "mclp"},
+                                     budget=budget.part(4, 5))
     timings["sensitivity"] = time.perf_counter() - t
     t = time.perf_counter()
-    phased, phased_summary = phased_plan(inst, s)
+    phased, phased_summary = phased_plan(inst, s, budget=budget.part(1, 1))
     timings["phased_plan"] = time.perf_counter() - t
 
     pc_rows = _pcenter_rows(inst, pc, radius_before)
