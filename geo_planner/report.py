@@ -96,7 +96,7 @@ class _Charts:
     def figure(self, w: float = 7.0, h: float = 3.6) -> Any:
         from matplotlib.figure import Figure
 
-        return Figure(figsize=(w, h), dpi=110, layout="constrained")
+        return Figure(figsize=(w, h), dpi=96, layout="constrained")
 
     def png(self, fig: Any) -> str:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
