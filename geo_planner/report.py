@@ -152,8 +152,15 @@ def _chart_equity(ch: _Charts, minutes: dict[str, np.ndarray], population: np.nd
     return ch.png(fig)
 
 
+def _shown_areas(by_area: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Township rows with at least ``SMALL_CELL`` members (the viewer rule), and how many were hidden."""
+    t = by_area[by_area["level"] == "township"]
+    big = pd.to_numeric(t["members"], errors="coerce").fillna(0) >= SMALL_CELL
+    return t[big], int((~big).sum())
+
+
 def _chart_areas(ch: _Charts, by_area: pd.DataFrame) -> str:
-    t = by_area[by_area["level"] == "township"].sort_values("share_covered_station")
+    t = _shown_areas(by_area)[0].sort_values("share_covered_station")
     fig = ch.figure(7.0, max(2.0, 0.32 * len(t) + 0.8))
     ax = fig.add_subplot(1, 1, 1)
     labels = t["area"].astype(str) if ch.font else [f"area {i + 1}" for i in range(len(t))]
@@ -391,9 +398,14 @@ def render_report(result: RunResult) -> str:
     parts.append(f"<h2>{_t('一、基本情况', '1. The situation in numbers')}</h2>")
     parts.append('<div class="kpi">' + "".join(f"<div>{_t(zh, en)}<b>{v}</b></div>" for zh, en, v in kpis) + "</div>")
     by_area = result.coverage_by_area
+    hidden_note = ""
     if by_area is not None and len(by_area):
+        shown, hidden = _shown_areas(by_area)
+        if hidden:
+            hidden_note = (f'<p class="note">{_t(f"另有 {hidden} 个街道(乡镇)不足 {SMALL_CELL} 人，不单独列出。", f"{hidden} townships with fewer than {SMALL_CELL} members are not shown separately.")}</p>')
         parts.append(_img(ch.draw(_chart_areas, by_area), "各街道(乡镇)驿站步行覆盖率与人数",
                           "station coverage and members by township", "areas"))
+        parts.append(hidden_note)
     if reasons:
         parts.append(_img(ch.draw(_chart_reasons, reasons), "居住分散的原因（一人可有多项）",
                           "why members are dispersed (a member may have several reasons)", "reasons"))
@@ -427,13 +439,14 @@ def render_report(result: RunResult) -> str:
                              ("90%分位(分钟)", "90th pct (min)"), ("最长(分钟)", "longest (min)"),
                              ("路网不可达人数", "unreachable")], rows))
         if by_area is not None and "current_gini" in by_area:
-            t = by_area[by_area["level"] == "township"]
+            t = _shown_areas(by_area)[0]
             rows = [[html.escape(str(r["area"])), str(int(r["members"])), _pct(r.get("current_share_beyond")),
                      _pct(r.get("mclp_share_beyond")), _num(r.get("current_p90_min")), _num(r.get("mclp_p90_min")),
                      _num(r.get("current_gini"), 3)] for _, r in t.iterrows()]
             parts.append(_table([("街道(乡镇)", "township"), ("人数", "members"), ("现状超标比例", "beyond now"),
                                  ("最大覆盖方案后", "beyond after MCLP"), ("现状90%分位", "p90 now"),
                                  ("方案后90%分位", "p90 after MCLP"), ("现状基尼系数", "Gini now")], rows))
+            parts.append(hidden_note)
 
     # 4. recommendations
     recs = result.recommendations if result.recommendations is not None else pd.DataFrame()

@@ -289,6 +289,10 @@ def test_report_without_chromium_and_without_member_data(demo_run, tmp_path, mon
     page = (out / "report.html").read_text(encoding="utf-8")
     assert page.count('class="chart"') >= 6
     page = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # pictures: random letters
+    # areas with fewer than 5 members are not listed one by one (the viewer small-cell rule)
+    area = result.coverage_by_area
+    small = area[(area["level"] == "township") & (area["members"] < 5)]
+    assert ("不单独列出" in page) == (len(small) > 0)
     for word in list(m["id"].astype(str)) + [n for n in m["name"].astype(str) if len(n) >= 2]:
         assert word not in page
     # a machine without Chromium still gets the HTML report, and run.json says why there is no PDF
