@@ -318,3 +318,20 @@ def test_time_budget_skips_and_says_so(walk_net) -> None:
     assert res.status == "time_limit" and "upper bound" in res.message
     exact = p_center(inst.cost, 2, existing=inst.existing)
     assert res.radius_min >= exact.radius_min - 1e-9 and res.served == exact.served
+
+
+def test_decision_settings_are_validated() -> None:
+    from geo_planner.errors import ScenarioError
+    from geo_planner.settings import scenario_from_dict
+
+    base = {"network": {"osm": ["x.osm"]}, "inputs": {"members": "m.csv", "branches": "b.csv", "stations": "s.csv"}}
+    bad = {"sensitivity_speed_factors": [1.2, -0.8], "per_year": 0, "site_costs": {"C0001": 0.0},
+           "tradeoff_max_p": -1, "decision_time_limit_s": 0}
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict({**base, "siting": bad})
+    text = str(err.value)
+    for key in bad:
+        assert f"siting.{key}" in text, (key, text)
+    ok = scenario_from_dict({**base, "siting": {"per_year": 3, "years": 2, "budget_per_year": 4.5,
+                                                "site_costs": {"C0001": 2.0}}, "report": {"pdf": False}})
+    assert ok.siting.per_year == 3 and ok.report.pdf is False

@@ -179,7 +179,7 @@ def siting_instance(
     """Build the run's siting instance (the same members and candidates as ``recommend_stations``).
 
     The cost matrix is cut off at the largest of 3× the threshold (the station models' cut-off),
-    the largest sensitivity threshold and the threshold at the slowest sensitivity speed, so
+    the sensitivity thresholds and tiers, and the threshold times the largest speed factor, so
     every sensitivity case reads its coverage from this one matrix.
     """
     s = scenario.siting
@@ -187,8 +187,9 @@ def siting_instance(
     use = siting_members(members)
     rows = np.flatnonzero(use)
     sub = members.iloc[rows]
-    cutoff = max(3 * thr, max(s.sensitivity_thresholds_min, default=thr), thr / min(s.sensitivity_speed_factors,
-                                                                                      default=1.0))
+    # a speed factor f covers within thr·f of the base minutes (see ``sensitivity``)
+    cutoff = max(3 * thr, *s.sensitivity_thresholds_min, *s.life_circle_tiers_min,
+                 thr * max(s.sensitivity_speed_factors, default=1.0))
     msnap = walk.snap(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), max_snap_m=scenario.network.max_snap_m)
     csnap = walk.snap(candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float),
                       max_snap_m=scenario.network.max_snap_m)
