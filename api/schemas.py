@@ -11,6 +11,7 @@ from geo_planner.settings import (
     CRSName,
     GeocodeSettings,
     MapSettings,
+    ReportSettings,
     SitingSettings,
     Thresholds,
 )
@@ -178,6 +179,7 @@ class ScenarioRequest(_Out):
     siting: SitingSettings = SitingSettings()
     branches: BranchSettings = BranchSettings()
     map: MapSettings = MapSettings()
+    report: ReportSettings = ReportSettings()
     seed: int = 0
 
 

@@ -17,8 +17,9 @@ this module gives:
 ``mean_min``, ``max_min``
     Over the finite times.
 
-Members without any time (off the network, no location) are not part of the population;
-they are counted by the coverage tables (``no_time_walk_station``).
+The run computes them over the members the station models consider (on the network, not
+remote: a station plan of this city does not change a remote member's walk); members without
+any time (off the network, no location) and remote members are counted by the coverage tables.
 """
 
 from __future__ import annotations

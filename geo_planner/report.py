@@ -415,7 +415,9 @@ def render_report(result: RunResult) -> str:
 
     # 2. equity and the trade-off curve
     if dec is not None:
-        population = (m["network_status"] == "ok").to_numpy(bool)
+        from .siting.plan import siting_members
+
+        population = siting_members(m)
         parts.append(f"<h2>{_t('二、多建一个站能多覆盖多少人', '2. What each extra station brings')}</h2>")
         p_run = sc.siting.new_stations
         parts.append(_img(ch.draw(_chart_tradeoff, dec.tradeoff, p_run),

@@ -767,7 +767,8 @@ def _pcenter_rows(inst: SitingInstance, res: Any, radius_before: float) -> list[
         a = float(np.round(np.median(after), 2))
         b_zh = f"{b:g} 分钟" if np.isfinite(b) else "部分无法到达"
         b_en = f"{b:g} min" if np.isfinite(b) else "partly unreachable"
-        rb = f"{radius_before:.1f}" if np.isfinite(radius_before) else "∞"
+        rb_zh = f"{radius_before:.1f} 分钟" if np.isfinite(radius_before) else "无法到达（部分成员路网不通）"
+        rb_en = f"{radius_before:.1f} min" if np.isfinite(radius_before) else "unreachable (some members)"
         rows.append({
             "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
             "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(inst.member_ids[served]),
@@ -776,11 +777,11 @@ def _pcenter_rows(inst: SitingInstance, res: Any, radius_before: float) -> list[
             "rule": (f"p-center, p = {res.selected.size}: minimises the longest walk of any member served "
                      f"(existing stations kept); longest walk {res.radius_min:.1f} min"),
             "rationale_zh": (f"按 p-中心模型（使步行最远的老干部尽量近），在{c['name']}新建驿站，{served.size} 名老干部的"
-                             f"最近驿站将改为此处，步行中位时间由 {b_zh} 降至 {a:g} 分钟；全体最长步行时间由 {rb} 分钟"
-                             f"降至 {res.radius_min:.1f} 分钟（覆盖标准 {thr:g} 分钟）。"),
+                             f"最近驿站将改为此处，步行中位时间由 {b_zh} 降至 {a:g} 分钟；该方案服务的 {res.served} 名老干部中"
+                             f"最长步行时间由 {rb_zh} 降至 {res.radius_min:.1f} 分钟（覆盖标准 {thr:g} 分钟）。"),
             "rationale_en": (f"p-center: a new station at {c['name']} becomes the nearest for {served.size} members; "
-                             f"median walk from {b_en} to {a:g} min; the longest walk of any member falls from {rb} "
-                             f"to {res.radius_min:.1f} min."),
+                             f"median walk from {b_en} to {a:g} min; among the {res.served} members the plan serves, "
+                             f"the longest walk falls from {rb_en} to {res.radius_min:.1f} min."),
             "method": f"p_center · highs, {res.solves} covering solves{gap}",
         })
     return rows
@@ -813,7 +814,7 @@ def decide(
     DecisionResult
     """
     from ..equity import equity_by_area, equity_figures
-    from .pcenter import p_center, radius_of
+    from .pcenter import p_center
 
     t0 = time.perf_counter()
     s = scenario.siting
@@ -833,13 +834,18 @@ def decide(
     pc_budget = budget.part(2, 10).total_s
     pc = p_center(pc_cost, p, existing=inst.existing, time_limit_s=max(0.05, min(s.time_limit_s, pc_budget / 4)),
                   total_time_limit_s=pc_budget, max_exact_size=s.max_exact_size)
-    radius_before, _ = radius_of(pc_cost, inst.existing)
+    # the longest current walk of the members the p-center serves (exact times, not cut off)
+    served_pc = pc.member_site >= 0
+    radius_before = float(inst.before_min[served_pc].max()) if served_pc.any() else float("nan")
     timings["p_center"] = time.perf_counter() - t
 
     # members' minutes now and after each model; equity over members with a network position
     current = pd.to_numeric(members["walk_min_station"], errors="coerce").to_numpy(float)
     current = np.where(np.isnan(current), np.inf, current)
-    population = (members["network_status"] == "ok").to_numpy(bool)
+    # the members the station models consider (on the network, not remote): remote members are
+    # the remote branch's business, and no station plan of this city changes their walk
+    population = np.zeros(len(members), bool)
+    population[inst.rows] = True
     site_cols = {m: inst.site_columns(list(v.get("site_ids", []))) for m, v in models.items()
                  if isinstance(v, dict) and "site_ids" in v}
     site_cols["p_center"] = np.asarray(pc.selected, dtype=np.int64)
