@@ -120,6 +120,7 @@ def city(n_members: int, n_sites: int, p: int, seed: int) -> None:
 
 
 def main() -> None:
+    """Parse the options and run both measurements."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--members", type=int, default=10_000)
     ap.add_argument("--sites", type=int, default=1_000)

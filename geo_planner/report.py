@@ -236,7 +236,7 @@ def _chart_phases(ch: _Charts, phased: pd.DataFrame, base_share: float) -> str:
 
 
 def _chart_map(ch: _Charts, result: RunResult) -> str:
-    """The layers as a static picture: roads, members on the viewer grid, stations, new sites."""
+    """Draw the layers as a static picture: roads, members on the viewer grid, stations, new sites."""
     from matplotlib.collections import LineCollection
 
     m = result.members
@@ -355,7 +355,7 @@ document.getElementById('lang').addEventListener('click', function () {
 
 
 def render_report(result: RunResult) -> str:
-    """The report as one self-contained HTML string (aggregates only; see the module docstring).
+    """Render the report as one self-contained HTML string (aggregates only; see the module docstring).
 
     Parameters
     ----------
@@ -377,7 +377,7 @@ def render_report(result: RunResult) -> str:
     siting = counts.get("siting", {}) if isinstance(counts.get("siting"), dict) else {}
     n = len(m)
     parts: list[str] = []
-    parts.append(f'<button id="lang" type="button">中文 / English</button>')
+    parts.append('<button id="lang" type="button">中文 / English</button>')
     parts.append(f"<h1>{html.escape(sc.name)}</h1>")
     parts.append(f'<p class="note">{_t("离退休干部服务覆盖规划报告", "Service-coverage planning report")} · '
                  f"{datetime.now().strftime('%Y-%m-%d')} · geo_planner · "
@@ -402,7 +402,9 @@ def render_report(result: RunResult) -> str:
     if by_area is not None and len(by_area):
         shown, hidden = _shown_areas(by_area)
         if hidden:
-            hidden_note = (f'<p class="note">{_t(f"另有 {hidden} 个街道(乡镇)不足 {SMALL_CELL} 人，不单独列出。", f"{hidden} townships with fewer than {SMALL_CELL} members are not shown separately.")}</p>')
+            zh = f"另有 {hidden} 个街道(乡镇)不足 {SMALL_CELL} 人，不单独列出。"
+            en = f"{hidden} townships with fewer than {SMALL_CELL} members are not shown separately."
+            hidden_note = f'<p class="note">{_t(zh, en)}</p>'
         parts.append(_img(ch.draw(_chart_areas, by_area), "各街道(乡镇)驿站步行覆盖率与人数",
                           "station coverage and members by township", "areas"))
         parts.append(hidden_note)
@@ -475,7 +477,8 @@ def render_report(result: RunResult) -> str:
             items = "".join(f"<li>{_t(*labels.get(k, (k, k)))}: {int(v)}</li>" for k, v in other.items())
             parts.append(f"<p>{_t('组织设置建议（详见调整建议表）：', 'Branch organisation (see the recommendations table):')}</p>"
                          f"<ul>{items}</ul>")
-        models = [(k, v) for k, v in siting.items() if k in ("mclp", "lscp", "p_median", "p_center") and isinstance(v, dict)]
+        models = [(k, v) for k, v in siting.items()
+                  if k in ("mclp", "lscp", "p_median", "p_center") and isinstance(v, dict)]
         rows = [[_t(*MODEL_NAMES[k]), str(v.get("new_sites", "")), html.escape(str(v.get("status", ""))),
                  _num(v.get("gap"), 4), html.escape(str(v.get("method", "")))] for k, v in models]
         parts.append(_table([("模型", "model"), ("新建数", "new sites"), ("状态", "status"), ("差距", "gap"),
@@ -512,7 +515,9 @@ def render_report(result: RunResult) -> str:
                              ("说明", "note")], rows))
         if ps.get("optimal_at_every_horizon"):
             parts.append(f"<p>{_t('该计划在每一年都达到同等站点数下的最优覆盖。', 'The plan is optimal at every year.')}</p>")
-    parts.append(f'<p class="note">{_t("数据来源：OpenStreetMap 路网（© OpenStreetMap contributors, ODbL）；各模型由 HiGHS 求解。", "Roads: © OpenStreetMap contributors (ODbL); models solved with HiGHS.")}</p>')
+    source = _t("数据来源：OpenStreetMap 路网（© OpenStreetMap contributors, ODbL）；各模型由 HiGHS 求解。",
+                "Roads: © OpenStreetMap contributors (ODbL); models solved with HiGHS.")
+    parts.append(f'<p class="note">{source}</p>')
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -109,7 +109,7 @@ class Budget:
         return max(0.05, min(cap_s, self.left() / max(pending, 1)))
 
     def part(self, weight: float, pending: float) -> Budget:
-        """A budget of ``left × weight / pending`` seconds for one step."""
+        """Return a budget of ``left × weight / pending`` seconds for one step."""
         return Budget(max(self.left() * weight / pending, 0.0))
 
 
@@ -408,7 +408,7 @@ def sensitivity(
             cost, weights = moved_costs[case["draw"] - 1], inst.weights[order]
         cover = inst.cover(case["limit"], cost)
         limit = None if budget is None else budget.limit(s.time_limit_s, len(cases) - n_case)
-        res = _mclp(inst, cover, s.new_stations, s, weights, time_limit_s=limit)
+        res = _mclp(inst, cover, min(s.new_stations, int((~inst.existing).sum())), s, weights, time_limit_s=limit)
         ids, names = _names(inst, res.selected)
         sel = set(int(j) for j in res.selected)
         base_cov = (cover @ base_open.astype(float)) > 0
@@ -595,7 +595,7 @@ def phased_plan(
     *,
     budget: Budget | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Openings year by year under a budget, existing stations locked.
+    """Order openings year by year under a budget, existing stations locked.
 
     Parameters
     ----------
