@@ -205,7 +205,8 @@ VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             {"remote": "异地居住", "cross_township": "跨街道(乡镇)居住", "far": "距支部过远"}
         ),
         "level": MappingProxyType({"township": "街道(乡镇)", "community": "社区(村)"}),
-        "area_source": MappingProxyType({"table": "原表", "osm": "地图推断"}),
+        "area_source": MappingProxyType({"table": "原表", "osm": "地图推断", "osm_boundary": "地图行政边界",
+                                         "osm_place": "地图最近地名"}),
         "_status": MappingProxyType(
             {
                 "ok": "正常",

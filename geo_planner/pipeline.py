@@ -31,7 +31,7 @@ from .errors import InputError
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members
 from .export import export_table
-from .geocode import Gazetteer, assign_admin_units, geocode
+from .geocode import IMPRECISE_STATUS, Gazetteer, assign_admin_units, geocode, precise_for_times
 from .io import LayerResult, atomic_write, load_layer, write_rejections
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
@@ -174,6 +174,9 @@ def _versions() -> dict[str, str]:
         out["highspy"] = version("highspy")
     except Exception:  # pragma: no cover - metadata missing
         pass
+    from .admin import boundary_source
+
+    out["admin_boundaries"] = boundary_source() or "none (nearest county seat)"
     return out
 
 
@@ -232,7 +235,7 @@ def run(
             raise InputError(f"{scenario.inputs.members.path}: no member row could be accepted; see rejections")
 
     with prog.stage("geocode"):
-        gaz = Gazetteer.from_osm(scenario.network.osm)
+        gaz = Gazetteer.from_osm(scenario.network.osm, cache_dir=cache)
         frames: dict[str, pd.DataFrame] = {}
         for kind, layer in layers.items():
             frames[kind], rej = _geocode_layer(layer, kind, gaz, scenario)
@@ -249,10 +252,17 @@ def run(
 
     with prog.stage("travel"):
         members = frames["members"]
+        # members placed only to their township/county keep their point but get no time
+        precise = precise_for_times(members["geocode_precision"], scenario.geocode.min_precision_for_times)
+        imprecise = ~precise & members["lon"].notna().to_numpy() & members["lat"].notna().to_numpy()
+        timed = members.copy()
+        timed.loc[imprecise, ["lon", "lat"]] = np.nan
         times = member_travel_table(
-            walk, drive, members, frames["branches"], frames["stations"], frames.get("hospitals"),
+            walk, drive, timed, frames["branches"], frames["stations"], frames.get("hospitals"),
             max_snap_m=scenario.network.max_snap_m,
         )
+        for col in [c for c in times.columns if c.endswith("_status")]:
+            times.loc[imprecise, col] = IMPRECISE_STATUS
         members = pd.concat([members, times], axis=1)
 
     with prog.stage("coverage"):
@@ -263,7 +273,8 @@ def run(
         by_branch = summarize_by_branch(members, frames["branches"])
 
     with prog.stage("dispersion"):
-        disp = classify_members(members, frames["branches"], gaz, branch_walk_min=scenario.thresholds.branch_walk_min)
+        disp = classify_members(members, frames["branches"], gaz, branch_walk_min=scenario.thresholds.branch_walk_min,
+                                remote_rule=scenario.dispersion.remote)
         members = pd.concat([members, disp], axis=1)
         bd = branch_dispersion(members, flag_share=scenario.branches.dispersed_share_flag)
         by_branch = by_branch.merge(bd, on="branch_id", how="left")
@@ -394,6 +405,14 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
     for col in ("covered_station", "covered_branch", "covered_hospital", "dispersed"):
         if col in m:
             counts[col] = int(m[col].sum())
+    imprecise = m["network_status"] == IMPRECISE_STATUS
+    counts["imprecise_location"] = {
+        "members": int(imprecise.sum()),
+        "min_precision_for_times": result.scenario.geocode.min_precision_for_times,
+        "by_precision": {str(k): int(v) for k, v in m.loc[imprecise, "geocode_precision"].value_counts().items()},
+        "by_township": {str(k): int(v) for k, v in
+                        m.loc[imprecise, "township"].fillna("").astype(str).replace("", "（未定位）").value_counts().items()},
+    }
     if "dispersion_reason" in m:
         reasons = m["dispersion_reason"].str.split(";").explode()
         counts["dispersion_reasons"] = {str(k): int(v) for k, v in reasons[reasons != ""].value_counts().items()}
