@@ -144,3 +144,20 @@ def test_pbf_scenario_equals_xml(runs, tmp_path: Path, cache_dir: Path) -> None:
     assert {k: xml_result.counts.get(k) for k in keep} == {k: result.counts.get(k) for k in keep}
     g_xml, g_pbf = xml_result.gazetteer.entries, result.gazetteer.entries
     pd.testing.assert_frame_equal(g_xml.drop(columns="source"), g_pbf.drop(columns="source"))
+
+
+def test_bz2_extract_reads_like_xml(tmp_path: Path, cache_dir: Path) -> None:
+    """``.osm.bz2`` goes through the same readers: same gazetteer, same network (龙岗)."""
+    import bz2
+
+    from geo_planner.geocode import Gazetteer
+    from geo_planner.network import build_network
+
+    packed = tmp_path / "longgang.osm.bz2"
+    packed.write_bytes(bz2.compress(LONGGANG.read_bytes()))
+    a, b = Gazetteer.from_osm([LONGGANG]), Gazetteer.from_osm([packed])
+    pd.testing.assert_frame_equal(a.entries.drop(columns="source"), b.entries.drop(columns="source"))
+    np.testing.assert_array_equal(a.extents, b.extents)
+    na, nb = build_network([LONGGANG], "walk", cache_dir=cache_dir), build_network([packed], "walk")
+    assert (na.n_nodes, na.n_edges) == (nb.n_nodes, nb.n_edges)
+    np.testing.assert_allclose(np.sort(na.edge_length_m), np.sort(nb.edge_length_m))

@@ -169,3 +169,17 @@ def test_remote_branch_split_by_where_members_live() -> None:
     one = split_by_residence(pts[:, 0], pts[:, 1], np.full(120, "玄武区", dtype=object),
                              np.full(120, "玄武门街道", dtype=object), 50)
     assert [p.size for p in one] == [40, 40, 40]
+
+
+def test_township_by_osm_boundary_where_the_extract_has_it(gaz: Gazetteer) -> None:
+    """贵溪's extract holds the whole 东门街道 boundary: it decides there, the nearest place node elsewhere."""
+    from geo_planner.geocode import assign_admin_units
+
+    assert gaz.areas["name"].tolist() == ["东门街道"]  # the other 街道 boundaries are cut by the extract
+    # inside 东门街道, but nearer to the 雄石街道 place node; then a point in 花园街道 (no polygon)
+    pts = [(117.209, 28.282), (117.2400, 28.2905), (118.79, 32.05)]
+    out = assign_admin_units([p[0] for p in pts], [p[1] for p in pts], gaz)
+    assert out["township"].tolist()[:2] == ["东门街道", "花园街道"]
+    assert out["township_source"].tolist() == ["osm_boundary", "osm_place", ""]
+    nearest_only = assign_admin_units([pts[0][0]], [pts[0][1]], Gazetteer(gaz.entries))
+    assert nearest_only["township"].iat[0] == "雄石街道"  # what the nearest seed alone said
