@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from geo_planner.settings import (
     BranchSettings,
     CRSName,
+    DispersionSettings,
     GeocodeSettings,
     MapSettings,
     SitingSettings,
@@ -176,6 +177,7 @@ class ScenarioRequest(_Out):
     thresholds: Thresholds = Thresholds()
     siting: SitingSettings = SitingSettings()
     branches: BranchSettings = BranchSettings()
+    dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     seed: int = 0
 

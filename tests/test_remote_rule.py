@@ -137,6 +137,12 @@ def test_rule_is_a_scenario_setting() -> None:
     assert scenario_from_dict({**base, "dispersion": {"remote": "county"}}).dispersion.remote == "county"
     with pytest.raises(ScenarioError, match="dispersion.remote"):
         scenario_from_dict({**base, "dispersion": {"remote": "district"}})
+    # the service's scenario accepts the same key
+    from api.schemas import ScenarioRequest
+
+    req = ScenarioRequest.model_validate({"network": {"osm": ["guixi_jiangxi.osm"]}, "inputs": {
+        k: {"dataset": "ds_1"} for k in ("members", "branches", "stations")}, "dispersion": {"remote": "county"}})
+    assert req.model_dump(mode="json")["dispersion"] == {"remote": "county"}
     with pytest.raises(ValueError, match="city"):
         classify_members(_members([XUANWU]), _branch(XUANWU), Gazetteer.from_osm([NANJING]),
                          branch_walk_min=20, remote_rule="district")
