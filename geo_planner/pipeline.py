@@ -154,6 +154,22 @@ def _geocode_layer(
                     "action": "warning" if kind == "members" else "rejected",
                 }
             )
+        if kind == "members":  # placed, but too coarsely for travel times: say which, so it can be fixed
+            level = scenario.geocode.min_precision_for_times
+            coarse = ~precise_for_times(df.loc[idx, "geocode_precision"], level) & ~unmatched.to_numpy()
+            for i in idx[coarse]:
+                problems.append(
+                    {
+                        "file": str(layer.info.get("file", "")),
+                        "row": int(df.loc[i, "source_row"]),
+                        "field": "address",
+                        "value": str(df.loc[i, "address"]) if "address" in df else "",
+                        "reason": f"address placed only to its {df.loc[i, 'geocode_precision']} "
+                                  f"({df.loc[i, 'geocode_match']}): shown on the map, no travel time "
+                                  f"(min_precision_for_times = {level})",
+                        "action": "warning",
+                    }
+                )
         if kind != "members":
             df = df.drop(index=idx[unmatched.to_numpy()])
     return df, pd.DataFrame(problems, columns=["file", "row", "field", "value", "reason", "action"])

@@ -112,6 +112,11 @@ def test_imprecise_members_are_counted_apart(runs) -> None:  # noqa: ANN001
     assert sum(counts["imprecise_location"]["by_township"].values()) == 3
     assert counts["siting"]["members_imprecise_excluded"] == 3
     assert counts["siting"]["members_considered"] <= len(m) - 3
+    # each is a warning row naming file, row and field, so the address can be completed
+    rej = pd.read_csv(tmp / "out" / "rejections.csv", encoding="utf-8-sig")
+    coarse = rej[rej["reason"].str.contains("no travel time", regex=False)]
+    assert len(coarse) == 3 and (coarse["field"] == "address").all() and (coarse["action"] == "warning").all()
+    assert coarse["file"].str.endswith("members.csv").all() and set(coarse["row"]) == {10, 11, 12}
     # no recommendation is built on an imprecise member
     ids = ";".join(result.recommendations["member_ids"].fillna("").astype(str))
     assert not any(f"I{i}" in ids.split(";") for i in range(3))
