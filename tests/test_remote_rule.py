@@ -189,3 +189,42 @@ def test_township_by_osm_boundary_where_the_extract_has_it(gaz: Gazetteer) -> No
     assert out["township_source"].tolist() == ["osm_boundary", "osm_place", ""]
     nearest_only = assign_admin_units([pts[0][0]], [pts[0][1]], Gazetteer(gaz.entries))
     assert nearest_only["township"].iat[0] == "雄石街道"  # what the nearest seed alone said
+
+
+def test_remote_branches_one_per_city_split_by_district(walk_net) -> None:  # noqa: ANN001
+    """A 贵溪 unit's 60 retirees in 南京 (30 in 玄武, 30 in 秦淮) and 4 in 深圳 龙岗: with a branch
+    maximum of 50 the 南京 group is split by district (not arbitrarily), 深圳 gets one branch."""
+    from geo_planner.settings import BranchSettings, Thresholds
+    from geo_planner.siting.branches import recommend_branches
+
+    rng = np.random.default_rng(3)
+    xw = np.column_stack([118.7905 + rng.normal(0, 0.0015, 30), 32.0500 + rng.normal(0, 0.0015, 30)])
+    qh = np.column_stack([118.7850 + rng.normal(0, 0.0015, 30), 32.0370 + rng.normal(0, 0.0010, 30)])
+    sz = np.column_stack([DAYUN[0] + rng.normal(0, 0.001, 4), DAYUN[1] + rng.normal(0, 0.001, 4)])
+    pts = np.vstack([xw, qh, sz])
+    where = locate_divisions(pts[:, 0], pts[:, 1])
+    assert where["county"].tolist() == ["玄武区"] * 30 + ["秦淮区"] * 30 + ["龙岗区"] * 4  # planted
+    n = len(pts)
+    members = pd.DataFrame({
+        "id": [f"R{i:02d}" for i in range(n)], "branch_id": np.where(np.arange(n) % 2, "B1", "B2"),
+        "lon": pts[:, 0], "lat": pts[:, 1], "walk_min_branch": np.nan, "network_status": "ok",
+        "dispersed": True, "dispersion_reason": "remote", "member_city": where["city"],
+        "township": "", "community": "",
+    })
+    branches = pd.DataFrame({"id": ["B1", "B2"], "name": ["一支部", "二支部"], "lon": [GUIXI_CENTRE[0]] * 2,
+                             "lat": [GUIXI_CENTRE[1]] * 2})
+    sites = pd.DataFrame({"id": ["S1"], "name": ["驿站"], "kind": ["station"], "lon": [GUIXI_CENTRE[0]],
+                          "lat": [GUIXI_CENTRE[1]]})
+    recs, _ = recommend_branches(members, branches, sites, walk_net, rules=BranchSettings(max_branch_members=50),
+                                 thresholds=Thresholds())
+    remote = recs[recs["kind"] == "remote_branch"].set_index("name")
+    assert sorted(remote.index) == ["南京市玄武区异地支部", "南京市秦淮区异地支部", "深圳市异地支部"]
+    assert remote.loc["南京市玄武区异地支部", "member_ids"].split(";") == [f"R{i:02d}" for i in range(30)]
+    assert remote.loc["南京市秦淮区异地支部", "member_ids"].split(";") == [f"R{i:02d}" for i in range(30, 60)]
+    assert remote.loc["深圳市异地支部", "n_members"] == 4
+    # within the maximum, one remote branch per city, whatever the districts
+    recs, _ = recommend_branches(members, branches, sites, walk_net, rules=BranchSettings(max_branch_members=60),
+                                 thresholds=Thresholds())
+    remote = recs[recs["kind"] == "remote_branch"]
+    assert sorted(remote["name"]) == ["南京市异地支部", "深圳市异地支部"]
+    assert remote.set_index("name").loc["南京市异地支部", "n_members"] == 60

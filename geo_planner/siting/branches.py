@@ -886,22 +886,28 @@ def _remote_recs(m: _Members, remote: np.ndarray, walk: RoadNetwork, *, rules: B
             ), g_all))
             continue
         parts = [g_all]
+        county_of: dict[int, str] = {}
         if g_all.size > rules.max_branch_members:  # split by where they live (county, township)
             from ..admin import locate_divisions
 
-            where = locate_divisions(m.lon[g_all], m.lat[g_all])
+            county = locate_divisions(m.lon[g_all], m.lat[g_all])["county"].to_numpy(dtype=object)
+            county_of = dict(zip(g_all.tolist(), county.tolist(), strict=True))
             parts = [g_all[p] for p in split_by_residence(
-                m.lon[g_all], m.lat[g_all], where["county"].to_numpy(dtype=object), m.township[g_all],
-                rules.max_branch_members)]
+                m.lon[g_all], m.lat[g_all], county, m.township[g_all], rules.max_branch_members)]
         n_split = len(parts)
+        areas = [{county_of.get(int(i), "") for i in g} for g in parts]
+        subs = [a.pop() if len(a) == 1 else "" for a in areas]
         for k, g in enumerate(parts, start=1):
+            sub = subs[k - 1] if subs.count(subs[k - 1]) == 1 else ""  # 南京市秦淮区异地支部
             m_lon, m_lat, t, on_net = _network_medoid(walk, m.snap.subset(g), m.lon[g], m.lat[g])
             src = sorted(set(m.branch[g]))
             b_med, a_med, a_max = _median(m.before[g]), _median(t), _max(t)
             where_zh = f"步行中位{_min_zh(a_med)}" if on_net else "活动地点取成员住址中心"
             where_en = f"median walk {_min_en(a_med)}" if on_net else "meeting near the centre of their homes"
             out.append((_row(
-                kind="remote_branch", name=f"{label}异地支部" if n_split == 1 else f"{label}异地第{k}支部",
+                kind="remote_branch",
+                name=(f"{label}异地支部" if n_split == 1 else f"{label}{sub}异地支部" if sub
+                      else f"{label}异地第{k}支部"),
                 lon=m_lon, lat=m_lat, n_members=int(g.size), branch_ids=";".join(src), city=city,
                 township=_mode(m.township[g]), before_min=b_med, after_min=a_med, max_after_min=a_max,
                 rule=f"{_rule_members(g.size, rules)} living in {label_en}",
