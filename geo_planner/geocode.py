@@ -276,6 +276,8 @@ def _valid_city(token: str) -> bool:
 def _valid_county(token: str) -> bool:
     if len(token) < 2 or token.endswith(_COUNTY_BAD_ENDINGS):
         return False
+    if len(token) >= 3 and _region_core(token) in _division_cores():
+        return True  # a real division, even with a 楼/街/路 in its name (鼓楼区, 街子镇…)
     if set(token[:-1]) & _COUNTY_BAD_CHARS:
         return False
     if token.endswith("市") and len(token) > 3:  # 香铺营集贸市(场) is no county-level city
@@ -1420,6 +1422,30 @@ _CONTEXT_BONUS: Final = 5.0
 _CHUNK: Final = 2000
 
 
+_NEAR_DIVISION_DEG: Final = 0.005  # ≈ 500 m
+
+
+def _near_division(g: Gazetteer, county: str, city: str) -> NDArray[np.bool_]:
+    """Entries within about 500 m of the county-level division(s) named ``county`` (core name)."""
+    import shapely
+
+    from .admin import load_divisions
+
+    n = len(g._names)
+    div = load_divisions()
+    if div is None:
+        return np.zeros(n, dtype=bool)
+    pick = np.array([_region_core(str(c)) == county for c in div.county], dtype=bool)
+    if city:
+        in_city = np.array([_region_core(str(c)) == city for c in div.city], dtype=bool)
+        pick = pick & in_city if (pick & in_city).any() else pick
+    if not pick.any():
+        return np.zeros(n, dtype=bool)
+    area = shapely.union_all(div.geoms[pick]).buffer(_NEAR_DIVISION_DEG)
+    lon, lat = g._entries["lon"].to_numpy(), g._entries["lat"].to_numpy()
+    return np.asarray(shapely.contains_xy(area, lon, lat), dtype=bool)
+
+
 @lru_cache(maxsize=1)
 def _division_cores() -> frozenset[str]:
     """Cores of every county-level division name in the boundary data (余江区 → 余江)."""
@@ -1606,8 +1632,10 @@ class _Matcher:
             allowed &= ~known | hits
             confirmed = hits.copy()
             if q.county and (q.county in g._known_county or q.county in _division_cores()):
-                # a real county written: must agree
-                allowed &= (g._county_core == "") | (g._county_core == q.county)
+                # a real county written: must agree — or lie within 500 m of its boundary (a road
+                # along a district line, 太平北路 in 玄武区 written as 秦淮区)
+                near = _near_division(g, q.county, q.city)
+                allowed &= (g._county_core == "") | (g._county_core == q.county) | near
         self._region_cache[key] = (allowed, confirmed)
         return allowed, confirmed
 

@@ -149,3 +149,36 @@ def test_committee_suffixes_and_building_tails(gaz: Gazetteer) -> None:
     p = parse_address("南京市网巾市195号")
     assert (p.county, p.poi) == ("", "网巾市195号")
     assert geocode(["南京市网巾市195号"], gaz)["geocode_match"].iat[0] == "网巾市"
+
+
+def test_nanjing_addresses_naming_their_district(gaz: Gazetteer) -> None:
+    """南京 addresses with the district written (玄武/秦淮/鼓楼 — 鼓楼区 has a 楼 in it): the district
+    must agree with the place, or the place must lie within 500 m of it (roads along a district line)."""
+    from geo_planner.admin import locate_divisions
+
+    truth = _Truth()
+    truth.apply_file(str(NANJING), locations=True)
+    counts = Counter(a[0] for a in truth.amenities)
+    rows: list[tuple[str, object]] = []
+    for name, lon, lat in truth.amenities:
+        if counts[name] == 1:
+            district = locate_divisions([lon], [lat])["county"].iat[0]
+            rows.append((f"江苏省南京市{district}{name}", shapely.Point(lon, lat)))
+    for name, lines in sorted(truth.roads.items()):
+        if SKIP_ROADS.search(name):
+            continue
+        xy = np.vstack([np.asarray(line.coords) for line in lines])
+        mid = xy[len(xy) // 2]
+        district = locate_divisions([mid[0]], [mid[1]])["county"].iat[0]
+        rows.append((f"南京市{district}{name}12号", shapely.MultiLineString(lines)))
+    assert {"玄武区", "秦淮区", "鼓楼区"} <= {a[len("江苏省南京市"):][:3] for a, _ in rows}
+    out = geocode([a for a, _ in rows], gaz)
+    ok = []
+    for (address, geom), lon, lat in zip(rows, out["lon"], out["lat"], strict=True):
+        if not np.isfinite(lon):
+            ok.append(False)
+            continue
+        near = shapely.ops.nearest_points(geom, shapely.Point(lon, lat))[0]
+        ok.append(_metres(near.x, near.y, lon, lat) <= 200)
+    assert np.mean(ok) >= 0.95, [a for (a, _), good in zip(rows, ok, strict=True) if not good]
+    assert parse_address("南京市鼓楼区中山路1号").county == "鼓楼区"
