@@ -106,6 +106,7 @@ _COMMON: Final[dict[str, str]] = {
     "share_in_township": "居住在活动地点所在街道比例",
     "flagged": "需关注",
     "flag_note": "说明",
+    "imprecise_location": "地址仅到乡镇或区县人数(不计入覆盖率)",
     "share_covered_station": "驿站步行覆盖率",
     "share_covered_branch": "支部步行覆盖率",
     "share_covered_hospital": "医院驾车覆盖率",
@@ -213,6 +214,7 @@ VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "off_network": "距道路过远",
                 "unreachable": "路网不可达",
                 "no_location": "未定位",
+                "imprecise_location": "地址仅到乡镇或区县(不计时间)",
                 "no_target": "无目标",
             }
         ),

@@ -1470,9 +1470,9 @@ class _Query:
 
 #: Building, unit, room and "nearby" detail at the end of an address: never a place to match.
 _BUILDING_TAIL_RE: Final = re.compile(
-    r"(?:[0-9A-Za-z一二三四五六七八九十百零〇两甲乙丙丁东西南北-]*"
+    r"(?:[0-9A-Za-z一二三四五六七八九十百零〇两甲乙丙丁-]+"
     r"(?:号楼|栋|幢|座|单元|室|层|楼|户|门|号院|号)"
-    r"|[0-9]+[A-Za-z]?|[A-Za-z][0-9]+|-|附近|旁边|旁|对面|楼上|楼下|后面|内)+$"
+    r"|[0-9]+[A-Za-z]?|[A-Za-z][0-9]+|-|附近|旁边|对面|楼上|楼下)+$"
 )
 _ALT_ROAD_RE: Final = re.compile(rf"^([{_CJK}0-9A-Za-z-]{{2,12}}?)([附甲乙丙]?[0-9]+(?:[-之][0-9]+)?[号號])")
 
@@ -1585,7 +1585,7 @@ def _poi_texts(q: _Query) -> list[str]:
     local = _strip_building(p.local)
     skip = {p.road + p.number, p.community,
             _strip_building(p.road + p.number + p.poi) if p.road and not q.poi else ""}
-    out = [t for t in dict.fromkeys((q.poi, local)) if len(t) >= 2 and t not in skip]
+    out = [t for t in dict.fromkeys((q.poi, local, p.poi, p.local)) if len(t) >= 2 and t not in skip]
     return out
 
 
