@@ -11,7 +11,8 @@ Reason codes, in order of precedence (a member can carry several, joined by ``;`
       place, so a 玄武区 branch's member living in 秦淮区 is not 异地;
     * ``"county"`` — any other county-level division, 区 included;
 
-    or lives outside the extent of every loaded extract (no road network to measure on).
+    or lives outside the extent of every loaded extract (no road network to measure on; not
+    for an address known only to its township or county, whose point is that unit's centre).
     Cities and counties are decided by boundary polygons (:mod:`geo_planner.admin`).
     ``dispersion_note`` says where (e.g. ``南京市玄武区``).
 ``cross_township`` (跨乡镇)
@@ -88,7 +89,10 @@ def classify_members(
     b_type = bid.map(b["county_type"]).fillna("")
     b_town = bid.map(b["meeting_township"]).fillna("")
     located = members["lon"].notna() & members["lat"].notna()
-    outside = located & ~pd.Series(gazetteer.in_extents(lon, lat), index=members.index)
+    status = members.get("network_status", pd.Series("ok", index=members.index)).astype(str)
+    # a point standing for a whole township/county (imprecise address) says nothing about the extent
+    outside = located & ~pd.Series(gazetteer.in_extents(lon, lat), index=members.index) & (
+        status != "imprecise_location")
 
     known = (loc["county"] != "") & (b_county != "")
     other_county = known & (loc["county"] != b_county)

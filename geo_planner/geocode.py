@@ -1583,8 +1583,7 @@ def _poi_texts(q: _Query) -> list[str]:
     """
     p = q.parsed
     local = _strip_building(p.local)
-    skip = {p.road + p.number, p.community,
-            _strip_building(p.road + p.number + p.poi) if p.road and not q.poi else ""}
+    skip = {p.road, p.road + p.number, p.community}
     out = [t for t in dict.fromkeys((q.poi, local, p.poi, p.local)) if len(t) >= 2 and t not in skip]
     return out
 

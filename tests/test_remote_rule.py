@@ -228,3 +228,13 @@ def test_remote_branches_one_per_city_split_by_district(walk_net) -> None:  # no
     remote = recs[recs["kind"] == "remote_branch"]
     assert sorted(remote["name"]) == ["南京市异地支部", "深圳市异地支部"]
     assert remote.set_index("name").loc["南京市异地支部", "n_members"] == 60
+
+
+def test_imprecise_point_is_not_outside_the_map(gaz: Gazetteer) -> None:
+    """A 龙岗区-only address sits at the district's centre; it is not 异地 for lying off the map."""
+    members = _members([(114.30, 22.75), (114.30, 22.75)],
+                       network_status=["imprecise_location", "ok"])
+    assert not gaz.in_extents([114.30], [22.75]).any()
+    out = classify_members(members, _branch(DAYUN), gaz, branch_walk_min=20)
+    assert out["dispersion_reason"].tolist() == ["", "remote"]
+    assert out["member_city"].tolist() == ["深圳市", "深圳市"]
