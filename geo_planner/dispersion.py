@@ -68,7 +68,8 @@ def classify_members(
     Returns
     -------
     pandas.DataFrame
-        Aligned with ``members``: ``member_city``, ``member_county``, ``meeting_township``,
+        Aligned with ``members``: ``member_city``, ``member_county``, ``admin_source`` (what
+        decided them: ``polygon``, ``nearest_seat`` or ""), ``meeting_township``,
         ``dispersed`` (bool), ``dispersion_reason`` (``;``-joined codes or ""),
         ``dispersion_note`` (where a remote member lives).
 
@@ -118,6 +119,7 @@ def classify_members(
         {
             "member_city": loc["city"].to_numpy(),
             "member_county": loc["county"].to_numpy(),
+            "admin_source": loc["admin_source"].to_numpy(),
             "meeting_township": b_town.to_numpy(),
             "dispersed": r | c | f,
             "dispersion_reason": reason,

@@ -85,6 +85,7 @@ _COMMON: Final[dict[str, str]] = {
     "area": "区域",
     "level": "区域层级",
     "area_source": "区域来源",
+    "admin_source": "城市区县判定依据",
     "unit": "单位",
     "phone": "联系电话",
     "geocode_precision": "定位精度",
@@ -208,6 +209,7 @@ VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
         "level": MappingProxyType({"township": "街道(乡镇)", "community": "社区(村)"}),
         "area_source": MappingProxyType({"table": "原表", "osm": "地图推断", "osm_boundary": "地图行政边界",
                                          "osm_place": "地图最近地名"}),
+        "admin_source": MappingProxyType({"polygon": "行政区划边界", "nearest_seat": "最近县级驻地"}),
         "_status": MappingProxyType(
             {
                 "ok": "正常",

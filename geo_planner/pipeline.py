@@ -421,6 +421,8 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
     for col in ("covered_station", "covered_branch", "covered_hospital", "dispersed"):
         if col in m:
             counts[col] = int(m[col].sum())
+    if "admin_source" in m:  # what decided each member's city and county (异地)
+        counts["admin_source"] = {str(k): int(v) for k, v in m["admin_source"].value_counts().items()}
     imprecise = m["network_status"] == IMPRECISE_STATUS
     counts["imprecise_location"] = {
         "members": int(imprecise.sum()),

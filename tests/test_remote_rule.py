@@ -90,6 +90,7 @@ def test_nanjing_districts_are_one_place(gaz: Gazetteer) -> None:
     out = classify_members(members, _branch(XUANWU), gaz, branch_walk_min=20)
     assert out["dispersion_reason"].tolist()[:3] == ["", "", ""]
     assert out["member_county"].tolist()[:3] == ["玄武区", "秦淮区", "鼓楼区"]
+    assert (out["admin_source"] == "polygon").all()
     assert out["dispersion_reason"].tolist()[3:] == ["remote", "remote"]
     assert out["dispersion_note"].tolist()[3:] == ["鹰潭市贵溪市", "深圳市龙岗区"]
     county = classify_members(members, _branch(XUANWU), gaz, branch_walk_min=20, remote_rule="county")
