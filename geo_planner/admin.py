@@ -34,6 +34,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry import shape
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import GeocodeError
@@ -139,7 +140,7 @@ def _load(data_dir: str) -> AdminDivisions:
         if len(gb) != 9 or feat.get("geometry") is None:
             continue  # the 境界线 (boundary line) features carry no division
         code, name = gb[3:], str(feat["properties"].get("name", ""))
-        geom = shapely.from_geojson(json.dumps(feat["geometry"]))
+        geom = shape(feat["geometry"])
         if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
             continue
         c4, c2 = code[:4] + "00", code[:2] + "0000"
