@@ -307,8 +307,11 @@ def run(
         sites = cands[cands["source"] != "network_node"].assign(
             kind=lambda d: np.where(d["existing"], "station", "candidate")
         )
+        # an imprecise address (a township/county centre) never becomes a meeting point or a walk
+        coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
+        org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
         branch_recs, _ = recommend_branches(
-            members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
+            org_members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
             max_snap_m=scenario.network.max_snap_m, time_limit_s=scenario.siting.time_limit_s,
         )
         recs = finalize_recommendations([station_recs, branch_recs])
