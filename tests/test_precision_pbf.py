@@ -166,3 +166,17 @@ def test_bz2_extract_reads_like_xml(tmp_path: Path, cache_dir: Path) -> None:
     na, nb = build_network([LONGGANG], "walk", cache_dir=cache_dir), build_network([packed], "walk")
     assert (na.n_nodes, na.n_edges) == (nb.n_nodes, nb.n_edges)
     np.testing.assert_allclose(np.sort(na.edge_length_m), np.sort(nb.edge_length_m))
+
+
+def test_demo_planted_township_addresses(demo_run, planted) -> None:  # noqa: ANN001
+    """The demo's two members known only to their 街道: on the map, no times, counted apart."""
+    result, m, out, _ = demo_run
+    ids = planted["imprecise"]["member_ids"]
+    assert len(ids) == 2
+    rows = m.loc[ids]
+    assert (rows["geocode_precision"] == "township").all()
+    assert (rows["network_status"] == "imprecise_location").all()
+    assert rows["walk_min_station"].isna().all() and rows["lon"].notna().all()
+    assert rows["township"].tolist() == planted["imprecise"]["townships"]
+    assert result.counts["imprecise_location"]["members"] == 2
+    assert result.counts["imprecise_location"]["by_township"] == {"花园街道": 2}
