@@ -31,7 +31,7 @@ from .errors import InputError
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members
 from .export import export_table
-from .geocode import IMPRECISE_STATUS, Gazetteer, assign_admin_units, geocode, precise_for_times
+from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
 from .io import LayerResult, atomic_write, load_layer, write_rejections
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
@@ -133,6 +133,8 @@ def _geocode_layer(
             addr = [a or p for a, p in zip(addr, place, strict=True)]
         res = geocode(addr, gaz, scenario.geocode)
         idx = df.index[need]
+        if kind == "members":
+            res = _refine_from_area_columns(res, df.loc[idx], gaz, scenario)
         for col in ("lon", "lat"):
             df.loc[idx, col] = res[col].to_numpy()
         df.loc[idx, "geocode_precision"] = res["geocode_precision"].to_numpy()
@@ -173,6 +175,34 @@ def _geocode_layer(
         if kind != "members":
             df = df.drop(index=idx[unmatched.to_numpy()])
     return df, pd.DataFrame(problems, columns=["file", "row", "field", "value", "reason", "action"])
+
+
+def _refine_from_area_columns(
+    res: pd.DataFrame, rows: pd.DataFrame, gaz: Gazetteer, scenario: Scenario
+) -> pd.DataFrame:
+    """Where an address is too coarse for travel times, try the table's own 街道 + 社区 columns.
+
+    A member written as 「贵溪市雄石街道」 whose 所在社区 column says 城北社区 is placed at that
+    community when the gazetteer knows it; the finer of the two answers is kept.
+    """
+    if "community" not in rows:
+        return res
+    level = scenario.geocode.min_precision_for_times
+    town = rows["township"].fillna("").astype(str) if "township" in rows else pd.Series("", index=rows.index)
+    comm = rows["community"].fillna("").astype(str)
+    coarse = ~precise_for_times(res["geocode_precision"], level) & (comm != "").to_numpy()
+    if not coarse.any():
+        return res
+    alt = geocode((town + comm)[coarse].tolist(), gaz, scenario.geocode)
+    rank = {p: i for i, p in enumerate(PRECISIONS)}
+    better = alt["geocode_precision"].map(rank).to_numpy() < res.loc[coarse, "geocode_precision"].map(rank).to_numpy()
+    out = res.copy()
+    target = np.flatnonzero(coarse)[better]
+    for col in ("lon", "lat", "geocode_precision", "geocode_score", "geocode_match"):
+        out.loc[target, col] = alt.loc[better, col].to_numpy()
+    if len(target):
+        log.info("%d members placed from their 街道/社区 columns instead of a coarser address", len(target))
+    return out
 
 
 def _versions() -> dict[str, str]:

@@ -180,3 +180,23 @@ def test_demo_planted_township_addresses(demo_run, planted) -> None:  # noqa: AN
     assert rows["township"].tolist() == planted["imprecise"]["townships"]
     assert result.counts["imprecise_location"]["members"] == 2
     assert result.counts["imprecise_location"]["by_township"] == {"花园街道": 2}
+
+
+def test_area_columns_refine_a_coarse_address() -> None:
+    """「贵溪市雄石街道」 with 所在社区 = 城北社区 is placed at the community; without it, stays coarse."""
+    from geo_planner.geocode import Gazetteer, geocode
+    from geo_planner.pipeline import _refine_from_area_columns
+
+    gaz = Gazetteer.from_osm([GUIXI])
+    scenario = _scenario_stub()
+    rows = pd.DataFrame({"township": ["雄石街道", "雄石街道", ""], "community": ["城北社区", "", "花园社区"]},
+                        index=[5, 6, 7])
+    addr = ["江西省贵溪市雄石街道", "江西省贵溪市雄石街道", "江西省贵溪市不存在的地方"]
+    res = _refine_from_area_columns(geocode(addr, gaz, scenario.geocode), rows, gaz, scenario)
+    assert res["geocode_precision"].tolist() == ["community", "township", "community"]
+    assert res["geocode_match"].tolist() == ["城北社区", "雄石街道", "花园社区"]
+
+
+def _scenario_stub():  # noqa: ANN202
+    return scenario_from_dict({"network": {"osm": [str(GUIXI)]}, "inputs": {
+        "members": "m.csv", "branches": "b.csv", "stations": "s.csv"}, "geocode": {"default_region": "江西省贵溪市"}})
