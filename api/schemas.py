@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from geo_planner.settings import (
     BranchSettings,
     CRSName,
+    DispersionSettings,
     GeocodeSettings,
     MapSettings,
     ReportSettings,
@@ -178,6 +179,7 @@ class ScenarioRequest(_Out):
     thresholds: Thresholds = Thresholds()
     siting: SitingSettings = SitingSettings()
     branches: BranchSettings = BranchSettings()
+    dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
     seed: int = 0

@@ -6,6 +6,11 @@ place is within ``branch_walk_min`` (20), and by a hospital when the drive to th
 hospital is within ``hospital_drive_min`` (30). A missing time (off-network, unreachable,
 no location) is *not covered* — and is counted separately so a gap in the data is never
 mistaken for a gap in service.
+
+Members whose address was placed only to a township or county (``network_status =
+"imprecise_location"``, see ``[geocode] min_precision_for_times``) count in ``members`` of
+their area but not in the coverage shares: ``share_covered_*`` is over the members with a
+precise enough location, and ``imprecise_location`` says how many were left out.
 """
 
 from __future__ import annotations
@@ -56,10 +61,12 @@ def member_coverage(members: pd.DataFrame, thresholds: Thresholds) -> pd.DataFra
 
 
 def fill_admin_units(members: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFrame:
-    """Township and community per member: the table's own values, else the nearest OSM place.
+    """Township and community per member: the table's own values, else from the OSM extracts.
 
-    Returns a frame with ``township``, ``community`` and ``area_source`` (``table`` or
-    ``osm``), aligned with ``members``.
+    Returns a frame with ``township``, ``community`` and ``area_source`` aligned with
+    ``members``: ``table`` when the table gave the township (and community), else what
+    decided the township — ``osm_boundary`` (inside an OSM 街道/乡镇 boundary polygon),
+    ``osm_place`` (nearest OSM place node) — or "" when nothing did (no location).
     """
     own_t = members.get("township", pd.Series("", index=members.index)).fillna("").astype(str)
     own_c = members.get("community", pd.Series("", index=members.index)).fillna("").astype(str)
@@ -73,18 +80,34 @@ def fill_admin_units(members: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFram
         fill_c = own_c[need] == ""
         out.loc[fill_t[fill_t].index, "township"] = osm.loc[fill_t[fill_t].index, "township"]
         out.loc[fill_c[fill_c].index, "community"] = osm.loc[fill_c[fill_c].index, "community"]
-        out.loc[need[need].index, "area_source"] = "osm"
+        src = np.where(fill_t.to_numpy(), osm["township_source"].to_numpy(dtype=object),
+                       osm["community_source"].to_numpy(dtype=object))
+        out.loc[need[need].index, "area_source"] = src
     return out
 
 
+IMPRECISE = "imprecise_location"
+
+
 def _stats(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Members, share covered, median and 90th percentile per group (vectorised groupby)."""
+    """Members, share covered, median and 90th percentile per group (vectorised groupby).
+
+    Shares are over the members with a precise enough location; ``imprecise_location``
+    counts the others.
+    """
+    status = df["network_status"] if "network_status" in df else pd.Series("", index=df.index)
+    imprecise = (status.astype(str) == IMPRECISE).to_numpy()
+    df = df.assign(_imprecise=imprecise, _precise=~imprecise)
     g = df.groupby(keys, sort=True, dropna=False)
     size = g.size()
-    parts = [size.rename("members")]
+    n_precise = g["_precise"].sum()
+    parts = [size.rename("members"), g["_imprecise"].sum().astype(int).rename("imprecise_location")]
     for time_col, cov_col, _ in COVERAGE_RULES:
         short = time_col.replace("_min", "")  # walk_station, walk_branch, drive_hospital
-        parts.append(g[cov_col].mean().round(4).rename(f"share_{cov_col}"))
+        covered = df[cov_col].astype(bool).to_numpy() & ~imprecise
+        hits = df.assign(_c=covered).groupby(keys, sort=True, dropna=False)["_c"].sum()
+        share = (hits / n_precise.where(n_precise > 0)).round(4)
+        parts.append(share.rename(f"share_{cov_col}"))
         parts.append(g[time_col].median().round(2).rename(f"median_{short}_min"))
         parts.append(g[time_col].quantile(0.9).round(2).rename(f"p90_{short}_min"))
         parts.append((size - g[time_col].count()).rename(f"no_time_{short}"))

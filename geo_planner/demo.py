@@ -315,6 +315,15 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
     for i, s in zip(street_rows, streets, strict=True):
         df.loc[i, "address"] = f"江西省贵溪市{s}{int(building[i]) * 3}号"
         planted["address_only"][df.loc[i, "id"]] = {"street": s}
+    # two give only their 街道: placed at township precision, shown on the map but given no travel
+    # time (min_precision_for_times = community) and left out of the coverage shares
+    township_rows = df.index[addr_only][6:8]
+    for i in township_rows:
+        df.loc[i, "address"] = f"江西省贵溪市{df.loc[i, 'township']}"
+        df.loc[i, "community"] = ""  # nothing finer is known of them
+        del planted["address_only"][df.loc[i, "id"]]
+    planted["imprecise"] = {"member_ids": df.loc[township_rows, "id"].tolist(), "precision": "township",
+                            "townships": df.loc[township_rows, "township"].tolist()}
     sample = df.index[(crs == "高德") | (crs == "百度")][:40]
     planted["gcj02_members"] = {
         df.loc[i, "id"]: {"crs": str(crs[i]), "lon": float(true_lon[i]), "lat": float(true_lat[i])} for i in sample

@@ -3,9 +3,18 @@
 Reason codes, in order of precedence (a member can carry several, joined by ``;``):
 
 ``remote`` (异地)
-    lives in another county-level unit than the branch's meeting place, or outside every
-    loaded extract (off-network), or on a road network the meeting place cannot be reached
-    from. ``dispersion_note`` says where (e.g. ``南京市玄武区``).
+    lives in another place than the branch's meeting place (``[dispersion] remote``):
+
+    * ``"city"`` (default) — another **prefecture-level city**; for a meeting place in a
+      **county** (县, 县级市, 旗) also another county-level division (a county's retirees living
+      in the city's urban districts are 异地); the urban districts (市辖区) of one city are one
+      place, so a 玄武区 branch's member living in 秦淮区 is not 异地;
+    * ``"county"`` — any other county-level division, 区 included;
+
+    or lives outside the extent of every loaded extract (no road network to measure on; not
+    for an address known only to its township or county, whose point is that unit's centre).
+    Cities and counties are decided by boundary polygons (:mod:`geo_planner.admin`).
+    ``dispersion_note`` says where (e.g. ``南京市玄武区``).
 ``cross_township`` (跨乡镇)
     lives in a different 街道/乡镇 from the meeting place.
 ``far`` (远距离)
@@ -38,6 +47,7 @@ def classify_members(
     gazetteer: Gazetteer,
     *,
     branch_walk_min: float,
+    remote_rule: str = "city",
 ) -> pd.DataFrame:
     """Flag dispersed members with their reasons.
 
@@ -52,29 +62,47 @@ def classify_members(
         For the city/county of members and meeting places and the meeting place's township.
     branch_walk_min
         The ``far`` threshold, minutes.
+    remote_rule
+        ``"city"`` or ``"county"`` (see the module docstring).
 
     Returns
     -------
     pandas.DataFrame
-        Aligned with ``members``: ``member_city``, ``member_county``, ``meeting_township``,
+        Aligned with ``members``: ``member_city``, ``member_county``, ``admin_source`` (what
+        decided them: ``polygon``, ``nearest_seat`` or ""), ``meeting_township``,
         ``dispersed`` (bool), ``dispersion_reason`` (``;``-joined codes or ""),
         ``dispersion_note`` (where a remote member lives).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``remote_rule``.
     """
-    loc = assign_county(members["lon"].to_numpy(float), members["lat"].to_numpy(float), gazetteer)
+    if remote_rule not in ("city", "county"):
+        raise ValueError(f"[dispersion] remote must be 'city' or 'county', not {remote_rule!r}")
+    lon, lat = members["lon"].to_numpy(float), members["lat"].to_numpy(float)
+    loc = assign_county(lon, lat, gazetteer)
     loc.index = members.index
     b = branch_places(branches, gazetteer).set_index("id")
     bid = members["branch_id"].astype(str)
+    b_city = bid.map(b["city"]).fillna("")
     b_county = bid.map(b["county"]).fillna("")
+    b_type = bid.map(b["county_type"]).fillna("")
     b_town = bid.map(b["meeting_township"]).fillna("")
-    status = members.get("network_status", pd.Series("ok", index=members.index)).astype(str)
-    bstatus = members.get("branch_status", pd.Series("ok", index=members.index)).astype(str)
     located = members["lon"].notna() & members["lat"].notna()
+    status = members.get("network_status", pd.Series("ok", index=members.index)).astype(str)
+    # a point standing for a whole township/county (imprecise address) says nothing about the extent
+    outside = located & ~pd.Series(gazetteer.in_extents(lon, lat), index=members.index) & (
+        status != "imprecise_location")
 
-    remote = located & (
-        (status == "off_network")
-        | (bstatus == "unreachable")
-        | ((loc["county"] != "") & (b_county != "") & (loc["county"] != b_county))
-    )
+    known = (loc["county"] != "") & (b_county != "")
+    other_county = known & (loc["county"] != b_county)
+    if remote_rule == "county":
+        elsewhere = other_county
+    else:
+        other_city = (loc["city"] != "") & (b_city != "") & (loc["city"] != b_city)
+        elsewhere = other_city | (other_county & (b_type == "county"))
+    remote = located & (outside | elsewhere)
     town = members.get("township", pd.Series("", index=members.index)).fillna("").astype(str)
     cross = ~remote & located & (town != "") & (b_town != "") & (town != b_town)
     walk = pd.to_numeric(members.get("walk_min_branch"), errors="coerce")
@@ -83,12 +111,15 @@ def classify_members(
     r, c, f = remote.to_numpy(), cross.to_numpy(), far.to_numpy()
     # remote excludes the other two, so these are all the combinations
     reason = np.select([r, c & f, c, f], ["remote", "cross_township;far", "cross_township", "far"], default="")
-    note = np.where(remote, (loc["city"] + np.where(loc["county"] != loc["city"], loc["county"], "")), "")
-    note = np.where(remote & (note == ""), "outside the loaded map extracts", note)
+    place = loc["city"] + np.where(loc["county"] != loc["city"], loc["county"], "")
+    note = np.where(remote, place, "")
+    note = np.where(remote & outside, np.where(place != "", place + "（", "") + "outside the loaded map extracts"
+                    + np.where(place != "", "）", ""), note)
     return pd.DataFrame(
         {
             "member_city": loc["city"].to_numpy(),
             "member_county": loc["county"].to_numpy(),
+            "admin_source": loc["admin_source"].to_numpy(),
             "meeting_township": b_town.to_numpy(),
             "dispersed": r | c | f,
             "dispersion_reason": reason,
@@ -99,7 +130,11 @@ def classify_members(
 
 
 def branch_places(branches: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFrame:
-    """Meeting places' township (table value, else nearest OSM township), city and county."""
+    """Meeting places' township (table value, else OSM boundary or nearest township), city and county.
+
+    Returns ``id``, ``meeting_township``, ``city``, ``county`` and ``county_type``
+    (``district`` / ``county`` / "").
+    """
     lon = branches["lon"].to_numpy(float)
     lat = branches["lat"].to_numpy(float)
     loc = assign_county(lon, lat, gazetteer)
@@ -111,6 +146,7 @@ def branch_places(branches: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFrame:
             "meeting_township": np.where(own != "", own, units["township"].to_numpy()),
             "city": loc["city"].to_numpy(),
             "county": loc["county"].to_numpy(),
+            "county_type": loc["county_type"].to_numpy(),
         }
     )
 

@@ -88,6 +88,7 @@ _COMMON: Final[dict[str, str]] = {
     "area": "区域",
     "level": "区域层级",
     "area_source": "区域来源",
+    "admin_source": "城市区县判定依据",
     "unit": "单位",
     "phone": "联系电话",
     "geocode_precision": "定位精度",
@@ -109,6 +110,7 @@ _COMMON: Final[dict[str, str]] = {
     "share_in_township": "居住在活动地点所在街道比例",
     "flagged": "需关注",
     "flag_note": "说明",
+    "imprecise_location": "地址仅到乡镇或区县人数(不计入覆盖率)",
     "share_covered_station": "驿站步行覆盖率",
     "share_covered_branch": "支部步行覆盖率",
     "share_covered_hospital": "医院驾车覆盖率",
@@ -272,13 +274,16 @@ VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             {"remote": "异地居住", "cross_township": "跨街道(乡镇)居住", "far": "距支部过远"}
         ),
         "level": MappingProxyType({"township": "街道(乡镇)", "community": "社区(村)"}),
-        "area_source": MappingProxyType({"table": "原表", "osm": "地图推断"}),
+        "area_source": MappingProxyType({"table": "原表", "osm": "地图推断", "osm_boundary": "地图行政边界",
+                                         "osm_place": "地图最近地名"}),
+        "admin_source": MappingProxyType({"polygon": "行政区划边界", "nearest_seat": "最近县级驻地"}),
         "_status": MappingProxyType(
             {
                 "ok": "正常",
                 "off_network": "距道路过远",
                 "unreachable": "路网不可达",
                 "no_location": "未定位",
+                "imprecise_location": "地址仅到乡镇或区县(不计时间)",
                 "no_target": "无目标",
             }
         ),

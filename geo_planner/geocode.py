@@ -11,7 +11,9 @@ module
 * matches each distinct address against it with rapidfuzz, most specific level first
   (poi → street → community → township → county), disambiguated by the city, county and
   township written in the address (:func:`geocode`),
-* assigns points to the nearest community / township seed (:func:`assign_admin_units`),
+* assigns points to their community / township (:func:`assign_admin_units`: the extract's
+  boundary polygon where it holds one, else the nearest place node) and to their city and
+  county-level division (:func:`assign_county`: boundary polygons of :mod:`geo_planner.admin`),
 * and optionally asks an online geocoder (高德 / 天地图, off by default) for what the
   offline pass could place only coarsely, caching the answers in SQLite.
 
@@ -37,6 +39,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, cast, runtime_checkable
 
@@ -48,6 +51,7 @@ from rapidfuzz import fuzz, process
 from scipy.spatial import cKDTree
 
 from .errors import GeocodeError, InputError, Problem
+from .osm import osm_xml
 from .settings import GeocodeSettings
 
 __all__ = [
@@ -59,8 +63,10 @@ __all__ = [
     "OnlineGeocoder",
     "ParsedAddress",
     "TiandituGeocoder",
+    "IMPRECISE_STATUS",
     "assign_admin_units",
     "geocode",
+    "precise_for_times",
     "load_county_centres",
     "normalise_address",
     "online_geocoder_from_settings",
@@ -270,7 +276,14 @@ def _valid_city(token: str) -> bool:
 def _valid_county(token: str) -> bool:
     if len(token) < 2 or token.endswith(_COUNTY_BAD_ENDINGS):
         return False
-    return not (set(token[:-1]) & _COUNTY_BAD_CHARS)
+    if len(token) >= 3 and _region_core(token) in _division_cores():
+        return True  # a real division, even with a 楼/街/路 in its name (鼓楼区, 街子镇…)
+    if set(token[:-1]) & _COUNTY_BAD_CHARS:
+        return False
+    if token.endswith("市") and len(token) > 3:  # 香铺营集贸市(场) is no county-level city
+        known = _division_cores()
+        return not known or _region_core(token) in known
+    return True
 
 
 def parse_address(text: str) -> ParsedAddress:
@@ -322,7 +335,7 @@ def parse_address(text: str) -> ParsedAddress:
         parts["city"] = parts["province"]
 
     county = _take(_COUNTY_RE, rest)
-    if county and _valid_county(county):
+    if county and _valid_county(county) and not _NUMBER_RE.match(rest[len(county) :]):
         parts["county"] = county
         rest = rest[len(county) :]
 
@@ -335,8 +348,10 @@ def parse_address(text: str) -> ParsedAddress:
         if "community" not in parts:
             token = _take(_COMMUNITY_RE, rest)
             road = _take(_ROAD_RE, token) if token else ""
-            if road and "road" not in parts and _COMMUNITY_RE.match(token[len(road) :]):
-                token = ""  # 冶金大道东侧花园新村: a road comes first (but 东街社区, 中山路社区 stay whole)
+            after = token[len(road) :]
+            if (road and "road" not in parts and _COMMUNITY_RE.match(after)
+                    and not after.startswith(_COMMUNITY_SUFFIXES_URBAN + _COMMUNITY_SUFFIXES_RURAL)):
+                token = ""  # 冶金大道东侧花园新村: a road comes first (but 东街社区(居委会), 中山路社区 stay whole)
             if token and not (set(token) & _COMMUNITY_BAD_CHARS):
                 parts["community"] = token
                 rest = rest[len(token) :]
@@ -594,6 +609,7 @@ _PLACE_SKIP: Final = frozenset(
     {"country", "state", "province", "region", "archipelago", "continent", "ocean", "sea"}
 )
 _COMMUNITY_SEED_KINDS: Final = ("quarter", "village", "neighbourhood")
+_LATIN_TAIL_RE: Final = re.compile(r"[A-Za-z][A-Za-z .'-]*$")  # 凤岗镇 (Fenggang) → 凤岗镇
 _TOWNSHIP_SEED_KINDS: Final = ("town", "suburb")
 _ADMIN_LEVEL: Final[dict[str, str]] = {"5": "prefecture", "6": "county", "7": "township", "8": "township",
                                        "9": "community", "10": "community"}  # fmt: skip
@@ -676,10 +692,26 @@ def _way_coords(refs: Sequence[str], coords: dict[str, tuple[float, float]]) -> 
     return np.asarray(pts, dtype=np.float64).reshape(-1, 2)
 
 
-def _records_from_osm(path: Path) -> list[dict[str, Any]]:
-    """Turn one extract into raw gazetteer records (no admin context yet)."""
+def _records_from_osm(
+    path: Path, source: str | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], tuple[float, float, float, float]]:
+    """Turn one extract into raw gazetteer records (no admin context yet).
+
+    Returns the records, the township/community boundary polygons whose rings the extract
+    holds completely (``name``, ``level``, ``geometry``, ``osm_id``, ``source``) and the
+    extract's extent: min lon, min lat, max lon, max lat of the nodes of its roads
+    (``highway=*`` ways), the area its road network can measure — not of all nodes, since a
+    boundary way reaches far beyond the extract.
+    """
     coords, way_refs, tagged = _read_osm(path)
-    source = path.name
+    source = source or path.name
+    areas = _admin_areas(tagged, coords, way_refs, source)
+    road_nodes = {r for el in tagged if el.kind == "way" and "highway" in el.tags for r in el.refs}
+    pts = [coords[r] for r in road_nodes if r in coords]
+    extent = (math.nan, math.nan, math.nan, math.nan)
+    if pts:
+        xy = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        extent = (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
     records: list[dict[str, Any]] = []
 
     def add(
@@ -751,8 +783,54 @@ def _records_from_osm(path: Path) -> list[dict[str, Any]]:
             label = street + housenumber + ("号" if housenumber.isdigit() else "")
             add(el, name or label, "address", "poi", lon, lat, "addr:housenumber", street=street,
                 housenumber=housenumber)  # fmt: skip
-    logger.debug("%s: %d raw gazetteer records", path, len(records))
-    return records
+    logger.debug("%s: %d raw gazetteer records, %d boundary polygons", path, len(records), len(areas))
+    return records, areas, extent
+
+
+_AREA_LEVEL: Final[dict[str, str]] = {"7": "township", "8": "township", "9": "community", "10": "community"}
+
+
+def _admin_areas(
+    tagged: Sequence[_OsmElement],
+    coords: dict[str, tuple[float, float]],
+    way_refs: dict[str, tuple[str, ...]],
+    source: str,
+) -> list[dict[str, Any]]:
+    """Township/community ``boundary=administrative`` relations whose outer rings are complete.
+
+    An extract usually cuts a boundary: only relations whose every outer way and node is in
+    the file, joined into closed rings, become polygons; the others are left to the nearest
+    place node.
+    """
+    import shapely
+
+    out: list[dict[str, Any]] = []
+    for el in tagged:
+        tags = el.tags
+        level = _AREA_LEVEL.get(tags.get("admin_level", ""))
+        if el.kind != "relation" or tags.get("boundary") != "administrative" or level is None:
+            continue
+        name = _LATIN_TAIL_RE.sub("", _name_of(tags))
+        outer = [(mtype, ref) for mtype, ref, role in el.members if mtype == "way" and role in ("outer", "")]
+        if not name or not outer or any(ref not in way_refs for _, ref in outer):
+            continue
+        ways = [way_refs[ref] for _, ref in outer]
+        rings = _assemble_rings(ways)
+        if sum(len(r) - 1 for r in rings) != sum(len(w) - 1 for w in ways):
+            continue  # some way did not close into a ring
+        polys = []
+        for ring in rings:
+            pts = _way_coords(ring, coords)
+            if len(pts) != len(ring):
+                break
+            polys.append(shapely.make_valid(shapely.Polygon(pts)))
+        else:
+            geom = shapely.union_all(polys)
+            if not geom.is_empty and geom.area > 0:
+                canon = _canon_township(name) if level == "township" else name
+                out.append({"name": canon, "level": level, "geometry": geom,
+                            "osm_id": f"relation/{el.osm_id}", "source": source})
+    return out
 
 
 def _relation_point(
@@ -852,6 +930,13 @@ class Gazetteer:
     ----------
     entries
         The gazetteer table; missing text columns are filled with "".
+    areas
+        Township/community boundary polygons (``name``, ``level`` — ``township`` or
+        ``community`` —, ``geometry`` as shapely polygons in WGS-84), used before the nearest
+        place node by :func:`assign_admin_units`.
+    extents
+        The loaded extracts' extents ``(min lon, min lat, max lon, max lat)``: a point
+        outside all of them lives outside the loaded map (see :meth:`in_extents`).
 
     Raises
     ------
@@ -859,7 +944,13 @@ class Gazetteer:
         If required columns are missing or the table is empty.
     """
 
-    def __init__(self, entries: pd.DataFrame) -> None:
+    def __init__(
+        self,
+        entries: pd.DataFrame,
+        *,
+        areas: pd.DataFrame | None = None,
+        extents: Sequence[tuple[float, float, float, float]] = (),
+    ) -> None:
         missing = [c for c in ("name", "level", "lon", "lat") if c not in entries.columns]
         if missing:
             raise GeocodeError(f"gazetteer table lacks column(s) {', '.join(missing)}")
@@ -876,6 +967,12 @@ class Gazetteer:
             raise GeocodeError("the gazetteer has no named entries with coordinates")
         extra = [c for c in table.columns if c not in ENTRY_COLUMNS]
         self._entries = table[list(ENTRY_COLUMNS) + extra]
+        self._areas = (
+            areas.reset_index(drop=True) if areas is not None and len(areas)
+            else pd.DataFrame({"name": pd.Series(dtype=object), "level": pd.Series(dtype=object),
+                               "geometry": pd.Series(dtype=object)})
+        )
+        self._extents = np.asarray(list(extents), dtype=np.float64).reshape(-1, 4)
         self._build_index()
 
     # -- construction -------------------------------------------------------------------
@@ -889,8 +986,9 @@ class Gazetteer:
         community_max_m: float = 2000.0,
         township_max_m: float = 8000.0,
         county_max_m: float = 60000.0,
+        cache_dir: Path | str | None = None,
     ) -> Gazetteer:
-        """Build a gazetteer from OSM XML extracts (WGS-84).
+        """Build a gazetteer from OSM extracts (WGS-84).
 
         Entries: ``place=*`` nodes/areas (city/county → county level, town/suburb →
         township, quarter/village/neighbourhood → community), administrative boundaries at
@@ -905,7 +1003,9 @@ class Gazetteer:
         Parameters
         ----------
         paths
-            One or more ``.osm`` (optionally ``.gz``/``.bz2``) files.
+            One or more ``.osm`` (optionally ``.gz``/``.bz2``) or ``.pbf`` files; a PBF is
+            converted once by :func:`geo_planner.osm.osm_xml` (the same file the road
+            network reads), so both give identical gazetteers.
         counties
             Add the county-level centres of :func:`load_county_centres` (when cpca is
             installed) as county-level entries, and use them for the region context.
@@ -913,6 +1013,8 @@ class Gazetteer:
             Context assignment radii, metres.
         county_max_m
             Farthest county seed used as an entry's county context, metres.
+        cache_dir
+            Where converted PBF files are kept (the system's temporary folder if ``None``).
 
         Returns
         -------
@@ -921,27 +1023,28 @@ class Gazetteer:
         Raises
         ------
         InputError
-            If a file is missing or is not OSM XML.
+            If a file is missing, is not OSM XML or is an unreadable PBF.
         GeocodeError
-            For ``.pbf`` files (convert them first) or when nothing named was found.
+            When nothing named was found.
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
         problems: list[Problem] = []
         for p in paths:
             path = Path(p)
-            if path.suffix == ".pbf":
-                raise GeocodeError(
-                    f"{path}: the geocoder reads OSM XML; convert the PBF first, e.g. "
-                    f"`osmium cat {path.name} -o {path.stem}.osm`"
-                )
             if not path.is_file():
                 problems.append(Problem(str(path), None, None, "OSM file not found"))
         if problems:
             raise InputError(problems)
         records: list[dict[str, Any]] = []
+        areas: list[dict[str, Any]] = []
+        extents: list[tuple[float, float, float, float]] = []
         for p in paths:
-            records.extend(_records_from_osm(Path(p)))
+            recs, found, extent = _records_from_osm(osm_xml(p, cache_dir), source=Path(p).name)
+            records.extend(recs)
+            areas.extend(found)
+            if all(math.isfinite(v) for v in extent):
+                extents.append(extent)
         if not records:
             raise GeocodeError(f"no named places, roads or POIs in {', '.join(str(p) for p in paths)}")
         raw = pd.DataFrame.from_records(records)
@@ -958,7 +1061,7 @@ class Gazetteer:
                 }
             )  # fmt: skip
             table = pd.concat([table, county_rows], ignore_index=True)
-        gaz = cls(table)
+        gaz = cls(table, areas=pd.DataFrame.from_records(areas) if areas else None, extents=extents)
         logger.info(
             "gazetteer: %d entries (%s) from %d file(s)",
             len(gaz.entries),
@@ -973,6 +1076,34 @@ class Gazetteer:
     def entries(self) -> pd.DataFrame:
         """The gazetteer table (see :data:`ENTRY_COLUMNS`)."""
         return self._entries
+
+    @property
+    def areas(self) -> pd.DataFrame:
+        """Township/community boundary polygons read from the extracts (may be empty)."""
+        return self._areas
+
+    @property
+    def extents(self) -> NDArray[np.float64]:
+        """The extracts' extents, one ``(min lon, min lat, max lon, max lat)`` row each."""
+        return self._extents
+
+    def in_extents(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
+        """Whether each point lies inside the extent of a loaded extract.
+
+        ``True`` for every finite point when no extent is known (a gazetteer built from a
+        table); ``False`` for NaN.
+        """
+        x = np.asarray(lon, dtype=np.float64).ravel()
+        y = np.asarray(lat, dtype=np.float64).ravel()
+        finite = np.isfinite(x) & np.isfinite(y)
+        if len(self._extents) == 0:
+            return finite
+        e = self._extents
+        inside = (
+            (x[:, None] >= e[None, :, 0]) & (y[:, None] >= e[None, :, 1])
+            & (x[:, None] <= e[None, :, 2]) & (y[:, None] <= e[None, :, 3])
+        )
+        return finite & inside.any(axis=1)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -1069,6 +1200,14 @@ def _add_context(
     for col, values in (("county", seed_name), ("city", seed_city), ("province", seed_prov)):
         table[col] = np.asarray(values + [""], dtype=object)[idx]  # idx -1 → ""
 
+    # boundary polygons decide where they cover the entry (the nearest seat errs near a line)
+    from .admin import locate_divisions
+
+    poly = locate_divisions(table["lon"].to_numpy(), table["lat"].to_numpy())
+    found = (poly["county"] != "").to_numpy()
+    for col in ("county", "city", "province"):
+        table.loc[found, col] = poly.loc[found, col].to_numpy()
+
     # prefecture-level places: their own city
     table.loc[is_pref, "city"] = table.loc[is_pref, "name"]
     table.loc[table["level"] == "county", "county"] = table.loc[table["level"] == "county", "name"]
@@ -1128,26 +1267,30 @@ def assign_admin_units(
     community_max_m: float = 2000.0,
     township_max_m: float = 8000.0,
 ) -> pd.DataFrame:
-    """Assign points to the nearest community and township (Voronoi on place nodes).
+    """Assign points to their community and township.
 
-    Communities are the gazetteer's ``place=quarter/village/neighbourhood`` entries,
-    townships its ``place=town/suburb`` entries; distances are straight lines on the
-    sphere (metres), found with one KD-tree query per level.
+    A point inside a township (街道/乡镇) or community boundary polygon of the extracts
+    (``boundary=administrative``, ``admin_level`` 7–8 / 9–10, where the extract holds the
+    whole boundary) takes that unit; elsewhere the nearest seed decides (Voronoi on the
+    gazetteer's ``place=town/suburb`` entries for townships, ``place=quarter/village/
+    neighbourhood`` for communities; straight-line distances on the sphere, one KD-tree
+    query per level).
 
     Parameters
     ----------
     lon, lat
         WGS-84 degrees (array-likes of equal length; NaN allowed).
     gazetteer
-        Provides the seeds.
+        Provides the polygons and seeds.
     community_max_m, township_max_m
-        Farther than this (metres) from every seed gives "".
+        Farther than this (metres) from every seed gives "" (outside every polygon).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``township`` and ``community`` (str, "" when unassigned), aligned to the
-        input (its index when ``lon`` is a Series, else a RangeIndex).
+        Columns ``township`` and ``community`` (str, "" when unassigned) and
+        ``township_source`` / ``community_source`` (``osm_boundary``, ``osm_place`` or
+        ""), aligned to the input (its index when ``lon`` is a Series, else a RangeIndex).
 
     Raises
     ------
@@ -1169,29 +1312,70 @@ def assign_admin_units(
         _, idx = _nearest(gazetteer._xyz[seeds], xyz, max_m)
         seed_names = np.asarray(names[seeds].tolist() + [""], dtype=object)
         out[col] = seed_names[idx]  # idx -1 → ""
-    return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(len(x)))
+        source = np.where(idx >= 0, "osm_place", "").astype(object)
+        in_poly, poly_name = _in_areas(gazetteer, col, x, y)
+        out[col] = np.where(in_poly, poly_name, out[col])
+        out[f"{col}_source"] = np.where(in_poly, "osm_boundary", source)
+    cols = ["township", "community", "township_source", "community_source"]
+    return pd.DataFrame({c: out[c] for c in cols}, index=index if index is not None else pd.RangeIndex(len(x)))
+
+
+def _in_areas(
+    gazetteer: Gazetteer, level: str, x: NDArray[np.float64], y: NDArray[np.float64]
+) -> tuple[NDArray[np.bool_], NDArray[np.object_]]:
+    """Which points lie in a boundary polygon of ``level``, and its name (the smallest one)."""
+    import shapely
+
+    hit = np.zeros(x.shape[0], dtype=bool)
+    name = np.full(x.shape[0], "", dtype=object)
+    areas = gazetteer.areas
+    if len(areas) == 0:
+        return hit, name
+    sub = areas[areas["level"] == level]
+    ok = np.isfinite(x) & np.isfinite(y)
+    if len(sub) == 0 or not ok.any():
+        return hit, name
+    geoms = sub["geometry"].to_numpy(dtype=object)
+    rows = np.flatnonzero(ok)
+    pi, gi = shapely.STRtree(geoms).query(shapely.points(x[rows], y[rows]), predicate="intersects")
+    if pi.size:
+        area = shapely.area(geoms)[gi]
+        order = np.lexsort((area, pi))  # smallest polygon first for each point
+        pi, gi = pi[order], gi[order]
+        first = np.ones(pi.size, dtype=bool)
+        first[1:] = pi[1:] != pi[:-1]
+        hit[rows[pi[first]]] = True
+        name[rows[pi[first]]] = sub["name"].to_numpy(dtype=object)[gi[first]]
+    return hit, name
 
 
 def assign_county(lon: ArrayLike, lat: ArrayLike, gazetteer: Gazetteer, *, county_max_m: float = 60_000.0) -> pd.DataFrame:
-    """Assign points to the nearest county seat: city (地级市), county (区/县/县级市) and province.
+    """Assign points to their prefecture-level city, county-level division and province.
 
-    Seeds are the gazetteer's county-level entries (OSM city/county nodes and county centres).
+    Decided by boundary polygons (:func:`geo_planner.admin.locate_divisions`); a point
+    outside every polygon (or every point, when the boundary data is not installed) falls
+    back to the nearest county seat among the gazetteer's county-level entries (OSM
+    city/county nodes and county centres).
 
     Parameters
     ----------
     lon, lat
         WGS-84 degrees (NaN allowed).
     gazetteer
-        Provides the seeds.
+        Provides the fallback seeds.
     county_max_m
-        Farther than this (metres) from every seed gives "".
+        Farther than this (metres) from every seed gives "" in the fallback.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``city``, ``county``, ``province`` (str, "" when unknown), aligned with the
-        input (RangeIndex). A county-level city whose prefecture is unknown stands for its city.
+        Columns ``city``, ``county``, ``province``, ``county_type`` (``district`` for a
+        市辖区, ``county`` for 县/县级市/旗, "" when unknown) and ``admin_source``
+        (``polygon``, ``nearest_seat`` or ""), str, aligned with the input (RangeIndex). In
+        the fallback a county-level city whose prefecture is unknown stands for its city.
     """
+    from .admin import locate_divisions
+
     x = np.asarray(lon, dtype=np.float64).ravel()
     y = np.asarray(lat, dtype=np.float64).ravel()
     seeds = np.flatnonzero(gazetteer._levels == "county")
@@ -1204,8 +1388,20 @@ def assign_county(lon: ArrayLike, lat: ArrayLike, gazetteer: Gazetteer, *, count
     county, name = col(e["county"]), col(e["name"])
     county = np.where(county != "", county, name)
     city = col(e["city"])
-    return pd.DataFrame({"city": np.where(city != "", city, county), "county": county,
+    near = pd.DataFrame({"city": np.where(city != "", city, county), "county": county,
                          "province": col(e["province"])})
+    poly = locate_divisions(x, y)
+    found = (poly["county"] != "").to_numpy()
+    out = pd.DataFrame({
+        "city": np.where(found, poly["city"], near["city"]),
+        "county": np.where(found, poly["county"], near["county"]),
+        "province": np.where(found, poly["province"], near["province"]),
+        "county_type": np.where(found, poly["county_type"], np.where(
+            near["county"].str.endswith("区") & (near["county"] != ""), "district",
+            np.where(near["county"] != "", "county", ""))),
+        "admin_source": np.where(found, "polygon", np.where(near["county"] != "", "nearest_seat", "")),
+    })
+    return out.astype(object)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1226,6 +1422,39 @@ _CONTEXT_BONUS: Final = 5.0
 _CHUNK: Final = 2000
 
 
+_NEAR_DIVISION_DEG: Final = 0.005  # ≈ 500 m
+
+
+def _near_division(g: Gazetteer, county: str, city: str) -> NDArray[np.bool_]:
+    """Entries within about 500 m of the county-level division(s) named ``county`` (core name)."""
+    import shapely
+
+    from .admin import load_divisions
+
+    n = len(g._names)
+    div = load_divisions()
+    if div is None:
+        return np.zeros(n, dtype=bool)
+    pick = np.array([_region_core(str(c)) == county for c in div.county], dtype=bool)
+    if city:
+        in_city = np.array([_region_core(str(c)) == city for c in div.city], dtype=bool)
+        pick = pick & in_city if (pick & in_city).any() else pick
+    if not pick.any():
+        return np.zeros(n, dtype=bool)
+    area = shapely.union_all(div.geoms[pick]).buffer(_NEAR_DIVISION_DEG)
+    lon, lat = g._entries["lon"].to_numpy(), g._entries["lat"].to_numpy()
+    return np.asarray(shapely.contains_xy(area, lon, lat), dtype=bool)
+
+
+@lru_cache(maxsize=1)
+def _division_cores() -> frozenset[str]:
+    """Cores of every county-level division name in the boundary data (余江区 → 余江)."""
+    from .admin import load_divisions
+
+    div = load_divisions()
+    return frozenset(_region_core(str(n)) for n in div.county) if div is not None else frozenset()
+
+
 @dataclass(frozen=True)
 class _Query:
     parsed: ParsedAddress
@@ -1234,6 +1463,26 @@ class _Query:
     city: str
     county: str
     township: str  # canonical
+    poi: str = ""  # the remainder without its building/unit/room detail (3栋2单元501室)
+    alt_road: str = ""  # a road written without 路/街/巷 before a house number (估衣廊82号)
+    alt_number: str = ""
+
+
+#: Building, unit, room and "nearby" detail at the end of an address: never a place to match.
+_BUILDING_TAIL_RE: Final = re.compile(
+    r"(?:[0-9A-Za-z一二三四五六七八九十百零〇两甲乙丙丁-]+"
+    r"(?:号楼|栋|幢|座|单元|室|层|楼|户|门|号院|号)"
+    r"|[0-9]+[A-Za-z]?|[A-Za-z][0-9]+|-|附近|旁边|对面|楼上|楼下)+$"
+)
+_ALT_ROAD_RE: Final = re.compile(rf"^([{_CJK}0-9A-Za-z-]{{2,12}}?)([附甲乙丙]?[0-9]+(?:[-之][0-9]+)?[号號])")
+
+
+def _strip_building(text: str) -> str:
+    """花园小区3栋2单元501室 → 花园小区; 估衣廊82号附近 → 估衣廊82号 is left to the road rule."""
+    for i in range(1, len(text)):
+        if _BUILDING_TAIL_RE.fullmatch(text, i):
+            return text[:i]
+    return text
 
 
 @dataclass(frozen=True)
@@ -1259,6 +1508,10 @@ def _make_query(text: str, default: ParsedAddress | None) -> _Query:
             raw=parsed.raw,
         )
         from_default = True
+    alt_road = alt_number = ""
+    m = _ALT_ROAD_RE.match(parsed.community + parsed.road + parsed.number + parsed.poi)
+    if m and not m.group(1).isdigit() and m.group(1) != parsed.road:
+        alt_road, alt_number = m.group(1), m.group(2)  # 估衣廊82号; 新街口转盘11号 (not 新街)
     return _Query(
         parsed=parsed,
         from_default=from_default,
@@ -1266,6 +1519,9 @@ def _make_query(text: str, default: ParsedAddress | None) -> _Query:
         city=_region_core(parsed.city),
         county=_region_core(parsed.county),
         township=_canon_township(parsed.township),
+        poi=_strip_building(parsed.poi),
+        alt_road=alt_road,
+        alt_number=alt_number,
     )
 
 
@@ -1318,6 +1574,20 @@ def _exact(index: dict[str, NDArray[np.intp]], *names: str) -> _Cands:
     return found, np.full(len(found), 100.0, dtype=np.float32)
 
 
+def _poi_texts(q: _Query) -> list[str]:
+    """Texts matched against POI names: the remainder (without building detail), else the local part.
+
+    The local part (东门街道办事处) is left out when it is only a road and number (上海路 is the
+    road, not the metro station of that name) or only the community written (荷坳村 is the
+    village, not the 荷坳 metro station).
+    """
+    p = q.parsed
+    local = _strip_building(p.local)
+    skip = {p.road, p.road + p.number, p.community}
+    out = [t for t in dict.fromkeys((q.poi, local, p.poi, p.local)) if len(t) >= 2 and t not in skip]
+    return out
+
+
 class _Matcher:
     """Scores the distinct addresses of one :func:`geocode` call against a gazetteer."""
 
@@ -1327,9 +1597,11 @@ class _Matcher:
         self.min_score = min_score
         cutoff = max(0.0, min_score - 2 * _CONTEXT_BONUS)
         p = [q.parsed for q in queries]
-        self.poi_scores = _fuzzy([x.poi for x in p] + [x.local for x in p], gaz._raw_names["poi"], cutoff)
-        self.poi_core_scores = _fuzzy([x.poi for x in p] + [x.local for x in p], gaz._poi_core, cutoff)
-        self.street_scores = _fuzzy([x.road for x in p], gaz._match_names["street"], cutoff)
+        texts = [t for q in queries for t in _poi_texts(q)] + [q.parsed.local for q in queries]
+        self.poi_scores = _fuzzy(texts, gaz._raw_names["poi"], cutoff)
+        self.poi_core_scores = _fuzzy(texts, gaz._poi_core, cutoff)
+        self.street_scores = _fuzzy([x.road for x in p] + [q.alt_road for q in queries],
+                                    gaz._match_names["street"], cutoff)
         self.community_scores = _fuzzy(
             [_canon_community(x.community) for x in p], gaz._match_names["community"], cutoff
         )
@@ -1358,8 +1630,11 @@ class _Matcher:
                 hits |= (g._city_core == t) | (g._county_core == t)
             allowed &= ~known | hits
             confirmed = hits.copy()
-            if q.county and q.county in g._known_county:  # a real county written: must agree
-                allowed &= (g._county_core == "") | (g._county_core == q.county)
+            if q.county and (q.county in g._known_county or q.county in _division_cores()):
+                # a real county written: must agree — or lie within 500 m of its boundary (a road
+                # along a district line, 太平北路 in 玄武区 written as 秦淮区)
+                near = _near_division(g, q.county, q.city)
+                allowed &= (g._county_core == "") | (g._county_core == q.county) | near
         self._region_cache[key] = (allowed, confirmed)
         return allowed, confirmed
 
@@ -1411,7 +1686,7 @@ class _Matcher:
         The prefix must be one of the regions the address names — unless it names none, so
         南京市人民政府 does not match 玄武区人民政府.
         """
-        pos, score = self.poi_core_scores[text]
+        pos, score = self.poi_core_scores.get(text, _NO_CANDS)
         tokens = {t for t in (q.prov, q.city, q.county) if t}
         if not tokens or len(pos) == 0:
             return pos, score
@@ -1434,9 +1709,7 @@ class _Matcher:
                 row, score = self.pick(q, "poi", cands, self.min_score)
                 if row >= 0:
                     return _Match(row, "poi", score)
-        # the POI name is the remainder, or the whole local part (东门街道办事处) unless that is
-        # only a road and number (上海路 is the road, not the metro station of that name)
-        texts = [t for t in (p.poi, p.local) if len(t) >= 2 and t != p.road + p.number]
+        texts = _poi_texts(q)
         if texts:
             cands = _merge(*(self.poi_scores[t] for t in texts), *(self._core_cands(q, t) for t in texts))
             row, score = self.pick(q, "poi", cands, max(self.min_score, _POI_NAME_MIN_SCORE))
@@ -1449,6 +1722,24 @@ class _Matcher:
             if row >= 0:
                 return _Match(row, "street", score)
             near_miss = max(near_miss, score)
+        if q.alt_road:  # 估衣廊82号, 大学道63号: a road named without 路/街/巷, then a number
+            rows = g._addr_index.get((q.alt_road, _digits(q.alt_number)), [])
+            if rows:
+                pos = np.searchsorted(g._level_rows["poi"], rows)
+                cands = (pos, np.full(len(pos), 100.0, dtype=np.float32))
+                row, score = self.pick(q, "poi", cands, self.min_score)
+                if row >= 0:
+                    return _Match(row, "poi", score)
+            row, score = self.pick(q, "street", self.street_scores[q.alt_road],
+                                   max(self.min_score, _POI_NAME_MIN_SCORE))
+            if row >= 0:
+                return _Match(row, "street", score)
+        if p.road and p.number and not q.poi:  # a POI named with its address (植物咖啡馆慈悲路18号)
+            text = p.local
+            cands = _merge(self.poi_scores.get(text, _NO_CANDS), self._core_cands(q, text))
+            row, score = self.pick(q, "poi", cands, max(self.min_score, _POI_NAME_MIN_SCORE))
+            if row >= 0:
+                return _Match(row, "poi", score)
 
         if p.community:
             cands = self.community_scores[_canon_community(p.community)]
@@ -1457,7 +1748,8 @@ class _Matcher:
                 return _Match(row, "community", score)
             near_miss = max(near_miss, score)
         elif p.poi or p.local:  # a bare place name such as 大岩苏家: exact names only
-            cands = _exact(g._community_by_name, *(t for t in (p.poi, p.local) if t))
+            bare = (q.poi, p.poi, _strip_building(p.local), p.local)
+            cands = _exact(g._community_by_name, *(t for t in bare if t))
             row, score = self.pick(q, "community", cands, self.min_score)
             if row >= 0:
                 return _Match(row, "community", score)
@@ -1758,6 +2050,40 @@ _OUTPUT_COLUMNS: Final = (
     "lon", "lat", "geocode_precision", "geocode_score", "geocode_match",
     "geocode_township", "geocode_community",
 )  # fmt: skip
+
+
+#: ``network_status`` of a member placed too coarsely for travel times.
+IMPRECISE_STATUS: Final = "imprecise_location"
+
+
+def precise_for_times(precision: ArrayLike, min_precision: str = "community") -> NDArray[np.bool_]:
+    """Whether each member's location is precise enough for travel times.
+
+    Parameters
+    ----------
+    precision
+        ``geocode_precision`` values: ``coordinates`` (given in the table: always precise
+        enough), one of :data:`PRECISIONS`, or "" / NaN (treated as ``coordinates`` when the
+        row has coordinates — the caller masks unlocated rows separately).
+    min_precision
+        The coarsest level that still gets times (``poi`` < ``street`` < ``community`` <
+        ``township`` < ``county``).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        False for rows geocoded more coarsely than ``min_precision`` (and for ``unmatched``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``min_precision``.
+    """
+    if min_precision not in _RANK or min_precision == "unmatched":
+        raise ValueError(f"min_precision_for_times must be one of {', '.join(PRECISIONS[:-1])}, not {min_precision!r}")
+    values = pd.Series(np.asarray(precision, dtype=object).ravel()).fillna("").astype(str)
+    rank = values.map(_RANK).fillna(-1).to_numpy()  # coordinates / "" → -1 (finer than poi)
+    return rank <= _RANK[min_precision]
 
 
 def _is_missing(value: object) -> bool:

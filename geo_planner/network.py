@@ -35,7 +35,8 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from .errors import NetworkError
+from .errors import InputError, NetworkError
+from .osm import file_sha256, osm_xml
 
 log = logging.getLogger(__name__)
 
@@ -357,15 +358,6 @@ class RoadNetwork:
         return lon, lat
 
 
-def file_sha256(path: Path | str) -> str:
-    """Return the SHA-256 hex digest of a file's content."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @contextmanager
 def _osmnx_way_tags() -> Iterator[None]:
     """Temporarily ask osmnx to keep the way tags the mode filters need."""
@@ -380,26 +372,11 @@ def _osmnx_way_tags() -> Iterator[None]:
 
 
 def _pbf_to_xml(path: Path, workdir: Path) -> Path:
-    """Convert an ``.osm.pbf`` extract to OSM XML with pyosmium (cached by content hash)."""
+    """Convert an ``.osm.pbf`` extract to OSM XML (the shared reader of :mod:`geo_planner.osm`)."""
     try:
-        import osmium
-    except ImportError as exc:  # pragma: no cover - osmium is a declared dependency
-        raise NetworkError(f"{path}: reading .pbf needs the 'osmium' package (pip install osmium)") from exc
-    out = workdir / f"pbf-{file_sha256(path)[:16]}.osm"
-    if out.exists():
-        return out
-    workdir.mkdir(parents=True, exist_ok=True)
-    tmp = workdir / f".{out.name}.{os.getpid()}.tmp.osm"
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        with osmium.SimpleWriter(str(tmp)) as writer:
-            for obj in osmium.FileProcessor(str(path)):
-                writer.add(obj)
-    except Exception as exc:
-        raise NetworkError(f"{path}: cannot read the PBF extract: {exc}") from exc
-    os.replace(tmp, out)
-    return out
+        return osm_xml(path, workdir)
+    except InputError as exc:
+        raise NetworkError(str(exc)) from None
 
 
 def _first(value: object) -> str:

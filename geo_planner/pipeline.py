@@ -31,7 +31,7 @@ from .errors import InputError
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members
 from .export import export_table
-from .geocode import Gazetteer, assign_admin_units, geocode
+from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
 from .io import LayerResult, atomic_write, load_layer, write_rejections
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
@@ -137,6 +137,8 @@ def _geocode_layer(
             addr = [a or p for a, p in zip(addr, place, strict=True)]
         res = geocode(addr, gaz, scenario.geocode)
         idx = df.index[need]
+        if kind == "members":
+            res = _refine_from_area_columns(res, df.loc[idx], gaz, scenario)
         for col in ("lon", "lat"):
             df.loc[idx, col] = res[col].to_numpy()
         df.loc[idx, "geocode_precision"] = res["geocode_precision"].to_numpy()
@@ -158,9 +160,53 @@ def _geocode_layer(
                     "action": "warning" if kind == "members" else "rejected",
                 }
             )
+        if kind == "members":  # placed, but too coarsely for travel times: say which, so it can be fixed
+            level = scenario.geocode.min_precision_for_times
+            coarse = ~precise_for_times(df.loc[idx, "geocode_precision"], level) & ~unmatched.to_numpy()
+            for i in idx[coarse]:
+                problems.append(
+                    {
+                        "file": str(layer.info.get("file", "")),
+                        "row": int(df.loc[i, "source_row"]),
+                        "field": "address",
+                        "value": str(df.loc[i, "address"]) if "address" in df else "",
+                        "reason": f"address placed only to its {df.loc[i, 'geocode_precision']} "
+                                  f"({df.loc[i, 'geocode_match']}): shown on the map, no travel time "
+                                  f"(min_precision_for_times = {level})",
+                        "action": "warning",
+                    }
+                )
         if kind != "members":
             df = df.drop(index=idx[unmatched.to_numpy()])
     return df, pd.DataFrame(problems, columns=["file", "row", "field", "value", "reason", "action"])
+
+
+def _refine_from_area_columns(
+    res: pd.DataFrame, rows: pd.DataFrame, gaz: Gazetteer, scenario: Scenario
+) -> pd.DataFrame:
+    """Where an address is too coarse for travel times, try the table's own 街道 + 社区 columns.
+
+    A member written as 「贵溪市雄石街道」 whose 所在社区 column says 城北社区 is placed at that
+    community when the gazetteer knows it; the finer of the two answers is kept.
+    """
+    if "community" not in rows:
+        return res
+    level = scenario.geocode.min_precision_for_times
+    town = rows["township"].fillna("").astype(str) if "township" in rows else pd.Series("", index=rows.index)
+    comm = rows["community"].fillna("").astype(str)
+    coarse = ~precise_for_times(res["geocode_precision"], level) & (comm != "").to_numpy()
+    if not coarse.any():
+        return res
+    alt = geocode((town + comm)[coarse].tolist(), gaz, scenario.geocode)
+    rank = {p: i for i, p in enumerate(PRECISIONS)}
+    better = alt["geocode_precision"].map(rank).to_numpy() < res.loc[coarse, "geocode_precision"].map(rank).to_numpy()
+    out = res.copy()
+    target = np.flatnonzero(coarse)[better]
+    for col in ("lon", "lat", "geocode_precision", "geocode_score", "geocode_match"):
+        out.loc[target, col] = alt.loc[better, col].to_numpy()
+    if len(target):
+        log.info("%d members placed from their 街道/社区 columns instead of a coarser address", len(target))
+    return out
 
 
 def _versions() -> dict[str, str]:
@@ -178,6 +224,9 @@ def _versions() -> dict[str, str]:
         out["highspy"] = version("highspy")
     except Exception:  # pragma: no cover - metadata missing
         pass
+    from .admin import boundary_source
+
+    out["admin_boundaries"] = boundary_source() or "none (nearest county seat)"
     return out
 
 
@@ -236,7 +285,7 @@ def run(
             raise InputError(f"{scenario.inputs.members.path}: no member row could be accepted; see rejections")
 
     with prog.stage("geocode"):
-        gaz = Gazetteer.from_osm(scenario.network.osm)
+        gaz = Gazetteer.from_osm(scenario.network.osm, cache_dir=cache)
         frames: dict[str, pd.DataFrame] = {}
         for kind, layer in layers.items():
             frames[kind], rej = _geocode_layer(layer, kind, gaz, scenario)
@@ -253,10 +302,17 @@ def run(
 
     with prog.stage("travel"):
         members = frames["members"]
+        # members placed only to their township/county keep their point but get no time
+        precise = precise_for_times(members["geocode_precision"], scenario.geocode.min_precision_for_times)
+        imprecise = ~precise & members["lon"].notna().to_numpy() & members["lat"].notna().to_numpy()
+        timed = members.copy()
+        timed.loc[imprecise, ["lon", "lat"]] = np.nan
         times = member_travel_table(
-            walk, drive, members, frames["branches"], frames["stations"], frames.get("hospitals"),
+            walk, drive, timed, frames["branches"], frames["stations"], frames.get("hospitals"),
             max_snap_m=scenario.network.max_snap_m,
         )
+        for col in [c for c in times.columns if c.endswith("_status")]:
+            times.loc[imprecise, col] = IMPRECISE_STATUS
         members = pd.concat([members, times], axis=1)
 
     with prog.stage("coverage"):
@@ -267,7 +323,8 @@ def run(
         by_branch = summarize_by_branch(members, frames["branches"])
 
     with prog.stage("dispersion"):
-        disp = classify_members(members, frames["branches"], gaz, branch_walk_min=scenario.thresholds.branch_walk_min)
+        disp = classify_members(members, frames["branches"], gaz, branch_walk_min=scenario.thresholds.branch_walk_min,
+                                remote_rule=scenario.dispersion.remote)
         members = pd.concat([members, disp], axis=1)
         bd = branch_dispersion(members, flag_share=scenario.branches.dispersed_share_flag)
         by_branch = by_branch.merge(bd, on="branch_id", how="left")
@@ -284,8 +341,11 @@ def run(
         sites = cands[cands["source"] != "network_node"].assign(
             kind=lambda d: np.where(d["existing"], "station", "candidate")
         )
+        # an imprecise address (a township/county centre) never becomes a meeting point or a walk
+        coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
+        org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
         branch_recs, _ = recommend_branches(
-            members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
+            org_members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
             max_snap_m=scenario.network.max_snap_m, time_limit_s=scenario.siting.time_limit_s,
         )
         recs = finalize_recommendations([station_recs, branch_recs])
@@ -447,6 +507,16 @@ def write_outputs(result: RunResult, *, started: datetime) -> None:
     for col in ("covered_station", "covered_branch", "covered_hospital", "dispersed"):
         if col in m:
             counts[col] = int(m[col].sum())
+    if "admin_source" in m:  # what decided each member's city and county (异地)
+        counts["admin_source"] = {str(k): int(v) for k, v in m["admin_source"].value_counts().items()}
+    imprecise = m["network_status"] == IMPRECISE_STATUS
+    counts["imprecise_location"] = {
+        "members": int(imprecise.sum()),
+        "min_precision_for_times": result.scenario.geocode.min_precision_for_times,
+        "by_precision": {str(k): int(v) for k, v in m.loc[imprecise, "geocode_precision"].value_counts().items()},
+        "by_township": {str(k): int(v) for k, v in
+                        m.loc[imprecise, "township"].fillna("").astype(str).replace("", "（未定位）").value_counts().items()},
+    }
     if "dispersion_reason" in m:
         reasons = m["dispersion_reason"].str.split(";").explode()
         counts["dispersion_reasons"] = {str(k): int(v) for k, v in reasons[reasons != ""].value_counts().items()}

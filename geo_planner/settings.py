@@ -119,12 +119,20 @@ class GeocodeSettings(_Model):
         ``None`` (default, offline only), ``amap`` (高德) or ``tianditu`` (天地图); needs a key.
     online_key_env
         Name of the environment variable holding the online geocoder key.
+    min_precision_for_times
+        The coarsest geocoding precision that still gets travel times (levels, finest first:
+        ``poi`` < ``street`` < ``community`` < ``township`` < ``county``; default
+        ``community``). Members placed more coarsely keep their point for maps and area
+        counts but get no times (``network_status = "imprecise_location"``), are left out of
+        coverage shares (counted apart) and of the siting models. Members given by
+        coordinates are always precise enough.
     """
 
     min_score: float = Field(70.0, ge=0, le=100)
     default_region: str | None = None
     online_provider: Literal["amap", "tianditu"] | None = None
     online_key_env: str = "GEO_PLANNER_GEOCODER_KEY"
+    min_precision_for_times: Literal["poi", "street", "community", "township", "county"] = "community"
 
 
 class Thresholds(_Model):
@@ -231,6 +239,22 @@ class BranchSettings(_Model):
     party_group_min_members: int = Field(3, ge=1)
 
 
+class DispersionSettings(_Model):
+    """When a member counts as dispersed.
+
+    Attributes
+    ----------
+    remote
+        ``city`` (default): 异地 means living in another prefecture-level city than the
+        branch's meeting place, or outside every loaded extract; for a meeting place in a
+        county (县, 县级市, 旗) another county-level division also counts, while the urban
+        districts (市辖区) of one city are one place. ``county``: any other county-level
+        division (区 included) is 异地.
+    """
+
+    remote: Literal["city", "county"] = "city"
+
+
 class MapSettings(_Model):
     """Folium map options: ``tiles`` is ``osm``, ``none``, ``amap`` or ``tianditu``."""
 
@@ -256,6 +280,7 @@ class Scenario(_Model):
     thresholds: Thresholds = Thresholds()
     siting: SitingSettings = SitingSettings()
     branches: BranchSettings = BranchSettings()
+    dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
     seed: int = 0

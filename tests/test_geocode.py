@@ -198,9 +198,13 @@ def test_gazetteer_entries(gaz: Gazetteer, guixi_osm: Any) -> None:
         assert (e["source"] == "cpca").sum() > 2500
 
 
-def test_pbf_and_missing_files_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(GeocodeError, match="osmium"):
+def test_missing_and_broken_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
         Gazetteer.from_osm([tmp_path / "x.osm.pbf"])
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(b"not a pbf")
+    with pytest.raises(InputError, match="broken.osm.pbf.*PBF"):
+        Gazetteer.from_osm([broken], cache_dir=tmp_path)
     with pytest.raises(InputError, match="not found"):
         Gazetteer.from_osm([tmp_path / "missing.osm"])
     bad = tmp_path / "bad.osm"

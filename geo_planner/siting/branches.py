@@ -22,7 +22,9 @@ usually at most 50 full party members; a joint branch usually covers at most 5 u
    A group meets at its *network medoid*: the member minimising the total walk of the group.
 4. **remote_branch** (异地支部) / **mobile_member** (流动党员) — ``remote`` members grouped by
    ``member_city``: a city with at least ``min_branch_members`` of them gets a remote branch
-   (split into ``ceil(n / max_branch_members)`` spatially contiguous branches when larger)
+   (split only when larger than ``max_branch_members``, and then by where they live: by
+   county-level division, then 街道/乡镇, then along the longer axis, parts merged back with
+   their nearest neighbour while they fit — see :func:`split_by_residence`)
    meeting at the network medoid of its members (the centroid when none is on the network);
    a smaller city gets one ``mobile_member`` row: manage them as mobile party members and
    keep contact through their branch.
@@ -780,6 +782,84 @@ def _transfer_recs(
     return out
 
 
+def split_by_residence(
+    lon: np.ndarray, lat: np.ndarray, county: np.ndarray, township: np.ndarray, max_members: int
+) -> list[np.ndarray]:
+    """Split a group of members into parts of at most ``max_members`` by where they live.
+
+    A group that fits stays whole. Otherwise members are grouped by county-level division;
+    a division too large is grouped by 街道/乡镇; a township still too large is cut along
+    its longer axis into contiguous runs. The parts are then merged back, smallest first,
+    with the part whose centre is nearest, whenever the two fit together, so no part is
+    split off without need.
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees (NaN for members without a location: they join the largest part).
+    county, township
+        Where each member lives ("" when unknown).
+    max_members
+        The branch maximum.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Positions (into the inputs) of each part, largest first; together every member once.
+    """
+    n = lon.shape[0]
+    everyone = np.arange(n)
+    if n <= max_members:
+        return [everyone]
+    x, y = _planar(lon, lat)
+
+    def by_axis(idx: np.ndarray) -> list[np.ndarray]:
+        k = math.ceil(idx.size / max_members)
+        if k <= 1:
+            return [idx]
+        fx, fy = x[idx][np.isfinite(x[idx])], y[idx][np.isfinite(y[idx])]
+        wide = fx.size and (np.ptp(fx) >= np.ptp(fy))
+        axis = (x if wide else y)[idx]
+        return np.array_split(idx[np.argsort(np.nan_to_num(axis, nan=np.inf), kind="stable")], k)
+
+    def by_key(idx: np.ndarray, key: np.ndarray, then) -> list[np.ndarray]:  # noqa: ANN001
+        if idx.size <= max_members:
+            return [idx]
+        out: list[np.ndarray] = []
+        for value in sorted(set(key[idx].tolist())):
+            part = idx[key[idx] == value]
+            out += then(part) if part.size > max_members else [part]
+        return out
+
+    parts = by_key(everyone, np.asarray(county, dtype=object),
+                   lambda p: by_key(p, np.asarray(township, dtype=object), by_axis))
+
+    def centre(p: np.ndarray) -> tuple[float, float]:
+        ok = np.isfinite(x[p]) & np.isfinite(y[p])
+        return (float(x[p][ok].mean()), float(y[p][ok].mean())) if ok.any() else (math.nan, math.nan)
+
+    merged = True
+    while merged and len(parts) > 1:
+        merged = False
+        parts.sort(key=lambda p: p.size)
+        for i, small in enumerate(parts):
+            cx, cy = centre(small)
+            best, best_d = -1, math.inf
+            for j, other in enumerate(parts):
+                if j == i or small.size + other.size > max_members:
+                    continue
+                ox, oy = centre(other)
+                d = math.hypot(cx - ox, cy - oy) if np.isfinite([cx, cy, ox, oy]).all() else 1e18
+                if d < best_d:
+                    best, best_d = j, d
+            if best >= 0:
+                parts[best] = np.sort(np.concatenate([parts[best], small]))
+                del parts[i]
+                merged = True
+                break
+    return sorted(parts, key=lambda p: (-p.size, int(p[0])))
+
+
 def _remote_recs(m: _Members, remote: np.ndarray, walk: RoadNetwork, *, rules: BranchSettings) -> list[_Rec]:
     """Remote branches (≥ ``min_branch_members`` in a city) and mobile members (fewer), per city."""
     out: list[_Rec] = []
@@ -805,20 +885,29 @@ def _remote_recs(m: _Members, remote: np.ndarray, walk: RoadNetwork, *, rules: B
                 method="rule",
             ), g_all))
             continue
-        n_split = math.ceil(g_all.size / rules.max_branch_members)
         parts = [g_all]
-        if n_split > 1:  # spatially contiguous parts along the longer axis
-            x, y = _planar(m.lon[g_all], m.lat[g_all])
-            axis = x if np.nanmax(x) - np.nanmin(x) >= np.nanmax(y) - np.nanmin(y) else y
-            parts = np.array_split(g_all[np.argsort(np.nan_to_num(axis, nan=np.inf), kind="stable")], n_split)
+        county_of: dict[int, str] = {}
+        if g_all.size > rules.max_branch_members:  # split by where they live (county, township)
+            from ..admin import locate_divisions
+
+            county = locate_divisions(m.lon[g_all], m.lat[g_all])["county"].to_numpy(dtype=object)
+            county_of = dict(zip(g_all.tolist(), county.tolist(), strict=True))
+            parts = [g_all[p] for p in split_by_residence(
+                m.lon[g_all], m.lat[g_all], county, m.township[g_all], rules.max_branch_members)]
+        n_split = len(parts)
+        areas = [{county_of.get(int(i), "") for i in g} for g in parts]
+        subs = [a.pop() if len(a) == 1 else "" for a in areas]
         for k, g in enumerate(parts, start=1):
+            sub = subs[k - 1] if subs.count(subs[k - 1]) == 1 else ""  # 南京市秦淮区异地支部
             m_lon, m_lat, t, on_net = _network_medoid(walk, m.snap.subset(g), m.lon[g], m.lat[g])
             src = sorted(set(m.branch[g]))
             b_med, a_med, a_max = _median(m.before[g]), _median(t), _max(t)
             where_zh = f"步行中位{_min_zh(a_med)}" if on_net else "活动地点取成员住址中心"
             where_en = f"median walk {_min_en(a_med)}" if on_net else "meeting near the centre of their homes"
             out.append((_row(
-                kind="remote_branch", name=f"{label}异地支部" if n_split == 1 else f"{label}异地第{k}支部",
+                kind="remote_branch",
+                name=(f"{label}异地支部" if n_split == 1 else f"{label}{sub}异地支部" if sub
+                      else f"{label}异地第{k}支部"),
                 lon=m_lon, lat=m_lat, n_members=int(g.size), branch_ids=";".join(src), city=city,
                 township=_mode(m.township[g]), before_min=b_med, after_min=a_med, max_after_min=a_max,
                 rule=f"{_rule_members(g.size, rules)} living in {label_en}",

@@ -138,7 +138,10 @@ def recommend_stations(
     """Run MCLP, LSCP and p-median and turn their new sites into recommendations.
 
     Remote members (异地) are left out: a station in their city is the remote branch's
-    business, not the home city's station plan.
+    business, not the home city's station plan. So are members without a walking time —
+    off the network, no location, or placed only to a township/county
+    (``imprecise_location``, ``[geocode] min_precision_for_times``): a model must not place a
+    station for a home known to ±10 km.
 
     Returns
     -------
@@ -163,7 +166,10 @@ def recommend_stations(
     results = plan_stations(cover, w, scenario.siting, existing=existing, cost=cost)
     before = sub["walk_min_station"].to_numpy(float)
     rows: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {"candidates": int(len(candidates)), "members_considered": int(len(sub))}
+    summary: dict[str, Any] = {
+        "candidates": int(len(candidates)), "members_considered": int(len(sub)),
+        "members_imprecise_excluded": int((members["network_status"] == "imprecise_location").sum()),
+    }
     ids = sub["id"].astype(str).to_numpy()
     csr = cost.tocsr()
     for model, res in results.items():
