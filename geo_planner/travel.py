@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .network import RoadNetwork, Snap, csr_min
 
@@ -39,6 +39,8 @@ STATUS_OFF_NETWORK = "off_network"
 STATUS_UNREACHABLE = "unreachable"
 STATUS_NO_LOCATION = "no_location"
 STATUS_NO_TARGET = "no_target"
+#: With a cut-off: the time exceeds the limit (not measured further; reported as "> limit").
+STATUS_BEYOND_LIMIT = "beyond_limit"
 
 
 @dataclass(frozen=True)
@@ -220,12 +222,14 @@ def time_to_assigned(
     targets: Snap,
     assignment: np.ndarray,
     *,
+    limit_min: float | None = None,
     chunk: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Travel time from each member to one given target (e.g. its own branch's meeting place).
 
-    One Dijkstra call per chunk of targets (all targets of a chunk at once), never a call
-    per member.
+    One Dijkstra call per chunk of targets on the reversed graph (all targets of a chunk at
+    once), never a call per member; members are grouped by target once, so each chunk reads
+    a contiguous slice of them.
 
     Parameters
     ----------
@@ -235,6 +239,10 @@ def time_to_assigned(
         Snapped points.
     assignment
         For each member, the index of its target in ``targets`` (``-1`` for none).
+    limit_min
+        Cut-off in minutes: the searches stop there, and members farther than this from their
+        target get ``NaN`` with status ``beyond_limit`` (their time is known only to exceed the
+        limit — never a wrong number). ``None`` measures every time (full searches).
     chunk
         Targets per Dijkstra call (bounds memory at ``chunk × nodes`` floats).
 
@@ -246,19 +254,22 @@ def time_to_assigned(
     assignment = np.asarray(assignment, dtype=np.int64)
     n_m = members.edge.shape[0]
     secs = np.full(n_m, np.inf)
+    limit_s = np.inf if limit_min is None else float(limit_min) * 60.0
     if targets.on_network.any():
         graph, virt = _augmented_reverse(net, targets)
         tgt_virtual = np.where(assignment >= 0, virt[np.clip(assignment, 0, None)], -1)
-        used = np.unique(tgt_virtual[(tgt_virtual >= 0) & members.on_network])
-        e = np.where(members.on_network, members.edge, 0)
-        u, v = net.edge_u[e], net.edge_v[e]
+        todo = np.flatnonzero((tgt_virtual >= 0) & members.on_network)
+        order = todo[np.argsort(tgt_virtual[todo], kind="stable")]  # members grouped by target
+        tv = tgt_virtual[order]
+        used, first = np.unique(tv, return_index=True)
+        bounds = np.r_[first, order.shape[0]]
         for sl in _chunks(used.shape[0], chunk):
             block = used[sl]
-            dist = dijkstra(graph, directed=True, indices=block)
-            who = np.flatnonzero(np.isin(tgt_virtual, block) & members.on_network)
+            dist = dijkstra(graph, directed=True, indices=block, limit=limit_s)
+            who = order[bounds[sl.start] : bounds[sl.stop]]
             rows = np.searchsorted(block, tgt_virtual[who])  # block is sorted (np.unique)
-            sub = members.subset(who)
-            s, _ = _combine(net, sub, dist[rows, u[who]], dist[rows, v[who]])
+            e = members.edge[who]
+            s, _ = _combine(net, members.subset(who), dist[rows, net.edge_u[e]], dist[rows, net.edge_v[e]])
             secs[who] = s
         # Same edge as the own target: direct travel along it.
         same = members.on_network & (assignment >= 0)
@@ -268,10 +279,21 @@ def time_to_assigned(
         if pm.size:
             direct = _same_edge_seconds(net, members, targets, pm, assignment[pm])
             secs[pm] = np.minimum(secs[pm], direct)
+    beyond = np.isfinite(limit_s) & (secs > limit_s)
+    secs[beyond] = np.inf
     minutes = secs / 60.0
     minutes[~np.isfinite(minutes)] = np.nan
     status = _status(members, minutes)
     status[(assignment < 0) & members.on_network] = STATUS_NO_TARGET
+    if np.isfinite(limit_s) and targets.on_network.any():
+        # Not reached within the cut-off: beyond the limit, unless the member's roads are not
+        # connected to the target's at all (another weakly connected part: truly unreachable).
+        cand = np.flatnonzero((status == STATUS_UNREACHABLE) & (assignment >= 0))
+        cand = cand[targets.on_network[assignment[cand]]]
+        if cand.size:
+            _, comp = connected_components(net.cost, directed=True, connection="weak")
+            same_part = comp[net.edge_u[members.edge[cand]]] == comp[net.edge_u[targets.edge[assignment[cand]]]]
+            status[cand[same_part]] = STATUS_BEYOND_LIMIT
     return minutes, status
 
 
