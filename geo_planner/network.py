@@ -24,6 +24,7 @@ import logging
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -430,8 +431,6 @@ class RoadNetwork:
         Snap
             Aligned with the input arrays.
         """
-        from pyproj import Transformer
-
         lon = np.asarray(lon, dtype="float64")
         lat = np.asarray(lat, dtype="float64")
         n = lon.shape[0]
@@ -443,8 +442,7 @@ class RoadNetwork:
         for i, ex in enumerate(self.extracts):
             if valid.size == 0:
                 break
-            tr = Transformer.from_crs("EPSG:4326", ex.crs, always_xy=True)
-            x, y = tr.transform(lon[valid], lat[valid])
+            x, y = _to_metric(ex.crs).transform(lon[valid], lat[valid])
             edge, frac, dist = self._index(i).nearest(np.asarray(x), np.asarray(y), max_snap_m)
             better = dist < best_dist[valid]
             rows = valid[better]
@@ -470,6 +468,23 @@ class RoadNetwork:
             tr = Transformer.from_crs(ex.crs, "EPSG:4326", always_xy=True)
             lon[sl], lat[sl] = tr.transform(shapely.get_x(mid), shapely.get_y(mid))
         return lon, lat
+
+
+_local = threading.local()
+
+
+def _to_metric(crs: str):  # noqa: ANN202 - pyproj.Transformer
+    """WGS-84 → ``crs`` transformer, made once per thread (pyproj transformers are not shared
+    between threads; creating one costs more than snapping a single point)."""
+    from pyproj import Transformer
+
+    cache = getattr(_local, "transformers", None)
+    if cache is None:
+        cache = _local.transformers = {}
+    tr = cache.get(crs)
+    if tr is None:
+        tr = cache[crs] = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    return tr
 
 
 def file_sha256(path: Path | str) -> str:
