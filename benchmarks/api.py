@@ -171,7 +171,7 @@ def library_per_query(data_dir: Path, run_id: str, points: np.ndarray) -> tuple[
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--rate", type=float, default=4.0, help="requests per second per client (ceiling)")
+    ap.add_argument("--rate", type=float, default=2.0, help="requests per second per client (ceiling)")
     ap.add_argument("--seconds", type=float, default=15.0)
     args = ap.parse_args()
     token = secrets.token_urlsafe(18)

@@ -153,6 +153,11 @@ class _SegmentIndex:
         self.k = min(k, seg_of.shape[0])
         self.geoms = geoms
         self._strtree: shapely.STRtree | None = None
+        if n_seg:
+            xs, ys = np.r_[self.x0, self.x1], np.r_[self.y0, self.y1]
+            self._bounds = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        else:
+            self._bounds = (np.inf, np.inf, -np.inf, -np.inf)
         self._build_grid(n_seg, grid_cell_m)
 
     @property
@@ -256,6 +261,17 @@ class _SegmentIndex:
             parts = [self.nearest(x[i : i + chunk], y[i : i + chunk], max_dist, chunk=chunk)
                      for i in range(0, x.shape[0], chunk)]
             return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
+        # 0) points farther than max_dist from the box around every segment: off this extract
+        near_box = ((x >= self._bounds[0] - max_dist) & (x <= self._bounds[2] + max_dist)
+                    & (y >= self._bounds[1] - max_dist) & (y <= self._bounds[3] + max_dist))
+        if not near_box.all():
+            out_e = np.full(x.shape[0], -1, dtype=np.int64)
+            out_f = np.full(x.shape[0], np.nan)
+            out_d = np.full(x.shape[0], np.inf)
+            rows = np.flatnonzero(near_box)
+            if rows.size:
+                out_e[rows], out_f[rows], out_d[rows] = self.nearest(x[rows], y[rows], max_dist, chunk=chunk)
+            return out_e, out_f, out_d
         # 1) grid: exact for every point within grid_cell metres of a road (most homes)
         seg, t, d = self._grid_nearest(x, y)
         found = d <= self.grid_cell
@@ -271,7 +287,9 @@ class _SegmentIndex:
             frac[found] = np.divide(along, el, out=np.zeros_like(along), where=el > 0)
             dist[found] = d[found]
         rest = np.flatnonzero(~found)
-        if rest.size:  # 2) farther points: k nearest samples of the KD-tree, proven or searched again
+        if 0 < rest.size <= 32:  # 2a) a few farther points (a point query): shapely's STRtree directly
+            self._fallback(rest, x, y, max_dist, edge, frac, dist)
+        elif rest.size:  # 2b) many: k nearest samples of the KD-tree, proven or searched again
             edge[rest], frac[rest], dist[rest] = self._tree_nearest(x[rest], y[rest], max_dist)
         dist[dist > max_dist] = np.inf
         return edge, frac, dist
@@ -298,7 +316,8 @@ class _SegmentIndex:
         dist = np.full(n, np.inf)
         if n == 0:
             return edge, frac, dist, np.empty(0, dtype=np.int64)
-        sd, si = self.tree.query(np.c_[x, y], k=k, distance_upper_bound=max_dist + self.spacing, workers=-1)
+        workers = -1 if n > 20000 else 1  # threads only pay off on large batches (not one point)
+        sd, si = self.tree.query(np.c_[x, y], k=k, distance_upper_bound=max_dist + self.spacing, workers=workers)
         sd, si = sd.reshape(n, -1), si.reshape(n, -1)
         # missing neighbours come back as index tree.n: the sentinel segment, masked below
         seg = self._seg_of_sample[si]
