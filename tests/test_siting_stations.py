@@ -349,3 +349,17 @@ def test_radius_formulation_respects_its_time_limit() -> None:
     if res.status != "optimal":  # stopped by the limit: says so, with a gap
         assert res.status == "time_limit" and res.gap is not None and res.gap > 0
         assert "time limit" in res.message
+
+
+@pytest.mark.parametrize("seed", [405, 990])
+def test_identical_rows_hash_separates_integer_costs(seed) -> None:
+    # integer-valued minutes have all-zero low mantissa bits: distinct rows must stay distinct
+    # (no spurious "collision" that silently turns off the merging of identical members)
+    from geo_planner.siting.stations import _group_identical_rows
+
+    d = _graph_costs(300, 6000, seed)
+    d = np.r_[d, d[:7]]  # seven exact duplicates to merge
+    rows, cols = np.nonzero(np.ones_like(d, dtype=bool))
+    group, rep = _group_identical_rows(sparse_cost_matrix(rows, cols, d[rows, cols], d.shape), with_values=True)
+    assert len(rep) == 300
+    np.testing.assert_array_equal(group[300:], group[:7])

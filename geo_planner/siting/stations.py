@@ -598,6 +598,17 @@ def _row_segment_sum(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     return cs[indptr[1:]] - cs[indptr[:-1]]
 
 
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: every input bit affects every output bit (uint64, wraps)."""
+    x = x.astype(np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
 def _group_identical_rows(
     m: sp.csr_array, *, with_values: bool, extra: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -620,7 +631,9 @@ def _group_identical_rows(
         r = rng.integers(1, np.iinfo(np.int64).max, size=m.shape[1], dtype=np.int64).astype(np.uint64)
         keys.append(_row_segment_sum(r[m.indices], m.indptr))
     if with_values:
-        bits = (m.data.astype(np.float64) + 0.0).view(np.uint64)
+        # mix the float bits first: integer-valued costs have all-zero low mantissa bits, and a
+        # plain product with the column key would then hash on a few high bits only
+        bits = _mix64((m.data.astype(np.float64) + 0.0).view(np.uint64))
         r = rng.integers(1, np.iinfo(np.int64).max, size=m.shape[1], dtype=np.int64).astype(np.uint64)
         keys.append(_row_segment_sum(bits * r[m.indices], m.indptr))
     if extra is not None:
