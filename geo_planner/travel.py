@@ -387,6 +387,7 @@ def member_travel_table(
     hospitals: pd.DataFrame | None,
     *,
     max_snap_m: float,
+    branch_limit_min: float | None = None,
 ) -> pd.DataFrame:
     """The per-member travel columns of ``members.csv``.
 
@@ -400,6 +401,10 @@ def member_travel_table(
         Need ``id``, ``lon``, ``lat``.
     max_snap_m
         Points farther than this from a road are off-network.
+    branch_limit_min
+        Optional cut-off of the own-branch searches (see :func:`time_to_assigned`): members
+        farther than this from their meeting place get ``branch_status == "beyond_limit"``
+        and no time. ``None`` (default) measures every walk.
 
     Returns
     -------
@@ -423,7 +428,8 @@ def member_travel_table(
 
     b_snap = snap_of(branches)
     pos = pd.Index(branches["id"].astype(str)).get_indexer(members["branch_id"].astype(str))
-    out["walk_min_branch"], out["branch_status"] = time_to_assigned(walk, m_walk, b_snap, pos)
+    out["walk_min_branch"], out["branch_status"] = time_to_assigned(walk, m_walk, b_snap, pos,
+                                                                    limit_min=branch_limit_min)
 
     s_snap = snap_of(stations)
     res = nearest_facility(walk, m_walk, s_snap)

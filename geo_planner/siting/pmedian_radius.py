@@ -232,7 +232,7 @@ def radius_p_median(
         keep_lev = lev_in_group < k[lev_group]
         x, model_obj, dual_bound, solved, n_levels_model = _solve_model(
             keep_lev, lev_in_group, lev_group, lev_global, coef, forced, pg, pc, y_of, wg, n_y, p, base,
-            best_open[cand], best_cost, lev_value, left, mip_gap)
+            best_open[cand], best_cost, lev_value, left, mip_gap, target=lb)
         if dual_bound is not None:
             lb = max(lb, dual_bound)
         if x is None:
@@ -271,13 +271,15 @@ def _solve_model(
     keep_lev: np.ndarray, lev_in_group: np.ndarray, lev_group: np.ndarray, lev_global: np.ndarray,
     coef: np.ndarray, forced: np.ndarray, pg: np.ndarray, pc: np.ndarray, y_of: np.ndarray, wg: np.ndarray,
     n_y: int, p: int, base: float, y_start: np.ndarray, cost_start: np.ndarray, lev_value: np.ndarray,
-    time_limit_s: float, mip_gap: float, *, integer: bool = True,
+    time_limit_s: float, mip_gap: float, *, integer: bool = True, target: float = -np.inf,
 ) -> tuple[np.ndarray | None, float, float | None, bool, int]:
     """Build the truncated radius model on the kept levels and solve it with HiGHS.
 
     Columns ``[y (n_y) | z (kept levels)]``; one row per kept level plus the cardinality row.
-    ``integer=False`` solves the LP relaxation. Returns ``(column values or None, objective,
-    dual bound or None, proven optimal, levels)``.
+    ``integer=False`` solves the LP relaxation. ``target``: a proven lower bound on the true
+    optimum; HiGHS stops as soon as its incumbent reaches it (the caller then checks the
+    incumbent's true cost). Returns ``(column values or None, objective, dual bound or None,
+    proven optimal, levels)``.
     """
     lev_ids = np.flatnonzero(keep_lev)
     n_z = lev_ids.shape[0]
@@ -318,6 +320,8 @@ def _solve_model(
     h.setOptionValue("time_limit", float(max(time_limit_s, 1e-3)))
     h.setOptionValue("mip_rel_gap", float(mip_gap))
     h.setOptionValue("random_seed", 0)
+    if integer and np.isfinite(target):
+        h.setOptionValue("objective_target", float(target) + 1e-9 * max(abs(target), 1.0))
     status = h.passModel(
         int(n_col), int(mat.shape[0]), int(mat.nnz), int(highspy.MatrixFormat.kRowwise),
         int(highspy.ObjSense.kMinimize), float(base),
