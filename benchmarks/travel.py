@@ -262,7 +262,7 @@ def main() -> None:
     ap.add_argument("--porto-members", type=int, default=1_000_000,
                     help="members on the Porto network (0 skips the Porto section)")
     ap.add_argument("--porto-stations", type=int, default=100)
-    ap.add_argument("--porto-branches", type=int, default=300)
+    ap.add_argument("--porto-branches", type=int, default=800)
     ap.add_argument("--limit-min", type=float, default=60.0, help="own-branch cut-off, minutes")
     ap.add_argument("--only-porto", action="store_true", help="skip the 100k 贵溪 comparison")
     args = ap.parse_args()

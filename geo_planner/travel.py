@@ -197,7 +197,12 @@ def _pairs_on_same_edge(members: Snap, facilities: Snap) -> tuple[np.ndarray, np
     fe = facilities.edge[fm]
     order = np.argsort(fe, kind="stable")
     fe_sorted, fm_sorted = fe[order], fm[order]
+    # only members on an edge that holds a facility (a lookup table, not a search per member)
+    n_edges = int(max(fe.max(), members.edge.max(initial=-1))) + 1
+    holds = np.zeros(n_edges, dtype=bool)
+    holds[fe] = True
     mm = np.flatnonzero(members.on_network)
+    mm = mm[holds[members.edge[mm]]]
     me = members.edge[mm]
     lo = np.searchsorted(fe_sorted, me, side="left")
     hi = np.searchsorted(fe_sorted, me, side="right")
