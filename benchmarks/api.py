@@ -207,9 +207,9 @@ def main() -> None:
     print(f"target p95 < 100 ms with zero errors: {verdict}")
     print(f"per query in one process ({n} points): point_coverage {before:.2f} ms (Dijkstras per query) vs "
           f"index {now:.3f} ms (snap + lookup): {before / now:.0f}x")
-    print(f"ROW|API point p95 ms, {args.clients} clients|{point['p95'] / 1000:.3f}|{health['p95'] / 1000:.3f}|"
+    print(f"ROW|API coverage/point p95 s, {args.clients} clients x {args.rate:g} req/s|{point['p95'] / 1000:.3f}|{health['p95'] / 1000:.3f}|"
           f"{point['p95'] / max(health['p95'], 1e-9):.2f}|/health p95 same load")
-    print(f"ROW|point query, one process|{now / 1000:.5f}|{before / 1000:.5f}|{now / before:.3f}|"
+    print(f"ROW|point query s, one process|{now / 1000:.5f}|{before / 1000:.5f}|{now / before:.3f}|"
           "point_coverage per query")
 
 
