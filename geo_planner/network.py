@@ -258,9 +258,22 @@ class _SegmentIndex:
         samples, and only those still unproven go to shapely's STRtree.
         """
         if x.shape[0] > chunk:
-            parts = [self.nearest(x[i : i + chunk], y[i : i + chunk], max_dist, chunk=chunk)
+            # points in grid-cell order: neighbours read the same segments (memory locality)
+            nx, ny = self._g_shape
+            ox, oy = self._g_origin
+            cell = self.grid_cell
+            key = np.nan_to_num((x - ox) // cell, nan=-1.0) * max(ny, 1) + np.nan_to_num((y - oy) // cell, nan=-1.0)
+            order = np.argsort(key, kind="stable")
+            xs, ys = x[order], y[order]
+            parts = [self.nearest(xs[i : i + chunk], ys[i : i + chunk], max_dist, chunk=chunk)
                      for i in range(0, x.shape[0], chunk)]
-            return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
+            out = []
+            for p in zip(*parts, strict=True):
+                sorted_vals = np.concatenate(p)
+                arr = np.empty_like(sorted_vals)
+                arr[order] = sorted_vals
+                out.append(arr)
+            return tuple(out)  # type: ignore[return-value]
         # 0) points farther than max_dist from the box around every segment: off this extract
         near_box = ((x >= self._bounds[0] - max_dist) & (x <= self._bounds[2] + max_dist)
                     & (y >= self._bounds[1] - max_dist) & (y <= self._bounds[3] + max_dist))

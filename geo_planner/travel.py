@@ -129,12 +129,13 @@ def _same_edge_seconds(
     return along + (mem.access_m[pairs_m] + fac.access_m[pairs_f]) / net.speed_mps
 
 
+_STATUS_NAMES = np.array([STATUS_OK, STATUS_UNREACHABLE, STATUS_OFF_NETWORK, STATUS_NO_LOCATION], dtype=object)
+
+
 def _status(mem: Snap, minutes: np.ndarray) -> np.ndarray:
-    status = np.full(minutes.shape[0], STATUS_OK, dtype=object)
-    status[~np.isfinite(minutes)] = STATUS_UNREACHABLE
-    status[~mem.on_network] = STATUS_OFF_NETWORK
-    status[~mem.located] = STATUS_NO_LOCATION
-    return status
+    """Status per member (object array of strings), built from small integer codes."""
+    code = np.where(~mem.located, 3, np.where(~mem.on_network, 2, np.where(np.isfinite(minutes), 0, 1)))
+    return _STATUS_NAMES[code]
 
 
 def nearest_facility(net: RoadNetwork, members: Snap, facilities: Snap) -> NearestResult:
