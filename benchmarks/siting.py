@@ -216,7 +216,8 @@ def pmedian_benchmark(time_limit: float, pairs_max_n: int, pairs_time_limit: flo
         r = out["radius"]
         b = out.get("pairs")
         btxt = (f"{b['wall']:9.1f} {b['status']:>10} {b['objective']:10.0f}" if b else f"{'-':>9} {'-':>10} {'-':>10}")
-        print(f"{n:4d} {p:4d} {r['wall']:9.1f} {r['status']:>10} {r['objective']:10.0f} {btxt}")
+        gap = f"  (gap {r['gap']:.2%})" if r["status"] != "optimal" and r["gap"] is not None else ""
+        print(f"{n:4d} {p:4d} {r['wall']:9.1f} {r['status']:>10} {r['objective']:10.0f} {btxt}{gap}")
         if b:
             if b["status"] == "optimal" and r["status"] == "optimal" and abs(b["objective"] - r["objective"]) > 1e-6:
                 print(f"     DISAGREE: radius {r['objective']} vs pairs {b['objective']}")
