@@ -8,7 +8,9 @@ they open a map page or a download link, so GET requests also accept
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -19,12 +21,15 @@ import pandas as pd
 from fastapi import Depends, HTTPException, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from geo_planner.errors import NotFoundError, PermissionDeniedError
+from geo_planner.errors import InputError, NotFoundError, PermissionDeniedError
 from geo_planner.network import RoadNetwork, build_network
+from geo_planner.pointindex import PointIndex, build_point_index, load_point_index
 from geo_planner.settings import Scenario
 from geo_planner.store import RunQueue, Store
 
 from .config import ROLE_RANK, ApiSettings, Role
+
+log = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="a token configured with a role (viewer, planner, admin)")
 
@@ -116,10 +121,26 @@ class RunContext:
     branches: pd.DataFrame
     stations: pd.DataFrame
     hospitals: pd.DataFrame | None
+    point_index: PointIndex | None = None
+
+
+def _point_index(store: Store, run_id: str, ctx: RunContext) -> PointIndex:
+    """The run's ``point_index.npz`` (written when the run finished), else built now (older runs)."""
+    try:
+        index = load_point_index(store.run_file(run_id, "point_index.npz"))
+        if index.matches(ctx.walk, ctx.drive):
+            return index
+        log.warning("run %s: point index does not match its networks; rebuilding it", run_id)
+    except (NotFoundError, InputError) as exc:
+        log.info("run %s: %s; building the point index", run_id, exc)
+    sc = ctx.scenario
+    return build_point_index(ctx.walk, ctx.drive, stations=ctx.stations, branches=ctx.branches,
+                             hospitals=ctx.hospitals, thresholds=sc.thresholds, max_snap_m=sc.network.max_snap_m)
 
 
 def load_run_context(store: Store, run_id: str) -> RunContext:
-    """Load a finished run's road networks (from the network cache on disk) and facility tables."""
+    """Load a finished run's road networks (from the network cache on disk), facility tables and
+    point index; the snapping indexes are built here, so the first point query is as fast as the rest."""
     run = store.finished_run(run_id)
     scenario = run.scenario_model()
     net = scenario.network
@@ -134,10 +155,15 @@ def load_run_context(store: Store, run_id: str) -> RunContext:
         hospitals = None
     walk = build_network(net.osm, "walk", **opts)
     drive = build_network(net.osm, "drive", **opts) if hospitals is not None else None
-    return RunContext(
+    ctx = RunContext(
         scenario=scenario, walk=walk, drive=drive, branches=store.run_table(run_id, "branches"),
         stations=store.run_table(run_id, "stations"), hospitals=hospitals,
     )
+    ctx = dataclasses.replace(ctx, point_index=_point_index(store, run_id, ctx))
+    for road in (walk, drive):  # build the snapping indexes now (lazily built on first snap)
+        if road is not None:
+            road.snap(road.node_lon[:1], road.node_lat[:1])
+    return ctx
 
 
 class NetworkCache:

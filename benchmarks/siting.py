@@ -157,6 +157,76 @@ def _in_child(target: Any, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------- p-median, classic shape
+
+#: (nodes, edges, p) of the Beasley-style instances (OR-Library pmed shapes: 400–900 nodes, p 5–200)
+PMEDIAN_INSTANCES = ((400, 8000, 5), (400, 8000, 40), (400, 8000, 133), (600, 12000, 200), (900, 16200, 10),
+                     (900, 16200, 90))
+
+
+def pmedian_instance(n: int, m: int, seed: int) -> np.ndarray:
+    """Complete-graph p-median costs in the OR-Library style: a random connected graph of ``n``
+    nodes and ``m`` edges with integer lengths 1–100, all-pairs shortest paths (every node is
+    both a client and a candidate)."""
+    from scipy.sparse.csgraph import shortest_path
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    u, v = list(perm[:-1]), list(perm[1:])  # a random spanning path keeps it connected
+    extra = m - len(u)
+    a, b = rng.integers(0, n, 2 * extra), rng.integers(0, n, 2 * extra)
+    keep = a != b
+    u += list(a[keep][:extra])
+    v += list(b[keep][:extra])
+    w = rng.integers(1, 101, len(u)).astype(float)
+    g = sp.coo_array((w, (u, v)), shape=(n, n)).tocsr()
+    return shortest_path(g, directed=False)
+
+
+def _pmedian_child(n: int, m: int, p: int, formulation: str, time_limit: float, queue: mp.Queue) -> None:
+    from geo_planner.siting.stations import p_median, sparse_cost_matrix
+
+    d = pmedian_instance(n, m, seed=n + p)
+    r, c = np.divmod(np.arange(n * n), n)
+    cost = sparse_cost_matrix(r, c, d[r, c], (n, n))
+    t0 = time.perf_counter()
+    res = p_median(cost, None, p, time_limit_s=time_limit, formulation=formulation)  # type: ignore[arg-type]
+    queue.put({"wall": time.perf_counter() - t0, "objective": res.objective, "status": res.status,
+               "gap": res.gap, "message": res.message})
+
+
+def pmedian_benchmark(time_limit: float, pairs_max_n: int, pairs_time_limit: float) -> list[tuple]:
+    """Radius formulation on each instance; the textbook pairs model on the smaller ones (baseline)."""
+    ctx = mp.get_context("fork")
+    rows: list[tuple] = []
+    print(f"\np-median on complete graphs (Beasley style), time limit {time_limit:g} s; textbook pairs model "
+          f"(one variable per pair) as the baseline up to {pairs_max_n} nodes, limit {pairs_time_limit:g} s")
+    print(f"{'n':>4} {'p':>4} {'radius s':>9} {'status':>10} {'objective':>10} {'pairs s':>9} {'status':>10} "
+          f"{'objective':>10}")
+    for n, m, p in PMEDIAN_INSTANCES:
+        out = {}
+        for form, limit in (("radius", time_limit), ("pairs", pairs_time_limit)):
+            if form == "pairs" and n > pairs_max_n:
+                continue
+            q: mp.Queue = ctx.Queue()
+            proc = ctx.Process(target=_pmedian_child, args=(n, m, p, form, limit, q))
+            proc.start()
+            out[form] = q.get()
+            proc.join()
+        r = out["radius"]
+        b = out.get("pairs")
+        btxt = (f"{b['wall']:9.1f} {b['status']:>10} {b['objective']:10.0f}" if b else f"{'-':>9} {'-':>10} {'-':>10}")
+        gap = f"  (gap {r['gap']:.2%})" if r["status"] != "optimal" and r["gap"] is not None else ""
+        print(f"{n:4d} {p:4d} {r['wall']:9.1f} {r['status']:>10} {r['objective']:10.0f} {btxt}{gap}")
+        if b:
+            if b["status"] == "optimal" and r["status"] == "optimal" and abs(b["objective"] - r["objective"]) > 1e-6:
+                print(f"     DISAGREE: radius {r['objective']} vs pairs {b['objective']}")
+            rows.append((f"p-median n={n} p={p}", r["wall"], b["wall"], f"pairs model ({b['status']})"))
+        else:
+            rows.append((f"p-median n={n} p={p} ({r['status']})", r["wall"], float("nan"), "-"))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse options, run both solvers on the same instance and print the comparison."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -169,8 +239,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=600.0, help="per solver, seconds")
     ap.add_argument("--skip-spopt", action="store_true")
+    ap.add_argument("--skip-mclp", action="store_true", help="only the p-median section")
+    ap.add_argument("--skip-pmedian", action="store_true", help="only the MCLP section")
+    ap.add_argument("--pmedian-time-limit", type=float, default=120.0)
+    ap.add_argument("--pairs-max-n", type=int, default=400, help="largest instance for the pairs baseline")
+    ap.add_argument("--pairs-time-limit", type=float, default=60.0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    rows: list[tuple] = []
+    if not args.skip_mclp:
+        rows += mclp_benchmark(args)
+    if not args.skip_pmedian:
+        rows += pmedian_benchmark(args.pmedian_time_limit, args.pairs_max_n, args.pairs_time_limit)
+    for name, ours, base, base_name in rows:
+        ratio = ours / base if base == base else float("nan")
+        print(f"ROW|{name}|{ours:.3f}|{base:.3f}|{ratio:.2f}|{base_name}")
+
+
+def mclp_benchmark(args: argparse.Namespace) -> list[tuple]:
+    """Our MCLP against spopt's on the same seeded instance (each in its own process)."""
 
     print(f"instance: {args.members} members, {args.sites} sites ({args.existing} existing), p={args.p}, "
           f"radius {args.radius_m:g} m, {args.area_km:g} km × {args.area_km:g} km, seed {args.seed}")
@@ -186,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"ours greedy: objective {ours['greedy_objective']:.1f}, wall {ours['greedy_wall']:.3f} s")
     print(f"  {ours['message']}")
     if args.skip_spopt:
-        return
+        return []
     ref = _in_child(_run_spopt, args)
     ref_extra = ref["peak"] - ref["base"]
     print(f"spopt  (PuLP/CBC, {ref['status']}): objective {ref['objective']:.1f}, wall {ref['wall']:.3f} s "
@@ -200,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"peak RSS ratio spopt / ours: {ref['peak'] / ours['peak']:.1f}x (whole process), "
           f"{(ref_extra + ref['cbc_peak']) / max(ours_extra, 1.0):.1f}x "
           "(memory added by the solve, CBC included)")
+    return [(f"MCLP {args.members}x{args.sites} p={args.p}", ours["wall"], ref["wall"], "spopt MCLP (PuLP/CBC)")]
 
 
 if __name__ == "__main__":

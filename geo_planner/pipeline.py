@@ -40,6 +40,7 @@ from .siting.branches import recommend_branches
 from .siting.decision import DecisionResult, add_stability, decide
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
+from .pointindex import build_point_index, save_point_index
 from .travel import member_travel_table
 
 log = logging.getLogger(__name__)
@@ -391,6 +392,12 @@ def run(
         if decision is not None:
             for name in ("tradeoff", "sensitivity", "phased_plan"):
                 exports[f"{name}_xlsx"] = export_table(getattr(decision, name), out / f"{name}.xlsx", table=name)
+        # what a point query needs (per node: nearest facility and those within the threshold)
+        exports["point_index"] = save_point_index(
+            build_point_index(walk, drive, stations=frames["stations"], branches=frames["branches"],
+                              hospitals=frames.get("hospitals"), thresholds=scenario.thresholds,
+                              max_snap_m=scenario.network.max_snap_m),
+            out / "point_index.npz")
 
     rej = pd.concat([r for r in rejections if len(r)], ignore_index=True) if any(len(r) for r in rejections) else (
         pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])

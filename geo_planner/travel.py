@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .network import RoadNetwork, Snap, csr_min
 
@@ -39,6 +39,8 @@ STATUS_OFF_NETWORK = "off_network"
 STATUS_UNREACHABLE = "unreachable"
 STATUS_NO_LOCATION = "no_location"
 STATUS_NO_TARGET = "no_target"
+#: With a cut-off: the time exceeds the limit (not measured further; reported as "> limit").
+STATUS_BEYOND_LIMIT = "beyond_limit"
 
 
 @dataclass(frozen=True)
@@ -127,12 +129,13 @@ def _same_edge_seconds(
     return along + (mem.access_m[pairs_m] + fac.access_m[pairs_f]) / net.speed_mps
 
 
+_STATUS_NAMES = np.array([STATUS_OK, STATUS_UNREACHABLE, STATUS_OFF_NETWORK, STATUS_NO_LOCATION], dtype=object)
+
+
 def _status(mem: Snap, minutes: np.ndarray) -> np.ndarray:
-    status = np.full(minutes.shape[0], STATUS_OK, dtype=object)
-    status[~np.isfinite(minutes)] = STATUS_UNREACHABLE
-    status[~mem.on_network] = STATUS_OFF_NETWORK
-    status[~mem.located] = STATUS_NO_LOCATION
-    return status
+    """Status per member (object array of strings), built from small integer codes."""
+    code = np.where(~mem.located, 3, np.where(~mem.on_network, 2, np.where(np.isfinite(minutes), 0, 1)))
+    return _STATUS_NAMES[code]
 
 
 def nearest_facility(net: RoadNetwork, members: Snap, facilities: Snap) -> NearestResult:
@@ -195,7 +198,12 @@ def _pairs_on_same_edge(members: Snap, facilities: Snap) -> tuple[np.ndarray, np
     fe = facilities.edge[fm]
     order = np.argsort(fe, kind="stable")
     fe_sorted, fm_sorted = fe[order], fm[order]
+    # only members on an edge that holds a facility (a lookup table, not a search per member)
+    n_edges = int(max(fe.max(), members.edge.max(initial=-1))) + 1
+    holds = np.zeros(n_edges, dtype=bool)
+    holds[fe] = True
     mm = np.flatnonzero(members.on_network)
+    mm = mm[holds[members.edge[mm]]]
     me = members.edge[mm]
     lo = np.searchsorted(fe_sorted, me, side="left")
     hi = np.searchsorted(fe_sorted, me, side="right")
@@ -220,12 +228,14 @@ def time_to_assigned(
     targets: Snap,
     assignment: np.ndarray,
     *,
+    limit_min: float | None = None,
     chunk: int = 256,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Travel time from each member to one given target (e.g. its own branch's meeting place).
 
-    One Dijkstra call per chunk of targets (all targets of a chunk at once), never a call
-    per member.
+    One Dijkstra call per chunk of targets on the reversed graph (all targets of a chunk at
+    once), never a call per member; members are grouped by target once, so each chunk reads
+    a contiguous slice of them.
 
     Parameters
     ----------
@@ -235,6 +245,10 @@ def time_to_assigned(
         Snapped points.
     assignment
         For each member, the index of its target in ``targets`` (``-1`` for none).
+    limit_min
+        Cut-off in minutes: the searches stop there, and members farther than this from their
+        target get ``NaN`` with status ``beyond_limit`` (their time is known only to exceed the
+        limit — never a wrong number). ``None`` measures every time (full searches).
     chunk
         Targets per Dijkstra call (bounds memory at ``chunk × nodes`` floats).
 
@@ -246,19 +260,22 @@ def time_to_assigned(
     assignment = np.asarray(assignment, dtype=np.int64)
     n_m = members.edge.shape[0]
     secs = np.full(n_m, np.inf)
+    limit_s = np.inf if limit_min is None else float(limit_min) * 60.0
     if targets.on_network.any():
         graph, virt = _augmented_reverse(net, targets)
         tgt_virtual = np.where(assignment >= 0, virt[np.clip(assignment, 0, None)], -1)
-        used = np.unique(tgt_virtual[(tgt_virtual >= 0) & members.on_network])
-        e = np.where(members.on_network, members.edge, 0)
-        u, v = net.edge_u[e], net.edge_v[e]
+        todo = np.flatnonzero((tgt_virtual >= 0) & members.on_network)
+        order = todo[np.argsort(tgt_virtual[todo], kind="stable")]  # members grouped by target
+        tv = tgt_virtual[order]
+        used, first = np.unique(tv, return_index=True)
+        bounds = np.r_[first, order.shape[0]]
         for sl in _chunks(used.shape[0], chunk):
             block = used[sl]
-            dist = dijkstra(graph, directed=True, indices=block)
-            who = np.flatnonzero(np.isin(tgt_virtual, block) & members.on_network)
+            dist = dijkstra(graph, directed=True, indices=block, limit=limit_s)
+            who = order[bounds[sl.start] : bounds[sl.stop]]
             rows = np.searchsorted(block, tgt_virtual[who])  # block is sorted (np.unique)
-            sub = members.subset(who)
-            s, _ = _combine(net, sub, dist[rows, u[who]], dist[rows, v[who]])
+            e = members.edge[who]
+            s, _ = _combine(net, members.subset(who), dist[rows, net.edge_u[e]], dist[rows, net.edge_v[e]])
             secs[who] = s
         # Same edge as the own target: direct travel along it.
         same = members.on_network & (assignment >= 0)
@@ -268,10 +285,21 @@ def time_to_assigned(
         if pm.size:
             direct = _same_edge_seconds(net, members, targets, pm, assignment[pm])
             secs[pm] = np.minimum(secs[pm], direct)
+    beyond = np.isfinite(limit_s) & (secs > limit_s)
+    secs[beyond] = np.inf
     minutes = secs / 60.0
     minutes[~np.isfinite(minutes)] = np.nan
     status = _status(members, minutes)
     status[(assignment < 0) & members.on_network] = STATUS_NO_TARGET
+    if np.isfinite(limit_s) and targets.on_network.any():
+        # Not reached within the cut-off: beyond the limit, unless the member's roads are not
+        # connected to the target's at all (another weakly connected part: truly unreachable).
+        cand = np.flatnonzero((status == STATUS_UNREACHABLE) & (assignment >= 0))
+        cand = cand[targets.on_network[assignment[cand]]]
+        if cand.size:
+            _, comp = connected_components(net.cost, directed=True, connection="weak")
+            same_part = comp[net.edge_u[members.edge[cand]]] == comp[net.edge_u[targets.edge[assignment[cand]]]]
+            status[cand[same_part]] = STATUS_BEYOND_LIMIT
     return minutes, status
 
 
@@ -365,6 +393,7 @@ def member_travel_table(
     hospitals: pd.DataFrame | None,
     *,
     max_snap_m: float,
+    branch_limit_min: float | None = None,
 ) -> pd.DataFrame:
     """The per-member travel columns of ``members.csv``.
 
@@ -378,6 +407,10 @@ def member_travel_table(
         Need ``id``, ``lon``, ``lat``.
     max_snap_m
         Points farther than this from a road are off-network.
+    branch_limit_min
+        Optional cut-off of the own-branch searches (see :func:`time_to_assigned`): members
+        farther than this from their meeting place get ``branch_status == "beyond_limit"``
+        and no time. ``None`` (default) measures every walk.
 
     Returns
     -------
@@ -401,7 +434,8 @@ def member_travel_table(
 
     b_snap = snap_of(branches)
     pos = pd.Index(branches["id"].astype(str)).get_indexer(members["branch_id"].astype(str))
-    out["walk_min_branch"], out["branch_status"] = time_to_assigned(walk, m_walk, b_snap, pos)
+    out["walk_min_branch"], out["branch_status"] = time_to_assigned(walk, m_walk, b_snap, pos,
+                                                                    limit_min=branch_limit_min)
 
     s_snap = snap_of(stations)
     res = nearest_facility(walk, m_walk, s_snap)

@@ -196,12 +196,13 @@ def test_facility_on_loop_edge(walk_net):
     np.testing.assert_allclose(got[ok], expected[ok], atol=1e-6)
 
 
-def test_snap_is_exact_against_shapely(walk_net):
-    # the KD-tree candidate search must give the true nearest-edge distance (shapely STRtree)
+@pytest.mark.parametrize("extract", [0, 1])
+def test_snap_is_exact_against_shapely(walk_net, extract):
+    # grid and KD-tree candidate searches must give the true nearest-edge distance (shapely STRtree)
     import shapely
     from pyproj import Transformer
 
-    ex = walk_net.extracts[0]
+    ex = walk_net.extracts[extract]
     rng = np.random.default_rng(5)
     w, s, e, n = ex.bounds_lonlat
     lon, lat = rng.uniform(w - 0.01, e + 0.01, 20000), rng.uniform(s - 0.01, n + 0.01, 20000)
@@ -212,8 +213,38 @@ def test_snap_is_exact_against_shapely(walk_net):
     ref = np.full(lon.shape[0], np.inf)
     ref[qi] = d
     on = ref <= 800
+    # both search paths are exercised: points within one grid cell of a road and farther ones
+    near = ref <= walk_net._index(extract).grid_cell
+    assert near.sum() > 1000 and (on & ~near).sum() > 1000
     np.testing.assert_array_equal(snap.on_network, on)
     np.testing.assert_allclose(snap.access_m[on], ref[on], atol=1e-6)
     # and the fraction places the snapped point on the chosen edge at that distance
     pts = shapely.line_interpolate_point(walk_net.edge_geom[snap.edge[on]], snap.frac[on], normalized=True)
     np.testing.assert_allclose(shapely.distance(pts, shapely.points(x[on], y[on])), ref[on], atol=1e-3)
+
+
+@pytest.mark.parametrize("extract", [0, 1])
+def test_own_target_cut_off_never_a_wrong_number(walk_net, extract):
+    # with limit_min the searches stop at the cut-off: every time reported equals the full
+    # search's, every member beyond it is NaN with status beyond_limit, and members whose roads
+    # do not connect to their target at all stay unreachable
+    rng = np.random.default_rng(11 + extract)
+    other = 1 - extract
+    mlon, mlat = _random_points(walk_net, 3000, rng, extract=extract)
+    olon, olat = _random_points(walk_net, 50, rng, extract=other)
+    flon, flat = _random_points(walk_net, 12, rng, extract=extract)
+    ms = walk_net.snap(np.r_[mlon, olon], np.r_[mlat, olat], max_snap_m=3000)
+    fs = walk_net.snap(flon, flat, max_snap_m=3000)
+    assign = rng.integers(0, 12, ms.edge.shape[0])
+    full, full_status = time_to_assigned(walk_net, ms, fs, assign)
+    limit = float(np.nanpercentile(full, 40))
+    cut, status = time_to_assigned(walk_net, ms, fs, assign, limit_min=limit, chunk=5)
+    within = np.isfinite(full) & (full <= limit)
+    assert within.sum() > 500 and (np.isfinite(full) & (full > limit)).sum() > 500
+    np.testing.assert_allclose(cut[within], full[within], rtol=0, atol=1e-9)
+    beyond = np.isfinite(full) & (full > limit)
+    assert np.isnan(cut[beyond]).all() and (status[beyond] == "beyond_limit").all()
+    assert np.isnan(cut[~np.isfinite(full)]).all()
+    island = np.arange(ms.edge.shape[0]) >= 3000
+    assert ((status[island] == "unreachable") | (status[island] == "off_network")).all()
+    assert (status[island] == full_status[island]).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import numpy as np
 import pulp
@@ -300,3 +301,65 @@ def test_plan_stations_uses_settings() -> None:
     assert len(out["mclp"].selected) == 3 and len(out["p_median"].selected) == 3
     assert out["lscp"].covered_weight >= 0.9 * out["lscp"].coverable_weight - 1e-9
     assert "p_median" not in plan_stations(sp.csr_array(d <= RADIUS), w, settings)
+
+
+def _graph_costs(n: int, m: int, seed: int) -> np.ndarray:
+    """OR-Library-style costs: shortest paths on a random connected graph, integer lengths 1–100."""
+    from scipy.sparse.csgraph import shortest_path
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    a, b = rng.integers(0, n, 3 * m), rng.integers(0, n, 3 * m)
+    keep = a != b
+    u = np.r_[perm[:-1], a[keep][: m - n + 1]]
+    v = np.r_[perm[1:], b[keep][: m - n + 1]]
+    g = sp.coo_array((rng.integers(1, 101, len(u)).astype(float), (u, v)), shape=(n, n)).tocsr()
+    return shortest_path(g, directed=False)
+
+
+@pytest.mark.parametrize(("n", "p", "seed", "cutoff", "n_existing"),
+                         [(80, 3, 1, None, 0), (80, 12, 2, None, 0), (120, 8, 3, 60.0, 2), (100, 25, 4, 45.0, 0)])
+def test_radius_formulation_equals_pairs_formulation(n, p, seed, cutoff, n_existing) -> None:
+    # the radius (covering) model and the textbook pairs model prove the same optimum, on complete
+    # graphs and on cut-off instances with existing sites, weights and members without a site
+    d = _graph_costs(n, 4 * n, seed)
+    rng = np.random.default_rng(seed)
+    w = rng.choice([1.0, 1.5, 2.0], size=n)
+    allowed = np.ones_like(d, dtype=bool) if cutoff is None else d <= cutoff
+    rows, cols = np.nonzero(allowed)
+    cost = sparse_cost_matrix(rows, cols, d[rows, cols], d.shape)
+    ex = _existing(n, n_existing, seed) if n_existing else None
+    radius = p_median(cost, w, p, existing=ex, formulation="radius")
+    pairs = p_median(cost, w, p, existing=ex, formulation="pairs")
+    assert radius.status == "optimal" and pairs.status == "optimal"
+    assert radius.objective == pytest.approx(pairs.objective, rel=1e-9)
+    assert radius.covered_weight == pytest.approx(pairs.covered_weight, rel=1e-9)
+    assert "radius formulation" in radius.message
+    _check_result(radius, n)
+
+
+def test_radius_formulation_respects_its_time_limit() -> None:
+    d = _graph_costs(300, 6000, 9)
+    rows, cols = np.nonzero(np.ones_like(d, dtype=bool))
+    cost = sparse_cost_matrix(rows, cols, d[rows, cols], d.shape)
+    t0 = time.perf_counter()
+    res = p_median(cost, None, 4, time_limit_s=1.0)
+    assert time.perf_counter() - t0 < 1.0 * 1.1 + 1.5  # the limit, plus building the instance
+    assert len(res.selected) == 4
+    if res.status != "optimal":  # stopped by the limit: says so, with a gap
+        assert res.status == "time_limit" and res.gap is not None and res.gap > 0
+        assert "time limit" in res.message
+
+
+@pytest.mark.parametrize("seed", [405, 990])
+def test_identical_rows_hash_separates_integer_costs(seed) -> None:
+    # integer-valued minutes have all-zero low mantissa bits: distinct rows must stay distinct
+    # (no spurious "collision" that silently turns off the merging of identical members)
+    from geo_planner.siting.stations import _group_identical_rows
+
+    d = _graph_costs(300, 6000, seed)
+    d = np.r_[d, d[:7]]  # seven exact duplicates to merge
+    rows, cols = np.nonzero(np.ones_like(d, dtype=bool))
+    group, rep = _group_identical_rows(sparse_cost_matrix(rows, cols, d[rows, cols], d.shape), with_values=True)
+    assert len(rep) == 300
+    np.testing.assert_array_equal(group[300:], group[:7])

@@ -82,10 +82,13 @@ def coverage_at_point(
     driving threshold of the point, with travel minutes, nearest first (the run's roads and thresholds).
     """
     ctx = networks.get(store, run_id)
-    res = point_coverage(
-        ctx.walk, ctx.drive, lon, lat, stations=ctx.stations, branches=ctx.branches, hospitals=ctx.hospitals,
-        thresholds=ctx.scenario.thresholds, max_snap_m=ctx.scenario.network.max_snap_m,
-    )
+    if ctx.point_index is not None:  # a snap and a lookup (precomputed when the run finished)
+        res = ctx.point_index.query(ctx.walk, ctx.drive, lon, lat)
+    else:
+        res = point_coverage(
+            ctx.walk, ctx.drive, lon, lat, stations=ctx.stations, branches=ctx.branches, hospitals=ctx.hospitals,
+            thresholds=ctx.scenario.thresholds, max_snap_m=ctx.scenario.network.max_snap_m,
+        )
     return PointCoverage(
         run_id=run_id, lon=lon, lat=lat, on_network=bool(res["on_network"]), snap_m=res.get("snap_m"),
         thresholds=ctx.scenario.thresholds,

@@ -47,6 +47,7 @@ import scipy.sparse as sp
 
 from ..errors import InputError, Problem, SolverError
 from ..settings import SitingSettings
+from .pmedian_radius import radius_p_median
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ __all__ = [
 SparseMatrix = sp.sparray | sp.spmatrix
 ModelName = Literal["mclp", "lscp", "p_median"]
 Method = Literal["highs", "greedy"]
+PMedianFormulation = Literal["radius", "pairs"]
 
 #: Upper bound on the work (sum of squared row lengths) spent looking for dominated columns.
 _DOMINANCE_WORK_LIMIT = 50_000_000
@@ -344,6 +346,7 @@ def p_median(
     time_limit_s: float = 60.0,
     mip_gap: float = 0.0,
     max_exact_size: int = 5_000_000,
+    formulation: PMedianFormulation = "radius",
 ) -> SitingResult:
     """p-median: open ``p`` new sites and assign members to open sites at least weighted cost.
 
@@ -376,6 +379,11 @@ def p_median(
         Relative MIP gap at which HiGHS may stop.
     max_exact_size
         Above this many stored pairs in the reduced matrix greedy + interchange is used.
+    formulation
+        Uncapacitated exact model: ``"radius"`` (default; the radius/covering formulation
+        refined on demand, :mod:`geo_planner.siting.pmedian_radius`) or ``"pairs"`` (the
+        textbook one-variable-per-pair model, kept as the benchmark baseline). The
+        capacitated model always assigns pairs.
 
     Returns
     -------
@@ -391,7 +399,8 @@ def p_median(
     """
     return _run_p_median(cost, weights, p, existing=existing, capacity=capacity,
                          unassigned_penalty_min=unassigned_penalty_min, time_limit_s=time_limit_s,
-                         mip_gap=mip_gap, max_exact_size=max_exact_size, force_greedy=False)
+                         mip_gap=mip_gap, max_exact_size=max_exact_size, force_greedy=False,
+                         formulation=formulation)
 
 
 def greedy_p_median(
@@ -589,6 +598,17 @@ def _row_segment_sum(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     return cs[indptr[1:]] - cs[indptr[:-1]]
 
 
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: every input bit affects every output bit (uint64, wraps)."""
+    x = x.astype(np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
 def _group_identical_rows(
     m: sp.csr_array, *, with_values: bool, extra: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -611,7 +631,9 @@ def _group_identical_rows(
         r = rng.integers(1, np.iinfo(np.int64).max, size=m.shape[1], dtype=np.int64).astype(np.uint64)
         keys.append(_row_segment_sum(r[m.indices], m.indptr))
     if with_values:
-        bits = (m.data.astype(np.float64) + 0.0).view(np.uint64)
+        # mix the float bits first: integer-valued costs have all-zero low mantissa bits, and a
+        # plain product with the column key would then hash on a few high bits only
+        bits = _mix64((m.data.astype(np.float64) + 0.0).view(np.uint64))
         r = rng.integers(1, np.iinfo(np.int64).max, size=m.shape[1], dtype=np.int64).astype(np.uint64)
         keys.append(_row_segment_sum(bits * r[m.indices], m.indptr))
     if extra is not None:
@@ -1293,9 +1315,11 @@ def _greedy_capacitated_cover(
 def _run_p_median(
     cost: SparseMatrix, weights: npt.ArrayLike | None, p: int, *, existing: npt.ArrayLike | None,
     capacity: float | npt.ArrayLike | None, unassigned_penalty_min: float | None, time_limit_s: float,
-    mip_gap: float, max_exact_size: int, force_greedy: bool,
+    mip_gap: float, max_exact_size: int, force_greedy: bool, formulation: PMedianFormulation = "radius",
 ) -> SitingResult:
     t0 = time.perf_counter()
+    if formulation not in ("radius", "pairs"):
+        raise InputError(Problem("p_median", None, "formulation", "must be 'radius' or 'pairs'"))
     csr, w, ex, cap = _validate("p_median", cost, "cost", weights, existing, p, capacity,
                                 time_limit_s, mip_gap, max_exact_size)
     c = csr.astype(np.float64)
@@ -1368,10 +1392,20 @@ def _run_p_median(
         else:
             # the heuristic gets a quarter of the time: on large instances HiGHS may not finish
             # its root LP, and the start is then what it returns
-            start = _greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, min(0.25 * time_limit_s, 30.0))
-            chosen, out = _p_median_highs(pg, pc, pv, wg, fallback, n_g, n_j, p,
-                                          _time_left(t0, time_limit_s), mip_gap, start)
-            status, gap = out.status, out.gap  # type: ignore[assignment]
+            # the radius model needs only a reasonable start (it proves the bound itself); the
+            # pairs model may not finish its root LP on large instances and then returns the start
+            budget = min(0.05 * time_limit_s, 3.0) if formulation == "radius" else min(0.25 * time_limit_s, 30.0)
+            start = _greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, budget)
+            if formulation == "radius":
+                rad = radius_p_median(pg, pc, pv, wg, fallback, n_j, p, time_limit_s=_time_left(t0, time_limit_s),
+                                      mip_gap=mip_gap, start=start)
+                chosen, status, gap = rad.chosen, rad.status, rad.gap
+                notes.append(f"radius formulation: {rad.iterations} solve(s), {rad.levels} radius levels, "
+                             f"lower bound {rad.lower_bound:.6g}")
+            else:
+                chosen, out = _p_median_highs(pg, pc, pv, wg, fallback, n_g, n_j, p,
+                                              _time_left(t0, time_limit_s), mip_gap, start)
+                status, gap = out.status, out.gap  # type: ignore[assignment]
             notes.extend(_limit_note(status, gap, time_limit_s))
         selected = np.sort(chosen).astype(np.int64)
         open_mask = ex.copy()
@@ -1526,6 +1560,13 @@ def _greedy_interchange(
     chosen: list[int] = []
     for _ in range(p):
         g = gains(cur, open_mask)
+        if time.perf_counter() >= t_end:  # out of time: the best remaining sites by current gain
+            rest = np.argsort(-g, kind="stable")[: p - len(chosen)]
+            rest = rest[g[rest] > 0]
+            open_mask[rest] = True
+            chosen.extend(int(j) for j in rest)
+            cur = assign_cost(open_mask)
+            break
         j = int(np.argmax(g))
         if g[j] <= 0:
             break

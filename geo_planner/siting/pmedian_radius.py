@@ -1,0 +1,349 @@
+"""Exact p-median through the radius (covering) formulation, refined on demand.
+
+The textbook p-median has one variable per member–site pair (``x_ij``) and one linking row per
+pair; its LP is large and degenerate. The *radius* formulation (Elloumi 2010, "A tighter
+formulation of the p-median problem"; García, Labbé & Marín 2011, "Solving large p-median
+problems with a radius formulation") instead describes each member group ``g`` by the sorted
+**distinct** costs of its candidate sites, ``v_0 < v_1 < … < v_{n-1}``, followed by its
+fallback ``v_n`` (the cheapest existing site, else the unassigned penalty). With ``z_l = 1``
+when no open site costs at most ``v_l``::
+
+    cost_g = v_0 + Σ_l (v_{l+1} − v_l) · z_l
+    z_0          + Σ_{j: c_gj = v_0} y_j ≥ 1
+    z_l − z_{l−1} + Σ_{j: c_gj = v_l} y_j ≥ 0        l ≥ 1   (chained: each pair in one row)
+    Σ_j y_j = p,   y binary,   z ≥ 0 continuous
+
+The chained rows have the same LP projection as Elloumi's cumulative rows
+``z_l + Σ_{c_gj ≤ v_l} y_j ≥ 1`` but store every pair once. Elloumi's reduction applies:
+once at least ``J − p + 1`` candidates cost at most ``v_l``, one of them is open in every
+solution opening ``p`` sites, so ``z_l = 0`` and no later level is needed.
+
+Refinement (after García, Labbé & Marín): a group needs levels only up to the cost it is
+actually served at. The model keeps, per group, the first ``K_g`` levels only; its cost is then
+``min(cost_g, v_{K_g})`` — never more than the true cost, so the model is a **relaxation** and
+its optimum a valid lower bound. The first ``K_g`` comes from a greedy + interchange start;
+after each solve, groups served beyond their last level get more levels, until the model's
+solution costs the same in the model and in truth: then it is optimal. Every solve starts
+from the best solution found so far, and a time limit returns that solution with the gap
+between it and the best lower bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RadiusOutcome", "radius_p_median"]
+
+#: Relative tolerance when comparing the model's and the true objective.
+_REL_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class RadiusOutcome:
+    """Result of :func:`radius_p_median`.
+
+    Attributes
+    ----------
+    chosen
+        Sorted candidate site indices (columns of the input) to open.
+    status
+        ``"optimal"`` (lower bound meets the solution's cost within ``mip_gap``) or
+        ``"time_limit"`` (the best solution found, with ``gap``).
+    objective
+        True weighted cost of ``chosen`` (fallback costs included).
+    lower_bound
+        Best proven lower bound on the optimum.
+    gap
+        ``(objective − lower_bound) / objective`` (0 when optimal; ``0`` objective → 0).
+    iterations
+        Number of MILP solves (refinements + 1).
+    levels
+        Radius levels (``z`` variables) in the last model.
+    runtime_s
+        Wall-clock seconds.
+    """
+
+    chosen: np.ndarray
+    status: str
+    objective: float
+    lower_bound: float
+    gap: float
+    iterations: int
+    levels: int
+    runtime_s: float
+
+
+def _served_cost(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, fallback: np.ndarray,
+                 open_mask: np.ndarray) -> np.ndarray:
+    """Per group, the cheapest open candidate's cost, else the fallback."""
+    cur = fallback.copy()
+    on = open_mask[pc]
+    np.minimum.at(cur, pg[on], pv[on])
+    return cur
+
+
+def radius_p_median(
+    pg: np.ndarray,
+    pc: np.ndarray,
+    pv: np.ndarray,
+    wg: np.ndarray,
+    fallback: np.ndarray,
+    n_j: int,
+    p: int,
+    *,
+    time_limit_s: float = 60.0,
+    mip_gap: float = 0.0,
+    start: np.ndarray | None = None,
+    extra_levels: int = 2,
+) -> RadiusOutcome:
+    """Solve an uncapacitated p-median given as candidate pairs, exactly (radius formulation).
+
+    Parameters
+    ----------
+    pg, pc, pv
+        One entry per allowed pair: member group (``0 … n_g−1``), candidate site (``0 … n_j−1``)
+        and cost (``>= 0``, finite, below the group's fallback). No pair twice.
+    wg
+        Weight of each group (``>= 0``).
+    fallback
+        Cost of each group when none of its candidate sites is open (finite).
+    n_j
+        Number of site columns (indices in ``pc`` are below it).
+    p
+        Number of candidate sites to open; ``1 <= p <`` number of distinct sites in ``pc``.
+    time_limit_s
+        Wall-clock limit for the whole solve, seconds.
+    mip_gap
+        Relative gap at which the solution is accepted.
+    start
+        Candidate sites of a feasible start (e.g. greedy + interchange); ``None``: none.
+    extra_levels
+        Levels kept beyond a group's cost in the current best solution when (re)building the
+        model (more: fewer refinements, bigger models).
+
+    Returns
+    -------
+    RadiusOutcome
+    """
+    t0 = time.perf_counter()
+    pg = np.asarray(pg, dtype=np.int64)
+    pc = np.asarray(pc, dtype=np.int64)
+    pv = np.asarray(pv, dtype=np.float64)
+    wg = np.asarray(wg, dtype=np.float64)
+    fallback = np.asarray(fallback, dtype=np.float64)
+    n_g = wg.shape[0]
+    cand = np.unique(pc)
+    n_y = cand.shape[0]
+    if not 1 <= p < n_y:
+        raise ValueError(f"p must be in [1, {n_y}) (distinct candidate sites), got {p}")
+    y_of = np.full(n_j, -1, dtype=np.int64)
+    y_of[cand] = np.arange(n_y)
+
+    # pairs sorted by (group, cost); level = rank of the pair's distinct cost within its group
+    order = np.lexsort((pc, pv, pg))
+    pg, pc, pv = pg[order], pc[order], pv[order]
+    new_group = np.r_[True, pg[1:] != pg[:-1]]
+    new_level = new_group | np.r_[True, pv[1:] != pv[:-1]]
+    lev_global = np.cumsum(new_level) - 1  # a level id per (group, distinct cost)
+    lev_first = np.flatnonzero(new_level)  # first pair of each level
+    n_lev_total = lev_first.shape[0]
+    lev_group = pg[lev_first]
+    lev_value = pv[lev_first]
+    g_first_lev = np.full(n_g + 1, n_lev_total, dtype=np.int64)
+    g_first_lev[lev_group[::-1]] = np.arange(n_lev_total)[::-1]
+    # groups without pairs point at the next group's first level
+    g_first_lev = np.minimum.accumulate(g_first_lev[::-1])[::-1]
+    lev_in_group = np.arange(n_lev_total) - g_first_lev[lev_group]
+    n_lev = np.diff(g_first_lev)
+    # value of the next level (the fallback after a group's last level)
+    is_last = np.r_[lev_group[1:] != lev_group[:-1], True] if n_lev_total else np.zeros(0, bool)
+    next_value = np.where(is_last, fallback[lev_group], np.r_[lev_value[1:], 0.0])
+    coef = next_value - lev_value  # > 0
+    # Elloumi: from the first level with ≥ n_y − p + 1 candidates at or below it, z = 0
+    lev_count = np.diff(np.r_[lev_first, pg.shape[0]])
+    cum = np.cumsum(lev_count)
+    cum_in_group = cum - np.r_[0, cum][g_first_lev[lev_group]]
+    forced = cum_in_group >= n_y - p + 1
+    cap = n_lev.copy()  # number of levels a group can need: up to and including the first forced one
+    if forced.any():
+        fl = np.flatnonzero(forced)
+        first_forced = np.full(n_g, np.iinfo(np.int64).max)
+        np.minimum.at(first_forced, lev_group[fl], lev_in_group[fl])
+        has = first_forced < np.iinfo(np.int64).max
+        cap[has] = first_forced[has] + 1
+    first_value = fallback.copy()
+    has_lev = n_lev > 0
+    first_value[has_lev] = lev_value[g_first_lev[:-1][has_lev]]
+    base = float(wg @ first_value)  # every group pays at least its cheapest candidate (or fallback)
+
+    def level_of(cost: np.ndarray) -> np.ndarray:
+        """Per group, the number of its levels whose value is below ``cost`` (levels to price it)."""
+        below = lev_value < cost[lev_group]
+        return np.bincount(lev_group[below], minlength=n_g).astype(np.int64)
+
+    best_open = np.zeros(n_j, dtype=bool)
+    if start is not None and len(start):
+        best_open[np.asarray(start, dtype=np.int64)] = True
+    else:  # cheapest sites by weighted cost as a trivial start
+        score = np.bincount(pc, weights=wg[pg], minlength=n_j)
+        best_open[cand[np.argsort(-score[cand], kind="stable")[:p]]] = True
+    best_cost = _served_cost(pg, pc, pv, fallback, best_open)
+    ub = float(wg @ best_cost)
+    lb = -np.inf
+    # levels kept per group: enough to price the start exactly, plus a margin
+    k = np.minimum(cap, level_of(best_cost) + extra_levels)
+    status = "time_limit"
+    it = 0
+    n_levels_model = 0
+    # Phase 1, LP only (cheap): give levels to every group the LP relaxation still prices at its
+    # last kept level (z > 0 there). Once none is left, the truncated LP equals the full LP.
+    while time.perf_counter() - t0 < 0.5 * time_limit_s:
+        keep_lev = lev_in_group < k[lev_group]
+        x, _obj, _db, solved, n_levels_model = _solve_model(
+            keep_lev, lev_in_group, lev_group, lev_global, coef, forced, pg, pc, y_of, wg, n_y, p, base,
+            best_open[cand], best_cost, lev_value, time_limit_s - (time.perf_counter() - t0), 0.0,
+            integer=False)
+        if x is None or not solved:
+            break
+        lb = max(lb, _obj)
+        lev_ids = np.flatnonzero(keep_lev)
+        last = g_first_lev[:-1] + k - 1
+        has = (k > 0) & (k < cap)
+        zpos = np.searchsorted(lev_ids, last[has])
+        open_ = np.zeros(n_g, dtype=bool)
+        open_[np.flatnonzero(has)] = x[n_y + zpos] > 1e-7
+        if not open_.any():
+            break
+        k = np.where(open_, np.minimum(cap, np.maximum(k + extra_levels, 2 * k)), k)
+        logger.info("p_median radius: LP bound %.6g; %d groups get more levels", lb, int(open_.sum()))
+    while True:
+        left = time_limit_s - (time.perf_counter() - t0)
+        if left <= 0:
+            break
+        it += 1
+        keep_lev = lev_in_group < k[lev_group]
+        x, model_obj, dual_bound, solved, n_levels_model = _solve_model(
+            keep_lev, lev_in_group, lev_group, lev_global, coef, forced, pg, pc, y_of, wg, n_y, p, base,
+            best_open[cand], best_cost, lev_value, left, mip_gap, target=lb)
+        if dual_bound is not None:
+            lb = max(lb, dual_bound)
+        if x is None:
+            break
+        open_mask = np.zeros(n_j, dtype=bool)
+        open_mask[cand[x[:n_y] > 0.5]] = True
+        cost = _served_cost(pg, pc, pv, fallback, open_mask)
+        true_obj = float(wg @ cost)
+        if true_obj < ub - _REL_TOL * max(abs(ub), 1.0):
+            ub, best_open, best_cost = true_obj, open_mask, cost
+        tol = max(mip_gap * abs(ub), _REL_TOL * max(abs(ub), 1.0))
+        if ub - lb <= tol:
+            status = "optimal"
+            break
+        need = np.minimum(cap, level_of(cost) + extra_levels)
+        grow = need > k
+        if not grow.any():
+            # the model prices its own solution exactly, yet the bound is open: HiGHS stopped early
+            if solved:  # pragma: no cover - optimal model with exact pricing closes the gap
+                status = "optimal"
+            break
+        k = np.where(grow, np.maximum(need, np.minimum(cap, 2 * k)), k)
+        logger.info("p_median radius: iteration %d, bound %.6g, best %.6g; %d groups get more levels",
+                    it, lb, ub, int(grow.sum()))
+    lb_out = ub if status == "optimal" else (lb if np.isfinite(lb) else 0.0)
+    gap = 0.0 if status == "optimal" or ub == 0 else max(0.0, (ub - lb_out) / abs(ub))
+    chosen = np.flatnonzero(best_open).astype(np.int64)
+    rt = time.perf_counter() - t0
+    logger.info("p_median radius: %s after %d solve(s) in %.2f s, objective %.6g, bound %.6g, %d levels",
+                status, it, rt, ub, lb_out, n_levels_model)
+    return RadiusOutcome(chosen=chosen, status=status, objective=ub, lower_bound=float(lb_out), gap=float(gap),
+                         iterations=it, levels=n_levels_model, runtime_s=rt)
+
+
+def _solve_model(
+    keep_lev: np.ndarray, lev_in_group: np.ndarray, lev_group: np.ndarray, lev_global: np.ndarray,
+    coef: np.ndarray, forced: np.ndarray, pg: np.ndarray, pc: np.ndarray, y_of: np.ndarray, wg: np.ndarray,
+    n_y: int, p: int, base: float, y_start: np.ndarray, cost_start: np.ndarray, lev_value: np.ndarray,
+    time_limit_s: float, mip_gap: float, *, integer: bool = True, target: float = -np.inf,
+) -> tuple[np.ndarray | None, float, float | None, bool, int]:
+    """Build the truncated radius model on the kept levels and solve it with HiGHS.
+
+    Columns ``[y (n_y) | z (kept levels)]``; one row per kept level plus the cardinality row.
+    ``integer=False`` solves the LP relaxation. ``target``: a proven lower bound on the true
+    optimum; HiGHS stops as soon as its incumbent reaches it (the caller then checks the
+    incumbent's true cost). Returns ``(column values or None, objective, dual bound or None,
+    proven optimal, levels)``.
+    """
+    lev_ids = np.flatnonzero(keep_lev)
+    n_z = lev_ids.shape[0]
+    z_of = np.full(keep_lev.shape[0], -1, dtype=np.int64)
+    z_of[lev_ids] = np.arange(n_z)
+    n_col = n_y + n_z
+    # pairs in kept levels: +1 · y_j in their level's row
+    pair_keep = keep_lev[lev_global]
+    pr = z_of[lev_global[pair_keep]]
+    pcol = y_of[pc[pair_keep]]
+    # z_l: +1 in row l; −1 in row l+1 when that level is kept (same group)
+    zr_self = np.arange(n_z)
+    nxt = lev_ids + 1
+    n_all = keep_lev.shape[0]
+    nxt_c = np.minimum(nxt, n_all - 1)
+    has_next = (nxt < n_all) & keep_lev[nxt_c] & (lev_group[nxt_c] == lev_group[lev_ids])
+    rows = np.concatenate([pr, zr_self, z_of[nxt[has_next]]])
+    cols = np.concatenate([pcol, n_y + zr_self, n_y + np.flatnonzero(has_next)])
+    vals = np.concatenate([np.ones(pr.shape[0]), np.ones(n_z), -np.ones(int(has_next.sum()))])
+    a = sp.csr_array((vals, (rows, cols)), shape=(n_z, n_col))
+    a.sum_duplicates()
+    a.sort_indices()
+    card = sp.csr_array((np.ones(n_y), np.arange(n_y), [0, n_y]), shape=(1, n_col))
+    mat = sp.vstack([a, card], format="csr")
+    first = lev_in_group[lev_ids] == 0
+    row_lower = np.concatenate([np.where(first, 1.0, 0.0), [p]])
+    row_upper = np.concatenate([np.full(n_z, np.inf), [p]])
+    col_cost = np.concatenate([np.zeros(n_y), wg[lev_group[lev_ids]] * coef[lev_ids]])
+    col_upper = np.concatenate([np.ones(n_y), np.where(forced[lev_ids], 0.0, 1.0)])
+    integrality = np.concatenate([np.full(n_y, 1 if integer else 0, np.int32), np.zeros(n_z, np.int32)])
+    # start: the best solution's y, and z_l = 1 exactly where its cost exceeds the level's value
+    z0 = (cost_start[lev_group[lev_ids]] > lev_value[lev_ids]).astype(np.float64)
+    z0[forced[lev_ids]] = 0.0
+    x0 = np.concatenate([y_start.astype(np.float64), z0])
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(max(time_limit_s, 1e-3)))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("random_seed", 0)
+    if integer and np.isfinite(target):
+        h.setOptionValue("objective_target", float(target) + 1e-9 * max(abs(target), 1.0))
+    status = h.passModel(
+        int(n_col), int(mat.shape[0]), int(mat.nnz), int(highspy.MatrixFormat.kRowwise),
+        int(highspy.ObjSense.kMinimize), float(base),
+        np.ascontiguousarray(col_cost, dtype=np.float64), np.zeros(n_col),
+        np.ascontiguousarray(col_upper, dtype=np.float64),
+        np.ascontiguousarray(row_lower, dtype=np.float64), np.ascontiguousarray(row_upper, dtype=np.float64),
+        np.ascontiguousarray(mat.indptr, dtype=np.int32), np.ascontiguousarray(mat.indices, dtype=np.int32),
+        np.ascontiguousarray(mat.data, dtype=np.float64), integrality,
+    )
+    if status == highspy.HighsStatus.kError:  # pragma: no cover - arrays are built consistently
+        raise RuntimeError(f"HiGHS rejected the radius model ({n_col} columns, {mat.shape[0]} rows)")
+    if integer:
+        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32), np.ascontiguousarray(x0))
+    h.run()
+    info = h.getInfo()
+    ms = h.getModelStatus()
+    solved = ms == highspy.HighsModelStatus.kOptimal
+    if integer:
+        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+    else:
+        bound = float(info.objective_function_value) if solved else None
+    if int(info.primal_solution_status) != 2:
+        return None, np.inf, bound, False, n_z
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    return x, float(info.objective_function_value), bound, bool(solved), n_z
