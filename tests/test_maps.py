@@ -305,6 +305,21 @@ def test_english_labels(case: dict[str, pd.DataFrame], tmp_path: Path) -> None:
     assert "no road network given" in page  # no networks: said so, no areas drawn
 
 
+def test_default_is_no_tiles_with_a_note_and_a_metric_scale(
+    case: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    # OSM tiles are often unreachable inside China: the default asks no tile server and says so
+    assert MapSettings().tiles == "none"
+    for lang, note in (("zh", "未加载底图"), ("en", "No base map")):
+        page = _map_html(case, tmp_path, f"default_{lang}", settings=MapSettings(language=lang))
+        assert "L.tileLayer" not in page and "{z}" not in page
+        assert _has(page, note) and _has(page, "GEO_PLANNER_TIANDITU_KEY")
+        # the scale bar is metric only (folium's own control_scale also shows feet and miles)
+        assert re.findall(r"L\.control\.scale\(([^)]*)\)", page) == ["{imperial: false, metric: true, maxWidth: 150}"]
+    page = _map_html(case, tmp_path, "osm_note", settings=MapSettings(tiles="osm"))
+    assert not _has(page, "未加载底图")  # the note is only there when there is no base map
+
+
 def test_osm_tiles_and_attribution(case: dict[str, pd.DataFrame], tmp_path: Path) -> None:
     page = _map_html(case, tmp_path, "osm", settings=MapSettings(tiles="osm"))
     assert "tile.openstreetmap.org" in page and "OpenStreetMap" in page
