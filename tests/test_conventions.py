@@ -9,6 +9,7 @@ environment (the module-level ``app`` is built by ``create_app()`` from it), and
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import subprocess
 import sys
@@ -80,3 +81,37 @@ def test_python_m_geo_planner(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "geo_planner", "run", str(missing), "--out", str(tmp_path / "o")],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2 and str(missing) in bad.stderr and "not found" in bad.stderr, bad.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(tty: bool) -> None:
+    from geo_planner.cli import StageLines, progress_bar
+    from geo_planner.pipeline import STAGES
+
+    out: io.StringIO = _Terminal() if tty else io.StringIO()
+    bar = progress_bar(quiet=False, file=out)
+    assert isinstance(bar, StageLines) != tty
+    done = 0.0
+    for name, share in STAGES:  # the pipeline reports each stage at its start and its end
+        for frac in (done, done + share):
+            bar.set_description(name)
+            bar.n = round(frac * 100)
+            bar.refresh()
+        done += share
+    bar.close()
+    text = out.getvalue()
+    if tty:
+        assert text.count("\r") > len(STAGES)  # redrawn in place
+    else:
+        assert [ln.split()[1] for ln in text.splitlines()] == [name for name, _ in STAGES]
+    quiet = io.StringIO()
+    silent = progress_bar(quiet=True, file=quiet)
+    silent.set_description("load")
+    silent.refresh()
+    silent.close()
+    assert quiet.getvalue() == ""
