@@ -50,6 +50,16 @@ class StageLines:
         print(f"run: {self.desc} {self.n:.0f}% {time.monotonic() - self._t0:.1f} s{extra}", file=self.file,
               flush=True)
 
+    def update(self, n: float = 1) -> None:
+        """Advance by ``n`` percent (a line only if the stage changed)."""
+        self.n += n
+        self.refresh()
+
+    def write(self, s: str) -> None:
+        """A message on its own line (as ``tqdm.write``)."""
+        if not self.disable:
+            print(s, file=self.file, flush=True)
+
     def close(self) -> None:
         """Nothing to clear (no bar was drawn)."""
 
