@@ -245,3 +245,20 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
 if __name__ == "__main__":  # pragma: no cover
     serve_demo(os.environ.get("GEO_PLANNER_HOST", "127.0.0.1"),
                int(os.environ.get("GEO_PLANNER_PORT", "8000")))
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the application built by :func:`create_app` from the ``GEO_PLANNER_*`` environment.
+
+    Built on first access (so importing ``create_app`` never reads the environment), which is
+    what ``uvicorn api.main:app`` and ``fastapi run api/main.py`` ask for.
+    """
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "app"})

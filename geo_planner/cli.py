@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
+from typing import Any, TextIO
 
 from .errors import GeoPlannerError
 
@@ -14,14 +16,80 @@ log = logging.getLogger("geo_planner")
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+class StageLines:
+    """The progress bar's stand-in when its output is not a terminal (a log file, CI, a pipe).
 
+    It offers the part of ``tqdm``'s interface the CLI uses, but instead of redrawing a bar it
+    writes one line each time the stage (the description) changes: ``run: network 12% 3.4 s``,
+    so logs get a line per stage instead of hundreds of carriage-return redraws.
+    """
+
+    def __init__(self, file: TextIO, *, disable: bool = False) -> None:
+        self.file = file
+        self.disable = disable
+        self.n: float = 0
+        self.desc = ""
+        self.postfix = ""
+        self._shown: str | None = None
+        self._t0 = time.monotonic()
+
+    def set_description(self, desc: str) -> None:
+        """Name the current stage (printed at the next :meth:`refresh` if it changed)."""
+        self.desc = desc
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        """Extra text shown on the stage's line (not a new line by itself)."""
+        self.postfix = s
+
+    def refresh(self) -> None:
+        """Write a line if the stage changed since the last line."""
+        if self.disable or self.desc == self._shown:
+            return
+        self._shown = self.desc
+        extra = f" ({self.postfix})" if self.postfix else ""
+        print(f"run: {self.desc} {self.n:.0f}% {time.monotonic() - self._t0:.1f} s{extra}", file=self.file,
+              flush=True)
+
+    def update(self, n: float = 1) -> None:
+        """Advance by ``n`` percent (a line only if the stage changed)."""
+        self.n += n
+        self.refresh()
+
+    def write(self, s: str) -> None:
+        """A message on its own line (as ``tqdm.write``)."""
+        if not self.disable:
+            print(s, file=self.file, flush=True)
+
+    def close(self) -> None:
+        """Nothing to clear (no bar was drawn)."""
+
+
+def progress_bar(*, quiet: bool, file: TextIO | None = None) -> Any:
+    """A ``tqdm`` bar on a terminal, else :class:`StageLines` (one line per stage).
+
+    Parameters
+    ----------
+    quiet
+        No progress output at all.
+    file
+        Where progress goes (default ``sys.stderr``, like ``tqdm``).
+    """
+    out = file if file is not None else sys.stderr
+    isatty = getattr(out, "isatty", None)
+    if callable(isatty) and isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=100, unit="%", desc="run", disable=quiet, file=out,
+                    bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}]")
+    return StageLines(out, disable=quiet)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import run
     from .settings import load_scenario
 
     scenario = load_scenario(args.scenario)
-    bar = tqdm(total=100, unit="%", desc="run", disable=args.quiet, bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}]")
+    bar = progress_bar(quiet=args.quiet)
 
     def progress(stage: str, done: float) -> None:
         bar.set_description(stage)

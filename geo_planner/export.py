@@ -40,6 +40,7 @@ import pandas as pd
 from .errors import InputError, PermissionDeniedError
 from .io import atomic_write
 from .privacy import viewer_recommendations
+from .zhformat import dates_zh
 
 __all__ = [
     "HEADERS",
@@ -366,8 +367,15 @@ def _translate_values(series: pd.Series, column: str) -> pd.Series:
     return series
 
 
+#: Columns holding dates: written ``2026年12月1日`` in Chinese exports (ISO in English ones).
+DATE_COLUMNS: frozenset[str] = frozenset({"birth"})
+
+
 def translate_frame(df: pd.DataFrame, table: TableName, language: Language = "zh") -> pd.DataFrame:
     """Rename headers and translate coded values for people to read.
+
+    In ``zh``, dates (:data:`DATE_COLUMNS`) are written the Chinese way (``1948年10月5日``);
+    text that is not a date stays as it was.
 
     Parameters
     ----------
@@ -391,6 +399,8 @@ def translate_frame(df: pd.DataFrame, table: TableName, language: Language = "zh
         raise ValueError(f"unknown language {language!r}; use 'zh' or 'en'")
     for col in out.columns:
         out[col] = _translate_values(out[col], str(col))
+        if col in DATE_COLUMNS:  # 1948-10-05 → 1948年10月5日
+            out[col] = dates_zh(out[col])
     names = {c: header_label(str(c), table, "zh") for c in out.columns}
     # a translated header must not collide with another column's name
     seen: dict[str, int] = {}

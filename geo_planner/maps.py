@@ -21,7 +21,8 @@ reprojected to WGS-84.
   reaches the HTML (recommendation texts are scrubbed of member names and ids, and a
   recommendation point that sits on a member's home is moved to its grid cell's centre).
 
-Tiles: ``osm`` (OpenStreetMap), ``none`` (no tile requests), ``amap`` (高德, GCJ-02: every
+Tiles: ``none`` (the default: no tile requests, a note on the map says how to get a base
+map; OpenStreetMap's tiles are often unreachable inside China), ``osm`` (OpenStreetMap), ``amap`` (高德, GCJ-02: every
 layer, polygons included, is shifted with :func:`geo_planner.crs.from_wgs84`) and
 ``tianditu`` (天地图, CGCS2000 ≈ WGS-84, no shift; key from ``GEO_PLANNER_TIANDITU_KEY``).
 Above ``MapSettings.max_member_points`` members, planners get grid counts and a weighted
@@ -178,6 +179,8 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "member_word": "某成员",
         "no_areas": "（未提供路网，未绘制服务范围）",
         "osm_note": "路网与服务范围数据 © OpenStreetMap 贡献者（ODbL）",
+        "no_tiles": "未加载底图（默认，境内可用、无需联网）。如需底图：方案中设 [map] tiles = \"tianditu\" "
+                    "并配置天地图密钥 GEO_PLANNER_TIANDITU_KEY。",
         "glyph_station": "站",
         "glyph_hospital": "医",
         "glyph_branch": "支",
@@ -236,6 +239,8 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "member_word": "a member",
         "no_areas": "(no road network given: service areas not drawn)",
         "osm_note": "Roads and service areas © OpenStreetMap contributors (ODbL)",
+        "no_tiles": "No base map (the default: works inside China and offline). For one, set [map] tiles = "
+                    "\"tianditu\" with a 天地图 key in GEO_PLANNER_TIANDITU_KEY, or \"osm\" outside China.",
         "glyph_station": "S",
         "glyph_hospital": "H",
         "glyph_branch": "B",
@@ -701,6 +706,22 @@ class _Html(MacroElement):
         self.content = content
 
 
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar in metres/kilometres only (folium's ``control_scale`` also shows feet)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, metric: true, maxWidth: 150}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
+
+
 class _Markers(MacroElement):
     """Badge markers with popups and tooltips from one JSON array.
 
@@ -988,7 +1009,8 @@ def build_map(
     lang = settings.language
     L = LABELS[lang]
     planner = role != "viewer"
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, zoom_start=12, location=[30.0, 115.0])
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_start=12, location=[30.0, 115.0])
+    m.add_child(_MetricScale())
     m.options["max_zoom"] = 18  # marker clusters need it even without a tile layer
     # only Leaflet itself: no jQuery/Bootstrap/font icons (markers are inline DivIcons), so
     # the page needs fewer downloads and can be made fully offline (save_map(assets_dir=…))
@@ -1174,6 +1196,8 @@ def build_map(
     extra = ""
     if coverage_by_area is not None and len(coverage_by_area):
         extra = _coverage_panel(coverage_by_area, lang, role, L["coverage"])
+    if settings.tiles == "none":
+        notes.append(L["no_tiles"])
     notes.append(L["osm_note"])
     m.get_root().add_child(_Html(_legend_html(L["legend"], legend, notes, extra)))
     if title:

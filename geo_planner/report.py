@@ -39,6 +39,7 @@ import pandas as pd
 
 from .io import atomic_write
 from .privacy import VIEWER_CELL_M
+from .zhformat import date_zh
 
 if TYPE_CHECKING:
     from .pipeline import RunResult
@@ -377,10 +378,11 @@ def render_report(result: RunResult) -> str:
     siting = counts.get("siting", {}) if isinstance(counts.get("siting"), dict) else {}
     n = len(m)
     parts: list[str] = []
+    today = datetime.now().date()
     parts.append('<button id="lang" type="button">中文 / English</button>')
     parts.append(f"<h1>{html.escape(sc.name)}</h1>")
     parts.append(f'<p class="note">{_t("离退休干部服务覆盖规划报告", "Service-coverage planning report")} · '
-                 f"{datetime.now().strftime('%Y-%m-%d')} · geo_planner · "
+                 f"{_t(date_zh(today), today.isoformat())} · geo_planner · "
                  f'{_t("本报告仅含汇总数据，不含任何个人信息", "aggregates only, no personal data")}</p>')
 
     # 1. situation in numbers

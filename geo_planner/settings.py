@@ -256,9 +256,14 @@ class DispersionSettings(_Model):
 
 
 class MapSettings(_Model):
-    """Folium map options: ``tiles`` is ``osm``, ``none``, ``amap`` or ``tianditu``."""
+    """Folium map options: ``tiles`` is ``none`` (default), ``osm``, ``amap`` or ``tianditu``.
 
-    tiles: Literal["osm", "none", "amap", "tianditu"] = "osm"
+    ``none`` is the default because OpenStreetMap's tile servers are often unreachable inside
+    China and a map without tiles works offline; the map then carries a note saying how to add
+    a base map (``tianditu`` with a key in ``GEO_PLANNER_TIANDITU_KEY``, or ``osm`` abroad).
+    """
+
+    tiles: Literal["osm", "none", "amap", "tianditu"] = "none"
     language: Literal["zh", "en"] = "zh"
     max_member_points: int = Field(20000, gt=0)
 

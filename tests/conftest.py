@@ -52,3 +52,32 @@ def demo_run(tmp_path_factory, cache_dir):
     result = run(scenario, out, progress=lambda s, f: stages.append((s, f)))
     members = pd.read_csv(out / "members.csv", dtype={"id": str, "branch_id": str}, encoding="utf-8-sig")
     return result, members.set_index("id", drop=False), out, stages
+
+
+# --------------------------------------------------------------------------------------
+# the real browser (Playwright on Debian's chromium; see tests/browser.py)
+
+
+@pytest.fixture(scope="module")
+def chromium_browser():
+    """One headless Chromium per test module, driven by Playwright; skipped loudly when missing."""
+    from .browser import MISSING, chromium_browser, find_chromium
+
+    path = find_chromium()
+    if path is None:
+        print(MISSING.format(what="PAGE"))
+        pytest.skip(MISSING.format(what="PAGE"))
+    with chromium_browser(path) as browser:
+        yield browser
+
+
+@pytest.fixture()
+def page(chromium_browser):
+    """A fresh page (own context, 1280×900) recording its JavaScript errors and requests."""
+    from .browser import new_page
+
+    watched = new_page(chromium_browser)
+    try:
+        yield watched
+    finally:
+        watched.page.context.close()

@@ -139,9 +139,14 @@ def test_demo_generator_is_reproducible(tmp_path, cache_dir):
 def test_cli_run_and_errors(tmp_path, cache_dir):
     env = dict(os.environ, GEO_PLANNER_CACHE=str(cache_dir))
     exe = [sys.executable, "-m", "geo_planner.cli"]
-    ok = subprocess.run([*exe, "run", str(DEMO / "scenario.toml"), "--out", str(tmp_path / "o"), "-q"],
+    ok = subprocess.run([*exe, "run", str(DEMO / "scenario.toml"), "--out", str(tmp_path / "o")],
                         capture_output=True, text=True, env=env, timeout=600)
     assert ok.returncode == 0, ok.stderr
+    # stderr is a pipe, not a terminal: one progress line per stage, no bar redraws
+    lines = [ln for ln in ok.stderr.splitlines() if ln.startswith("run: ")]
+    stages = [ln.split()[1] for ln in lines]
+    assert stages[0] == "load" and stages[-1] == "done" and len(stages) == len(set(stages)) >= 8, ok.stderr
+    assert "\r" not in ok.stderr and "█" not in ok.stderr
     assert "708 accepted" in ok.stdout and (tmp_path / "o" / "members.csv").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text('[network]\nosm = ["missing.osm"]\nwalk_speed_kmh = 40\n[inputs]\nmembers = "m.csv"\n',

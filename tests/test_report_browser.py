@@ -1,4 +1,4 @@
-"""The printable report in the real headless Chromium (Debian's ``chromium``), like the map test.
+"""The printable report in the real headless Chromium (Debian's ``chromium``), driven by Playwright.
 
 The demo run's ``report.html`` is opened from disk; the test checks that every chart picture
 decoded (natural size > 0), that the trade-off, equity, map, sensitivity and phased-plan charts
@@ -9,13 +9,10 @@ raised and nothing was requested from outside the page, and that the run printed
 from __future__ import annotations
 
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 
 from .conftest import ROOT
-from .test_browser import Browser, Page, find_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -32,26 +29,10 @@ STATE = """(() => {
 })()"""
 
 
-@pytest.fixture()
-def browser(tmp_path: Path):
-    path = find_chromium()
-    if path is None:
-        msg = ("!!! HEADLESS CHROMIUM NOT FOUND — THE REPORT WAS NOT TESTED IN A BROWSER. "
-               "Install it: apt-get update && apt-get install -y chromium !!!")
-        print(msg)
-        pytest.skip(msg)
-    b = Browser(path, tmp_path / "profile", tmp_path / "chromium.log")
-    try:
-        yield b
-    finally:
-        b.close()
-
-
-def test_report_renders_in_chromium(demo_run, browser, tmp_path) -> None:
+def test_report_renders_in_chromium(demo_run, page, tmp_path) -> None:
     _, _, out, _ = demo_run
-    page = Page(browser)
     page.goto((out / "report.html").resolve().as_uri())
-    state = page.wait_for(f"(() => {{ const s = {STATE}; return s.charts.every(c => c[1]) ? s : null; }})()") \
+    state = page.wait_for(f"() => {{ const s = {STATE}; return s.charts.every(c => c[1]) ? s : null; }}") \
         or page.evaluate(STATE)
     names = {c[0] for c in state["charts"]}
     assert {"tradeoff", "equity", "map", "sensitivity", "phased", "areas"} <= names, state["charts"]
@@ -64,9 +45,9 @@ def test_report_renders_in_chromium(demo_run, browser, tmp_path) -> None:
     state = page.evaluate(STATE)
     assert state["lang"] == "en" and state["enVisible"] > 20 and state["zhVisible"] == 0
     assert any("trade" in h.lower() or "station" in h.lower() for h in state["h2"])
-    time.sleep(0.2)
-    assert page.js_errors() == []
-    assert all(u.startswith(("file:", "data:")) for u in page.requests()), page.requests()
+    page.settle(200)
+    assert page.errors == [] and page.bad == []
+    assert all(u.startswith(("file:", "data:")) for u in page.urls), page.urls
     shot = tmp_path / "report.png"
     page.screenshot(shot)
     (ROOT / "maps").mkdir(exist_ok=True)
