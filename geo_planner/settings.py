@@ -179,6 +179,9 @@ class BranchSettings(_Model):
     max_units_per_joint_branch: int = Field(5, ge=1)
     dispersed_share_flag: float = Field(0.5, ge=0, le=1)
     party_group_min_members: int = Field(3, ge=1)
+    #: Members of one unit living within this many minutes' walk of each other are a
+    #: neighbourhood: they join the same joint branch or none (0 turns cohesion off).
+    cohesion_min: float = Field(2.0, ge=0, le=60)
 
 
 class MapSettings(_Model):
