@@ -37,6 +37,7 @@ from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
 from .settings import Scenario
 from .siting.branches import recommend_branches
+from .siting.budget import MIN_SHARE_S, TimeBudget
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -57,6 +58,12 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("maps", 0.04),
     ("export", 0.01),
 )
+
+#: Weight of the organisation models in the siting stage's time budget (each station model weighs 1).
+ORGANISATION_WEIGHT = 2.0
+#: Share of the siting time limit kept for the rule-based steps after the joint-branch model
+#: (transfers, remote branches, party groups, the recommendation table).
+ORGANISATION_RESERVE = 0.05
 
 MEMBER_COLUMNS = [
     "id", "name", "status", "age", "branch_id", "address", "township", "community",
@@ -111,6 +118,12 @@ class _Progress:
         if self.fn:
             self.fn(name, self.done)
 
+    def step(self, name: str, text: str, fraction: float) -> None:
+        """Report progress inside stage ``name``: ``"name: text"`` at ``fraction`` (0–1) of the stage."""
+        if self.fn:
+            share = dict(STAGES).get(name, 0.0)
+            self.fn(f"{name}: {text}", min(1.0, self.done + share * max(0.0, min(1.0, fraction))))
+
 
 def _geocode_layer(
     layer: LayerResult, kind: str, gaz: Gazetteer, scenario: Scenario
@@ -160,20 +173,17 @@ def _geocode_layer(
 
 
 def _versions() -> dict[str, str]:
-    import highspy  # noqa: F401
-    import osmnx
-    import scipy
-    import shapely
+    """Versions of the libraries the answer depends on (from package metadata: importing osmnx
+    only for its version took seconds when the networks came from the cache)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     out = {"geo_planner": __version__, "python": platform.python_version(), "numpy": np.__version__,
-           "pandas": pd.__version__, "scipy": scipy.__version__, "shapely": shapely.__version__,
-           "osmnx": osmnx.__version__}
-    try:
-        from importlib.metadata import version
-
-        out["highspy"] = version("highspy")
-    except Exception:  # pragma: no cover - metadata missing
-        pass
+           "pandas": pd.__version__}
+    for name in ("scipy", "shapely", "osmnx", "highspy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - metadata missing
+            pass
     return out
 
 
@@ -275,15 +285,27 @@ def run(
             frames["stations"], gaz, walk, station_walk_min=scenario.thresholds.station_walk_min,
             max_snap_m=scenario.network.max_snap_m,
         )
-        station_recs, siting_summary = recommend_stations(members, cands, walk, scenario)
+        # one time limit for the stage, shared out among its models (siting/budget.py)
+        budget = TimeBudget(scenario.siting.time_limit_s)
+        station_recs, siting_summary = recommend_stations(
+            members, cands, walk, scenario, budget=budget, reserve=ORGANISATION_WEIGHT,
+            progress=lambda text, f: prog.step("siting", text, 0.6 * f),
+        )
         # meeting places for joint branches: existing stations first, then OSM host places
         sites = cands[cands["source"] != "network_node"].assign(
             kind=lambda d: np.where(d["existing"], "station", "candidate")
         )
+        organisation: dict[str, Any] = {}
         branch_recs, _ = recommend_branches(
             members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
-            max_snap_m=scenario.network.max_snap_m, time_limit_s=scenario.siting.time_limit_s,
+            max_snap_m=scenario.network.max_snap_m,
+            time_limit_s=max(budget.left_s - ORGANISATION_RESERVE * budget.total_s, 10 * MIN_SHARE_S),
+            report=organisation, progress=lambda text, f: prog.step("siting", text, 0.6 + 0.4 * f),
         )
+        stopped = stopped_models(siting_summary, organisation)
+        for model, rec in stopped.items():
+            log.warning("%s stopped (%s) within the siting time limit of %g s: %s", model, rec.get("status"),
+                        scenario.siting.time_limit_s, rec.get("message", ""))
         recs = finalize_recommendations([station_recs, branch_recs])
         members = members.join(_member_recommendations(recs), on="id")
         if len(recs):
@@ -321,7 +343,9 @@ def run(
         stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
         walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
         coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs,
-        counts={"siting": siting_summary, "candidates": int(len(cands))},
+        counts={"siting": siting_summary, "organisation": organisation, "candidates": int(len(cands)),
+                "siting_time_limit_s": float(scenario.siting.time_limit_s),
+                "models_stopped": sorted(stopped)},
     )
     result.files.update({k: str(v) for k, v in exports.items()})
     result.files.update({f"map{'' if i == 0 else '_copy'}": str(p) for i, p in enumerate(map_files)})
@@ -329,6 +353,27 @@ def run(
     if progress:
         progress("done", 1.0)
     return result
+
+
+def stopped_models(siting: dict[str, Any], organisation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The station and organisation models that stopped at their time limit (or fell back to greedy).
+
+    Parameters
+    ----------
+    siting, organisation
+        The ``counts["siting"]`` and ``counts["organisation"]`` records of ``run.json``.
+
+    Returns
+    -------
+    dict
+        Model name → its record, for every model whose ``status`` is ``time_limit`` or ``greedy``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for group in (siting, organisation):
+        for name, rec in (group or {}).items():
+            if isinstance(rec, dict) and rec.get("status") in ("time_limit", "greedy"):
+                out[name] = rec
+    return out
 
 
 def _member_recommendations(recs: pd.DataFrame) -> pd.DataFrame:

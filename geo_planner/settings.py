@@ -182,6 +182,9 @@ class BranchSettings(_Model):
     #: Members of one unit living within this many minutes' walk of each other are a
     #: neighbourhood: they join the same joint branch or none (0 turns cohesion off).
     cohesion_min: float = Field(2.0, ge=0, le=60)
+    #: Largest joint-branch model (columns, per spatial component) solved with HiGHS; larger
+    #: components keep the greedy grouping (run.json says so).
+    joint_max_exact_size: int = Field(100_000, gt=0)
 
 
 class MapSettings(_Model):

@@ -88,12 +88,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.sparse.csgraph import dijkstra
 
 from ..errors import InputError, Problem, SolverError
 from ..network import RoadNetwork, Snap
 from ..settings import BranchSettings, Thresholds
 from ..travel import cost_matrix
-from .budget import TimeBudget
+from .budget import MIN_SHARE_S, TimeBudget
 from .schema import RECOMMENDATION_COLUMNS, RecommendationKind, empty_recommendations
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,12 @@ WALK_WEIGHT = 1.0 / 3.0
 #: Absolute MIP gap at which the joint-branch model stops: below one member (so the member
 #: count is optimal) and below half a station group.
 TIE_BREAK_ABS_GAP = 0.5
+#: Share of :func:`recommend_branches`'s time limit the joint-branch model may use (the rules
+#: — transfers, remote branches, party groups — take the rest; they are not time-limited).
+JOINT_SHARE = 0.75
+#: Above this many columns HiGHS runs without presolve: on the city benchmark (319k columns)
+#: its presolve ran for minutes without looking at the time limit.
+PRESOLVE_MAX_COLUMNS = 50_000
 
 
 @dataclass(frozen=True)
@@ -351,11 +358,13 @@ def _run_highs(
     a = sparse.csr_matrix(a)
     a.sort_indices()
     h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h.setOptionValue("output_flag", bool(__import__("os").environ.get("GP_HIGHS_DEBUG")))
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
     h.setOptionValue("random_seed", 0)
+    if n_col > PRESOLVE_MAX_COLUMNS:  # HiGHS's presolve does not stop at the time limit on large models
+        h.setOptionValue("presolve", "off")
     status = h.passModel(
         int(n_col), int(n_row), int(a.nnz),
         int(highspy.MatrixFormat.kRowwise),
@@ -368,10 +377,10 @@ def _run_highs(
     )
     if status == highspy.HighsStatus.kError:
         raise SolverError(f"{label}: HiGHS rejected the model ({n_col} columns, {n_row} rows)")
-    if start is not None:
-        idx = np.flatnonzero(start > 0.5).astype(np.int32)
-        if idx.size:
-            h.setSolution(int(idx.size), idx, np.ascontiguousarray(start[idx], dtype=np.float64))
+    if start is not None:  # every column: a partial start would make HiGHS solve a sub-MIP to complete it
+        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32), np.ascontiguousarray(start, dtype=np.float64))
+    log.debug("%s: HiGHS starts (%d cols, %d rows, %d nz, time limit %.3g s)", label, n_col, n_row, a.nnz,
+              time_limit_s)
     t0 = time.perf_counter()
     h.run()
     runtime = time.perf_counter() - t0
@@ -443,7 +452,7 @@ class ComponentResult:
 def _solve_component(
     pi: np.ndarray, pj: np.ndarray, pt: np.ndarray, unit: np.ndarray, size: np.ndarray,
     is_station: np.ndarray, *, n_blocks: int, min_members: int, max_members: int, max_units: int,
-    threshold_min: float, time_limit_s: float,
+    threshold_min: float, time_limit_s: float, max_exact_size: int = 100_000,
 ) -> tuple[np.ndarray, ComponentResult]:
     """Solve the joint-branch model on one component (local block and site indices).
 
@@ -499,6 +508,15 @@ def _solve_component(
         (np.repeat(np.arange(n_z), 2), np.column_stack([col_z, col_y[z_site]]).ravel(),
          np.tile([1.0, -1.0], n_z), np.full(n_z, -np.inf), np.zeros(n_z)),
     ]
+    if n_col > max_exact_size:  # HiGHS does not keep to its time limit on models this large
+        log.warning("joint branches: a component of %d members gives a model of %d columns > max_exact_size "
+                    "= %d; the greedy grouping is the answer (bound: every site full)", n_members, n_col,
+                    max_exact_size)
+        bound = min(n_members, n_y * max_members)
+        return greedy, ComponentResult(
+            members=n_members, sites=int(np.unique(pj).size), pairs=int(pi.size), status="greedy",
+            placed=greedy_placed, greedy_placed=greedy_placed, bound=max(bound, greedy_placed), gap=None,
+            time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start)
     a, row_lo, row_hi = _assemble(blocks, n_col)
     upper = np.r_[cap, np.ones(n_z + n_y)]
 
@@ -526,9 +544,9 @@ def _solve_component(
                      time_limit_s=0.85 * deadline - 0.85 * time.perf_counter(), start=start,
                      mip_abs_gap=TIE_BREAK_ABS_GAP)
     # members placed ≤ (objective bound + every group cost) / (K − w): the bound in members
-    bound = n_members
+    bound = min(n_members, n_y * max_members)  # every open site full: the trivial bound
     if np.isfinite(one.bound):
-        bound = min(n_members, int(math.floor((one.bound + max_groups) / (k_member - WALK_WEIGHT) + 1e-9)))
+        bound = min(bound, int(math.floor((one.bound + max_groups) / (k_member - WALK_WEIGHT) + 1e-9)))
 
     def result(site_of: np.ndarray, status: str, gap: float | None) -> tuple[np.ndarray, ComponentResult]:
         placed_now = int(size[site_of >= 0].sum())
@@ -602,6 +620,7 @@ def solve_joint_branches(
     time_limit_s: float = 60.0,
     block: np.ndarray | None = None,
     progress: Callable[[str, float], None] | None = None,
+    max_exact_size: int = 100_000,
 ) -> JointBranchSolution:
     """Group members into joint branches around sites (the model of the module docstring).
 
@@ -635,6 +654,11 @@ def solve_joint_branches(
         ``max_members``, is split into its members (counted in ``blocks_split``).
     progress
         Called as ``progress(text, fraction)`` before each component.
+    max_exact_size
+        Largest model (columns of the class-aggregated MILP) handed to HiGHS; a larger
+        component keeps its greedy grouping (``status`` ``greedy``). HiGHS does not keep to
+        its time limit on much larger models (measured: 52 s past a 15 s limit at 319k
+        columns, before its first LP iteration).
 
     Returns
     -------
@@ -757,7 +781,7 @@ def solve_joint_branches(
         site_local, res = _solve_component(
             li.ravel(), lj.ravel(), ct, lu.ravel(), size[blocks_c], is_station[sites_c],
             n_blocks=blocks_c.size, min_members=min_members, max_members=max_members, max_units=max_units,
-            threshold_min=threshold_min, time_limit_s=share)
+            threshold_min=threshold_min, time_limit_s=share, max_exact_size=max_exact_size)
         placed = site_local >= 0
         block_site[blocks_c[placed]] = sites_c[site_local[placed]]
         results.append(res)
@@ -777,7 +801,7 @@ def solve_joint_branches(
     gap_txt = f"gap {100 * (gap or 0.0):.2f}%"
     parts = f", {len(results)} components" if len(results) > 1 else ""
     if state == "greedy":
-        method = f"greedy (HiGHS found no solution within {time_limit_s:g} s{parts}; bound {bound} members)"
+        method = f"greedy (model too large or no HiGHS solution within {time_limit_s:g} s{parts}; bound {bound} members)"
     elif state == "time_limit":
         method = f"highs (time limit {time_limit_s:g} s{parts}, {gap_txt}; bound {bound} members)"
     else:
@@ -971,17 +995,59 @@ class _Places:
 _Rec = tuple[dict[str, object], np.ndarray]  # a recommendation row and its members' row positions
 
 
+def _member_to_member_s(
+    walk: RoadNetwork, snap: Snap, a: np.ndarray, b: np.ndarray, limit_s: float, chunk: int = 256
+) -> np.ndarray:
+    """Walking seconds from member ``a[k]`` to member ``b[k]`` (``inf`` beyond ``limit_s``).
+
+    Each leaves its edge through either end (access leg plus the part of the edge), one
+    Dijkstra with ``limit=`` per chunk of distinct start nodes on the road graph, and arrives
+    through either end of the other's edge; two members on one edge also walk along it.
+    """
+    e_a, e_b = snap.edge[a], snap.edge[b]
+    ta, tb = np.nan_to_num(snap.frac[a]), np.nan_to_num(snap.frac[b])
+    acc_a = np.nan_to_num(snap.access_m[a]) / walk.speed_mps
+    acc_b = np.nan_to_num(snap.access_m[b]) / walk.speed_mps
+    fwd, bwd = walk.edge_fwd_s, walk.edge_bwd_s
+    leave = (acc_a + _part(ta, bwd[e_a]), acc_a + _part(1.0 - ta, fwd[e_a]))  # to u, to v
+    arrive = (acc_b + _part(tb, fwd[e_b]), acc_b + _part(1.0 - tb, bwd[e_b]))  # from u, from v
+    xs = (walk.edge_u[e_a], walk.edge_v[e_a])
+    ys = (walk.edge_u[e_b], walk.edge_v[e_b])
+    best = np.full(a.shape[0], np.inf)
+    nodes = np.unique(np.concatenate(xs))
+    for k0 in range(0, nodes.size, chunk):
+        block = nodes[k0:k0 + chunk]
+        dist = dijkstra(walk.cost, directed=True, indices=block, limit=limit_s)
+        for k in (0, 1):
+            sel = np.flatnonzero(np.isin(xs[k], block))
+            rows = np.searchsorted(block, xs[k][sel])
+            for m in (0, 1):
+                t = leave[k][sel] + dist[rows, ys[m][sel]] + arrive[m][sel]
+                best[sel] = np.minimum(best[sel], t)
+    same = e_a == e_b
+    if same.any():
+        along = np.abs(ta[same] - tb[same]) * np.minimum(fwd[e_a[same]], bwd[e_a[same]])
+        best[same] = np.minimum(best[same], acc_a[same] + along + acc_b[same])
+    return best
+
+
+def _part(frac: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """``frac × cost`` with ``0 × inf = 0`` (a point at an edge's end needs no travel on it)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(frac > 0, frac * cost, 0.0)
+
+
 def cohesion_blocks(
     walk: RoadNetwork, snap: Snap, unit: np.ndarray, lon: np.ndarray, lat: np.ndarray, *,
-    cohesion_min: float, batch: int = 2_000,
+    cohesion_min: float,
 ) -> np.ndarray:
     """Neighbourhoods of one unit: members who live within ``cohesion_min`` minutes' walk of each other.
 
     Two members of the same unit are neighbours when either walks to the other's home within
     ``cohesion_min`` (network time, access legs included); a block is a connected group of
     neighbours (single linkage). Pairs are first narrowed by straight-line distance (a walk
-    is never shorter), per unit with a KD-tree, and only members with a candidate neighbour
-    enter :func:`geo_planner.travel.cost_matrix`, in batches of whole units.
+    is never shorter), per unit with a KD-tree; the walks of those pairs come from one
+    cut-off Dijkstra per chunk of start nodes (:func:`_member_to_member_s`).
 
     Parameters
     ----------
@@ -995,8 +1061,6 @@ def cohesion_blocks(
         WGS-84 homes (NaN unknown).
     cohesion_min
         Walking minutes within which two members of one unit are neighbours (0: no blocks).
-    batch
-        Members per cost-matrix call (bounds memory at about ``batch²`` pairs).
 
     Returns
     -------
@@ -1015,29 +1079,23 @@ def cohesion_blocks(
     order = np.argsort(unit, kind="stable")
     order = order[ok[order]]
     bounds = np.flatnonzero(np.r_[True, unit[order][1:] != unit[order][:-1], True])
-    cand: list[np.ndarray] = []  # per unit: members with a same-unit member within the radius
+    pair_a: list[np.ndarray] = []  # same-unit pairs within the radius in a straight line
+    pair_b: list[np.ndarray] = []
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         if b - a < 2:
             continue
         g = order[a:b]
         pairs = cKDTree(np.c_[x[g], y[g]]).query_pairs(radius, output_type="ndarray")
         if pairs.size:
-            cand.append(g[np.unique(pairs)])
-    if not cand:
+            pair_a.append(g[pairs[:, 0]])
+            pair_b.append(g[pairs[:, 1]])
+    if not pair_a:
         return code
-    rows, cols = [], []
-    start = 0
-    while start < len(cand):  # whole units per batch
-        stop, total = start, 0
-        while stop < len(cand) and (stop == start or total + cand[stop].size <= batch):
-            total += cand[stop].size
-            stop += 1
-        sel = np.concatenate(cand[start:stop])
-        cm = sparse.coo_matrix(cost_matrix(walk, snap.subset(sel), snap.subset(sel), cohesion_min))
-        same = (unit[sel[cm.row]] == unit[sel[cm.col]]) & (cm.row != cm.col)
-        rows.append(sel[cm.row[same]])
-        cols.append(sel[cm.col[same]])
-        start = stop
+    pa, pb = np.concatenate(pair_a), np.concatenate(pair_b)
+    secs = np.minimum(_member_to_member_s(walk, snap, pa, pb, cohesion_min * 60.0),
+                      _member_to_member_s(walk, snap, pb, pa, cohesion_min * 60.0))
+    near = secs <= cohesion_min * 60.0 + 1e-9
+    rows, cols = [pa[near]], [pb[near]]
     r, c = np.concatenate(rows), np.concatenate(cols)
     if r.size == 0:
         return code
@@ -1052,12 +1110,14 @@ def cohesion_blocks(
 
 def _joint_branch_recs(
     m: _Members, cand: np.ndarray, sites: _Places, is_station: np.ndarray, walk: RoadNetwork, *,
-    rules: BranchSettings, limit_min: float, max_snap_m: float, time_limit_s: float,
+    rules: BranchSettings, limit_min: float, max_snap_m: float, deadline: float,
     report: dict[str, object] | None = None, progress: Callable[[str, float], None] | None = None,
 ) -> list[_Rec]:
     """Joint branches for the candidates (row positions ``cand``) at the sites.
 
-    ``report`` (when given) receives the model's record under ``"joint_branch"``.
+    The model gets the time left until ``deadline`` (``time.perf_counter()``) after its cost
+    matrix and neighbourhood blocks; ``report`` (when given) receives its record under
+    ``"joint_branch"``.
     """
     if cand.size == 0 or sites.ids.size == 0:
         if report is not None:
@@ -1072,8 +1132,8 @@ def _joint_branch_recs(
                             cohesion_min=rules.cohesion_min)
     sol = solve_joint_branches(
         cm, unit, is_station, min_members=rules.min_branch_members, max_members=rules.max_branch_members,
-        max_units=rules.max_units_per_joint_branch, threshold_min=limit_min, time_limit_s=time_limit_s,
-        block=block, progress=progress,
+        max_units=rules.max_units_per_joint_branch, threshold_min=limit_min,
+        time_limit_s=max(MIN_SHARE_S, deadline - time.perf_counter()), block=block, progress=progress, max_exact_size=rules.joint_max_exact_size,
     )
     if report is not None:
         report["joint_branch"] = {**sol.summary(), "candidates": int(cand.size),
@@ -1204,8 +1264,18 @@ def _party_group_recs(
     """Party groups by residence area inside large branches (members ``free`` of other recommendations)."""
     out: list[_Rec] = []
     min_pg = rules.party_group_min_members
-    for b in range(branches.ids.size):
-        g_all = np.flatnonzero((m.branch_pos == b) & free)
+    # only branches with two areas (townships, else communities) of min_pg members can qualify
+    sel = np.flatnonzero(free & (m.branch_pos >= 0))
+    df = pd.DataFrame({"b": m.branch_pos[sel], "t": m.township[sel], "c": m.community[sel]})
+    qualify: set[int] = set()
+    for col in ("t", "c"):
+        sizes = df[df[col] != ""].groupby(["b", col]).size()
+        big_areas = (sizes >= min_pg).groupby(level=0).sum()
+        qualify |= {int(k) for k in big_areas[big_areas >= 2].index}
+    by_branch = sel[np.argsort(m.branch_pos[sel], kind="stable")]
+    starts = np.searchsorted(m.branch_pos[by_branch], np.arange(branches.ids.size + 1))
+    for b in sorted(qualify):
+        g_all = np.sort(by_branch[starts[b]:starts[b + 1]])
         if g_all.size < 2 * rules.min_branch_members:
             continue
         towns = pd.Series(m.township[g_all])
@@ -1299,7 +1369,8 @@ def recommend_branches(
     max_snap_m
         Points farther than this (metres) from a road are off the network.
     time_limit_s
-        Time limit of the joint-branch model (every step of it), seconds.
+        Time limit of this call, seconds: the joint-branch model (its cost matrix, blocks and
+        solves) stops at ``JOINT_SHARE`` of it, the rules take the rest.
     report
         When given, receives one record per organisation model for ``run.json``:
         ``joint_branch`` (method, status ``optimal``/``time_limit``/``greedy``/``empty``, gap,
@@ -1364,7 +1435,8 @@ def recommend_branches(
 
     step("joint branches", 0.0)
     recs = _joint_branch_recs(m, cand, s, (sites["kind"] == "station").to_numpy(), walk, rules=rules,
-                              limit_min=limit, max_snap_m=max_snap_m, time_limit_s=time_limit_s, report=rep,
+                              limit_min=limit, max_snap_m=max_snap_m,
+                              deadline=t_start + JOINT_SHARE * time_limit_s, report=rep,
                               progress=joint_progress)
     taken = np.zeros(n, dtype=bool)
     for _, g in recs:
