@@ -108,7 +108,7 @@ def test_a_stopped_model_says_so(max_exact_size: int) -> None:
                                max_units=4, time_limit_s=0.3, max_exact_size=max_exact_size)
     assert sol.status in {"time_limit", "greedy"}
     assert sol.n_placed <= sol.bound <= min(n, s * 20)
-    assert sol.n_placed >= sum(c.greedy_placed for c in sol.components) > 0
+    assert sol.n_placed >= sum(c.greedy_placed for c in sol.components) and sol.n_placed > 0
     assert ("time limit 0.3 s" in sol.method) or sol.method.startswith("greedy")
     if max_exact_size == 10:
         assert sol.status == "greedy" and sol.method.startswith("greedy (model too large")

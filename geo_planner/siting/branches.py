@@ -122,7 +122,7 @@ WALK_WEIGHT = 1.0 / 3.0
 TIE_BREAK_ABS_GAP = 0.5
 #: Share of :func:`recommend_branches`'s time limit the joint-branch model may use (the rules
 #: — transfers, remote branches, party groups — take the rest; they are not time-limited).
-JOINT_SHARE = 0.75
+JOINT_SHARE = 0.9
 #: Above this many columns HiGHS runs without presolve: on the city benchmark (319k columns)
 #: its presolve ran for minutes without looking at the time limit.
 PRESOLVE_MAX_COLUMNS = 50_000
@@ -273,7 +273,7 @@ def _greedy_joint(
     tie = np.empty(n_sites, dtype=np.int64)
     tie[rank] = np.arange(n_sites)
     while True:
-        if deadline is not None and time.perf_counter() > deadline:
+        if deadline is not None and opened.any() and time.perf_counter() > deadline:
             log.info("joint branches: greedy start stopped at its time share (%d sites opened)",
                      int(opened.sum()))
             break
@@ -464,13 +464,16 @@ def _solve_component(
     n_s = is_station.shape[0]
     n_units = int(unit.max()) + 1
     n_members = int(size[np.unique(pi)].sum())
-    greedy = _greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
-                           max_members=max_members, max_units=max_units, size=size,
-                           deadline=t_start + 0.2 * time_limit_s)
-    greedy_placed = int(size[greedy >= 0].sum())
-
     # ---- the class-aggregated model: x_gj counts blocks of class g at site j
     cls, rep = _member_classes(pi, pj, unit, n_blocks, n_s, size)
+    cp = np.unique(cls[pi] * n_s + pj)  # the model's columns: class pairs, (site, unit) pairs, sites
+    n_cols = cp.size + np.unique((cp % n_s) * n_units + unit[rep[cp // n_s]]).size + np.unique(cp % n_s).size
+    exact = n_cols <= max_exact_size
+    # the greedy start gets a fifth of the time, or all of it when it is the answer
+    greedy = _greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
+                           max_members=max_members, max_units=max_units, size=size,
+                           deadline=t_start + (0.2 if exact else 0.95) * time_limit_s)
+    greedy_placed = int(size[greedy >= 0].sum())
     n_g = np.bincount(cls[cls >= 0], minlength=rep.size)
     s_g = size[rep].astype(np.float64)
     is_rep = rep[cls[pi]] == pi
@@ -508,7 +511,7 @@ def _solve_component(
         (np.repeat(np.arange(n_z), 2), np.column_stack([col_z, col_y[z_site]]).ravel(),
          np.tile([1.0, -1.0], n_z), np.full(n_z, -np.inf), np.zeros(n_z)),
     ]
-    if n_col > max_exact_size:  # HiGHS does not keep to its time limit on models this large
+    if not exact:  # HiGHS does not keep to its time limit on models this large
         log.warning("joint branches: a component of %d members gives a model of %d columns > max_exact_size "
                     "= %d; the greedy grouping is the answer (bound: every site full)", n_members, n_col,
                     max_exact_size)
@@ -517,6 +520,7 @@ def _solve_component(
             members=n_members, sites=int(np.unique(pj).size), pairs=int(pi.size), status="greedy",
             placed=greedy_placed, greedy_placed=greedy_placed, bound=max(bound, greedy_placed), gap=None,
             time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start)
+    assert n_col == n_cols
     a, row_lo, row_hi = _assemble(blocks, n_col)
     upper = np.r_[cap, np.ones(n_z + n_y)]
 
@@ -1170,12 +1174,18 @@ def _joint_branch_recs(
 
 def _transfer_recs(
     m: _Members, rest: np.ndarray, branches: _Places, walk: RoadNetwork, *, limit_min: float,
-    max_snap_m: float,
+    max_snap_m: float, minutes: sparse.csr_matrix | None = None,
 ) -> list[_Rec]:
-    """One row per target branch: members of ``rest`` within reach of another branch's meeting place."""
+    """One row per target branch: members of ``rest`` within reach of another branch's meeting place.
+
+    ``minutes`` (optional) is the ``rest × branches`` walking-minute matrix cut off at
+    ``limit_min``, when it was measured already.
+    """
     if rest.size == 0 or branches.ids.size == 0:
         return []
-    bm = sparse.coo_matrix(cost_matrix(walk, m.snap.subset(rest), branches.snap(walk, max_snap_m), limit_min))
+    if minutes is None:
+        minutes = cost_matrix(walk, m.snap.subset(rest), branches.snap(walk, max_snap_m), limit_min)
+    bm = sparse.coo_matrix(minutes)
     other = bm.col != m.branch_pos[rest[bm.row]]
     r, c, v = bm.row[other], bm.col[other], bm.data[other]
     order = np.lexsort((c, v, r))  # per member: nearest first (then the lower branch row)
@@ -1434,6 +1444,9 @@ def recommend_branches(
         step(text, 0.8 * fraction)
 
     step("joint branches", 0.0)
+    # the transfer rule's walks, measured before the time-limited model so that its time counts
+    to_branches = (cost_matrix(walk, m.snap.subset(cand), b.snap(walk, max_snap_m), limit)
+                   if cand.size and b.ids.size else None)
     recs = _joint_branch_recs(m, cand, s, (sites["kind"] == "station").to_numpy(), walk, rules=rules,
                               limit_min=limit, max_snap_m=max_snap_m,
                               deadline=t_start + JOINT_SHARE * time_limit_s, report=rep,
@@ -1443,7 +1456,9 @@ def recommend_branches(
         taken[g] = True
     step("transfers", 0.8)
     t0 = time.perf_counter()
-    more = _transfer_recs(m, cand[~taken[cand]], b, walk, limit_min=limit, max_snap_m=max_snap_m)
+    left = ~taken[cand]
+    more = _transfer_recs(m, cand[left], b, walk, limit_min=limit, max_snap_m=max_snap_m,
+                          minutes=None if to_branches is None else to_branches[np.flatnonzero(left)])
     rep["transfer"] = _rule_record("rule: nearest other branch within branch_walk_min", more, t0, exact=True)
     recs += more
     step("remote branches", 0.85)
