@@ -77,7 +77,9 @@ class _EdgeSampler:
         pts = shapely.line_interpolate_point(self.geoms[pick], self.rng.uniform(0.1, 0.9, n), normalized=True)
         ang = self.rng.uniform(0, 2 * np.pi, n)
         off = self.rng.uniform(5, 25, n)
-        lo, la = self.to_ll.transform(shapely.get_x(pts) + off * np.cos(ang), shapely.get_y(pts) + off * np.sin(ang))
+        x = shapely.get_x(pts) + off * np.cos(ang)
+        y = shapely.get_y(pts) + off * np.sin(ang)
+        lo, la = self.to_ll.transform(x, y)
         return np.round(np.asarray(lo), 7), np.round(np.asarray(la), 7)
 
     def anywhere(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +204,8 @@ def generate_city(
     lixiu = rng.random(n_members) < 0.03
     age = np.where(lixiu, rng.integers(90, 100, n_members), rng.integers(60, 95, n_members))
     members = pd.DataFrame({
-        "id": ids[order], "name": [f"成员{i}" for i in order], "status": np.where(lixiu, "离休", "退休")[order],
+        "id": ids[order], "name": [f"成员{i}" for i in order],
+        "status": np.where(lixiu, "离休", "退休")[order],
         "age": age[order], "branch_id": b_ids[branch_of][order],
         "lon": lon[order], "lat": lat[order], "crs": "WGS84", "note": SYNTHETIC,
     })
@@ -212,18 +215,21 @@ def generate_city(
     })
     s_lon, s_lat = city.anywhere(n_stations)
     stations = pd.DataFrame({
-        "id": [f"S{i + 1:03d}" for i in range(n_stations)], "name": [f"第{i + 1}桑榆红驿站" for i in range(n_stations)],
-        "kind": "桑榆红驿站", "lon": s_lon, "lat": s_lat, "capacity": 60, "crs": "WGS84", "note": SYNTHETIC,
+        "id": [f"S{i + 1:03d}" for i in range(n_stations)],
+        "name": [f"第{i + 1}桑榆红驿站" for i in range(n_stations)], "kind": "桑榆红驿站",
+        "lon": s_lon, "lat": s_lat, "capacity": 60, "crs": "WGS84", "note": SYNTHETIC,
     })
     h_lon, h_lat = city.anywhere(n_hospitals)
     hospitals = pd.DataFrame({
-        "id": [f"H{i + 1:02d}" for i in range(n_hospitals)], "name": [f"第{i + 1}定点医院" for i in range(n_hospitals)],
+        "id": [f"H{i + 1:02d}" for i in range(n_hospitals)],
+        "name": [f"第{i + 1}定点医院" for i in range(n_hospitals)],
         "lon": h_lon, "lat": h_lat, "crs": "WGS84", "note": SYNTHETIC,
     })
-    for name, df in (("members", members), ("branches", branches), ("stations", stations), ("hospitals", hospitals)):
+    tables = {"members": members, "branches": branches, "stations": stations, "hospitals": hospitals}
+    for name, df in tables.items():
         atomic_write(out / f"{name}.csv", lambda p, d=df: d.to_csv(p, index=False, encoding="utf-8"))
     osm = ", ".join(f'"{Path(p).resolve().as_posix()}"' for p in extracts)
-    text = f"""# City-sized synthetic scenario (seed {seed}) on real OpenStreetMap roads; written by geo_planner.citygen.
+    text = f"""# City-sized synthetic scenario (seed {seed}) on real OpenStreetMap roads (geo_planner.citygen).
 name = "合成城市（{n_members}名成员，{n_branches}个支部，{n_stations}个驿站）"
 seed = {seed}
 
@@ -244,5 +250,6 @@ new_stations = 10
 time_limit_s = {time_limit_s:g}
 """
     atomic_write(out / "scenario.toml", lambda p: p.write_text(text, encoding="utf-8"))
-    log.info("city written to %s: %d members, %d branches, %d stations", out, n_members, n_branches, n_stations)
+    log.info("city written to %s: %d members, %d branches, %d stations", out, n_members, n_branches,
+             n_stations)
     return out / "scenario.toml"

@@ -73,6 +73,19 @@ are built from numpy arrays as one row-wise CSR matrix each and passed to HiGHS 
 call. A greedy grouping (repeatedly open the site taking the most unplaced members of its
 *U* largest units) is the starting solution, and the answer when HiGHS finds none within
 the time limit (``method`` then says so); otherwise ``method`` gives HiGHS's relative gap.
+
+Cohesion. Members of one unit who walk to each other within ``cohesion_min`` minutes are
+a *block* (:func:`cohesion_blocks`) that joins one joint branch or none: the classes above
+are then classes of equal blocks, ``x_gj`` counts blocks and the member rows weigh them by
+their size ``s_g`` (``m·y_j ≤ Σ_g s_g·x_gj ≤ M·y_j``); the walking step becomes a small MIP
+over blocks (still a transportation problem when every block is one member).
+
+Components and time. Members whose reachable sites never overlap cannot share a branch:
+the block–site graph is split into connected components, solved largest first, each with
+its greedy start and a share of the time left in proportion to its pairs. Every step counts
+against ``time_limit_s``; a component whose model has more than ``max_exact_size`` columns
+keeps its greedy grouping (HiGHS overran its limit on such models). The bound on the members
+placed (HiGHS's dual bound, else every open site full) is reported per component and summed.
 """
 
 from __future__ import annotations
@@ -180,9 +193,11 @@ class JointBranchSolution:
             "runtime_s": round(float(self.runtime_s), 3), "placed": self.n_placed, "bound": int(self.bound),
             "greedy_placed": int(sum(c.greedy_placed for c in comps)),
             "components": len(comps),
-            "components_by_status": {s: sum(c.status == s for c in comps) for s in sorted({c.status for c in comps})},
-            "largest_component": ({"members": comps[0].members, "sites": comps[0].sites, "pairs": comps[0].pairs,
-                                   "status": comps[0].status, "runtime_s": round(comps[0].runtime_s, 3),
+            "components_by_status": {s: sum(c.status == s for c in comps)
+                                     for s in sorted({c.status for c in comps})},
+            "largest_component": ({"members": comps[0].members, "sites": comps[0].sites,
+                                   "pairs": comps[0].pairs, "status": comps[0].status,
+                                   "runtime_s": round(comps[0].runtime_s, 3),
                                    "time_limit_s": round(comps[0].time_limit_s, 3)} if comps else None),
             "blocks_split": int(self.blocks_split), "message": self.method,
         }
@@ -378,7 +393,8 @@ def _run_highs(
     if status == highspy.HighsStatus.kError:
         raise SolverError(f"{label}: HiGHS rejected the model ({n_col} columns, {n_row} rows)")
     if start is not None:  # every column: a partial start would make HiGHS solve a sub-MIP to complete it
-        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32), np.ascontiguousarray(start, dtype=np.float64))
+        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32),
+                      np.ascontiguousarray(start, dtype=np.float64))
     log.debug("%s: HiGHS starts (%d cols, %d rows, %d nz, time limit %.3g s)", label, n_col, n_row, a.nnz,
               time_limit_s)
     t0 = time.perf_counter()
@@ -560,8 +576,8 @@ def _solve_component(
             time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start)
 
     if one.x is None:
-        log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d members; "
-                    "using the greedy grouping", one.state, time_limit_s, n_members)
+        log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d "
+                    "members; using the greedy grouping", one.state, time_limit_s, n_members)
         return result(greedy, "greedy", None)
     x_pair = np.round(one.x[:n_p])
     n_best = float((x_pair * sz_p).sum())
@@ -779,7 +795,8 @@ def solve_joint_branches(
         sites_c, lj = np.unique(cj, return_inverse=True)
         units_c, lu = np.unique(b_unit[blocks_c], return_inverse=True)
         if progress is not None:
-            progress(f"joint branches, component {rank} of {order.size}", 1.0 - pending / max(comp_pairs.sum(), 1))
+            progress(f"joint branches, component {rank} of {order.size}",
+                     1.0 - pending / max(comp_pairs.sum(), 1))
         share = budget.share(float(sel.size), pending)
         pending -= sel.size
         site_local, res = _solve_component(
@@ -805,7 +822,8 @@ def solve_joint_branches(
     gap_txt = f"gap {100 * (gap or 0.0):.2f}%"
     parts = f", {len(results)} components" if len(results) > 1 else ""
     if state == "greedy":
-        method = f"greedy (model too large or no HiGHS solution within {time_limit_s:g} s{parts}; bound {bound} members)"
+        method = (f"greedy (model too large or no HiGHS solution within {time_limit_s:g} s{parts}; "
+                  f"bound {bound} members)")
     elif state == "time_limit":
         method = f"highs (time limit {time_limit_s:g} s{parts}, {gap_txt}; bound {bound} members)"
     else:
@@ -1137,7 +1155,8 @@ def _joint_branch_recs(
     sol = solve_joint_branches(
         cm, unit, is_station, min_members=rules.min_branch_members, max_members=rules.max_branch_members,
         max_units=rules.max_units_per_joint_branch, threshold_min=limit_min,
-        time_limit_s=max(MIN_SHARE_S, deadline - time.perf_counter()), block=block, progress=progress, max_exact_size=rules.joint_max_exact_size,
+        time_limit_s=max(MIN_SHARE_S, deadline - time.perf_counter()), block=block, progress=progress,
+        max_exact_size=rules.joint_max_exact_size,
     )
     if report is not None:
         report["joint_branch"] = {**sol.summary(), "candidates": int(cand.size),
