@@ -95,17 +95,18 @@ def main() -> None:
         s = r["timings"].get("siting", float("nan"))
         verdict = "kept" if s <= 1.1 * limit else "MISSED"
         print(f"siting stage {name}: {s:.1f} s vs limit {limit:g} s + 10 % → {verdict}")
-    print("\nmodels (warm run):")
-    for group in ("siting", "organisation"):
-        for model, rec in warm[group].items():
-            if isinstance(rec, dict):
-                gap = rec.get("gap")
-                extra = ""
-                if model == "joint_branch":
-                    extra = (f", placed {rec.get('placed')} of bound {rec.get('bound')}, "
-                             f"{rec.get('components')} component(s)")
-                print(f"  {model:<14}{rec.get('status', ''):<12}{rec.get('runtime_s', 0):>7.2f} s  gap "
-                      f"{'—' if gap is None else f'{100 * gap:.2f}%'}{extra}")
+    for name, r in (("cold", cold), ("warm", warm)):
+        print(f"\nmodels ({name} run):")
+        for group in ("siting", "organisation"):
+            for model, rec in r[group].items():
+                if isinstance(rec, dict):
+                    gap = rec.get("gap")
+                    extra = ""
+                    if model == "joint_branch":
+                        extra = (f", placed {rec.get('placed')} of bound {rec.get('bound')}, "
+                                 f"{rec.get('components')} component(s)")
+                    print(f"  {model:<14}{rec.get('status', ''):<12}{rec.get('runtime_s', 0):>7.2f} s  gap "
+                          f"{'—' if gap is None else f'{100 * gap:.2f}%'}{extra}")
     target = 60.0
     print(f"\ntarget: city end to end ≤ {target:g} s (warm {warm['wall_s']:.1f} s, cold {cold['wall_s']:.1f} s), "
           f"peak RSS ≤ 3 GiB (max {max(cold['peak_rss_mib'], warm['peak_rss_mib']) / 1024:.2f} GiB)")

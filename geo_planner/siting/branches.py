@@ -90,6 +90,7 @@ placed (HiGHS's dual bound, else every open site full) is reported per component
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import time
@@ -261,11 +262,13 @@ def _greedy_joint(
 ) -> np.ndarray:
     """Greedy grouping: open the site taking the most unplaced members of its largest units.
 
-    ``pi`` indexes *blocks* of ``size`` members (1 each by default) that must stay together;
-    the counts of every (site, unit) are kept up to date as blocks are placed, so one
-    iteration costs a sort of those keys, not of the pairs. Stops early (with what it has
-    placed, a feasible grouping) at ``deadline`` (``time.perf_counter()`` value). Returns the
-    site per block (``-1`` when not placed).
+    ``pi`` indexes *blocks* of ``size`` members (1 each by default) that must stay together.
+    A site's value (members of its ``max_units`` largest units still unplaced, at most
+    ``max_members``) only falls as blocks are placed, so the sites sit in a heap with their
+    last known value and only the top one is re-evaluated (lazy greedy): the site opened is
+    the one with the highest current value (ties: a station, then the lower index), as in a
+    full scan. Stops early (with what it has placed, a feasible grouping) at ``deadline``
+    (``time.perf_counter()``). Returns the site per block (``-1`` when not placed).
     """
     n_sites = is_station.shape[0]
     size = np.ones(n_members, dtype=np.int64) if size is None else np.asarray(size, dtype=np.int64)
@@ -275,40 +278,48 @@ def _greedy_joint(
         return site_of
     keys, key_of_pair = np.unique(pj * n_units + unit[pi], return_inverse=True)
     key_of_pair = key_of_pair.ravel()
-    key_site = keys // n_units
+    key_ptr = np.searchsorted(keys // n_units, np.arange(n_sites + 1))  # keys sorted by site, then unit
     w = size[pi].astype(np.float64)
     counts = np.bincount(key_of_pair, weights=w, minlength=keys.size)
-    # pairs of each block (CSR by block) and of each site
     by_block = np.argsort(pi, kind="stable")
     block_ptr = np.r_[0, np.cumsum(np.bincount(pi, minlength=n_members))]
     by_site = np.lexsort((pt, pj))  # per site, shortest walk first
     site_ptr = np.r_[0, np.cumsum(np.bincount(pj, minlength=n_sites))]
-    opened = np.zeros(n_sites, dtype=bool)
     rank = np.lexsort((np.arange(n_sites), ~is_station))  # ties: a station first, then the lower index
     tie = np.empty(n_sites, dtype=np.int64)
     tie[rank] = np.arange(n_sites)
-    while True:
-        if deadline is not None and opened.any() and time.perf_counter() > deadline:
-            log.info("joint branches: greedy start stopped at its time share (%d sites opened)",
-                     int(opened.sum()))
+
+    def value(j: int) -> tuple[float, np.ndarray]:
+        c = counts[key_ptr[j]:key_ptr[j + 1]]
+        top = np.argsort(-c, kind="stable")[:max_units]
+        return min(float(c[top].sum()), float(max_members)), top
+
+    heap = [(-value(j)[0], int(tie[j]), j) for j in range(n_sites) if key_ptr[j + 1] > key_ptr[j]]
+    heap = [h for h in heap if -h[0] >= min_members]
+    heapq.heapify(heap)
+    opened = 0
+    while heap:
+        if deadline is not None and opened and time.perf_counter() > deadline:
+            log.info("joint branches: greedy start stopped at its time share (%d sites opened)", opened)
             break
-        value, keep_key = _top_units_value(key_site, counts, max_units, n_sites)
-        value = np.where(opened, -1.0, np.minimum(value, max_members))
-        best = int(np.lexsort((tie, -value))[0])
-        if value[best] < min_members:
-            break
-        units = keys[keep_key & (key_site == best)] % n_units
-        mine = by_site[site_ptr[best]:site_ptr[best + 1]]
+        neg, t, j = heapq.heappop(heap)
+        v, top = value(j)
+        if v < min_members:
+            continue  # values only fall: this site never opens
+        if v < -neg - 1e-9:
+            heapq.heappush(heap, (-v, t, j))
+            continue
+        units = keys[key_ptr[j]:key_ptr[j + 1]][top] % n_units
+        mine = by_site[site_ptr[j]:site_ptr[j + 1]]
         mine = mine[(site_of[pi[mine]] < 0) & np.isin(unit[pi[mine]], units)]
         fits = np.cumsum(size[pi[mine]]) <= max_members  # shortest walks first, while they fit
         take = pi[mine[fits]]
         if size[take].sum() < min_members:  # the blocks do not pack: never try this site again
-            opened[best] = True
             continue
-        site_of[take] = best
-        opened[best] = True
+        site_of[take] = j
+        opened += 1
         gone = np.concatenate([by_block[block_ptr[b]:block_ptr[b + 1]] for b in take])
-        counts -= np.bincount(key_of_pair[gone], weights=w[gone], minlength=keys.size)
+        np.subtract.at(counts, key_of_pair[gone], w[gone])
     return site_of
 
 
