@@ -51,8 +51,7 @@ def bundled_extract(name: str, root: Path | None = None) -> Path:
         If neither exists.
     """
     root = root or Path(__file__).resolve().parent.parent
-    for cand in (root / "data" / "osm" / name, root.parent / "shared" / "data" / "osm" / name,
-                 Path("/work/wt/shared/data/osm") / name):
+    for cand in (root / "data" / "osm" / name, root.parent / "shared" / "data" / "osm" / name):
         if cand.exists():
             return cand
     raise FileNotFoundError(f"bundled extract {name} not found under data/osm/ or ../shared/data/osm/")
