@@ -1215,16 +1215,24 @@ def _transfer_recs(
         return []
     if minutes is None:
         minutes = cost_matrix(walk, m.snap.subset(rest), branches.snap(walk, max_snap_m), limit_min)
-    bm = sparse.coo_matrix(minutes)
-    other = bm.col != m.branch_pos[rest[bm.row]]
-    r, c, v = bm.row[other], bm.col[other], bm.data[other]
-    order = np.lexsort((c, v, r))  # per member: nearest first (then the lower branch row)
+    # per member, the nearest other branch (ties: the lower branch row), without sorting the pairs
+    bm = sparse.csr_matrix(minutes)
+    bm.sort_indices()
+    rows = np.repeat(np.arange(bm.shape[0]), np.diff(bm.indptr))
+    val = np.where(bm.indices == m.branch_pos[rest[rows]], np.inf, bm.data)
+    has = np.diff(bm.indptr) > 0
+    row_min = np.full(bm.shape[0], np.inf)
+    row_min[has] = np.minimum.reduceat(val, bm.indptr[:-1][has])
+    at_min = np.flatnonzero((val == row_min[rows]) & np.isfinite(val))
+    at_min = at_min[np.r_[True, rows[at_min][1:] != rows[at_min][:-1]]] if at_min.size else at_min
+    r, c, v = rows[at_min], bm.indices[at_min].astype(np.int64), val[at_min]
+    order = np.argsort(c, kind="stable")
     r, c, v = r[order], c[order], v[order]
-    first = np.r_[True, r[1:] != r[:-1]] if r.size else np.empty(0, dtype=bool)
-    r, c, v = r[first], c[first], v[first]
+    bounds = np.flatnonzero(np.r_[True, c[1:] != c[:-1], True]) if c.size else np.zeros(1, dtype=np.int64)
     out: list[_Rec] = []
-    for b in np.unique(c):
-        g, t = rest[r[c == b]], v[c == b]
+    for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True):
+        b = int(c[k0])
+        g, t = rest[r[k0:k1]], v[k0:k1]
         b_med, a_med, a_max = _median(m.before[g]), _median(t), _max(t)
         out.append((_row(
             kind="transfer", name=f"就近参加{branches.name[b]}活动", lon=branches.lon[b], lat=branches.lat[b],
