@@ -134,6 +134,9 @@ WALK_WEIGHT = 1.0 / 3.0
 #: Absolute MIP gap at which the joint-branch model stops: below one member (so the member
 #: count is optimal) and below half a station group.
 TIE_BREAK_ABS_GAP = 0.5
+#: Columns of the joint-branch model HiGHS sets up per second before it first checks its time
+#: limit (measured here: 70k columns took 5 s and 140k columns 10–12 s under a 1–3 s limit).
+HIGHS_COLS_PER_S = 14_000
 #: Share of :func:`recommend_branches`'s time limit the joint-branch model may use (the rules
 #: — transfers, remote branches, party groups — take the rest; they are not time-limited).
 JOINT_SHARE = 0.9
@@ -495,7 +498,9 @@ def _solve_component(
     cls, rep = _member_classes(pi, pj, unit, n_blocks, n_s, size)
     cp = np.unique(cls[pi] * n_s + pj)  # the model's columns: class pairs, (site, unit) pairs, sites
     n_cols = cp.size + np.unique((cp % n_s) * n_units + unit[rep[cp // n_s]]).size + np.unique(cp % n_s).size
-    exact = n_cols <= max_exact_size
+    # HiGHS spends about n_cols / HIGHS_COLS_PER_S seconds before it looks at its time limit:
+    # hand it the model only when that fits in half of the component's share
+    exact = n_cols <= max_exact_size and n_cols <= 0.5 * HIGHS_COLS_PER_S * time_limit_s
     # the greedy start gets a fifth of the time, or all of it when it is the answer
     greedy = _greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
                            max_members=max_members, max_units=max_units, size=size,
@@ -538,10 +543,10 @@ def _solve_component(
         (np.repeat(np.arange(n_z), 2), np.column_stack([col_z, col_y[z_site]]).ravel(),
          np.tile([1.0, -1.0], n_z), np.full(n_z, -np.inf), np.zeros(n_z)),
     ]
-    if not exact:  # HiGHS does not keep to its time limit on models this large
-        log.warning("joint branches: a component of %d members gives a model of %d columns > max_exact_size "
-                    "= %d; the greedy grouping is the answer (bound: every site full)", n_members, n_col,
-                    max_exact_size)
+    if not exact:  # HiGHS would not keep to the time limit on a model this large
+        log.warning("joint branches: a component of %d members gives a model of %d columns (max_exact_size "
+                    "%d, %.3g s for this component); the greedy grouping is the answer (bound: every site "
+                    "full)", n_members, n_col, max_exact_size, time_limit_s)
         bound = min(n_members, n_y * max_members)
         return greedy, ComponentResult(
             members=n_members, sites=int(np.unique(pj).size), pairs=int(pi.size), status="greedy",
@@ -687,9 +692,10 @@ def solve_joint_branches(
         Called as ``progress(text, fraction)`` before each component.
     max_exact_size
         Largest model (columns of the class-aggregated MILP) handed to HiGHS; a larger
-        component keeps its greedy grouping (``status`` ``greedy``). HiGHS does not keep to
-        its time limit on much larger models (measured: 52 s past a 15 s limit at 319k
-        columns, before its first LP iteration).
+        component, or one HiGHS could not set up in half its time share
+        (``HIGHS_COLS_PER_S``), keeps its greedy grouping (``status`` ``greedy``). HiGHS
+        does not look at its time limit while it sets a model up (measured: 52 s past a
+        15 s limit at 319k columns, before its first LP iteration).
 
     Returns
     -------
