@@ -657,6 +657,7 @@ def solve_joint_branches(
     block: np.ndarray | None = None,
     progress: Callable[[str, float], None] | None = None,
     max_exact_size: int = 100_000,
+    decompose: bool = True,
 ) -> JointBranchSolution:
     """Group members into joint branches around sites (the model of the module docstring).
 
@@ -696,6 +697,9 @@ def solve_joint_branches(
         (``HIGHS_COLS_PER_S``), keeps its greedy grouping (``status`` ``greedy``). HiGHS
         does not look at its time limit while it sets a model up (measured: 52 s past a
         15 s limit at 319k columns, before its first LP iteration).
+    decompose
+        Solve the spatial components separately (``False``: one model for all, the baseline
+        of ``benchmarks/city.py``).
 
     Returns
     -------
@@ -797,6 +801,8 @@ def solve_joint_branches(
 
     # ---- independent components, largest first
     n_comp, comp_of_pair = _components(bi, bj, n_blocks, n_s)
+    if not decompose:
+        n_comp, comp_of_pair = 1, np.zeros(bi.size, dtype=np.int64)
     comp_pairs = np.bincount(comp_of_pair, minlength=n_comp)
     order = np.argsort(-comp_pairs, kind="stable")
     order = order[comp_pairs[order] > 0]
