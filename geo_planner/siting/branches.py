@@ -387,7 +387,7 @@ def _run_highs(
     a = sparse.csr_matrix(a)
     a.sort_indices()
     h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(__import__("os").environ.get("GP_HIGHS_DEBUG")))
+    h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
