@@ -103,9 +103,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         bar.close()
     c = result.counts
     print(f"members: {c['members']} accepted, {c['rejected_rows']} rows rejected, {c['warnings']} warnings")
+    warn_stopped_models(c, sys.stderr)
     for name, path in result.files.items():
         print(f"  {name:<22} {path}")
     return 0
+
+
+def warn_stopped_models(counts: dict[str, Any], file: TextIO) -> int:
+    """Print a warning for every model of a run that stopped at its time limit; return how many.
+
+    ``counts`` is ``run.json``'s ``counts`` (``RunResult.counts``).
+    """
+    from .pipeline import stopped_models
+
+    stopped = stopped_models(counts.get("siting", {}), counts.get("organisation", {}))
+    for model, rec in stopped.items():
+        gap = rec.get("gap")
+        how = f"gap {100 * gap:.2f}%" if isinstance(gap, (int, float)) else "no bound from the solver"
+        if model == "joint_branch" and rec.get("bound") is not None:
+            how += f"; {rec.get('placed')} members placed of at most {rec.get('bound')}"
+        what = ("kept its greedy answer" if rec.get("status") == "greedy" else "stopped at its time limit")
+        print(f"warning: {model} {what} ({how}) within [siting] time_limit_s = "
+              f"{counts.get('siting_time_limit_s', float('nan')):g} s: the answer is feasible but not proved "
+              "optimal; raise time_limit_s for a better one (see run.json)", file=file)
+    return len(stopped)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

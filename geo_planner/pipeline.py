@@ -38,6 +38,7 @@ from .network import RoadNetwork, build_network
 from .settings import Scenario
 from .siting.branches import recommend_branches
 from .siting.decision import DecisionResult, add_stability, decide
+from .siting.budget import MIN_SHARE_S, TimeBudget
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .pointindex import build_point_index, save_point_index
@@ -61,6 +62,12 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("export", 0.01),
     ("report", 0.02),
 )
+
+#: Weight of the organisation models in the siting stage's time budget (each station model weighs 1).
+ORGANISATION_WEIGHT = 2.0
+#: Share of the siting time limit kept for the rule-based steps after the joint-branch model
+#: (transfers, remote branches, party groups, the recommendation table).
+ORGANISATION_RESERVE = 0.05
 
 MEMBER_COLUMNS = [
     "id", "name", "status", "age", "branch_id", "address", "township", "community",
@@ -115,6 +122,12 @@ class _Progress:
         log.info("stage %s done in %.2f s", name, self.timings[name])
         if self.fn:
             self.fn(name, self.done)
+
+    def step(self, name: str, text: str, fraction: float) -> None:
+        """Report progress inside stage ``name``: ``"name: text"`` at ``fraction`` (0–1) of the stage."""
+        if self.fn:
+            share = dict(STAGES).get(name, 0.0)
+            self.fn(f"{name}: {text}", min(1.0, self.done + share * max(0.0, min(1.0, fraction))))
 
 
 def _geocode_layer(
@@ -211,20 +224,17 @@ def _refine_from_area_columns(
 
 
 def _versions() -> dict[str, str]:
-    import highspy  # noqa: F401
-    import osmnx
-    import scipy
-    import shapely
+    """Versions of the libraries the answer depends on (from package metadata: importing osmnx
+    only for its version took seconds when the networks came from the cache)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     out = {"geo_planner": __version__, "python": platform.python_version(), "numpy": np.__version__,
-           "pandas": pd.__version__, "scipy": scipy.__version__, "shapely": shapely.__version__,
-           "osmnx": osmnx.__version__}
-    try:
-        from importlib.metadata import version
-
-        out["highspy"] = version("highspy")
-    except Exception:  # pragma: no cover - metadata missing
-        pass
+           "pandas": pd.__version__}
+    for name in ("scipy", "shapely", "osmnx", "highspy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - metadata missing
+            pass
     from .admin import boundary_source
 
     out["admin_boundaries"] = boundary_source() or "none (nearest county seat)"
@@ -337,18 +347,30 @@ def run(
             frames["stations"], gaz, walk, station_walk_min=scenario.thresholds.station_walk_min,
             max_snap_m=scenario.network.max_snap_m,
         )
-        station_recs, siting_summary = recommend_stations(members, cands, walk, scenario)
+        # one time limit for the stage, shared out among its models (siting/budget.py)
+        budget = TimeBudget(scenario.siting.time_limit_s)
+        station_recs, siting_summary = recommend_stations(
+            members, cands, walk, scenario, budget=budget, reserve=ORGANISATION_WEIGHT,
+            progress=lambda text, f: prog.step("siting", text, 0.6 * f),
+        )
         # meeting places for joint branches: existing stations first, then OSM host places
         sites = cands[cands["source"] != "network_node"].assign(
             kind=lambda d: np.where(d["existing"], "station", "candidate")
         )
+        organisation: dict[str, Any] = {}
         # an imprecise address (a township/county centre) never becomes a meeting point or a walk
         coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
         org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
         branch_recs, _ = recommend_branches(
             org_members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
-            max_snap_m=scenario.network.max_snap_m, time_limit_s=scenario.siting.time_limit_s,
+            max_snap_m=scenario.network.max_snap_m,
+            time_limit_s=max(budget.left_s - ORGANISATION_RESERVE * budget.total_s, 10 * MIN_SHARE_S),
+            report=organisation, progress=lambda text, f: prog.step("siting", text, 0.6 + 0.4 * f),
         )
+        stopped = stopped_models(siting_summary, organisation)
+        for model, rec in stopped.items():
+            log.warning("%s stopped (%s) within the siting time limit of %g s: %s", model, rec.get("status"),
+                        scenario.siting.time_limit_s, rec.get("message", ""))
         recs = finalize_recommendations([station_recs, branch_recs])
         members = members.join(_member_recommendations(recs), on="id")
         if len(recs):
@@ -407,7 +429,9 @@ def run(
         stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
         walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
         coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs, decision=decision,
-        counts={"siting": siting_summary, "candidates": int(len(cands))},
+        counts={"siting": siting_summary, "organisation": organisation, "candidates": int(len(cands)),
+                "siting_time_limit_s": float(scenario.siting.time_limit_s),
+                "models_stopped": sorted(stopped)},
     )
     if decision is not None:
         result.counts["decision"] = {k: v for k, v in decision.summary.items() if k != "p_center"}
@@ -443,6 +467,27 @@ def _with_decision(
     cols = ["recommendation_id", "recommendation_kind"]
     members = members.drop(columns=[c for c in cols if c in members]).join(_member_recommendations(recs), on="id")
     return recs, members
+
+
+def stopped_models(siting: dict[str, Any], organisation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The station and organisation models that stopped at their time limit (or fell back to greedy).
+
+    Parameters
+    ----------
+    siting, organisation
+        The ``counts["siting"]`` and ``counts["organisation"]`` records of ``run.json``.
+
+    Returns
+    -------
+    dict
+        Model name → its record, for every model whose ``status`` is ``time_limit`` or ``greedy``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for group in (siting, organisation):
+        for name, rec in (group or {}).items():
+            if isinstance(rec, dict) and rec.get("status") in ("time_limit", "greedy"):
+                out[name] = rec
+    return out
 
 
 def _member_recommendations(recs: pd.DataFrame) -> pd.DataFrame:

@@ -237,6 +237,12 @@ class BranchSettings(_Model):
     max_units_per_joint_branch: int = Field(5, ge=1)
     dispersed_share_flag: float = Field(0.5, ge=0, le=1)
     party_group_min_members: int = Field(3, ge=1)
+    #: Members of one unit living within this many minutes' walk of each other are a
+    #: neighbourhood: they join the same joint branch or none (0 turns cohesion off).
+    cohesion_min: float = Field(2.0, ge=0, le=60)
+    #: Largest joint-branch model (columns, per spatial component) solved with HiGHS; larger
+    #: components keep the greedy grouping (run.json says so).
+    joint_max_exact_size: int = Field(100_000, gt=0)
 
 
 class DispersionSettings(_Model):

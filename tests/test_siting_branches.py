@@ -140,7 +140,7 @@ def test_schema_and_assignment(result, members) -> None:
     assert recs["rationale_zh"].str.len().gt(10).all() and recs["rationale_en"].str.len().gt(10).all()
     assert recs["rule"].str.len().gt(0).all()
     joint = recs[recs["kind"] == "joint_branch"]
-    assert joint["method"].str.fullmatch(r"highs \(gap \d+\.\d\d%\)").all()
+    assert joint["method"].str.fullmatch(r"highs \(gap \d+\.\d\d%(, \d+ components)?\)").all()
     assert (recs.loc[recs["kind"] != "joint_branch", "method"].str.startswith("rule")).all()
     # one assignment row per member, agreeing with the member lists
     assert assignment.index.equals(members.index) and list(assignment.columns) == ["id", "rec_id", "kind"]

@@ -75,25 +75,42 @@ are built from numpy arrays as one row-wise CSR matrix each and passed to HiGHS 
 call. A greedy grouping (repeatedly open the site taking the most unplaced members of its
 *U* largest units) is the starting solution, and the answer when HiGHS finds none within
 the time limit (``method`` then says so); otherwise ``method`` gives HiGHS's relative gap.
+
+Cohesion. Members of one unit who walk to each other within ``cohesion_min`` minutes are
+a *block* (:func:`cohesion_blocks`) that joins one joint branch or none: the classes above
+are then classes of equal blocks, ``x_gj`` counts blocks and the member rows weigh them by
+their size ``s_g`` (``m·y_j ≤ Σ_g s_g·x_gj ≤ M·y_j``); the walking step becomes a small MIP
+over blocks (still a transportation problem when every block is one member).
+
+Components and time. Members whose reachable sites never overlap cannot share a branch:
+the block–site graph is split into connected components, solved largest first, each with
+its greedy start and a share of the time left in proportion to its pairs. Every step counts
+against ``time_limit_s``; a component whose model has more than ``max_exact_size`` columns
+keeps its greedy grouping (HiGHS overran its limit on such models). The bound on the members
+placed (HiGHS's dual bound, else every open site full) is reported per component and summed.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.sparse.csgraph import dijkstra
 
 from ..errors import InputError, Problem, SolverError
 from ..network import RoadNetwork, Snap
 from ..settings import BranchSettings, Thresholds
 from ..travel import cost_matrix
+from .budget import MIN_SHARE_S, TimeBudget
 from .schema import RECOMMENDATION_COLUMNS, RecommendationKind, empty_recommendations
 
 log = logging.getLogger(__name__)
@@ -119,6 +136,15 @@ WALK_WEIGHT = 1.0 / 3.0
 #: Absolute MIP gap at which the joint-branch model stops: below one member (so the member
 #: count is optimal) and below half a station group.
 TIE_BREAK_ABS_GAP = 0.5
+#: Columns of the joint-branch model HiGHS sets up per second before it first checks its time
+#: limit (measured here: 70k columns took 5 s and 140k columns 10–12 s under a 1–3 s limit).
+HIGHS_COLS_PER_S = 14_000
+#: Share of :func:`recommend_branches`'s time limit the joint-branch model may use (the rules
+#: — transfers, remote branches, party groups — take the rest; they are not time-limited).
+JOINT_SHARE = 0.9
+#: Above this many columns HiGHS runs without presolve: on the city benchmark (319k columns)
+#: its presolve ran for minutes without looking at the time limit.
+PRESOLVE_MAX_COLUMNS = 50_000
 
 
 @dataclass(frozen=True)
@@ -133,14 +159,25 @@ class JointBranchSolution:
     minutes
         Per member, walking minutes to that site (NaN when not placed).
     status
-        ``optimal``, ``time_limit``, ``greedy`` (HiGHS found nothing better) or ``empty``
-        (no site can host a joint branch).
+        ``optimal`` (every component proved optimal), ``time_limit`` (a component stopped at
+        its share of the time limit with a solution), ``greedy`` (HiGHS found nothing on a
+        component, which keeps its greedy grouping) or ``empty`` (no site can host a joint
+        branch).
     gap
-        Relative MIP gap HiGHS reported (0 when proved optimal; ``None`` without HiGHS).
+        The largest relative MIP gap HiGHS reported on a component (0 when every one is
+        proved optimal; ``None`` without HiGHS).
     runtime_s
-        Solver seconds.
+        Seconds of the whole call (every step).
     method
         Text for the ``method`` column, e.g. ``"highs (gap 0.00%)"``.
+    components
+        Per spatial component (largest first), what the model did there.
+    bound
+        Upper bound on the members any grouping can place (sum over the components); equal
+        to :attr:`n_placed` when every component is optimal.
+    blocks_split
+        Neighbourhood blocks that could not be kept together (no common site, or larger
+        than a joint branch) and were split into their members.
     """
 
     site: np.ndarray
@@ -149,6 +186,27 @@ class JointBranchSolution:
     gap: float | None
     runtime_s: float
     method: str
+    components: tuple[ComponentResult, ...] = ()
+    bound: int = 0
+    blocks_split: int = 0
+
+    def summary(self) -> dict[str, object]:
+        """The model's record for ``run.json``: method, status, gap, runtime, bound, components."""
+        comps = self.components
+        return {
+            "method": "greedy" if self.status == "greedy" else "highs", "status": self.status,
+            "gap": None if self.gap is None else round(float(self.gap), 6),
+            "runtime_s": round(float(self.runtime_s), 3), "placed": self.n_placed, "bound": int(self.bound),
+            "greedy_placed": int(sum(c.greedy_placed for c in comps)),
+            "components": len(comps),
+            "components_by_status": {s: sum(c.status == s for c in comps)
+                                     for s in sorted({c.status for c in comps})},
+            "largest_component": ({"members": comps[0].members, "sites": comps[0].sites,
+                                   "pairs": comps[0].pairs, "status": comps[0].status,
+                                   "runtime_s": round(comps[0].runtime_s, 3),
+                                   "time_limit_s": round(comps[0].time_limit_s, 3)} if comps else None),
+            "blocks_split": int(self.blocks_split), "message": self.method,
+        }
 
     @property
     def n_placed(self) -> int:
@@ -173,71 +231,119 @@ def _pairs(cost: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _top_units_per_site(
-    pj: np.ndarray, unit_of_pair: np.ndarray, n_units: int, max_units: int, n_sites: int
+    pj: np.ndarray, unit_of_pair: np.ndarray, n_units: int, max_units: int, n_sites: int,
+    weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every site, the members reachable from its ``max_units`` largest units.
 
-    Returns ``(value, keys, keep_key)``: ``value[j]`` is that member count, ``keys`` the
-    unique ``site * n_units + unit`` keys of the pairs and ``keep_key`` whether a key is one
-    of its site's ``max_units`` largest units.
+    Returns ``(value, keys, keep_key)``: ``value[j]`` is that member count (the sum of the
+    pairs' ``weight``, 1 each by default), ``keys`` the unique ``site * n_units + unit`` keys
+    of the pairs and ``keep_key`` whether a key is one of its site's ``max_units`` largest units.
     """
-    keys, counts = np.unique(pj * n_units + unit_of_pair, return_counts=True)
-    site = keys // n_units
-    order = np.lexsort((-counts, site))  # by site, then largest unit first
-    s_sorted = site[order]
+    keys, inverse = np.unique(pj * n_units + unit_of_pair, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=weight, minlength=keys.size)
+    value, keep_key = _top_units_value(keys // n_units, counts, max_units, n_sites)
+    return value, keys, keep_key
+
+
+def _top_units_value(
+    key_site: np.ndarray, counts: np.ndarray, max_units: int, n_sites: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per site, the sum of its ``max_units`` largest key counts, and which keys those are."""
+    order = np.lexsort((-counts, key_site))  # by site, then largest unit first
+    s_sorted = key_site[order]
     new_site = np.r_[True, s_sorted[1:] != s_sorted[:-1]] if s_sorted.size else np.empty(0, dtype=bool)
     start = np.maximum.accumulate(np.where(new_site, np.arange(s_sorted.size), 0))
-    keep_key = np.empty(keys.size, dtype=bool)
+    keep_key = np.empty(key_site.size, dtype=bool)
     keep_key[order] = (np.arange(s_sorted.size) - start) < max_units
-    value = np.bincount(site[keep_key], weights=counts[keep_key], minlength=n_sites)
-    return value, keys, keep_key
+    value = np.bincount(key_site[keep_key], weights=counts[keep_key], minlength=n_sites)
+    return value, keep_key
 
 
 def _greedy_joint(
     pi: np.ndarray, pj: np.ndarray, pt: np.ndarray, unit: np.ndarray, is_station: np.ndarray,
     *, n_members: int, min_members: int, max_members: int, max_units: int,
+    size: np.ndarray | None = None, deadline: float | None = None,
 ) -> np.ndarray:
     """Greedy grouping: open the site taking the most unplaced members of its largest units.
 
-    One iteration per opened site, vectorised over the pairs; returns the site per member
-    (``-1`` when not placed).
+    ``pi`` indexes *blocks* of ``size`` members (1 each by default) that must stay together.
+    A site's value (members of its ``max_units`` largest units still unplaced, at most
+    ``max_members``) only falls as blocks are placed, so the sites sit in a heap with their
+    last known value and only the top one is re-evaluated (lazy greedy): the site opened is
+    the one with the highest current value (ties: a station, then the lower index), as in a
+    full scan. Stops early (with what it has placed, a feasible grouping) at ``deadline``
+    (``time.perf_counter()``). Returns the site per block (``-1`` when not placed).
     """
     n_sites = is_station.shape[0]
+    size = np.ones(n_members, dtype=np.int64) if size is None else np.asarray(size, dtype=np.int64)
     n_units = int(unit.max()) + 1 if unit.size else 1
     site_of = np.full(n_members, -1, dtype=np.int64)
-    opened = np.zeros(n_sites, dtype=bool)
-    while True:
-        avail = (site_of[pi] < 0) & ~opened[pj]
-        if not avail.any():
+    if pi.size == 0:
+        return site_of
+    keys, key_of_pair = np.unique(pj * n_units + unit[pi], return_inverse=True)
+    key_of_pair = key_of_pair.ravel()
+    key_ptr = np.searchsorted(keys // n_units, np.arange(n_sites + 1))  # keys sorted by site, then unit
+    w = size[pi].astype(np.float64)
+    counts = np.bincount(key_of_pair, weights=w, minlength=keys.size)
+    by_block = np.argsort(pi, kind="stable")
+    block_ptr = np.r_[0, np.cumsum(np.bincount(pi, minlength=n_members))]
+    by_site = np.lexsort((pt, pj))  # per site, shortest walk first
+    site_ptr = np.r_[0, np.cumsum(np.bincount(pj, minlength=n_sites))]
+    rank = np.lexsort((np.arange(n_sites), ~is_station))  # ties: a station first, then the lower index
+    tie = np.empty(n_sites, dtype=np.int64)
+    tie[rank] = np.arange(n_sites)
+
+    def value(j: int) -> tuple[float, np.ndarray]:
+        c = counts[key_ptr[j]:key_ptr[j + 1]]
+        top = np.argsort(-c, kind="stable")[:max_units]
+        return min(float(c[top].sum()), float(max_members)), top
+
+    heap = [(-value(j)[0], int(tie[j]), j) for j in range(n_sites) if key_ptr[j + 1] > key_ptr[j]]
+    heap = [h for h in heap if -h[0] >= min_members]
+    heapq.heapify(heap)
+    opened = 0
+    while heap:
+        if deadline is not None and opened and time.perf_counter() > deadline:
+            log.info("joint branches: greedy start stopped at its time share (%d sites opened)", opened)
             break
-        ai, aj, at = pi[avail], pj[avail], pt[avail]
-        value, keys, keep_key = _top_units_per_site(aj, unit[ai], n_units, max_units, n_sites)
-        value = np.minimum(value, max_members)
-        best = int(np.lexsort((np.arange(n_sites), ~is_station, -value))[0])  # ties: a station first
-        if value[best] < min_members:
-            break
-        units = keys[keep_key & (keys // n_units == best)] % n_units
-        mine = np.flatnonzero((aj == best) & np.isin(unit[ai], units))
-        mine = mine[np.argsort(at[mine], kind="stable")][:max_members]
-        site_of[ai[mine]] = best
-        opened[best] = True
+        neg, t, j = heapq.heappop(heap)
+        v, top = value(j)
+        if v < min_members:
+            continue  # values only fall: this site never opens
+        if v < -neg - 1e-9:
+            heapq.heappush(heap, (-v, t, j))
+            continue
+        units = keys[key_ptr[j]:key_ptr[j + 1]][top] % n_units
+        mine = by_site[site_ptr[j]:site_ptr[j + 1]]
+        mine = mine[(site_of[pi[mine]] < 0) & np.isin(unit[pi[mine]], units)]
+        fits = np.cumsum(size[pi[mine]]) <= max_members  # shortest walks first, while they fit
+        take = pi[mine[fits]]
+        if size[take].sum() < min_members:  # the blocks do not pack: never try this site again
+            continue
+        site_of[take] = j
+        opened += 1
+        gone = np.concatenate([by_block[block_ptr[b]:block_ptr[b + 1]] for b in take])
+        np.subtract.at(counts, key_of_pair[gone], w[gone])
     return site_of
 
 
 def _member_classes(
-    pi: np.ndarray, pj: np.ndarray, unit: np.ndarray, n_members: int, n_sites: int
+    pi: np.ndarray, pj: np.ndarray, unit: np.ndarray, n_members: int, n_sites: int,
+    size: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Group members with the same unit and the same reachable sites (interchangeable members).
+    """Group members with the same unit, size and reachable sites (interchangeable members).
 
-    Rows are keyed on (unit, number of sites, two random 64-bit sums of their sites); every
-    row is then compared pair by pair with its class representative, and a row that differs
-    (a hash collision) gets a class of its own, so the classes are exact.
+    Rows are keyed on (unit, size, number of sites, two random 64-bit sums of their sites);
+    every row is then compared pair by pair with its class representative, and a row that
+    differs (a hash collision) gets a class of its own, so the classes are exact.
 
     Returns
     -------
     cls, rep
         Class of each member (``-1`` without pairs) and the representative member per class.
     """
+    size = np.ones(n_members, dtype=np.int64) if size is None else size
     counts = np.bincount(pi, minlength=n_members)
     indptr = np.r_[0, np.cumsum(counts)]
     rows = np.flatnonzero(counts > 0)
@@ -247,7 +353,8 @@ def _member_classes(
     with np.errstate(over="ignore"):
         h1 = np.add.reduceat(w1[pj], indptr[rows])
         h2 = np.add.reduceat(w2[pj], indptr[rows])
-    key = np.column_stack([unit[rows].astype(np.uint64), counts[rows].astype(np.uint64), h1, h2])
+    key = np.column_stack([unit[rows].astype(np.uint64), size[rows].astype(np.uint64),
+                           counts[rows].astype(np.uint64), h1, h2])
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     cls = np.full(n_members, -1, dtype=np.int64)
     cls[rows] = inverse.ravel()
@@ -268,6 +375,8 @@ class _Outcome:
     x: np.ndarray | None
     gap: float | None
     runtime_s: float
+    objective: float = math.nan
+    bound: float = math.nan
 
 
 def _run_highs(
@@ -285,6 +394,8 @@ def _run_highs(
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
     h.setOptionValue("random_seed", 0)
+    if n_col > PRESOLVE_MAX_COLUMNS:  # HiGHS's presolve does not stop at the time limit on large models
+        h.setOptionValue("presolve", "off")
     status = h.passModel(
         int(n_col), int(n_row), int(a.nnz),
         int(highspy.MatrixFormat.kRowwise),
@@ -297,10 +408,11 @@ def _run_highs(
     )
     if status == highspy.HighsStatus.kError:
         raise SolverError(f"{label}: HiGHS rejected the model ({n_col} columns, {n_row} rows)")
-    if start is not None:
-        idx = np.flatnonzero(start > 0.5).astype(np.int32)
-        if idx.size:
-            h.setSolution(int(idx.size), idx, np.ascontiguousarray(start[idx], dtype=np.float64))
+    if start is not None:  # every column: a partial start would make HiGHS solve a sub-MIP to complete it
+        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32),
+                      np.ascontiguousarray(start, dtype=np.float64))
+    log.debug("%s: HiGHS starts (%d cols, %d rows, %d nz, time limit %.3g s)", label, n_col, n_row, a.nnz,
+              time_limit_s)
     t0 = time.perf_counter()
     h.run()
     runtime = time.perf_counter() - t0
@@ -316,12 +428,13 @@ def _run_highs(
     if int(info.primal_solution_status) == 2:
         x = np.asarray(h.getSolution().col_value, dtype=np.float64)
     gap = float(info.mip_gap) if integer and np.isfinite(info.mip_gap) else None
+    objective = float(info.objective_function_value) if x is not None else math.nan
+    bound = float(info.mip_dual_bound) if integer and np.isfinite(info.mip_dual_bound) else math.nan
     if not integer and x is not None:
-        gap = 0.0
+        gap, bound = 0.0, objective
     log.info("%s: HiGHS %s in %.3f s (%d cols, %d rows, %d nz), objective %.6g, gap %s", label, state,
-             runtime,
-             n_col, n_row, a.nnz, info.objective_function_value, gap)
-    return _Outcome(state, x, gap, runtime)
+             runtime, n_col, n_row, a.nnz, objective, gap)
+    return _Outcome(state, x, gap, runtime, objective, bound)
 
 
 def _assemble(blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]], n_col: int
@@ -335,6 +448,204 @@ def _assemble(blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
     return a, np.concatenate([b[3] for b in blocks]), np.concatenate([b[4] for b in blocks])
 
 
+@dataclass(frozen=True)
+class ComponentResult:
+    """What the joint-branch model did on one spatial component (see :func:`solve_joint_branches`).
+
+    Attributes
+    ----------
+    members, sites, pairs
+        Size of the component: members (in blocks) with a reachable site, sites, pairs.
+    status
+        ``optimal``, ``time_limit`` or ``greedy``.
+    placed, greedy_placed
+        Members placed by the answer and by the greedy start.
+    bound
+        Upper bound on the members this component can place (from HiGHS's dual bound; the
+        component's member count when HiGHS gave none).
+    gap
+        HiGHS's relative gap on the component's objective (``None`` without HiGHS).
+    time_limit_s, runtime_s
+        The component's share of the time limit and the seconds it took (all steps).
+    """
+
+    members: int
+    sites: int
+    pairs: int
+    status: str
+    placed: int
+    greedy_placed: int
+    bound: int
+    gap: float | None
+    time_limit_s: float
+    runtime_s: float
+
+
+def _solve_component(
+    pi: np.ndarray, pj: np.ndarray, pt: np.ndarray, unit: np.ndarray, size: np.ndarray,
+    is_station: np.ndarray, *, n_blocks: int, min_members: int, max_members: int, max_units: int,
+    threshold_min: float, time_limit_s: float, max_exact_size: int = 100_000,
+) -> tuple[np.ndarray, ComponentResult]:
+    """Solve the joint-branch model on one component (local block and site indices).
+
+    ``pt`` is the block's mean walk to the site (minutes). Returns the site per block
+    (``-1`` not placed) and the component's result.
+    """
+    t_start = time.perf_counter()
+    deadline = t_start + time_limit_s
+    n_s = is_station.shape[0]
+    n_units = int(unit.max()) + 1
+    n_members = int(size[np.unique(pi)].sum())
+    # ---- the class-aggregated model: x_gj counts blocks of class g at site j
+    cls, rep = _member_classes(pi, pj, unit, n_blocks, n_s, size)
+    cp = np.unique(cls[pi] * n_s + pj)  # the model's columns: class pairs, (site, unit) pairs, sites
+    n_cols = cp.size + np.unique((cp % n_s) * n_units + unit[rep[cp // n_s]]).size + np.unique(cp % n_s).size
+    # HiGHS spends about n_cols / HIGHS_COLS_PER_S seconds before it looks at its time limit:
+    # hand it the model only when that fits in half of the component's share
+    exact = n_cols <= max_exact_size and n_cols <= 0.5 * HIGHS_COLS_PER_S * time_limit_s
+    # the greedy start gets a fifth of the time, or all of it when it is the answer
+    greedy = _greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
+                           max_members=max_members, max_units=max_units, size=size,
+                           deadline=t_start + (0.2 if exact else 0.95) * time_limit_s)
+    greedy_placed = int(size[greedy >= 0].sum())
+    n_g = np.bincount(cls[cls >= 0], minlength=rep.size)
+    s_g = size[rep].astype(np.float64)
+    is_rep = rep[cls[pi]] == pi
+    gi, gj = cls[pi[is_rep]], pj[is_rep]
+    order = np.lexsort((gj, gi))
+    gi, gj = gi[order], gj[order]  # class pairs, sorted by class then site
+    sites, gj_c = np.unique(gj, return_inverse=True)
+    gj_c = gj_c.ravel()
+    n_p, n_y = gi.size, sites.size
+    g_unit = unit[rep]
+    zkeys, pz = np.unique(gj_c * n_units + g_unit[gi], return_inverse=True)
+    pz = pz.ravel()
+    n_z = zkeys.size
+    z_site = zkeys // n_units
+    col_x, col_z, col_y = np.arange(n_p), n_p + np.arange(n_z), n_p + n_z + np.arange(n_y)
+    n_col = n_p + n_z + n_y
+    cap = np.minimum(n_g[gi], np.floor(max_members / s_g[gi])).astype(np.float64)
+    ones_p, inf_p = np.ones(n_p), np.full(n_p, np.inf)
+    sz_p = s_g[gi]
+    blocks = [
+        # Σ_j x_gj ≤ n_g
+        (gi, col_x, ones_p, np.full(rep.size, -np.inf), n_g.astype(np.float64)),
+        # m·y_j ≤ Σ_g s_g·x_gj  and  Σ_g s_g·x_gj ≤ M·y_j
+        (np.r_[gj_c, np.arange(n_y)], np.r_[col_x, col_y], np.r_[sz_p, np.full(n_y, -float(min_members))],
+         np.zeros(n_y), np.full(n_y, np.inf)),
+        (np.r_[gj_c, np.arange(n_y)], np.r_[col_x, col_y], np.r_[sz_p, np.full(n_y, -float(max_members))],
+         np.full(n_y, -np.inf), np.zeros(n_y)),
+        # x_gj ≤ cap_gj·z_j,b(g)
+        (np.repeat(np.arange(n_p), 2), np.column_stack([col_x, col_z[pz]]).ravel(),
+         np.column_stack([ones_p, -cap]).ravel(), -inf_p, np.zeros(n_p)),
+        # Σ_b z_jb ≤ U·y_j
+        (np.r_[z_site, np.arange(n_y)], np.r_[col_z, col_y],
+         np.r_[np.ones(n_z), np.full(n_y, -float(max_units))], np.full(n_y, -np.inf), np.zeros(n_y)),
+        # z_jb ≤ y_j
+        (np.repeat(np.arange(n_z), 2), np.column_stack([col_z, col_y[z_site]]).ravel(),
+         np.tile([1.0, -1.0], n_z), np.full(n_z, -np.inf), np.zeros(n_z)),
+    ]
+    if not exact:  # HiGHS would not keep to the time limit on a model this large
+        log.warning("joint branches: a component of %d members gives a model of %d columns (max_exact_size "
+                    "%d, %.3g s for this component); the greedy grouping is the answer (bound: every site "
+                    "full)", n_members, n_col, max_exact_size, time_limit_s)
+        bound = min(n_members, n_y * max_members)
+        return greedy, ComponentResult(
+            members=n_members, sites=int(np.unique(pj).size), pairs=int(pi.size), status="greedy",
+            placed=greedy_placed, greedy_placed=greedy_placed, bound=max(bound, greedy_placed), gap=None,
+            time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start)
+    assert n_col == n_cols
+    a, row_lo, row_hi = _assemble(blocks, n_col)
+    upper = np.r_[cap, np.ones(n_z + n_y)]
+
+    # greedy start in class terms
+    start = np.zeros(n_col)
+    placed = greedy >= 0
+    if placed.any():
+        key = cls[placed] * n_s + greedy[placed]
+        pos = np.searchsorted(gi * n_s + gj, key)
+        np.add.at(start, col_x[pos], 1.0)
+        used = start[:n_p] > 0
+        start[col_z[np.unique(pz[used])]] = 1.0
+        start[col_y[np.unique(gj_c[used])]] = 1.0
+
+    # most members first (K per member outweighs every tie-break), then cheap groups and short walks
+    pair_of = np.searchsorted(gi * n_s + gj, cls[pi] * n_s + pj)  # class pair of every block pair
+    walk_mean = (np.bincount(pair_of, weights=pt / threshold_min, minlength=n_p)
+                 / np.bincount(pair_of, minlength=n_p))
+    group_cost = 1.0 + 2.0 * (~is_station[sites]).astype(np.float64)
+    max_groups = 3.0 * min(n_y, max(1, n_members // min_members))
+    k_member = max_groups + WALK_WEIGHT * n_members + 1.0
+    one = _run_highs("joint branches (members, groups, walks)",
+                     np.r_[sz_p * (k_member - WALK_WEIGHT * walk_mean), np.zeros(n_z), -group_cost], upper,
+                     True, a, row_lo, row_hi, maximize=True,
+                     time_limit_s=0.85 * deadline - 0.85 * time.perf_counter(), start=start,
+                     mip_abs_gap=TIE_BREAK_ABS_GAP)
+    # members placed ≤ (objective bound + every group cost) / (K − w): the bound in members
+    bound = min(n_members, n_y * max_members)  # every open site full: the trivial bound
+    if np.isfinite(one.bound):
+        bound = min(bound, int(math.floor((one.bound + max_groups) / (k_member - WALK_WEIGHT) + 1e-9)))
+
+    def result(site_of: np.ndarray, status: str, gap: float | None) -> tuple[np.ndarray, ComponentResult]:
+        placed_now = int(size[site_of >= 0].sum())
+        return site_of, ComponentResult(
+            members=n_members, sites=int(np.unique(pj).size), pairs=int(pi.size), status=status,
+            placed=placed_now, greedy_placed=greedy_placed, bound=max(bound, placed_now), gap=gap,
+            time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start)
+
+    if one.x is None:
+        log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d "
+                    "members; using the greedy grouping", one.state, time_limit_s, n_members)
+        return result(greedy, "greedy", None)
+    x_pair = np.round(one.x[:n_p])
+    n_best = float((x_pair * sz_p).sum())
+
+    # hand out each class's blocks to its sites (the start of the walking model below)
+    site_of = np.full(n_blocks, -1, dtype=np.int64)
+    order = np.argsort(cls, kind="stable")
+    order = order[cls[order] >= 0]
+    first_of = np.searchsorted(cls[order], np.arange(rep.size))
+    k = x_pair.astype(np.int64)
+    cls_rep, site_rep = np.repeat(gi, k), np.repeat(gj, k)
+    within = np.arange(cls_rep.size) - np.searchsorted(cls_rep, cls_rep)
+    site_of[order[first_of[cls_rep] + within]] = site_rep
+
+    # ---- shortest walks for these groups and units: blocks to the open (site, unit) pairs
+    open_units = np.unique(gj[x_pair > 0] * n_units + g_unit[gi[x_pair > 0]])
+    allow = np.isin(pj * n_units + unit[pi], open_units)
+    qi, qj, qt = pi[allow], pj[allow], pt[allow]
+    q_sites, qj_c = np.unique(qj, return_inverse=True)
+    q_mem, qi_c = np.unique(qi, return_inverse=True)
+    qi_c, qj_c = qi_c.ravel(), qj_c.ravel()
+    n_q = qi.size
+    ones_q, sq = np.ones(n_q), size[qi].astype(np.float64)
+    a3, lo3, hi3 = _assemble([
+        (qi_c, np.arange(n_q), ones_q, np.full(q_mem.size, -np.inf), np.ones(q_mem.size)),
+        (qj_c, np.arange(n_q), sq, np.full(q_sites.size, float(min_members)),
+         np.full(q_sites.size, float(max_members))),
+        (np.zeros(n_q, dtype=np.int64), np.arange(n_q), sq, np.full(1, n_best), np.full(1, n_best)),
+    ], n_q)
+    start3 = (site_of[qi] == qj).astype(np.float64)
+    integer = bool((size[q_mem] > 1).any())  # unit sizes: a transportation problem, integral as an LP
+    three = _run_highs("joint branches (walks)", qt * sq, ones_q, integer, a3, lo3, hi3, maximize=False,
+                       time_limit_s=max(deadline - time.perf_counter(), 0.01), start=start3)
+    if three.x is not None and np.all(np.abs(three.x - np.round(three.x)) < 1e-6):
+        take = np.round(three.x) > 0.5
+        site_of = np.full(n_blocks, -1, dtype=np.int64)
+        site_of[qi[take]] = qj[take]
+    else:
+        log.info("joint branches: the walking model gave no integral answer (%s); blocks keep class order",
+                 three.state)
+    return result(site_of, "optimal" if one.state == "optimal" else "time_limit", one.gap)
+
+
+def _components(pi: np.ndarray, pj: np.ndarray, n_blocks: int, n_sites: int) -> tuple[int, np.ndarray]:
+    """Connected components of the block–site reachability graph: the component of every pair."""
+    g = sparse.csr_matrix((np.ones(pi.size), (pi, n_blocks + pj)), shape=(n_blocks + n_sites,) * 2)
+    n, label = csgraph.connected_components(g, directed=False)
+    return n, label[pi]
+
+
 def solve_joint_branches(
     cost: sparse.csr_matrix | sparse.csr_array,
     unit: np.ndarray,
@@ -345,8 +656,18 @@ def solve_joint_branches(
     max_units: int = 5,
     threshold_min: float = 20.0,
     time_limit_s: float = 60.0,
+    block: np.ndarray | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    max_exact_size: int = 100_000,
+    decompose: bool = True,
 ) -> JointBranchSolution:
     """Group members into joint branches around sites (the model of the module docstring).
+
+    Members whose reachable sites never overlap cannot share a joint branch, so the problem
+    is split into the connected components of the member–site graph and each is solved on
+    its own, largest first, each with the greedy start and its share of the time left
+    (in proportion to its pairs); the bound on the members placed is the sum of the
+    components' bounds.
 
     Parameters
     ----------
@@ -364,7 +685,23 @@ def solve_joint_branches(
     threshold_min
         Walking minutes every member may need at most.
     time_limit_s
-        Time limit for the three solves together, seconds.
+        Time limit for the whole call, seconds (every step counted).
+    block
+        Optional neighbourhood code per member (≥ 0; ``-1`` for none): members with the same
+        code belong to one unit and join the same joint branch or none (cohesion, see
+        :func:`cohesion_blocks`). A block no site reaches as a whole, or larger than
+        ``max_members``, is split into its members (counted in ``blocks_split``).
+    progress
+        Called as ``progress(text, fraction)`` before each component.
+    max_exact_size
+        Largest model (columns of the class-aggregated MILP) handed to HiGHS; a larger
+        component, or one HiGHS could not set up in half its time share
+        (``HIGHS_COLS_PER_S``), keeps its greedy grouping (``status`` ``greedy``). HiGHS
+        does not look at its time limit while it sets a model up (measured: 52 s past a
+        15 s limit at 319k columns, before its first LP iteration).
+    decompose
+        Solve the spatial components separately (``False``: one model for all, the baseline
+        of ``benchmarks/city.py``).
 
     Returns
     -------
@@ -377,6 +714,7 @@ def solve_joint_branches(
     SolverError
         If HiGHS rejects a model.
     """
+    t_start = time.perf_counter()
     cost = sparse.csr_matrix(cost)
     unit = np.asarray(unit, dtype=np.int64)
     is_station = np.asarray(is_station, dtype=bool)
@@ -396,9 +734,21 @@ def solve_joint_branches(
         problems.append(Problem("joint branches", None, "max_units", "must be ≥ 1"))
     if not (threshold_min > 0 and time_limit_s > 0):
         problems.append(Problem("joint branches", None, "threshold_min, time_limit_s", "must be > 0"))
+    if block is not None:
+        block = np.asarray(block, dtype=np.int64)
+        if block.shape != (n_m,):
+            problems.append(Problem("joint branches", None, "block", f"needs one code per member ({n_m})"))
+        elif n_m:
+            b = block >= 0
+            k, first = np.unique(block[b], return_index=True)
+            if np.any(unit[b] != unit[b][first][np.searchsorted(k, block[b])]):
+                problems.append(Problem("joint branches", None, "block",
+                                        "members of one block must belong to one unit"))
     if problems:
         raise InputError(problems)
-    deadline = time.perf_counter() + time_limit_s
+    budget = TimeBudget(time_limit_s)
+    empty = JointBranchSolution(np.full(n_m, -1, dtype=np.int64), np.full(n_m, np.nan), "empty", 0.0, 0.0,
+                                "highs (gap 0.00%)")
 
     pi, pj, pt = _pairs(cost)
     ok = np.isfinite(pt) & (pt <= threshold_min + 1e-6)
@@ -409,128 +759,105 @@ def solve_joint_branches(
     ok = value[pj] >= min_members
     pi, pj, pt = pi[ok], pj[ok], pt[ok]
     if pi.size == 0:
-        return JointBranchSolution(np.full(n_m, -1, dtype=np.int64), np.full(n_m, np.nan), "empty", 0.0, 0.0,
-                                   "highs (gap 0.00%)")
-    greedy = _greedy_joint(pi, pj, pt, unit, is_station, n_members=n_m, min_members=min_members,
-                           max_members=max_members, max_units=max_units)
+        return empty
 
-    # ---- the class-aggregated model
-    cls, rep = _member_classes(pi, pj, unit, n_m, n_s)
-    n_g = np.bincount(cls[cls >= 0], minlength=rep.size)
-    is_rep = rep[cls[pi]] == pi
-    gi, gj = cls[pi[is_rep]], pj[is_rep]
-    order = np.lexsort((gj, gi))
-    gi, gj = gi[order], gj[order]  # class pairs, sorted by class then site
-    sites, gj_c = np.unique(gj, return_inverse=True)
-    n_p, n_y = gi.size, sites.size
-    g_unit = unit[rep]
-    zkeys, pz = np.unique(gj_c * n_units + g_unit[gi], return_inverse=True)
-    n_z = zkeys.size
-    z_site = zkeys // n_units
-    col_x, col_z, col_y = np.arange(n_p), n_p + np.arange(n_z), n_p + n_z + np.arange(n_y)
-    n_col = n_p + n_z + n_y
-    cap = np.minimum(n_g[gi], max_members).astype(np.float64)
-    ones_p, inf_p = np.ones(n_p), np.full(n_p, np.inf)
-    blocks = [
-        # Σ_j x_gj ≤ n_g
-        (gi, col_x, ones_p, np.full(rep.size, -np.inf), n_g.astype(np.float64)),
-        # m·y_j ≤ Σ_g x_gj  and  Σ_g x_gj ≤ M·y_j
-        (np.r_[gj_c, np.arange(n_y)], np.r_[col_x, col_y], np.r_[ones_p, np.full(n_y, -float(min_members))],
-         np.zeros(n_y), np.full(n_y, np.inf)),
-        (np.r_[gj_c, np.arange(n_y)], np.r_[col_x, col_y], np.r_[ones_p, np.full(n_y, -float(max_members))],
-         np.full(n_y, -np.inf), np.zeros(n_y)),
-        # x_gj ≤ min(n_g, M)·z_j,b(g)
-        (np.repeat(np.arange(n_p), 2), np.column_stack([col_x, col_z[pz]]).ravel(),
-         np.column_stack([ones_p, -cap]).ravel(), -inf_p, np.zeros(n_p)),
-        # Σ_b z_jb ≤ U·y_j
-        (np.r_[z_site, np.arange(n_y)], np.r_[col_z, col_y],
-         np.r_[np.ones(n_z), np.full(n_y, -float(max_units))], np.full(n_y, -np.inf), np.zeros(n_y)),
-        # z_jb ≤ y_j
-        (np.repeat(np.arange(n_z), 2), np.column_stack([col_z, col_y[z_site]]).ravel(),
-         np.tile([1.0, -1.0], n_z), np.full(n_z, -np.inf), np.zeros(n_z)),
-    ]
-    a, row_lo, row_hi = _assemble(blocks, n_col)
-    upper = np.r_[cap, np.ones(n_z + n_y)]
+    # ---- blocks: a block reaches the sites every one of its members reaches (mean walk)
+    code = np.full(n_m, -1, dtype=np.int64)
+    if block is not None and (block >= 0).any():
+        code[block >= 0] = np.unique(block[block >= 0], return_inverse=True)[1].ravel()
+    single = code < 0
+    broken = np.zeros(0, dtype=bool)
+    if not single.all():
+        size0 = np.bincount(code[code >= 0])
+        # members of a block no site reaches as a whole, or of a block too large, become singles
+        inb = code[pi] >= 0
+        ukey, cnt = np.unique(code[pi][inb] * n_s + pj[inb], return_counts=True)
+        has_common = np.zeros(size0.size, dtype=bool)
+        has_common[ukey[cnt == size0[ukey // n_s]] // n_s] = True
+        broken = (size0 > 1) & ((size0 > max_members) | ~has_common)
+        c = np.maximum(code, 0)
+        single |= (size0[c] <= 1) | broken[c]
+    # block ids: kept blocks first, then one per single member
+    kept = np.unique(code[~single])
+    n_kept = kept.size
+    bid = np.full(n_m, -1, dtype=np.int64)
+    bid[~single] = np.searchsorted(kept, code[~single])
+    bid[single] = n_kept + np.arange(int(single.sum()))
+    n_blocks = n_kept + int(single.sum())
+    size = np.bincount(bid, minlength=n_blocks).astype(np.int64)
+    b_unit = np.zeros(n_blocks, dtype=np.int64)
+    b_unit[bid] = unit
+    # block pairs: a member pair counts when every member of its block reaches the site
+    key = bid[pi] * n_s + pj
+    ukey, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    tsum = np.bincount(inv, weights=pt)
+    tmax = np.full(ukey.size, -np.inf)
+    np.maximum.at(tmax, inv, pt)
+    whole = cnt == size[ukey // n_s]
+    bi, bj, bt = ukey[whole] // n_s, ukey[whole] % n_s, (tsum / cnt)[whole]
+    blocks_split = int(broken.sum())
+    if blocks_split:
+        log.info("joint branches: %d neighbourhood block(s) cannot meet at one site as a whole (or exceed "
+                 "%d members) and are split into their members", blocks_split, max_members)
 
-    # greedy start in class terms
-    start = np.zeros(n_col)
-    placed = greedy >= 0
-    if placed.any():
-        key = cls[placed] * n_s + greedy[placed]
-        pos = np.searchsorted(gi * n_s + gj, key)
-        np.add.at(start, col_x[pos], 1.0)
-        used = start[:n_p] > 0
-        start[col_z[np.unique(pz[used])]] = 1.0
-        start[col_y[np.unique(gj_c[used])]] = 1.0
+    # ---- independent components, largest first
+    n_comp, comp_of_pair = _components(bi, bj, n_blocks, n_s)
+    if not decompose:
+        n_comp, comp_of_pair = 1, np.zeros(bi.size, dtype=np.int64)
+    comp_pairs = np.bincount(comp_of_pair, minlength=n_comp)
+    order = np.argsort(-comp_pairs, kind="stable")
+    order = order[comp_pairs[order] > 0]
+    by_comp = np.argsort(comp_of_pair, kind="stable")
+    ptr = np.r_[0, np.cumsum(comp_pairs)]
+    block_site = np.full(n_blocks, -1, dtype=np.int64)
+    results: list[ComponentResult] = []
+    pending = float(comp_pairs.sum())
+    for rank, c in enumerate(order, start=1):
+        sel = by_comp[ptr[c]:ptr[c + 1]]
+        ci, cj, ct = bi[sel], bj[sel], bt[sel]
+        blocks_c, li = np.unique(ci, return_inverse=True)
+        sites_c, lj = np.unique(cj, return_inverse=True)
+        units_c, lu = np.unique(b_unit[blocks_c], return_inverse=True)
+        if progress is not None:
+            progress(f"joint branches, component {rank} of {order.size}",
+                     1.0 - pending / max(comp_pairs.sum(), 1))
+        share = budget.share(float(sel.size), pending)
+        pending -= sel.size
+        site_local, res = _solve_component(
+            li.ravel(), lj.ravel(), ct, lu.ravel(), size[blocks_c], is_station[sites_c],
+            n_blocks=blocks_c.size, min_members=min_members, max_members=max_members, max_units=max_units,
+            threshold_min=threshold_min, time_limit_s=share, max_exact_size=max_exact_size)
+        placed = site_local >= 0
+        block_site[blocks_c[placed]] = sites_c[site_local[placed]]
+        results.append(res)
 
-    # most members first (K per member outweighs every tie-break), then cheap groups and short walks
-    pair_of = np.searchsorted(gi * n_s + gj, cls[pi] * n_s + pj)  # class pair of every member pair
-    walk_mean = (np.bincount(pair_of, weights=pt / threshold_min, minlength=n_p)
-                 / np.bincount(pair_of, minlength=n_p))
-    group_cost = 1.0 + 2.0 * (~is_station[sites]).astype(np.float64)
-    n_cand = int(n_g.sum())
-    k_member = 3.0 * min(n_y, max(1, n_cand // min_members)) + WALK_WEIGHT * n_cand + 1.0
-    one = _run_highs("joint branches (members, groups, walks)",
-                     np.r_[k_member - WALK_WEIGHT * walk_mean, np.zeros(n_z), -group_cost], upper, True,
-                     a, row_lo, row_hi, maximize=True, time_limit_s=deadline - time.perf_counter(),
-                     start=start, mip_abs_gap=TIE_BREAK_ABS_GAP)
-    if one.x is None:
-        log.warning("joint branches: HiGHS found no solution (%s) within %g s; using the greedy grouping",
-                    one.state, time_limit_s)
-        minutes = np.full(n_m, np.nan)
-        minutes[placed] = np.asarray(cost[np.flatnonzero(placed), greedy[placed]]).ravel()
-        return JointBranchSolution(greedy, minutes, "greedy", None, one.runtime_s,
-                                   f"greedy (HiGHS: {one.state} within {time_limit_s:g} s)")
-    x_pair = np.round(one.x[:n_p])
-    n_best = int(x_pair.sum())
-    runtime = one.runtime_s
-
-    # ---- shortest walks for these groups and units (a transportation LP: its optimum is integral)
-    open_units = np.unique(gj[x_pair > 0] * n_units + g_unit[gi[x_pair > 0]])
-    allow = np.isin(pj * n_units + unit[pi], open_units)
-    qi, qj, qt = pi[allow], pj[allow], pt[allow]
-    q_sites, qj_c = np.unique(qj, return_inverse=True)
-    q_mem, qi_c = np.unique(qi, return_inverse=True)
-    n_q = qi.size
-    ones_q = np.ones(n_q)
-    a3, lo3, hi3 = _assemble([
-        (qi_c, np.arange(n_q), ones_q, np.full(q_mem.size, -np.inf), np.ones(q_mem.size)),
-        (qj_c, np.arange(n_q), ones_q, np.full(q_sites.size, float(min_members)),
-         np.full(q_sites.size, float(max_members))),
-        (np.zeros(n_q, dtype=np.int64), np.arange(n_q), ones_q, np.full(1, float(n_best)),
-         np.full(1, float(n_best))),
-    ], n_q)
-    three = _run_highs("joint branches (walking LP)", qt, ones_q, False, a3, lo3, hi3, maximize=False,
-                       time_limit_s=max(deadline - time.perf_counter(), 5.0))
-    runtime += three.runtime_s
-    site_of = np.full(n_m, -1, dtype=np.int64)
-    if three.x is not None and np.all(np.abs(three.x - np.round(three.x)) < 1e-6):
-        take = np.round(three.x) > 0.5
-        site_of[qi[take]] = qj[take]
-    else:  # never expected (the LP is totally unimodular): hand out class places in member order
-        log.warning("joint branches: the walking LP gave no integral answer (%s); members keep class order",
-                    three.state)
-        order = np.argsort(cls, kind="stable")
-        order = order[cls[order] >= 0]
-        first_of = np.searchsorted(cls[order], np.arange(rep.size))
-        k = x_pair.astype(np.int64)
-        cls_rep = np.repeat(gi, k)
-        site_rep = np.repeat(gj, k)
-        within = np.arange(cls_rep.size) - np.searchsorted(cls_rep, cls_rep)
-        site_of[order[first_of[cls_rep] + within]] = site_rep
-
-    state = one.state
-    gap_txt = f"gap {100 * (one.gap or 0.0):.2f}%"
-    if one.state != "optimal":
-        gap_txt = f"{one.state.replace('_', ' ')} {time_limit_s:g} s, {gap_txt}"
+    site_of = block_site[bid]
     minutes = np.full(n_m, np.nan)
     placed = site_of >= 0
     minutes[placed] = np.asarray(cost[np.flatnonzero(placed), site_of[placed]]).ravel()
-    log.info("joint branches: %d of %d members placed in %d groups in %.3f s (greedy: %d; %d members, "
-             "%d classes)",
-             int(placed.sum()), int(np.unique(pi).size), np.unique(site_of[placed]).size, runtime,
-             int((greedy >= 0).sum()), int(n_g.sum()), rep.size)
-    return JointBranchSolution(site_of, minutes, state, one.gap, runtime, f"highs ({gap_txt})")
+    statuses = {r.status for r in results}
+    state = ("greedy" if "greedy" in statuses else "time_limit" if "time_limit" in statuses
+             else "optimal" if results else "empty")
+    gaps = [r.gap for r in results if r.gap is not None]
+    gap = max(gaps) if gaps else None
+    n_placed = int(placed.sum())
+    bound = int(sum(r.bound for r in results))
+    runtime = time.perf_counter() - t_start
+    gap_txt = f"gap {100 * (gap or 0.0):.2f}%"
+    parts = f", {len(results)} components" if len(results) > 1 else ""
+    if state == "greedy":
+        method = (f"greedy (model too large or no HiGHS solution within {time_limit_s:g} s{parts}; "
+                  f"bound {bound} members)")
+    elif state == "time_limit":
+        method = f"highs (time limit {time_limit_s:g} s{parts}, {gap_txt}; bound {bound} members)"
+    else:
+        method = f"highs ({gap_txt}{parts})"
+    log.info("joint branches: %d of %d members placed in %d groups, %d component(s), %s in %.3f s "
+             "(greedy: %d; bound %d)", n_placed, int(np.unique(pi).size), np.unique(site_of[placed]).size,
+             len(results), state, runtime, sum(r.greedy_placed for r in results), bound)
+    return JointBranchSolution(site_of, minutes, state, gap, runtime, method, components=tuple(results),
+                               bound=bound, blocks_split=blocks_split)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -653,6 +980,19 @@ def _row(**values: object) -> dict[str, object]:
     return row
 
 
+def _rule_record(method: str, recs: list[_Rec], t0: float, *, exact: bool = False) -> dict[str, object]:
+    """``run.json`` record of a rule-based organisation model.
+
+    A meeting point chosen as the network medoid among *all* of a group's members is exact;
+    among only the ``_MEDOID_CANDIDATES`` nearest to the centre, it is a heuristic.
+    """
+    sizes = [g.size for _, g in recs]
+    medoid_exact = all(n <= _MEDOID_CANDIDATES for n in sizes)
+    return {"method": method, "status": "optimal" if exact or medoid_exact else "heuristic", "gap": None,
+            "runtime_s": round(time.perf_counter() - t0, 3), "rows": len(recs),
+            "members": int(sum(sizes))}
+
+
 def _rule_members(n: int, rules: BranchSettings) -> str:
     return f"{rules.min_branch_members} ≤ {n} ≤ {rules.max_branch_members} members"
 
@@ -702,19 +1042,151 @@ class _Places:
 _Rec = tuple[dict[str, object], np.ndarray]  # a recommendation row and its members' row positions
 
 
+def _member_to_member_s(
+    walk: RoadNetwork, snap: Snap, a: np.ndarray, b: np.ndarray, limit_s: float, chunk: int = 256
+) -> np.ndarray:
+    """Walking seconds from member ``a[k]`` to member ``b[k]`` (``inf`` beyond ``limit_s``).
+
+    Each leaves its edge through either end (access leg plus the part of the edge), one
+    Dijkstra with ``limit=`` per chunk of distinct start nodes on the road graph, and arrives
+    through either end of the other's edge; two members on one edge also walk along it.
+    """
+    e_a, e_b = snap.edge[a], snap.edge[b]
+    ta, tb = np.nan_to_num(snap.frac[a]), np.nan_to_num(snap.frac[b])
+    acc_a = np.nan_to_num(snap.access_m[a]) / walk.speed_mps
+    acc_b = np.nan_to_num(snap.access_m[b]) / walk.speed_mps
+    fwd, bwd = walk.edge_fwd_s, walk.edge_bwd_s
+    leave = (acc_a + _part(ta, bwd[e_a]), acc_a + _part(1.0 - ta, fwd[e_a]))  # to u, to v
+    arrive = (acc_b + _part(tb, fwd[e_b]), acc_b + _part(1.0 - tb, bwd[e_b]))  # from u, from v
+    xs = (walk.edge_u[e_a], walk.edge_v[e_a])
+    ys = (walk.edge_u[e_b], walk.edge_v[e_b])
+    best = np.full(a.shape[0], np.inf)
+    nodes = np.unique(np.concatenate(xs))
+    for k0 in range(0, nodes.size, chunk):
+        block = nodes[k0:k0 + chunk]
+        dist = dijkstra(walk.cost, directed=True, indices=block, limit=limit_s)
+        for k in (0, 1):
+            sel = np.flatnonzero(np.isin(xs[k], block))
+            rows = np.searchsorted(block, xs[k][sel])
+            for m in (0, 1):
+                t = leave[k][sel] + dist[rows, ys[m][sel]] + arrive[m][sel]
+                best[sel] = np.minimum(best[sel], t)
+    same = e_a == e_b
+    if same.any():
+        along = np.abs(ta[same] - tb[same]) * np.minimum(fwd[e_a[same]], bwd[e_a[same]])
+        best[same] = np.minimum(best[same], acc_a[same] + along + acc_b[same])
+    return best
+
+
+def _part(frac: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """``frac × cost`` with ``0 × inf = 0`` (a point at an edge's end needs no travel on it)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(frac > 0, frac * cost, 0.0)
+
+
+def cohesion_blocks(
+    walk: RoadNetwork, snap: Snap, unit: np.ndarray, lon: np.ndarray, lat: np.ndarray, *,
+    cohesion_min: float,
+) -> np.ndarray:
+    """Neighbourhoods of one unit: members who live within ``cohesion_min`` minutes' walk of each other.
+
+    Two members of the same unit are neighbours when either walks to the other's home within
+    ``cohesion_min`` (network time, access legs included); a block is a connected group of
+    neighbours (single linkage). Pairs are first narrowed by straight-line distance (a walk
+    is never shorter), per unit with a KD-tree; the walks of those pairs come from one
+    cut-off Dijkstra per chunk of start nodes (:func:`_member_to_member_s`).
+
+    Parameters
+    ----------
+    walk
+        The walking network.
+    snap
+        The members, snapped.
+    unit
+        Integer unit code per member.
+    lon, lat
+        WGS-84 homes (NaN unknown).
+    cohesion_min
+        Walking minutes within which two members of one unit are neighbours (0: no blocks).
+
+    Returns
+    -------
+    numpy.ndarray
+        Block code per member (``-1``: no neighbour).
+    """
+    n = unit.shape[0]
+    code = np.full(n, -1, dtype=np.int64)
+    if cohesion_min <= 0 or n < 2:
+        return code
+    from scipy.spatial import cKDTree
+
+    radius = cohesion_min * 60.0 * walk.speed_mps
+    x, y = _planar(lon, lat)
+    ok = np.isfinite(x) & np.isfinite(y) & snap.on_network
+    order = np.argsort(unit, kind="stable")
+    order = order[ok[order]]
+    bounds = np.flatnonzero(np.r_[True, unit[order][1:] != unit[order][:-1], True])
+    pair_a: list[np.ndarray] = []  # same-unit pairs within the radius in a straight line
+    pair_b: list[np.ndarray] = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b - a < 2:
+            continue
+        g = order[a:b]
+        pairs = cKDTree(np.c_[x[g], y[g]]).query_pairs(radius, output_type="ndarray")
+        if pairs.size:
+            pair_a.append(g[pairs[:, 0]])
+            pair_b.append(g[pairs[:, 1]])
+    if not pair_a:
+        return code
+    pa, pb = np.concatenate(pair_a), np.concatenate(pair_b)
+    secs = np.minimum(_member_to_member_s(walk, snap, pa, pb, cohesion_min * 60.0),
+                      _member_to_member_s(walk, snap, pb, pa, cohesion_min * 60.0))
+    near = secs <= cohesion_min * 60.0 + 1e-9
+    rows, cols = [pa[near]], [pb[near]]
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    if r.size == 0:
+        return code
+    g = sparse.csr_matrix((np.ones(r.size), (r, c)), shape=(n, n))
+    _, label = csgraph.connected_components(g, directed=False)
+    linked = np.zeros(n, dtype=bool)
+    linked[r] = linked[c] = True
+    code[linked] = label[linked]
+    return code
+
+
+
 def _joint_branch_recs(
     m: _Members, cand: np.ndarray, sites: _Places, is_station: np.ndarray, walk: RoadNetwork, *,
-    rules: BranchSettings, limit_min: float, max_snap_m: float, time_limit_s: float,
+    rules: BranchSettings, limit_min: float, max_snap_m: float, deadline: float,
+    report: dict[str, object] | None = None, progress: Callable[[str, float], None] | None = None,
 ) -> list[_Rec]:
-    """Joint branches for the candidates (row positions ``cand``) at the sites."""
+    """Joint branches for the candidates (row positions ``cand``) at the sites.
+
+    The model gets the time left until ``deadline`` (``time.perf_counter()``) after its cost
+    matrix and neighbourhood blocks; ``report`` (when given) receives its record under
+    ``"joint_branch"``.
+    """
     if cand.size == 0 or sites.ids.size == 0:
+        if report is not None:
+            report["joint_branch"] = {"method": "none", "status": "empty", "gap": None, "runtime_s": 0.0,
+                                      "placed": 0, "bound": 0, "candidates": int(cand.size),
+                                      "message": "no dispersed member or no site: nothing to group"}
         return []
     cm = cost_matrix(walk, m.snap.subset(cand), sites.snap(walk, max_snap_m), limit_min)
     _, unit = np.unique(m.branch[cand], return_inverse=True)
+    unit = unit.ravel()
+    block = cohesion_blocks(walk, m.snap.subset(cand), unit, m.lon[cand], m.lat[cand],
+                            cohesion_min=rules.cohesion_min)
     sol = solve_joint_branches(
         cm, unit, is_station, min_members=rules.min_branch_members, max_members=rules.max_branch_members,
-        max_units=rules.max_units_per_joint_branch, threshold_min=limit_min, time_limit_s=time_limit_s,
+        max_units=rules.max_units_per_joint_branch, threshold_min=limit_min,
+        time_limit_s=max(MIN_SHARE_S, deadline - time.perf_counter()), block=block, progress=progress,
+        max_exact_size=rules.joint_max_exact_size,
     )
+    if report is not None:
+        report["joint_branch"] = {**sol.summary(), "candidates": int(cand.size),
+                                  "neighbourhood_blocks": int(np.unique(block[block >= 0]).size),
+                                  "cohesion_min": float(rules.cohesion_min)}
     out: list[_Rec] = []
     used_names: set[str] = set()
     for j in sol.open_sites:
@@ -746,21 +1218,35 @@ def _joint_branch_recs(
 
 def _transfer_recs(
     m: _Members, rest: np.ndarray, branches: _Places, walk: RoadNetwork, *, limit_min: float,
-    max_snap_m: float,
+    max_snap_m: float, minutes: sparse.csr_matrix | None = None,
 ) -> list[_Rec]:
-    """One row per target branch: members of ``rest`` within reach of another branch's meeting place."""
+    """One row per target branch: members of ``rest`` within reach of another branch's meeting place.
+
+    ``minutes`` (optional) is the ``rest × branches`` walking-minute matrix cut off at
+    ``limit_min``, when it was measured already.
+    """
     if rest.size == 0 or branches.ids.size == 0:
         return []
-    bm = sparse.coo_matrix(cost_matrix(walk, m.snap.subset(rest), branches.snap(walk, max_snap_m), limit_min))
-    other = bm.col != m.branch_pos[rest[bm.row]]
-    r, c, v = bm.row[other], bm.col[other], bm.data[other]
-    order = np.lexsort((c, v, r))  # per member: nearest first (then the lower branch row)
+    if minutes is None:
+        minutes = cost_matrix(walk, m.snap.subset(rest), branches.snap(walk, max_snap_m), limit_min)
+    # per member, the nearest other branch (ties: the lower branch row), without sorting the pairs
+    bm = sparse.csr_matrix(minutes)
+    bm.sort_indices()
+    rows = np.repeat(np.arange(bm.shape[0]), np.diff(bm.indptr))
+    val = np.where(bm.indices == m.branch_pos[rest[rows]], np.inf, bm.data)
+    has = np.diff(bm.indptr) > 0
+    row_min = np.full(bm.shape[0], np.inf)
+    row_min[has] = np.minimum.reduceat(val, bm.indptr[:-1][has])
+    at_min = np.flatnonzero((val == row_min[rows]) & np.isfinite(val))
+    at_min = at_min[np.r_[True, rows[at_min][1:] != rows[at_min][:-1]]] if at_min.size else at_min
+    r, c, v = rows[at_min], bm.indices[at_min].astype(np.int64), val[at_min]
+    order = np.argsort(c, kind="stable")
     r, c, v = r[order], c[order], v[order]
-    first = np.r_[True, r[1:] != r[:-1]] if r.size else np.empty(0, dtype=bool)
-    r, c, v = r[first], c[first], v[first]
+    bounds = np.flatnonzero(np.r_[True, c[1:] != c[:-1], True]) if c.size else np.zeros(1, dtype=np.int64)
     out: list[_Rec] = []
-    for b in np.unique(c):
-        g, t = rest[r[c == b]], v[c == b]
+    for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True):
+        b = int(c[k0])
+        g, t = rest[r[k0:k1]], v[k0:k1]
         b_med, a_med, a_max = _median(m.before[g]), _median(t), _max(t)
         out.append((_row(
             kind="transfer", name=f"就近参加{branches.name[b]}活动", lon=branches.lon[b], lat=branches.lat[b],
@@ -927,8 +1413,18 @@ def _party_group_recs(
     """Party groups by residence area inside large branches (members ``free`` of other recommendations)."""
     out: list[_Rec] = []
     min_pg = rules.party_group_min_members
-    for b in range(branches.ids.size):
-        g_all = np.flatnonzero((m.branch_pos == b) & free)
+    # only branches with two areas (townships, else communities) of min_pg members can qualify
+    sel = np.flatnonzero(free & (m.branch_pos >= 0))
+    df = pd.DataFrame({"b": m.branch_pos[sel], "t": m.township[sel], "c": m.community[sel]})
+    qualify: set[int] = set()
+    for col in ("t", "c"):
+        sizes = df[df[col] != ""].groupby(["b", col]).size()
+        big_areas = (sizes >= min_pg).groupby(level=0).sum()
+        qualify |= {int(k) for k in big_areas[big_areas >= 2].index}
+    by_branch = sel[np.argsort(m.branch_pos[sel], kind="stable")]
+    starts = np.searchsorted(m.branch_pos[by_branch], np.arange(branches.ids.size + 1))
+    for b in sorted(qualify):
+        g_all = np.sort(by_branch[starts[b]:starts[b + 1]])
         if g_all.size < 2 * rules.min_branch_members:
             continue
         towns = pd.Series(m.township[g_all])
@@ -989,6 +1485,8 @@ def recommend_branches(
     thresholds: Thresholds,
     max_snap_m: float = 500.0,
     time_limit_s: float = 60.0,
+    report: dict[str, object] | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recommend joint branches, transfers, party groups and remote branches.
 
@@ -1020,7 +1518,17 @@ def recommend_branches(
     max_snap_m
         Points farther than this (metres) from a road are off the network.
     time_limit_s
-        Time limit of the joint-branch model, seconds.
+        Time limit of this call, seconds: the joint-branch model (its cost matrix, blocks and
+        solves) stops at ``JOINT_SHARE`` of it, the rules take the rest.
+    report
+        When given, receives one record per organisation model for ``run.json``:
+        ``joint_branch`` (method, status ``optimal``/``time_limit``/``greedy``/``empty``, gap,
+        runtime, the bound on members placed, components) and ``transfer``, ``remote_branch``,
+        ``party_group`` (rules: method, status ``optimal`` — the rule's answer is exact — or
+        ``heuristic`` when a meeting point was chosen among a group's nearest members only,
+        gap ``None``, runtime, rows).
+    progress
+        Called as ``progress(text, fraction)`` as the models run (fraction of this call).
 
     Returns
     -------
@@ -1065,16 +1573,47 @@ def recommend_branches(
     cand = np.flatnonzero(local & walkable)
 
     s = _Places.of(sites)
+    rep: dict[str, object] = {}
+
+    def step(text: str, fraction: float) -> None:
+        if progress is not None:
+            progress(text, fraction)
+
+    def joint_progress(text: str, fraction: float) -> None:
+        step(text, 0.8 * fraction)
+
+    step("joint branches", 0.0)
+    # the transfer rule's walks, measured before the time-limited model so that its time counts
+    to_branches = (cost_matrix(walk, m.snap.subset(cand), b.snap(walk, max_snap_m), limit)
+                   if cand.size and b.ids.size else None)
     recs = _joint_branch_recs(m, cand, s, (sites["kind"] == "station").to_numpy(), walk, rules=rules,
-                              limit_min=limit, max_snap_m=max_snap_m, time_limit_s=time_limit_s)
+                              limit_min=limit, max_snap_m=max_snap_m,
+                              deadline=t_start + JOINT_SHARE * time_limit_s, report=rep,
+                              progress=joint_progress)
     taken = np.zeros(n, dtype=bool)
     for _, g in recs:
         taken[g] = True
-    recs += _transfer_recs(m, cand[~taken[cand]], b, walk, limit_min=limit, max_snap_m=max_snap_m)
-    recs += _remote_recs(m, np.flatnonzero(is_remote), walk, rules=rules)
+    step("transfers", 0.8)
+    t0 = time.perf_counter()
+    left = ~taken[cand]
+    more = _transfer_recs(m, cand[left], b, walk, limit_min=limit, max_snap_m=max_snap_m,
+                          minutes=None if to_branches is None else to_branches[np.flatnonzero(left)])
+    rep["transfer"] = _rule_record("rule: nearest other branch within branch_walk_min", more, t0, exact=True)
+    recs += more
+    step("remote branches", 0.85)
+    t0 = time.perf_counter()
+    more = _remote_recs(m, np.flatnonzero(is_remote), walk, rules=rules)
+    rep["remote_branch"] = _rule_record("rule by city; network medoid", more, t0)
+    recs += more
     for _, g in recs:
         taken[g] = True
-    recs += _party_group_recs(m, ~taken & ~is_remote, b, walk, rules=rules)
+    step("party groups", 0.9)
+    t0 = time.perf_counter()
+    more = _party_group_recs(m, ~taken & ~is_remote, b, walk, rules=rules)
+    rep["party_group"] = _rule_record("rule by residence area; network medoid", more, t0)
+    recs += more
+    if report is not None:
+        report.update(rep)
 
     assignment = pd.DataFrame({"id": m.ids, "rec_id": "", "kind": ""}, index=members.index)
     if not recs:

@@ -11,6 +11,7 @@ comes from ``travel.cost_matrix`` (sparse, cut off at the threshold); the models
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..geocode import Gazetteer, assign_admin_units
 from ..network import RoadNetwork
 from ..settings import Scenario
 from ..travel import cost_matrix, nearest_facility
+from .budget import TimeBudget
 from .schema import empty_recommendations
 from .stations import SitingResult, plan_stations
 
@@ -134,8 +136,15 @@ def recommend_stations(
     candidates: pd.DataFrame,
     walk: RoadNetwork,
     scenario: Scenario,
+    *,
+    budget: TimeBudget | None = None,
+    reserve: float = 0.0,
+    progress: Callable[[str, float], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run MCLP, LSCP and p-median and turn their new sites into recommendations.
+
+    ``budget``, ``reserve`` and ``progress`` are passed to
+    :func:`~geo_planner.siting.stations.plan_stations` (the stage's shared time limit).
 
     Remote members (异地) are left out: a station in their city is the remote branch's
     business, not the home city's station plan. So are members without a walking time —
@@ -163,7 +172,8 @@ def recommend_stations(
     cover.eliminate_zeros()
     w = member_weights(sub, scenario)
     existing = candidates["existing"].to_numpy(bool)
-    results = plan_stations(cover, w, scenario.siting, existing=existing, cost=cost)
+    results = plan_stations(cover, w, scenario.siting, existing=existing, cost=cost, budget=budget,
+                            reserve=reserve, progress=progress)
     before = sub["walk_min_station"].to_numpy(float)
     rows: list[dict[str, Any]] = []
     summary: dict[str, Any] = {

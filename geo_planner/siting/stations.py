@@ -37,8 +37,9 @@ from __future__ import annotations
 import heapq
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import highspy
 import numpy as np
@@ -48,6 +49,7 @@ import scipy.sparse as sp
 from ..errors import InputError, Problem, SolverError
 from ..settings import SitingSettings
 from .pmedian_radius import radius_p_median
+from .budget import TimeBudget
 
 logger = logging.getLogger(__name__)
 
@@ -431,6 +433,9 @@ def plan_stations(
     *,
     existing: npt.ArrayLike | None = None,
     cost: SparseMatrix | None = None,
+    budget: TimeBudget | None = None,
+    reserve: float = 0.0,
+    progress: Callable[[str, float], None] | None = None,
 ) -> dict[str, SitingResult]:
     """Run the station models with a scenario's :class:`SitingSettings`.
 
@@ -448,23 +453,37 @@ def plan_stations(
         Boolean mask of existing stations.
     cost
         Optional sparse travel minutes for the p-median (skipped when ``None``).
+    budget
+        The siting stage's shared time limit (:class:`~geo_planner.siting.budget.TimeBudget`):
+        each model gets its share of the time left instead of ``settings.time_limit_s``.
+    reserve
+        Weight of the models that run after these on the same budget (each model here weighs 1).
+    progress
+        Called as ``progress(model, fraction)`` before each model.
 
     Returns
     -------
     dict
         ``{"mclp": ..., "lscp": ..., "p_median": ...}`` (``p_median`` only with ``cost``).
     """
-    opts = {"time_limit_s": settings.time_limit_s, "mip_gap": settings.mip_gap,
-            "max_exact_size": settings.max_exact_size}
+    models = ["mclp", "lscp"] + (["p_median"] if cost is not None else [])
+
+    def opts(k: int) -> dict[str, Any]:
+        if progress is not None:
+            progress(models[k], k / len(models))
+        limit = (settings.time_limit_s if budget is None
+                 else budget.share(1.0, len(models) - k + reserve))
+        return {"time_limit_s": limit, "mip_gap": settings.mip_gap, "max_exact_size": settings.max_exact_size}
+
     out = {
         "mclp": mclp(coverage, weights, settings.new_stations, existing=existing,
-                     capacity=settings.capacity, **opts),
-        "lscp": lscp(coverage, weights, settings.target_coverage, existing=existing, **opts),
+                     capacity=settings.capacity, **opts(0)),
+        "lscp": lscp(coverage, weights, settings.target_coverage, existing=existing, **opts(1)),
     }
     if cost is not None:
         out["p_median"] = p_median(cost, weights, settings.new_stations, existing=existing,
                                    capacity=settings.capacity,
-                                   **{**opts, "max_exact_size": settings.max_exact_pmedian_size})
+                                   **{**opts(2), "max_exact_size": settings.max_exact_pmedian_size})
     return out
 
 
@@ -1060,8 +1079,9 @@ def _limit_note(status: str, gap: float | None, time_limit_s: float) -> list[str
 
 
 def _time_left(t0: float, time_limit_s: float) -> float:
-    """Seconds left for the solver out of the call's time limit (at least 1 s)."""
-    return max(1.0, time_limit_s - (time.perf_counter() - t0))
+    """Seconds left for the solver out of the call's time limit (at least 0.1 s: HiGHS then
+    returns the heuristic start it was given)."""
+    return max(0.1, time_limit_s - (time.perf_counter() - t0))
 
 
 def _cover_start(a2: sp.csr_array, k: int, start: np.ndarray, with_z: bool = True) -> np.ndarray:
