@@ -17,8 +17,8 @@ DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 def _cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .pipeline import run
     from .settings import load_scenario
+    from .staging import run_staged as run  # a killed run leaves the previous outputs intact
 
     scenario = load_scenario(args.scenario)
     bar = tqdm(total=100, unit="%", desc="run", disable=args.quiet, bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}]")

@@ -13,6 +13,7 @@ from geo_planner.settings import CRSName
 from geo_planner.store import DatasetRecord
 
 from ..deps import Admin, SettingsDep, StoreDep, Viewer
+from ..security import BodyTooLarge
 from ..schemas import DatasetList, DatasetOut, Deleted, ImportReport, LayerKind, RejectionOut
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -43,6 +44,7 @@ def import_report(rec: DatasetRecord, role: str) -> ImportReport:
 
 
 @router.post("/{kind}", response_model=ImportReport, status_code=201, summary="Upload a layer (admin)")
+# the token is checked (api.security.BodyGuard) before the body is read, and the body's size while it streams
 def upload_dataset(
     kind: LayerKind,
     file: Annotated[UploadFile, File(description="CSV (UTF-8, GB18030…), XLSX, GeoJSON or GeoPackage")],
@@ -59,7 +61,8 @@ def upload_dataset(
     """Store the file and answer with its import report.
 
     The report gives the rows accepted, and every rejected row or warning with the file, row,
-    field and reason.
+    field and reason. The token is checked before the body is read; a body larger than
+    ``GEO_PLANNER_MAX_UPLOAD_MB`` is refused while it streams (413).
     """
     filename = file.filename or f"{kind}.csv"
     limit = int(settings.max_upload_mb * 1024 * 1024)
@@ -70,9 +73,7 @@ def upload_dataset(
             while chunk := file.file.read(1024 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    raise InputError(Problem(filename, None, None,
-                                             f"file larger than {settings.max_upload_mb:g} MB; split it "
-                                             "or raise GEO_PLANNER_MAX_UPLOAD_MB"))
+                    raise BodyTooLarge(limit)
                 tmp.write(chunk)
         except BaseException:
             tmp.close()
