@@ -292,21 +292,25 @@ class MethodsAllowed:
         if self._table is None:
             table = []
             for template, ops in self.openapi().get("paths", {}).items():
-                enums: dict[str, list[str]] = {}
+                # path parameters restricted to listed values or a pattern make a template specific
+                constrained: dict[str, str] = {}
                 for op in ops.values():
                     for prm in op.get("parameters", []) if isinstance(op, dict) else []:
-                        values = (prm.get("schema") or {}).get("enum")
-                        if prm.get("in") == "path" and values:
-                            enums[prm["name"]] = [str(v) for v in values]
+                        schema = prm.get("schema") or {}
+                        if prm.get("in") != "path":
+                            continue
+                        if schema.get("enum"):
+                            constrained[prm["name"]] = "(?:" + "|".join(re.escape(str(v)) for v in schema["enum"]) + ")"
+                        elif schema.get("pattern"):
+                            constrained[prm["name"]] = "(?:" + schema["pattern"].lstrip("^").rstrip("$") + ")"
                 pattern = ""
                 for part in re.split(r"(\{[^}]+\})", template):
                     name = part[1:-1] if part.startswith("{") else None
                     if name is None:
                         pattern += re.escape(part)
-                    elif name in enums:
-                        pattern += "(?:" + "|".join(map(re.escape, enums[name])) + ")"
                     else:
-                        pattern += "[^/]+"
+                        pattern += constrained.get(name, "[^/]+")
+                enums = constrained
                 methods = {m.upper() for m in ops if m.lower() in
                            ("get", "post", "put", "patch", "delete", "head", "options")}
                 if "GET" in methods:

@@ -17,7 +17,6 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from .conftest import DEMO, ROOT
-from .test_api import (
-    ApiServer,
-    new_tokens,
-    scenario_request,
-    start_demo_run,
-    upload,
-    upload_demo,
-    wait_run,
-)
+from .conftest import DEMO
+from .test_api import ApiServer, scenario_request, upload, upload_demo, wait_run
 
 UPLOAD_MB = 2
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,17 +42,13 @@ class LimitedServer(ApiServer):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[ApiServer]:
-    root = tmp_path_factory.mktemp("hardening")
-    srv = LimitedServer(root / "data", new_tokens(), cache_dir).start()
-    yield srv
-    srv.stop()
+def server(hardened_server: ApiServer) -> ApiServer:
+    return hardened_server
 
 
 @pytest.fixture(scope="module")
-def demo(server: ApiServer) -> dict[str, Any]:
-    reports, run, _seen = start_demo_run(server)
-    return {"reports": reports, "run": run, "run_id": run["id"]}
+def demo(hardened_demo: dict[str, Any]) -> dict[str, Any]:
+    return hardened_demo
 
 
 def raw_request(server: ApiServer, head: str, body: bytes = b"", *, timeout: float = 10.0) -> tuple[int, str]:

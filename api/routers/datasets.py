@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from geo_planner.errors import InputError, Problem
 from geo_planner.settings import CRSName
@@ -17,6 +17,10 @@ from ..security import BodyTooLarge
 from ..schemas import DatasetList, DatasetOut, Deleted, ImportReport, LayerKind, RejectionOut
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+#: A dataset id (``ds_…``): never one of the layer kinds, so ``/datasets/{kind}`` and
+#: ``/datasets/{dataset_id}`` cannot be confused.
+DatasetId = Annotated[str, Path(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", description="dataset id (ds_…)")]
 
 
 def dataset_out(rec: DatasetRecord) -> DatasetOut:
@@ -67,7 +71,7 @@ def upload_dataset(
     filename = file.filename or f"{kind}.csv"
     limit = int(settings.max_upload_mb * 1024 * 1024)
     with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".upload-", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
+        tmp_path = FilePath(tmp.name)
         size = 0
         try:
             while chunk := file.file.read(1024 * 1024):
@@ -98,13 +102,13 @@ def list_datasets(store: StoreDep, role: Viewer, kind: LayerKind | None = None) 
 
 
 @router.get("/{dataset_id}", response_model=ImportReport, summary="A dataset and its import report")
-def get_dataset(dataset_id: str, store: StoreDep, role: Viewer) -> ImportReport:
+def get_dataset(dataset_id: DatasetId, store: StoreDep, role: Viewer) -> ImportReport:
     """Return the import report (a viewer sees the counts of a members table, not its rows)."""
     return import_report(store.get_dataset(dataset_id), role)
 
 
 @router.delete("/{dataset_id}", response_model=Deleted, summary="Delete a dataset (admin)")
-def delete_dataset(dataset_id: str, store: StoreDep, role: Admin) -> Deleted:
+def delete_dataset(dataset_id: DatasetId, store: StoreDep, role: Admin) -> Deleted:
     """Delete the dataset and its file (refused while a queued or running run reads it)."""
     store.delete_dataset(dataset_id)
     return Deleted(id=dataset_id)
