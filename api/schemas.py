@@ -86,10 +86,10 @@ class DatasetOut(_Out):
     size_bytes: int
     sha256: str
     created: str
-    n_read: int = Field(description="data rows read")
-    accepted: int = Field(description="rows accepted")
-    rejected: int = Field(description="rows rejected")
-    warnings: int = Field(description="warnings (rows kept)")
+    n_read: int | None = Field(description="data rows read (viewers, members: empty when 1–4)")
+    accepted: int | None = Field(description="rows accepted (viewers, members: empty when 1–4)")
+    rejected: int | None = Field(description="rows rejected (viewers, members: empty when 1–4)")
+    warnings: int | None = Field(description="warnings, rows kept (viewers, members: empty when 1–4)")
     column_map: dict[str, str] = Field(default_factory=dict, description="header as written → meaning")
     branches_dataset: str | None = Field(None, description="members: the branches dataset checked against")
     notes: list[str] = []

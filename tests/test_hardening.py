@@ -364,6 +364,11 @@ def test_6_small_cell_rule_on_every_viewer_route(server, demo):
                     counts = [c for c in df.columns if "人数" in str(c)]
                     assert not ((df[counts] > 0) & (df[counts] < 5)).to_numpy().any(), (table, counts)
                     assert num.size
+        # the import report of a members table: counts of 1–4 rows suppressed too
+        m = viewer.get(f"/datasets/{demo['reports']['members']['id']}").json()
+        assert m["accepted"] == 708 and all(m[k] is None or m[k] == 0 or m[k] >= 5
+                                            for k in ("n_read", "accepted", "rejected", "warnings"))
+        assert 0 < demo["reports"]["members"]["rejected"] < 5 and m["rejected"] is None
         # the viewer's map: no count of 1–4 in a popup
         page = viewer.get(f"/runs/{run_id}/map").text
         assert not re.search(r"(人数|members)</th><td[^>]*>[1-4]</td>", page)

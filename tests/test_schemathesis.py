@@ -7,7 +7,7 @@ resources it cannot create (``positive_data_acceptance``: most generated scenari
 datasets that do not exist; ``use_after_free`` / ``ensure_resource_availability``: deletes
 are left out so the demo run stays). Path ids are pinned to real ones (the demo run, one
 of its datasets, a branch) so generated requests reach the routes' own code, not only 404s.
-The run is bounded by ``--max-time`` (``GEO_PLANNER_SCHEMATHESIS_S``, default 45 s per token).
+The run is bounded by ``--max-time`` (``GEO_PLANNER_SCHEMATHESIS_S``, default 30 s per token).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 
 from .test_api import ApiServer
 
-MAX_TIME_S = int(os.environ.get("GEO_PLANNER_SCHEMATHESIS_S", "45"))
+MAX_TIME_S = int(os.environ.get("GEO_PLANNER_SCHEMATHESIS_S", "30"))
 EXCLUDED_CHECKS = "positive_data_acceptance,use_after_free,ensure_resource_availability"
 
 
@@ -68,7 +68,7 @@ def test_schemathesis_finds_nothing(served, role: str) -> None:
     generated = re.search(r"(\d+) generated", out)
     print(f"\nschemathesis ({role}): {generated.group(0) if generated else '?'}")
     assert proc.returncode == 0, out[-6000:]
-    assert generated and int(generated.group(1)) > 200, out[-2000:]
+    assert generated and int(generated.group(1)) > 100, out[-2000:]
     # the server never answered 5xx (its log has no unhandled error)
     assert "unhandled error" not in srv.log(), srv.log()[-4000:]
     # the demo run survived the fuzzing: still listed and done

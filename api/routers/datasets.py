@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from geo_planner.errors import InputError, Problem
+from geo_planner.privacy import small_count
 from geo_planner.settings import CRSName
 from geo_planner.store import DatasetRecord
 
@@ -23,14 +24,15 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 DatasetId = Annotated[str, Path(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", description="dataset id (ds_…)")]
 
 
-def dataset_out(rec: DatasetRecord) -> DatasetOut:
-    """Shape a dataset record."""
+def dataset_out(rec: DatasetRecord, role: str = "admin") -> DatasetOut:
+    """Shape a dataset record (a viewer sees no count of 1–4 member rows: small-cell rule)."""
     info = rec.report.get("info", {})
+    count = small_count if role == "viewer" and rec.kind == "members" else int
     return DatasetOut(
         id=rec.id, kind=rec.kind, filename=rec.filename, format=info.get("format"),  # type: ignore[arg-type]
         encoding=info.get("encoding"), sheet=info.get("sheet") or rec.sheet, crs=rec.crs,
-        size_bytes=rec.size_bytes, sha256=rec.sha256, created=rec.created, n_read=rec.n_read,
-        accepted=rec.n_accepted, rejected=rec.n_rejected, warnings=rec.n_warnings,
+        size_bytes=rec.size_bytes, sha256=rec.sha256, created=rec.created, n_read=count(rec.n_read),
+        accepted=count(rec.n_accepted), rejected=count(rec.n_rejected), warnings=count(rec.n_warnings),
         column_map={str(k): str(v) for k, v in (info.get("column_map") or {}).items()},
         branches_dataset=info.get("branches_dataset"), notes=list(info.get("notes") or []),
     )
@@ -44,7 +46,7 @@ def import_report(rec: DatasetRecord, role: str) -> ImportReport:
                         if k in RejectionOut.model_fields})
         for r in rec.report.get("rejections", [])
     ]
-    return ImportReport(**dataset_out(rec).model_dump(), rejections=rows, rejections_redacted=redacted)
+    return ImportReport(**dataset_out(rec, role).model_dump(), rejections=rows, rejections_redacted=redacted)
 
 
 @router.post("/{kind}", response_model=ImportReport, status_code=201, summary="Upload a layer (admin)")
@@ -98,7 +100,7 @@ def upload_dataset(
 @router.get("", response_model=DatasetList, summary="List datasets")
 def list_datasets(store: StoreDep, role: Viewer, kind: LayerKind | None = None) -> DatasetList:
     """Datasets, newest first, with their import counts."""
-    return DatasetList(datasets=[dataset_out(d) for d in store.list_datasets(kind)])
+    return DatasetList(datasets=[dataset_out(d, role) for d in store.list_datasets(kind)])
 
 
 @router.get("/{dataset_id}", response_model=ImportReport, summary="A dataset and its import report")
