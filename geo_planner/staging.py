@@ -65,11 +65,28 @@ def discard_outputs(out_dir: Path | str) -> None:
 
 
 def publish(work: Path, out: Path) -> None:
-    """Replace ``out`` by the complete folder ``work`` (two renames on the same file system)."""
+    """Replace ``out`` by the complete folder ``work`` (two renames on the same file system).
+
+    If ``out`` also holds files a run does not write (``--out .`` or a folder of the planner's
+    own files), it is never swapped away: the new outputs are moved in one by one
+    (:func:`os.replace`, each atomic) and the other files stay untouched.
+    """
     prev = _previous(out)
     if prev.exists():
         shutil.rmtree(prev)
     if out.exists():
+        ours = {p.name for p in work.iterdir()}
+        foreign = [p.name for p in out.iterdir() if p.name not in ours]
+        if foreign:
+            log.warning("%s holds other files (%s …): outputs replaced one by one, the others kept",
+                        out, foreign[0])
+            for entry in work.iterdir():
+                target = out / entry.name
+                if entry.is_dir():
+                    shutil.rmtree(target, ignore_errors=True)
+                os.replace(entry, target)
+            shutil.rmtree(work, ignore_errors=True)
+            return
         os.rename(out, prev)
     os.rename(work, out)
     shutil.rmtree(prev, ignore_errors=True)

@@ -160,7 +160,9 @@ def test_bom_in_the_middle(tmp_path_factory, kind: str, at: float, bom: bytes) -
     data = codecs.BOM_UTF8 + b"\n".join(lines[:cut]) + b"\n" + bom + b"\n".join(lines[cut:])
     path = tmp_path_factory.mktemp("bom") / f"{kind}.csv"
     path.write_bytes(data)
-    check_import(path, kind, "BOM mid-file")
+    outcome = check_import(path, kind, "BOM mid-file")
+    if bom.startswith(codecs.BOM_UTF8):  # a UTF-8 BOM mid-file is still UTF-8: it must import
+        assert outcome != "error"
 
 
 @FUZZ

@@ -101,3 +101,35 @@ def test_cli_run_killed_at_each_stage_keeps_the_previous_outputs(
     assert after["members.csv"] == before["members.csv"]  # the same seeded scenario, the same answer
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
     assert leftovers == [], leftovers  # no partial folder of the killed runs stays behind
+
+
+def test_publish_never_deletes_other_files(tmp_path: Path) -> None:
+    """``--out .`` or a folder of the planner's own files: outputs replaced, the rest kept."""
+    from geo_planner.staging import publish, recover_outputs
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.docx").write_bytes(b"the planner's own file")
+    (out / "members.csv").write_text("old", encoding="utf-8")
+    work = tmp_path / ".mine.partial-1"
+    work.mkdir()
+    (work / "members.csv").write_text("new", encoding="utf-8")
+    (work / "run.json").write_text("{}", encoding="utf-8")
+    publish(work, out)
+    assert sorted(p.name for p in out.iterdir()) == ["members.csv", "notes.docx", "run.json"]
+    assert (out / "members.csv").read_text(encoding="utf-8") == "new"
+    assert (out / "notes.docx").read_bytes() == b"the planner's own file"
+    assert not work.exists()
+    # a folder of outputs only is swapped whole; a swap cut in the middle is undone by the next run
+    work = tmp_path / ".runs.partial-2"
+    work.mkdir()
+    (work / "run.json").write_text("{}", encoding="utf-8")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "run.json").write_text("old", encoding="utf-8")
+    publish(work, runs)
+    assert (runs / "run.json").read_text(encoding="utf-8") == "{}"
+    prev = tmp_path / ".runs.previous"
+    runs.rename(prev)  # as if killed between the two renames
+    recover_outputs(runs)
+    assert (runs / "run.json").read_text(encoding="utf-8") == "{}" and not prev.exists()
