@@ -81,14 +81,19 @@ def current_role(
         token = access_token
     if not token:
         raise _unauthorized("missing bearer token")
-    tokens: dict[str, Role] = request.app.state.tokens
-    role: Role | None = None
-    given = token.encode("utf-8")
-    for known, r in tokens.items():  # constant-time comparison with every token
-        if hmac.compare_digest(known.encode("utf-8"), given):
-            role = r
+    role = role_for_token(request.app.state.tokens, token)
     if role is None:
         raise _unauthorized("unknown token")
+    return role
+
+
+def role_for_token(tokens: dict[str, Role], token: str) -> Role | None:
+    """Return the role of ``token``, or ``None`` (constant-time comparison with every known token)."""
+    role: Role | None = None
+    given = token.encode("utf-8", "surrogatepass")
+    for known, r in tokens.items():
+        if hmac.compare_digest(known.encode("utf-8"), given):
+            role = r
     return role
 
 

@@ -6,7 +6,7 @@ Start it with::
         uvicorn api.main:create_app --factory --host 127.0.0.1 --port 8000
 
 or ``serve_demo()`` (the README's main command): it generates local tokens when none are
-configured, registers the embedded demo, prints the map's URL and serves. OpenAPI docs
+configured, registers the embedded demo, prints the map's URL (and where the tokens file is) and serves. OpenAPI docs
 are at ``/docs``.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -23,16 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_planner import __version__
 from geo_planner.errors import GeoPlannerError, InputError, NotFoundError, PermissionDeniedError
 from geo_planner.errors import ConflictError
-from geo_planner.store import RunQueue, Store, demo_run, file_mode_600, seed_demo
+from geo_planner.store import RunQueue, Store, demo_run, file_mode_600, private_files, seed_demo
 
-from .config import ApiSettings
-from .deps import NetworkCache
+from . import docs
+from .config import ROLE_RANK, ApiSettings
+from .deps import NetworkCache, role_for_token
 from .routers import coverage, datasets, exports, maps, recommendations, runs
+from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
 from .schemas import ErrorResponse, Health, ProblemOut
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,8 @@ ERROR_STATUS: tuple[tuple[type[GeoPlannerError], int], ...] = (
     (InputError, 422),
 )
 GENERIC_ERROR = "internal error; the service log has the details"
+#: Bytes a multipart upload may carry besides the file itself (boundaries, part headers, form fields).
+MULTIPART_OVERHEAD = 64 * 1024
 
 DESCRIPTION = """
 Service coverage of retired cadres (离退休干部): upload the four tables, run a scenario on the
@@ -72,26 +77,23 @@ def _error_response(exc: GeoPlannerError) -> JSONResponse:
     return JSONResponse(ErrorResponse(detail=GENERIC_ERROR).model_dump(), status_code=500)
 
 
-class _MaskTokens(logging.Filter):
-    """Hide ``access_token`` values in access-log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(_mask(a) if isinstance(a, str) else a for a in record.args)
-        return True
+_mask = mask_tokens
 
 
-def _mask(text: str) -> str:
-    return re.sub(r"(access_token=)[^&\s]+", r"\1***", text)
+def _install_log_masking() -> None:
+    """Mask tokens in the access log and in the server's own error lines."""
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, MaskTokens) for f in logger.filters):
+            logger.addFilter(MaskTokens())
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the store, fail runs a crash left running, resume queued ones, seed the demo; stop the worker."""
     settings: ApiSettings = app.state.settings
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, _MaskTokens) for f in access.filters):
-        access.addFilter(_MaskTokens())
+    _install_log_masking()
+    private_files()  # personal data: every file this process writes is 0600, folders 0700
     store = Store(settings.data_dir)
     app.state.store = store
     app.state.tokens = settings.token_roles()
@@ -137,16 +139,38 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={
-            401: {"model": ErrorResponse, "description": "no or unknown token"},
-            403: {"model": ErrorResponse, "description": "the token's role may not do this"},
-        },
+        docs_url=None,
+        redoc_url=None,
     )
-    app.state.settings = settings or ApiSettings()
+    app.state.settings = settings = settings or ApiSettings()
+    app.state.tokens = {}
+    upload_limit = int(settings.max_upload_mb * 1024 * 1024) + MULTIPART_OVERHEAD
+    app.add_middleware(
+        BodyGuard, role_of=lambda token: role_for_token(app.state.tokens, token), upload_limit=upload_limit,
+        upload_role="admin", rank=ROLE_RANK,
+    )
+    app.add_middleware(MethodsAllowed, openapi=lambda: app.openapi())
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(GeoPlannerError)
     async def library_error(request: Request, exc: GeoPlannerError) -> JSONResponse:
         return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [ProblemOut(file="request", field=".".join(str(x) for x in e.get("loc", ())) or None,
+                               reason=str(e.get("msg", "invalid")))
+                    for e in exc.errors()]
+        detail = "; ".join(f"{p.field}: {p.reason}" for p in problems[:10]) or "invalid request"
+        body = ErrorResponse(detail=f"invalid request: {detail}", problems=problems)
+        return JSONResponse(body.model_dump(mode="json"), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        body = ErrorResponse(detail=detail)
+        return JSONResponse(body.model_dump(mode="json"), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -158,10 +182,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return Health(version=__version__)
 
     errors: dict[int | str, dict[str, Any]] = {
-        404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
+        401: {"model": ErrorResponse, "description": "no or unknown token"},
+        403: {"model": ErrorResponse, "description": "the token's role may not do this"},
+        404: {"model": ErrorResponse, "description": "no such dataset, run, table or area"},
+        409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
+        422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
     for module in (datasets, runs, coverage, recommendations, maps, exports):
         app.include_router(module.router, responses=errors)
+    docs.install(app)
     return app
 
 
@@ -205,7 +234,8 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     """Serve the embedded demo: tokens, demo datasets and run, the map's URL printed, then uvicorn.
 
     Without configured tokens, random ones are written to ``<data_dir>/tokens.json`` (mode 600;
-    the data folder is not committed) and printed. The demo run starts in the background; its
+    the data folder is not committed); only the planner's map link is printed, with the path of
+    that file. The demo run starts in the background; its
     map is ready when the run is done (a few seconds to a minute the first time).
 
     Parameters
@@ -216,6 +246,7 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
         Service settings (``None``: from the environment).
     """
     settings = settings or ApiSettings()
+    private_files()
     store = Store(settings.data_dir)
     tokens: dict[str, str] = {}
     if not settings.tokens and settings.tokens_file is None:
@@ -234,10 +265,8 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
         token = tokens.get("planner", "<your planner token>")
         print(f"open the demo map:  {base}/runs/{run.id}/map?access_token={token}", file=out)
     print(f"API docs:           {base}/docs", file=out)
-    if tokens:
-        print(f"local tokens (kept in {settings.tokens_file}, mode 600):", file=out)
-        for role in ("admin", "planner", "viewer"):
-            print(f"  {role:<8} {tokens[role]}", file=out)
+    if tokens:  # the other roles' tokens stay in the file: stdout often ends up in a shared log
+        print(f"tokens for every role (admin, planner, viewer): {settings.tokens_file} (mode 600)", file=out)
     out.flush()
     serve(host, port, settings)
 

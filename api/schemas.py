@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from geo_planner.settings import (
     BranchSettings,
@@ -15,10 +15,11 @@ from geo_planner.settings import (
     ReportSettings,
     SitingSettings,
     Thresholds,
+    check_text_encoding,
 )
 
 LayerKind = Literal["members", "branches", "stations", "hospitals"]
-RunStatus = Literal["queued", "running", "done", "failed"]
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 ExportTable = Literal["members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches",
                       "tradeoff", "sensitivity", "phased_plan"]
 ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg"]
@@ -26,7 +27,7 @@ Scalar = str | int | float | bool | None
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Open(BaseModel):
@@ -88,10 +89,10 @@ class DatasetOut(_Out):
     size_bytes: int
     sha256: str
     created: str
-    n_read: int = Field(description="data rows read")
-    accepted: int = Field(description="rows accepted")
-    rejected: int = Field(description="rows rejected")
-    warnings: int = Field(description="warnings (rows kept)")
+    n_read: int | None = Field(description="data rows read (viewers, members: empty when 1–4)")
+    accepted: int | None = Field(description="rows accepted (viewers, members: empty when 1–4)")
+    rejected: int | None = Field(description="rows rejected (viewers, members: empty when 1–4)")
+    warnings: int | None = Field(description="warnings, rows kept (viewers, members: empty when 1–4)")
     column_map: dict[str, str] = Field(default_factory=dict, description="header as written → meaning")
     branches_dataset: str | None = Field(None, description="members: the branches dataset checked against")
     notes: list[str] = []
@@ -125,10 +126,15 @@ class Deleted(_Out):
 class InputRef(_Out):
     """One input layer of a run: an uploaded dataset, optionally with other reading options."""
 
-    dataset: str = Field(description="dataset id (ds_…) from POST /datasets/{kind}")
-    sheet: str | None = None
+    dataset: str = Field(max_length=100, description="dataset id (ds_…) from POST /datasets/{kind}")
+    sheet: str | None = Field(None, max_length=255)
     crs: CRSName | None = None
-    encoding: str | None = None
+    encoding: str | None = Field(None, max_length=64, description="a text encoding, e.g. gb18030")
+
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, v: str | None) -> str | None:
+        return check_text_encoding(v)
 
 
 class InputsRequest(_Out):
@@ -143,9 +149,11 @@ class InputsRequest(_Out):
 class NetworkRequest(_Out):
     """Road-network options; ``osm`` names extracts of the service's OSM folder."""
 
-    osm: list[str] = Field(min_length=1, examples=[["guixi_jiangxi.osm"]])
+    osm: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        min_length=1, max_length=50, examples=[["guixi_jiangxi.osm"]]
+    )
     walk_speed_kmh: float | None = Field(None, gt=0.5, le=10)
-    max_snap_m: float | None = Field(None, gt=0)
+    max_snap_m: float | None = Field(None, gt=0, le=50_000)
     drive_fallback_speed_kmh: float | None = Field(None, gt=1, le=130)
 
 
@@ -172,7 +180,7 @@ class ScenarioRequest(_Out):
         },
     )
 
-    name: str = "scenario"
+    name: str = Field("scenario", min_length=1, max_length=200)
     network: NetworkRequest
     inputs: InputsRequest
     geocode: GeocodeSettings = GeocodeSettings()
@@ -182,7 +190,7 @@ class ScenarioRequest(_Out):
     dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
 
 
 class RunSummary(_Open):
@@ -215,7 +223,7 @@ class RunOut(_Out):
     origin: str = Field(description="api or demo")
     inputs: dict[str, str] = Field(description="layer → dataset id")
     osm: list[str]
-    thresholds: Thresholds
+    thresholds: Thresholds | None = Field(None, description="the run's thresholds (empty if unreadable)")
     summary: RunSummary | None = None
 
 
@@ -234,7 +242,8 @@ class AreaCoverage(_Open):
     level: str
     area: str
     township: str | None = None
-    members: int
+    members: int | None = Field(description="members; empty for viewers when fewer than 5 (suppressed)")
+    suppressed: bool = Field(False, description="viewers: fewer than 5 members, no number shown")
     share_covered_station: float | None = None
     share_covered_branch: float | None = None
     share_covered_hospital: float | None = None
@@ -253,7 +262,8 @@ class BranchCoverage(_Open):
 
     branch_id: str
     branch_name: str | None = None
-    members: int
+    members: int | None = Field(description="members; empty for viewers when fewer than 5 (suppressed)")
+    suppressed: bool = Field(False, description="viewers: fewer than 5 members, no number shown")
 
 
 class CoverageByBranch(_Out):

@@ -85,8 +85,8 @@ def progress_bar(*, quiet: bool, file: TextIO | None = None) -> Any:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .pipeline import run
     from .settings import load_scenario
+    from .staging import run_staged as run  # a killed run leaves the previous outputs intact
 
     scenario = load_scenario(args.scenario)
     bar = progress_bar(quiet=args.quiet)

@@ -39,7 +39,7 @@ import pandas as pd
 
 from .errors import InputError, PermissionDeniedError
 from .io import atomic_write
-from .privacy import viewer_recommendations
+from .privacy import small_cell_rule, viewer_recommendations
 from .zhformat import dates_zh
 
 __all__ = [
@@ -101,6 +101,7 @@ _COMMON: Final[dict[str, str]] = {
     "branch_name": "党支部名称",
     "meeting_township": "活动地点所在街道(乡镇)",
     "members": "人数",
+    "suppressed": "少于5人不公开",
     "n_members": "人数",
     "n_dispersed": "居住分散人数",
     "share_dispersed": "居住分散比例",
@@ -464,7 +465,10 @@ def redact_for_role(
         )
     if table == "recommendations":
         return viewer_recommendations(df, members, language)
-    return df.drop(columns=[c for c in ("member_ids",) if c in df.columns]).copy()
+    out = df.drop(columns=[c for c in ("member_ids",) if c in df.columns])
+    if table in ("coverage_by_area", "coverage_by_branch", "branches"):
+        out = small_cell_rule(out)  # no count under 5, no statistic of fewer than 5 people
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -643,7 +647,7 @@ def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
         values = s.astype("object").tolist()
         risky = [
             j for j, v in enumerate(values)
-            if isinstance(v, str) and v[:1] in _FORMULA_CHARS and _NUMBER.match(v.strip()) is None
+            if isinstance(v, str) and v != "" and v[0] in _FORMULA_CHARS and _NUMBER.match(v.strip()) is None
         ]
         if risky:
             for j in risky:

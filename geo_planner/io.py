@@ -599,8 +599,82 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+_MERGE_REF = re.compile(rb'<mergeCell[^>]*\sref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+_CELL = re.compile(rb"<c\s([^>]*?)(/>|>(.*?)</c>)", re.S)
+_CELL_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+
+
+def _col_index(letters: bytes | str) -> int:
+    """0-based column index of ``A``, ``Z``, ``AA`` …"""
+    n = 0
+    for ch in letters.decode() if isinstance(letters, bytes) else letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def _sheet_xml_facts(ws: Any) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int]]]:
+    """Merged ranges (0-based rows/cols, inclusive) and formula cells without a saved value.
+
+    openpyxl's read-only mode exposes neither, so the sheet's XML is scanned once.
+    """
+    try:
+        with ws.parent._archive.open(ws._worksheet_path) as fh:  # noqa: SLF001 - read-only internals
+            xml = fh.read()
+    except (AttributeError, KeyError, OSError):
+        return [], []
+    merges = [(int(r1) - 1, _col_index(c1), int(r2) - 1, _col_index(c2))
+              for c1, r1, c2, r2 in _MERGE_REF.findall(xml)]
+    uncached: list[tuple[int, int]] = []
+    if b"<f" in xml:
+        for attrs, _end, body in _CELL.findall(xml):
+            if body and b"<f" in body and not re.search(rb"<v>[^<]+</v>", body):
+                ref = _CELL_REF.search(attrs)
+                if ref:
+                    uncached.append((int(ref.group(2)) - 1, _col_index(ref.group(1))))
+    return merges, uncached
+
+
+def _fill_merged(rows: list[list[str]], merges: list[tuple[int, int, int, int]]) -> int:
+    """Copy each merged range's top-left value into every cell of ranges spanning rows; return cells filled."""
+    filled = 0
+    for r1, c1, r2, c2 in merges:
+        if r2 <= r1 or r1 >= len(rows):
+            continue  # a single-row merge (a title across columns) is left as it is
+        top = rows[r1]
+        value = top[c1] if c1 < len(top) else ""
+        if value == "":
+            continue
+        for r in range(r1, min(r2, len(rows) - 1) + 1):
+            row = rows[r]
+            if len(row) <= c2:
+                row.extend([""] * (c2 + 1 - len(row)))
+            for c in range(c1, c2 + 1):
+                if row[c] == "":
+                    row[c] = value
+                    filled += 1
+    return filled
+
+
 def _read_xlsx_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str]:
-    """Read one sheet of a workbook as rows of cell text (values of formulas as last saved)."""
+    """Read one sheet of a workbook as rows of cell text (see :func:`_read_xlsx`)."""
+    rows, name, _facts = _read_xlsx(path, sheet)
+    return rows, name
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[list[str]], str, dict[str, Any]]:
+    """Read a sheet of a workbook as rows of cell text (values of formulas as last saved).
+
+    Merged cells spanning rows (a branch name merged down its members) are filled down.
+    Without ``sheet``, the first sheet holding a header and data rows is read — a cover or
+    notes sheet before it is skipped and named in ``facts["sheet_note"]``; when no sheet
+    holds a table, the error names every sheet and what is wrong with it.
+
+    Returns
+    -------
+    rows, sheet name, facts
+        ``facts``: ``merged_filled`` (cells filled), ``uncached_formulas`` (0-based row and
+        column of formula cells with no saved value, read as empty), ``sheet_note``.
+    """
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -611,21 +685,39 @@ def _read_xlsx_rows(path: Path, sheet: str | None) -> tuple[list[list[str]], str
         raise _input_error(file, f"not a readable Excel workbook (.xlsx): {exc}") from None
     try:
         names = list(wb.sheetnames)
-        if sheet is None:
-            if not names:
-                raise _input_error(file, "workbook has no sheets")
-            sheet = names[0]
-        elif sheet not in names:
+        if not names:
+            raise _input_error(file, "workbook has no sheets")
+        if sheet is not None and sheet not in names:
             raise _input_error(
                 file, f"sheet '{sheet}' not found; the workbook has: {', '.join(names)}", field="sheet"
             )
-        ws = wb[sheet]
-        if hasattr(ws, "reset_dimensions"):
-            ws.reset_dimensions()  # some writers store wrong dimensions; read what is there
-        rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        skipped: list[str] = []
+        for name in [sheet] if sheet is not None else names:
+            ws = wb[name]
+            if hasattr(ws, "reset_dimensions"):
+                ws.reset_dimensions()  # some writers store wrong dimensions; read what is there
+            rows = [[_cell_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+            merges, uncached = _sheet_xml_facts(ws)
+            facts: dict[str, Any] = {"merged_filled": _fill_merged(rows, merges) if merges else 0,
+                                     "uncached_formulas": uncached}
+            if sheet is None and len(names) > 1:
+                try:
+                    frame, _extra = _rows_to_frame(rows, f"{file} [{name}]")
+                except InputError as exc:
+                    skipped.append(f"'{name}' ({exc.problems[0].reason if exc.problems else exc})")
+                    continue
+                if _header_score(frame.columns) < 2:  # a cover or notes sheet: no known headers
+                    skipped.append(f"'{name}' (no known column headers)")
+                    continue
+            if skipped:
+                facts["sheet_note"] = (f"sheet(s) {', '.join(skipped)} skipped; read sheet '{name}' "
+                                       "(give the sheet to choose another)")
+            return rows, name, facts
+        raise _input_error(
+            file, f"no sheet holds a table with a header and data rows: {'; '.join(skipped)}; "
+                  f"the workbook has: {', '.join(names)}", field="sheet")
     finally:
         wb.close()
-    return rows, sheet
 
 
 def _series_text(series: pd.Series) -> pd.Series:
@@ -658,6 +750,9 @@ def _read_vector(path: Path, layer: str | None, fmt: str) -> tuple[pd.DataFrame,
         raise _input_error(file, f"layer '{layer}' cannot be read: {exc}") from None
     if len(gdf) == 0:
         raise _input_error(file, f"layer '{layer}' has no features (file is empty)")
+    if not isinstance(gdf, gpd.GeoDataFrame) or "geometry" not in gdf.columns:
+        raise _input_error(file, f"layer '{layer}' has no geometry: not a GeoPackage/GeoJSON table of "
+                                 "points; save it as CSV or XLSX with 经度/纬度 columns")
     extra: dict[str, Any] = {"source_crs": None if gdf.crs is None else gdf.crs.to_string()}
     attrs = pd.DataFrame(
         {str(c): _strip(_series_text(gdf[c])) for c in gdf.columns if c != gdf.geometry.name},
@@ -758,15 +853,34 @@ def read_table(
         frame, layer, extra = _read_vector(path, sheet, fmt)
         info.update(sheet=layer, header_row=1, n_blank=0, **extra)
     else:
+        facts: dict[str, Any] = {}
         if fmt == "xlsx":
-            rows, sheet_name = _read_xlsx_rows(path, sheet)
+            rows, sheet_name, facts = _read_xlsx(path, sheet)
             info["sheet"] = sheet_name
         else:
             if sheet is not None:
                 logger.warning("%s: CSV has no sheets; sheet '%s' ignored", file, sheet)
             rows, info["encoding"] = _read_csv_rows(path, path.read_bytes(), encoding)
-        frame, extra = _rows_to_frame(rows, file)
+        try:
+            frame, extra = _rows_to_frame(rows, file)
+        except InputError as exc:
+            if fmt == "xlsx" and exc.problems:  # name the sheet that was read
+                p0 = exc.problems[0]
+                raise InputError(Problem(p0.file, p0.row, p0.field or "sheet",
+                                         f"sheet '{info['sheet']}': {p0.reason}")) from None
+            raise
         info.update(extra)
+        if facts.get("merged_filled"):
+            info["merged_filled"] = int(facts["merged_filled"])
+        if facts.get("sheet_note"):
+            info["sheet_note"] = facts["sheet_note"]
+        if facts.get("uncached_formulas"):
+            header = rows[extra["header_row"] - 1] if extra["header_row"] - 1 < len(rows) else []
+            info["uncached_formulas"] = [
+                {"row": r + 1, "field": (header[c].strip() if c < len(header) and header[c].strip()
+                                         else _excel_letter(c))}
+                for r, c in facts["uncached_formulas"]
+            ]
     info["n_rows"] = len(frame)
     logger.debug("%s: read %d row(s) (%s)", file, len(frame), info)
     return frame, info
@@ -997,6 +1111,23 @@ class LayerResult:
     frame: gpd.GeoDataFrame
     rejections: pd.DataFrame
     info: dict[str, Any]
+
+
+def _workbook_warnings(issues: _Issues, info: Mapping[str, Any], rows: NDArray[np.int64]) -> None:
+    """Warnings about how a workbook was read: sheets skipped, formulas without saved values."""
+    if info.get("sheet_note"):
+        issues.add_file("sheet", str(info["sheet_note"]))
+    by_field: dict[str, list[int]] = {}
+    for cell in info.get("uncached_formulas") or ():
+        by_field.setdefault(str(cell["field"]), []).append(int(cell["row"]))
+    for field, cells in by_field.items():
+        mask = np.isin(rows, cells)
+        reason = ("formula without a saved value, read as empty: open the workbook in Excel or WPS and "
+                  "save it so the values are stored")
+        issues.add(mask, field, "", reason, "warning")
+        outside = sorted(set(cells) - set(rows[mask].tolist()))
+        if outside:
+            issues.add_file(field, f"rows {', '.join(map(str, outside[:20]))}: {reason}")
 
 
 def _check_required(kind: str, present: set[str], file: str) -> None:
@@ -1243,6 +1374,7 @@ def load_layer(
     rows = raw.index.to_numpy(dtype=np.int64)
     issues = _Issues(file, rows)
     blank = pd.Series("", index=raw.index, dtype=str)
+    _workbook_warnings(issues, read_info, rows)
 
     def col(canonical: str) -> pd.Series:
         return raw[original[canonical]] if canonical in original else blank

@@ -56,7 +56,9 @@ from .errors import ScenarioError
 from .export import VALUE_LABELS, header_label
 from .io import atomic_write
 from .network import RoadNetwork, Snap
-from .privacy import VIEWER_CELL_M, lonlat as _lonlat, str_col as _str_col, viewer_recommendations
+from .privacy import MIN_GROUP, VIEWER_CELL_M, small_cell_rule, small_count, viewer_recommendations
+from .privacy import lonlat as _lonlat
+from .privacy import str_col as _str_col
 from .settings import MapSettings, Thresholds
 from .travel import node_minutes_from
 
@@ -910,7 +912,7 @@ def _coverage_panel(
     if role == "viewer" and size_col is not None:
         small = pd.to_numeric(df[size_col], errors="coerce").fillna(0) < MIN_CELL_MEMBERS
         hidden = int(small.sum())
-        df = df[~small]
+        df = small_cell_rule(df[~small], size_col=size_col)
     candidates = (size_col, "share_covered_station", "median_walk_station_min", "share_covered_branch",
                   "share_covered_hospital")
     wanted = [c for c in candidates if c is not None and c in df.columns]
@@ -1084,11 +1086,13 @@ def build_map(
             rows = [(L["id"], _text(ids.iloc[i]))]
             if places.iloc[i]:
                 rows.append((L["meeting_place"], _text(places.iloc[i])))
-            if counts is not None:
+            # viewers: the small-cell rule (no count of 1–4 people, no share of fewer than 5)
+            small = not planner and (counts is None or int(counts.iloc[i]) < MIN_GROUP)
+            if counts is not None and not small:
                 rows.append((L["n_members"], _text(int(counts.iloc[i]))))
-            if pd.notna(share.iloc[i]):
+            if pd.notna(share.iloc[i]) and not small and (planner or _share_shown(share.iloc[i], counts.iloc[i])):
                 rows.append((L["share"], f"{float(share.iloc[i]) * 100:.0f}%"))
-            note = br["flag_note"].iloc[i] if "flag_note" in br.columns else ""
+            note = br["flag_note"].iloc[i] if "flag_note" in br.columns and planner else ""
             if isinstance(note, str) and note:
                 rows.append(("", _text(note)))
             label = names.iloc[i] or ids.iloc[i]
@@ -1148,7 +1152,8 @@ def build_map(
             if extra.iloc[i]:
                 rows.append((L["kind" if kind == "stations" else "level"], _text(extra.iloc[i])))
             if reach is not None:
-                rows.append((L["reach"].format(t=limit), _text(int(reach.iloc[i]))))
+                shown = int(reach.iloc[i]) if planner else small_count(int(reach.iloc[i]))
+                rows.append((L["reach"].format(t=limit), _text(shown if shown is not None else f"<{MIN_GROUP}")))
             data.append([float(y[i]), float(x[i]), _icon_html(glyph, color, 22, shape),
                          _popup(_text(names.iloc[i]), rows), html.escape(names.iloc[i]), 22])
         group.add_child(_Markers(data))
@@ -1319,6 +1324,14 @@ def _branch_share(br: pd.DataFrame, members: pd.DataFrame | None) -> pd.Series:
         return pd.Series(np.nan, index=range(len(br)))
     share = flag.groupby(members["branch_id"].astype(str)).mean()
     return br["id"].astype(str).map(share).reset_index(drop=True)
+
+
+def _share_shown(share: float, count: float | None) -> bool:
+    """Whether a viewer may see a share: its numerator is 0 or at least ``MIN_GROUP`` people."""
+    if count is None or not np.isfinite(float(count)):
+        return False
+    k = round(float(share) * float(count))
+    return k == 0 or k >= MIN_GROUP
 
 
 def _branch_counts(br: pd.DataFrame, members: pd.DataFrame | None) -> pd.Series | None:

@@ -76,9 +76,10 @@ def viewer_recommendations(
     Returns
     -------
     pandas.DataFrame
-        A copy without ``member_ids``, with texts scrubbed and home points moved.
+        A copy without ``member_ids``, with texts scrubbed, home points moved and the small-cell
+        rule applied (:func:`small_recommendations`).
     """
-    out = recs.drop(columns=[c for c in ("member_ids",) if c in recs.columns]).copy()
+    out = small_recommendations(recs.drop(columns=[c for c in ("member_ids",) if c in recs.columns]), lang)
     if members is None or len(members) == 0:
         return out
     words: list[str] = []
@@ -110,3 +111,135 @@ def viewer_recommendations(
             out.loc[out.index[near], "lon"] = (np.floor(r_lon[near] / dlon) + 0.5) * dlon
             out.loc[out.index[near], "lat"] = (np.floor(r_lat[near] / dlat) + 0.5) * dlat
     return out
+
+
+# --------------------------------------------------------------------------- the small-cell rule
+
+#: Fewest people a number shown to a viewer may describe (counts of 1–4 are suppressed, and
+#: no statistic — share, median, percentile — is shown for a group of fewer people).
+MIN_GROUP = 5
+#: What a suppressed recommendation text says instead.
+SUPPRESSED_TEXT = {
+    "zh": f"涉及人数少于{MIN_GROUP}人，详情仅供规划人员查看。",
+    "en": f"Fewer than {MIN_GROUP} members concerned; details for planners only.",
+}
+#: Recommendation kinds whose place is a public site (a station), not where a few members live.
+_PUBLIC_SITE_KINDS = ("new_station",)
+
+
+def _is_count_column(name: str) -> bool:
+    return name.startswith(("n_", "no_time_"))
+
+
+def small_cell_rule(df: pd.DataFrame, *, size_col: str = "members", min_group: int = MIN_GROUP) -> pd.DataFrame:
+    """Apply the viewer's small-cell rule to a summary table (areas, branches).
+
+    * a row describing fewer than ``min_group`` people shows no number at all (its size, shares,
+      medians, percentiles and counts become empty) and ``suppressed`` is true;
+    * in the other rows every count of 1 to ``min_group - 1`` people (``n_…``, ``no_time_…``)
+      is emptied, and so is a share whose numerator is such a count;
+    * where exactly one community of a township is suppressed, the next smallest one is too, so
+      that its size cannot be recovered from the township's total (secondary suppression);
+    * texts that quote counts (``flag_note``) are emptied where a number was suppressed.
+
+    Parameters
+    ----------
+    df
+        ``coverage_by_area``, ``coverage_by_branch`` or a branches table with ``size_col``.
+    size_col
+        The column holding the number of people each row describes.
+    min_group
+        Smallest group shown (default :data:`MIN_GROUP`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with numeric columns as floats (NaN where suppressed) and a ``suppressed`` column.
+    """
+    out = df.copy()
+    if len(out) == 0:
+        out["suppressed"] = pd.Series(dtype=bool)
+        return out
+    if size_col in out.columns:
+        size = pd.to_numeric(out[size_col], errors="coerce")
+    else:  # size unknown: counts are still checked, shares (numerator unknown) are not shown
+        size = pd.Series(np.nan, index=out.index)
+    small = (size < min_group).fillna(False).to_numpy(dtype=bool, copy=True)
+    if {"level", "township"} <= set(out.columns):  # secondary suppression among communities
+        comm = (out["level"].astype(str) == "community").to_numpy()
+        town = out["township"].astype(str).to_numpy()
+        for t in np.unique(town[comm]):
+            rows = np.flatnonzero(comm & (town == t))
+            if small[rows].sum() == 1 and len(rows) > 1:
+                rest = rows[~small[rows]]
+                small[rest[np.argmin(size.to_numpy()[rest])]] = True
+    numeric = [c for c in out.columns
+               if c != "suppressed" and pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c])]
+    touched = small.copy()
+    for c in numeric:
+        values = pd.to_numeric(out[c], errors="coerce").astype("float64")
+        hide = small.copy()
+        if _is_count_column(c):
+            hide |= ((values >= 1) & (values < min_group)).to_numpy()
+        elif c.startswith("share_"):
+            k = (values * size).round()
+            hide |= ((k >= 1) & (k < min_group)).to_numpy() | (size.isna() & (values > 0)).to_numpy()
+        touched |= hide
+        out[c] = _masked(values, hide, integer=pd.api.types.is_integer_dtype(df[c]))
+    if "flagged" in out.columns:
+        out["flagged"] = out["flagged"].astype("object").where(~small, None)
+    for c in ("flag_note",):
+        if c in out.columns:
+            out[c] = out[c].astype("object").where(~touched, None)
+    out["suppressed"] = small
+    return out
+
+
+def small_recommendations(recs: pd.DataFrame, lang: str = "zh", *, min_group: int = MIN_GROUP) -> pd.DataFrame:
+    """Apply the small-cell rule to recommendations a viewer sees.
+
+    A recommendation concerning fewer than ``min_group`` members shows no count, no minutes,
+    no rule or rationale (a generic text instead) and no city or township; its point is kept
+    only for a new station (a public site), otherwise emptied.
+    """
+    out = recs.copy()
+    if "n_members" not in out.columns or len(out) == 0:
+        return out
+    n = pd.to_numeric(out["n_members"], errors="coerce")
+    small = ((n >= 0) & (n < min_group)).fillna(False).to_numpy(dtype=bool)
+    if not small.any():
+        return out
+    for c in ("n_members", "before_min", "after_min", "max_after_min"):
+        if c in out.columns:
+            values = pd.to_numeric(out[c], errors="coerce").astype("float64")
+            out[c] = _masked(values, small, integer=c == "n_members")
+    for c in ("rule", "city", "township"):
+        if c in out.columns:
+            out[c] = out[c].astype("object").where(~small, None)
+    for c, key in (("rationale_zh", "zh"), ("rationale_en", "en")):
+        if c in out.columns:
+            out[c] = out[c].astype("object").where(~small, SUPPRESSED_TEXT[key])
+    if "kind" in out.columns:
+        private = small & ~out["kind"].astype(str).isin(_PUBLIC_SITE_KINDS).to_numpy()
+        for c in ("lon", "lat"):
+            if c in out.columns:
+                out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64").where(~private)
+        if "name" in out.columns:
+            out["name"] = out["name"].astype("object").where(~private, None)
+    return out
+
+
+def _masked(values: pd.Series, hide: NDArray[np.bool_] | pd.Series, *, integer: bool) -> pd.Series:
+    """``values`` emptied where ``hide``; integer columns stay integers (nullable ``Int64``)."""
+    kept = values.where(~np.asarray(hide, dtype=bool))
+    if integer and (kept.dropna() % 1 == 0).all():
+        return kept.round().astype("Int64")
+    return kept
+
+
+def small_count(value: float | int | None, min_group: int = MIN_GROUP) -> int | None:
+    """A count a viewer may see: ``None`` for 1 to ``min_group - 1`` (and for a missing value)."""
+    if value is None or not np.isfinite(float(value)):
+        return None
+    v = int(value)
+    return None if 0 < v < min_group else v

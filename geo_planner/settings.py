@@ -22,15 +22,42 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import codecs
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import Problem, ScenarioError
 
 CRSName = Literal["WGS84", "GCJ02", "BD09"]
 
+#: Environment variables a scenario may name (``geocode.online_key_env``): only the project's own.
+KEY_ENV_PREFIX = "GEO_PLANNER_"
+#: Longest file name (bytes, UTF-8) most file systems accept.
+MAX_NAME_BYTES = 255
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # every number finite: ``inf``/``nan`` (as text, or 1e999 in JSON) never reach a stage or the store
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def check_text_encoding(name: str | None) -> str | None:
+    """Return ``name`` if it is a known *text* encoding, else raise ``ValueError``.
+
+    ``rot13``, ``hex``, ``zlib``, ``base64`` … are codecs Python knows but not text encodings of
+    a file; a NUL or an overlong name is refused too.
+    """
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip() or "\x00" in name or len(name) > 64:
+        raise ValueError("give a text encoding name such as utf-8, gb18030 or gbk")
+    try:
+        info = codecs.lookup(name.strip())
+    except LookupError:
+        raise ValueError(f"unknown text encoding {name!r}; use e.g. utf-8, gb18030 or gbk") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ValueError(f"{name!r} is not a text encoding; use e.g. utf-8, gb18030 or gbk")
+    return name.strip()
 
 
 class NetworkSettings(_Model):
@@ -54,7 +81,7 @@ class NetworkSettings(_Model):
 
     osm: list[Path] = Field(min_length=1)
     walk_speed_kmh: float = Field(4.0, gt=0.5, le=10)
-    max_snap_m: float = Field(500.0, gt=0)
+    max_snap_m: float = Field(500.0, gt=0, le=50_000)
     drive_fallback_speed_kmh: float = Field(30.0, gt=1, le=130)
     cache_dir: Path | None = None
 
@@ -88,6 +115,11 @@ class LayerInput(_Model):
     sheet: str | None = None
     crs: CRSName = "WGS84"
     encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, v: str | None) -> str | None:
+        return check_text_encoding(v)
 
 
 class InputSettings(_Model):
@@ -131,16 +163,24 @@ class GeocodeSettings(_Model):
     min_score: float = Field(70.0, ge=0, le=100)
     default_region: str | None = None
     online_provider: Literal["amap", "tianditu"] | None = None
-    online_key_env: str = "GEO_PLANNER_GEOCODER_KEY"
+    online_key_env: str = Field("GEO_PLANNER_GEOCODER_KEY", pattern=r"^GEO_PLANNER_[A-Z0-9_]{1,64}$")
     min_precision_for_times: Literal["poi", "street", "community", "township", "county"] = "community"
+
+    @field_validator("online_key_env", mode="before")
+    @classmethod
+    def _own_variable(cls, v: Any) -> Any:
+        # a scenario must not make the service send an arbitrary server variable to a geocoder
+        if isinstance(v, str) and not v.startswith(KEY_ENV_PREFIX):
+            raise ValueError(f"must name one of the service's own variables ({KEY_ENV_PREFIX}…), got {v!r}")
+        return v
 
 
 class Thresholds(_Model):
     """Coverage thresholds in minutes (the 15-minute life circle)."""
 
-    station_walk_min: float = Field(15.0, gt=0)
-    branch_walk_min: float = Field(20.0, gt=0)
-    hospital_drive_min: float = Field(30.0, gt=0)
+    station_walk_min: float = Field(15.0, gt=0, le=240)
+    branch_walk_min: float = Field(20.0, gt=0, le=240)
+    hospital_drive_min: float = Field(30.0, gt=0, le=480)
 
 
 class SitingSettings(_Model):
@@ -191,26 +231,26 @@ class SitingSettings(_Model):
         Cost of one new station, and per-candidate overrides (``{"C0012": 3.0}``).
     """
 
-    new_stations: int = Field(3, ge=0)
+    new_stations: int = Field(3, ge=0, le=1000)
     target_coverage: float = Field(0.95, gt=0, le=1)
-    time_limit_s: float = Field(60.0, gt=0)
+    time_limit_s: float = Field(60.0, gt=0, le=86_400)
     mip_gap: float = Field(0.0, ge=0, lt=1)
-    capacity: int | None = Field(None, gt=0)
-    max_exact_size: int = Field(1_000_000, gt=0)
-    max_exact_pmedian_size: int = Field(300_000, gt=0)
-    lixiu_weight: float = Field(2.0, ge=0)
-    age80_weight: float = Field(1.5, ge=0)
+    capacity: int | None = Field(None, gt=0, le=10_000_000)
+    max_exact_size: int = Field(1_000_000, gt=0, le=10**10)
+    max_exact_pmedian_size: int = Field(300_000, gt=0, le=10**10)
+    lixiu_weight: float = Field(2.0, ge=0, le=100)
+    age80_weight: float = Field(1.5, ge=0, le=100)
     tradeoff_max_p: int = Field(10, ge=0, le=200)
     sensitivity_thresholds_min: list[float] = Field(default_factory=lambda: [10.0, 15.0, 20.0], max_length=20)
     life_circle_tiers_min: list[float] = Field(default_factory=lambda: [5.0, 10.0, 15.0], max_length=20)
     sensitivity_speed_factors: list[float] = Field(default_factory=lambda: [0.8, 1.2], max_length=20)
     sensitivity_draws: int = Field(20, ge=0, le=1000)
-    stability_radius_m: float = Field(400.0, ge=0)
-    decision_time_limit_s: float = Field(300.0, gt=0)
-    per_year: int = Field(2, ge=1)
+    stability_radius_m: float = Field(400.0, ge=0, le=100_000)
+    decision_time_limit_s: float = Field(300.0, gt=0, le=86_400)
+    per_year: int = Field(2, ge=1, le=1000)
     years: int = Field(3, ge=1, le=50)
-    budget_per_year: float | None = Field(None, gt=0)
-    site_cost: float = Field(1.0, gt=0)
+    budget_per_year: float | None = Field(None, gt=0, le=1e12)
+    site_cost: float = Field(1.0, gt=0, le=1e12)
     site_costs: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("sensitivity_thresholds_min", "life_circle_tiers_min", "sensitivity_speed_factors")
@@ -232,17 +272,24 @@ class SitingSettings(_Model):
 class BranchSettings(_Model):
     """Branch-reorganisation rules (from the branch work regulations)."""
 
-    min_branch_members: int = Field(3, ge=1)
-    max_branch_members: int = Field(50, ge=1)
-    max_units_per_joint_branch: int = Field(5, ge=1)
+    min_branch_members: int = Field(3, ge=1, le=10_000)
+    max_branch_members: int = Field(50, ge=1, le=10_000)
+    max_units_per_joint_branch: int = Field(5, ge=1, le=1000)
     dispersed_share_flag: float = Field(0.5, ge=0, le=1)
-    party_group_min_members: int = Field(3, ge=1)
+    party_group_min_members: int = Field(3, ge=1, le=10_000)
     #: Members of one unit living within this many minutes' walk of each other are a
     #: neighbourhood: they join the same joint branch or none (0 turns cohesion off).
     cohesion_min: float = Field(2.0, ge=0, le=60)
     #: Largest joint-branch model (columns, per spatial component) solved with HiGHS; larger
     #: components keep the greedy grouping (run.json says so).
-    joint_max_exact_size: int = Field(100_000, gt=0)
+    joint_max_exact_size: int = Field(100_000, gt=0, le=10**10)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> BranchSettings:
+        if self.min_branch_members > self.max_branch_members:
+            raise ValueError(f"min_branch_members ({self.min_branch_members}) must not exceed "
+                             f"max_branch_members ({self.max_branch_members})")
+        return self
 
 
 class DispersionSettings(_Model):
@@ -271,7 +318,7 @@ class MapSettings(_Model):
 
     tiles: Literal["osm", "none", "amap", "tianditu"] = "none"
     language: Literal["zh", "en"] = "zh"
-    max_member_points: int = Field(20000, gt=0)
+    max_member_points: int = Field(20000, gt=0, le=10_000_000)
 
 
 class ReportSettings(_Model):
@@ -284,7 +331,7 @@ class ReportSettings(_Model):
 class Scenario(_Model):
     """A complete, validated scenario: every stage reads its options from here."""
 
-    name: str = "scenario"
+    name: str = Field("scenario", min_length=1, max_length=200)
     network: NetworkSettings
     inputs: InputSettings
     geocode: GeocodeSettings = GeocodeSettings()
@@ -294,7 +341,7 @@ class Scenario(_Model):
     dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -38,15 +38,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from pydantic import ValidationError
 
 from .errors import ConflictError, GeoPlannerError, InputError, NotFoundError, Problem, ScenarioError
-from .settings import LayerInput, Scenario, scenario_from_dict
+from .settings import MAX_NAME_BYTES, LayerInput, Scenario, scenario_from_dict
 
 log = logging.getLogger(__name__)
 
 LayerKind = Literal["members", "branches", "stations", "hospitals"]
 LAYER_KINDS: tuple[str, ...] = ("members", "branches", "stations", "hospitals")
-RunStatus = Literal["queued", "running", "done", "failed"]
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
 #: Tables a finished run can be asked for, and the file each is read from.
 RUN_TABLES: Mapping[str, str] = {
@@ -192,7 +193,7 @@ class RunRecord:
     Attributes
     ----------
     status
-        ``queued``, ``running``, ``done`` or ``failed``.
+        ``queued``, ``running``, ``done``, ``failed`` or ``cancelled``.
     stage, progress
         Last stage reported by the pipeline and the fraction done (0–1).
     error
@@ -245,11 +246,14 @@ class Store:
         self.datasets_dir = self.data_dir / "datasets"
         self.runs_dir = self.data_dir / "runs"
         for d in (self.data_dir, self.datasets_dir, self.runs_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _chmod(d, 0o700)  # personal data: only the service's user may enter
         self.db_path = self.data_dir / "store.sqlite3"
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+        for suffix in ("", "-wal", "-shm"):
+            _chmod(Path(f"{self.db_path}{suffix}"), 0o600)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -313,8 +317,9 @@ class Store:
                                      f"unknown layer {kind!r}; use one of {', '.join(LAYER_KINDS)}"))
         try:
             LayerInput(path=Path(filename), sheet=sheet, crs=crs, encoding=encoding)  # type: ignore[arg-type]
-        except ValueError as exc:
-            raise InputError(Problem(filename, None, "crs", f"invalid reading option: {exc}")) from None
+        except ValidationError as exc:
+            raise InputError([Problem(filename, None, ".".join(str(x) for x in e["loc"]) or None,
+                                      f"invalid reading option: {e['msg']}") for e in exc.errors()]) from None
         name = safe_filename(filename)
         ds_id = _new_id("ds")
         folder = self.datasets_dir / ds_id
@@ -471,6 +476,7 @@ class Store:
         """
         data = json.loads(json.dumps(dict(request), ensure_ascii=False, default=str))
         problems: list[Problem] = []
+        found: dict[str, DatasetRecord] = {}
         inputs = data.get("inputs")
         if not isinstance(inputs, dict):
             raise ScenarioError(Problem(source, None, "inputs", "missing: give members, branches, stations "
@@ -495,6 +501,7 @@ class Store:
                 problems.append(Problem(source, None, f"inputs.{key}.dataset",
                                         f"dataset {ds.id} holds {ds.kind}, not {key}"))
                 continue
+            found[key] = ds
             layer = {"path": str(ds.path), "sheet": ds.sheet, "crs": ds.crs, "encoding": ds.encoding}
             layer.update({k: v for k, v in ref.items() if k != "dataset"})
             inputs[key] = layer
@@ -517,8 +524,14 @@ class Store:
         else:
             paths = []
             for i, name in enumerate(osm):
-                p = osm_root / str(name)
-                if Path(str(name)).name != str(name) or not p.is_file():
+                text = str(name)
+                if "\x00" in text or not text.strip() or len(text.encode("utf-8")) > MAX_NAME_BYTES:
+                    problems.append(Problem(source, None, f"network.osm[{i}]",
+                                            f"not a file name (empty, a NUL, or longer than {MAX_NAME_BYTES} "
+                                            "bytes); name an extract of the service's OSM folder"))
+                    continue
+                p = osm_root / text
+                if Path(text).name != text or not _is_file(p):
                     available = ", ".join(sorted(q.name for q in osm_root.glob("*") if q.is_file()))
                     problems.append(Problem(source, None, f"network.osm[{i}]",
                                             f"unknown OSM extract {name!r}; available: {available}"))
@@ -529,7 +542,15 @@ class Store:
             net["cache_dir"] = str(Path(cache_dir).resolve())
         if problems:
             raise ScenarioError(problems)
-        return scenario_from_dict(data, base_dir=osm_root, source=source)
+        scenario = scenario_from_dict(data, base_dir=osm_root, source=source)
+        # rules that need the inputs are checked now, not at the siting stage of a queued run
+        members = found.get("members")
+        if members is not None and scenario.siting.new_stations > members.n_accepted:
+            raise ScenarioError(Problem(
+                source, None, "siting.new_stations",
+                f"asks for {scenario.siting.new_stations} new stations but dataset {members.id} has only "
+                f"{members.n_accepted} accepted members"))
+        return scenario
 
     def create_run(
         self,
@@ -606,32 +627,78 @@ class Store:
         Raises
         ------
         NotFoundError, ConflictError
-            Unknown run; run still queued or running.
+            Unknown run; run still queued or running (cancel it first: :meth:`cancel_run`).
         """
         run = self.get_run(run_id)
         if run.status in ("queued", "running"):
-            raise ConflictError(f"run {run_id!r} is {run.status}; wait until it has finished")
+            raise ConflictError(f"run {run_id!r} is {run.status}; cancel it first or wait until it has finished")
         with self._db() as db:
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        from .staging import recover_outputs
+
+        recover_outputs(run.out_dir)
         shutil.rmtree(run.out_dir, ignore_errors=True)
+
+    def cancel_run(self, run_id: str, reason: str = "cancelled") -> RunRecord:
+        """Mark a queued or running run ``cancelled`` (its worker is stopped by :class:`RunQueue`).
+
+        The status changes in one SQL statement guarded by the current status, so a run that
+        finishes at the same moment is either done or cancelled, never both; a cancelled run's
+        outputs are discarded (:meth:`discard_outputs`).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown run.
+        ConflictError
+            The run has already finished (done, failed or cancelled).
+        """
+        with self._db() as db:
+            n = db.execute(
+                "UPDATE runs SET status='cancelled', finished=?, error=? WHERE id=? AND status IN ('queued', 'running')",
+                (_now(), reason, run_id),
+            ).rowcount
+        run = self.get_run(run_id)
+        if not n:
+            raise ConflictError(f"run {run_id!r} is {run.status}; only a queued or running run can be cancelled")
+        log.info("run %s cancelled", run_id)
+        return run
+
+    def discard_outputs(self, run_id: str) -> None:
+        """Remove whatever a cancelled or failed run wrote (its folder stays, empty)."""
+        from .staging import discard_outputs
+
+        discard_outputs(self.runs_dir / run_id)
 
     def _update_run(self, run_id: str, **values: Any) -> None:
         cols = ", ".join(f"{k}=?" for k in values)
         with self._db() as db:
             db.execute(f"UPDATE runs SET {cols} WHERE id=?", (*values.values(), run_id))  # noqa: S608 - fixed names
 
-    def mark_running(self, run_id: str) -> None:
-        """Record that a run has started."""
-        self._update_run(run_id, status="running", started=_now(), stage="start", progress=0.0, error=None)
+    def mark_running(self, run_id: str) -> bool:
+        """Record that a queued run has started; False if it is no longer queued (cancelled)."""
+        with self._db() as db:
+            n = db.execute(
+                "UPDATE runs SET status='running', started=?, stage='start', progress=0, error=NULL "
+                "WHERE id=? AND status='queued'", (_now(), run_id),
+            ).rowcount
+        return bool(n)
 
     def set_progress(self, run_id: str, stage: str, fraction: float) -> None:
-        """Record the stage a run is in and the fraction done (0–1)."""
-        self._update_run(run_id, stage=stage, progress=max(0.0, min(1.0, float(fraction))))
+        """Record the stage a running run is in and the fraction done (0–1)."""
+        with self._db() as db:
+            db.execute("UPDATE runs SET stage=?, progress=? WHERE id=? AND status='running'",
+                       (stage, max(0.0, min(1.0, float(fraction))), run_id))
 
-    def mark_done(self, run_id: str, counts: Mapping[str, Any]) -> None:
-        """Record that a run finished, with the counts of its ``run.json``."""
-        self._update_run(run_id, status="done", stage="done", progress=1.0, finished=_now(),
-                         counts=json.dumps(dict(counts), ensure_ascii=False))
+    def mark_done(self, run_id: str, counts: Mapping[str, Any]) -> bool:
+        """Record that a running run finished, with the counts of its ``run.json``; False if it was cancelled."""
+        with self._db() as db:
+            n = db.execute(
+                "UPDATE runs SET status='done', stage='done', progress=1, finished=?, counts=? "
+                "WHERE id=? AND status IN ('running', 'queued')",
+                (_now(), json.dumps(dict(counts), ensure_ascii=False), run_id),
+            ).rowcount
+        return bool(n)
 
     def mark_failed(self, run_id: str, error: str, *, only_if_unfinished: bool = False) -> None:
         """Record that a run failed and why (a message a planner can act on, never a traceback)."""
@@ -644,12 +711,15 @@ class Store:
     def recover(self) -> list[str]:
         """At startup: fail runs a crash left *running*; return queued run ids (oldest first) to resume."""
         with self._db() as db:
+            interrupted = [r["id"] for r in db.execute("SELECT id FROM runs WHERE status='running'")]
             n = db.execute(
                 "UPDATE runs SET status='failed', finished=?, error=? WHERE status='running'",
                 (_now(), "interrupted: the service stopped while this run was in progress; start it again"),
             ).rowcount
             rows = db.execute("SELECT id FROM runs WHERE status='queued' ORDER BY created, rowid")
             queued = [r["id"] for r in rows]
+        for run_id in interrupted:
+            self.discard_outputs(run_id)  # nothing half-written stays behind
         if n:
             log.warning("%d run(s) left running by a previous process marked failed", n)
         return queued
@@ -702,6 +772,14 @@ def read_table_csv(path: Path) -> pd.DataFrame:
     for c in dtype:
         df[c] = df[c].fillna("")
     return df
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()`` that answers False instead of raising for names the OS refuses."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _renamed(exc: InputError, stored: str, filename: str) -> InputError:
@@ -765,20 +843,26 @@ def execute_run(data_dir: Path | str, run_id: str) -> str:
     Returns
     -------
     str
-        The final status, ``done`` or ``failed``. Never raises for a failing run: the
+        The final status, ``done``, ``failed`` or ``cancelled``. Never raises for a failing run: the
         reason is recorded (a library error's message, or a generic one with the
         traceback in the log).
     """
-    from .pipeline import run as run_pipeline
+    from .staging import run_staged
 
     store = Store(data_dir)
     rec = store.get_run(run_id)
-    store.mark_running(run_id)
+    if not store.mark_running(run_id):
+        log.info("run %s is %s; not started", run_id, store.get_run(run_id).status)
+        return store.get_run(run_id).status
     try:
         scenario = rec.scenario_model()
-        run_pipeline(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f))
+        # outputs appear all at once: a worker killed mid-run leaves no half-written folder
+        run_staged(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f))
         doc = json.loads((rec.out_dir / "run.json").read_text(encoding="utf-8"))
-        store.mark_done(run_id, doc.get("counts", {}))
+        if not store.mark_done(run_id, doc.get("counts", {})):
+            store.discard_outputs(run_id)  # cancelled while it finished
+            log.info("run %s cancelled", run_id)
+            return "cancelled"
         log.info("run %s done", run_id)
         return "done"
     except GeoPlannerError as exc:
@@ -790,7 +874,21 @@ def execute_run(data_dir: Path | str, run_id: str) -> str:
     return "failed"
 
 
+def _die_with_parent() -> None:  # pragma: no cover - Linux only, runs in a child process
+    """Ask the kernel to kill this worker when the service dies (no orphan finishing a failed run)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _child(data_dir: str, run_id: str) -> None:  # pragma: no cover - runs in a child process
+    _die_with_parent()
+    private_files()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s [run %(process)d]: %(message)s")
     execute_run(data_dir, run_id)
 
@@ -851,12 +949,42 @@ class RunQueue:
             proc.join()
             with self._lock:
                 self._current = None
+            try:
+                cancelled = store.get_run(run_id).status == "cancelled"
+            except NotFoundError:  # cancelled and deleted meanwhile
+                store.discard_outputs(run_id)
+                shutil.rmtree(store.runs_dir / run_id, ignore_errors=True)
+                continue
+            if cancelled:
+                store.discard_outputs(run_id)
+                continue
             if proc.exitcode != 0:
                 reason = ("interrupted: the service stopped while this run was in progress; start it again"
                           if self._closing.is_set() else
                           f"the run's worker process stopped unexpectedly (exit code {proc.exitcode})")
                 log.warning("run %s: worker exited with %s", run_id, proc.exitcode)
                 store.mark_failed(run_id, reason, only_if_unfinished=True)
+
+    def cancel(self, run_id: str, timeout: float = 10.0) -> bool:
+        """Stop the worker if it is executing ``run_id`` (mark the run cancelled first).
+
+        Returns
+        -------
+        bool
+            Whether a worker was stopped.
+        """
+        with self._lock:
+            current = self._current
+        if current is None or current[0] != run_id:
+            return False
+        proc = current[1]
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout)
+            if proc.is_alive():  # pragma: no cover - terminate ignored
+                proc.kill()
+                proc.join(timeout)
+        return True
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop: queued runs stay queued (resumed at the next start); a running run is marked failed."""
@@ -948,6 +1076,28 @@ def demo_run(store: Store) -> RunRecord | None:
         if run.origin == "demo":
             return run
     return None
+
+
+#: The process umask while the service (or a run's worker) runs: files 0600, folders 0700.
+PRIVATE_UMASK = 0o077
+
+
+def private_files() -> None:
+    """Make every file and folder this process creates private (umask 077).
+
+    Member tables, run outputs and the SQLite store hold names and addresses: the service
+    and each run's worker process call this at start, so nothing they write (by any library:
+    pandas, openpyxl, sqlite, pyogrio) is readable by other users of the machine.
+    """
+    os.umask(PRIVATE_UMASK)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        if path.exists():
+            os.chmod(path, mode)
+    except OSError as exc:  # pragma: no cover - e.g. a folder owned by another user
+        log.warning("cannot restrict %s to mode %o: %s", path, mode, exc)
 
 
 def file_mode_600(path: Path, text: str) -> None:

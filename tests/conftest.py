@@ -81,3 +81,27 @@ def page(chromium_browser):
         yield watched
     finally:
         watched.page.context.close()
+
+
+# --------------------------------------------------------------------------- one hardened server
+
+
+@pytest.fixture(scope="session")
+def hardened_server(tmp_path_factory, cache_dir):
+    """A live service (uvicorn on loopback) with a 2 MB upload limit, shared by the hardening,
+    schemathesis tests: one server and one demo run for both."""
+    from .test_api import new_tokens
+    from .test_hardening import LimitedServer
+
+    srv = LimitedServer(tmp_path_factory.mktemp("hardening") / "data", new_tokens(), cache_dir).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def hardened_demo(hardened_server):
+    """The demo uploaded to :func:`hardened_server` and run there: reports, run, run id."""
+    from .test_api import start_demo_run
+
+    reports, run, _seen = start_demo_run(hardened_server)
+    return {"reports": reports, "run": run, "run_id": run["id"]}

@@ -389,7 +389,8 @@ def test_bad_scenarios_are_422(server, demo):
 
 def test_coverage_by_area(server, demo):
     run_id = demo["run_id"]
-    with server.client("viewer") as viewer:
+    # a planner sees every number (a viewer's small areas are suppressed: tests/test_hardening.py)
+    with server.client("planner") as viewer:
         r = viewer.get(f"/runs/{run_id}/coverage", params={"area": "花园社区"})
         assert r.status_code == 200, r.text
         rows = r.json()["areas"]
@@ -426,9 +427,12 @@ def test_coverage_at_point(server, demo):
             assert minutes == sorted(minutes) and all(0 <= t <= limit for t in minutes), kind
         assert p["hospitals"], "the 贵溪 hospitals are within a 30-minute drive of the city centre"
         assert p["nearest_station_min"] == pytest.approx(p["stations"][0]["minutes"], abs=0.01)
-        # a point in 深圳: no roads loaded there
-        far = viewer.get(f"/runs/{run_id}/coverage/point", params={"lon": 114.2155, "lat": 22.6921}).json()
+        # a point between the two extracts, far from every road: off the network, nothing within reach
+        far = viewer.get(f"/runs/{run_id}/coverage/point", params={"lon": 117.9, "lat": 30.2}).json()
         assert far["on_network"] is False and far["stations"] == [] and far["branches"] == []
+        # a point in 深圳, outside the run's road network altogether: a clear 422 (issue 9, case 4)
+        out = viewer.get(f"/runs/{run_id}/coverage/point", params={"lon": 114.2155, "lat": 22.6921})
+        assert out.status_code == 422 and "outside this run's road network" in out.json()["detail"]
         assert viewer.get(f"/runs/{run_id}/coverage/point", params={"lon": 200, "lat": 28}).status_code == 422
 
 
@@ -475,7 +479,9 @@ def test_recommendations_json_and_geojson(server, demo):
     with server.client("viewer") as viewer:
         v = viewer.get(f"/runs/{run_id}/recommendations").json()["recommendations"]
         assert len(v) == len(recs)
-        assert all(x["member_ids"] is None and x["n_members"] is not None for x in v)
+        # counts for viewers, except of fewer than 5 members (small-cell rule)
+        assert all(x["member_ids"] is None for x in v)
+        assert all((x["n_members"] is None) == (p["n_members"] < 5) for x, p in zip(v, recs, strict=True))
 
 
 def test_exports(server, demo, tmp_path):
@@ -854,8 +860,11 @@ def test_serve_demo_prints_url_and_tokens(tmp_path, cache_dir):
         assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
         tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
         assert tokens[token] == "planner" and sorted(tokens.values()) == ["admin", "planner", "viewer"]
-        for t in tokens:
-            assert t in text  # printed for the user
+        # only the planner's map link is printed, and where the tokens file is (stdout often lands in
+        # a world-readable log): the admin and viewer tokens are not
+        for t, role in tokens.items():
+            assert (t in text) == (role == "planner"), role
+        assert str(tokens_file) in text
         base = url.split("/runs/")[0]
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -212,7 +212,8 @@ def test_redact_for_viewer(members: pd.DataFrame, recommendations: pd.DataFrame)
         redact_for_role(members, "members", "viewer")
     viewer = redact_for_role(recommendations, "recommendations", "viewer")
     assert "member_ids" not in viewer.columns
-    assert viewer["n_members"].tolist() == [52, 3]
+    # the small-cell rule: a recommendation about 3 members shows no count
+    assert viewer["n_members"].iloc[0] == 52 and pd.isna(viewer["n_members"].iloc[1])
     assert "member_ids" in recommendations.columns  # the input is untouched
     for role in ("planner", "admin"):
         assert redact_for_role(members, "members", role).equals(members)

@@ -403,10 +403,11 @@ def test_online_geocoder_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GEO_PLANNER_GEOCODER_KEY", raising=False)
     with pytest.raises(GeocodeError, match="GEO_PLANNER_GEOCODER_KEY"):
         online_geocoder_from_settings(GeocodeSettings(online_provider="amap"))
-    monkeypatch.setenv("MY_KEY", "fake-key")
-    amap = online_geocoder_from_settings(GeocodeSettings(online_provider="amap", online_key_env="MY_KEY"))
+    monkeypatch.setenv("GEO_PLANNER_MY_KEY", "fake-key")  # only the project's own variables (issue 9)
+    key = "GEO_PLANNER_MY_KEY"
+    amap = online_geocoder_from_settings(GeocodeSettings(online_provider="amap", online_key_env=key))
     assert isinstance(amap, AmapGeocoder)
-    tdt = online_geocoder_from_settings(GeocodeSettings(online_provider="tianditu", online_key_env="MY_KEY"))
+    tdt = online_geocoder_from_settings(GeocodeSettings(online_provider="tianditu", online_key_env=key))
     assert isinstance(tdt, TiandituGeocoder)
     with pytest.raises(GeocodeError):
         AmapGeocoder("")

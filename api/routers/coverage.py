@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, Any, Literal
+
+import numpy as np
 
 from fastapi import APIRouter, Query
 
 from geo_planner.coverage import point_coverage
-from geo_planner.errors import NotFoundError
+from geo_planner.errors import InputError, NotFoundError, Problem
+from geo_planner.privacy import small_cell_rule
 
 from ..deps import NetworksDep, Planner, StoreDep, Viewer
 from ..schemas import (
@@ -45,7 +49,8 @@ def coverage_by_area(
 ) -> CoverageByArea:
     """Coverage gaps by area.
 
-    Share of members within the thresholds (station walk, branch walk, hospital drive), medians and
+    Viewers: an area of fewer than 5 members shows no number (``suppressed``), and no count of
+    1–4 people is shown anywhere. Share of members within the thresholds (station walk, branch walk, hospital drive), medians and
     90th percentiles per area, worst station coverage first; members without a time are counted apart.
     """
     df = store.run_table(run_id, "coverage_by_area")
@@ -56,6 +61,8 @@ def coverage_by_area(
             raise NotFoundError(f"no area named {name!r} in run {run_id!r}")
     if level:
         df = df[df["level"] == level]
+    if role == "viewer":
+        df = small_cell_rule(df)
     return CoverageByArea(run_id=run_id, area=area, areas=[AreaCoverage(**r) for r in records(df)])
 
 
@@ -64,7 +71,31 @@ def coverage_by_area(
 def coverage_by_branch(run_id: str, store: StoreDep, role: Viewer) -> CoverageByBranch:
     """One row per branch: members, coverage shares and times, dispersed members and the flag."""
     df = store.run_table(run_id, "coverage_by_branch")
+    if role == "viewer":
+        df = small_cell_rule(df)
     return CoverageByBranch(run_id=run_id, branches=[BranchCoverage(**r) for r in records(df)])
+
+
+def check_point_in_network(walk: Any, lon: float, lat: float, margin_m: float) -> None:
+    """Refuse (422) a point outside the run's road network area (its extent plus the snapping distance).
+
+    Raises
+    ------
+    InputError
+        Naming the ``lon``/``lat`` fields and the area the run covers.
+    """
+    x = np.asarray(walk.node_lon, dtype="float64")
+    y = np.asarray(walk.node_lat, dtype="float64")
+    if not (math.isfinite(lon) and math.isfinite(lat)) or x.size == 0:
+        raise InputError(Problem("request", None, "lon,lat", "give finite WGS-84 degrees"))
+    dlat = margin_m / 111_320.0
+    dlon = margin_m / (111_320.0 * max(0.01, math.cos(math.radians(float(np.nanmean(y))))))
+    w, e, s, n = np.nanmin(x) - dlon, np.nanmax(x) + dlon, np.nanmin(y) - dlat, np.nanmax(y) + dlat
+    if not (w <= lon <= e and s <= lat <= n):
+        raise InputError(Problem(
+            "request", None, "lon,lat",
+            f"({lon:g}, {lat:g}) lies outside this run's road network (lon {w:.4f}–{e:.4f}, "
+            f"lat {s:.4f}–{n:.4f}); ask about a point inside it"))
 
 
 @router.get("/coverage/point", response_model=PointCoverage, summary="What serves a location")
@@ -82,6 +113,7 @@ def coverage_at_point(
     driving threshold of the point, with travel minutes, nearest first (the run's roads and thresholds).
     """
     ctx = networks.get(store, run_id)
+    check_point_in_network(ctx.walk, lon, lat, ctx.scenario.network.max_snap_m)
     if ctx.point_index is not None:  # a snap and a lookup (precomputed when the run finished)
         res = ctx.point_index.query(ctx.walk, ctx.drive, lon, lat)
     else:

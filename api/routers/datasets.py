@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from geo_planner.errors import InputError, Problem
+from geo_planner.privacy import small_count
 from geo_planner.settings import CRSName
 from geo_planner.store import DatasetRecord
 
 from ..deps import Admin, SettingsDep, StoreDep, Viewer
+from ..security import BodyTooLarge
 from ..schemas import DatasetList, DatasetOut, Deleted, ImportReport, LayerKind, RejectionOut
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
+#: A dataset id (``ds_…``): never one of the layer kinds, so ``/datasets/{kind}`` and
+#: ``/datasets/{dataset_id}`` cannot be confused.
+DatasetId = Annotated[str, Path(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", description="dataset id (ds_…)")]
 
-def dataset_out(rec: DatasetRecord) -> DatasetOut:
-    """Shape a dataset record."""
+
+def dataset_out(rec: DatasetRecord, role: str = "admin") -> DatasetOut:
+    """Shape a dataset record (a viewer sees no count of 1–4 member rows: small-cell rule)."""
     info = rec.report.get("info", {})
+    count = small_count if role == "viewer" and rec.kind == "members" else int
     return DatasetOut(
         id=rec.id, kind=rec.kind, filename=rec.filename, format=info.get("format"),  # type: ignore[arg-type]
         encoding=info.get("encoding"), sheet=info.get("sheet") or rec.sheet, crs=rec.crs,
-        size_bytes=rec.size_bytes, sha256=rec.sha256, created=rec.created, n_read=rec.n_read,
-        accepted=rec.n_accepted, rejected=rec.n_rejected, warnings=rec.n_warnings,
+        size_bytes=rec.size_bytes, sha256=rec.sha256, created=rec.created, n_read=count(rec.n_read),
+        accepted=count(rec.n_accepted), rejected=count(rec.n_rejected), warnings=count(rec.n_warnings),
         column_map={str(k): str(v) for k, v in (info.get("column_map") or {}).items()},
         branches_dataset=info.get("branches_dataset"), notes=list(info.get("notes") or []),
     )
@@ -39,10 +46,11 @@ def import_report(rec: DatasetRecord, role: str) -> ImportReport:
                         if k in RejectionOut.model_fields})
         for r in rec.report.get("rejections", [])
     ]
-    return ImportReport(**dataset_out(rec).model_dump(), rejections=rows, rejections_redacted=redacted)
+    return ImportReport(**dataset_out(rec, role).model_dump(), rejections=rows, rejections_redacted=redacted)
 
 
 @router.post("/{kind}", response_model=ImportReport, status_code=201, summary="Upload a layer (admin)")
+# the token is checked (api.security.BodyGuard) before the body is read, and the body's size while it streams
 def upload_dataset(
     kind: LayerKind,
     file: Annotated[UploadFile, File(description="CSV (UTF-8, GB18030…), XLSX, GeoJSON or GeoPackage")],
@@ -59,20 +67,19 @@ def upload_dataset(
     """Store the file and answer with its import report.
 
     The report gives the rows accepted, and every rejected row or warning with the file, row,
-    field and reason.
+    field and reason. The token is checked before the body is read; a body larger than
+    ``GEO_PLANNER_MAX_UPLOAD_MB`` is refused while it streams (413).
     """
     filename = file.filename or f"{kind}.csv"
     limit = int(settings.max_upload_mb * 1024 * 1024)
     with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".upload-", delete=False) as tmp:
-        tmp_path = Path(tmp.name)
+        tmp_path = FilePath(tmp.name)
         size = 0
         try:
             while chunk := file.file.read(1024 * 1024):
                 size += len(chunk)
                 if size > limit:
-                    raise InputError(Problem(filename, None, None,
-                                             f"file larger than {settings.max_upload_mb:g} MB; split it "
-                                             "or raise GEO_PLANNER_MAX_UPLOAD_MB"))
+                    raise BodyTooLarge(limit)
                 tmp.write(chunk)
         except BaseException:
             tmp.close()
@@ -93,17 +100,17 @@ def upload_dataset(
 @router.get("", response_model=DatasetList, summary="List datasets")
 def list_datasets(store: StoreDep, role: Viewer, kind: LayerKind | None = None) -> DatasetList:
     """Datasets, newest first, with their import counts."""
-    return DatasetList(datasets=[dataset_out(d) for d in store.list_datasets(kind)])
+    return DatasetList(datasets=[dataset_out(d, role) for d in store.list_datasets(kind)])
 
 
 @router.get("/{dataset_id}", response_model=ImportReport, summary="A dataset and its import report")
-def get_dataset(dataset_id: str, store: StoreDep, role: Viewer) -> ImportReport:
+def get_dataset(dataset_id: DatasetId, store: StoreDep, role: Viewer) -> ImportReport:
     """Return the import report (a viewer sees the counts of a members table, not its rows)."""
     return import_report(store.get_dataset(dataset_id), role)
 
 
 @router.delete("/{dataset_id}", response_model=Deleted, summary="Delete a dataset (admin)")
-def delete_dataset(dataset_id: str, store: StoreDep, role: Admin) -> Deleted:
+def delete_dataset(dataset_id: DatasetId, store: StoreDep, role: Admin) -> Deleted:
     """Delete the dataset and its file (refused while a queued or running run reads it)."""
     store.delete_dataset(dataset_id)
     return Deleted(id=dataset_id)

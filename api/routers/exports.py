@@ -42,7 +42,8 @@ def _table(store: Store, run_id: str, table: str) -> pd.DataFrame:
         cov = store.run_table(run_id, "coverage_by_branch")
     except NotFoundError:
         return branches
-    cov = cov.drop(columns=[c for c in ("branch_name",) if c in cov.columns])
+    # the coverage columns only: those both tables carry (meeting_township, n_dispersed …) once
+    cov = cov.drop(columns=[c for c in cov.columns if c == "branch_name" or (c in branches.columns and c != "id")])
     return branches.merge(cov, left_on="id", right_on="branch_id", how="left").drop(columns="branch_id")
 
 

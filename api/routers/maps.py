@@ -27,6 +27,7 @@ from geo_planner.store import Store
 
 from ..deps import NetworksDep, StoreDep, Viewer
 from ..schemas import ErrorResponse
+from ..security import csp_for_html
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ def run_map(
     html = path.read_text(encoding="utf-8")
     assets: AssetTable = request.app.state.assets
     page = assets.localize(html, request.scope.get("root_path", ""))
-    headers = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
+    headers = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
+               "Content-Security-Policy": csp_for_html(page)}
     return HTMLResponse(page, headers=headers)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from geo_planner.errors import ConflictError
+from geo_planner.privacy import small_count
 from geo_planner.settings import Thresholds
 from geo_planner.store import RunQueue, RunRecord
 
@@ -32,9 +34,39 @@ def run_out(rec: RunRecord, role: str) -> RunOut:
         percent=round(100.0 * rec.progress, 1), created=rec.created, started=rec.started,
         finished=rec.finished, error=error, origin=rec.origin, inputs=inputs,
         osm=[str(o) for o in ([osm] if isinstance(osm, str) else osm)],
-        thresholds=Thresholds.model_validate(rec.scenario.get("thresholds", {})),
-        summary=RunSummary.model_validate(rec.counts) if rec.status == "done" and rec.counts else None,
+        thresholds=_thresholds(rec),
+        summary=_summary(rec, role),
     )
+
+
+def _thresholds(rec: RunRecord) -> Thresholds | None:
+    """The run's thresholds; None for a record an older version stored with unusable numbers."""
+    try:
+        return Thresholds.model_validate(rec.scenario.get("thresholds", {}))
+    except ValueError:
+        return None
+
+
+def _summary(rec: RunRecord, role: str) -> RunSummary | None:
+    """The run's counts; a viewer sees no count of 1–4 people (small-cell rule)."""
+    if rec.status != "done" or not rec.counts:
+        return None
+    counts = dict(rec.counts)
+    if role == "viewer":
+        counts = {k: _small(v) for k, v in counts.items() if k not in _PLANNER_ONLY_COUNTS}
+    return RunSummary.model_validate(counts)
+
+
+#: Parts of run.json a viewer does not get: the models' messages quote member weights of a few people.
+_PLANNER_ONLY_COUNTS = ("siting",)
+
+
+def _small(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _small(v) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return small_count(value)
+    return value
 
 
 @router.post("", response_model=RunOut, status_code=202, summary="Start a run (planner)")
@@ -68,9 +100,34 @@ def get_run(run_id: str, store: StoreDep, role: Viewer) -> RunOut:
     return run_out(store.get_run(run_id), role)
 
 
-@router.delete("/{run_id}", response_model=Deleted, summary="Delete a finished run (admin)")
-def delete_run(run_id: str, store: StoreDep, networks: NetworksDep, role: Admin) -> Deleted:
-    """Delete the run and its outputs (refused while it is queued or running)."""
+@router.post("/{run_id}/cancel", response_model=RunOut, summary="Cancel a queued or running run (planner)")
+def cancel_run(
+    run_id: str, store: StoreDep, queue: Annotated[RunQueue, Depends(get_queue)], role: Planner
+) -> RunOut:
+    """Cancel a run that is queued or running.
+
+    It ends as ``cancelled``: a running run's worker is stopped and whatever it had written is
+    removed (outputs appear all at once, so nothing half-written is ever visible). A finished
+    run answers 409.
+    """
+    store.cancel_run(run_id, "cancelled by a planner")
+    queue.cancel(run_id)
+    store.discard_outputs(run_id)
+    return run_out(store.get_run(run_id), role)
+
+
+@router.delete("/{run_id}", response_model=Deleted, summary="Delete a run (admin)")
+def delete_run(
+    run_id: str, store: StoreDep, networks: NetworksDep, queue: Annotated[RunQueue, Depends(get_queue)],
+    role: Admin,
+) -> Deleted:
+    """Delete the run and its outputs; a queued or running run is cancelled first."""
+    if store.get_run(run_id).status in ("queued", "running"):
+        try:
+            store.cancel_run(run_id, "cancelled and deleted by an admin")
+        except ConflictError:
+            pass  # it finished meanwhile: delete it all the same
+        queue.cancel(run_id)
     store.delete_run(run_id)
     networks.drop(run_id)
     return Deleted(id=run_id)

@@ -1,0 +1,152 @@
+"""Publish a run's outputs all at once: a run that is killed leaves the previous outputs intact.
+
+:func:`run_staged` runs the pipeline into a hidden sibling folder (``.<out>.partial-…``) and,
+only when every file is written, swaps it with the output folder::
+
+    out/            the previous complete outputs (untouched while the run works)
+    .out.partial-x  the new run's files, being written
+    → rename out → .out.previous, rename .out.partial-x → out, delete .out.previous
+
+A kill at any stage leaves ``out`` as it was (plus a stale partial folder, removed by the next
+run); a kill between the two renames leaves ``.out.previous``, which the next run (or
+:func:`recover_outputs`) renames back. The file paths recorded in ``run.json`` name the final
+folder, not the staging one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .io import atomic_write
+from .settings import Scenario
+
+log = logging.getLogger(__name__)
+
+
+def _partial_prefix(out: Path) -> str:
+    return f".{out.name}.partial-"
+
+
+def _previous(out: Path) -> Path:
+    return out.parent / f".{out.name}.previous"
+
+
+def recover_outputs(out_dir: Path | str) -> None:
+    """Undo what an interrupted run left behind next to ``out_dir``.
+
+    Restores ``.<out>.previous`` when the run was killed between the two renames of the
+    swap, and removes stale ``.<out>.partial-…`` folders of killed runs.
+    """
+    out = Path(out_dir).resolve()
+    prev = _previous(out)
+    if prev.is_dir():
+        if out.exists():
+            shutil.rmtree(prev, ignore_errors=True)
+        else:
+            os.rename(prev, out)
+            log.warning("%s restored from an interrupted run's swap", out)
+    if out.parent.is_dir():
+        for stale in out.parent.glob(_partial_prefix(out) + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def discard_outputs(out_dir: Path | str) -> None:
+    """Remove a run's outputs and every partial folder of it; leave an empty ``out_dir``."""
+    out = Path(out_dir).resolve()
+    recover_outputs(out)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def publish(work: Path, out: Path) -> None:
+    """Replace ``out`` by the complete folder ``work`` (two renames on the same file system).
+
+    If ``out`` also holds files a run does not write (``--out .`` or a folder of the planner's
+    own files), it is never swapped away: the new outputs are moved in one by one
+    (:func:`os.replace`, each atomic) and the other files stay untouched.
+    """
+    prev = _previous(out)
+    if prev.exists():
+        shutil.rmtree(prev)
+    if out.exists():
+        ours = {p.name for p in work.iterdir()}
+        foreign = [p.name for p in out.iterdir() if p.name not in ours]
+        if foreign:
+            log.warning("%s holds other files (%s …): outputs replaced one by one, the others kept",
+                        out, foreign[0])
+            for entry in work.iterdir():
+                target = out / entry.name
+                if entry.is_dir():
+                    shutil.rmtree(target, ignore_errors=True)
+                os.replace(entry, target)
+            shutil.rmtree(work, ignore_errors=True)
+            return
+        os.rename(out, prev)
+    os.rename(work, out)
+    shutil.rmtree(prev, ignore_errors=True)
+
+
+def _relocate(value: Any, work: str, out: str) -> Any:
+    if isinstance(value, str) and value.startswith(work):
+        return out + value[len(work):]
+    if isinstance(value, dict):
+        return {k: _relocate(v, work, out) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relocate(v, work, out) for v in value]
+    return value
+
+
+def run_staged(
+    scenario: Scenario,
+    out_dir: Path | str,
+    *,
+    progress: Any = None,
+    map_copy: Path | str | None = None,
+) -> Any:
+    """Run :func:`geo_planner.pipeline.run` into a staging folder and publish it at the end.
+
+    Parameters
+    ----------
+    scenario, progress
+        As for :func:`geo_planner.pipeline.run`.
+    out_dir
+        The output folder; its previous content stays complete until the new one replaces it.
+    map_copy
+        Also copy the planner map here once the outputs are published.
+
+    Returns
+    -------
+    geo_planner.pipeline.RunResult
+        With ``out_dir`` and ``files`` naming the published folder.
+    """
+    from .pipeline import run
+
+    out = Path(out_dir).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    recover_outputs(out)
+    work = Path(tempfile.mkdtemp(prefix=_partial_prefix(out), dir=out.parent))
+    try:
+        result = run(scenario, work, progress=progress)
+        doc_path = work / "run.json"
+        if doc_path.is_file():
+            doc = json.loads(doc_path.read_text(encoding="utf-8"))
+            doc["files"] = _relocate(doc.get("files", {}), str(work), str(out))
+            atomic_write(doc_path, lambda p: p.write_text(json.dumps(doc, ensure_ascii=False, indent=2),
+                                                          encoding="utf-8"))
+        publish(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    result.out_dir = out
+    result.files = _relocate(dict(result.files), str(work), str(out))
+    if map_copy is not None and (out / "map.html").is_file():
+        copy = Path(map_copy)
+        atomic_write(copy, lambda p: shutil.copyfile(out / "map.html", p))
+        result.files["map_copy"] = str(copy)
+    return result
