@@ -127,8 +127,12 @@ SUPPRESSED_TEXT = {
 _PUBLIC_SITE_KINDS = ("new_station",)
 
 
+#: Count columns of the summary tables not named ``n_…``/``no_time_…``.
+_COUNT_COLUMNS = frozenset({"imprecise_location"})
+
+
 def _is_count_column(name: str) -> bool:
-    return name.startswith(("n_", "no_time_"))
+    return name.startswith(("n_", "no_time_")) or name in _COUNT_COLUMNS
 
 
 def small_cell_rule(df: pd.DataFrame, *, size_col: str = "members", min_group: int = MIN_GROUP) -> pd.DataFrame:
@@ -209,7 +213,7 @@ def small_recommendations(recs: pd.DataFrame, lang: str = "zh", *, min_group: in
     small = ((n >= 0) & (n < min_group)).fillna(False).to_numpy(dtype=bool)
     if not small.any():
         return out
-    for c in ("n_members", "before_min", "after_min", "max_after_min"):
+    for c in ("n_members", "before_min", "after_min", "max_after_min", "stability", "stability_nearby"):
         if c in out.columns:
             values = pd.to_numeric(out[c], errors="coerce").astype("float64")
             out[c] = _masked(values, small, integer=c == "n_members")
@@ -243,3 +247,40 @@ def small_count(value: float | int | None, min_group: int = MIN_GROUP) -> int | 
         return None
     v = int(value)
     return None if 0 < v < min_group else v
+
+
+#: Decision-support tables: a count of people and the figures that follow from it.
+SMALL_COUNT_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "tradeoff": {"marginal_members": ("marginal_weight", "marginal_share")},
+    "phased_plan": {"new_members": ("new_weight",)},
+}
+
+
+def small_counts(df: pd.DataFrame, groups: dict[str, tuple[str, ...]], *, min_group: int = MIN_GROUP) -> pd.DataFrame:
+    """Empty every count of 1 to ``min_group - 1`` people, and the figures derived from it.
+
+    Parameters
+    ----------
+    df
+        A table with count columns (e.g. ``tradeoff``: ``marginal_members``).
+    groups
+        Count column → the columns that follow from the same people (weights, shares).
+    min_group
+        Smallest group shown (default :data:`MIN_GROUP`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with those cells empty.
+    """
+    out = df.copy()
+    for count, derived in groups.items():
+        if count not in out.columns:
+            continue
+        values = pd.to_numeric(out[count], errors="coerce")
+        hide = ((values >= 1) & (values < min_group)).to_numpy()
+        for c in (count, *derived):
+            if c in out.columns:
+                col = pd.to_numeric(out[c], errors="coerce").astype("float64")
+                out[c] = _masked(col, hide, integer=pd.api.types.is_integer_dtype(df[c]))
+    return out

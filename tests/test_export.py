@@ -245,3 +245,24 @@ def test_xlsx_cells_round_trip_exactly(tmp_path: Path) -> None:
     assert rows[1][4] is True and rows[2][4] is False
     assert 32000 < len(rows[1][5]) <= 32767 and rows[1][5].startswith("M000000;M000001")
     assert "截断" in rows[1][5] and rows[2][5] is None
+
+
+def test_viewer_decision_tables_hide_counts_of_fewer_than_five(demo_run) -> None:
+    """The gain of one more site and a year's newly served members are people counts too."""
+    result = demo_run[0]
+    tradeoff = result.decision.tradeoff.copy()
+    plan = result.decision.phased_plan.copy()
+    # plant small gains beside the real ones so the rule has something to hide on any demo
+    tradeoff.loc[len(tradeoff) - 1, ["marginal_members", "marginal_weight"]] = [3, 4.5]
+    plan.loc[len(plan) - 1, ["new_members", "new_weight"]] = [2, 2.0]
+    big_t = tradeoff["marginal_members"] >= 5
+    t = redact_for_role(tradeoff, "tradeoff", "viewer")
+    p = redact_for_role(plan, "phased_plan", "viewer")
+    assert "member_ids" not in p.columns
+    for frame, col, derived in ((t, "marginal_members", "marginal_weight"), (p, "new_members", "new_weight")):
+        values = pd.to_numeric(frame[col], errors="coerce")
+        assert not ((values >= 1) & (values < 5)).any(), frame[col].tolist()
+        assert frame.loc[frame.index[-1], [col, derived]].isna().all()
+    # counts of 5 or more, and everything for planners, stay as they were
+    assert (t.loc[big_t, "marginal_members"].to_numpy() == tradeoff.loc[big_t, "marginal_members"].to_numpy()).all()
+    pd.testing.assert_frame_equal(redact_for_role(plan, "phased_plan", "planner"), plan)

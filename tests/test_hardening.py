@@ -309,8 +309,9 @@ def _numbers_of_small_groups(rows: list[dict[str, Any]], size: str) -> list[dict
                   and isinstance(v, (int, float)) and not isinstance(v, bool)}
         if any(0 < v < 5 for v in counts.values()):
             bad.append(row)
+        public_site = row.get("kind") == "new_station"  # a new station's point is a public place
         if n is None and any(isinstance(v, (int, float)) and not isinstance(v, bool)
-                             for k, v in row.items() if k != size):
+                             for k, v in row.items() if k != size and not (public_site and k in ("lon", "lat"))):
             bad.append(row)  # a suppressed row must not carry any statistic
     return bad
 

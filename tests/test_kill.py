@@ -60,7 +60,8 @@ def _run_and_kill_at(stage: str, out: Path, cache_dir: Path, timeout: float = 24
                 chunk = None
             if chunk:
                 seen += chunk
-                if f"{stage}:".encode() in seen:
+                # a terminal bar shows "stage: …", a log "run: stage …" (cli.StageLines)
+                if f"{stage}:".encode() in seen or f"run: {stage} ".encode() in seen:
                     proc.send_signal(signal.SIGKILL)
                     proc.wait(timeout=30)
                     return True
