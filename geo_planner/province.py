@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from .errors import Problem, ScenarioError
+from .errors import GeoPlannerError, Problem, ScenarioError
 from .io import atomic_write
 from .settings import RegionSettings, RunSettings, Scenario, _resolve_paths, _scenario_files, scenario_from_dict
 
@@ -55,6 +55,13 @@ log = logging.getLogger(__name__)
 RegionFn = Callable[[str, dict[str, Any]], None]
 
 REASONS = ("remote", "cross_township", "far")
+
+#: Seconds to wait for an existing Dask scheduler (``--scheduler tcp://…``) before giving up.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class SchedulerError(GeoPlannerError, ConnectionError):
+    """The Dask scheduler named by ``--scheduler`` / ``[run] scheduler`` cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +271,11 @@ def _client(scheduler: str, n_regions: int, cluster_options: dict[str, Any] | No
         except BaseException:
             cluster.close()
             raise
-    return Client(scheduler), None
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT_S), None
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S:g} s "
+                             f"({type(exc).__name__}: {exc}); start one (`dask scheduler`) or use --scheduler local")
 
 
 def run_province(

@@ -150,7 +150,8 @@ def test_demo_as_one_region_on_local_cluster_equals_plain_run(tmp_path, cache_di
 
 def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
     """Two real regions (贵溪 with the 南京 extract; 贵溪 alone) and one failing region,
-    serially and on a 2-worker LocalCluster: identical outputs, the failure reported, 异地 resolved."""
+    serially and on a 2-worker LocalCluster reached by its address: identical outputs, the failure
+    reported, 异地 resolved."""
     empty = tmp_path / "empty_members.csv"
     empty.write_text("id,name,branch_id,address,lon,lat\n", encoding="utf-8")
     broken = DEMO_INPUTS.replace(str(DEMO / "members.csv"), str(empty))
@@ -161,9 +162,15 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
     seen: list[str] = []
     serial = run_province(prov, tmp_path / "serial", on_region=lambda n, s: seen.append(n))
     assert seen == ["贵溪南京", "坏", "贵溪"]
-    local = run_province(prov, tmp_path / "local", scheduler="local",
-                         cluster_options={"n_workers": 2, "threads_per_worker": 1})
+    # an existing cluster reached by its tcp:// address (the `--scheduler tcp://HOST:PORT` path)
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        local = run_province(prov, tmp_path / "local", scheduler=address)
     assert not _spawned_children()
+    assert json.loads((tmp_path / "local" / "run.json").read_text(encoding="utf-8"))["scheduler"] == address
 
     for t in (serial, local):
         assert t["status"].tolist() == ["ok", "failed", "ok"]
@@ -190,3 +197,19 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
     assert row["remote_living_here"] == len(in_nj) and row["remote_living_here_from"] == f"贵溪:{len(in_nj)}"
     # members outside every region's extract stay counted, not lost
     assert local.set_index("region").loc["贵溪", "remote_outside_all_regions"] == (hosted["host_region"] == "").sum()
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, cache_dir, monkeypatch):
+    import socket
+
+    from geo_planner import province as prov_mod
+    from geo_planner.province import SchedulerError
+
+    with socket.socket() as sock:  # a free port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(prov_mod, "CONNECT_TIMEOUT_S", 2.0)
+    prov = load_plan(_write(tmp_path / "p.toml", cache_dir, [_region("贵溪", [GUIXI])]))
+    with pytest.raises(SchedulerError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"):
+        run_province(prov, tmp_path / "out", scheduler=f"tcp://127.0.0.1:{port}")
+    assert not (tmp_path / "out" / "regions").exists()
