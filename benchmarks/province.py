@@ -75,7 +75,7 @@ def make_province(folder: Path, regions: int, scale: int, cache: Path) -> tuple[
             f'stations = {{ path = "{d / "stations.xlsx"}", sheet = "驿站" }}\nhospitals = "{d / "hospitals.csv"}"\n'
         )
     head = (f'name = "合成省"\nseed = 1\n[network]\ncache_dir = "{cache}"\n[geocode]\ndefault_region = "江西省贵溪市"\n'
-            "[siting]\nsensitivity_draws = 0\ntradeoff_max_p = 2\ntime_limit_s = 30\ndecision_time_limit_s = 30\n"
+            "[siting]\nsensitivity_draws = 0\ntradeoff_max_p = 2\n"
             "[report]\npdf = false\n")
     path = folder / "province.toml"
     path.write_text(head + "\n".join(blocks), encoding="utf-8")
