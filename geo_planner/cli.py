@@ -84,11 +84,41 @@ def progress_bar(*, quiet: bool, file: TextIO | None = None) -> Any:
     return StageLines(out, disable=quiet)
 
 
+def _cmd_run_province(args: argparse.Namespace, province: Any) -> int:
+    """A scenario with ``[[regions]]``: run the regions (serially or on Dask), one line per finished region."""
+    from .province import run_province
+
+    n = len(province.regions)
+    finished: list[str] = []
+
+    def on_region(name: str, summary: dict[str, Any]) -> None:
+        finished.append(name)
+        if args.quiet:
+            return
+        what = (f"{summary.get('members', 0)} members, {summary.get('wall_s', 0):.1f} s"
+                if summary["status"] == "ok" else f"FAILED: {summary['error']}")
+        print(f"region {len(finished)}/{n} {name}: {summary['status']} ({what})", file=sys.stderr, flush=True)
+
+    if args.verbose < 2:  # distributed logs every worker start/stop at INFO
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    scheduler = args.scheduler if args.scheduler is not None else province.run.scheduler
+    if scheduler == "serial":
+        scheduler = None
+    table = run_province(province, args.out, scheduler=scheduler, on_region=on_region)
+    failed = table[table["status"] != "ok"]
+    print(f"regions: {n - len(failed)} ok, {len(failed)} failed; members: {int(table['members'].fillna(0).sum())}")
+    print(f"  {'regions':<22} {Path(args.out) / 'regions.csv'}")
+    print(f"  {'run':<22} {Path(args.out) / 'run.json'}")
+    return 0 if failed.empty else 1
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .settings import load_scenario
+    from .province import Province, load_plan
     from .staging import run_staged as run  # a killed run leaves the previous outputs intact
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_plan(args.scenario)
+    if isinstance(scenario, Province):
+        return _cmd_run_province(args, scenario)
     bar = progress_bar(quiet=args.quiet)
 
     def progress(stage: str, done: float) -> None:
@@ -161,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.add_argument("--maps", type=Path, default=Path("maps"), help="folder for a copy of the run's map (default maps/)")
     r.add_argument("--no-map-copy", action="store_true", help="write the map only into the output folder")
+    r.add_argument("--scheduler", default=None,
+                   help="regions of a [[regions]] scenario: 'local' (a Dask LocalCluster sized to the machine), "
+                        "tcp://HOST:PORT (an existing Dask cluster) or 'serial'; default [run] scheduler, else serial")
     r.set_defaults(func=_cmd_run)
 
     s = sub.add_parser("serve", help="start the web service (map, JSON API, exports)")

@@ -18,6 +18,7 @@ to every stage; there is no module-level mutable state.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -328,6 +329,57 @@ class ReportSettings(_Model):
     pdf: bool = True
 
 
+class RunSettings(_Model):
+    """How a scenario is executed.
+
+    Attributes
+    ----------
+    scheduler
+        Where the regions of a province scenario run: ``None`` (default) serially in this
+        process, ``local`` on a ``dask.distributed.LocalCluster`` sized to the machine, or
+        the address of an existing Dask scheduler (``tcp://HOST:PORT``). The CLI's
+        ``--scheduler`` overrides it.
+    """
+
+    scheduler: str | None = None
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, v: str | None) -> str | None:
+        if v is None or v == "local" or re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", v):
+            return v
+        raise ValueError("scheduler must be 'local' or a Dask scheduler address such as tcp://HOST:PORT")
+
+
+class RegionSettings(_Model):
+    """One region (a county or city) of a province scenario: its extracts and its four tables.
+
+    Attributes
+    ----------
+    name
+        Unique name; the region's outputs go to ``OUT/regions/<name>/``.
+    osm
+        The region's OSM extract(s).
+    inputs
+        The region's four tables (as the top-level ``[inputs]`` of a one-city scenario).
+    default_region
+        Optional ``[geocode] default_region`` for this region's addresses (e.g. ``广东省深圳市龙岗区``).
+    """
+
+    name: str = Field(min_length=1, max_length=80)
+    osm: list[Path] = Field(min_length=1)
+    inputs: InputSettings
+    default_region: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, v: str) -> str:
+        if v.strip() != v or v in (".", "..") or any(c in v for c in '/\\:*?"<>|') or any(ord(c) < 32 for c in v):
+            raise ValueError("a region name is used as a folder name: no slashes, colons, control characters "
+                             "or surrounding spaces")
+        return v
+
+
 class Scenario(_Model):
     """A complete, validated scenario: every stage reads its options from here."""
 
@@ -341,6 +393,7 @@ class Scenario(_Model):
     dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
+    run: RunSettings = RunSettings()
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
 

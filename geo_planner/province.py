@@ -1,0 +1,439 @@
+"""A province: many regions (counties or cities) run serially or in parallel on Dask.
+
+A province scenario is an ordinary scenario TOML whose ``[network]`` has no ``osm`` and which
+has no top-level ``[inputs]``; instead it lists its regions, each with its own extracts and
+four tables, and shares every other setting (thresholds, rules, siting options)::
+
+    name = "某省离退休干部服务覆盖"
+    [run]
+    scheduler = "local"            # or "tcp://10.0.0.5:8786"; omitted: serial in-process
+
+    [[regions]]
+    name = "贵溪"
+    osm = ["osm/guixi_jiangxi.osm"]
+    inputs = { members = "guixi/members.csv", branches = "guixi/branches.csv", stations = "guixi/stations.csv" }
+
+    [[regions]]
+    name = "龙岗"
+    osm = ["osm/shenzhen_longgang.osm"]
+    default_region = "广东省深圳市龙岗区"
+    [regions.inputs]
+    members = "longgang/members.csv"
+    ...
+
+:func:`run_province` runs each region with :func:`geo_planner.pipeline.run` (one Dask task per
+region; a task is one process's whole pipeline, so a region's result does not depend on where
+it ran), writes each region's outputs to ``OUT/regions/<name>/`` as the region finishes, and at
+the end writes ``regions.csv`` (one row per region), ``cross_region.csv`` (members living in
+another region's extract) and a province-level ``run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from .errors import GeoPlannerError, Problem, ScenarioError
+from .io import atomic_write
+from .settings import RegionSettings, RunSettings, Scenario, _resolve_paths, _scenario_files, scenario_from_dict
+
+log = logging.getLogger(__name__)
+
+#: ``on_region(name, summary)`` is called in the client as each region finishes.
+RegionFn = Callable[[str, dict[str, Any]], None]
+
+REASONS = ("remote", "cross_township", "far")
+
+#: Seconds to wait for an existing Dask scheduler (``--scheduler tcp://…``) before giving up.
+CONNECT_TIMEOUT_S = 10.0
+
+
+class SchedulerError(GeoPlannerError, ConnectionError):
+    """The Dask scheduler named by ``--scheduler`` / ``[run] scheduler`` cannot be reached."""
+
+
+@dataclass(frozen=True)
+class Province:
+    """A validated province scenario: its regions' scenarios, in the file's order."""
+
+    name: str
+    regions: tuple[tuple[str, Scenario], ...]
+    run: RunSettings = field(default_factory=RunSettings)
+
+
+def is_province(data: dict[str, Any]) -> bool:
+    """Whether a parsed scenario document lists ``[[regions]]``."""
+    return "regions" in data
+
+
+def _region_problem(source: str, i: int, name: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
+    label = f"regions[{i}] ({name})" if name else f"regions[{i}]"
+    return [
+        Problem(source, None, f"{label}: {prefix}" + ".".join(str(p) for p in err["loc"]), err["msg"])
+        for err in exc.errors()
+    ]
+
+
+def province_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".", source: str = "<scenario>") -> Province:
+    """Validate a province scenario (a scenario with ``[[regions]]``).
+
+    Each region becomes a full :class:`~geo_planner.settings.Scenario`: the shared settings
+    with the region's ``osm`` as ``network.osm`` and its ``inputs``; errors name the region.
+
+    Raises
+    ------
+    ScenarioError
+        One problem per invalid key, the region named (``regions[1] (龙岗): inputs.members``).
+    """
+    base = Path(base_dir)
+    shared = {k: v for k, v in data.items() if k != "regions"}
+    problems: list[Problem] = []
+    regions = data.get("regions")
+    if not isinstance(regions, list) or not regions or not all(isinstance(r, dict) for r in regions):
+        raise ScenarioError(Problem(source, None, "regions", "[[regions]] must be a non-empty list of tables"))
+    if "inputs" in shared:
+        problems.append(Problem(source, None, "inputs", "a scenario with [[regions]] gives each region its own "
+                                "inputs; remove the top-level [inputs]"))
+    network = dict(shared.get("network") or {})
+    if "osm" in network:
+        problems.append(Problem(source, None, "network.osm", "a scenario with [[regions]] gives each region its own "
+                                "osm extracts; remove network.osm"))
+    try:
+        run_settings = RunSettings.model_validate(shared.get("run") or {})
+    except ValidationError as exc:
+        problems += [Problem(source, None, "run." + ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+        run_settings = RunSettings()
+    out: list[tuple[str, Scenario]] = []
+    seen: set[str] = set()
+    for i, reg in enumerate(regions):
+        name = str(reg.get("name", ""))
+        reg = dict(reg)
+        osm = reg.get("osm")
+        if isinstance(osm, (str, Path)):
+            osm = [osm]
+        if isinstance(osm, list):
+            reg["osm"] = [str(p if Path(p).is_absolute() else (base / p).resolve()) for p in osm]
+        try:
+            region = RegionSettings.model_validate(
+                {**reg, "inputs": _resolve_paths({"inputs": reg.get("inputs")}, base)["inputs"]}
+            )
+        except ValidationError as exc:
+            problems += _region_problem(source, i, name, exc)
+            continue
+        if region.name in seen:
+            problems.append(Problem(source, None, f"regions[{i}] ({name}): name", "duplicate region name"))
+            continue
+        seen.add(region.name)
+        geocode = dict(shared.get("geocode") or {})
+        if region.default_region is not None:
+            geocode["default_region"] = region.default_region
+        doc = {
+            **shared,
+            "name": f"{shared.get('name', 'province')} · {region.name}",
+            "network": {**network, "osm": [str(p) for p in region.osm]},
+            "inputs": json.loads(region.inputs.model_dump_json()),
+            "geocode": geocode,
+        }
+        try:
+            scenario = scenario_from_dict(doc, base_dir=base, source=source)
+        except ScenarioError as exc:
+            problems += [Problem(p.file, p.row, f"regions[{i}] ({region.name}): {p.field}", p.reason)
+                         for p in exc.problems]
+            continue
+        problems += [Problem(source, None, f"regions[{i}] ({region.name}): {f}", f"file not found: {p}")
+                     for f, p in _scenario_files(scenario) if not Path(p).is_file()]
+        out.append((region.name, scenario))
+    if problems:
+        raise ScenarioError(problems)
+    return Province(str(shared.get("name", "province")), tuple(out), run_settings)
+
+
+def load_plan(path: Path | str) -> Scenario | Province:
+    """Read a scenario file: a :class:`Province` when it lists ``[[regions]]``, else a ``Scenario``.
+
+    Raises
+    ------
+    ScenarioError
+        Missing file, invalid TOML, invalid keys (naming the region) or missing input files.
+    """
+    from .settings import load_scenario
+
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(Problem(str(path), None, None, "scenario file not found"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(Problem(str(path), None, None, f"not valid TOML: {exc}")) from None
+    if not is_province(data):
+        return load_scenario(path)
+    return province_from_dict(data, base_dir=path.parent, source=str(path))
+
+
+# --------------------------------------------------------------------------------------
+# one region (runs in a Dask worker or in-process)
+
+
+def _shares(m: pd.DataFrame) -> dict[str, Any]:
+    status = m["network_status"].astype(str) if "network_status" in m else pd.Series("", index=m.index)
+    precise = status != "imprecise_location"
+    row: dict[str, Any] = {"members": int(len(m)), "imprecise_location": int((~precise).sum())}
+    for col in ("covered_station", "covered_branch", "covered_hospital"):
+        if col in m:
+            n = int(precise.sum())
+            row[f"{col}_share"] = round(float(m.loc[precise, col].astype(bool).sum()) / n, 4) if n else np.nan
+    row["dispersed"] = int(m["dispersed"].astype(bool).sum()) if "dispersed" in m else 0
+    reasons = m.get("dispersion_reason", pd.Series("", index=m.index)).fillna("").astype(str).str.split(";").explode()
+    for r in REASONS:
+        row[f"dispersed_{r}"] = int((reasons == r).sum())
+    return row
+
+
+def run_region(name: str, scenario: Scenario, out_dir: Path | str) -> dict[str, Any]:
+    """Run one region's pipeline into ``out_dir`` and return its summary (never raises).
+
+    Returns
+    -------
+    dict
+        ``region``, ``status`` (``ok``/``failed``), ``error``, ``wall_s``, the counts of
+        ``regions.csv``, ``timings`` (per stage, s) and ``remote`` (a small frame of the
+        members flagged 异地 who live outside this region's extracts: id, lon, lat, branch_id).
+    """
+    from .pipeline import run
+
+    t0 = time.perf_counter()
+    summary: dict[str, Any] = {"region": name, "status": "ok", "error": "", "out_dir": str(out_dir),
+                               "worker_pid": os.getpid()}
+    try:
+        result = run(scenario, out_dir)
+    except Exception as exc:  # reported in regions.csv; the other regions go on
+        log.exception("region %s failed", name)
+        summary.update(status="failed", error=f"{type(exc).__name__}: {exc}", wall_s=round(time.perf_counter() - t0, 3),
+                       timings={}, remote=pd.DataFrame(columns=["id", "lon", "lat", "branch_id"]))
+        return summary
+    m = result.members
+    summary.update(_shares(m))
+    recs = result.recommendations
+    summary["recommendations"] = ({str(k): int(v) for k, v in recs["kind"].value_counts().items()}
+                                  if recs is not None and len(recs) else {})
+    note = m.get("dispersion_note", pd.Series("", index=m.index)).fillna("").astype(str)
+    reason = m.get("dispersion_reason", pd.Series("", index=m.index)).fillna("").astype(str)
+    outside = (reason == "remote") & note.str.contains("outside the loaded map extracts", regex=False)
+    summary["remote"] = pd.DataFrame({
+        "id": m.loc[outside, "id"].astype(str).to_numpy(),
+        "lon": m.loc[outside, "lon"].to_numpy(dtype=float),
+        "lat": m.loc[outside, "lat"].to_numpy(dtype=float),
+        "branch_id": m.loc[outside, "branch_id"].astype(str).to_numpy(),
+    })
+    summary["timings"] = dict(result.timings)
+    summary["wall_s"] = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+# --------------------------------------------------------------------------------------
+# the province
+
+
+def local_cluster_size(n_regions: int, *, cpus: int | None = None, memory_bytes: int | None = None) -> dict[str, Any]:
+    """LocalCluster options for this machine: one single-threaded worker process per core.
+
+    A region's pipeline is mostly single-threaded numpy/scipy and HiGHS, so processes (not
+    threads) give the parallelism; no more workers than regions, memory split evenly.
+    """
+    import psutil
+
+    cpus = cpus or os.cpu_count() or 1
+    memory_bytes = memory_bytes or int(psutil.virtual_memory().total)
+    n = max(1, min(cpus, n_regions))
+    return {"n_workers": n, "threads_per_worker": 1, "processes": True, "memory_limit": int(memory_bytes * 0.9 / n)}
+
+
+def _client(scheduler: str, n_regions: int, cluster_options: dict[str, Any] | None) -> tuple[Any, Any]:
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        opts = local_cluster_size(n_regions) | (cluster_options or {})
+        cluster = LocalCluster(dashboard_address=None, **opts)
+        try:
+            return Client(cluster), cluster
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT_S), None
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S:g} s "
+                             f"({type(exc).__name__}: {exc}); start one (`dask scheduler`) or use --scheduler local")
+
+
+def run_province(
+    province: Province,
+    out_dir: Path | str,
+    *,
+    scheduler: str | None = None,
+    on_region: RegionFn | None = None,
+    cluster_options: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Run every region and write the province summary.
+
+    Parameters
+    ----------
+    province
+        From :func:`load_plan` / :func:`province_from_dict`.
+    out_dir
+        Output folder: ``regions/<name>/`` per region, ``regions.csv``, ``cross_region.csv``
+        and ``run.json`` at the top.
+    scheduler
+        ``None`` (serial, in this process), ``local`` (a LocalCluster, closed at the end) or a
+        Dask scheduler address. Defaults to ``province.run.scheduler``.
+    on_region
+        Called as ``on_region(name, summary)`` as each region finishes (in finishing order).
+    cluster_options
+        Overrides of :func:`local_cluster_size` for ``local`` (e.g. ``{"n_workers": 2}``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``regions.csv`` as written (one row per region, in the file's order).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scheduler = scheduler if scheduler is not None else province.run.scheduler
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    dirs = {name: out / "regions" / name for name, _ in province.regions}
+    results: dict[str, dict[str, Any]] = {}
+
+    def done(summary: dict[str, Any]) -> None:
+        results[summary["region"]] = summary
+        if on_region:
+            on_region(summary["region"], summary)
+
+    if scheduler is None:
+        for name, scenario in province.regions:
+            done(run_region(name, scenario, dirs[name]))
+    else:
+        from distributed import as_completed
+
+        client, cluster = _client(scheduler, len(province.regions), cluster_options)
+        try:
+            futures = {client.submit(run_region, name, scenario, str(dirs[name]), key=f"region-{i}-{name}",
+                                     pure=False): name
+                       for i, (name, scenario) in enumerate(province.regions)}
+            for fut in as_completed(list(futures)):
+                name = futures[fut]
+                try:
+                    done(fut.result())
+                except Exception as exc:  # the worker itself died (memory, signal): report, keep the others
+                    done({"region": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                          "out_dir": str(dirs[name]), "timings": {}, "remote": pd.DataFrame()})
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    cross = resolve_cross_region(province, results)
+    table = regions_table(province, results, cross)
+    atomic_write(out / "regions.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
+    atomic_write(out / "cross_region.csv", lambda p: cross.to_csv(p, index=False, encoding="utf-8-sig"))
+    doc = {
+        "province": province.name,
+        "scheduler": scheduler or "serial",
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "regions": [
+            {k: v for k, v in results[name].items() if k != "remote"} for name, _ in province.regions
+        ],
+        "cross_region_members": int(len(cross)),
+        "files": {"regions": str(out / "regions.csv"), "cross_region": str(out / "cross_region.csv"),
+                  **{f"regions/{n}": str(d) for n, d in dirs.items()}},
+    }
+    atomic_write(out / "run.json",
+                 lambda p: p.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8"))
+    return table
+
+
+def resolve_cross_region(province: Province, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Members flagged 异地 outside their own region's extracts, placed in the region whose extracts hold them.
+
+    The first other region (in the file's order) whose extracts contain the member's home
+    gives its city and county (that region's gazetteer, the same lookup the pipeline uses).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``home_region`` (where the member's branch is), ``branch_id``, ``lon``, ``lat``,
+        ``host_region`` ("" when no region's extracts hold the home), ``member_city``,
+        ``member_county``.
+    """
+    from .geocode import Gazetteer, assign_county
+
+    cols = ["id", "home_region", "branch_id", "lon", "lat", "host_region", "member_city", "member_county"]
+    frames = []
+    for name, _ in province.regions:
+        r = results.get(name, {}).get("remote")
+        if r is not None and len(r):
+            frames.append(r.assign(home_region=name))
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    rem = pd.concat(frames, ignore_index=True)
+    rem = rem[rem["lon"].notna() & rem["lat"].notna()].reset_index(drop=True)
+    rem["host_region"] = ""
+    rem["member_city"] = ""
+    rem["member_county"] = ""
+    lon, lat = rem["lon"].to_numpy(dtype=float), rem["lat"].to_numpy(dtype=float)
+    for name, scenario in province.regions:
+        todo = (rem["host_region"] == "") & (rem["home_region"] != name)
+        if not todo.any():
+            continue
+        gaz = Gazetteer.from_osm(scenario.network.osm, cache_dir=scenario.network.resolved_cache_dir())
+        inside = todo.to_numpy() & np.asarray(gaz.in_extents(lon, lat), dtype=bool)
+        if not inside.any():
+            continue
+        loc = assign_county(lon[inside], lat[inside], gaz)
+        rem.loc[inside, "host_region"] = name
+        rem.loc[inside, "member_city"] = loc["city"].to_numpy()
+        rem.loc[inside, "member_county"] = loc["county"].to_numpy()
+    return rem[cols]
+
+
+def regions_table(province: Province, results: dict[str, dict[str, Any]], cross: pd.DataFrame) -> pd.DataFrame:
+    """One row per region: members, coverage shares, dispersed by reason, recommendations by kind,
+    status, error and timings, remote members living here (from other regions)."""
+    kinds = sorted({k for r in results.values() for k in r.get("recommendations", {})})
+    stages = list(dict.fromkeys(s for r in results.values() for s in r.get("timings", {})))
+    rows = []
+    for name, _ in province.regions:
+        r = results.get(name, {"status": "not run", "error": ""})
+        row: dict[str, Any] = {"region": name, "status": r["status"], "error": r.get("error", "")}
+        for key in ("members", "imprecise_location", "covered_station_share", "covered_branch_share",
+                    "covered_hospital_share", "dispersed", *(f"dispersed_{x}" for x in REASONS)):
+            row[key] = r.get(key, np.nan)
+        recs = r.get("recommendations", {})
+        for k in kinds:
+            row[f"recommendations_{k}"] = recs.get(k, 0) if r["status"] == "ok" else np.nan
+        here = cross[cross["host_region"] == name] if len(cross) else cross
+        row["remote_living_here"] = int(len(here))
+        row["remote_living_here_from"] = "; ".join(
+            f"{k}:{v}" for k, v in here["home_region"].value_counts().sort_index().items()) if len(here) else ""
+        mine = cross[cross["home_region"] == name] if len(cross) else cross
+        row["remote_outside_all_regions"] = int((mine["host_region"] == "").sum()) if len(mine) else 0
+        row["wall_s"] = r.get("wall_s", np.nan)
+        for s in stages:
+            row[f"time_{s}_s"] = r.get("timings", {}).get(s, np.nan)
+        row["out_dir"] = r.get("out_dir", "")
+        rows.append(row)
+    return pd.DataFrame(rows)
