@@ -1694,6 +1694,15 @@ class _Matcher:
         ok = (prefix == "") | np.isin(prefix, list(tokens))
         return pos[ok], score[ok]
 
+    def _house_number(self, q: _Query, road: str, number: str) -> _Match | None:
+        """The OSM address ``road`` + ``number`` (``addr:street``/``addr:housenumber``), if known."""
+        rows = self.gaz._addr_index.get((road, _digits(number)), [])
+        if not rows:
+            return None
+        pos = np.searchsorted(self.gaz._level_rows["poi"], rows)
+        row, score = self.pick(q, "poi", (pos, np.full(len(pos), 100.0, dtype=np.float32)), self.min_score)
+        return _Match(row, "poi", score) if row >= 0 else None
+
     def match(self, q: _Query) -> _Match:
         """Most specific acceptable match of one address."""
         g = self.gaz
@@ -1702,13 +1711,9 @@ class _Matcher:
 
         # poi: house number on a road, then POI names
         if p.road and p.number:
-            rows = g._addr_index.get((p.road, _digits(p.number)), [])
-            if rows:
-                pos = np.searchsorted(g._level_rows["poi"], rows)
-                cands = (pos, np.full(len(pos), 100.0, dtype=np.float32))
-                row, score = self.pick(q, "poi", cands, self.min_score)
-                if row >= 0:
-                    return _Match(row, "poi", score)
+            found = self._house_number(q, p.road, p.number)
+            if found is not None:
+                return found
         texts = _poi_texts(q)
         if texts:
             cands = _merge(*(self.poi_scores[t] for t in texts), *(self._core_cands(q, t) for t in texts))
@@ -1723,13 +1728,9 @@ class _Matcher:
                 return _Match(row, "street", score)
             near_miss = max(near_miss, score)
         if q.alt_road:  # 估衣廊82号, 大学道63号: a road named without 路/街/巷, then a number
-            rows = g._addr_index.get((q.alt_road, _digits(q.alt_number)), [])
-            if rows:
-                pos = np.searchsorted(g._level_rows["poi"], rows)
-                cands = (pos, np.full(len(pos), 100.0, dtype=np.float32))
-                row, score = self.pick(q, "poi", cands, self.min_score)
-                if row >= 0:
-                    return _Match(row, "poi", score)
+            found = self._house_number(q, q.alt_road, q.alt_number)
+            if found is not None:
+                return found
             row, score = self.pick(q, "street", self.street_scores[q.alt_road],
                                    max(self.min_score, _POI_NAME_MIN_SCORE))
             if row >= 0:
