@@ -153,9 +153,13 @@ def warn_stopped_models(counts: dict[str, Any], file: TextIO) -> int:
         if model == "joint_branch" and rec.get("bound") is not None:
             how += f"; {rec.get('placed')} members placed of at most {rec.get('bound')}"
         what = ("kept its greedy answer" if rec.get("status") == "greedy" else "stopped at its time limit")
-        print(f"warning: {model} {what} ({how}) within [siting] time_limit_s = "
-              f"{counts.get('siting_time_limit_s', float('nan')):g} s: the answer is feasible but not proved "
-              "optimal; raise time_limit_s for a better one (see run.json)", file=file)
+        if model == "p_center":  # solved in the decision stage, under its own budget
+            limit, within = "decision_time_limit_s", "[siting] decision_time_limit_s"
+        else:
+            limit = "time_limit_s"
+            within = f"[siting] time_limit_s = {counts.get('siting_time_limit_s', float('nan')):g} s"
+        print(f"warning: {model} {what} ({how}) within {within}: the answer is feasible but not proved "
+              f"optimal; raise {limit} for a better one (see run.json)", file=file)
     return len(stopped)
 
 

@@ -32,6 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .coverage import UNASSIGNED_AREA
+from .privacy import MIN_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,8 @@ def equity_by_area(
     pandas.DataFrame
         ``level``, ``area``, ``township`` (the keys of ``coverage_by_area``) and for each
         name in ``minutes`` the columns ``{name}_gini``, ``{name}_share_beyond`` and
-        ``{name}_p90_min``.
+        ``{name}_p90_min`` — empty where the area has fewer than ``privacy.MIN_GROUP`` such
+        members (no statistic of so few people).
     """
     pop = np.ones(len(members), bool) if population is None else np.asarray(population, bool)
     twp = members["township"].fillna("").astype(str).replace("", UNASSIGNED_AREA).to_numpy()
@@ -141,7 +143,9 @@ def equity_by_area(
             row: dict[str, Any] = {"level": level, "area": area, "township": township}
             idx = grp["i"].to_numpy()
             for name, values in minutes.items():
-                fig = equity_figures(np.asarray(values, float)[idx], threshold_min)
+                # no statistic of fewer than MIN_GROUP people (privacy, and a Gini of 3 walks means little)
+                fig = (equity_figures(np.asarray(values, float)[idx], threshold_min) if len(idx) >= MIN_GROUP
+                       else {"gini": np.nan, "share_beyond": np.nan, "p90_min": np.nan})
                 row[f"{name}_gini"] = fig["gini"]
                 row[f"{name}_share_beyond"] = fig["share_beyond"]
                 row[f"{name}_p90_min"] = fig["p90_min"]

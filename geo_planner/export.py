@@ -39,7 +39,7 @@ import pandas as pd
 
 from .errors import InputError, PermissionDeniedError
 from .io import atomic_write
-from .privacy import SMALL_COUNT_GROUPS, small_cell_rule, small_counts, viewer_recommendations
+from .privacy import small_cell_rule, viewer_decision_table, viewer_recommendations
 from .zhformat import dates_zh
 
 __all__ = [
@@ -468,8 +468,8 @@ def redact_for_role(
     out = df.drop(columns=[c for c in ("member_ids",) if c in df.columns])
     if table in ("coverage_by_area", "coverage_by_branch", "branches"):
         out = small_cell_rule(out)  # no count under 5, no statistic of fewer than 5 people
-    if table in SMALL_COUNT_GROUPS:  # the gain of one site, or a year's openings, for 1–4 people
-        out = small_counts(out, SMALL_COUNT_GROUPS[table])
+    if table in ("tradeoff", "phased_plan", "sensitivity"):  # no gain of one site for 1–4 people, even by subtraction
+        out = viewer_decision_table(out, table)
     return out
 
 

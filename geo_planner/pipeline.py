@@ -431,7 +431,7 @@ def run(
         coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs, decision=decision,
         counts={"siting": siting_summary, "organisation": organisation, "candidates": int(len(cands)),
                 "siting_time_limit_s": float(scenario.siting.time_limit_s),
-                "models_stopped": sorted(stopped)},
+                "models_stopped": sorted(stopped_models(siting_summary, organisation))},  # p-center too
     )
     if decision is not None:
         result.counts["decision"] = {k: v for k, v in decision.summary.items() if k != "p_center"}

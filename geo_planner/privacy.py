@@ -284,3 +284,33 @@ def small_counts(df: pd.DataFrame, groups: dict[str, tuple[str, ...]], *, min_gr
                 col = pd.to_numeric(out[c], errors="coerce").astype("float64")
                 out[c] = _masked(col, hide, integer=pd.api.types.is_integer_dtype(df[c]))
     return out
+
+
+#: Cumulative counts a viewer could difference into a hidden small gain: viewers get shares only.
+_VIEWER_DROPPED: dict[str, tuple[str, ...]] = {"tradeoff": ("members_covered", "covered_weight", "total_weight")}
+#: Shares a viewer sees rounded to whole per cent.
+_VIEWER_ROUNDED: dict[str, tuple[str, ...]] = {
+    "tradeoff": ("coverage_share", "weighted_coverage_share", "marginal_share"),
+    "phased_plan": ("year_coverage_share", "year_weighted_share", "horizon_optimum_share"),
+    "sensitivity": ("coverage_share", "weighted_coverage_share", "base_sites_coverage_share"),
+}
+
+
+def viewer_decision_table(df: pd.DataFrame, table: str, *, min_group: int = MIN_GROUP) -> pd.DataFrame:
+    """A decision-support table (``tradeoff``, ``phased_plan``, ``sensitivity``) as a viewer sees it.
+
+    Counts of 1 to ``min_group - 1`` people and what follows from them are emptied
+    (:data:`SMALL_COUNT_GROUPS`), cumulative counts are dropped and shares rounded to whole per
+    cent, so that a small gain cannot be recovered by subtracting two rows; the number of
+    members moved in a geocoding draw is a count too.
+    """
+    out = small_counts(df, SMALL_COUNT_GROUPS.get(table, {}), min_group=min_group)
+    out = out.drop(columns=[c for c in _VIEWER_DROPPED.get(table, ()) if c in out.columns])
+    for c in _VIEWER_ROUNDED.get(table, ()):
+        if c in out.columns:
+            out[c] = pd.to_numeric(out[c], errors="coerce").round(2)
+    if table == "sensitivity" and {"kind", "value"} <= set(out.columns):
+        draw = out["kind"].astype(str).str.contains("geocode").to_numpy()
+        v = pd.to_numeric(out["value"], errors="coerce")
+        out["value"] = v.where(~(draw & ((v >= 1) & (v < min_group)).to_numpy()))
+    return out

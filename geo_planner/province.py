@@ -211,7 +211,7 @@ def run_region(name: str, scenario: Scenario, out_dir: Path | str) -> dict[str, 
         ``regions.csv``, ``timings`` (per stage, s) and ``remote`` (a small frame of the
         members flagged 异地 who live outside this region's extracts: id, lon, lat, branch_id).
     """
-    from .pipeline import run
+    from .staging import run_staged as run  # a killed or failed region keeps its previous outputs whole
 
     t0 = time.perf_counter()
     summary: dict[str, Any] = {"region": name, "status": "ok", "error": "", "out_dir": str(out_dir),
@@ -308,7 +308,7 @@ def run_province(
     pandas.DataFrame
         ``regions.csv`` as written (one row per region, in the file's order).
     """
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # workers of a tcp:// cluster do not share our working directory
     out.mkdir(parents=True, exist_ok=True)
     scheduler = scheduler if scheduler is not None else province.run.scheduler
     started = datetime.now(timezone.utc)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_write
-from .privacy import VIEWER_CELL_M
+from .privacy import VIEWER_CELL_M, small_count, small_recommendations
 from .zhformat import date_zh
 
 if TYPE_CHECKING:
@@ -322,6 +322,11 @@ def _num(v: Any, digits: int = 1) -> str:
     return "–" if not np.isfinite(f) else f"{f:.{digits}f}"
 
 
+def _count(v: Any) -> str:
+    """A whole number of people, or "<5" where the small-cell rule left it empty."""
+    return "<5" if v is None or pd.isna(v) else str(int(v))
+
+
 def _table(header: list[tuple[str, str]], rows: list[list[str]], cls: str = "") -> str:
     head = "".join(f"<th>{_t(zh, en)}</th>" for zh, en in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
@@ -377,6 +382,8 @@ def render_report(result: RunResult) -> str:
     counts = result.counts
     siting = counts.get("siting", {}) if isinstance(counts.get("siting"), dict) else {}
     n = len(m)
+    # shares over the members placed precisely enough for times, as in coverage_by_area
+    n_timed = int((m["network_status"] != "imprecise_location").sum()) if "network_status" in m else n
     parts: list[str] = []
     today = datetime.now().date()
     parts.append('<button id="lang" type="button">中文 / English</button>')
@@ -390,12 +397,12 @@ def render_report(result: RunResult) -> str:
     disp = int(m["dispersed"].sum()) if "dispersed" in m else 0
     reasons = counts.get("dispersion_reasons", {}) if isinstance(counts.get("dispersion_reasons"), dict) else {}
     kpis = [("离退休干部", "members", f"{n}"),
-            (f"{thr:g}分钟内有驿站", f"station within {thr:g} min", _pct(cov.get("covered_station", 0) / n if n else 0)),
+            (f"{thr:g}分钟内有驿站", f"station within {thr:g} min", _pct(cov.get("covered_station", 0) / n_timed if n_timed else 0)),
             (f"{sc.thresholds.branch_walk_min:g}分钟内到支部", f"branch within {sc.thresholds.branch_walk_min:g} min",
-             _pct(cov.get("covered_branch", 0) / n if n else 0)),
+             _pct(cov.get("covered_branch", 0) / n_timed if n_timed else 0)),
             (f"{sc.thresholds.hospital_drive_min:g}分钟车程内有医院",
              f"hospital within {sc.thresholds.hospital_drive_min:g} min drive",
-             _pct(cov.get("covered_hospital", 0) / n if n else 0)),
+             _pct(cov.get("covered_hospital", 0) / n_timed if n_timed else 0)),
             ("居住分散", "dispersed", f"{disp}"), ("现有驿站", "stations", f"{len(result.stations)}")]
     parts.append(f"<h2>{_t('一、基本情况', '1. The situation in numbers')}</h2>")
     parts.append('<div class="kpi">' + "".join(f"<div>{_t(zh, en)}<b>{v}</b></div>" for zh, en, v in kpis) + "</div>")
@@ -458,13 +465,14 @@ def render_report(result: RunResult) -> str:
     recs = result.recommendations if result.recommendations is not None else pd.DataFrame()
     parts.append(f"<h2>{_t('四、建议', '4. Recommendations')}</h2>")
     if len(recs):
-        st = recs[recs["kind"] == "new_station"]
+        # the report is also the viewer's: a site serving fewer than 5 members shows no count or minutes
+        st = small_recommendations(recs[recs["kind"] == "new_station"], lang)
         rows = []
         for _, r in st.iterrows():
             model = str(r["method"]).split(" ")[0]
             zh, en = MODEL_NAMES.get(model, (model, model))
             rows.append([html.escape(str(r["rec_id"])), _t(zh, en), html.escape(str(r["site_name"])),
-                         str(int(r["n_members"])), f"{_num(r['before_min'])} → {_num(r['after_min'])}",
+                         _count(r["n_members"]), f"{_num(r['before_min'])} → {_num(r['after_min'])}",
                          _pct(r.get("stability")) + " / " + _pct(r.get("stability_nearby")),
                          _t(str(r["rationale_zh"]), str(r["rationale_en"]))])
         if rows:
@@ -508,7 +516,7 @@ def render_report(result: RunResult) -> str:
                           f"每年新建不超过 {ps['per_year']} 个、共 {ps['years']} 年的累计覆盖率，圆圈为同等站点数的最优值",
                           f"coverage year by year ({ps['per_year']} a year, {ps['years']} years); circles: the best "
                           "any plan of that size reaches", "phased"))
-        rows = [[str(int(r["year"])), html.escape(str(r["site_name"]) or "—"), str(int(r["new_members"])),
+        rows = [[str(int(r["year"])), html.escape(str(r["site_name"]) or "—"), _count(small_count(r["new_members"])),
                  _pct(r["year_weighted_share"]), _pct(r["horizon_optimum_share"]),
                  _t("是", "yes") if r["optimal_at_horizon"] else _t("否", "no"), html.escape(str(r["note"] or ""))]
                 for _, r in ph.iterrows()]

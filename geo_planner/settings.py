@@ -21,7 +21,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import codecs
 
@@ -242,9 +242,12 @@ class SitingSettings(_Model):
     lixiu_weight: float = Field(2.0, ge=0, le=100)
     age80_weight: float = Field(1.5, ge=0, le=100)
     tradeoff_max_p: int = Field(10, ge=0, le=200)
-    sensitivity_thresholds_min: list[float] = Field(default_factory=lambda: [10.0, 15.0, 20.0], max_length=20)
-    life_circle_tiers_min: list[float] = Field(default_factory=lambda: [5.0, 10.0, 15.0], max_length=20)
-    sensitivity_speed_factors: list[float] = Field(default_factory=lambda: [0.8, 1.2], max_length=20)
+    sensitivity_thresholds_min: list[Annotated[float, Field(gt=0, le=240)]] = Field(
+        default_factory=lambda: [10.0, 15.0, 20.0], max_length=20)
+    life_circle_tiers_min: list[Annotated[float, Field(gt=0, le=240)]] = Field(
+        default_factory=lambda: [5.0, 10.0, 15.0], max_length=20)
+    sensitivity_speed_factors: list[Annotated[float, Field(gt=0, le=3)]] = Field(
+        default_factory=lambda: [0.8, 1.2], max_length=20)
     sensitivity_draws: int = Field(20, ge=0, le=1000)
     stability_radius_m: float = Field(400.0, ge=0, le=100_000)
     decision_time_limit_s: float = Field(300.0, gt=0, le=86_400)
@@ -252,7 +255,8 @@ class SitingSettings(_Model):
     years: int = Field(3, ge=1, le=50)
     budget_per_year: float | None = Field(None, gt=0, le=1e12)
     site_cost: float = Field(1.0, gt=0, le=1e12)
-    site_costs: dict[str, float] = Field(default_factory=dict)
+    site_costs: dict[Annotated[str, Field(max_length=200)], Annotated[float, Field(gt=0, le=1e12)]] = Field(
+        default_factory=dict, max_length=100_000)
 
     @field_validator("sensitivity_thresholds_min", "life_circle_tiers_min", "sensitivity_speed_factors")
     @classmethod

@@ -64,6 +64,20 @@ def discard_outputs(out_dir: Path | str) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
+def _previous_outputs(out: Path) -> set[str]:
+    """Names of the files the previous run wrote into ``out`` (from its ``run.json``)."""
+    try:
+        doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    files = doc.get("files") if isinstance(doc, dict) else None
+    names = {"run.json"}
+    for value in (files or {}).values() if isinstance(files, dict) else ():
+        if isinstance(value, str) and Path(value).parent == out:
+            names.add(Path(value).name)
+    return names
+
+
 def publish(work: Path, out: Path) -> None:
     """Replace ``out`` by the complete folder ``work`` (two renames on the same file system).
 
@@ -76,7 +90,8 @@ def publish(work: Path, out: Path) -> None:
         shutil.rmtree(prev)
     if out.exists():
         ours = {p.name for p in work.iterdir()}
-        foreign = [p.name for p in out.iterdir() if p.name not in ours]
+        stale = _previous_outputs(out) - ours  # the last run wrote them, this one did not (report.pdf …)
+        foreign = [p.name for p in out.iterdir() if p.name not in ours and p.name not in stale]
         if foreign:
             log.warning("%s holds other files (%s …): outputs replaced one by one, the others kept",
                         out, foreign[0])
@@ -85,6 +100,12 @@ def publish(work: Path, out: Path) -> None:
                 if entry.is_dir():
                     shutil.rmtree(target, ignore_errors=True)
                 os.replace(entry, target)
+            for name in stale:
+                target = out / name
+                if target.is_dir():
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    target.unlink(missing_ok=True)
             shutil.rmtree(work, ignore_errors=True)
             return
         os.rename(out, prev)

@@ -259,10 +259,15 @@ def test_viewer_decision_tables_hide_counts_of_fewer_than_five(demo_run) -> None
     t = redact_for_role(tradeoff, "tradeoff", "viewer")
     p = redact_for_role(plan, "phased_plan", "viewer")
     assert "member_ids" not in p.columns
+    # no cumulative count a viewer could subtract into a hidden gain; shares in whole per cent
+    assert not {"members_covered", "covered_weight", "total_weight"} & set(t.columns)
+    shares = t["coverage_share"].dropna().to_numpy() * 100
+    assert np.allclose(shares, np.round(shares))
     for frame, col, derived in ((t, "marginal_members", "marginal_weight"), (p, "new_members", "new_weight")):
         values = pd.to_numeric(frame[col], errors="coerce")
         assert not ((values >= 1) & (values < 5)).any(), frame[col].tolist()
         assert frame.loc[frame.index[-1], [col, derived]].isna().all()
     # counts of 5 or more, and everything for planners, stay as they were
     assert (t.loc[big_t, "marginal_members"].to_numpy() == tradeoff.loc[big_t, "marginal_members"].to_numpy()).all()
+    pd.testing.assert_frame_equal(redact_for_role(tradeoff, "tradeoff", "planner"), tradeoff)
     pd.testing.assert_frame_equal(redact_for_role(plan, "phased_plan", "planner"), plan)

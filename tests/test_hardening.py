@@ -736,3 +736,15 @@ def test_upload_demo_still_works(server):
         reports = upload_demo(admin)
     assert all(r["accepted"] > 0 for r in reports.values())
     assert math.isfinite(reports["members"]["size_bytes"])
+
+
+@pytest.mark.parametrize("bad", [
+    {"sensitivity_thresholds_min": [1e9]}, {"life_circle_tiers_min": [1e12]}, {"sensitivity_speed_factors": [1e6]},
+    {"sensitivity_thresholds_min": [float("nan")]}, {"site_costs": {"x" * 1000: 1.0}}, {"site_costs": {"C1": 1e999}},
+])
+def test_1_decision_settings_are_bounded(bad):
+    """The decision-support lists and costs are bounded like every other number (no unbounded cut-off)."""
+    from geo_planner.settings import SitingSettings
+
+    with pytest.raises(ValueError):
+        SitingSettings(**bad)

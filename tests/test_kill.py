@@ -134,3 +134,26 @@ def test_publish_never_deletes_other_files(tmp_path: Path) -> None:
     runs.rename(prev)  # as if killed between the two renames
     recover_outputs(runs)
     assert (runs / "run.json").read_text(encoding="utf-8") == "{}" and not prev.exists()
+
+
+def test_publish_drops_the_previous_runs_outputs_the_new_run_did_not_write(tmp_path: Path) -> None:
+    """A stale report.pdf (Chromium missing this time) never stands beside the new run.json."""
+    from geo_planner.staging import publish
+
+    for other in (False, True):  # a folder of outputs only (swapped whole), and one with the planner's files
+        out = tmp_path / f"out{int(other)}"
+        out.mkdir()
+        old = {"members": str(out / "members.csv"), "report_pdf": str(out / "report.pdf")}
+        (out / "run.json").write_text(json.dumps({"files": old}), encoding="utf-8")
+        (out / "members.csv").write_text("old", encoding="utf-8")
+        (out / "report.pdf").write_bytes(b"%PDF old")
+        if other:
+            (out / "notes.docx").write_bytes(b"the planner's own file")
+        work = tmp_path / f".out{int(other)}.partial-1"
+        work.mkdir()
+        (work / "members.csv").write_text("new", encoding="utf-8")
+        (work / "run.json").write_text(json.dumps({"files": {"members": str(out / "members.csv")}}), encoding="utf-8")
+        publish(work, out)
+        names = sorted(p.name for p in out.iterdir())
+        assert names == (["members.csv", "notes.docx", "run.json"] if other else ["members.csv", "run.json"]), names
+        assert (out / "members.csv").read_text(encoding="utf-8") == "new"
