@@ -55,6 +55,8 @@ def main(n: int = 100_000) -> None:
     print(f"{n:,} points (machine shared with other work: compare the ratio, not the seconds)")
     print(f"  baseline nearest county seat (KD-tree): {t_seed:.3f} s")
     print(f"  geo_planner polygons (STRtree):          {t_poly:.3f} s  ratio {t_poly / t_seed:.1f}× the baseline")
+    print(f"ROW|city/county of {n:,} points (polygons)|{t_poly:.3f}|{t_seed:.3f}|{t_poly / t_seed:.2f}|"
+          "nearest county seat")
     print(f"  one-off polygon load: {t_load:.2f} s ({len(div.geoms)} divisions)")
     print(f"  city differs between the two rules for {differ.sum():,} of {both.sum():,} points "
           f"({differ.mean() * 100:.1f} %)")

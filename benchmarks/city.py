@@ -146,6 +146,9 @@ def main() -> None:
                                  f"{rec.get('components')} component(s)")
                     print(f"  {model:<14}{rec.get('status', ''):<12}{rec.get('runtime_s', 0):>7.2f} s  gap "
                           f"{'—' if gap is None else f'{100 * gap:.2f}%'}{extra}")
+    for name, r in (("city cold", cold), ("city warm", warm)):
+        print(f"ROW|{name} (56k members)|{r['wall_s']:.3f}|{base['wall_s']:.3f}|{r['wall_s'] / base['wall_s']:.2f}|"
+              "demo end to end, warm")
     target = 60.0
     print(f"\ntarget: city end to end ≤ {target:g} s (warm {warm['wall_s']:.1f} s, cold {cold['wall_s']:.1f} s), "
           f"peak RSS ≤ 3 GiB (max {max(cold['peak_rss_mib'], warm['peak_rss_mib']) / 1024:.2f} GiB)")

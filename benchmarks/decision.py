@@ -62,6 +62,7 @@ def demo(cache: Path) -> None:
           f"(PDF: {'yes' if 'report_pdf' in result.files else doc['counts'].get('report', {}).get('pdf')})")
     print(f"  baseline: the rest of the same run {rest:.2f} s -> decision + report add {added:.2f} s "
           f"= {added / rest:.2f}x the rest")
+    print(f"ROW|decision + report stages (demo)|{added:.3f}|{rest:.3f}|{added / rest:.2f}|rest of the demo run")
 
 
 def city(n_members: int, n_sites: int, p: int, seed: int) -> None:
@@ -117,6 +118,7 @@ def city(n_members: int, n_sites: int, p: int, seed: int) -> None:
         elif name.startswith("phased"):
             note = f"optimal at every horizon: {out[1]['optimal_at_every_horizon']}"
         print(f"  {name}: {dt:.2f} s = {dt / t_base:.1f}x one MCLP solve  {note}")
+        print(f"ROW|{name}|{dt:.3f}|{t_base:.3f}|{dt / t_base:.2f}|one MCLP solve")
 
 
 def main() -> None:
