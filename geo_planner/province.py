@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -168,17 +167,12 @@ def load_plan(path: Path | str) -> Scenario | Province:
     ScenarioError
         Missing file, invalid TOML, invalid keys (naming the region) or missing input files.
     """
-    from .settings import load_scenario
+    from .settings import read_toml, scenario_from_file_data
 
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(Problem(str(path), None, None, "scenario file not found"))
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(Problem(str(path), None, None, f"not valid TOML: {exc}")) from None
+    data = read_toml(path)
     if not is_province(data):
-        return load_scenario(path)
+        return scenario_from_file_data(data, path)
     return province_from_dict(data, base_dir=path.parent, source=str(path))
 
 

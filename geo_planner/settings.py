@@ -474,12 +474,21 @@ def load_scenario(path: Path | str) -> Scenario:
         If the file is missing, not valid TOML, has invalid keys or names missing files.
     """
     path = Path(path)
+    return scenario_from_file_data(read_toml(path), path)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed TOML of a scenario file (``ScenarioError`` if missing or not valid TOML)."""
     if not path.is_file():
         raise ScenarioError(Problem(str(path), None, None, "scenario file not found"))
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(Problem(str(path), None, None, f"not valid TOML: {exc}")) from None
+
+
+def scenario_from_file_data(data: dict[str, Any], path: Path) -> Scenario:
+    """Validate the parsed scenario file ``path`` and check that every file it names exists."""
     scenario = scenario_from_dict(data, base_dir=path.parent, source=str(path))
     missing = [
         Problem(str(path), None, field, f"file not found: {p}")
