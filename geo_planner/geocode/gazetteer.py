@@ -329,8 +329,30 @@ def _add_context(
     """Give raw OSM records their county/prefecture/province and township/community context."""
     table = raw.copy()
     xyz = earth_xyz(table["lon"].to_numpy(), table["lat"].to_numpy())
+    _county_context(table, xyz, centres, county_max_m)
+    _tag_context(table)
+    _place_context(table, xyz, community_max_m, township_max_m)
+    # one road entry per (source, name, county): the longest way's middle vertex
+    roads = table["kind"] == "road"
+    longest = (
+        table[roads]
+        .sort_values("_length_m", ascending=False, kind="stable")
+        .drop_duplicates(["source", "name", "county"])
+    )
+    table = pd.concat([table[~roads], longest]).sort_index(kind="stable")
+    table = table.drop_duplicates(["name", "level", "lon", "lat"])
+    return table[list(ENTRY_COLUMNS)].reset_index(drop=True)
 
-    # OSM place=city nodes that are prefecture-level cities are context only
+
+def _county_context(
+    table: pd.DataFrame, xyz: NDArray[np.float64], centres: pd.DataFrame, county_max_m: float
+) -> None:
+    """Set ``county``, ``city`` and ``province`` of every record, in place.
+
+    Boundary polygons decide where they cover the record; elsewhere the nearest county seed
+    (OSM county-level places and county centres). OSM ``place=city`` records that name a
+    prefecture-level city become level ``prefecture`` (context only, never a match).
+    """
     prefectures = centres[centres["level"] == "prefecture"]
     county_names = set(centres.loc[centres["level"] == "county", "name"])
     pref_names = set(prefectures["name"]) - county_names
@@ -367,7 +389,9 @@ def _add_context(
     table.loc[is_pref, "city"] = table.loc[is_pref, "name"]
     table.loc[table["level"] == "county", "county"] = table.loc[table["level"] == "county", "name"]
 
-    # addr:* tags override; file-level majority fills what is still unknown
+
+def _tag_context(table: pd.DataFrame) -> None:
+    """``addr:*`` tags override the region context, in place; each file's majority fills what is unknown."""
     district = table["_addr_district"]
     has_district = district.str.contains(r"(?:区|县|旗|市)$", regex=True)
     table.loc[has_district, "county"] = district[has_district]
@@ -380,7 +404,11 @@ def _add_context(
             fill = (table["source"] == source) & (table[col] == "")
             table.loc[fill, col] = majority
 
-    # township / community context (Voronoi on place nodes)
+
+def _place_context(
+    table: pd.DataFrame, xyz: NDArray[np.float64], community_max_m: float, township_max_m: float
+) -> None:
+    """Set ``township`` and ``community`` in place: the nearest place node of each (Voronoi)."""
     kinds = table["kind"].to_numpy(dtype=object)
     for col, seed_kinds, max_m in (
         ("community", _COMMUNITY_SEED_KINDS, community_max_m),
@@ -396,14 +424,3 @@ def _add_context(
     table.loc[lvl == "community", "community"] = table.loc[lvl == "community", "name"]
     above = lvl.isin(["county", "prefecture"])
     table.loc[above, ["township", "community"]] = ""
-
-    # one road entry per (source, name, county): the longest way's middle vertex
-    roads = table["kind"] == "road"
-    longest = (
-        table[roads]
-        .sort_values("_length_m", ascending=False, kind="stable")
-        .drop_duplicates(["source", "name", "county"])
-    )
-    table = pd.concat([table[~roads], longest]).sort_index(kind="stable")
-    table = table.drop_duplicates(["name", "level", "lon", "lat"])
-    return table[list(ENTRY_COLUMNS)].reset_index(drop=True)

@@ -304,7 +304,7 @@ class _Matcher:
         return pos[ok], score[ok]
 
     def _house_number(self, q: _Query, road: str, number: str) -> _Match | None:
-        """The OSM address ``road`` + ``number`` (``addr:street``/``addr:housenumber``), if known."""
+        """Return the OSM address ``road`` + ``number`` (``addr:street``/``addr:housenumber``), if known."""
         rows = self.gaz._addr_index.get((road, _digits(number)), [])
         if not rows:
             return None
@@ -313,68 +313,76 @@ class _Matcher:
         return _Match(row, "poi", score) if row >= 0 else None
 
     def match(self, q: _Query) -> _Match:
-        """Most specific acceptable match of one address."""
-        g = self.gaz
+        """Return the most specific acceptable match of one address."""
+        found, near_miss = self._match_address(q)
+        if found is None:
+            found, near_area = self._match_area(q)
+            near_miss = max(near_miss, near_area)
+        return found if found is not None else _Match(-1, "unmatched", near_miss)
+
+    def _match_address(self, q: _Query) -> tuple[_Match | None, float]:
+        """Poi and street levels: house number on a road, POI names, the road (and the best score below)."""
         p = q.parsed
         near_miss = 0.0
-
-        # poi: house number on a road, then POI names
         if p.road and p.number:
             found = self._house_number(q, p.road, p.number)
             if found is not None:
-                return found
+                return found, near_miss
         texts = _poi_texts(q)
         if texts:
             cands = _merge(*(self.poi_scores[t] for t in texts), *(self._core_cands(q, t) for t in texts))
             row, score = self.pick(q, "poi", cands, max(self.min_score, _POI_NAME_MIN_SCORE))
             if row >= 0:
-                return _Match(row, "poi", score)
+                return _Match(row, "poi", score), near_miss
             near_miss = max(near_miss, score)
-
         if p.road:
             row, score = self.pick(q, "street", self.street_scores[p.road], self.min_score)
             if row >= 0:
-                return _Match(row, "street", score)
+                return _Match(row, "street", score), near_miss
             near_miss = max(near_miss, score)
         if q.alt_road:  # 估衣廊82号, 大学道63号: a road named without 路/街/巷, then a number
             found = self._house_number(q, q.alt_road, q.alt_number)
             if found is not None:
-                return found
+                return found, near_miss
             row, score = self.pick(q, "street", self.street_scores[q.alt_road],
                                    max(self.min_score, _POI_NAME_MIN_SCORE))
             if row >= 0:
-                return _Match(row, "street", score)
+                return _Match(row, "street", score), near_miss
         if p.road and p.number and not q.poi:  # a POI named with its address (植物咖啡馆慈悲路18号)
             text = p.local
             cands = _merge(self.poi_scores.get(text, _NO_CANDS), self._core_cands(q, text))
             row, score = self.pick(q, "poi", cands, max(self.min_score, _POI_NAME_MIN_SCORE))
             if row >= 0:
-                return _Match(row, "poi", score)
+                return _Match(row, "poi", score), near_miss
+        return None, near_miss
 
+    def _match_area(self, q: _Query) -> tuple[_Match | None, float]:
+        """Community, township and county levels (and the best score below the threshold)."""
+        g = self.gaz
+        p = q.parsed
+        near_miss = 0.0
         if p.community:
             cands = self.community_scores[_canon_community(p.community)]
             row, score = self.pick(q, "community", cands, self.min_score)
             if row >= 0:
-                return _Match(row, "community", score)
+                return _Match(row, "community", score), near_miss
             near_miss = max(near_miss, score)
         elif p.poi or p.local:  # a bare place name such as 大岩苏家: exact names only
             bare = (q.poi, p.poi, _strip_building(p.local), p.local)
             cands = _exact(g._community_by_name, *(t for t in bare if t))
             row, score = self.pick(q, "community", cands, self.min_score)
             if row >= 0:
-                return _Match(row, "community", score)
-
+                return _Match(row, "community", score), near_miss
         if q.township:
             row, score = self.pick(q, "township", self.township_scores[q.township], self.min_score)
             if row >= 0:
-                return _Match(row, "township", score)
+                return _Match(row, "township", score), near_miss
             near_miss = max(near_miss, score)
-
         if not q.from_default:  # the default region is context, not evidence of a location
             for token in (q.county, q.city):
                 if not token:
                     continue
                 row, score = self.pick(q, "county", _exact(g._county_by_core, token), self.min_score)
                 if row >= 0:
-                    return _Match(row, "county", score)
-        return _Match(-1, "unmatched", near_miss)
+                    return _Match(row, "county", score), near_miss
+        return None, near_miss

@@ -65,94 +65,116 @@ def _records_from_osm(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], tuple[float, float, float, float]]:
     """Turn one extract into raw gazetteer records (no admin context yet).
 
-    Returns the records, the township/community boundary polygons whose rings the extract
-    holds completely (``name``, ``level``, ``geometry``, ``osm_id``, ``source``) and the
-    extract's extent: min lon, min lat, max lon, max lat of the nodes of its roads
-    (``highway=*`` ways), the area its road network can measure — not of all nodes, since a
-    boundary way reaches far beyond the extract.
+    Returns the records (at most one per tagged element, in file order), the
+    township/community boundary polygons whose rings the extract holds completely
+    (``name``, ``level``, ``geometry``, ``osm_id``, ``source``) and the extract's extent
+    (:func:`_road_extent`).
     """
     coords, way_refs, tagged = read_elements(path)
     source = source or path.name
     areas = _admin_areas(tagged, coords, way_refs, source)
+    records = [rec for el in tagged if (rec := _element_record(el, coords, way_refs, source)) is not None]
+    logger.debug("%s: %d raw gazetteer records, %d boundary polygons", path, len(records), len(areas))
+    return records, areas, _road_extent(tagged, coords)
+
+
+def _road_extent(
+    tagged: Sequence[OsmElement], coords: dict[str, tuple[float, float]]
+) -> tuple[float, float, float, float]:
+    """Min lon, min lat, max lon, max lat of the nodes of the extract's roads (``highway=*`` ways).
+
+    The area its road network can measure — not of all nodes, since a boundary way reaches
+    far beyond the extract. NaN when the extract has no roads.
+    """
     road_nodes = {r for el in tagged if el.kind == "way" and "highway" in el.tags for r in el.refs}
     pts = [coords[r] for r in road_nodes if r in coords]
-    extent = (math.nan, math.nan, math.nan, math.nan)
-    if pts:
-        xy = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-        extent = (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
-    records: list[dict[str, Any]] = []
+    if not pts:
+        return math.nan, math.nan, math.nan, math.nan
+    xy = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    return float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())
 
-    def add(
-        el: OsmElement, name: str, kind: str, level: str, lon: float, lat: float, tag: str, **extra: Any
-    ) -> None:
-        if not (math.isfinite(lon) and math.isfinite(lat)):
-            return
-        rec = {
-            "name": name, "kind": kind, "level": level, "lon": lon, "lat": lat, "tag": tag, "source": source,
-            "osm_id": f"{el.kind}/{el.osm_id}", "street": "", "housenumber": "",
-            "_addr_city": normalise_address(el.tags.get("addr:city", "")),
-            "_addr_district": normalise_address(el.tags.get("addr:district", "")),
-            "_addr_province": normalise_address(el.tags.get("addr:province", "")),
-            "_length_m": 0.0,
-        }  # fmt: skip
-        rec.update(extra)
-        records.append(rec)
 
-    for el in tagged:
-        tags = el.tags
-        name = _name_of(tags)
-        street = normalise_address(tags.get("addr:street", ""))
-        housenumber = normalise_address(tags.get("addr:housenumber", ""))
-        place = tags.get("place", "")
-        poi_tag = _poi_tag(tags)
-        is_road = el.kind == "way" and "highway" in tags and bool(name)
-        is_admin = el.kind == "relation" and tags.get("boundary") == "administrative"
-        if not name and not (street and housenumber):
-            continue
+def _record(
+    el: OsmElement, source: str, name: str, kind: str, level: str, lon: float, lat: float, tag: str,
+    **extra: Any,
+) -> dict[str, Any] | None:
+    """Return one raw record (``None`` for a point without finite coordinates)."""
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return None
+    rec = {
+        "name": name, "kind": kind, "level": level, "lon": lon, "lat": lat, "tag": tag, "source": source,
+        "osm_id": f"{el.kind}/{el.osm_id}", "street": "", "housenumber": "",
+        "_addr_city": normalise_address(el.tags.get("addr:city", "")),
+        "_addr_district": normalise_address(el.tags.get("addr:district", "")),
+        "_addr_province": normalise_address(el.tags.get("addr:province", "")),
+        "_length_m": 0.0,
+    }  # fmt: skip
+    rec.update(extra)
+    return rec
 
-        # representative point
-        if el.kind == "node":
-            lon, lat = el.lon, el.lat
-        elif el.kind == "way":
-            pts = way_coords(el.refs, coords)
-            if len(pts) == 0:
-                continue
-            closed = len(el.refs) >= 4 and el.refs[0] == el.refs[-1] and len(pts) == len(el.refs)
-            if is_road:
-                mid = pts[len(pts) // 2]
-                add(el, name, "road", "street", float(mid[0]), float(mid[1]), f"highway={tags['highway']}",
-                    _length_m=_line_length_m(pts))  # fmt: skip
-                continue
-            if closed:
-                lon, lat = _polygon_centroid(pts)
-            else:
-                mid = pts[len(pts) // 2]
-                lon, lat = float(mid[0]), float(mid[1])
-        else:
-            lon, lat = _relation_point(el, coords, way_refs, admin=is_admin)
-            if not math.isfinite(lon):
-                continue
 
-        if is_admin and name:
-            level = _ADMIN_LEVEL.get(tags.get("admin_level", ""))
-            if level is not None:
-                add(
-                    el, name, f"admin_level={tags['admin_level']}", level, lon, lat, "boundary=administrative"
-                )
-            continue
-        if place and name and place not in _PLACE_SKIP:
-            level = _PLACE_LEVEL.get(place, "poi")
-            add(el, name, place, level, lon, lat, f"place={place}")
-            continue
-        if name and poi_tag:
-            add(el, name, "poi", "poi", lon, lat, poi_tag, street=street, housenumber=housenumber)
-            continue
-        if street and housenumber and el.kind != "relation":
-            label = street + housenumber + ("号" if housenumber.isdigit() else "")
-            add(el, name or label, "address", "poi", lon, lat, "addr:housenumber", street=street,
-                housenumber=housenumber)  # fmt: skip
-    logger.debug("%s: %d raw gazetteer records, %d boundary polygons", path, len(records), len(areas))
-    return records, areas, extent
+def _element_record(
+    el: OsmElement, coords: dict[str, tuple[float, float]], way_refs: dict[str, tuple[str, ...]], source: str
+) -> dict[str, Any] | None:
+    """Return the raw record of one tagged element: road, boundary, place, POI or house number (or none)."""
+    tags = el.tags
+    name = _name_of(tags)
+    street = normalise_address(tags.get("addr:street", ""))
+    housenumber = normalise_address(tags.get("addr:housenumber", ""))
+    if not name and not (street and housenumber):
+        return None
+    if el.kind == "way" and "highway" in tags and name:  # a road: its middle vertex lies on it
+        pts = way_coords(el.refs, coords)
+        if len(pts) == 0:
+            return None
+        mid = pts[len(pts) // 2]
+        return _record(el, source, name, "road", "street", float(mid[0]), float(mid[1]),
+                       f"highway={tags['highway']}", _length_m=_line_length_m(pts))  # fmt: skip
+    is_admin = el.kind == "relation" and tags.get("boundary") == "administrative"
+    point = _element_point(el, coords, way_refs, admin=is_admin)
+    if point is None:
+        return None
+    lon, lat = point
+    place = tags.get("place", "")
+    poi_tag = _poi_tag(tags)
+    if is_admin and name:
+        level = _ADMIN_LEVEL.get(tags.get("admin_level", ""))
+        if level is None:
+            return None
+        return _record(el, source, name, f"admin_level={tags['admin_level']}", level, lon, lat,
+                       "boundary=administrative")  # fmt: skip
+    if place and name and place not in _PLACE_SKIP:
+        return _record(el, source, name, place, _PLACE_LEVEL.get(place, "poi"), lon, lat, f"place={place}")
+    if name and poi_tag:
+        return _record(el, source, name, "poi", "poi", lon, lat, poi_tag, street=street,
+                       housenumber=housenumber)  # fmt: skip
+    if street and housenumber and el.kind != "relation":
+        label = street + housenumber + ("号" if housenumber.isdigit() else "")
+        return _record(el, source, name or label, "address", "poi", lon, lat, "addr:housenumber",
+                       street=street, housenumber=housenumber)  # fmt: skip
+    return None
+
+
+def _element_point(
+    el: OsmElement,
+    coords: dict[str, tuple[float, float]],
+    way_refs: dict[str, tuple[str, ...]],
+    *,
+    admin: bool,
+) -> tuple[float, float] | None:
+    """Return a node's own point, a closed way's centroid, an open way's middle vertex, a relation's label."""
+    if el.kind == "node":
+        return el.lon, el.lat
+    if el.kind == "way":
+        pts = way_coords(el.refs, coords)
+        if len(pts) == 0:
+            return None
+        if len(el.refs) >= 4 and el.refs[0] == el.refs[-1] and len(pts) == len(el.refs):
+            return _polygon_centroid(pts)
+        mid = pts[len(pts) // 2]
+        return float(mid[0]), float(mid[1])
+    lon, lat = _relation_point(el, coords, way_refs, admin=admin)
+    return (lon, lat) if math.isfinite(lon) else None
 
 
 _AREA_LEVEL: Final[dict[str, str]] = {"7": "township", "8": "township", "9": "community", "10": "community"}
