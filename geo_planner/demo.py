@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from pyproj import Transformer
 from .crs import wgs84_to_bd09, wgs84_to_gcj02
 from .io import atomic_write
 from .network import RoadNetwork, build_network
+from .osm import read_elements, way_coords
 
 log = logging.getLogger(__name__)
 
@@ -96,25 +96,19 @@ class Place:
 
 def read_places(osm: Path) -> dict[str, Place]:
     """Named place/amenity nodes (and hospital ways, at their node centroid) of an extract."""
-    nodes: dict[str, tuple[float, float]] = {}
+    coords, _, tagged = read_elements(osm)
     places: dict[str, Place] = {}
-    for _, el in ET.iterparse(osm, events=("end",)):
-        if el.tag == "node":
-            nodes[el.get("id", "")] = (float(el.get("lon", "nan")), float(el.get("lat", "nan")))
-            tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
-            kind = tags.get("place") or tags.get("amenity")
-            name = tags.get("name")
-            if kind and name and name not in places:
-                places[name] = Place(name, kind, *nodes[el.get("id", "")])
-        elif el.tag == "way":
-            tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
-            name = tags.get("name")
-            if tags.get("amenity") == "hospital" and name and name not in places:
-                pts = np.array([nodes[nd.get("ref")] for nd in el.findall("nd") if nd.get("ref") in nodes])
-                if len(pts):
-                    places[name] = Place(name, "hospital", float(pts[:, 0].mean()), float(pts[:, 1].mean()))
-        if el.tag in ("way", "relation"):
-            el.clear()
+    for el in tagged:
+        name = el.tags.get("name")
+        if not name or name in places:
+            continue
+        kind = el.tags.get("place") or el.tags.get("amenity")
+        if el.kind == "node" and kind:
+            places[name] = Place(name, kind, el.lon, el.lat)
+        elif el.kind == "way" and el.tags.get("amenity") == "hospital":
+            pts = way_coords(el.refs, coords)
+            if len(pts):
+                places[name] = Place(name, "hospital", float(pts[:, 0].mean()), float(pts[:, 1].mean()))
     return places
 
 
