@@ -122,7 +122,8 @@ def normalize_crs_name(value: object) -> CRSName | None:
         return None
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
         text = str(int(value))
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and float(value).is_integer():
+    elif (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+          and float(value).is_integer()):
         text = str(int(float(value)))
     elif isinstance(value, str):
         text = value

@@ -93,8 +93,9 @@ class Snap:
     located: np.ndarray
 
     def subset(self, rows: np.ndarray) -> Snap:
-        """The snaps of the given rows (index array or boolean mask)."""
-        return Snap(self.edge[rows], self.frac[rows], self.access_m[rows], self.on_network[rows], self.located[rows])
+        """Return the snaps of the given rows (index array or boolean mask)."""
+        return Snap(self.edge[rows], self.frac[rows], self.access_m[rows], self.on_network[rows],
+                    self.located[rows])
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ class RoadNetwork:
         return state
 
     def reversed(self) -> RoadNetwork:
-        """The same roads with every arc turned round (travel *to* a point becomes travel *from* it).
+        """Return the same roads with every arc turned round (travel *to* a point becomes travel *from* it).
 
         The geometry is shared, and so is the snapping index.
         """
@@ -232,8 +233,11 @@ _local = threading.local()
 
 
 def _to_metric(crs: str):  # noqa: ANN202 - pyproj.Transformer
-    """WGS-84 → ``crs`` transformer, made once per thread (pyproj transformers are not shared
-    between threads; creating one costs more than snapping a single point)."""
+    """Return the WGS-84 → ``crs`` transformer, made once per thread.
+
+    pyproj transformers are not shared between threads; creating one costs more than
+    snapping a single point.
+    """
     from pyproj import Transformer
 
     cache = getattr(_local, "transformers", None)
@@ -259,7 +263,7 @@ def _osmnx_way_tags() -> Iterator[None]:
 
 
 def _osm_xml(path: Path, cache_dir: Path | str | None) -> Path:
-    """The extract as OSM XML (a ``.pbf`` converted once by :func:`geo_planner.osm.osm_xml`)."""
+    """Return the extract as OSM XML (a ``.pbf`` converted once by :func:`geo_planner.osm.osm_xml`)."""
     try:
         return osm_xml(path, cache_dir)
     except InputError as exc:
@@ -290,9 +294,7 @@ def _allowed(mode: Mode, d: dict) -> bool:
         return _first(d.get("access")) != "no" or _first(d.get("foot")) in {"yes", "designated", "permissive"}
     if hw in DRIVE_EXCLUDED or _first(d.get("service")) in DRIVE_EXCLUDED_SERVICE:
         return False
-    if _first(d.get("access")) in _NO or _first(d.get("motor_vehicle")) in _NO or _first(d.get("motorcar")) in _NO:
-        return False
-    return True
+    return not any(_first(d.get(key)) in _NO for key in ("access", "motor_vehicle", "motorcar"))
 
 
 def _load_graph(xml: Path, mode: Mode, fallback_kmh: float):  # noqa: ANN202 - osmnx MultiDiGraph
@@ -397,7 +399,9 @@ def _assemble(parts: list[dict], mode: Mode, speed_mps: float) -> RoadNetwork:
         return np.fromiter((m[int(x)] for x in arr), dtype=np.int64, count=arr.shape[0])
 
     rows, cols, data = [], [], []
-    edge_arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("u", "v", "len", "fwd", "bwd", "geom", "name")}
+    edge_arrays: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("u", "v", "len", "fwd", "bwd", "geom", "name")
+    }
     extracts = []
     start = 0
     for p, m in zip(parts, idx_maps, strict=True):
@@ -435,7 +439,9 @@ def _assemble(parts: list[dict], mode: Mode, speed_mps: float) -> RoadNetwork:
     )
 
 
-def csr_min(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+def csr_min(
+    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]
+) -> sparse.csr_matrix:
     """Build a CSR matrix where duplicate ``(row, col)`` entries keep their **minimum**.
 
     scipy sums duplicates; for a graph, parallel arcs must keep the cheapest instead.

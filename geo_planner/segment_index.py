@@ -27,7 +27,9 @@ class SegmentIndex:
     more samples, and the very few still unproven fall back to shapely's STRtree.
     """
 
-    def __init__(self, geoms: np.ndarray, spacing: float = 10.0, k: int = 6, grid_cell_m: float = 30.0) -> None:
+    def __init__(
+        self, geoms: np.ndarray, spacing: float = 10.0, k: int = 6, grid_cell_m: float = 30.0
+    ) -> None:
         coords, idx = shapely.get_coordinates(geoms, return_index=True)
         same = idx[1:] == idx[:-1]
         self.x0, self.y0 = coords[:-1][same, 0], coords[:-1][same, 1]
@@ -173,7 +175,8 @@ class SegmentIndex:
             nx, ny = self._g_shape
             ox, oy = self._g_origin
             cell = self.grid_cell
-            key = np.nan_to_num((x - ox) // cell, nan=-1.0) * max(ny, 1) + np.nan_to_num((y - oy) // cell, nan=-1.0)
+            col = np.nan_to_num((x - ox) // cell, nan=-1.0)
+            key = col * max(ny, 1) + np.nan_to_num((y - oy) // cell, nan=-1.0)
             order = np.argsort(key, kind="stable")
             xs, ys = x[order], y[order]
             parts = [self.nearest(xs[i : i + chunk], ys[i : i + chunk], max_dist, chunk=chunk)
@@ -241,7 +244,8 @@ class SegmentIndex:
         if n == 0:
             return edge, frac, dist, np.empty(0, dtype=np.int64)
         workers = -1 if n > 20000 else 1  # threads only pay off on large batches (not one point)
-        sd, si = self.tree.query(np.c_[x, y], k=k, distance_upper_bound=max_dist + self.spacing, workers=workers)
+        bound = max_dist + self.spacing
+        sd, si = self.tree.query(np.c_[x, y], k=k, distance_upper_bound=bound, workers=workers)
         sd, si = sd.reshape(n, -1), si.reshape(n, -1)
         # missing neighbours come back as index tree.n: the sentinel segment, masked below
         seg = self._seg_of_sample[si]

@@ -70,7 +70,8 @@ def assign_admin_units(
         out[col] = np.where(in_poly, poly_name, out[col])
         out[f"{col}_source"] = np.where(in_poly, "osm_boundary", source)
     cols = ["township", "community", "township_source", "community_source"]
-    return pd.DataFrame({c: out[c] for c in cols}, index=index if index is not None else pd.RangeIndex(len(x)))
+    index = index if index is not None else pd.RangeIndex(len(x))
+    return pd.DataFrame({c: out[c] for c in cols}, index=index)
 
 
 def _in_areas(
@@ -102,7 +103,9 @@ def _in_areas(
     return hit, name
 
 
-def assign_county(lon: ArrayLike, lat: ArrayLike, gazetteer: Gazetteer, *, county_max_m: float = 60_000.0) -> pd.DataFrame:
+def assign_county(
+    lon: ArrayLike, lat: ArrayLike, gazetteer: Gazetteer, *, county_max_m: float = 60_000.0
+) -> pd.DataFrame:
     """Assign points to their prefecture-level city, county-level division and province.
 
     Decided by boundary polygons (:func:`geo_planner.admin.locate_divisions`); a point

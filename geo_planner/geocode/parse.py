@@ -255,7 +255,8 @@ def parse_address(text: str) -> ParsedAddress:
             after = token[len(road) :]
             if (road and "road" not in parts and _COMMUNITY_RE.match(after)
                     and not after.startswith(_COMMUNITY_SUFFIXES_URBAN + _COMMUNITY_SUFFIXES_RURAL)):
-                token = ""  # 冶金大道东侧花园新村: a road comes first (but 东街社区(居委会), 中山路社区 stay whole)
+                # 冶金大道东侧花园新村: a road comes first (but 东街社区(居委会), 中山路社区 stay whole)
+                token = ""
             if token and not (set(token) & _COMMUNITY_BAD_CHARS):
                 parts["community"] = token
                 rest = rest[len(token) :]

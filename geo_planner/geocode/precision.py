@@ -40,7 +40,8 @@ def precise_for_times(precision: ArrayLike, min_precision: str = "community") ->
         For an unknown ``min_precision``.
     """
     if min_precision not in _RANK or min_precision == "unmatched":
-        raise ValueError(f"min_precision_for_times must be one of {', '.join(PRECISIONS[:-1])}, not {min_precision!r}")
+        levels = ", ".join(PRECISIONS[:-1])
+        raise ValueError(f"min_precision_for_times must be one of {levels}, not {min_precision!r}")
     values = pd.Series(np.asarray(precision, dtype=object).ravel()).fillna("").astype(str)
     rank = values.map(_RANK).fillna(-1).to_numpy()  # coordinates / "" → -1 (finer than poi)
     return rank <= _RANK[min_precision]
