@@ -354,8 +354,9 @@ def test_check_lonlat_swapped_within_valid_range() -> None:
 @pytest.mark.parametrize("lat0", [22.7, 28.3, 32.05, 41.15])  # 深圳, 贵溪, 南京, Porto
 def test_metres_per_degree_matches_the_geodesic(lat0: float) -> None:
     m_lon, m_lat = crs.metres_per_degree(lat0)
-    east = distance_m(np.array([117.0]), np.array([lat0]), np.array([117.001]), np.array([lat0]))[0] * 1000
-    north = distance_m(np.array([117.0]), np.array([lat0]), np.array([117.0]), np.array([lat0 + 0.001]))[0] * 1000
+    lon, lat = np.array([117.0]), np.array([lat0])
+    east = distance_m(lon, lat, lon + 0.001, lat)[0] * 1000
+    north = distance_m(lon, lat, lon, lat + 0.001)[0] * 1000
     assert float(m_lon) == pytest.approx(east, rel=0.002)
     assert float(m_lat) == pytest.approx(north, rel=0.005)
     lon_m, lat_m = crs.metres_per_degree(np.array([lat0, lat0]))
