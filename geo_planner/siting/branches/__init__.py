@@ -7,7 +7,7 @@ usually at most 50 full party members; a joint branch usually covers at most 5 u
 1. **joint_branch** (联合党支部) — dispersed members who are not remote and are on the walking
    network are grouped around a meeting place (a station or a candidate public place) that
    *every* member of the group reaches on foot within ``thresholds.branch_walk_min``. The
-   grouping is the MILP below, solved with HiGHS (:func:`solve_joint_branches`).
+   grouping is a MILP solved with HiGHS (:func:`solve_joint_branches`, derived in :mod:`.joint`).
 2. **transfer** (就近参加活动, 一方隶属、多方管理) — a dispersed, non-remote member left out of
    every joint branch but within ``branch_walk_min`` of **another** branch's meeting place is
    sent to the nearest such branch. There is **one row per target branch**, listing every
@@ -28,8 +28,6 @@ usually at most 50 full party members; a joint branch usually covers at most 5 u
    meeting at the network medoid of its members (the centroid when none is on the network);
    a smaller city gets one ``mobile_member`` row: manage them as mobile party members and
    keep contact through their branch.
-
-The joint-branch model is derived in :mod:`.joint`.
 
 Modules
 -------

@@ -20,7 +20,7 @@ from .medoid import planar
 def _member_to_member_s(
     walk: RoadNetwork, snap: Snap, a: np.ndarray, b: np.ndarray, limit_s: float, chunk: int = 256
 ) -> np.ndarray:
-    """Walking seconds from member ``a[k]`` to member ``b[k]`` (``inf`` beyond ``limit_s``).
+    """Return the walking seconds from member ``a[k]`` to member ``b[k]`` (``inf`` beyond ``limit_s``).
 
     Each leaves its edge through either end (access leg plus the part of the edge), one
     Dijkstra with ``limit=`` per chunk of distinct start nodes on the road graph, and arrives

@@ -221,7 +221,7 @@ def _class_model(c: _Component, cls: np.ndarray, rep: np.ndarray) -> _ClassModel
 
 
 def _class_start(c: _Component, model: _ClassModel, cls: np.ndarray, greedy: np.ndarray) -> np.ndarray:
-    """The greedy grouping as a start of the class-aggregated model (every column)."""
+    """Return the greedy grouping as a start of the class-aggregated model (every column)."""
     n_s, n_p = c.n_sites, model.n_p
     start = np.zeros(model.a.shape[1])
     placed = greedy >= 0

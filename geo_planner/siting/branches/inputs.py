@@ -32,7 +32,7 @@ def as_bool(s: pd.Series) -> np.ndarray:
 
 
 def text(s: pd.Series | None, n: int) -> np.ndarray:
-    """Stripped text per row (``""`` for missing values; ``n`` empty strings without a column)."""
+    """Return stripped text per row (``""`` for missing values; ``n`` empty strings without a column)."""
     if s is None:
         return np.full(n, "", dtype=object)
     return s.fillna("").astype(str).str.strip().to_numpy(dtype=object)
@@ -67,7 +67,7 @@ class Places:
 
     @classmethod
     def of(cls, df: pd.DataFrame) -> Places:
-        """The places of a branches or sites table (``id``, ``name``, ``lon``, ``lat``; optional ``city``, ``township``)."""
+        """Read a branches or sites table: ``id``, ``name``, ``lon``, ``lat`` (``city``, ``township``)."""
         n = len(df)
         return cls(df["id"].astype(str).to_numpy(dtype=object), text(df["name"], n),
                    pd.to_numeric(df["lon"], errors="coerce").to_numpy(dtype=np.float64),
@@ -75,14 +75,14 @@ class Places:
                    text(df.get("city"), n), text(df.get("township"), n))
 
     def snap(self, walk: RoadNetwork, max_snap_m: float) -> Snap:
-        """The places snapped to the walking network."""
+        """Snap the places to the walking network."""
         return walk.snap(self.lon, self.lat, max_snap_m=max_snap_m)
 
 
 def validate(
     members: pd.DataFrame, branches: pd.DataFrame, sites: pd.DataFrame, rules: BranchSettings
 ) -> None:
-    """Raise :class:`InputError` listing missing columns, repeated member ids, unknown site kinds and bad rules."""
+    """Raise :class:`InputError` naming missing columns, repeated ids, unknown site kinds, bad rules."""
     problems: list[Problem] = []
     for name, df, cols in (("members", members, MEMBER_COLUMNS), ("branches", branches, BRANCH_COLUMNS),
                            ("sites", sites, SITE_COLUMNS)):
@@ -107,7 +107,7 @@ def validate(
 
 
 def read_members(members: pd.DataFrame, branches: Places, walk: RoadNetwork, max_snap_m: float) -> Members:
-    """The members table as aligned arrays, snapped to the walking network."""
+    """Read the members table as aligned arrays, snapped to the walking network."""
     n = len(members)
     bid = members["branch_id"].astype(str).to_numpy(dtype=object)
     lon = pd.to_numeric(members["lon"], errors="coerce").to_numpy(dtype=np.float64)

@@ -69,7 +69,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -96,9 +95,9 @@ class JointBranchSolution:
         Per member, walking minutes to that site (NaN when not placed).
     status
         ``optimal`` (every component proved optimal), ``time_limit`` (a component stopped at
-        its share of the time limit with a solution), ``greedy`` (HiGHS found nothing on a
-        component, which keeps its greedy grouping) or ``empty`` (no site can host a joint
-        branch).
+        its share of the time limit with a solution), ``greedy`` (a component kept its greedy
+        grouping: its model was too large for HiGHS, or HiGHS found nothing) or ``empty`` (no
+        site can host a joint branch).
     gap
         The largest relative MIP gap HiGHS reported on a component (0 when every one is
         proved optimal; ``None`` without HiGHS).
@@ -127,7 +126,7 @@ class JointBranchSolution:
     blocks_split: int = 0
 
     def summary(self) -> dict[str, object]:
-        """The model's record for ``run.json``: method, status, gap, runtime, bound, components."""
+        """Return the model's record for ``run.json``: method, status, gap, runtime, bound, components."""
         comps = self.components
         return {
             "method": "greedy" if self.status == "greedy" else "highs", "status": self.status,
@@ -182,7 +181,7 @@ def _pairs(cost: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _components(pi: np.ndarray, pj: np.ndarray, n_blocks: int, n_sites: int) -> tuple[int, np.ndarray]:
-    """Connected components of the block–site reachability graph: the component of every pair."""
+    """Split the block–site reachability graph into connected components: the component of every pair."""
     g = sparse.csr_matrix((np.ones(pi.size), (pi, n_blocks + pj)), shape=(n_blocks + n_sites,) * 2)
     n, label = csgraph.connected_components(g, directed=False)
     return n, label[pi]
@@ -276,11 +275,12 @@ def _blocks(
 
 def _solve_components(
     bl: _Blocks, is_station: np.ndarray, budget: TimeBudget, *, decompose: bool,
-    progress: Callable[[str, float], None] | None, **rules: Any,
+    progress: Callable[[str, float], None] | None, min_members: int, max_members: int, max_units: int,
+    threshold_min: float, max_exact_size: int,
 ) -> tuple[np.ndarray, list[ComponentResult]]:
     """Solve every component of the block–site graph, largest first: the site per block.
 
-    ``rules`` are the keyword arguments of :func:`solve_component` other than the time limit.
+    Each component gets its share of the time left in ``budget``, in proportion to its pairs.
     """
     n_s = is_station.shape[0]
     n_comp, comp_of_pair = _components(bl.bi, bl.bj, bl.n, n_s)
@@ -306,7 +306,8 @@ def _solve_components(
         pending -= sel.size
         site_local, res = solve_component(
             li.ravel(), lj.ravel(), bl.bt[sel], lu.ravel(), bl.size[blocks_c], is_station[sites_c],
-            n_blocks=blocks_c.size, time_limit_s=share, **rules)
+            n_blocks=blocks_c.size, min_members=min_members, max_members=max_members, max_units=max_units,
+            threshold_min=threshold_min, time_limit_s=share, max_exact_size=max_exact_size)
         placed = site_local >= 0
         block_site[blocks_c[placed]] = sites_c[site_local[placed]]
         results.append(res)

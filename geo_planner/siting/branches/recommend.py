@@ -23,7 +23,16 @@ from .cohesion import cohesion_blocks
 from .inputs import Members, Places, dispersed_groups, read_members, validate
 from .joint import JointBranchSolution, solve_joint_branches
 from .records import (
-    Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, rule_members, rule_record, tabulate,
+    Rec,
+    finite_max,
+    finite_median,
+    min_en,
+    min_zh,
+    mode,
+    rec_row,
+    rule_members,
+    rule_record,
+    tabulate,
 )
 from .remote import remote_recs
 from .residence import party_group_recs

@@ -52,7 +52,7 @@ def min_en(x: float) -> str:
 
 
 def rec_row(**values: object) -> dict[str, object]:
-    """A recommendation row: every column of the schema, ``""`` where ``values`` gives none."""
+    """Make a recommendation row: every column of the schema, ``""`` where ``values`` gives none."""
     row: dict[str, object] = {c: "" for c in RECOMMENDATION_COLUMNS}
     row.update(values)
     return row
@@ -72,12 +72,12 @@ def rule_record(method: str, recs: list[Rec], t0: float, *, exact: bool = False)
 
 
 def rule_members(n: int, rules: BranchSettings) -> str:
-    """The ``rule`` text of a branch's size: ``3 ≤ n ≤ 50 members``."""
+    """Return the ``rule`` text of a branch's size: ``3 ≤ n ≤ 50 members``."""
     return f"{rules.min_branch_members} ≤ {n} ≤ {rules.max_branch_members} members"
 
 
 def tabulate(recs: list[Rec], ids: np.ndarray, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The recommendations table and the per-member assignment (see ``recommend_branches``).
+    """Build the recommendations table and the per-member assignment (see ``recommend_branches``).
 
     Rows are numbered ``R001…`` in the order :func:`~geo_planner.siting.schema.finalize_recommendations`
     sorts them (kind, then size); ``ids`` and ``index`` are the member ids and the members

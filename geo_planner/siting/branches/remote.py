@@ -24,7 +24,7 @@ from .residence import split_by_residence
 
 
 def _mobile_row(m: Members, g: np.ndarray, city: str, rules: BranchSettings) -> Rec:
-    """The ``mobile_member`` row of a city with too few remote members ``g`` for a branch."""
+    """Make the ``mobile_member`` row of a city with too few remote members ``g`` for a branch."""
     label, label_en = city or "外地", city or "another city"
     located = np.isfinite(m.lon[g]) & np.isfinite(m.lat[g])
     return (rec_row(
@@ -46,7 +46,7 @@ def _mobile_row(m: Members, g: np.ndarray, city: str, rules: BranchSettings) -> 
 
 
 def _remote_parts(m: Members, g_all: np.ndarray, rules: BranchSettings) -> tuple[list[np.ndarray], list[str]]:
-    """A city's remote members in parts of at most ``max_branch_members``, and each part's county.
+    """Split a city's remote members into parts of at most ``max_branch_members``, and each part's county.
 
     The county is ``""`` unless the city is split and the part lies in one county that no
     other part shares.
@@ -65,7 +65,7 @@ def _remote_parts(m: Members, g_all: np.ndarray, rules: BranchSettings) -> tuple
 def _remote_row(
     m: Members, g: np.ndarray, walk: RoadNetwork, city: str, name: str, rules: BranchSettings
 ) -> Rec:
-    """The ``remote_branch`` row of remote members ``g`` of ``city``."""
+    """Make the ``remote_branch`` row of remote members ``g`` of ``city``."""
     label, label_en = city or "外地", city or "another city"
     m_lon, m_lat, t, on_net = network_medoid(walk, m.snap.subset(g), m.lon[g], m.lat[g])
     src = sorted(set(m.branch[g]))

@@ -112,7 +112,9 @@ def _qualifying_branches(m: Members, free: np.ndarray, min_pg: int) -> tuple[np.
     return sel, sorted(qualify)
 
 
-def _area_groups(m: Members, g_all: np.ndarray, min_pg: int) -> tuple[str, list[str], pd.Series, np.ndarray] | None:
+def _area_groups(
+    m: Members, g_all: np.ndarray, min_pg: int
+) -> tuple[str, list[str], pd.Series, np.ndarray] | None:
     """Split a branch's members into party groups by residence area.
 
     The area is the township, or the community when fewer than two townships have
@@ -152,7 +154,7 @@ def _party_group_row(
     m: Members, g: np.ndarray, walk: RoadNetwork, branches: Places, b: int, *, rank: int, area: str,
     n_core: int, level: str, n_areas: int, n_branch: int, rules: BranchSettings,
 ) -> Rec:
-    """The recommendation of party group ``rank`` of branch ``b``: members ``g``, ``n_core`` of them in ``area``."""
+    """Make the row of party group ``rank`` of branch ``b``: members ``g``, ``n_core`` of them in ``area``."""
     m_lon, m_lat, t, on_net = network_medoid(walk, m.snap.subset(g), m.lon[g], m.lat[g])
     b_med, a_med, a_max = finite_median(m.before[g]), finite_median(t), finite_max(t)
     extra = g.size - n_core

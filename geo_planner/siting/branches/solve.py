@@ -70,7 +70,7 @@ def assemble(blocks: list[RowBlock], n_col: int) -> tuple[sparse.csr_matrix, np.
 
 
 def _new_highs(n_col: int, time_limit_s: float, mip_abs_gap: float) -> highspy.Highs:
-    """A silent, seeded HiGHS with the time limit and gaps (no presolve on large models)."""
+    """Make a silent, seeded HiGHS with the time limit and gaps (no presolve on large models)."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
@@ -83,7 +83,7 @@ def _new_highs(n_col: int, time_limit_s: float, mip_abs_gap: float) -> highspy.H
 
 
 def _read_outcome(h: highspy.Highs, integer: bool, runtime: float) -> Outcome:
-    """The state, solution, gap, objective and bound HiGHS reports after ``run``."""
+    """Read the state, solution, gap, objective and bound HiGHS reports after ``run``."""
     model_status = h.getModelStatus()
     info = h.getInfo()
     if model_status == highspy.HighsModelStatus.kOptimal:

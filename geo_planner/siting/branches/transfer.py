@@ -39,8 +39,10 @@ def _nearest_other_branch(
     return r[order], c[order], v[order]
 
 
-def _transfer_row(m: Members, g: np.ndarray, t: np.ndarray, branches: Places, b: int, limit_min: float) -> Rec:
-    """The recommendation sending members ``g`` (walking ``t`` minutes) to branch ``b``."""
+def _transfer_row(
+    m: Members, g: np.ndarray, t: np.ndarray, branches: Places, b: int, limit_min: float
+) -> Rec:
+    """Make the row sending members ``g`` (walking ``t`` minutes) to branch ``b``."""
     b_med, a_med, a_max = finite_median(m.before[g]), finite_median(t), finite_max(t)
     return (rec_row(
         kind="transfer", name=f"就近参加{branches.name[b]}活动", lon=branches.lon[b], lat=branches.lat[b],
