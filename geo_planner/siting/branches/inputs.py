@@ -10,6 +10,7 @@ import pandas as pd
 from ...errors import InputError, Problem
 from ...network import RoadNetwork, Snap
 from ...settings import BranchSettings
+from ...vocab import DispersionReason
 
 #: Columns :func:`~geo_planner.siting.branches.recommend_branches` needs in each input table.
 MEMBER_COLUMNS: tuple[str, ...] = (
@@ -20,7 +21,7 @@ BRANCH_COLUMNS: tuple[str, ...] = ("id", "name", "lon", "lat")
 SITE_COLUMNS: tuple[str, ...] = ("id", "name", "kind", "lon", "lat")
 
 #: Reasons (in ``dispersion_reason``) that make a member a joint-branch / transfer candidate.
-LOCAL_REASONS = frozenset({"cross_township", "far"})
+LOCAL_REASONS: frozenset[DispersionReason] = frozenset({"cross_township", "far"})
 
 
 def as_bool(s: pd.Series) -> np.ndarray:

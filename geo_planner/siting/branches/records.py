@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ...settings import BranchSettings
-from ..schema import RECOMMENDATION_COLUMNS, RecommendationKind, empty_recommendations
+from ...vocab import RECOMMENDATION_KINDS
+from ..schema import RECOMMENDATION_COLUMNS, empty_recommendations
 from .medoid import MEDOID_CANDIDATES
 
 #: A recommendation row and its members' row positions.
@@ -88,7 +89,7 @@ def tabulate(recs: list[Rec], ids: np.ndarray, index: pd.Index) -> tuple[pd.Data
         return empty_recommendations(), assignment
     table = pd.DataFrame([r for r, _ in recs], columns=list(RECOMMENDATION_COLUMNS))
     table["member_ids"] = [";".join(ids[g]) for _, g in recs]
-    kind_order = {k: i for i, k in enumerate(RecommendationKind.__args__)}  # type: ignore[attr-defined]
+    kind_order = {k: i for i, k in enumerate(RECOMMENDATION_KINDS)}
     order = table.assign(_k=table["kind"].map(kind_order)).sort_values(
         ["_k", "n_members"], ascending=[True, False], kind="stable").index.to_numpy()
     table = table.loc[order].reset_index(drop=True)
