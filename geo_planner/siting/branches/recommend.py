@@ -160,10 +160,10 @@ def recommend_branches(
     """Recommend joint branches, transfers, party groups and remote branches.
 
     See the package docstring for the rules and :mod:`~geo_planner.siting.branches.joint` for
-    the joint-branch model. A member appears in
-    at most one recommendation: joint branches are formed first, transfers take the
-    dispersed members left out, remote members go to remote branches or mobile members, and
-    party groups are formed from the members left in each branch.
+    the joint-branch model. A member appears in at most one recommendation: joint branches
+    are formed first, transfers take the dispersed members left out, remote members go to
+    remote branches or mobile members, and party groups are formed from the members left in
+    each branch.
 
     Parameters
     ----------
