@@ -28,20 +28,18 @@ curve's point at ``p = new_stations`` is the run's maximal covering result.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import highspy
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import SolverError
 from ..network import RoadNetwork
 from ..settings import Scenario, SitingSettings
 from ..travel import cost_matrix
+from .highs import Milp, solve_milp
 from .plan import member_weights, siting_members
 from .stations import SitingResult, mclp
 
@@ -556,33 +554,16 @@ def _solve_phases(red: _Reduced, years: int, per_year: int, costs: np.ndarray, b
     mat = sp.csr_array(sp.vstack(rows, format="csr"))
     eps = 1e-4 * max(float(red.weight.min(initial=1.0)), 1e-6) / max(n_j * K, 1)
     obj = np.r_[np.full(ny, -eps), np.tile(red.weight, K)]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("random_seed", 0)
-    st = h.passModel(
-        int(n_col), int(mat.shape[0]), int(mat.nnz), int(highspy.MatrixFormat.kRowwise),
-        int(highspy.ObjSense.kMaximize), 0.0, obj.astype(np.float64), np.zeros(n_col), np.ones(n_col),
-        np.concatenate(lo).astype(np.float64), np.concatenate(hi).astype(np.float64),
-        mat.indptr.astype(np.int32), mat.indices.astype(np.int32), mat.data.astype(np.float64),
-        np.r_[np.ones(ny, dtype=np.int32), np.zeros(nz, dtype=np.int32)],
-    )
-    if st == highspy.HighsStatus.kError:
-        raise SolverError(f"phased plan: HiGHS rejected the model ({n_col} columns)")
-    h.run()
-    ms = h.getModelStatus()
-    info = h.getInfo()
-    if ms == highspy.HighsModelStatus.kInfeasible:
+    integer = np.r_[np.ones(ny, dtype=np.int32), np.zeros(nz, dtype=np.int32)]
+    model = Milp(obj, np.zeros(n_col), np.ones(n_col), integer, mat, np.concatenate(lo), np.concatenate(hi),
+                 maximize=True)
+    out = solve_milp(model, label="phased plan", time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if out.status == "infeasible":
         return "infeasible", np.zeros((K, n_j), bool), None
-    if int(info.primal_solution_status) != 2:
-        return ("time_limit_no_solution" if ms == highspy.HighsModelStatus.kTimeLimit
-                else h.modelStatusToString(ms).lower().replace(" ", "_")), np.zeros((K, n_j), bool), None
-    x = np.asarray(h.getSolution().col_value)
-    y = x[:ny].reshape(K, n_j) > 0.5
-    status = "optimal" if ms == highspy.HighsModelStatus.kOptimal else "time_limit"
-    gap = float(info.mip_gap) if math.isfinite(info.mip_gap) else None
-    return status, y, gap
+    if out.x is None:
+        return ("time_limit_no_solution" if out.stopped_by_time_limit else out.status), np.zeros((K, n_j), bool), None
+    y = out.x[:ny].reshape(K, n_j) > 0.5
+    return ("optimal" if out.status == "optimal" else "time_limit"), y, out.gap
 
 
 def _covered_weight(red: _Reduced, open_cols: np.ndarray) -> float:

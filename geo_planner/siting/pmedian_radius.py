@@ -34,9 +34,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
+
+from .highs import Milp, solve_milp
 
 logger = logging.getLogger(__name__)
 
@@ -315,35 +316,13 @@ def _solve_model(
     z0[forced[lev_ids]] = 0.0
     x0 = np.concatenate([y_start.astype(np.float64), z0])
 
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(max(time_limit_s, 1e-3)))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("random_seed", 0)
-    if integer and np.isfinite(target):
-        h.setOptionValue("objective_target", float(target) + 1e-9 * max(abs(target), 1.0))
-    status = h.passModel(
-        int(n_col), int(mat.shape[0]), int(mat.nnz), int(highspy.MatrixFormat.kRowwise),
-        int(highspy.ObjSense.kMinimize), float(base),
-        np.ascontiguousarray(col_cost, dtype=np.float64), np.zeros(n_col),
-        np.ascontiguousarray(col_upper, dtype=np.float64),
-        np.ascontiguousarray(row_lower, dtype=np.float64), np.ascontiguousarray(row_upper, dtype=np.float64),
-        np.ascontiguousarray(mat.indptr, dtype=np.int32), np.ascontiguousarray(mat.indices, dtype=np.int32),
-        np.ascontiguousarray(mat.data, dtype=np.float64), integrality,
-    )
-    if status == highspy.HighsStatus.kError:  # pragma: no cover - arrays are built consistently
-        raise RuntimeError(f"HiGHS rejected the radius model ({n_col} columns, {mat.shape[0]} rows)")
-    if integer:
-        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32), np.ascontiguousarray(x0))
-    h.run()
-    info = h.getInfo()
-    ms = h.getModelStatus()
-    solved = ms == highspy.HighsModelStatus.kOptimal
-    if integer:
-        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
-    else:
-        bound = float(info.objective_function_value) if solved else None
-    if int(info.primal_solution_status) != 2:
+    target_obj = (float(target) + 1e-9 * max(abs(target), 1.0)) if integer and np.isfinite(target) else None
+    model = Milp(col_cost, np.zeros(n_col), col_upper, integrality, mat, row_lower, row_upper,
+                 maximize=False, offset=float(base))
+    out = solve_milp(model, label="p_median radius", time_limit_s=max(time_limit_s, 1e-3), mip_gap=mip_gap,
+                     start=x0 if integer else None, objective_target=target_obj)
+    solved = out.status == "optimal"
+    bound = float(out.bound) if np.isfinite(out.bound) else None
+    if out.x is None:
         return None, np.inf, bound, False, n_z
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    return x, float(info.objective_function_value), bound, bool(solved), n_z
+    return out.x, out.objective, bound, solved, n_z

@@ -41,7 +41,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import highspy
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -50,6 +49,7 @@ from ..errors import InputError, Problem, SolverError
 from ..settings import SitingSettings
 from .pmedian_radius import radius_p_median
 from .budget import TimeBudget
+from .highs import Milp, Outcome, require_solution, solve_milp
 
 logger = logging.getLogger(__name__)
 
@@ -726,15 +726,6 @@ def _disaggregate(
 # --------------------------------------------------------------------------- HiGHS
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    status: str
-    x: np.ndarray
-    objective: float
-    gap: float | None
-    runtime_s: float
-
-
 def _solve_highs(
     *,
     label: str,
@@ -750,66 +741,12 @@ def _solve_highs(
     mip_gap: float,
     presolve: bool = True,
     start: np.ndarray | None = None,
-) -> _Outcome:
-    """Pass a MILP to HiGHS as row-wise CSR arrays in one call and solve it.
-
-    ``presolve=False`` for models we already reduced ourselves: on the covering models HiGHS's
-    presolve found nothing more and its solve was slower (measured on the benchmark city).
-    ``start`` is a feasible solution (every column) from the heuristic: HiGHS starts from it,
-    so a time-limited solve never returns less than the heuristic, nor nothing at all.
-    """
-    n_col, n_row = len(col_cost), a.shape[0]
-    assert a.shape[1] == n_col
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("random_seed", 0)
-    if not presolve:
-        h.setOptionValue("presolve", "off")
-    status = h.passModel(
-        int(n_col), int(n_row), int(a.nnz),
-        int(highspy.MatrixFormat.kRowwise),
-        int(highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize),
-        0.0,
-        np.ascontiguousarray(col_cost, dtype=np.float64),
-        np.ascontiguousarray(col_lower, dtype=np.float64),
-        np.ascontiguousarray(col_upper, dtype=np.float64),
-        np.ascontiguousarray(row_lower, dtype=np.float64),
-        np.ascontiguousarray(row_upper, dtype=np.float64),
-        np.ascontiguousarray(a.indptr, dtype=np.int32),
-        np.ascontiguousarray(a.indices, dtype=np.int32),
-        np.ascontiguousarray(a.data, dtype=np.float64),
-        np.ascontiguousarray(integer, dtype=np.int32),
-    )
-    if status == highspy.HighsStatus.kError:
-        raise SolverError(f"{label}: HiGHS rejected the model ({n_col} columns, {n_row} rows)")
-    if start is not None:
-        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32),
-                      np.ascontiguousarray(start, dtype=np.float64))
-    t0 = time.perf_counter()
-    h.run()
-    runtime = time.perf_counter() - t0
-    model_status = h.getModelStatus()
-    info = h.getInfo()
-    has_solution = int(info.primal_solution_status) == 2
-    text = h.modelStatusToString(model_status)
-    if model_status == highspy.HighsModelStatus.kOptimal:
-        state = "optimal"
-    elif model_status == highspy.HighsModelStatus.kTimeLimit:
-        state = "time_limit"
-    else:
-        state = text.lower().replace(" ", "_")
-    if not has_solution:
-        if model_status == highspy.HighsModelStatus.kTimeLimit:
-            raise SolverError(f"{label}: HiGHS found no feasible solution within the time limit of "
-                              f"{time_limit_s:g} s; raise time_limit_s or reduce the instance")
-        raise SolverError(f"{label}: HiGHS could not solve the model (status: {text})")
-    gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    logger.info("%s: HiGHS %s in %.3f s (%d cols, %d rows, %d nz), objective %.6g, gap %s",
-                label, state, runtime, n_col, n_row, a.nnz, info.objective_function_value, gap)
-    return _Outcome(state, x, float(info.objective_function_value), gap, runtime)
+) -> Outcome:
+    """Solve with :func:`~geo_planner.siting.highs.solve_milp`; raise when there is no solution."""
+    out = solve_milp(Milp(col_cost, col_lower, col_upper, integer, a, row_lower, row_upper, maximize),
+                     label=label, time_limit_s=time_limit_s, mip_gap=mip_gap, presolve=presolve, start=start)
+    require_solution(out)
+    return out
 
 
 # --------------------------------------------------------------------------- covering models
@@ -1114,7 +1051,7 @@ def _cover_rows(a: sp.csr_array) -> sp.csr_array:
 
 def _mclp_highs(
     a: sp.csr_array, wg: np.ndarray, p: int, time_limit_s: float, mip_gap: float, start: np.ndarray
-) -> tuple[np.ndarray, _Outcome]:
+) -> tuple[np.ndarray, Outcome]:
     """Uncapacitated MCLP on a reduced (groups × candidates) pattern; returns chosen columns."""
     k = a.shape[1]
     a2, w2, bonus = _fold_single_column_rows(a, wg)
@@ -1134,7 +1071,7 @@ def _mclp_highs(
 def _lscp_highs(
     a: sp.csr_array, wg: np.ndarray, need: float, full: bool, time_limit_s: float, mip_gap: float,
     start: np.ndarray,
-) -> tuple[np.ndarray, _Outcome]:
+) -> tuple[np.ndarray, Outcome]:
     """LSCP on a reduced pattern: fewest columns covering at least ``need`` weight.
 
     With ``full`` (target 100 %) every group must be covered: the classic set-cover rows.
@@ -1507,7 +1444,7 @@ def _cheapest_open_site(c: sp.csr_array, open_mask: np.ndarray) -> np.ndarray:
 def _p_median_highs(
     pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray,
     n_g: int, n_j: int, p: int, time_limit_s: float, mip_gap: float, start: np.ndarray,
-) -> tuple[np.ndarray, _Outcome]:
+) -> tuple[np.ndarray, Outcome]:
     """Uncapacitated p-median on candidate pairs with a per-group fallback (existing or penalty).
 
     Columns ``[x (pairs) | u (groups) | y (candidates)]``; rows: ``sum x + u = 1`` per group,
