@@ -1,7 +1,7 @@
 """Decision support around the station models: trade-off curve, sensitivity, phased plan, equity.
 
 One answer to one objective does not defend a plan in a meeting. Around the maximal covering
-model of :mod:`geo_planner.siting.stations` this module answers the questions a 老干部局 is
+model of :mod:`geo_planner.siting.models.mclp` this module answers the questions a 老干部局 is
 asked:
 
 * **How much does each extra station bring?** :func:`tradeoff_curve` solves the maximal
@@ -40,8 +40,10 @@ from ..network import RoadNetwork
 from ..settings import Scenario, SitingSettings
 from ..travel import cost_matrix
 from .highs import Milp, solve_milp
+from .models import StationData, get_model
+from .models.mclp import mclp
 from .plan import member_weights, siting_members
-from .stations import SitingResult, mclp
+from .result import SitingResult
 
 log = logging.getLogger(__name__)
 
@@ -795,7 +797,6 @@ def decide(
     DecisionResult
     """
     from ..equity import equity_by_area, equity_figures
-    from .pcenter import p_center
 
     t0 = time.perf_counter()
     s = scenario.siting
@@ -812,9 +813,8 @@ def decide(
     rows_of = np.repeat(np.arange(pc_cost.shape[0]), np.diff(pc_cost.indptr))
     pc_cost = sp.csr_array((pc_cost.data[keep], (rows_of[keep], pc_cost.indices[keep])), shape=pc_cost.shape)
     p = min(s.new_stations, int((~inst.existing).sum()))
-    pc_budget = budget.part(2, 10).total_s
-    pc = p_center(pc_cost, p, existing=inst.existing, time_limit_s=max(0.05, min(s.time_limit_s, pc_budget / 4)),
-                  total_time_limit_s=pc_budget, max_exact_size=s.max_exact_size)
+    pc = get_model("p_center").solve(StationData(None, None, inst.existing, pc_cost), s,
+                                     time_limit_s=budget.part(2, 10).total_s)
     # the longest current walk of the members the p-center serves (exact times, not cut off)
     served_pc = pc.member_site >= 0
     radius_before = float(inst.before_min[served_pc].max()) if served_pc.any() else float("nan")

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .highs import Milp, solve_milp
+from ..highs import Milp, solve_milp
 
 logger = logging.getLogger(__name__)
 
