@@ -2,8 +2,8 @@
 
 The models take sparse member × site matrices computed by earlier stages and never touch
 the road network themselves. Station models are registered in :mod:`.models` (one module
-each, run by :func:`~.stations.plan_stations`); branch models live in :mod:`.branches`; all
-solve through the one HiGHS wrapper, :mod:`.highs`.
+each, run by :func:`~.stations.plan_stations`); branch models live in :mod:`.branches`. The
+station and decision models solve through one HiGHS wrapper, :mod:`.highs`.
 """
 
 from .stations import (
