@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from .io import atomic_write
+from .atomic import atomic_write
 from .network import RoadNetwork, build_network
 
 log = logging.getLogger(__name__)

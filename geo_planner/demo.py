@@ -32,7 +32,7 @@ import shapely
 from pyproj import Transformer
 
 from .crs import wgs84_to_bd09, wgs84_to_gcj02
-from .io import atomic_write
+from .atomic import atomic_write
 from .network import RoadNetwork, build_network
 
 log = logging.getLogger(__name__)

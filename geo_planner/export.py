@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, PermissionDeniedError
-from .io import atomic_write
+from .atomic import atomic_write
 from .privacy import small_cell_rule, viewer_decision_table, viewer_recommendations
 from .vocab import FORMATS, ROLES, TABLES, VALUE_LABELS, ExportFormat, Language, Role, TableName
 from .zhformat import dates_zh

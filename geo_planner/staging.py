@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write
+from .atomic import atomic_write
 from .settings import Scenario
 
 log = logging.getLogger(__name__)
