@@ -26,7 +26,8 @@ WS_CHARS: Final[str] = (
     + "".join(chr(c) for c in range(0x2000, 0x200C))
     + "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-HEADER_SCAN_ROWS: Final = 10
+#: A header is looked for in the first this many non-blank rows (a title row may sit above it).
+_HEADER_SCAN_ROWS: Final = 10
 
 
 def input_error(file: str, reason: str, *, row: int | None = None, field: str | None = None) -> InputError:
@@ -86,7 +87,7 @@ def rows_to_frame(rows: list[list[str]], file: str) -> tuple[pd.DataFrame, dict[
     if nonblank.size == 0:
         raise input_error(file, "file is empty: no header and no data rows")
     header_pos = int(nonblank[0])
-    for pos in nonblank[:HEADER_SCAN_ROWS]:
+    for pos in nonblank[:_HEADER_SCAN_ROWS]:
         if header_score(grid[pos]) >= 2:
             header_pos = int(pos)
             break
