@@ -189,7 +189,8 @@ def load_layer(
         The file and its reading options.
     branches
         Accepted branches (a :attr:`LayerResult.frame` with ``id`` and ``name``), used to
-        resolve each member's branch by id first, then by exact name.  When ``None`` the
+        resolve each member's branch by id first, then by exact name (a name several
+        branches share is rejected: use the id).  When ``None`` the
         check is skipped and ``branch_id`` is the member's ``branch`` value unchanged.
     reference_date
         Date at which ages are computed from birth dates (default: today).
