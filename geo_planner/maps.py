@@ -55,7 +55,7 @@ from .crs import from_wgs84
 from .errors import ScenarioError
 from .export import header_label
 from .vocab import KIND_LABELS, REASON_LABELS, ROLES, VALUE_LABELS, Role
-from .io import atomic_write
+from .atomic import atomic_write
 from .network import RoadNetwork, Snap
 from .privacy import MIN_GROUP, VIEWER_CELL_M, small_cell_rule, small_count, viewer_recommendations
 from .privacy import lonlat as _lonlat

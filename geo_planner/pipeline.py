@@ -32,7 +32,8 @@ from .coverage import fill_admin_units, member_coverage, summarize_by_area, summ
 from .dispersion import branch_dispersion, classify_members
 from .export import export_table
 from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
-from .io import LayerResult, atomic_write, load_layer, write_rejections
+from .atomic import atomic_write
+from .io import LayerResult, load_layer, write_rejections
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
 from .settings import Scenario

@@ -45,7 +45,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from .errors import GeoPlannerError, Problem, ScenarioError
-from .io import atomic_write
+from .atomic import atomic_write
 from .settings import RegionSettings, RunSettings, Scenario, _resolve_paths, _scenario_files, scenario_from_dict
 
 log = logging.getLogger(__name__)

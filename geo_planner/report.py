@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .io import atomic_write
+from .atomic import atomic_write
 from .privacy import VIEWER_CELL_M, small_count, small_recommendations
 from .zhformat import date_zh
 
