@@ -144,7 +144,7 @@ def build_map(
 
 
 def _new_canvas(settings: MapSettings, role: Role) -> Canvas:
-    """An empty map with a metric scale bar, the base tiles and only Leaflet's own files."""
+    """Start an empty map with a metric scale bar, the base tiles and only Leaflet's own files."""
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_start=12, location=[30.0, 115.0])
     m.add_child(MetricScale())
     m.options["max_zoom"] = 18  # marker clusters need it even without a tile layer

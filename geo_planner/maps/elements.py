@@ -1,5 +1,7 @@
-"""Building blocks of the map page: coordinate display, escaped texts, popups, badges and the
-Leaflet elements that carry many markers as one JSON array.
+"""Building blocks of the map page.
+
+Coordinate display, escaped texts, popups, badges and the Leaflet elements that carry many
+markers as one JSON array.
 
 Every text reaches the page HTML-escaped in Python and, inside scripts, as script-safe JSON
 (:func:`script_json`), never inside a JavaScript template literal.

@@ -1,5 +1,4 @@
-"""Place layers of the map: branches, stations and hospitals with their service areas, and
-recommendations.
+"""Place layers of the map: branches, stations and hospitals with their service areas, recommendations.
 
 Counts shown to a viewer obey the small-cell rule (:mod:`geo_planner.privacy`): no count of
 1–4 people, no share of fewer than 5, and recommendations without member ids or names (a
@@ -57,17 +56,21 @@ class FacilityStyle:
     time_col: str
 
 
-STATIONS = FacilityStyle("stations", STATION_COLOR, 0.18, "station_areas", "area_tip", "glyph_station", "kind",
-                         True, "nearest_station_id", "walk_min_station")
-HOSPITALS = FacilityStyle("hospitals", HOSPITAL_COLOR, 0.08, "hospital_areas", "area_tip_drive", "glyph_hospital",
-                          "level", False, "nearest_hospital_id", "drive_min_hospital")
+STATIONS = FacilityStyle(
+    "stations", STATION_COLOR, 0.18, "station_areas", "area_tip", "glyph_station", "kind", True,
+    "nearest_station_id", "walk_min_station",
+)
+HOSPITALS = FacilityStyle(
+    "hospitals", HOSPITAL_COLOR, 0.08, "hospital_areas", "area_tip_drive", "glyph_hospital", "level", False,
+    "nearest_hospital_id", "drive_min_hospital",
+)
 
 
 # ----------------------------------------------------------------------------------- branches
 
 
 def add_branches(c: Canvas, branches: pd.DataFrame | None, members: pd.DataFrame | None) -> None:
-    """Branch meeting places as badges coloured by their share of dispersed members."""
+    """Draw branch meeting places as badges coloured by their share of dispersed members."""
     b_lon, b_lat, b_ok = _lonlat(branches)
     if branches is None or not b_ok.any():
         return
@@ -100,7 +103,7 @@ def add_branches(c: Canvas, branches: pd.DataFrame | None, members: pd.DataFrame
 def _branch_rows(
     c: Canvas, branch_id: str, place: str, note: object, counts: pd.Series | None, share: pd.Series, i: int
 ) -> list[tuple[str, str]]:
-    """Popup rows of branch ``i``: id, meeting place, members, share (small-cell rule for viewers), note."""
+    """Return branch ``i``'s popup rows: id, place, members, share (small-cell rule for viewers), note."""
     L = c.labels
     rows = [(L["id"], html_text(branch_id))]
     if place:
@@ -162,7 +165,7 @@ def add_facilities(
     given: gpd.GeoDataFrame | None,
     max_snap_m: float,
 ) -> None:
-    """Facilities (:data:`STATIONS` or :data:`HOSPITALS`) with their service areas within ``limit`` minutes.
+    """Draw facilities (:data:`STATIONS`, :data:`HOSPITALS`) and their ``limit``-minute service areas.
 
     The areas are ``given`` (row order of ``table``), else computed on ``net``; without
     either a note says they are not drawn.
@@ -202,7 +205,7 @@ def _facility_markers(
     reach: pd.Series | None,
     limit: float,
 ) -> None:
-    """Facility badges with id, kind or level, and members within reach (small-cell rule for viewers)."""
+    """Draw facility badges: id, kind or level, members within reach (small-cell rule for viewers)."""
     L = c.labels
     group = folium.FeatureGroup(name=L[style.key], show=True)
     glyph = L[style.glyph_key]
@@ -216,7 +219,8 @@ def _facility_markers(
             rows.append((L[style.extra_col], html_text(extra.iloc[i])))
         if reach is not None:
             shown = int(reach.iloc[i]) if c.planner else small_count(int(reach.iloc[i]))
-            rows.append((L["reach"].format(t=limit), html_text(shown if shown is not None else f"<{MIN_GROUP}")))
+            shown_text = html_text(shown if shown is not None else f"<{MIN_GROUP}")
+            rows.append((L["reach"].format(t=limit), shown_text))
         data.append([float(y[i]), float(x[i]), icon_html(glyph, style.color, 22, shape),
                      popup_html(html_text(names.iloc[i]), rows), html.escape(names.iloc[i]), 22])
     group.add_child(Markers(data))
@@ -271,8 +275,10 @@ def _within_counts(
 # ---------------------------------------------------------------------------- recommendations
 
 
-def add_recommendations(c: Canvas, recommendations: pd.DataFrame | None, members: pd.DataFrame | None) -> None:
-    """Recommendations as badges by kind; a viewer's are scrubbed (:func:`~geo_planner.privacy.viewer_recommendations`)."""
+def add_recommendations(
+    c: Canvas, recommendations: pd.DataFrame | None, members: pd.DataFrame | None
+) -> None:
+    """Draw recommendations as badges by kind (a viewer's scrubbed by ``privacy.viewer_recommendations``)."""
     if recommendations is None or not len(recommendations):
         return
     recs = recommendations if c.planner else viewer_recommendations(recommendations, members, c.lang)
@@ -289,7 +295,8 @@ def add_recommendations(c: Canvas, recommendations: pd.DataFrame | None, members
         row = recs.iloc[i]
         kind = kinds.iloc[i]
         label = kind_label(kind, c.lang)
-        icon = icon_html(KIND_GLYPH[c.lang].get(kind, "?"), KIND_COLORS.get(kind, UNKNOWN_KIND_COLOR), 24, "6px")
+        color = KIND_COLORS.get(kind, UNKNOWN_KIND_COLOR)
+        icon = icon_html(KIND_GLYPH[c.lang].get(kind, "?"), color, 24, "6px")
         name = row.get("name", "")
         tip = label + (sep + str(name) if isinstance(name, str) and name else "")
         data.append([float(y[i]), float(x[i]), icon, _rec_popup(c, row, label), html.escape(tip), 24])
@@ -303,7 +310,7 @@ def add_recommendations(c: Canvas, recommendations: pd.DataFrame | None, members
 
 
 def _rec_popup(c: Canvas, row: pd.Series, kind_text: str) -> str:
-    """Popup of a recommendation: kind, rationale, counts, minutes, site, branches (and member ids for planners)."""
+    """Return a recommendation's popup: kind, rationale, counts, minutes, site, branches, member ids."""
     L = c.labels
     rationale = row.get("rationale_en" if c.lang == "en" else "rationale_zh", "")
     if (not isinstance(rationale, str) or not rationale) and c.lang == "en":

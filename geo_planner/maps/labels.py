@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..vocab import KIND_LABELS, RECOMMENDATION_KINDS, REASON_LABELS
+from ..vocab import KIND_LABELS, REASON_LABELS, RECOMMENDATION_KINDS
 
 __all__ = ["KIND_GLYPH", "LABELS", "kind_label", "reason_label"]
 

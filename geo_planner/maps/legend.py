@@ -1,5 +1,4 @@
-"""The map's fixed panels: the legend with its swatches and notes, the coverage table, the title
-and the page style."""
+"""The map's fixed panels: the legend with its swatches and notes, the coverage table, title and style."""
 
 from __future__ import annotations
 
@@ -130,7 +129,7 @@ def coverage_panel(
 
 
 def _cell_text(column: str, value: Any) -> str:
-    """A coverage table value: shares in whole per cent, minutes with one decimal, counts whole."""
+    """Format a coverage table value: shares in whole per cent, minutes with one decimal, counts whole."""
     if column.startswith("share_"):
         return "—" if pd.isna(value) else f"{float(value) * 100:.0f}%"
     if column.endswith("_min"):
