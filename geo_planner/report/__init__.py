@@ -76,7 +76,9 @@ def render_report(result: RunResult) -> str:
     return page(result.scenario.name, result.scenario.map.language, "\n".join(parts))
 
 
-def print_pdf(html_path: Path, pdf_path: Path, *, chromium: str | None = None, timeout_s: float = 120.0) -> str | None:
+def print_pdf(
+    html_path: Path, pdf_path: Path, *, chromium: str | None = None, timeout_s: float = 120.0
+) -> str | None:
     """Print an HTML file to PDF with headless Chromium.
 
     Returns
@@ -93,7 +95,8 @@ def print_pdf(html_path: Path, pdf_path: Path, *, chromium: str | None = None, t
                "--disable-background-networking", "--no-pdf-header-footer", f"--user-data-dir={tmp}/profile",
                f"--print-to-pdf={out}", html_path.resolve().as_uri()]
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False)
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s,
+                                  check=False)
         except subprocess.TimeoutExpired:
             return f"chromium did not print the report within {timeout_s:g} s"
         if not out.is_file() or out.stat().st_size == 0 or out.read_bytes()[:5] != b"%PDF-":

@@ -27,8 +27,9 @@ __all__ = ["MODEL_NAMES", "SMALL_CELL", "Charts", "shown_areas"]
 SMALL_CELL: Final[int] = MIN_GROUP
 #: Models by ``(zh, en)`` name, ``current`` for the stations there are now.
 MODEL_NAMES: Final[dict[str, tuple[str, str]]] = {
-    "current": ("现状", "current"), "mclp": ("最大覆盖", "maximal covering"), "lscp": ("集合覆盖", "set covering"),
-    "p_median": ("p-中位", "p-median"), "p_center": ("p-中心", "p-center"),
+    "current": ("现状", "current"), "mclp": ("最大覆盖", "maximal covering"),
+    "lscp": ("集合覆盖", "set covering"), "p_median": ("p-中位", "p-median"),
+    "p_center": ("p-中心", "p-center"),
 }
 #: Dispersion reasons as ``(zh, en)`` chart labels (the English shortened to fit the chart).
 REASONS: Final[dict[str, tuple[str, str]]] = {
@@ -36,8 +37,8 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
     for code, en in (("remote", "lives in another city"), ("cross_township", "another township"),
                      ("far", "far from the branch"))
 }
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-              "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC")
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
+              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC")
 
 
 def _cjk_font() -> str | None:
@@ -64,11 +65,13 @@ class Charts:
         return f"{zh} {en}" if self.font else en
 
     def figure(self, w: float = 7.0, h: float = 3.6) -> Any:
+        """Return a new figure of ``w`` × ``h`` inches at 96 dpi."""
         from matplotlib.figure import Figure
 
         return Figure(figsize=(w, h), dpi=96, layout="constrained")
 
     def png(self, fig: Any) -> str:
+        """Return ``fig`` as a PNG data URI."""
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
         FigureCanvasAgg(fig)
@@ -77,6 +80,7 @@ class Charts:
         return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
     def draw(self, fn: Any, *args: Any, **kw: Any) -> str:
+        """Call the chart function ``fn(self, *args, **kw)`` with the report's fonts and sizes."""
         with self._mpl.rc_context(self.rc):
             return fn(self, *args, **kw)
 
@@ -84,7 +88,8 @@ class Charts:
 def chart_tradeoff(ch: Charts, curve: pd.DataFrame, p_run: int) -> str:
     fig = ch.figure()
     ax = fig.add_subplot(1, 1, 1)
-    ax.bar(curve["p"], curve["marginal_share"] * 100, color="#c6dbef", label=ch.label("每增一站的增益", "gain of each site"))
+    ax.bar(curve["p"], curve["marginal_share"] * 100, color="#c6dbef",
+           label=ch.label("每增一站的增益", "gain of each site"))
     ax.plot(curve["p"], curve["weighted_coverage_share"] * 100, "o-", color="#b2182b",
             label=ch.label("覆盖率(加权)", "coverage (weighted)"))
     ax.plot(curve["p"], curve["coverage_share"] * 100, "s--", color="#2166ac", ms=4,
@@ -259,7 +264,8 @@ def chart_map(ch: Charts, result: RunResult) -> str:
             if len(sel):
                 zh, en = MODEL_NAMES[key]
                 ax.scatter(sel["lon"].astype(float), sel["lat"].astype(float), marker=mk, s=size, c=col,
-                           edgecolors="black", linewidths=0.5, zorder=4, label=ch.label(f"新建（{zh}）", f"new ({en})"))
+                           edgecolors="black", linewidths=0.5, zorder=4,
+                           label=ch.label(f"新建（{zh}）", f"new ({en})"))
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect(1 / k)

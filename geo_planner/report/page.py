@@ -39,7 +39,7 @@ def num(v: Any, digits: int = 1) -> str:
 
 
 def count(v: Any) -> str:
-    """A whole number of people, or "<5" where the small-cell rule left it empty."""
+    """Format a whole number of people, or "<5" where the small-cell rule left it empty."""
     return "<5" if v is None or pd.isna(v) else str(int(v))
 
 
@@ -56,6 +56,7 @@ def figure(src: str, zh: str, en: str, name: str) -> str:
             f"<figcaption>{tr(zh, en)}</figcaption></figure>")
 
 
+#: The page style: one language shown at a time, printable.
 STYLE = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;
  max-width:960px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.5}
@@ -69,8 +70,9 @@ figure{margin:.8em 0;text-align:center} img.chart{max-width:100%} figcaption{fon
 .verdict{background:#fff7e6;border-left:4px solid #e08214;padding:.5em .8em}
 .note{font-size:.8em;color:#666} #lang{float:right}
 @media print{#lang{display:none} h2{break-before:auto} figure,table{break-inside:avoid} body{max-width:none}}
-"""
+"""  # noqa: E501 (CSS lines as printed in the page)
 
+#: The language button.
 SCRIPT = """
 document.getElementById('lang').addEventListener('click', function () {
   var h = document.documentElement; h.lang = (h.lang === 'zh') ? 'en' : 'zh';

@@ -38,8 +38,9 @@ __all__ = ["equity", "header", "phased_plan", "recommendations", "sensitivity", 
 #: Organisation recommendations by kind, as ``(zh, en)`` list labels (English in the plural).
 _ORG_KINDS: dict[str, tuple[str, str]] = {
     kind: (KIND_LABELS["zh"][kind], en)
-    for kind, en in (("joint_branch", "joint branches"), ("transfer", "transfers"), ("party_group", "party groups"),
-                     ("remote_branch", "remote branches"), ("mobile_member", "mobile members"))
+    for kind, en in (("joint_branch", "joint branches"), ("transfer", "transfers"),
+                     ("party_group", "party groups"), ("remote_branch", "remote branches"),
+                     ("mobile_member", "mobile members"))
 }
 _SITING_MODELS = ("mclp", "lscp", "p_median", "p_center")
 
@@ -60,10 +61,11 @@ def header(result: RunResult) -> list[str]:
 def situation(ch: Charts, result: RunResult) -> list[str]:
     """Return section 1: key figures, coverage by township, reasons for dispersion and the map."""
     counts = result.counts
-    reasons = counts.get("dispersion_reasons", {}) if isinstance(counts.get("dispersion_reasons"), dict) else {}
+    reasons = counts.get("dispersion_reasons")
+    reasons = reasons if isinstance(reasons, dict) else {}
+    kpis = "".join(f"<div>{tr(zh, en)}<b>{v}</b></div>" for zh, en, v in _kpis(result))
     parts = [f"<h2>{tr('一、基本情况', '1. The situation in numbers')}</h2>",
-             '<div class="kpi">' + "".join(f"<div>{tr(zh, en)}<b>{v}</b></div>" for zh, en, v in _kpis(result))
-             + "</div>"]
+             f'<div class="kpi">{kpis}</div>']
     by_area = result.coverage_by_area
     if by_area is not None and len(by_area):
         parts.append(figure(ch.draw(chart_areas, by_area), "各街道(乡镇)驿站步行覆盖率与人数",
@@ -73,9 +75,10 @@ def situation(ch: Charts, result: RunResult) -> list[str]:
         parts.append(figure(ch.draw(chart_reasons, reasons), "居住分散的原因（一人可有多项）",
                             "why members are dispersed (a member may have several reasons)", "reasons"))
     parts.append(figure(ch.draw(chart_map, result),
-                        f"地图：路网、老干部分布（{VIEWER_CELL_M:g}米网格，少于{SMALL_CELL}人的网格不显示）、驿站与建议新站",
-                        f"map: roads, members on a {VIEWER_CELL_M:g} m grid (cells under {SMALL_CELL} hidden), "
-                        "stations and recommended sites", "map"))
+                        f"地图：路网、老干部分布（{VIEWER_CELL_M:g}米网格，"
+                        f"少于{SMALL_CELL}人的网格不显示）、驿站与建议新站",
+                        f"map: roads, members on a {VIEWER_CELL_M:g} m grid "
+                        f"(cells under {SMALL_CELL} hidden), stations and recommended sites", "map"))
     return parts
 
 
@@ -98,8 +101,8 @@ def _kpis(result: RunResult) -> list[tuple[str, str, str]]:
              share("covered_station")),
             (f"{thr.branch_walk_min:g}分钟内到支部", f"branch within {thr.branch_walk_min:g} min",
              share("covered_branch")),
-            (f"{thr.hospital_drive_min:g}分钟车程内有医院", f"hospital within {thr.hospital_drive_min:g} min drive",
-             share("covered_hospital")),
+            (f"{thr.hospital_drive_min:g}分钟车程内有医院",
+             f"hospital within {thr.hospital_drive_min:g} min drive", share("covered_hospital")),
             ("居住分散", "dispersed", f"{disp}"), ("现有驿站", "stations", f"{len(result.stations)}")]
 
 
@@ -121,13 +124,14 @@ def tradeoff(ch: Charts, result: RunResult) -> list[str]:
     p_max = int(dec.tradeoff["p"].max())
     parts = [f"<h2>{tr('二、多建一个站能多覆盖多少人', '2. What each extra station brings')}</h2>",
              figure(ch.draw(chart_tradeoff, dec.tradeoff, p_run),
-                    f"新建 0–{p_max} 个驿站的最优覆盖率（每点均为最大覆盖模型最优解），虚线为本次方案 p = {p_run}",
+                    f"新建 0–{p_max} 个驿站的最优覆盖率（每点均为最大覆盖模型最优解），"
+                    f"虚线为本次方案 p = {p_run}",
                     f"best coverage for 0–{p_max} new stations (each point a proven "
                     f"maximal covering optimum); dotted line: this run's p = {p_run}", "tradeoff")]
     not_opt = dec.tradeoff[dec.tradeoff["status"] != "optimal"]
     if len(not_opt):
-        parts.append(f'<p class="note">{tr("以下点未证明最优（达到时间上限）：", "Not proven optimal (time limit): ")}'
-                     f"p = {', '.join(str(int(p)) for p in not_opt['p'])}</p>")
+        note = tr("以下点未证明最优（达到时间上限）：", "Not proven optimal (time limit): ")
+        parts.append(f'<p class="note">{note}p = {", ".join(str(int(p)) for p in not_opt["p"])}</p>')
     return parts
 
 
@@ -141,12 +145,13 @@ def equity(ch: Charts, result: RunResult) -> list[str]:
     rows = []
     for name, fig in dec.equity.items():
         zh, en = MODEL_NAMES.get(name, (name, name))
-        rows.append([tr(zh, en), num(fig.get("gini"), 3), pct(fig.get("share_beyond")), num(fig.get("p90_min")),
-                     num(fig.get("max_min")), str(fig.get("n_unreachable", 0))])
+        rows.append([tr(zh, en), num(fig.get("gini"), 3), pct(fig.get("share_beyond")),
+                     num(fig.get("p90_min")), num(fig.get("max_min")), str(fig.get("n_unreachable", 0))])
     parts = [f"<h2>{tr('三、公平性：谁仍被落下', '3. Equity: who is still left out')}</h2>",
              figure(ch.draw(chart_equity, dec.minutes, siting_members(result.members), thr),
                     f"步行至最近驿站时间的分布（现状与各模型方案），竖线为 {thr:g} 分钟标准",
-                    f"walk to the nearest station, now and with each model's sites; line: {thr:g} min", "equity"),
+                    f"walk to the nearest station, now and with each model's sites; line: {thr:g} min",
+                    "equity"),
              table([("方案", "plan"), ("基尼系数", "Gini"), (f"超出{thr:g}分钟比例", f"beyond {thr:g} min"),
                     ("90%分位(分钟)", "90th pct (min)"), ("最长(分钟)", "longest (min)"),
                     ("路网不可达人数", "unreachable")], rows)]
@@ -178,8 +183,8 @@ def recommendations(result: RunResult) -> list[str]:
     other = recs[recs["kind"] != "new_station"]["kind"].value_counts()
     if len(other):
         items = "".join(f"<li>{tr(*_ORG_KINDS.get(k, (k, k)))}: {int(v)}</li>" for k, v in other.items())
-        parts.append(f"<p>{tr('组织设置建议（详见调整建议表）：', 'Branch organisation (see the recommendations table):')}</p>"
-                     f"<ul>{items}</ul>")
+        intro = tr("组织设置建议（详见调整建议表）：", "Branch organisation (see the recommendations table):")
+        parts.append(f"<p>{intro}</p><ul>{items}</ul>")
     counts = result.counts
     siting = counts.get("siting", {}) if isinstance(counts.get("siting"), dict) else {}
     models = [(k, v) for k, v in siting.items() if k in _SITING_MODELS and isinstance(v, dict)]
@@ -223,18 +228,21 @@ def phased_plan(ch: Charts, result: RunResult) -> list[str]:
     ph = dec.phased_plan
     ps = dec.summary["phased_plan"]
     base_share = float(dec.tradeoff["weighted_coverage_share"].iloc[0]) if len(dec.tradeoff) else 0.0
-    rows = [[str(int(r["year"])), html.escape(str(r["site_name"]) or "—"), count(small_count(r["new_members"])),
-             pct(r["year_weighted_share"]), pct(r["horizon_optimum_share"]),
-             tr("是", "yes") if r["optimal_at_horizon"] else tr("否", "no"), html.escape(str(r["note"] or ""))]
+    rows = [[str(int(r["year"])), html.escape(str(r["site_name"]) or "—"),
+             count(small_count(r["new_members"])), pct(r["year_weighted_share"]),
+             pct(r["horizon_optimum_share"]), tr("是", "yes") if r["optimal_at_horizon"] else tr("否", "no"),
+             html.escape(str(r["note"] or ""))]
             for _, r in ph.iterrows()]
     parts = [f"<h2>{tr('六、分年度建设计划', '6. The phased plan')}</h2>",
              figure(ch.draw(chart_phases, ph, base_share),
-                    f"每年新建不超过 {ps['per_year']} 个、共 {ps['years']} 年的累计覆盖率，圆圈为同等站点数的最优值",
-                    f"coverage year by year ({ps['per_year']} a year, {ps['years']} years); circles: the best "
-                    "any plan of that size reaches", "phased"),
+                    f"每年新建不超过 {ps['per_year']} 个、共 {ps['years']} 年的累计覆盖率，"
+                    "圆圈为同等站点数的最优值",
+                    f"coverage year by year ({ps['per_year']} a year, {ps['years']} years); "
+                    "circles: the best any plan of that size reaches", "phased"),
              table([("年度", "year"), ("新建站点", "site"), ("新增覆盖人数", "newly served"),
                     ("累计覆盖率", "coverage"), ("同等最优", "best possible"), ("最优", "optimal"),
                     ("说明", "note")], rows)]
     if ps.get("optimal_at_every_horizon"):
-        parts.append(f"<p>{tr('该计划在每一年都达到同等站点数下的最优覆盖。', 'The plan is optimal at every year.')}</p>")
+        done = tr("该计划在每一年都达到同等站点数下的最优覆盖。", "The plan is optimal at every year.")
+        parts.append(f"<p>{done}</p>")
     return parts
