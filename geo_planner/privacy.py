@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,7 +94,7 @@ def viewer_recommendations(
     for col in ("name", "site_name", "rationale_zh", "rationale_en", "rule"):
         if col in out.columns:
             out[col] = scrub(out[col].astype("object"), words, repl)
-    # a point within 30 m of a member's home moves to the centre of its 500 m grid cell
+    # a point within 30 m of a member's home moves to the centre of its viewer grid cell
     m_lon, m_lat, m_ok = lonlat(members)
     r_lon, r_lat, r_ok = lonlat(out)
     if m_ok.any() and r_ok.any():
@@ -105,12 +106,60 @@ def viewer_recommendations(
         d, _ = tree.query(np.c_[r_lon[r_ok] * k * cos, r_lat[r_ok] * k])
         near = np.flatnonzero(r_ok)[d < 30.0]
         if near.size:
-            dlat = VIEWER_CELL_M / k
-            band = np.floor(r_lat[near])
-            dlon = VIEWER_CELL_M / (k * np.cos(np.radians(np.minimum(np.abs(band) + 0.5, 89.0))))
-            out.loc[out.index[near], "lon"] = (np.floor(r_lon[near] / dlon) + 0.5) * dlon
-            out.loc[out.index[near], "lat"] = (np.floor(r_lat[near] / dlat) + 0.5) * dlat
+            cells = grid_cells(r_lon[near], r_lat[near])
+            dlon, dlat = grid_cell_size(cells[:, 0])
+            out.loc[out.index[near], "lon"] = (cells[:, 1] + 0.5) * dlon
+            out.loc[out.index[near], "lat"] = (cells[:, 2] + 0.5) * dlat
     return out
+
+
+# --------------------------------------------------------------------------- the viewer grid
+
+#: Metres per degree of latitude (and of longitude at the equator) used by the grid.
+_M_PER_DEG = 111_320.0
+
+
+def grid_cell_size(band: NDArray[Any], cell_m: float = VIEWER_CELL_M) -> tuple[FloatArray, float]:
+    """Cell width and height in degrees of the fixed grid of about ``cell_m`` metres.
+
+    Parameters
+    ----------
+    band
+        Whole-degree latitude band of each cell (``floor(lat)``).
+    cell_m
+        Cell size, metres.
+
+    Returns
+    -------
+    tuple
+        Width in degrees of longitude per cell (it depends only on the band, so a point falls
+        in the same cell on every map) and the height in degrees of latitude.
+    """
+    lat_mid = np.minimum(np.abs(band) + 0.5, 89.0)
+    return cell_m / (_M_PER_DEG * np.cos(np.radians(lat_mid))), cell_m / _M_PER_DEG
+
+
+def grid_cells(lon: FloatArray, lat: FloatArray, cell_m: float = VIEWER_CELL_M) -> NDArray[np.int64]:
+    """Cell of each point on the fixed lon/lat grid anchored at 0°/0° (maps, recommendations).
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees, finite.
+    cell_m
+        Cell size, metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 3)`` integers: latitude band, column and row; cell ``(b, i, j)`` spans
+        longitudes ``i·w … (i+1)·w`` and latitudes ``j·h … (j+1)·h`` (:func:`grid_cell_size`).
+    """
+    band = np.floor(lat)
+    dlon, dlat = grid_cell_size(band, cell_m)
+    iy = np.floor(lat / dlat).astype(np.int64)
+    ix = np.floor(lon / dlon).astype(np.int64)
+    return np.stack([band.astype(np.int64), ix, iy], axis=1)
 
 
 # --------------------------------------------------------------------------- the small-cell rule
