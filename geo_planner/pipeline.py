@@ -7,7 +7,9 @@ address, builds the walking and driving networks, measures travel times and writ
     rejections.csv   every rejected row and every warning (file, row, field, reason)
     run.json         parameters, versions, per-stage timings and counts
 
-Later stages (coverage, dispersion, siting, maps, exports) hang off the same result.
+Later stages (coverage, dispersion, siting, maps, exports) hang off the same result; each stage
+is one ``_stage_…`` step, the network stage is public (:func:`run_networks`: a finished run's
+networks are loaded back with it), and the file names and writers live in ``outputs.py``.
 """
 
 from __future__ import annotations

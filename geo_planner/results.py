@@ -1,6 +1,6 @@
 """A finished run read back: its files, its tables, its road networks.
 
-The pipeline writes a run's outputs into one folder (names below and
+The pipeline writes a run's outputs into one folder (names in :mod:`geo_planner.outputs` and
 :func:`geo_planner.vocab.table_file`); everything that reads them — the service's routes, the
 benchmarks — goes through here rather than knowing file names, CSV quirks or how the
 networks were built:
@@ -8,10 +8,10 @@ networks were built:
 * :func:`load_run` — the run's scenario, facility tables, road networks (from the network
   cache, exactly as the pipeline built them: :func:`geo_planner.pipeline.run_networks`) and its
   point index, as one immutable :class:`LoadedRun`;
-* :func:`read_table` / :func:`table_for_role` — one table, with its flag columns parsed to
-  booleans once, optionally as a role may see it (:mod:`geo_planner.privacy`);
-* :func:`point_services`, :func:`dispersed_of_branch`, :func:`export_frame`, :func:`map_page` —
-  the questions the service answers about a finished run.
+* :func:`read_table` / :func:`optional_table` / :func:`table_for_role` — one table, with its
+  flag columns parsed to booleans once, optionally as a role may see it (:mod:`geo_planner.privacy`);
+* :func:`point_services`, :func:`dispersed_of_branch`, :func:`available_exports`,
+  :func:`map_page` — the questions the service answers about a finished run.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def parse_flags(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_table(store: RunSource, run_id: str, name: str, *, optional: bool = False) -> pd.DataFrame | None:
+def read_table(store: RunSource, run_id: str, name: str) -> pd.DataFrame:
     """Read table ``name`` of a finished run, flag columns parsed (:func:`parse_flags`).
 
     Parameters
@@ -117,23 +117,21 @@ def read_table(store: RunSource, run_id: str, name: str, *, optional: bool = Fal
         The run.
     name
         One of :data:`geo_planner.vocab.RUN_TABLES`.
-    optional
-        Answer ``None`` instead of raising when the run did not produce this table.
 
     Raises
     ------
     NotFoundError
-        Unknown run or table, or (unless ``optional``) the run has no such table.
+        Unknown run or table, or the run has no such table.
     ConflictError
         The run is not finished.
     """
-    try:
-        return parse_flags(store.run_table(run_id, name))
-    except NotFoundError:
-        if optional:
-            store.finished_run(run_id)  # an unknown or unfinished run still answers 404/409
-            return None
-        raise
+    return parse_flags(store.run_table(run_id, name))
+
+
+def optional_table(store: RunSource, run_id: str, name: str) -> pd.DataFrame | None:
+    """Read table ``name`` like :func:`read_table`; ``None`` when the run did not produce it."""
+    store.finished_run(run_id)  # an unknown or unfinished run still answers 404/409
+    return read_table(store, run_id, name) if has_table(store, run_id, name) else None
 
 
 def table_for_role(store: RunSource, run_id: str, table: TableName, role: Role) -> pd.DataFrame:
@@ -154,15 +152,13 @@ def table_for_role(store: RunSource, run_id: str, table: TableName, role: Role) 
     if table == "members" and is_viewer(role):
         return redact_for_role(pd.DataFrame(), table, role)  # refused before anything is read
     df = _branches_with_coverage(store, run_id) if table == "branches" else read_table(store, run_id, table)
-    assert df is not None
     return redact_for_role(df, table, role, members=members, language=language or "zh")
 
 
 def _branches_with_coverage(store: RunSource, run_id: str) -> pd.DataFrame:
     """``branches`` joined with its coverage columns (those both tables carry, once)."""
     branches = read_table(store, run_id, "branches")
-    cov = read_table(store, run_id, "coverage_by_branch", optional=True)
-    assert branches is not None
+    cov = optional_table(store, run_id, "coverage_by_branch")
     if cov is None:
         return branches
     both = [c for c in cov.columns if c == "branch_name" or (c in branches.columns and c != "id")]
@@ -219,7 +215,7 @@ def load_run(store: RunSource, run_id: str) -> LoadedRun:
     scenario = run.scenario_model()
     tables = RunTables(
         branches=read_table(store, run_id, "branches"), stations=read_table(store, run_id, "stations"),
-        hospitals=read_table(store, run_id, "hospitals", optional=True),
+        hospitals=optional_table(store, run_id, "hospitals"),
     )
     walk, drive = run_networks(scenario)
     index = _point_index(store, run_id, scenario, tables, walk, drive)
@@ -303,12 +299,10 @@ def dispersed_of_branch(store: RunSource, run_id: str, branch_id: str) -> tuple[
         Unknown branch, or a run made before dispersion was computed.
     """
     branches = read_table(store, run_id, "branches")
-    assert branches is not None
     match = branches[branches["id"] == branch_id]
     if match.empty:
         raise NotFoundError(f"no branch {branch_id!r} in run {run_id!r}")
     members = read_table(store, run_id, "members")
-    assert members is not None
     if "dispersed" not in members.columns:
         raise NotFoundError(f"run {run_id!r} has no dispersion results (made by an older version)")
     mine = members[members["branch_id"] == branch_id]
@@ -334,9 +328,9 @@ def map_page(store: RunSource, run_id: str, role: Role, load: Callable[[], Loade
     loaded, sc = load(), run.scenario_model()
     fmap = build_map(
         read_table(store, run_id, "members"), loaded.tables.branches, loaded.tables.stations,
-        loaded.tables.hospitals, read_table(store, run_id, "recommendations", optional=True),
+        loaded.tables.hospitals, optional_table(store, run_id, "recommendations"),
         walk=loaded.walk, drive=loaded.drive, thresholds=sc.thresholds, settings=sc.map, role=role,
-        coverage_by_area=read_table(store, run_id, "coverage_by_area", optional=True), title=run.name,
+        coverage_by_area=optional_table(store, run_id, "coverage_by_area"), title=run.name,
         max_snap_m=sc.network.max_snap_m,
     )
     save_map(fmap, path)
