@@ -22,11 +22,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo_planner.bundled import data_dir
 from geo_planner.errors import InputError, Problem
 from geo_planner.vocab import ROLES, Role
-
-
-_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 class ApiSettings(BaseSettings):
@@ -37,8 +35,9 @@ class ApiSettings(BaseSettings):
     data_dir: Path = Field(Path("out/service"), description="store folder: SQLite file, uploads, run outputs")
     tokens: str | None = Field(None, description='tokens and roles: "tokA:admin,tokB:planner,tokC:viewer"')
     tokens_file: Path | None = Field(None, description='JSON file {"token": "role"} (keep it mode 600)')
-    osm_dir: Path = Field(_DATA / "osm", description="folder of the OSM extracts runs may name")
-    demo_dir: Path = Field(_DATA / "demo", description="the embedded demo scenario")
+    osm_dir: Path = Field(default_factory=lambda: data_dir() / "osm",
+                          description="folder of the OSM extracts runs may name (default: the bundled ones)")
+    demo_dir: Path = Field(default_factory=lambda: data_dir() / "demo", description="the embedded demo scenario")
     cache_dir: Path | None = Field(None, description="road-network cache folder (None: library default)")
     seed_demo: bool = Field(True, description="register the demo datasets and run when the store is empty")
     max_upload_mb: float = Field(200.0, gt=0, description="largest accepted upload, MB")

@@ -5,13 +5,14 @@ Start it with::
     GEO_PLANNER_TOKENS="tokA:admin,tokB:planner,tokC:viewer" \\
         uvicorn api.main:create_app --factory --host 127.0.0.1 --port 8000
 
-or ``serve_demo()`` (the README's main command): it generates local tokens when none are
-configured, registers the embedded demo, prints the map's URL (and where the tokens file is) and serves. OpenAPI docs
-are at ``/docs``.
+or ``geo-planner-serve --demo`` (:func:`main` → :func:`serve_demo`, the README's main command): it
+generates local tokens when none are configured, registers the embedded demo, prints the map's URL
+(and where the tokens file is) and serves. OpenAPI docs are at ``/docs``.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import secrets
@@ -277,9 +278,44 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     serve(host, port, settings)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the service's command line (``geo-planner-serve``, ``geo-planner serve``)."""
+    p = argparse.ArgumentParser(prog="geo-planner serve", description="Start the geo_planner web service "
+                                "(map, JSON API, exports); settings from the GEO_PLANNER_* environment.")
+    p.add_argument("--host", default=os.environ.get("GEO_PLANNER_HOST", "127.0.0.1"),
+                   help="listen address (default: loopback only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GEO_PLANNER_PORT", "8000")))
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="store folder (default $GEO_PLANNER_DATA_DIR or out/service)")
+    p.add_argument("--demo", action="store_true",
+                   help="register the embedded demo, create local tokens, print the URL")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``geo-planner-serve`` (and of ``geo-planner serve``): serve until interrupted.
+
+    Returns
+    -------
+    int
+        0 after a clean shutdown, 2 when the settings are unusable.
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = ApiSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+        if args.demo:
+            serve_demo(args.host, args.port, settings)
+        else:
+            serve(args.host, args.port, settings)
+    except GeoPlannerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
-    serve_demo(os.environ.get("GEO_PLANNER_HOST", "127.0.0.1"),
-               int(os.environ.get("GEO_PLANNER_PORT", "8000")))
+    sys.exit(main())
 
 
 def __getattr__(name: str) -> Any:

@@ -28,7 +28,7 @@ case "${1:-demo}" in
         setup
         # the batch run (tables, recommendations, map under maps/), then the service on the same demo
         "$VENV/bin/geo-planner" run data/demo/scenario.toml --out out/demo
-        exec "$VENV/bin/geo-planner" serve --demo --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+        exec "$VENV/bin/geo-planner-serve" --demo --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
         ;;
     test)
         setup

@@ -19,15 +19,16 @@ Planners open results in Excel or WPS, so by default the headers are Chinese
 Semicolon-joined lists (``member_ids``, ``branch_ids``) always stay strings.
 
 Every file is written atomically (:func:`geo_planner.atomic.atomic_write`) by
-:func:`export_table` (:mod:`.writers`).  :func:`redact_for_role` (:mod:`.redact`) removes
-what a *viewer* may not see before a table leaves the library (the API calls it).
+:func:`export_table` (:mod:`.writers`).  :func:`redact_for_role`, re-exported from
+:mod:`geo_planner.privacy` (where every role rule lives), removes what a *viewer* may not see
+before a table leaves the library (the API calls it).
 """
 
 from __future__ import annotations
 
+from ..privacy import redact_for_role
 from ..vocab import VALUE_LABELS, ExportFormat, Language, Role, TableName
 from .labels import HEADERS, header_label, translate_frame
-from .redact import redact_for_role
 from .writers import export_table
 
 __all__ = [
