@@ -18,17 +18,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo_planner.errors import InputError, Problem
+from geo_planner.vocab import ROLES, Role
 
-Role = Literal["viewer", "planner", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "planner", "admin")
-#: A role may do everything the roles before it may do.
-ROLE_RANK: dict[str, int] = {r: i for i, r in enumerate(ROLES)}
 
 _DATA = Path(__file__).resolve().parent.parent / "data"
 

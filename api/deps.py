@@ -26,8 +26,9 @@ from geo_planner.network import RoadNetwork, build_network
 from geo_planner.pointindex import PointIndex, build_point_index, load_point_index
 from geo_planner.settings import Scenario
 from geo_planner.store import RunQueue, Store
+from geo_planner.vocab import ROLE_RANK, Role
 
-from .config import ROLE_RANK, ApiSettings, Role
+from .config import ApiSettings
 
 log = logging.getLogger(__name__)
 

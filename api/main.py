@@ -27,16 +27,22 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_planner import __version__
-from geo_planner.errors import GeoPlannerError, InputError, NotFoundError, PermissionDeniedError
-from geo_planner.errors import ConflictError
+from geo_planner.errors import (
+    ConflictError,
+    GeoPlannerError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from geo_planner.store import RunQueue, Store, demo_run, file_mode_600, private_files, seed_demo
+from geo_planner.vocab import ROLE_RANK
 
 from . import docs
-from .config import ROLE_RANK, ApiSettings
+from .config import ApiSettings
 from .deps import NetworkCache, role_for_token
 from .routers import coverage, datasets, exports, maps, recommendations, runs
-from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
 from .schemas import ErrorResponse, Health, ProblemOut
+from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,9 @@ from geo_planner.settings import (
     Thresholds,
     check_text_encoding,
 )
+from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, TableName
 
-LayerKind = Literal["members", "branches", "stations", "hospitals"]
-RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-ExportTable = Literal["members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches",
-                      "tradeoff", "sensitivity", "phased_plan"]
-ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg"]
+ExportTable = TableName
 Scalar = str | int | float | bool | None
 
 

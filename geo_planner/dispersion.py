@@ -34,11 +34,10 @@ import numpy as np
 import pandas as pd
 
 from .geocode import Gazetteer, assign_admin_units, assign_county
+from .vocab import REASONS
 
 log = logging.getLogger(__name__)
 
-REASONS = ("remote", "cross_township", "far")
-REASON_LABELS_ZH = {"remote": "异地", "cross_township": "跨乡镇", "far": "远距离"}
 
 
 def classify_members(

@@ -32,7 +32,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ import pandas as pd
 from .errors import InputError, PermissionDeniedError
 from .io import atomic_write
 from .privacy import small_cell_rule, viewer_decision_table, viewer_recommendations
+from .vocab import FORMATS, ROLES, TABLES, VALUE_LABELS, ExportFormat, Language, Role, TableName
 from .zhformat import dates_zh
 
 __all__ = [
@@ -57,17 +58,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TableName = Literal[
-    "members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches",
-    "tradeoff", "sensitivity", "phased_plan",
-]
-ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg"]
-Language = Literal["zh", "en"]
-Role = Literal["viewer", "planner", "admin"]
-
-TABLES: Final[tuple[str, ...]] = get_args(TableName)
-FORMATS: Final[tuple[str, ...]] = get_args(ExportFormat)
-ROLES: Final[tuple[str, ...]] = get_args(Role)
 
 # --------------------------------------------------------------------------------------
 # header tables
@@ -248,48 +238,6 @@ _PER_TABLE: Final[dict[str, dict[str, str]]] = {
 #: Columns not listed keep their own name (a planner's extra columns are already theirs).
 HEADERS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
     {t: MappingProxyType({**_COMMON, **_PER_TABLE.get(t, {})}) for t in TABLES}
-)
-
-#: Coded values shown to people in Chinese: ``VALUE_LABELS[column][value]``. Read-only.
-VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
-    {
-        "kind": MappingProxyType(
-            {
-                "new_station": "新建驿站",
-                "joint_branch": "联合党支部",
-                "transfer": "就近参加活动",
-                "party_group": "党小组",
-                "remote_branch": "异地支部",
-                "mobile_member": "流动党员",
-                "functional_branch": "功能性党支部",
-                # sensitivity.csv cases
-                "base": "基准方案",
-                "threshold": "步行标准",
-                "life_circle": "生活圈层级(GB 50180-2018)",
-                "threshold;life_circle": "步行标准/生活圈层级",
-                "walk_speed": "步行速度",
-                "geocode_uncertainty": "定位误差抽样",
-            }
-        ),
-        "status": MappingProxyType({"lixiu": "离休", "tuixiu": "退休"}),
-        "dispersion_reason": MappingProxyType(
-            {"remote": "异地居住", "cross_township": "跨街道(乡镇)居住", "far": "距支部过远"}
-        ),
-        "level": MappingProxyType({"township": "街道(乡镇)", "community": "社区(村)"}),
-        "area_source": MappingProxyType({"table": "原表", "osm": "地图推断", "osm_boundary": "地图行政边界",
-                                         "osm_place": "地图最近地名"}),
-        "admin_source": MappingProxyType({"polygon": "行政区划边界", "nearest_seat": "最近县级驻地"}),
-        "_status": MappingProxyType(
-            {
-                "ok": "正常",
-                "off_network": "距道路过远",
-                "unreachable": "路网不可达",
-                "no_location": "未定位",
-                "imprecise_location": "地址仅到乡镇或区县(不计时间)",
-                "no_target": "无目标",
-            }
-        ),
-    }
 )
 
 _STATUS_COLUMNS: Final[frozenset[str]] = frozenset(

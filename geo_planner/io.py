@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 from .crs import check_lonlat, normalize_crs_name, to_wgs84
 from .errors import CRSError, InputError, Problem
 from .settings import LayerInput
+from .vocab import LAYER_KINDS, LayerKind
 
 __all__ = [
     "HEADER_ALIASES",
@@ -64,11 +65,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-LayerKind = Literal["members", "branches", "stations", "hospitals"]
-
-#: The four layers a planner holds, in pipeline order.
-LAYER_KINDS: Final[tuple[LayerKind, ...]] = get_args(LayerKind)
 
 #: Columns of :attr:`LayerResult.rejections` (and of the rejections CSV).
 REJECTION_COLUMNS: Final[tuple[str, ...]] = ("file", "row", "field", "value", "reason", "action")
@@ -149,7 +145,7 @@ _LAYER_ALIASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
 HEADER_ALIASES: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = MappingProxyType(
     {
         kind: MappingProxyType({**_LAYER_ALIASES[kind], **_COMMON_ALIASES})
-        for kind in ("members", "branches", "stations", "hospitals")
+        for kind in LAYER_KINDS
     }
 )
 

@@ -53,7 +53,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from .crs import from_wgs84
 from .errors import ScenarioError
-from .export import VALUE_LABELS, header_label
+from .export import header_label
+from .vocab import KIND_LABELS, REASON_LABELS, ROLES, VALUE_LABELS, Role
 from .io import atomic_write
 from .network import RoadNetwork, Snap
 from .privacy import MIN_GROUP, VIEWER_CELL_M, small_cell_rule, small_count, viewer_recommendations
@@ -77,7 +78,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Role = Literal["viewer", "planner", "admin"]
 FloatArray = NDArray[np.float64]
 
 #: Environment variable holding the 天地图 browser key.
@@ -114,21 +114,6 @@ _HOSPITAL_COLOR: Final[str] = "#1565c0"
 _MEMBER_COLOR: Final[str] = "#3182bd"
 _SHARE_COLORS: Final[tuple[str, str, str]] = ("#1a9850", "#fdae61", "#d73027")
 _GRID_COLORS: Final[tuple[str, str, str]] = ("#ffffb2", "#fd8d3c", "#bd0026")
-
-_KIND_EN: Final[dict[str, str]] = {
-    "new_station": "New station",
-    "joint_branch": "Joint branch",
-    "transfer": "Take part nearby",
-    "party_group": "Party group",
-    "remote_branch": "Remote branch",
-    "mobile_member": "Mobile member",
-    "functional_branch": "Functional branch",
-}
-_REASON_EN: Final[dict[str, str]] = {
-    "remote": "Lives in another city/county",
-    "cross_township": "Lives in another township",
-    "far": "Far from the branch",
-}
 
 LABELS: Final[dict[str, dict[str, str]]] = {
     "zh": {
@@ -608,14 +593,12 @@ def _primary_reason(reasons: pd.Series) -> pd.Series:
 
 
 def _reason_label(code: str, lang: str) -> str:
-    if lang == "en":
-        return _REASON_EN.get(code, code)
-    return VALUE_LABELS["dispersion_reason"].get(code, code)
+    return REASON_LABELS["en" if lang == "en" else "zh"].get(code, code)
 
 
 def _kind_label(code: str, lang: str) -> str:
     if lang == "en":
-        return _KIND_EN.get(code, code)
+        return KIND_LABELS["en"].get(code, code)
     return VALUE_LABELS["kind"].get(code, code)
 
 
@@ -1006,8 +989,8 @@ def build_map(
     ValueError
         If ``role`` is unknown.
     """
-    if role not in ("viewer", "planner", "admin"):
-        raise ValueError(f"unknown role {role!r}; use 'viewer', 'planner' or 'admin'")
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(map(repr, ROLES))}")
     lang = settings.language
     L = LABELS[lang]
     planner = role != "viewer"

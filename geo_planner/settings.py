@@ -28,6 +28,7 @@ import codecs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import Problem, ScenarioError
+from .vocab import LAYER_KINDS
 
 CRSName = Literal["WGS84", "GCJ02", "BD09"]
 
@@ -502,7 +503,7 @@ def scenario_from_file_data(data: dict[str, Any], path: Path) -> Scenario:
 
 def _scenario_files(s: Scenario) -> list[tuple[str, Path]]:
     files = [(f"network.osm[{i}]", p) for i, p in enumerate(s.network.osm)]
-    for name in ("members", "branches", "stations", "hospitals"):
+    for name in LAYER_KINDS:
         layer = getattr(s.inputs, name)
         if layer is not None:
             files.append((f"inputs.{name}", layer.path))

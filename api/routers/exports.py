@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query, Request
@@ -15,21 +15,14 @@ from starlette.background import BackgroundTask
 from geo_planner.errors import NotFoundError
 from geo_planner.export import export_table, redact_for_role
 from geo_planner.store import Store
+from geo_planner.vocab import FORMATS, MEDIA_TYPES, TABLES
 
 from ..deps import StoreDep, Viewer
-from ..schemas import ErrorResponse, ExportFormat, ExportLink, ExportList, ExportTable
+from ..schemas import ErrorResponse, ExportLink, ExportList
 from .recommendations import recommendations_for
 
 router = APIRouter(prefix="/runs/{run_id}/exports", tags=["exports"])
 
-MEDIA_TYPES = {
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
-    "geojson": "application/geo+json",
-    "gpkg": "application/geopackage+sqlite3",
-}
-TABLES: tuple[str, ...] = get_args(ExportTable)
-FORMATS: tuple[str, ...] = get_args(ExportFormat)
 #: Tables without coordinates: no GIS formats.
 _NO_GEOMETRY = ("coverage_by_area", "coverage_by_branch", "tradeoff", "sensitivity")
 

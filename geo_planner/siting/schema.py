@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import pandas as pd
 
-RecommendationKind = Literal[
-    "new_station", "joint_branch", "transfer", "party_group", "remote_branch", "mobile_member"
-]
+from ..vocab import RECOMMENDATION_KINDS, RecommendationKind  # noqa: F401 (re-exported)
 
 #: Columns of the recommendations table, in order.
 RECOMMENDATION_COLUMNS: tuple[str, ...] = (
@@ -53,7 +49,7 @@ def finalize_recommendations(frames: list[pd.DataFrame]) -> pd.DataFrame:
     missing = [c for c in RECOMMENDATION_COLUMNS if c not in df.columns and c != "rec_id"]
     if missing:
         raise ValueError(f"recommendations lack columns {missing}")
-    order = {k: i for i, k in enumerate(RecommendationKind.__args__)}  # type: ignore[attr-defined]
+    order = {k: i for i, k in enumerate(RECOMMENDATION_KINDS)}
     # group by kind; within a kind keep the producer's order (e.g. model, then size)
     df = df.assign(_k=df["kind"].map(order)).sort_values("_k", kind="stable")
     df = df.drop(columns="_k").reset_index(drop=True)

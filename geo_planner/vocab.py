@@ -1,0 +1,185 @@
+"""One home for the project's vocabularies: the codes every stage, export, map and route shares.
+
+Each vocabulary is a ``Literal`` type (for type checkers and pydantic/OpenAPI) and a tuple of
+its values (for loops and validation) derived from it, so the two cannot drift apart. People
+see codes through the label tables here, in Chinese (``zh``) and English (``en``).
+
+What lives elsewhere, on purpose: column names and headers of each table (``export``), the
+geocoding precision ladder (``geocode``), the travel status codes (``travel``), and each siting
+model's own name and label (its registry entry in ``siting``).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final, Literal, Mapping, get_args
+
+__all__ = [
+    "DispersionReason",
+    "ExportFormat",
+    "FORMATS",
+    "KIND_LABELS",
+    "LAYER_KINDS",
+    "Language",
+    "LANGUAGES",
+    "LayerKind",
+    "MEDIA_TYPES",
+    "REASONS",
+    "REASON_LABELS",
+    "RECOMMENDATION_KINDS",
+    "ROLES",
+    "ROLE_RANK",
+    "RUN_STATUSES",
+    "RUN_TABLES",
+    "RecommendationKind",
+    "Role",
+    "RunStatus",
+    "TABLES",
+    "TERMINAL_STATUSES",
+    "TableName",
+    "VALUE_LABELS",
+    "table_file",
+]
+
+# --------------------------------------------------------------------------------------
+# inputs
+
+#: The four input layers a planner provides (members and branches required).
+LayerKind = Literal["members", "branches", "stations", "hospitals"]
+LAYER_KINDS: Final[tuple[LayerKind, ...]] = get_args(LayerKind)
+
+# --------------------------------------------------------------------------------------
+# who sees what
+
+#: ``viewer`` sees aggregates only; ``planner`` sees members; ``admin`` also manages data.
+Role = Literal["viewer", "planner", "admin"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+#: A role may do everything the roles before it may do.
+ROLE_RANK: Final[Mapping[str, int]] = MappingProxyType({r: i for i, r in enumerate(ROLES)})
+
+# --------------------------------------------------------------------------------------
+# runs and their outputs
+
+#: A run's life: queued → running → done | failed | cancelled.
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+RUN_STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
+TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"done", "failed", "cancelled"})
+
+#: Tables a finished run writes as ``<name>.csv`` (``run.json``, ``map.html``, the report and
+#: ``point_index.npz`` beside them).
+RUN_TABLES: Final[tuple[str, ...]] = (
+    "members", "rejections", "branches", "stations", "hospitals",
+    "coverage_by_area", "coverage_by_branch", "recommendations",
+    "tradeoff", "sensitivity", "phased_plan",
+)
+
+
+def table_file(name: str) -> str:
+    """Return the file name of run table ``name`` (``members`` → ``members.csv``).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`RUN_TABLES`.
+    """
+    if name not in RUN_TABLES:
+        raise ValueError(f"unknown run table {name!r}; one of {', '.join(RUN_TABLES)}")
+    return f"{name}.csv"
+
+
+# --------------------------------------------------------------------------------------
+# exports
+
+#: Tables a planner can export.
+TableName = Literal[
+    "members", "recommendations", "coverage_by_area", "coverage_by_branch", "branches",
+    "tradeoff", "sensitivity", "phased_plan",
+]
+TABLES: Final[tuple[TableName, ...]] = get_args(TableName)
+ExportFormat = Literal["xlsx", "csv", "geojson", "gpkg"]
+FORMATS: Final[tuple[ExportFormat, ...]] = get_args(ExportFormat)
+MEDIA_TYPES: Final[Mapping[str, str]] = MappingProxyType({
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+    "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
+})
+Language = Literal["zh", "en"]
+LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
+
+# --------------------------------------------------------------------------------------
+# recommendations and dispersion
+
+#: What a recommendation proposes (the ``kind`` column of ``recommendations.csv``).
+RecommendationKind = Literal[
+    "new_station", "joint_branch", "transfer", "party_group", "remote_branch", "mobile_member"
+]
+RECOMMENDATION_KINDS: Final[tuple[RecommendationKind, ...]] = get_args(RecommendationKind)
+
+#: Why a member counts as living dispersed (居住分散); a member may have several.
+DispersionReason = Literal["remote", "cross_township", "far"]
+REASONS: Final[tuple[DispersionReason, ...]] = get_args(DispersionReason)
+
+KIND_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
+    "zh": MappingProxyType({
+        "new_station": "新建驿站",
+        "joint_branch": "联合党支部",
+        "transfer": "就近参加活动",
+        "party_group": "党小组",
+        "remote_branch": "异地支部",
+        "mobile_member": "流动党员",
+    }),
+    "en": MappingProxyType({
+        "new_station": "New station",
+        "joint_branch": "Joint branch",
+        "transfer": "Take part nearby",
+        "party_group": "Party group",
+        "remote_branch": "Remote branch",
+        "mobile_member": "Mobile member",
+    }),
+})
+
+REASON_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
+    "zh": MappingProxyType({"remote": "异地居住", "cross_township": "跨街道(乡镇)居住", "far": "距支部过远"}),
+    "en": MappingProxyType({
+        "remote": "Lives in another city/county",
+        "cross_township": "Lives in another township",
+        "far": "Far from the branch",
+    }),
+})
+
+#: Coded values shown to people in Chinese, per column: ``VALUE_LABELS[column][value]``.
+#: ``_status`` serves every travel-status column (``network_status``, ``branch_status`` …).
+VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "kind": MappingProxyType(
+            {
+                **KIND_LABELS["zh"],
+                # sensitivity.csv cases
+                "base": "基准方案",
+                "threshold": "步行标准",
+                "life_circle": "生活圈层级(GB 50180-2018)",
+                "threshold;life_circle": "步行标准/生活圈层级",
+                "walk_speed": "步行速度",
+                "geocode_uncertainty": "定位误差抽样",
+            }
+        ),
+        "status": MappingProxyType({"lixiu": "离休", "tuixiu": "退休"}),
+        "dispersion_reason": REASON_LABELS["zh"],
+        "level": MappingProxyType({"township": "街道(乡镇)", "community": "社区(村)"}),
+        "area_source": MappingProxyType({"table": "原表", "osm": "地图推断", "osm_boundary": "地图行政边界",
+                                         "osm_place": "地图最近地名"}),
+        "admin_source": MappingProxyType({"polygon": "行政区划边界", "nearest_seat": "最近县级驻地"}),
+        "_status": MappingProxyType(
+            {
+                "ok": "正常",
+                "off_network": "距道路过远",
+                "unreachable": "路网不可达",
+                "no_location": "未定位",
+                "imprecise_location": "地址仅到乡镇或区县(不计时间)",
+                "no_target": "无目标",
+                "beyond_limit": "超过计算上限(未计具体时间)",
+            }
+        ),
+    }
+)
