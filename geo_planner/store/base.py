@@ -21,7 +21,8 @@ This module is library code: it knows nothing about HTTP.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,6 +76,12 @@ class Store(DatasetsMixin, RunsMixin):
     def close(self) -> None:
         """Close the database connections (the store stays usable: they reopen on demand)."""
         self.db.dispose()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a lock named ``name`` across every service process of this store (e.g. seeding the demo once)."""
+        with self.db.exclusive(name, self.data_dir):
+            yield
 
     def _row(self, table: Literal["datasets", "runs"], what: str, key: str) -> Any:
         """The row of ``table`` with id ``key``; NotFoundError naming ``what`` when missing."""

@@ -7,6 +7,8 @@ how runs are ordered and how a queued run is locked while a worker claims it.
 
 from __future__ import annotations
 
+import fcntl
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,6 +87,27 @@ class Database:
         """A connection in a transaction (committed on success, rolled back on error)."""
         with self.engine.begin() as con:
             yield con
+
+    @contextmanager
+    def exclusive(self, name: str, lock_dir: Path) -> Iterator[None]:
+        """Hold a lock named ``name`` across every process of the store: a PostgreSQL advisory lock
+        (all hosts), or with SQLite a file lock in ``lock_dir`` (this host's processes)."""
+        if self.is_postgres:
+            key = zlib.crc32(name.encode("utf-8"))
+            with self.engine.connect() as con:
+                con.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                try:
+                    yield
+                finally:
+                    con.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    con.commit()
+            return
+        with open(lock_dir / f".{name}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def create_schema(self) -> None:
         """Create the tables if missing (idempotent; safe when several processes start at once)."""

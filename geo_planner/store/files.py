@@ -8,8 +8,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 import pandas as pd
+
+from .. import vocab
+from ..vocab import table_file
 
 log = logging.getLogger(__name__)
 
@@ -17,19 +21,7 @@ log = logging.getLogger(__name__)
 PRIVATE_UMASK = 0o077
 
 #: Tables a finished run can be asked for, and the file each is read from.
-RUN_TABLES: Mapping[str, str] = {
-    "members": "members.csv",
-    "rejections": "rejections.csv",
-    "coverage_by_area": "coverage_by_area.csv",
-    "coverage_by_branch": "coverage_by_branch.csv",
-    "recommendations": "recommendations.csv",
-    "branches": "branches.csv",
-    "stations": "stations.csv",
-    "hospitals": "hospitals.csv",
-    "tradeoff": "tradeoff.csv",
-    "sensitivity": "sensitivity.csv",
-    "phased_plan": "phased_plan.csv",
-}
+RUN_TABLES: Mapping[str, str] = MappingProxyType({name: table_file(name) for name in vocab.RUN_TABLES})
 #: Columns read as text whatever they look like (ids must keep leading zeros).
 TEXT_COLUMNS = (
     "id", "branch_id", "nearest_station_id", "nearest_hospital_id", "rec_id", "site_id", "member_ids",

@@ -63,8 +63,10 @@ _SCHEMA = (
         origin     TEXT NOT NULL DEFAULT 'api',
         claimed_by TEXT,
         heartbeat  TEXT,
+        claims     INTEGER NOT NULL DEFAULT 0,
         seq        BIGINT GENERATED ALWAYS AS IDENTITY
     )""",
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS claims INTEGER NOT NULL DEFAULT 0",  # added after the first release
     "CREATE INDEX IF NOT EXISTS runs_status_seq ON runs (status, seq)",
     """CREATE TABLE IF NOT EXISTS run_tables (
         run_id   TEXT NOT NULL,

@@ -60,6 +60,7 @@ def execute_run(data_dir: Path | str, run_id: str, database_url: str | None = No
     elif rec.status != "running" or rec.claimed_by != worker:
         log.info("run %s is %s (claimed by %s); not started", run_id, rec.status, rec.claimed_by)
         return rec.status
+    log.info("run %s executing (worker %s)", run_id, worker)
     try:
         scenario = rec.scenario_model()
         # outputs appear all at once: a worker killed mid-run leaves no half-written folder

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ..settings import LayerInput, Scenario
+from ..vocab import LAYER_KINDS, RUN_STATUSES, LayerKind, RunStatus
 
-LayerKind = Literal["members", "branches", "stations", "hospitals"]
-LAYER_KINDS: tuple[str, ...] = ("members", "branches", "stations", "hospitals")
-RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+__all__ = ["LAYER_KINDS", "RUN_STATUSES", "DatasetRecord", "LayerKind", "RunRecord", "RunStatus"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,8 @@ class RunRecord:
     claimed_by, heartbeat
         The worker executing (or that executed) the run (``host:pid:token``) and when it last
         said it was alive (UTC, ISO 8601); ``None`` before a worker claimed it.
+    claims
+        How many times a worker claimed the run (1 once started: a run is executed once).
     """
 
     id: str
@@ -111,6 +112,7 @@ class RunRecord:
     out_dir: Path = field(compare=False)
     claimed_by: str | None = None
     heartbeat: str | None = None
+    claims: int = 0
 
     def scenario_model(self) -> Scenario:
         """Return the validated scenario."""

@@ -91,6 +91,7 @@ class RunsMixin:
             request=json.loads(row.request), scenario=json.loads(row.scenario),
             counts=json.loads(row.counts) if row.counts else {}, origin=row.origin,
             out_dir=self.runs_dir / row.id, claimed_by=row.claimed_by, heartbeat=row.heartbeat,  # type: ignore[attr-defined]
+            claims=row.claims,
         )
 
     def list_runs(self) -> list[RunRecord]:
@@ -183,7 +184,7 @@ class RunsMixin:
         """Record that a queued run has started (claimed by ``worker``); False if it is no longer queued."""
         return bool(self._set(
             run_id, "status='running', started=:t, stage='start', progress=0, error=NULL, claimed_by=:w, "
-            "heartbeat=:t", "status='queued'", t=now(), w=worker))
+            "heartbeat=:t, claims=claims+1", "status='queued'", t=now(), w=worker))
 
     def claim_next(self, worker: str) -> str | None:
         """Claim the oldest queued run for ``worker`` (mark it running); ``None`` when none is queued.
@@ -203,7 +204,7 @@ class RunsMixin:
                 t = now()
                 n = rowcount(con.execute(sa.text(
                     "UPDATE runs SET status='running', started=:t, stage='start', progress=0, error=NULL, "
-                    "claimed_by=:w, heartbeat=:t WHERE id=:id AND status='queued'"), {"t": t, "w": worker, "id": run_id}))
+                    "claimed_by=:w, heartbeat=:t, claims=claims+1 WHERE id=:id AND status='queued'"), {"t": t, "w": worker, "id": run_id}))
             if n:
                 log.info("run %s claimed by %s", run_id, worker)
                 return str(run_id)

@@ -42,11 +42,12 @@ _SCHEMA = (
         counts     TEXT,
         origin     TEXT NOT NULL DEFAULT 'api',
         claimed_by TEXT,
-        heartbeat  TEXT
+        heartbeat  TEXT,
+        claims     INTEGER NOT NULL DEFAULT 0
     )""",
 )
 #: Columns added since the first release (a store written by an older version gets them at open).
-_ADDED = {"runs": (("claimed_by", "TEXT"), ("heartbeat", "TEXT"))}
+_ADDED = {"runs": (("claimed_by", "TEXT"), ("heartbeat", "TEXT"), ("claims", "INTEGER NOT NULL DEFAULT 0"))}
 
 
 def engine(path: Path) -> Engine:
