@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -133,6 +134,15 @@ def test_two_uvicorn_workers_run_ten_queued_runs_each_once(tmp_path: Path, pg_da
     pids = {r.claimed_by.split(":")[1] for r in rows}
     assert len(pids) == 2, pids
     assert {run_id for run_id, n in published} == set(ids) and geom >= N_RUNS
+    # the API reads run tables from PostGIS: the same frames as the CSV files, column types included
+    from geo_planner.store import RUN_TABLES, Store, read_table_csv
+
+    store = Store(tmp_path / "data", pg_database)
+    for table, file_name in RUN_TABLES.items():
+        path = tmp_path / "data" / "runs" / ids[0] / file_name
+        if path.is_file():
+            pd.testing.assert_frame_equal(store.run_table(ids[0], table), read_table_csv(path))
+    store.close()
     # from the outputs: one run.json per run, one execution logged per run
     for run_id in ids:
         assert (tmp_path / "data" / "runs" / run_id / "run.json").is_file()
