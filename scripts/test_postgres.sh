@@ -2,7 +2,7 @@
 # A throwaway PostgreSQL/PostGIS cluster for the test run (the API tests run on SQLite and on it).
 #   eval "$(bash scripts/test_postgres.sh start)"   prints exports: GEO_PLANNER_TEST_DATABASE_URL, GEO_PLANNER_TEST_PGDIR
 #   bash scripts/test_postgres.sh stop DIR          stops the cluster and removes DIR
-# Debian's packages (postgresql, postgresql-15-postgis-3) are installed with apt-get when missing and root.
+# Debian's packages (postgresql, postgresql-<version>-postgis-3) are installed with apt-get when missing and root.
 # The cluster lives in a temporary folder, listens on 127.0.0.1 on a free port, trusts local connections
 # (it holds test data only) and runs as an unprivileged user (the postgres account when started by root).
 set -euo pipefail
@@ -22,7 +22,10 @@ install_packages() {
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         echo "installing postgresql and postgis for the database tests (apt-get)…" >&2
         apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgis >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        local ver
+        ver=$(basename "$(dirname "$(pg_bin)")")
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$ver-postgis-3" >/dev/null
     fi
     if [ -z "$(pg_bin)" ] || ! have_postgis; then
         echo "PostgreSQL/PostGIS not installed (apt-get install postgresql postgis)" >&2

@@ -36,14 +36,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
-def _worker_is_dead(claimed_by: str | None) -> bool:
-    """Whether the claimant is known dead: none, or a process of this host that no longer exists."""
+def _worker_is_gone(claimed_by: str | None, heartbeat: str | None, cutoff: str) -> bool:
+    """Whether a running run's worker is gone: no claimant; a process of this host that no longer
+    exists; or a worker of another host whose last heartbeat is older than ``cutoff``."""
     if not claimed_by:
         return True
     host, _, rest = claimed_by.partition(":")
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
-        return False  # another host: only its heartbeat tells
+        return (heartbeat or "") < cutoff  # another host: only its heartbeat tells
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -234,9 +235,9 @@ class RunsMixin:
     def reap(self, stale_after_s: float) -> list[str]:
         """Fail the running runs whose worker is gone; return their ids.
 
-        A worker is gone when it is a process of this host that no longer exists, when the
-        run has no claimant, or when its heartbeat is older than ``stale_after_s`` seconds
-        (a worker of another host). Their half-written outputs are removed; the error says
+        A worker is gone when the run has no claimant, when it is a process of this host that
+        no longer exists, or when it is a worker of another host whose heartbeat is older than
+        ``stale_after_s`` seconds. Their half-written outputs are removed; the error says
         the run was interrupted and may be started again. Nothing is silently lost.
         """
         cutoff = now(-stale_after_s)
@@ -244,7 +245,7 @@ class RunsMixin:
             rows = con.execute(sa.text("SELECT id, claimed_by, heartbeat FROM runs WHERE status='running'")).all()
         reaped = []
         for run_id, claimed_by, beat in rows:
-            if not (_worker_is_dead(claimed_by) or (beat or "") < cutoff):
+            if not _worker_is_gone(claimed_by, beat, cutoff):
                 continue
             n = self._set(run_id, "status='failed', finished=:t, error=:e",
                           "status='running' AND COALESCE(claimed_by, '')=:w", t=now(), e=INTERRUPTED,
