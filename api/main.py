@@ -95,38 +95,47 @@ def _install_log_masking() -> None:
             logger.addFilter(MaskTokens())
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the store, fail runs a crash left running, resume queued ones, seed the demo; stop the worker."""
-    settings: ApiSettings = app.state.settings
-    _install_log_masking()
-    private_files()  # personal data: every file this process writes is 0600, folders 0700
-    store = Store(settings.data_dir)
-    app.state.store = store
-    app.state.tokens = settings.token_roles()
-    if not app.state.tokens:
-        log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE): "
-                    "every request gets 401")
-    queue = RunQueue(store.data_dir)
-    app.state.queue = queue
-    app.state.networks = NetworkCache(settings.max_networks)
-    app.state.assets = maps.AssetTable()
-    resumed = store.recover()
-    queue.start()
-    for run_id in resumed:
-        queue.submit(run_id)
-    if settings.seed_demo and store.is_empty():
+def _seed_demo_once(store: Store, queue: RunQueue, settings: ApiSettings) -> None:
+    """Register the demo if the store is empty (one worker does it when several start together)."""
+    with store.exclusive("seed-demo"):
+        if not store.is_empty():
+            return
         try:
             run = seed_demo(store, settings.demo_dir, osm_dir=settings.osm_dir, cache_dir=settings.cache_dir)
             queue.submit(run.id)
             log.info("demo registered: run %s", run.id)
         except Exception:  # the service is still useful without the demo
             log.exception("could not register the demo")
-    log.info("geo_planner service ready; data folder %s", store.data_dir)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the store, fail runs a crash left running, resume queued ones, seed the demo; stop the worker."""
+    settings: ApiSettings = app.state.settings
+    _install_log_masking()
+    private_files()  # personal data: every file this process writes is 0600, folders 0700
+    store = Store(settings.data_dir, settings.database_url)
+    app.state.store = store
+    app.state.tokens = settings.token_roles()
+    if not app.state.tokens:
+        log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE): "
+                    "every request gets 401")
+    queue = RunQueue(store.data_dir, database_url=settings.database_url, stale_after_s=settings.stale_after_s)
+    app.state.queue = queue
+    app.state.networks = NetworkCache(settings.max_networks)
+    app.state.assets = maps.AssetTable()
+    resumed = store.recover(settings.stale_after_s)
+    queue.start()
+    for run_id in resumed:
+        queue.submit(run_id)
+    if settings.seed_demo:
+        _seed_demo_once(store, queue, settings)
+    log.info("geo_planner service ready; data folder %s, records in %s", store.data_dir, store.db.describe())
     try:
         yield
     finally:
         queue.close()
+        store.close()
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -254,7 +263,7 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     """
     settings = settings or ApiSettings()
     private_files()
-    store = Store(settings.data_dir)
+    store = Store(settings.data_dir, settings.database_url)
     tokens: dict[str, str] = {}
     if not settings.tokens and settings.tokens_file is None:
         path, tokens = local_tokens(store.data_dir)

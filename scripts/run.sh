@@ -23,6 +23,22 @@ ensure_chromium() {
     fi
 }
 
+start_test_postgres() {
+    # the API tests run on SQLite and on a real PostgreSQL/PostGIS: a throwaway cluster (installed with
+    # apt-get when root and missing), stopped and removed when the tests end; an existing
+    # GEO_PLANNER_TEST_DATABASE_URL is used as it is
+    if [ -n "${GEO_PLANNER_TEST_DATABASE_URL:-}" ]; then
+        return 0
+    fi
+    local exports
+    if exports=$(bash scripts/test_postgres.sh start); then
+        eval "$exports"
+        trap 'bash scripts/test_postgres.sh stop "$GEO_PLANNER_TEST_PGDIR"' EXIT
+    else
+        echo "no PostgreSQL test server: the PostgreSQL tests skip (and fail in CI)" >&2
+    fi
+}
+
 case "${1:-demo}" in
     demo)
         setup
@@ -33,6 +49,7 @@ case "${1:-demo}" in
     test)
         setup
         ensure_chromium
+        start_test_postgres
         shift || true
         "$VENV/bin/python" -m pytest -q "$@"
         ;;
