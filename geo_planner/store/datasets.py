@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from ..errors import ConflictError, InputError, NotFoundError, Problem
+from ..errors import ConflictError, InputError, Problem
 from ..settings import LayerInput
 from .files import safe_filename
 from .records import LAYER_KINDS, DatasetRecord
