@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 GUIXI = "guixi_jiangxi.osm"
 NANJING = "nanjing_xuanwu.osm"
 SYNTHETIC = "合成数据(synthetic)"
+#: Latitude of the demo town (贵溪), degrees: where the demo compares small offsets in ground units.
+DEMO_LAT = 28.3
 
 _SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方邹熊")
 _GIVEN = list("国建明华文军平志红春秀英兰玉芳云德福永海林金荣桂珍凤霞丽生成光新清远和俊强伟敏静洪梅松柏")
@@ -168,7 +170,7 @@ def _nearest(
     cand = [p for p in name_to_place.values() if p.kind in kinds]
     clon = np.array([p.lon for p in cand])
     clat = np.array([p.lat for p in cand])
-    k = np.cos(np.radians(28.3))
+    k = np.cos(np.radians(DEMO_LAT))  # degrees of longitude shrink with latitude: compare in ground units
     d = ((lon[:, None] - clon[None, :]) * k) ** 2 + (lat[:, None] - clat[None, :]) ** 2
     return np.array([cand[i].name for i in d.argmin(axis=1)], dtype=object)
 

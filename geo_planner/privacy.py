@@ -9,7 +9,6 @@ form "a viewer sees …" lives in this module (the API's routes only call it).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .crs import M_PER_DEG_LAT, local_xy, metres_per_degree
 from .errors import PermissionDeniedError
 from .vocab import ROLES, TABLES, Role, TableName
 
@@ -104,10 +104,9 @@ def viewer_recommendations(
     if m_ok.any() and r_ok.any():
         from scipy.spatial import cKDTree
 
-        k = 111_320.0
-        cos = math.cos(math.radians(float(np.nanmedian(m_lat[m_ok]))))
-        tree = cKDTree(np.c_[m_lon[m_ok] * k * cos, m_lat[m_ok] * k])
-        d, _ = tree.query(np.c_[r_lon[r_ok] * k * cos, r_lat[r_ok] * k])
+        lat0 = float(np.nanmedian(m_lat[m_ok]))
+        tree = cKDTree(np.c_[local_xy(m_lon[m_ok], m_lat[m_ok], lat0)])
+        d, _ = tree.query(np.c_[local_xy(r_lon[r_ok], r_lat[r_ok], lat0)])
         near = np.flatnonzero(r_ok)[d < 30.0]
         if near.size:
             cells = grid_cells(r_lon[near], r_lat[near])
@@ -118,10 +117,6 @@ def viewer_recommendations(
 
 
 # --------------------------------------------------------------------------- the viewer grid
-
-#: Metres per degree of latitude (and of longitude at the equator) used by the grid.
-_M_PER_DEG = 111_320.0
-
 
 def grid_cell_size(band: NDArray[Any], cell_m: float = VIEWER_CELL_M) -> tuple[FloatArray, float]:
     """Cell width and height in degrees of the fixed grid of about ``cell_m`` metres.
@@ -140,7 +135,8 @@ def grid_cell_size(band: NDArray[Any], cell_m: float = VIEWER_CELL_M) -> tuple[F
         in the same cell on every map) and the height in degrees of latitude.
     """
     lat_mid = np.minimum(np.abs(band) + 0.5, 89.0)
-    return cell_m / (_M_PER_DEG * np.cos(np.radians(lat_mid))), cell_m / _M_PER_DEG
+    m_lon, m_lat = metres_per_degree(lat_mid)
+    return cell_m / m_lon, cell_m / float(M_PER_DEG_LAT)
 
 
 def grid_cells(lon: FloatArray, lat: FloatArray, cell_m: float = VIEWER_CELL_M) -> NDArray[np.int64]:

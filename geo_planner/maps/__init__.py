@@ -24,7 +24,6 @@ building blocks) and :mod:`.canvas` (the map being drawn).
 
 from __future__ import annotations
 
-import math
 from typing import Final
 
 import folium
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ..crs import local_xy
 from ..network import RoadNetwork
 from ..settings import MapSettings, Thresholds
 from ..vocab import ROLES, Role
@@ -191,7 +191,8 @@ def _focus_bounds(
         return None
     x, y = lon[ok], lat[ok]
     cx, cy = float(np.median(x)), float(np.median(y))
-    dist_km = np.hypot((x - cx) * 111.32 * math.cos(math.radians(cy)), (y - cy) * 111.32)
+    dx, dy = local_xy(x - cx, y - cy, cy)
+    dist_km = np.hypot(dx, dy) / 1000.0
     near = dist_km <= radius_km
     if not near.any():
         near = dist_km <= dist_km.min()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
+from ..crs import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR
 from ..privacy import MIN_GROUP, VIEWER_CELL_M
 from ..vocab import REASON_LABELS
 
@@ -241,8 +242,8 @@ def chart_map(ch: Charts, result: RunResult) -> str:
     ax.add_collection(LineCollection(segs, colors="#bbbbbb", linewidths=0.4, zorder=1))
     # members as counts on cells of VIEWER_CELL_M metres, small cells hidden (the picture's own
     # grid, sized at the view's mid-latitude; the web map uses privacy.grid_cells)
-    cx = VIEWER_CELL_M / (111_320.0 * k)
-    cy = VIEWER_CELL_M / 110_540.0
+    cx = VIEWER_CELL_M / (M_PER_DEG_LON_EQUATOR * k)
+    cy = VIEWER_CELL_M / M_PER_DEG_LAT
     gx, gy = np.floor(lon[ok] / cx), np.floor(lat[ok] / cy)
     if gx.size:
         cells, n = np.unique(np.c_[gx, gy], axis=0, return_counts=True)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..crs import local_xy
 from ..geocode import Gazetteer, assign_admin_units
 from ..network import RoadNetwork
 from ..settings import Scenario
@@ -85,8 +86,8 @@ def station_candidates(
     st = walk.snap(ex["lon"].to_numpy(), ex["lat"].to_numpy(), max_snap_m=max_snap_m)
     t = nearest_facility(walk, nodes, st).minutes
     far = np.flatnonzero(~(t <= station_walk_min))
-    k = np.cos(np.radians(np.nanmean(walk.node_lat)))
-    cell = np.c_[np.floor(walk.node_lon[far] * 111_320 * k / grid_m), np.floor(walk.node_lat[far] * 110_540 / grid_m)]
+    x, y = local_xy(walk.node_lon[far], walk.node_lat[far], np.nanmean(walk.node_lat))
+    cell = np.c_[np.floor(x / grid_m), np.floor(y / grid_m)]
     _, first = np.unique(cell, axis=0, return_index=True)
     pick = far[np.sort(first)]
     net = pd.DataFrame({

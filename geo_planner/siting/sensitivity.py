@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ..crs import local_xy, metres_per_degree
 from ..network import RoadNetwork
 from ..settings import Scenario
 from ..travel import cost_matrix
@@ -46,9 +47,9 @@ def _moved_costs(inst: SitingInstance, walk: RoadNetwork, draws: int, seed: int,
     m = moved.size
     ang = rng.uniform(0, 2 * np.pi, (draws, m))
     dist = radius[moved] * np.sqrt(rng.uniform(0, 1, (draws, m)))
-    k = np.cos(np.radians(inst.lat[moved]))
-    lon = (inst.lon[moved] + dist * np.cos(ang) / (111_320.0 * k)).ravel()
-    lat = (inst.lat[moved] + dist * np.sin(ang) / 110_540.0).ravel()
+    m_lon, m_lat = metres_per_degree(inst.lat[moved])
+    lon = (inst.lon[moved] + dist * np.cos(ang) / m_lon).ravel()
+    lat = (inst.lat[moved] + dist * np.sin(ang) / m_lat).ravel()
     snap = walk.snap(lon, lat, max_snap_m=max_snap_m)
     csnap = walk.snap(inst.candidates["lon"].to_numpy(float), inst.candidates["lat"].to_numpy(float),
                       max_snap_m=max_snap_m)
@@ -195,8 +196,7 @@ def _stability(inst: SitingInstance, radius_m: float, chosen: list[set[int]], ba
     lat = inst.candidates["lat"].to_numpy(float)
 
     def near(j: int) -> set[int]:
-        dx = (lon - lon[j]) * 111_320.0 * np.cos(np.radians(lat[j]))
-        dy = (lat - lat[j]) * 110_540.0
+        dx, dy = local_xy(lon - lon[j], lat - lat[j], lat[j])
         return set(np.flatnonzero(np.hypot(dx, dy) <= radius_m).tolist()) | {j}
 
     def share(hits: int) -> float | None:

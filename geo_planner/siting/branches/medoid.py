@@ -7,6 +7,7 @@ import math
 import numpy as np
 from scipy import sparse
 
+from ...crs import local_xy
 from ...network import RoadNetwork, Snap
 from ...travel import cost_matrix
 
@@ -18,7 +19,7 @@ _MEDOID_CUTOFF_MIN = 10_000.0  # "no cutoff" for medoid walks (a finite number k
 def planar(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Local equirectangular metres (good enough to rank distances inside a town)."""
     lat0 = np.nanmean(lat) if np.isfinite(lat).any() else 0.0
-    return lon * 111_320.0 * np.cos(np.radians(lat0)), lat * 110_540.0
+    return local_xy(lon, lat, lat0)
 
 
 def network_medoid(
