@@ -297,7 +297,7 @@ def _shortest_walks(c: _Component, model: _ClassModel, x_pair: np.ndarray, site_
         site_of[qi[take]] = qj[take]
     else:
         log.info("joint branches: the walking model gave no integral answer (%s); blocks keep class order",
-                 three.state)
+                 three.status)
     return site_of
 
 
@@ -367,9 +367,9 @@ def solve_component(
     bound = _members_bound(c, model.n_y, one, max_groups, k_member)
     if one.x is None:
         log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d "
-                    "members; using the greedy grouping", one.state, time_limit_s, c.n_members)
+                    "members; using the greedy grouping", one.status, time_limit_s, c.n_members)
         return result(greedy, "greedy", None, bound)
     x_pair = np.round(one.x[:model.n_p])
     site_of = _blocks_of_classes(c, model, cls, rep, x_pair)
     site_of = _shortest_walks(c, model, x_pair, site_of, max(deadline - time.perf_counter(), 0.01))
-    return result(site_of, "optimal" if one.state == "optimal" else "time_limit", one.gap, bound)
+    return result(site_of, "optimal" if one.status == "optimal" else "time_limit", one.gap, bound)
