@@ -9,7 +9,6 @@ form "a viewer sees …" lives in this module (the API's routes only call it).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from .crs import local_xy
 from .errors import PermissionDeniedError
 from .vocab import ROLES, TABLES, Role, TableName
 
@@ -104,10 +104,9 @@ def viewer_recommendations(
     if m_ok.any() and r_ok.any():
         from scipy.spatial import cKDTree
 
-        k = 111_320.0
-        cos = math.cos(math.radians(float(np.nanmedian(m_lat[m_ok]))))
-        tree = cKDTree(np.c_[m_lon[m_ok] * k * cos, m_lat[m_ok] * k])
-        d, _ = tree.query(np.c_[r_lon[r_ok] * k * cos, r_lat[r_ok] * k])
+        lat0 = float(np.nanmedian(m_lat[m_ok]))
+        tree = cKDTree(np.column_stack(local_xy(m_lon[m_ok], m_lat[m_ok], lat0)))
+        d, _ = tree.query(np.column_stack(local_xy(r_lon[r_ok], r_lat[r_ok], lat0)))
         near = np.flatnonzero(r_ok)[d < 30.0]
         if near.size:
             cells = grid_cells(r_lon[near], r_lat[near])

@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pandas as pd
 
+from .crs import metres_per_degree
 from .errors import InputError, NotFoundError, Problem
 from .network import RoadNetwork
 from .outputs import MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
@@ -255,8 +256,8 @@ def check_point_in_network(walk: RoadNetwork, lon: float, lat: float, margin_m: 
     y = np.asarray(walk.node_lat, dtype="float64")
     if not (math.isfinite(lon) and math.isfinite(lat)) or x.size == 0:
         raise InputError(Problem("request", None, "lon,lat", "give finite WGS-84 degrees"))
-    dlat = margin_m / 111_320.0  # metres per degree of latitude (to move to crs's helper)
-    dlon = margin_m / (111_320.0 * max(0.01, math.cos(math.radians(float(np.nanmean(y))))))
+    m_lon, m_lat = metres_per_degree(float(np.nanmean(y)))
+    dlat, dlon = margin_m / float(m_lat), margin_m / max(float(m_lon), 0.01 * float(m_lat))
     w, e, s, n = np.nanmin(x) - dlon, np.nanmax(x) + dlon, np.nanmin(y) - dlat, np.nanmax(y) + dlat
     if not (w <= lon <= e and s <= lat <= n):
         raise InputError(Problem(
