@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .geocode import IMPRECISE_STATUS
 from .atomic import atomic_write
+from .geocode import IMPRECISE_STATUS
 from .io import write_rejections
 from .vocab import table_file
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write
+from .outputs import MAP_FILE, RUN_FILE
 from .settings import Scenario
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,11 @@ def discard_outputs(out_dir: Path | str) -> None:
 def _previous_outputs(out: Path) -> set[str]:
     """Names of the files the previous run wrote into ``out`` (from its ``run.json``)."""
     try:
-        doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        doc = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return set()
     files = doc.get("files") if isinstance(doc, dict) else None
-    names = {"run.json"}
+    names = {RUN_FILE}
     for value in (files or {}).values() if isinstance(files, dict) else ():
         if isinstance(value, str) and Path(value).parent == out:
             names.add(Path(value).name)
@@ -166,7 +167,7 @@ def run_staged(
     work = Path(tempfile.mkdtemp(prefix=_partial_prefix(out), dir=out.parent))
     try:
         result = run(scenario, work, progress=progress)
-        doc_path = work / "run.json"
+        doc_path = work / RUN_FILE
         if doc_path.is_file():
             doc = json.loads(doc_path.read_text(encoding="utf-8"))
             doc["files"] = _relocate(doc.get("files", {}), str(work), str(out))
@@ -178,8 +179,8 @@ def run_staged(
         raise
     result.out_dir = out
     result.files = _relocate(dict(result.files), str(work), str(out))
-    if map_copy is not None and (out / "map.html").is_file():
+    if map_copy is not None and (out / MAP_FILE).is_file():
         copy = Path(map_copy)
-        atomic_write(copy, lambda p: shutil.copyfile(out / "map.html", p))
+        atomic_write(copy, lambda p: shutil.copyfile(out / MAP_FILE, p))
         result.files["map_copy"] = str(copy)
     return result

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConflictError, GeoPlannerError, NotFoundError
+from ..outputs import RUN_FILE
 from .base import Store
 from .files import private_files
 from .runs import INTERRUPTED, worker_name
@@ -66,7 +67,7 @@ def execute_run(data_dir: Path | str, run_id: str, database_url: str | None = No
         # outputs appear all at once: a worker killed mid-run leaves no half-written folder
         run_staged(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f))
         store.publish_tables(run_id)
-        doc = json.loads((rec.out_dir / "run.json").read_text(encoding="utf-8"))
+        doc = json.loads((rec.out_dir / RUN_FILE).read_text(encoding="utf-8"))
         if not store.mark_done(run_id, doc.get("counts", {})):
             store.db.backend.drop_tables(store.db.engine, run_id)
             store.discard_outputs(run_id)  # cancelled while it finished
