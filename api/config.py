@@ -3,6 +3,8 @@
 | setting | environment | default |
 |---|---|---|
 | ``data_dir`` | ``GEO_PLANNER_DATA_DIR`` | ``./out/service`` (SQLite store, uploads, run outputs) |
+| ``database_url`` | ``GEO_PLANNER_DATABASE_URL`` | none: records in SQLite; ``postgresql://user:pw@host:5432/db``: PostgreSQL/PostGIS |
+| ``stale_after_s`` | ``GEO_PLANNER_STALE_AFTER_S`` | ``60``: a running run whose worker is silent this long is failed as interrupted |
 | ``tokens`` | ``GEO_PLANNER_TOKENS`` | none: ``"tokA:admin,tokB:planner,tokC:viewer"`` |
 | ``tokens_file`` | ``GEO_PLANNER_TOKENS_FILE`` | none: a JSON file ``{"token": "role"}`` |
 | ``osm_dir`` | ``GEO_PLANNER_OSM_DIR`` | the bundled ``data/osm`` |
@@ -19,30 +21,46 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from geo_planner.bundled import data_dir
 from geo_planner.errors import InputError, Problem
+from geo_planner.store import parse_database_url
 from geo_planner.vocab import ROLES, Role
-
-
-_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 class ApiSettings(BaseSettings):
     """Settings of the geo_planner service."""
 
-    model_config = SettingsConfigDict(env_prefix="GEO_PLANNER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="GEO_PLANNER_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)  # a database URL may hold a password
 
     data_dir: Path = Field(Path("out/service"), description="store folder: SQLite file, uploads, run outputs")
+    database_url: str | None = Field(None, description="postgresql://user:password@host:port/dbname: records "
+                                     "in PostgreSQL/PostGIS (None: SQLite in data_dir)")
+    stale_after_s: float = Field(60.0, ge=10, le=86400, description="a running run whose worker has not "
+                                 "said it is alive for this long is failed as interrupted, seconds")
     tokens: str | None = Field(None, description='tokens and roles: "tokA:admin,tokB:planner,tokC:viewer"')
     tokens_file: Path | None = Field(None, description='JSON file {"token": "role"} (keep it mode 600)')
-    osm_dir: Path = Field(_DATA / "osm", description="folder of the OSM extracts runs may name")
-    demo_dir: Path = Field(_DATA / "demo", description="the embedded demo scenario")
+    osm_dir: Path = Field(default_factory=lambda: data_dir() / "osm",
+                          description="folder of the OSM extracts runs may name (default: the bundled ones)")
+    demo_dir: Path = Field(default_factory=lambda: data_dir() / "demo", description="the embedded demo scenario")
     cache_dir: Path | None = Field(None, description="road-network cache folder (None: library default)")
     seed_demo: bool = Field(True, description="register the demo datasets and run when the store is empty")
     max_upload_mb: float = Field(200.0, gt=0, description="largest accepted upload, MB")
     max_networks: int = Field(4, ge=1, description="runs whose road networks are kept in memory")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        try:
+            parse_database_url(v, source="GEO_PLANNER_DATABASE_URL")
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return v.strip()
 
     def token_roles(self) -> dict[str, Role]:
         """Return the configured ``{token: role}`` (environment and file merged).

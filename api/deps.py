@@ -1,4 +1,4 @@
-"""Shared dependencies: settings, store, run queue, road networks in memory, and the caller's role.
+"""Shared dependencies: settings, store, run queue, loaded runs in memory, and the caller's role.
 
 Authentication: ``Authorization: Bearer <token>``; the token's role comes from the
 configuration (:class:`api.config.ApiSettings`). Browsers cannot send that header when
@@ -8,29 +8,21 @@ they open a map page or a download link, so GET requests also accept
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 from fastapi import Depends, HTTPException, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from geo_planner.errors import InputError, NotFoundError, PermissionDeniedError
-from geo_planner.network import RoadNetwork, build_network
-from geo_planner.pointindex import PointIndex, build_point_index, load_point_index
-from geo_planner.settings import Scenario
+from geo_planner.errors import PermissionDeniedError
+from geo_planner.results import LoadedRun, load_run
 from geo_planner.store import RunQueue, Store
 from geo_planner.vocab import ROLE_RANK, Role
 
 from .config import ApiSettings
-
-log = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="a token configured with a role (viewer, planner, admin)")
 
@@ -117,72 +109,20 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """What a finished run needs to answer point questions and draw maps: networks and facilities."""
-
-    scenario: Scenario
-    walk: RoadNetwork
-    drive: RoadNetwork | None
-    branches: pd.DataFrame
-    stations: pd.DataFrame
-    hospitals: pd.DataFrame | None
-    point_index: PointIndex | None = None
-
-
-def _point_index(store: Store, run_id: str, ctx: RunContext) -> PointIndex:
-    """The run's ``point_index.npz`` (written when the run finished), else built now (older runs)."""
-    try:
-        index = load_point_index(store.run_file(run_id, "point_index.npz"))
-        if index.matches(ctx.walk, ctx.drive):
-            return index
-        log.warning("run %s: point index does not match its networks; rebuilding it", run_id)
-    except (NotFoundError, InputError) as exc:
-        log.info("run %s: %s; building the point index", run_id, exc)
-    sc = ctx.scenario
-    return build_point_index(ctx.walk, ctx.drive, stations=ctx.stations, branches=ctx.branches,
-                             hospitals=ctx.hospitals, thresholds=sc.thresholds, max_snap_m=sc.network.max_snap_m)
-
-
-def load_run_context(store: Store, run_id: str) -> RunContext:
-    """Load a finished run's road networks (from the network cache on disk), facility tables and
-    point index; the snapping indexes are built here, so the first point query is as fast as the rest."""
-    run = store.finished_run(run_id)
-    scenario = run.scenario_model()
-    net = scenario.network
-    opts: dict[str, Any] = {
-        "walk_speed_kmh": net.walk_speed_kmh,
-        "drive_fallback_speed_kmh": net.drive_fallback_speed_kmh,
-        "cache_dir": net.resolved_cache_dir(),
-    }
-    try:
-        hospitals: pd.DataFrame | None = store.run_table(run_id, "hospitals")
-    except NotFoundError:
-        hospitals = None
-    walk = build_network(net.osm, "walk", **opts)
-    drive = build_network(net.osm, "drive", **opts) if hospitals is not None else None
-    ctx = RunContext(
-        scenario=scenario, walk=walk, drive=drive, branches=store.run_table(run_id, "branches"),
-        stations=store.run_table(run_id, "stations"), hospitals=hospitals,
-    )
-    ctx = dataclasses.replace(ctx, point_index=_point_index(store, run_id, ctx))
-    for road in (walk, drive):  # build the snapping indexes now (lazily built on first snap)
-        if road is not None:
-            road.snap(road.node_lon[:1], road.node_lat[:1])
-    return ctx
-
-
 class NetworkCache:
-    """The :class:`RunContext` of the most recently used runs, in memory (least recently used dropped)."""
+    """The most recently used runs, loaded, in memory (least recently used dropped).
+
+    A run is loaded by :func:`geo_planner.results.load_run`.
+    """
 
     def __init__(self, max_items: int = 4) -> None:
         self.max_items = max_items
-        self._items: OrderedDict[str, RunContext] = OrderedDict()
+        self._items: OrderedDict[str, LoadedRun] = OrderedDict()
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
 
-    def get(self, store: Store, run_id: str) -> RunContext:
-        """Return the run's context, loading it once even under concurrent requests."""
+    def get(self, store: Store, run_id: str) -> LoadedRun:
+        """Return the loaded run, loading it once even under concurrent requests."""
         with self._lock:
             if run_id in self._items:
                 self._items.move_to_end(run_id)
@@ -192,7 +132,7 @@ class NetworkCache:
             with self._lock:
                 if run_id in self._items:
                     return self._items[run_id]
-            ctx = load_run_context(store, run_id)
+            ctx = load_run(store, run_id)
             with self._lock:
                 self._items[run_id] = ctx
                 while len(self._items) > self.max_items:

@@ -5,13 +5,14 @@ Start it with::
     GEO_PLANNER_TOKENS="tokA:admin,tokB:planner,tokC:viewer" \\
         uvicorn api.main:create_app --factory --host 127.0.0.1 --port 8000
 
-or ``serve_demo()`` (the README's main command): it generates local tokens when none are
-configured, registers the embedded demo, prints the map's URL (and where the tokens file is) and serves. OpenAPI docs
-are at ``/docs``.
+or ``geo-planner-serve --demo`` (:func:`main` → :func:`serve_demo`, the README's main command): it
+generates local tokens when none are configured, registers the embedded demo, prints the map's URL
+(and where the tokens file is) and serves. OpenAPI docs are at ``/docs``.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import secrets
@@ -94,38 +95,47 @@ def _install_log_masking() -> None:
             logger.addFilter(MaskTokens())
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the store, fail runs a crash left running, resume queued ones, seed the demo; stop the worker."""
-    settings: ApiSettings = app.state.settings
-    _install_log_masking()
-    private_files()  # personal data: every file this process writes is 0600, folders 0700
-    store = Store(settings.data_dir)
-    app.state.store = store
-    app.state.tokens = settings.token_roles()
-    if not app.state.tokens:
-        log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE): "
-                    "every request gets 401")
-    queue = RunQueue(store.data_dir)
-    app.state.queue = queue
-    app.state.networks = NetworkCache(settings.max_networks)
-    app.state.assets = maps.AssetTable()
-    resumed = store.recover()
-    queue.start()
-    for run_id in resumed:
-        queue.submit(run_id)
-    if settings.seed_demo and store.is_empty():
+def _seed_demo_once(store: Store, queue: RunQueue, settings: ApiSettings) -> None:
+    """Register the demo if the store is empty (one worker does it when several start together)."""
+    with store.exclusive("seed-demo"):
+        if not store.is_empty():
+            return
         try:
             run = seed_demo(store, settings.demo_dir, osm_dir=settings.osm_dir, cache_dir=settings.cache_dir)
             queue.submit(run.id)
             log.info("demo registered: run %s", run.id)
         except Exception:  # the service is still useful without the demo
             log.exception("could not register the demo")
-    log.info("geo_planner service ready; data folder %s", store.data_dir)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the store, fail runs a crash left running, resume queued ones, seed the demo; stop the worker."""
+    settings: ApiSettings = app.state.settings
+    _install_log_masking()
+    private_files()  # personal data: every file this process writes is 0600, folders 0700
+    store = Store(settings.data_dir, settings.database_url)
+    app.state.store = store
+    app.state.tokens = settings.token_roles()
+    if not app.state.tokens:
+        log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE): "
+                    "every request gets 401")
+    queue = RunQueue(store.data_dir, database_url=settings.database_url, stale_after_s=settings.stale_after_s)
+    app.state.queue = queue
+    app.state.networks = NetworkCache(settings.max_networks)
+    app.state.assets = maps.AssetTable()
+    resumed = store.recover(settings.stale_after_s)
+    queue.start()
+    for run_id in resumed:
+        queue.submit(run_id)
+    if settings.seed_demo:
+        _seed_demo_once(store, queue, settings)
+    log.info("geo_planner service ready; data folder %s, records in %s", store.data_dir, store.db.describe())
     try:
         yield
     finally:
         queue.close()
+        store.close()
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -253,7 +263,7 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     """
     settings = settings or ApiSettings()
     private_files()
-    store = Store(settings.data_dir)
+    store = Store(settings.data_dir, settings.database_url)
     tokens: dict[str, str] = {}
     if not settings.tokens and settings.tokens_file is None:
         path, tokens = local_tokens(store.data_dir)
@@ -277,9 +287,44 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     serve(host, port, settings)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the service's command line (``geo-planner-serve``, ``geo-planner serve``)."""
+    p = argparse.ArgumentParser(prog="geo-planner serve", description="Start the geo_planner web service "
+                                "(map, JSON API, exports); settings from the GEO_PLANNER_* environment.")
+    p.add_argument("--host", default=os.environ.get("GEO_PLANNER_HOST", "127.0.0.1"),
+                   help="listen address (default: loopback only)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GEO_PLANNER_PORT", "8000")))
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="store folder (default $GEO_PLANNER_DATA_DIR or out/service)")
+    p.add_argument("--demo", action="store_true",
+                   help="register the embedded demo, create local tokens, print the URL")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``geo-planner-serve`` (and of ``geo-planner serve``): serve until interrupted.
+
+    Returns
+    -------
+    int
+        0 after a clean shutdown, 2 when the settings are unusable.
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = ApiSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+        if args.demo:
+            serve_demo(args.host, args.port, settings)
+        else:
+            serve(args.host, args.port, settings)
+    except GeoPlannerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
-    serve_demo(os.environ.get("GEO_PLANNER_HOST", "127.0.0.1"),
-               int(os.environ.get("GEO_PLANNER_PORT", "8000")))
+    sys.exit(main())
 
 
 def __getattr__(name: str) -> Any:

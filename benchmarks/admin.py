@@ -1,7 +1,7 @@
 """City / county of many members: boundary polygons against the nearest county seat.
 
 Baseline (measured in the same run): the former rule, the nearest county-level seat from one
-KD-tree query (``geocode._nearest`` over the gazetteer's county entries). geo_planner: the
+KD-tree query (``geocode.geometry._nearest`` over the gazetteer's county entries). geo_planner: the
 point-in-polygon of :func:`geo_planner.admin.locate_divisions` (STRtree over the 2,891
 division polygons). Points: ``N`` members spread over the three bundled extracts' cities
 (南京 玄武/秦淮/鼓楼, 鹰潭 贵溪, 深圳 龙岗) and a ring around each. Also printed: how often
@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo_planner import admin  # noqa: E402
-from geo_planner.geocode import Gazetteer, _nearest, _xyz  # noqa: E402
+from geo_planner.crs import earth_xyz  # noqa: E402
+from geo_planner.geocode import Gazetteer  # noqa: E402
+from geo_planner.geocode.geometry import _nearest  # noqa: E402
 
 CENTRES = [(118.785, 32.045), (117.222, 28.300), (114.215, 22.690)]
 
@@ -42,7 +44,7 @@ def main(n: int = 100_000) -> None:
 
     seeds = np.flatnonzero(gaz._levels == "county")
     t0 = time.perf_counter()
-    _, idx = _nearest(gaz._xyz[seeds], _xyz(lon, lat), 60_000.0)
+    _, idx = _nearest(gaz._xyz[seeds], earth_xyz(lon, lat), 60_000.0)
     t_seed = time.perf_counter() - t0
     seed_city = np.asarray(gaz.entries.iloc[seeds]["city"].tolist() + [""], dtype=object)[idx]
 

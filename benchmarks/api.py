@@ -146,17 +146,16 @@ def load(port: int, token: str, paths: list[str], *, clients: int, rate: float, 
 
 def library_per_query(data_dir: Path, run_id: str, points: np.ndarray) -> tuple[float, float, int]:
     """Mean ms per query in this process: point_coverage (before) vs PointIndex.query (now)."""
-    from api.deps import load_run_context
     from geo_planner.coverage import point_coverage
+    from geo_planner.results import load_run
     from geo_planner.store import Store
 
-    ctx = load_run_context(Store(data_dir), run_id)
-    assert ctx.point_index is not None
-    sc = ctx.scenario
+    ctx = load_run(Store(data_dir), run_id)
+    sc, tables = ctx.scenario, ctx.tables
     t0 = time.perf_counter()
     for lon, lat in points:
-        point_coverage(ctx.walk, ctx.drive, float(lon), float(lat), stations=ctx.stations,
-                       branches=ctx.branches, hospitals=ctx.hospitals, thresholds=sc.thresholds,
+        point_coverage(ctx.walk, ctx.drive, float(lon), float(lat), stations=tables.stations,
+                       branches=tables.branches, hospitals=tables.hospitals, thresholds=sc.thresholds,
                        max_snap_m=sc.network.max_snap_m)
     before = (time.perf_counter() - t0) / len(points) * 1000
     reps = 10

@@ -56,7 +56,7 @@ def main() -> None:
     load = os.getloadavg()
     print(f"\n===== summary ({dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, load average {load[0]:.1f}) =====")
-    print(f"| module | benchmark | geo_planner | baseline | ratio | baseline is |")
+    print("| module | benchmark | geo_planner | baseline | ratio | baseline is |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         module, bench, ours, base, ratio, base_name = (r + [""] * 6)[:6]

@@ -34,8 +34,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import shape
 from numpy.typing import ArrayLike, NDArray
+from shapely.geometry import shape
 
 from .errors import GeocodeError
 

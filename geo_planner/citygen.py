@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from .io import atomic_write
+from .atomic import atomic_write
 from .network import RoadNetwork, build_network
 
 log = logging.getLogger(__name__)
@@ -146,14 +146,43 @@ def generate_city(
     main = main or bundled_extract("shenzhen_longgang.osm")
     others = others if others is not None else [bundled_extract("guixi_jiangxi.osm"),
                                                 bundled_extract("nanjing_xuanwu.osm")]
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # every draw below, in this order, makes the city
     extracts = [main, *others]
     net = build_network(extracts, "walk", cache_dir=cache_dir)
     samplers = [_EdgeSampler(net, k, rng) for k in range(len(extracts))]
     city = samplers[0]
     region = REGIONS.get(Path(main).name, "")
 
-    # ---- branches: sizes (small units first), meeting places
+    sizes, n_small = _branch_sizes(n_members, n_branches, small_unit_share, rng)
+    b_lon, b_lat = city.anywhere(n_branches)  # meeting places
+    lon, lat = _member_homes(city, sizes, n_small, b_lon, b_lat, near_m, rng)
+    _move_remote(samplers, lon, lat, remote_share, rng)
+    branches = pd.DataFrame({
+        "id": [f"B{i + 1:04d}" for i in range(n_branches)],
+        "name": [f"{region}第{i + 1}离退休干部党支部" for i in range(n_branches)],
+        "lon": b_lon, "lat": b_lat, "crs": "WGS84", "note": SYNTHETIC,
+    })
+    tables = {
+        "members": _members_table(lon, lat, np.repeat(branches["id"].to_numpy(dtype=object), sizes), rng),
+        "branches": branches,
+        **_facility_tables(city, n_stations, n_hospitals),
+    }
+    for name, df in tables.items():
+        atomic_write(out / f"{name}.csv", lambda p, d=df: d.to_csv(p, index=False, encoding="utf-8"))
+    text = _scenario_toml(extracts, region, seed, n_members, n_branches, n_stations, time_limit_s)
+    atomic_write(out / "scenario.toml", lambda p: p.write_text(text, encoding="utf-8"))
+    log.info("city written to %s: %d members, %d branches, %d stations", out, n_members, n_branches,
+             n_stations)
+    return out / "scenario.toml"
+
+
+def _branch_sizes(
+    n_members: int, n_branches: int, small_unit_share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
+    """Draw members per branch (log-normal sizes, small units of 1–6 members last).
+
+    Returns the sizes and the number of small units.
+    """
     n_small = int(round(small_unit_share * n_branches))
     small_sizes = rng.integers(1, 7, n_small)
     n_big = n_branches - n_small
@@ -167,16 +196,28 @@ def generate_city(
         np.add.at(big_sizes, rng.integers(0, n_big, diff), 1)
     else:
         big_sizes[int(np.argmax(big_sizes))] += diff
-    sizes = np.r_[big_sizes, small_sizes].astype(np.int64)
-    b_ids = np.array([f"B{i + 1:04d}" for i in range(n_branches)], dtype=object)
-    b_lon, b_lat = city.anywhere(n_branches)
+    return np.r_[big_sizes, small_sizes].astype(np.int64), n_small
 
-    # ---- members
-    branch_of = np.repeat(np.arange(n_branches), sizes)
+
+def _member_homes(
+    city: _EdgeSampler,
+    sizes: np.ndarray,
+    n_small: int,
+    b_lon: np.ndarray,
+    b_lat: np.ndarray,
+    near_m: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the homes of every member, branch after branch: a core near the meeting place, the rest anywhere.
+
+    The small units (the last ``n_small`` branches) live together in shared neighbourhoods
+    (about four units per neighbourhood).
+    """
+    n_members, n_branches = int(sizes.sum()), len(sizes)
+    n_big = n_branches - n_small
     lon = np.empty(n_members)
     lat = np.empty(n_members)
     start = np.r_[0, np.cumsum(sizes)]
-    # small units live in shared neighbourhoods (about 4 units per neighbourhood)
     n_hoods = max(1, n_small // 4)
     hood_lon, hood_lat = city.anywhere(n_hoods)
     hood_of_small = rng.integers(0, n_hoods, n_small)
@@ -190,7 +231,18 @@ def generate_city(
         k = rng.binomial(n, rng.uniform(0.5, 0.9))
         lon[lo_:lo_ + k], lat[lo_:lo_ + k] = city.near(b_lon[b], b_lat[b], k, near_m)
         lon[lo_ + k:hi_], lat[lo_ + k:hi_] = city.anywhere(n - k)
-    # remote members: in the other extracts, in clusters (a city's retirees living in another city)
+    return lon, lat
+
+
+def _move_remote(
+    samplers: list[_EdgeSampler],
+    lon: np.ndarray,
+    lat: np.ndarray,
+    remote_share: float,
+    rng: np.random.Generator,
+) -> None:
+    """Move ``remote_share`` of the members to the other extracts (retirees living in another city)."""
+    n_members = len(lon)
     remote = np.flatnonzero(rng.random(n_members) < remote_share) if len(samplers) > 1 else np.empty(0, int)
     if remote.size:
         where = rng.integers(1, len(samplers), remote.size)
@@ -198,20 +250,27 @@ def generate_city(
             sel = remote[where == k]
             if sel.size:
                 lon[sel], lat[sel] = samplers[k].anywhere(sel.size)
+
+
+def _members_table(
+    lon: np.ndarray, lat: np.ndarray, branch_ids: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Build the members table, rows in random order as a planner's table would be; 3 % 离休 (aged 90–99)."""
+    n_members = len(lon)
     ids = np.array([f"M{i + 1:06d}" for i in range(n_members)], dtype=object)
-    order = rng.permutation(n_members)  # rows in random order, as a planner's table would be
+    order = rng.permutation(n_members)
     lixiu = rng.random(n_members) < 0.03
     age = np.where(lixiu, rng.integers(90, 100, n_members), rng.integers(60, 95, n_members))
-    members = pd.DataFrame({
+    return pd.DataFrame({
         "id": ids[order], "name": [f"成员{i}" for i in order],
         "status": np.where(lixiu, "离休", "退休")[order],
-        "age": age[order], "branch_id": b_ids[branch_of][order],
+        "age": age[order], "branch_id": branch_ids[order],
         "lon": lon[order], "lat": lat[order], "crs": "WGS84", "note": SYNTHETIC,
     })
-    branches = pd.DataFrame({
-        "id": b_ids, "name": [f"{region}第{i + 1}离退休干部党支部" for i in range(n_branches)],
-        "lon": b_lon, "lat": b_lat, "crs": "WGS84", "note": SYNTHETIC,
-    })
+
+
+def _facility_tables(city: _EdgeSampler, n_stations: int, n_hospitals: int) -> dict[str, pd.DataFrame]:
+    """Build the stations and hospitals tables: anywhere on the city's roads."""
     s_lon, s_lat = city.anywhere(n_stations)
     stations = pd.DataFrame({
         "id": [f"S{i + 1:03d}" for i in range(n_stations)],
@@ -224,11 +283,16 @@ def generate_city(
         "name": [f"第{i + 1}定点医院" for i in range(n_hospitals)],
         "lon": h_lon, "lat": h_lat, "crs": "WGS84", "note": SYNTHETIC,
     })
-    tables = {"members": members, "branches": branches, "stations": stations, "hospitals": hospitals}
-    for name, df in tables.items():
-        atomic_write(out / f"{name}.csv", lambda p, d=df: d.to_csv(p, index=False, encoding="utf-8"))
+    return {"stations": stations, "hospitals": hospitals}
+
+
+def _scenario_toml(
+    extracts: list[Path], region: str, seed: int, n_members: int, n_branches: int, n_stations: int,
+    time_limit_s: float,
+) -> str:
+    """Return the city's ``scenario.toml`` (absolute paths of the extracts)."""
     osm = ", ".join(f'"{Path(p).resolve().as_posix()}"' for p in extracts)
-    text = f"""# City-sized synthetic scenario (seed {seed}) on real OpenStreetMap roads (geo_planner.citygen).
+    return f"""# City-sized synthetic scenario (seed {seed}) on real OpenStreetMap roads (geo_planner.citygen).
 name = "合成城市（{n_members}名成员，{n_branches}个支部，{n_stations}个驿站）"
 seed = {seed}
 
@@ -248,7 +312,3 @@ default_region = "{region}"
 new_stations = 10
 time_limit_s = {time_limit_s:g}
 """
-    atomic_write(out / "scenario.toml", lambda p: p.write_text(text, encoding="utf-8"))
-    log.info("city written to %s: %d members, %d branches, %d stations", out, n_members, n_branches,
-             n_stations)
-    return out / "scenario.toml"

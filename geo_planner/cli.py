@@ -1,19 +1,27 @@
-"""Command line: ``geo-planner run SCENARIO.toml --out DIR`` and friends."""
+"""Command line: ``geo-planner run SCENARIO.toml --out DIR`` and friends.
+
+``geo-planner serve …`` hands its arguments to the web service's own command line
+(``api.main.main``, also installed as ``geo-planner-serve``): the library does not import the
+web app, it only starts it when asked to.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from .bundled import data_dir
 from .errors import GeoPlannerError
 
 log = logging.getLogger("geo_planner")
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
+#: The web service's command line (``serve``), in the ``api`` package installed alongside.
+SERVE_MODULE = "api.main"
 
 
 class StageLines:
@@ -166,21 +174,22 @@ def warn_stopped_models(counts: dict[str, Any], file: TextIO) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import generate_demo
 
-    path = generate_demo(args.out, args.osm, seed=args.seed)
+    bundled = data_dir()
+    path = generate_demo(args.out or bundled / "demo", args.osm or bundled / "osm", seed=args.seed)
     print(f"demo scenario written: {path}")
     return 0
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    from api.config import ApiSettings
-    from api.main import serve, serve_demo
-
-    settings = ApiSettings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-    if args.demo:
-        serve_demo(args.host, args.port, settings)
-    else:
-        serve(args.host, args.port, settings)
-    return 0
+def _serve(argv: list[str]) -> int:
+    """Run the web service's own command line with ``argv`` (what follows ``serve``)."""
+    try:
+        app_cli = importlib.import_module(SERVE_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("api", SERVE_MODULE):
+            raise
+        print("error: the web service (package 'api') is not installed with this geo_planner", file=sys.stderr)
+        return 2
+    return int(app_cli.main(argv))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,16 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "tcp://HOST:PORT (an existing Dask cluster) or 'serial'; default [run] scheduler, else serial")
     r.set_defaults(func=_cmd_run)
 
-    s = sub.add_parser("serve", help="start the web service (map, JSON API, exports)")
-    s.add_argument("--host", default="127.0.0.1", help="listen address (default: loopback only)")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--data-dir", type=Path, default=None, help="store folder (default $GEO_PLANNER_DATA_DIR or out/service)")
-    s.add_argument("--demo", action="store_true", help="register the embedded demo, create local tokens, print the URL")
-    s.set_defaults(func=_cmd_serve)
+    # parsed by the service itself (see _serve): listed here so that --help shows it
+    sub.add_parser("serve", help="start the web service (map, JSON API, exports): geo-planner serve --help",
+                   add_help=False)
 
     d = sub.add_parser("demo", help="(re)generate the seeded demo scenario on the bundled OSM extracts")
-    d.add_argument("--out", type=Path, default=DEFAULT_DATA / "demo")
-    d.add_argument("--osm", type=Path, default=DEFAULT_DATA / "osm")
+    d.add_argument("--out", type=Path, default=None, help="default: the bundled data's demo/ (geo_planner.bundled)")
+    d.add_argument("--osm", type=Path, default=None, help="default: the bundled data's osm/")
     d.add_argument("--seed", type=int, default=20261125)
     d.set_defaults(func=_cmd_demo)
     return p
@@ -217,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``geo-planner`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if first is not None and argv[first] == "serve":  # the service parses the rest
+        return _serve(argv[first + 1:])
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

@@ -18,14 +18,15 @@ returned unchanged, as the official algorithm does.  The inverses are exact up t
 ``1e-9`` degrees (about 0.1 mm): they iterate the forward transform until it
 reproduces the input, rather than using the usual one-step approximation, which is
 off by 1–3 m.
+
+It is also the one home of metres from degrees (:func:`earth_xyz`, :func:`metres_per_degree`,
+:func:`local_xy`); spellings of the systems' names are read by :mod:`geo_planner.crs_names`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import numbers
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -33,18 +34,25 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .crs_names import _ACCEPTED_HELP, normalize_crs_name
 from .errors import CRSError
 from .settings import CRSName
 
 __all__ = [
     "CRS_NAMES",
+    "EARTH_RADIUS_M",
+    "M_PER_DEG_LAT",
+    "M_PER_DEG_LON_EQUATOR",
     "LonLatCheck",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "check_lonlat",
+    "earth_xyz",
     "from_wgs84",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "local_xy",
+    "metres_per_degree",
     "normalize_crs_name",
     "out_of_china",
     "to_wgs84",
@@ -79,54 +87,6 @@ _CHINA_LAT_MAX: Final = 55.8271
 # Inverse iteration: stop when the forward transform reproduces the input to this (degrees).
 _INVERSE_TOL_DEG: Final = 1e-9
 _INVERSE_MAX_ITER: Final = 30
-
-# Spellings → canonical name. Keys are in the form produced by ``_crs_key``.
-_CRS_ALIASES: Final[dict[str, CRSName]] = {
-    # WGS-84 (and CGCS2000, which differs from WGS-84 by centimetres)
-    "wgs84": "WGS84",
-    "wgs1984": "WGS84",
-    "wgs": "WGS84",
-    "gps": "WGS84",
-    "epsg4326": "WGS84",
-    "4326": "WGS84",
-    "cgcs2000": "WGS84",
-    "cgcs": "WGS84",
-    "epsg4490": "WGS84",
-    "4490": "WGS84",
-    "天地图": "WGS84",
-    "大地2000": "WGS84",
-    # GCJ-02
-    "gcj02": "GCJ02",
-    "gcj": "GCJ02",
-    "gcj2": "GCJ02",
-    "高德": "GCJ02",
-    "高德地图": "GCJ02",
-    "amap": "GCJ02",
-    "autonavi": "GCJ02",
-    "gaode": "GCJ02",
-    "腾讯": "GCJ02",
-    "腾讯地图": "GCJ02",
-    "tencent": "GCJ02",
-    "qq": "GCJ02",
-    "火星": "GCJ02",
-    "火星坐标": "GCJ02",
-    "国测局": "GCJ02",
-    "mars": "GCJ02",
-    # BD-09
-    "bd09": "BD09",
-    "bd09ll": "BD09",
-    "bd": "BD09",
-    "百度": "BD09",
-    "百度地图": "BD09",
-    "baidu": "BD09",
-}
-
-_ACCEPTED_HELP: Final = (
-    "WGS84 (also WGS-84, WGS 84, GPS, EPSG:4326, 4326, CGCS2000, 天地图), "
-    "GCJ02 (also GCJ-02, 高德, 高德地图, 腾讯, 腾讯地图, 火星坐标, 国测局, amap), "
-    "BD09 (also BD-09, bd09ll, 百度, 百度地图, baidu)"
-)
-
 
 # --------------------------------------------------------------------------------------
 # helpers
@@ -427,78 +387,6 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
 
-# --------------------------------------------------------------------------------------
-# names and per-row conversion
-
-
-def _crs_key(text: str) -> str:
-    """Fold a spelling to a lookup key: NFKC, lower case, no spaces/punctuation/suffix."""
-    key = unicodedata.normalize("NFKC", text).strip().lower()
-    key = "".join(ch for ch in key if ch.isalnum())
-    for suffix in ("坐标系", "坐标"):
-        if key.endswith(suffix) and len(key) > len(suffix):
-            key = key[: -len(suffix)]
-            break
-    return key
-
-
-def _is_blank(value: object) -> bool:
-    """Whether ``value`` means "no value": None, NaN, pandas NA/NaT, or blank text."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return not value.strip()
-    if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
-        return math.isnan(float(value))
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        return False
-    return value is pd.NA or value is pd.NaT
-
-
-def normalize_crs_name(value: object) -> CRSName | None:
-    """Map a planner's spelling of a coordinate system to ``"WGS84"``, ``"GCJ02"`` or ``"BD09"``.
-
-    Matching ignores case, spaces, punctuation (``-``, ``_``, ``:``, …), full-width
-    forms, and a trailing ``坐标``/``坐标系``.  Accepted spellings include:
-
-    * ``"WGS84"``: WGS-84, WGS 84, wgs84, GPS, EPSG:4326, 4326, CGCS2000 (and EPSG:4490,
-      天地图; CGCS2000 differs from WGS-84 by centimetres, below data accuracy);
-    * ``"GCJ02"``: GCJ-02, gcj02, 高德, 高德地图, 腾讯, 腾讯地图, 火星坐标, 国测局, amap;
-    * ``"BD09"``: BD-09, bd09, bd09ll, 百度, 百度地图, baidu.
-
-    Parameters
-    ----------
-    value
-        A string (or a number such as ``4326``) read from a table cell or a setting.
-
-    Returns
-    -------
-    str or None
-        The canonical name, or ``None`` when ``value`` is blank, ``None`` or NaN.
-
-    Raises
-    ------
-    CRSError
-        If the spelling is not recognised; the message lists the accepted values.
-    """
-    if _is_blank(value):
-        return None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
-        text = str(int(value))
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and float(value).is_integer():
-        text = str(int(float(value)))
-    elif isinstance(value, str):
-        text = value
-    else:
-        raise CRSError(f"unknown coordinate system {value!r}; use one of: {_ACCEPTED_HELP}")
-    name = _CRS_ALIASES.get(_crs_key(text))
-    if name is None:
-        raise CRSError(f"unknown coordinate system {value!r}; use one of: {_ACCEPTED_HELP}")
-    return name
-
-
 _TO_WGS84: Final[dict[CRSName, _Transform | None]] = {
     "WGS84": None,
     "GCJ02": gcj02_to_wgs84,
@@ -659,3 +547,47 @@ def check_lonlat(lon: ArrayLike, lat: ArrayLike) -> LonLatCheck:
         outside_china=np.asarray(out & finite),
         invalid=np.asarray(invalid),
     )
+
+
+# --------------------------------------------------------------------------------------
+# metres on the ground
+
+#: Mean Earth radius (IUGG), metres: the sphere of :func:`earth_xyz`.
+EARTH_RADIUS_M: Final = 6_371_008.8
+#: Metres per degree of longitude on the equator (WGS-84); times cos(latitude) elsewhere.
+M_PER_DEG_LON_EQUATOR: Final = 111_320.0
+#: Metres per degree of latitude (WGS-84 near the equator; 0.3 % short at 30° N, 0.6 % at 50° N).
+M_PER_DEG_LAT: Final = 110_540.0
+
+
+def metres_per_degree(lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Metres per degree of longitude and of latitude at latitude ``lat`` (degrees).
+
+    The local equirectangular approximation for small offsets within a city (grid cells,
+    search margins, jitter); places are measured on the road network or with :func:`earth_xyz`.
+    Returns ``(M_PER_DEG_LON_EQUATOR · cos(lat), M_PER_DEG_LAT)``, float64, shaped like ``lat``.
+    """
+    lat_a = np.asarray(lat, dtype=np.float64)
+    return M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat_a)), np.full_like(lat_a, M_PER_DEG_LAT)
+
+
+def local_xy(lon: ArrayLike, lat: ArrayLike, lat0: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Equirectangular metres east and north of 0°, 0° at the scale of latitude ``lat0``.
+
+    ``(lon · M_PER_DEG_LON_EQUATOR · cos(lat0), lat · M_PER_DEG_LAT)``: differences of nearby
+    points are ground offsets in metres (see :func:`metres_per_degree`).
+    """
+    x = np.asarray(lon, dtype=np.float64) * M_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat0))
+    return np.asarray(x, dtype=np.float64), np.asarray(lat, dtype=np.float64) * M_PER_DEG_LAT
+
+
+def earth_xyz(lon: ArrayLike, lat: ArrayLike) -> FloatArray:
+    """Earth-centred Cartesian metres, ``(n, 3)``, of WGS-84 points (sphere of :data:`EARTH_RADIUS_M`).
+
+    Over a few kilometres a chord equals the great-circle distance to a millimetre, so a
+    KD-tree over these rows finds nearest points in metres.
+    """
+    lam = np.radians(np.asarray(lon, dtype=np.float64))
+    phi = np.radians(np.asarray(lat, dtype=np.float64))
+    cos_phi, r = np.cos(phi), EARTH_RADIUS_M
+    return np.column_stack((r * cos_phi * np.cos(lam), r * cos_phi * np.sin(lam), r * np.sin(phi)))

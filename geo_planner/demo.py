@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +30,10 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from .atomic import atomic_write
 from .crs import wgs84_to_bd09, wgs84_to_gcj02
-from .io import atomic_write
 from .network import RoadNetwork, build_network
+from .osm import read_elements, way_coords
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,18 @@ _REMOTE_NANJING = 8
 _SHENZHEN = [("广东省深圳市龙岗区龙城街道", 114.2101, 22.6903), ("广东省深圳市龙岗区龙城街道", 114.2155, 22.6921)]
 _UNCOVERED_N = 35
 _UNCOVERED_CENTRE = (117.2487, 28.2858)
+# planted bad rows: rejected (or fixed with a warning) on import
+_BAD_ROWS: list[dict[str, str]] = [
+    {"编号": "M0001", "姓名": "重复编号", "所在党支部": "B01", "经度": "117.2300", "纬度": "28.2950",
+     "坐标系": "WGS-84", "备注": SYNTHETIC},
+    {"编号": "M9001", "姓名": "未知支部", "所在党支部": "贵溪市不存在党支部", "经度": "117.2300",
+     "纬度": "28.2950", "坐标系": "WGS-84", "备注": SYNTHETIC},
+    {"编号": "M9002", "姓名": "坐标错误", "所在党支部": "B02", "经度": "abc", "纬度": "28.2950",
+     "坐标系": "WGS-84", "备注": SYNTHETIC},
+    {"编号": "M9003", "姓名": "经纬颠倒", "所在党支部": "B02", "经度": "28.2950", "纬度": "117.2300",
+     "坐标系": "WGS-84", "备注": SYNTHETIC},
+    {"编号": "M9004", "姓名": "无地址", "所在党支部": "B03", "备注": SYNTHETIC},
+]
 
 
 @dataclass(frozen=True)
@@ -96,25 +108,19 @@ class Place:
 
 def read_places(osm: Path) -> dict[str, Place]:
     """Named place/amenity nodes (and hospital ways, at their node centroid) of an extract."""
-    nodes: dict[str, tuple[float, float]] = {}
+    coords, _, tagged = read_elements(osm)
     places: dict[str, Place] = {}
-    for _, el in ET.iterparse(osm, events=("end",)):
-        if el.tag == "node":
-            nodes[el.get("id", "")] = (float(el.get("lon", "nan")), float(el.get("lat", "nan")))
-            tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
-            kind = tags.get("place") or tags.get("amenity")
-            name = tags.get("name")
-            if kind and name and name not in places:
-                places[name] = Place(name, kind, *nodes[el.get("id", "")])
-        elif el.tag == "way":
-            tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
-            name = tags.get("name")
-            if tags.get("amenity") == "hospital" and name and name not in places:
-                pts = np.array([nodes[nd.get("ref")] for nd in el.findall("nd") if nd.get("ref") in nodes])
-                if len(pts):
-                    places[name] = Place(name, "hospital", float(pts[:, 0].mean()), float(pts[:, 1].mean()))
-        if el.tag in ("way", "relation"):
-            el.clear()
+    for el in tagged:
+        name = el.tags.get("name")
+        if not name or name in places:
+            continue
+        kind = el.tags.get("place") or el.tags.get("amenity")
+        if el.kind == "node" and kind:
+            places[name] = Place(name, kind, el.lon, el.lat)
+        elif el.kind == "way" and el.tags.get("amenity") == "hospital":
+            pts = way_coords(el.refs, coords)
+            if len(pts):
+                places[name] = Place(name, "hospital", float(pts[:, 0].mean()), float(pts[:, 1].mean()))
     return places
 
 
@@ -156,7 +162,9 @@ def _names(rng: np.random.Generator, n: int) -> list[str]:
     return [a + b + c for a, b, c in zip(s, g1, g2, strict=True)]
 
 
-def _nearest(name_to_place: dict[str, Place], kinds: set[str], lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def _nearest(
+    name_to_place: dict[str, Place], kinds: set[str], lon: np.ndarray, lat: np.ndarray
+) -> np.ndarray:
     cand = [p for p in name_to_place.values() if p.kind in kinds]
     clon = np.array([p.lon for p in cand])
     clat = np.array([p.lat for p in cand])
@@ -165,7 +173,26 @@ def _nearest(name_to_place: dict[str, Place], kinds: set[str], lon: np.ndarray, 
     return np.array([cand[i].name for i in d.argmin(axis=1)], dtype=object)
 
 
-def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261125, cache_dir: Path | None = None) -> Path:
+class _Draft:
+    """Members drawn so far (one dict per member) and the planted answers, in the order drawn."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, object]] = []
+        self.planted: dict[str, object] = {}
+
+    def add(self, branch: str, lon: np.ndarray, lat: np.ndarray, tag: str = "") -> list[str]:
+        """Add members of ``branch`` living at ``lon``/``lat``; return their ids (``M0001``…)."""
+        ids = []
+        for lo, la in zip(lon, lat, strict=True):
+            mid = f"M{len(self.rows) + 1:04d}"
+            self.rows.append({"id": mid, "branch": branch, "lon": float(lo), "lat": float(la), "tag": tag})
+            ids.append(mid)
+        return ids
+
+
+def generate_demo(
+    out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261125, cache_dir: Path | None = None
+) -> Path:
     """Write the demo scenario (tables, ``scenario.toml``, ``planted.json``) to ``out_dir``.
 
     Parameters
@@ -187,25 +214,46 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     osm_dir = Path(osm_dir)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # every draw below, in this order, makes the demo
     gx = read_places(osm_dir / GUIXI)
     nj = read_places(osm_dir / NANJING)
-    net = build_network([osm_dir / GUIXI], "walk", cache_dir=cache_dir)
-    homes = _Homes(net, rng)
+    homes = _Homes(build_network([osm_dir / GUIXI], "walk", cache_dir=cache_dir), rng)
     communities = [p for p in gx.values() if p.kind in ("quarter", "village")]
-    towns = {"town", "locality"}
+    draft = _Draft()
+    _branch_members(draft, homes, gx, communities, rng)
+    _planted_groups(draft, homes, gx)
+    df = _admin_units(pd.DataFrame(draft.rows), gx)
+    nj_homes = _Homes(build_network([osm_dir / NANJING], "walk", cache_dir=cache_dir), rng)
+    df = _remote_members(draft, df, nj_homes, rng)
+    building = _personal_fields(df, rng)
+    crs, true_lon, true_lat = _coordinate_systems(df, rng)
+    _address_only(df, crs, building, communities, draft.planted)
+    sample = df.index[(crs == "高德") | (crs == "百度")][:40]
+    draft.planted["gcj02_members"] = {
+        df.loc[i, "id"]: {"crs": str(crs[i]), "lon": float(true_lon[i]), "lat": float(true_lat[i])}
+        for i in sample
+    }
+    members = _members_table(df, rng, draft.planted)
+    branches = _branches_table(gx)
+    stations = _stations_table(gx, rng)
+    hospitals = _hospitals_table(nj, draft.planted)
 
-    rows: list[dict[str, object]] = []
-    planted: dict[str, object] = {}
+    atomic_write(out / "members.csv", lambda p: members.to_csv(p, index=False, encoding="gb18030"))
+    atomic_write(out / "branches.csv", lambda p: branches.to_csv(p, index=False, encoding="utf-8-sig"))
+    atomic_write(out / "stations.xlsx", lambda p: stations.to_excel(p, index=False, sheet_name="驿站"))
+    atomic_write(out / "hospitals.csv", lambda p: hospitals.to_csv(p, index=False, encoding="utf-8"))
+    scenario = _scenario_toml(seed)
+    atomic_write(out / "scenario.toml", lambda p: p.write_text(scenario, encoding="utf-8"))
+    planted_json = json.dumps(draft.planted, ensure_ascii=False, indent=1, default=float)
+    atomic_write(out / "planted.json", lambda p: p.write_text(planted_json, encoding="utf-8"))
+    log.info("demo written to %s: %d members", out, len(members))
+    return out / "scenario.toml"
 
-    def add(branch: str, lon: np.ndarray, lat: np.ndarray, tag: str = "") -> list[str]:
-        ids = []
-        for lo, la in zip(lon, lat, strict=True):
-            mid = f"M{len(rows) + 1:04d}"
-            rows.append({"id": mid, "branch": branch, "lon": float(lo), "lat": float(la), "tag": tag})
-            ids.append(mid)
-        return ids
 
+def _branch_members(
+    draft: _Draft, homes: _Homes, gx: dict[str, Place], communities: list[Place], rng: np.random.Generator
+) -> None:
+    """Each branch's members: a share near its meeting place, the rest in communities across the city."""
     comm_w = np.array([3.0 if p.kind == "quarter" else 1.0 for p in communities])
     comm_w /= comm_w.sum()
     for bid, _bname, meet, size, near_share in _BRANCHES:
@@ -216,63 +264,74 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
             # 70 members, only 15 live in the meeting place's township (东门街道): the rest
             # live in 花园街道 and far corners of the city.
             lo, la = homes.near(mp.lon, mp.lat, 15, 300)
-            ids = add(bid, lo, la)
+            draft.add(bid, lo, la)
             rest = [gx["花园社区"], gx["四建社区"], gx["白果社区"], gx["化肥厂社区"], gx["炼厂社区"]]
             for i in range(n - 15):
                 p = rest[i % len(rest)]
                 lo, la = homes.near(p.lon, p.lat, 1)
-                ids += add(bid, lo, la)
-            planted["township_example"] = {"branch_id": bid, "members": 70, "in_township": 15}
+                draft.add(bid, lo, la)
+            draft.planted["township_example"] = {"branch_id": bid, "members": 70, "in_township": 15}
             continue
         k_near = int(round(n * near_share))
         lo, la = homes.near(mp.lon, mp.lat, k_near, 450)
-        add(bid, lo, la)
+        draft.add(bid, lo, la)
         for _ in range(n - k_near):
             p = communities[rng.choice(len(communities), p=comm_w)]
             lo, la = homes.near(p.lon, p.lat, 1)
-            add(bid, lo, la)
+            draft.add(bid, lo, la)
         if bid == "B03":
-            planted["at_meeting_place"] = add(bid, np.array([mp.lon]), np.array([mp.lat]), "at_meeting")[0]
+            draft.planted["at_meeting_place"] = draft.add(
+                bid, np.array([mp.lon]), np.array([mp.lat]), "at_meeting"
+            )[0]
 
-    # joint branch: four small units' members living together around 城北社区
+
+def _planted_groups(draft: _Draft, homes: _Homes, gx: dict[str, Place]) -> None:
+    """Plant the joint branch (small units' members around 城北社区) and the uncovered neighbourhood."""
     jc = gx["城北社区"]
     joint_ids: list[str] = []
     for bid, k in _JOINT.items():
         lo, la = homes.near(jc.lon, jc.lat, k, 200)
-        joint_ids += add(bid, lo, la, "joint")
-    planted["joint_branch"] = {"member_ids": joint_ids, "near": "城北社区"}
-
-    # uncovered neighbourhood: the dense street grid east of 花园社区, > 20 min from every station
+        joint_ids += draft.add(bid, lo, la, "joint")
+    draft.planted["joint_branch"] = {"member_ids": joint_ids, "near": "城北社区"}
+    # the dense street grid east of 花园社区, > 20 min from every station
     uc = _UNCOVERED_CENTRE
     lo, la = homes.near(uc[0], uc[1], _UNCOVERED_N, 250)
-    planted["uncovered"] = {"member_ids": add("B03", lo, la, "uncovered"), "near": "花园社区以东",
-                            "lon": uc[0], "lat": uc[1]}
+    draft.planted["uncovered"] = {"member_ids": draft.add("B03", lo, la, "uncovered"), "near": "花园社区以东",
+                                  "lon": uc[0], "lat": uc[1]}
 
-    df = pd.DataFrame(rows)
-    n_gx = len(df)
+
+def _admin_units(df: pd.DataFrame, gx: dict[str, Place]) -> pd.DataFrame:
+    """City, township and community of the 贵溪 members: the nearest real OSM place of each kind."""
     df["city"] = "贵溪市"
-    df["township"] = _nearest(gx, towns, df["lon"].to_numpy(), df["lat"].to_numpy())
+    df["township"] = _nearest(gx, {"town", "locality"}, df["lon"].to_numpy(), df["lat"].to_numpy())
     df.loc[df["township"] == "贵溪市滨江镇人民政府", "township"] = "东门街道"
     df["community"] = _nearest(gx, {"quarter", "village"}, df["lon"].to_numpy(), df["lat"].to_numpy())
+    return df
 
-    # remote members: a cluster in 南京 (新街口) and two in 深圳 (outside every extract)
+
+def _remote_members(
+    draft: _Draft, df: pd.DataFrame, nj_homes: _Homes, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Remote members: a cluster in 南京 (新街口) and two in 深圳 (outside every extract)."""
     xjk = Place("新街口", "square", 118.7786, 32.0415)  # centre of the 南京 remote cluster
-    nj_net = build_network([osm_dir / NANJING], "walk", cache_dir=cache_dir)
-    nj_homes = _Homes(nj_net, rng)
     lo, la = nj_homes.near(xjk.lon, xjk.lat, _REMOTE_NANJING, 500)
     remote_branches = rng.choice(["B01", "B02", "B05", "B07", "B08"], _REMOTE_NANJING)
     remote_ids = []
     for b, x, y in zip(remote_branches, lo, la, strict=True):
-        remote_ids += add(str(b), np.array([x]), np.array([y]), "remote")
+        remote_ids += draft.add(str(b), np.array([x]), np.array([y]), "remote")
     sz_ids = []
     for _addr, x, y in _SHENZHEN:
-        sz_ids += add("B08", np.array([x]), np.array([y]), "shenzhen")
-    df = pd.DataFrame(rows).merge(df[["id", "city", "township", "community"]], on="id", how="left")
+        sz_ids += draft.add("B08", np.array([x]), np.array([y]), "shenzhen")
+    df = pd.DataFrame(draft.rows).merge(df[["id", "city", "township", "community"]], on="id", how="left")
     df.loc[df["id"].isin(remote_ids), ["city", "township", "community"]] = ["南京市", "新街口街道", ""]
     df.loc[df["id"].isin(sz_ids), ["city", "township", "community"]] = ["深圳市", "龙城街道", ""]
-    planted["remote_cluster"] = {"member_ids": remote_ids, "city": "南京市"}
-    planted["off_network"] = {"member_ids": sz_ids, "city": "深圳市"}
+    draft.planted["remote_cluster"] = {"member_ids": remote_ids, "city": "南京市"}
+    draft.planted["off_network"] = {"member_ids": sz_ids, "city": "深圳市"}
+    return df
 
+
+def _personal_fields(df: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Name, 离退休类别, birth month and home address of every member; returns the building numbers."""
     n = len(df)
     df["name"] = _names(rng, n)
     age = rng.integers(60, 96, n)
@@ -285,15 +344,24 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
     county = np.where(df["city"] == "南京市", "玄武区", np.where(df["city"] == "深圳市", "龙岗区", ""))
     df["address"] = [
         f"{p}{c}{co}{t}{cm}{b}栋"
-        for p, c, co, t, cm, b in zip(prov, df["city"], county, df["township"], df["community"], building, strict=True)
+        for p, c, co, t, cm, b in zip(
+            prov, df["city"], county, df["township"], df["community"], building, strict=True
+        )
     ]
+    return building
 
-    # coordinate systems as planners get them: WGS-84, 高德 GCJ-02, 百度 BD-09, or address only
+
+def _coordinate_systems(
+    df: pd.DataFrame, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates as planners get them: WGS-84, 高德 GCJ-02, 百度 BD-09, or address only.
+
+    Sets ``crs``, ``lon_out`` and ``lat_out``; returns the CRS names and the true WGS-84 homes.
+    """
+    n = len(df)
     u = rng.random(n)
     crs = np.where(u < 0.65, "WGS-84", np.where(u < 0.82, "高德", np.where(u < 0.90, "百度", "")))
     crs[df["tag"].isin(["at_meeting", "joint", "uncovered", "remote", "shenzhen"]).to_numpy()] = "WGS-84"
-    gi = df.index[df["city"] == "贵溪市"]
-    crs_gi = crs[gi]
     df["crs"] = crs
     true_lon, true_lat = df["lon"].to_numpy().copy(), df["lat"].to_numpy().copy()
     glon, glat = wgs84_to_gcj02(true_lon, true_lat)
@@ -303,33 +371,47 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
     addr_only = crs == ""
     df["lon_out"] = np.where(addr_only, np.nan, lon_out)
     df["lat_out"] = np.where(addr_only, np.nan, lat_out)
-    # address-only members: their homes are the community they name (geocoded at community level)
+    return crs, true_lon, true_lat
+
+
+def _address_only(
+    df: pd.DataFrame,
+    crs: np.ndarray,
+    building: np.ndarray,
+    communities: list[Place],
+    planted: dict[str, object],
+) -> None:
+    """Plant the address-only members: most at their community, six at a street, two at their 街道."""
+    addr_only = crs == ""
+    # their homes are the community they name (geocoded at community level)
     comm_pts = {p.name: (p.lon, p.lat) for p in communities}
-    planted["address_only"] = {
+    address_only = {
         r.id: {"community": r.community, "lon": comm_pts[r.community][0], "lat": comm_pts[r.community][1]}
         for r in df[addr_only].itertuples()
     }
-    # a few address-only members give a street address instead (street precision)
+    planted["address_only"] = address_only
+    # a few give a street address instead (street precision)
     street_rows = df.index[addr_only][:6]
     streets = ["建设路", "雄石路", "复兴路", "永泰路", "站前路", "交通路"]
     for i, s in zip(street_rows, streets, strict=True):
         df.loc[i, "address"] = f"江西省贵溪市{s}{int(building[i]) * 3}号"
-        planted["address_only"][df.loc[i, "id"]] = {"street": s}
+        address_only[df.loc[i, "id"]] = {"street": s}
     # two give only their 街道: placed at township precision, shown on the map but given no travel
     # time (min_precision_for_times = community) and left out of the coverage shares
     township_rows = df.index[addr_only][6:8]
     for i in township_rows:
         df.loc[i, "address"] = f"江西省贵溪市{df.loc[i, 'township']}"
         df.loc[i, "community"] = ""  # nothing finer is known of them
-        del planted["address_only"][df.loc[i, "id"]]
+        del address_only[df.loc[i, "id"]]
     planted["imprecise"] = {"member_ids": df.loc[township_rows, "id"].tolist(), "precision": "township",
                             "townships": df.loc[township_rows, "township"].tolist()}
-    sample = df.index[(crs == "高德") | (crs == "百度")][:40]
-    planted["gcj02_members"] = {
-        df.loc[i, "id"]: {"crs": str(crs[i]), "lon": float(true_lon[i]), "lat": float(true_lat[i])} for i in sample
-    }
-    del crs_gi, n_gx
 
+
+def _members_table(df: pd.DataFrame, rng: np.random.Generator, planted: dict[str, object]) -> pd.DataFrame:
+    """Build the members table as a planner keeps it (Chinese headers, branch by id or name).
+
+    The planted bad rows come last; their spreadsheet rows go into ``planted["bad_rows"]``.
+    """
     members = pd.DataFrame(
         {
             "编号": df["id"],
@@ -349,22 +431,10 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
     )
     # branch given by name instead of id for some rows (planners do both)
     bname = {b[0]: b[1] for b in _BRANCHES}
-    by_name = rng.random(n) < 0.2
+    by_name = rng.random(len(df)) < 0.2
     members.loc[by_name, "所在党支部"] = members.loc[by_name, "所在党支部"].map(bname)
-    # planted bad rows
-    bad = [
-        {"编号": "M0001", "姓名": "重复编号", "所在党支部": "B01", "经度": "117.2300", "纬度": "28.2950",
-         "坐标系": "WGS-84", "备注": SYNTHETIC},
-        {"编号": "M9001", "姓名": "未知支部", "所在党支部": "贵溪市不存在党支部", "经度": "117.2300",
-         "纬度": "28.2950", "坐标系": "WGS-84", "备注": SYNTHETIC},
-        {"编号": "M9002", "姓名": "坐标错误", "所在党支部": "B02", "经度": "abc", "纬度": "28.2950",
-         "坐标系": "WGS-84", "备注": SYNTHETIC},
-        {"编号": "M9003", "姓名": "经纬颠倒", "所在党支部": "B02", "经度": "28.2950", "纬度": "117.2300",
-         "坐标系": "WGS-84", "备注": SYNTHETIC},
-        {"编号": "M9004", "姓名": "无地址", "所在党支部": "B03", "备注": SYNTHETIC},
-    ]
     first_bad_row = len(members) + 2  # spreadsheet row of the first bad row (header is row 1)
-    members = pd.concat([members, pd.DataFrame(bad)], ignore_index=True).fillna("")
+    members = pd.concat([members, pd.DataFrame(_BAD_ROWS)], ignore_index=True).fillna("")
     planted["bad_rows"] = {
         "duplicate_id": {"row": first_bad_row, "id": "M0001"},
         "unknown_branch": {"row": first_bad_row + 1, "id": "M9001"},
@@ -372,8 +442,12 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
         "swapped": {"row": first_bad_row + 3, "id": "M9003", "lon": 117.23, "lat": 28.295},
         "no_location": {"row": first_bad_row + 4, "id": "M9004"},
     }
+    return members
 
-    branches = pd.DataFrame(
+
+def _branches_table(gx: dict[str, Place]) -> pd.DataFrame:
+    """Build the branches table: each meets at a real OSM place."""
+    return pd.DataFrame(
         {
             "支部编号": [b[0] for b in _BRANCHES],
             "支部名称": [b[1] for b in _BRANCHES],
@@ -384,9 +458,13 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
             "备注": SYNTHETIC,
         }
     )
+
+
+def _stations_table(gx: dict[str, Place], rng: np.random.Generator) -> pd.DataFrame:
+    """Build the stations table: each within ~30 m of a real community node."""
     st_lon = np.array([gx[s[3]].lon for s in _STATIONS]) + rng.uniform(-0.0003, 0.0003, len(_STATIONS))
     st_lat = np.array([gx[s[3]].lat for s in _STATIONS]) + rng.uniform(-0.0003, 0.0003, len(_STATIONS))
-    stations = pd.DataFrame(
+    return pd.DataFrame(
         {
             "驿站编号": [s[0] for s in _STATIONS],
             "名称": [s[1] for s in _STATIONS],
@@ -398,11 +476,16 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
             "备注": SYNTHETIC,
         }
     )
+
+
+def _hospitals_table(nj: dict[str, Place], planted: dict[str, object]) -> pd.DataFrame:
+    """Build the hospitals table: the synthetic 贵溪 ones in 高德 GCJ-02, the real 南京 ones in WGS-84."""
     h_lon = np.array([h[3] for h in _GUIXI_HOSPITALS])
     h_lat = np.array([h[4] for h in _GUIXI_HOSPITALS])
     hg_lon, hg_lat = wgs84_to_gcj02(h_lon, h_lat)
     nj_h = [p for p in nj.values() if p.kind == "hospital"]
-    hospitals = pd.DataFrame(
+    planted["hospitals_true"] = {h[0]: {"lon": h[3], "lat": h[4]} for h in _GUIXI_HOSPITALS}
+    return pd.DataFrame(
         {
             "医院编号": [h[0] for h in _GUIXI_HOSPITALS] + [f"H{11 + i:02d}" for i in range(len(nj_h))],
             "医院名称": [h[1] for h in _GUIXI_HOSPITALS] + [p.name for p in nj_h],
@@ -413,14 +496,12 @@ def generate_demo(out_dir: Path | str, osm_dir: Path | str, *, seed: int = 20261
             "备注": [SYNTHETIC] * len(_GUIXI_HOSPITALS) + ["OpenStreetMap (ODbL)"] * len(nj_h),
         }
     )
-    planted["hospitals_true"] = {h[0]: {"lon": h[3], "lat": h[4]} for h in _GUIXI_HOSPITALS}
 
-    atomic_write(out / "members.csv", lambda p: members.to_csv(p, index=False, encoding="gb18030"))
-    atomic_write(out / "branches.csv", lambda p: branches.to_csv(p, index=False, encoding="utf-8-sig"))
-    atomic_write(out / "stations.xlsx", lambda p: stations.to_excel(p, index=False, sheet_name="驿站"))
-    atomic_write(out / "hospitals.csv", lambda p: hospitals.to_csv(p, index=False, encoding="utf-8"))
+
+def _scenario_toml(seed: int) -> str:
+    """Return the demo's ``scenario.toml``: the tables, both OSM extracts, thresholds and siting options."""
     rel = Path("..") / "osm"
-    scenario = f"""# Demo scenario on the real 贵溪 (and 南京) OpenStreetMap extracts. People, branches,
+    return f"""# Demo scenario on the real 贵溪 (and 南京) OpenStreetMap extracts. People, branches,
 # stations and the 贵溪 hospitals are synthetic; written by `geo-planner demo` (seed {seed}).
 name = "贵溪市离退休干部服务覆盖（演示）"
 seed = {seed}
@@ -452,10 +533,3 @@ min_branch_members = 3
 max_branch_members = 50
 max_units_per_joint_branch = 5
 """
-    atomic_write(out / "scenario.toml", lambda p: p.write_text(scenario, encoding="utf-8"))
-    atomic_write(
-        out / "planted.json",
-        lambda p: p.write_text(json.dumps(planted, ensure_ascii=False, indent=1, default=float), encoding="utf-8"),
-    )
-    log.info("demo written to %s: %d members", out, len(members))
-    return out / "scenario.toml"

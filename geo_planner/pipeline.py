@@ -7,14 +7,14 @@ address, builds the walking and driving networks, measures travel times and writ
     rejections.csv   every rejected row and every warning (file, row, field, reason)
     run.json         parameters, versions, per-stage timings and counts
 
-Later stages (coverage, dispersion, siting, maps, exports) hang off the same result.
+Later stages (coverage, dispersion, siting, maps, exports) hang off the same result; each stage
+is one ``_stage_…`` step, the network stage is public (:func:`run_networks`: a finished run's
+networks are loaded back with it), and the file names and writers live in ``outputs.py``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import platform
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,22 +26,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .errors import InputError
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members
+from .errors import InputError
 from .export import export_table
 from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
-from .io import LayerResult, atomic_write, load_layer, write_rejections
+from .io import LayerResult, load_layer
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
+from .outputs import DECISION_TABLES, MAP_FILE, POINT_INDEX_FILE, members_table, write_outputs, write_run_json
+from .pointindex import build_point_index, save_point_index
 from .settings import Scenario
 from .siting.branches import recommend_branches
-from .siting.decision import DecisionResult, add_stability, decide
 from .siting.budget import MIN_SHARE_S, TimeBudget
+from .siting.decision import DecisionResult, add_stability, decide
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
-from .pointindex import build_point_index, save_point_index
 from .travel import member_travel_table
 
 log = logging.getLogger(__name__)
@@ -69,17 +69,8 @@ ORGANISATION_WEIGHT = 2.0
 #: (transfers, remote branches, party groups, the recommendation table).
 ORGANISATION_RESERVE = 0.05
 
-MEMBER_COLUMNS = [
-    "id", "name", "status", "age", "branch_id", "address", "township", "community",
-    "lon", "lat", "crs_in", "geocode_precision", "geocode_score", "geocode_match",
-    "snap_m", "network_status",
-    "walk_min_branch", "branch_status", "walk_min_station", "nearest_station_id", "station_status",
-    "drive_min_hospital", "nearest_hospital_id", "hospital_status",
-    "covered_station", "covered_branch", "covered_hospital",
-    "dispersed", "dispersion_reason", "dispersion_note", "member_city", "member_county", "meeting_township",
-    "recommendation_id", "recommendation_kind",
-]
-
+#: Columns of ``rejections.csv``: every rejected row and every warning.
+REJECTION_COLUMNS = ["file", "row", "field", "value", "reason", "action"]
 
 @dataclass
 class RunResult:
@@ -192,7 +183,7 @@ def _geocode_layer(
                 )
         if kind != "members":
             df = df.drop(index=idx[unmatched.to_numpy()])
-    return df, pd.DataFrame(problems, columns=["file", "row", "field", "value", "reason", "action"])
+    return df, pd.DataFrame(problems, columns=REJECTION_COLUMNS)
 
 
 def _refine_from_area_columns(
@@ -223,22 +214,233 @@ def _refine_from_area_columns(
     return out
 
 
-def _versions() -> dict[str, str]:
-    """Versions of the libraries the answer depends on (from package metadata: importing osmnx
-    only for its version took seconds when the networks came from the cache)."""
-    from importlib.metadata import PackageNotFoundError, version
+def run_networks(scenario: Scenario) -> tuple[RoadNetwork, RoadNetwork | None]:
+    """Build (or load from the cache) the road networks of a scenario: the network stage.
 
-    out = {"geo_planner": __version__, "python": platform.python_version(), "numpy": np.__version__,
-           "pandas": pd.__version__}
-    for name in ("scipy", "shapely", "osmnx", "highspy"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:  # pragma: no cover - metadata missing
-            pass
-    from .admin import boundary_source
+    The walking network always; the driving network only when the scenario has hospitals
+    (nothing else is measured by car). The pipeline and :func:`geo_planner.results.load_run`
+    both build a run's networks here, so a finished run gets back exactly the networks it was
+    measured on.
 
-    out["admin_boundaries"] = boundary_source() or "none (nearest county seat)"
-    return out
+    Parameters
+    ----------
+    scenario
+        The run's scenario (``network`` settings; ``inputs.hospitals`` decides the driving network).
+
+    Returns
+    -------
+    (walk, drive)
+        ``drive`` is ``None`` without hospitals.
+    """
+    net = scenario.network
+    opts: dict[str, Any] = {
+        "walk_speed_kmh": net.walk_speed_kmh,
+        "drive_fallback_speed_kmh": net.drive_fallback_speed_kmh,
+        "cache_dir": net.resolved_cache_dir(),
+    }
+    walk = build_network(net.osm, "walk", **opts)
+    drive = build_network(net.osm, "drive", **opts) if scenario.inputs.hospitals is not None else None
+    return walk, drive
+
+
+@dataclass
+class _State:
+    """What the stages of one run hand each other (filled in stage by stage)."""
+
+    scenario: Scenario
+    out: Path
+    prog: _Progress
+    layers: dict[str, LayerResult] = field(default_factory=dict)
+    rejections: list[pd.DataFrame] = field(default_factory=list)
+    gaz: Gazetteer | None = None
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    walk: RoadNetwork | None = None
+    drive: RoadNetwork | None = None
+    members: pd.DataFrame | None = None
+    by_area: pd.DataFrame | None = None
+    by_branch: pd.DataFrame | None = None
+    branches_out: pd.DataFrame | None = None
+    cands: pd.DataFrame | None = None
+    recs: pd.DataFrame | None = None
+    siting_summary: dict[str, Any] = field(default_factory=dict)
+    organisation: dict[str, Any] = field(default_factory=dict)
+    decision: DecisionResult | None = None
+    map_files: list[Path] = field(default_factory=list)
+    exports: dict[str, Path] = field(default_factory=dict)
+
+
+def _stage_load(st: _State) -> None:
+    """Read the four layers (members checked against the branches)."""
+    inputs, ref = st.scenario.inputs, date.today()
+    branches = load_layer("branches", inputs.branches, reference_date=ref)
+    stations = load_layer("stations", inputs.stations, reference_date=ref)
+    hospitals = load_layer("hospitals", inputs.hospitals, reference_date=ref) if inputs.hospitals is not None else None
+    members = load_layer("members", inputs.members, branches=branches.frame, reference_date=ref)
+    st.layers = {"branches": branches, "stations": stations, "members": members}
+    if hospitals is not None:
+        st.layers["hospitals"] = hospitals
+    st.rejections.extend(layer.rejections for layer in st.layers.values())
+    if len(members.frame) == 0:
+        raise InputError(f"{inputs.members.path}: no member row could be accepted; see rejections")
+
+
+def _stage_geocode(st: _State) -> None:
+    """Place rows that only have an address (offline gazetteer of the scenario's OSM extracts)."""
+    st.gaz = Gazetteer.from_osm(st.scenario.network.osm, cache_dir=st.scenario.network.resolved_cache_dir())
+    for kind, layer in st.layers.items():
+        st.frames[kind], rej = _geocode_layer(layer, kind, st.gaz, st.scenario)
+        st.rejections.append(rej)
+
+
+def _stage_travel(st: _State) -> None:
+    """Walking and driving minutes from every precisely placed member to its facilities."""
+    members = st.frames["members"]
+    # members placed only to their township/county keep their point but get no time
+    precise = precise_for_times(members["geocode_precision"], st.scenario.geocode.min_precision_for_times)
+    imprecise = ~precise & members["lon"].notna().to_numpy() & members["lat"].notna().to_numpy()
+    timed = members.copy()
+    timed.loc[imprecise, ["lon", "lat"]] = np.nan
+    times = member_travel_table(
+        st.walk, st.drive, timed, st.frames["branches"], st.frames["stations"], st.frames.get("hospitals"),
+        max_snap_m=st.scenario.network.max_snap_m,
+    )
+    for col in [c for c in times.columns if c.endswith("_status")]:
+        times.loc[imprecise, col] = IMPRECISE_STATUS
+    st.members = pd.concat([members, times], axis=1)
+
+
+def _stage_coverage(st: _State) -> None:
+    """Admin units, coverage flags, and the summaries by area and by branch."""
+    members = st.members
+    members[["township", "community", "area_source"]] = fill_admin_units(members, st.gaz)
+    members = pd.concat([members, member_coverage(members, st.scenario.thresholds)], axis=1)
+    st.by_area = summarize_by_area(members)
+    st.by_branch = summarize_by_branch(members, st.frames["branches"])
+    st.members = members
+
+
+def _stage_dispersion(st: _State) -> None:
+    """Dispersed members and each branch's dispersion shares."""
+    sc = st.scenario
+    disp = classify_members(st.members, st.frames["branches"], st.gaz, branch_walk_min=sc.thresholds.branch_walk_min,
+                            remote_rule=sc.dispersion.remote)
+    st.members = pd.concat([st.members, disp], axis=1)
+    bd = branch_dispersion(st.members, flag_share=sc.branches.dispersed_share_flag)
+    st.by_branch = st.by_branch.merge(bd, on="branch_id", how="left")
+    # branches carry their dispersion shares (map colours, branches.csv)
+    st.branches_out = st.frames["branches"].merge(bd.rename(columns={"branch_id": "id"}), on="id", how="left")
+
+
+def _stage_siting(st: _State) -> None:
+    """New stations, then the organisation (joint branches, transfers …) within one time budget."""
+    sc, members, prog = st.scenario, st.members, st.prog
+    st.cands = cands = station_candidates(
+        st.frames["stations"], st.gaz, st.walk, station_walk_min=sc.thresholds.station_walk_min,
+        max_snap_m=sc.network.max_snap_m,
+    )
+    # one time limit for the stage, shared out among its models (siting/budget.py)
+    budget = TimeBudget(sc.siting.time_limit_s)
+    station_recs, st.siting_summary = recommend_stations(
+        members, cands, st.walk, sc, budget=budget, reserve=ORGANISATION_WEIGHT,
+        progress=lambda text, f: prog.step("siting", text, 0.6 * f),
+    )
+    # meeting places for joint branches: existing stations first, then OSM host places
+    sites = cands[cands["source"] != "network_node"].assign(
+        kind=lambda d: np.where(d["existing"], "station", "candidate")
+    )
+    # an imprecise address (a township/county centre) never becomes a meeting point or a walk
+    coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
+    org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
+    branch_recs, _ = recommend_branches(
+        org_members, st.frames["branches"], sites, st.walk, rules=sc.branches, thresholds=sc.thresholds,
+        max_snap_m=sc.network.max_snap_m,
+        time_limit_s=max(budget.left_s - ORGANISATION_RESERVE * budget.total_s, 10 * MIN_SHARE_S),
+        report=st.organisation, progress=lambda text, f: prog.step("siting", text, 0.6 + 0.4 * f),
+    )
+    for model, rec in stopped_models(st.siting_summary, st.organisation).items():
+        log.warning("%s stopped (%s) within the siting time limit of %g s: %s", model, rec.get("status"),
+                    sc.siting.time_limit_s, rec.get("message", ""))
+    recs = finalize_recommendations([station_recs, branch_recs])
+    st.members = members.join(_member_recommendations(recs), on="id")
+    if len(recs):
+        units = assign_admin_units(recs["lon"].to_numpy(float), recs["lat"].to_numpy(float), st.gaz)
+        blank = recs["township"].fillna("").astype(str) == ""
+        recs.loc[blank, "township"] = units.loc[blank.to_numpy(), "township"].to_numpy()
+    st.recs = recs
+
+
+def _stage_decision(st: _State) -> None:
+    """p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)."""
+    summary = st.siting_summary
+    if not summary:
+        return
+    st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary)
+    for model, fig in decision.equity.items():
+        if isinstance(summary.get(model), dict):
+            summary[model]["equity"] = fig
+    summary["p_center"] = decision.summary["p_center"]
+    summary["current"] = {"equity": decision.equity["current"]}
+    st.by_area = st.by_area.merge(decision.equity_by_area, on=["level", "area", "township"], how="left")
+    st.recs, st.members = _with_decision(st.recs, st.members, decision, st.gaz)
+
+
+def _stage_maps(st: _State, map_copy: Path | str | None) -> None:
+    """The planner's map (``map.html``, and a copy where asked)."""
+    sc = st.scenario
+    fmap = build_map(
+        st.members, st.branches_out, st.frames["stations"], st.frames.get("hospitals"), st.recs, walk=st.walk,
+        drive=st.drive, thresholds=sc.thresholds, settings=sc.map, role="planner", coverage_by_area=st.by_area,
+        title=sc.name, max_snap_m=sc.network.max_snap_m,
+    )
+    st.map_files = [st.out / MAP_FILE] + ([Path(map_copy)] if map_copy else [])
+    for path in st.map_files:
+        save_map(fmap, path)
+
+
+def _stage_export(st: _State) -> None:
+    """Spreadsheets and GIS files of the result tables, and the point index the service answers from."""
+    out, recs, exports = st.out, st.recs, st.exports
+    for fmt in ("xlsx", "geojson", "gpkg"):
+        exports[f"recommendations_{fmt}"] = export_table(
+            recs, out / f"recommendations.{fmt}", table="recommendations", fmt=fmt  # type: ignore[arg-type]
+        )
+    exports["coverage_by_area_xlsx"] = export_table(st.by_area, out / "coverage_by_area.xlsx", table="coverage_by_area")
+    exports["coverage_by_branch_xlsx"] = export_table(
+        st.by_branch, out / "coverage_by_branch.xlsx", table="coverage_by_branch"
+    )
+    exports["members_xlsx"] = export_table(members_table(st.members), out / "members.xlsx", table="members")
+    if st.decision is not None:
+        for name in DECISION_TABLES:
+            exports[f"{name}_xlsx"] = export_table(getattr(st.decision, name), out / f"{name}.xlsx", table=name)
+    # what a point query needs (per node: nearest facility and those within the threshold)
+    sc = st.scenario
+    exports["point_index"] = save_point_index(
+        build_point_index(st.walk, st.drive, stations=st.frames["stations"], branches=st.frames["branches"],
+                          hospitals=st.frames.get("hospitals"), thresholds=sc.thresholds,
+                          max_snap_m=sc.network.max_snap_m),
+        out / POINT_INDEX_FILE)
+
+
+def _result(st: _State) -> RunResult:
+    """Assemble the run's result from the stages' state."""
+    parts = [r for r in st.rejections if len(r)]
+    rej = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=REJECTION_COLUMNS)
+    sc = st.scenario
+    result = RunResult(
+        scenario=sc, out_dir=st.out, members=st.members, branches=st.branches_out,
+        stations=st.frames["stations"], hospitals=st.frames.get("hospitals"), rejections=rej,
+        walk=st.walk, drive=st.drive, gazetteer=st.gaz, timings=st.prog.timings,
+        coverage_by_area=st.by_area, coverage_by_branch=st.by_branch, recommendations=st.recs,
+        decision=st.decision,
+        counts={"siting": st.siting_summary, "organisation": st.organisation, "candidates": int(len(st.cands)),
+                "siting_time_limit_s": float(sc.siting.time_limit_s),
+                "models_stopped": sorted(stopped_models(st.siting_summary, st.organisation))},  # p-center too
+    )
+    if st.decision is not None:
+        result.counts["decision"] = {k: v for k, v in st.decision.summary.items() if k != "p_center"}
+    result.files.update({k: str(v) for k, v in st.exports.items()})
+    result.files.update({f"map{'' if i == 0 else '_copy'}": str(p) for i, p in enumerate(st.map_files)})
+    return result
 
 
 def run(
@@ -272,181 +474,39 @@ def run(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    prog = _Progress(progress)
+    st = _State(scenario=scenario, out=out, prog=_Progress(progress))
     started = datetime.now(timezone.utc)
-    cache = scenario.network.resolved_cache_dir()
-    rejections: list[pd.DataFrame] = []
-
-    with prog.stage("load"):
-        ref = date.today()
-        branches_l = load_layer("branches", scenario.inputs.branches, reference_date=ref)
-        stations_l = load_layer("stations", scenario.inputs.stations, reference_date=ref)
-        hospitals_l = (
-            load_layer("hospitals", scenario.inputs.hospitals, reference_date=ref)
-            if scenario.inputs.hospitals is not None
-            else None
-        )
-        members_l = load_layer("members", scenario.inputs.members, branches=branches_l.frame, reference_date=ref)
-        layers = {"branches": branches_l, "stations": stations_l, "members": members_l}
-        if hospitals_l is not None:
-            layers["hospitals"] = hospitals_l
-        for layer in layers.values():
-            rejections.append(layer.rejections)
-        if len(members_l.frame) == 0:
-            raise InputError(f"{scenario.inputs.members.path}: no member row could be accepted; see rejections")
-
-    with prog.stage("geocode"):
-        gaz = Gazetteer.from_osm(scenario.network.osm, cache_dir=cache)
-        frames: dict[str, pd.DataFrame] = {}
-        for kind, layer in layers.items():
-            frames[kind], rej = _geocode_layer(layer, kind, gaz, scenario)
-            rejections.append(rej)
-
-    with prog.stage("network"):
-        net_opts = {
-            "walk_speed_kmh": scenario.network.walk_speed_kmh,
-            "drive_fallback_speed_kmh": scenario.network.drive_fallback_speed_kmh,
-            "cache_dir": cache,
-        }
-        walk = build_network(scenario.network.osm, "walk", **net_opts)
-        drive = build_network(scenario.network.osm, "drive", **net_opts) if "hospitals" in frames else None
-
-    with prog.stage("travel"):
-        members = frames["members"]
-        # members placed only to their township/county keep their point but get no time
-        precise = precise_for_times(members["geocode_precision"], scenario.geocode.min_precision_for_times)
-        imprecise = ~precise & members["lon"].notna().to_numpy() & members["lat"].notna().to_numpy()
-        timed = members.copy()
-        timed.loc[imprecise, ["lon", "lat"]] = np.nan
-        times = member_travel_table(
-            walk, drive, timed, frames["branches"], frames["stations"], frames.get("hospitals"),
-            max_snap_m=scenario.network.max_snap_m,
-        )
-        for col in [c for c in times.columns if c.endswith("_status")]:
-            times.loc[imprecise, col] = IMPRECISE_STATUS
-        members = pd.concat([members, times], axis=1)
-
-    with prog.stage("coverage"):
-        units = fill_admin_units(members, gaz)
-        members[["township", "community", "area_source"]] = units
-        members = pd.concat([members, member_coverage(members, scenario.thresholds)], axis=1)
-        by_area = summarize_by_area(members)
-        by_branch = summarize_by_branch(members, frames["branches"])
-
-    with prog.stage("dispersion"):
-        disp = classify_members(members, frames["branches"], gaz, branch_walk_min=scenario.thresholds.branch_walk_min,
-                                remote_rule=scenario.dispersion.remote)
-        members = pd.concat([members, disp], axis=1)
-        bd = branch_dispersion(members, flag_share=scenario.branches.dispersed_share_flag)
-        by_branch = by_branch.merge(bd, on="branch_id", how="left")
-        # branches carry their dispersion shares (map colours, branches.csv)
-        branches_out = frames["branches"].merge(bd.rename(columns={"branch_id": "id"}), on="id", how="left")
-
-    with prog.stage("siting"):
-        cands = station_candidates(
-            frames["stations"], gaz, walk, station_walk_min=scenario.thresholds.station_walk_min,
-            max_snap_m=scenario.network.max_snap_m,
-        )
-        # one time limit for the stage, shared out among its models (siting/budget.py)
-        budget = TimeBudget(scenario.siting.time_limit_s)
-        station_recs, siting_summary = recommend_stations(
-            members, cands, walk, scenario, budget=budget, reserve=ORGANISATION_WEIGHT,
-            progress=lambda text, f: prog.step("siting", text, 0.6 * f),
-        )
-        # meeting places for joint branches: existing stations first, then OSM host places
-        sites = cands[cands["source"] != "network_node"].assign(
-            kind=lambda d: np.where(d["existing"], "station", "candidate")
-        )
-        organisation: dict[str, Any] = {}
-        # an imprecise address (a township/county centre) never becomes a meeting point or a walk
-        coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
-        org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
-        branch_recs, _ = recommend_branches(
-            org_members, frames["branches"], sites, walk, rules=scenario.branches, thresholds=scenario.thresholds,
-            max_snap_m=scenario.network.max_snap_m,
-            time_limit_s=max(budget.left_s - ORGANISATION_RESERVE * budget.total_s, 10 * MIN_SHARE_S),
-            report=organisation, progress=lambda text, f: prog.step("siting", text, 0.6 + 0.4 * f),
-        )
-        stopped = stopped_models(siting_summary, organisation)
-        for model, rec in stopped.items():
-            log.warning("%s stopped (%s) within the siting time limit of %g s: %s", model, rec.get("status"),
-                        scenario.siting.time_limit_s, rec.get("message", ""))
-        recs = finalize_recommendations([station_recs, branch_recs])
-        members = members.join(_member_recommendations(recs), on="id")
-        if len(recs):
-            units = assign_admin_units(recs["lon"].to_numpy(float), recs["lat"].to_numpy(float), gaz)
-            blank = recs["township"].fillna("").astype(str) == ""
-            recs.loc[blank, "township"] = units.loc[blank.to_numpy(), "township"].to_numpy()
-
-    with prog.stage("decision"):
-        # p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)
-        decision = decide(members, cands, walk, scenario, siting_summary) if siting_summary else None
-        if decision is not None:
-            for model, fig in decision.equity.items():
-                if isinstance(siting_summary.get(model), dict):
-                    siting_summary[model]["equity"] = fig
-            siting_summary["p_center"] = decision.summary["p_center"]
-            siting_summary["current"] = {"equity": decision.equity["current"]}
-            by_area = by_area.merge(decision.equity_by_area, on=["level", "area", "township"], how="left")
-            recs, members = _with_decision(recs, members, decision, gaz)
-
-    with prog.stage("maps"):
-        fmap = build_map(
-            members, branches_out, frames["stations"], frames.get("hospitals"), recs, walk=walk, drive=drive,
-            thresholds=scenario.thresholds, settings=scenario.map, role="planner", coverage_by_area=by_area,
-            title=scenario.name, max_snap_m=scenario.network.max_snap_m,
-        )
-        map_files = [out / "map.html"] + ([Path(map_copy)] if map_copy else [])
-        for path in map_files:
-            save_map(fmap, path)
-
-    with prog.stage("export"):
-        exports = {}
-        for fmt in ("xlsx", "geojson", "gpkg"):
-            exports[f"recommendations_{fmt}"] = export_table(
-                recs, out / f"recommendations.{fmt}", table="recommendations", fmt=fmt  # type: ignore[arg-type]
-            )
-        exports["coverage_by_area_xlsx"] = export_table(by_area, out / "coverage_by_area.xlsx", table="coverage_by_area")
-        exports["coverage_by_branch_xlsx"] = export_table(
-            by_branch, out / "coverage_by_branch.xlsx", table="coverage_by_branch"
-        )
-        exports["members_xlsx"] = export_table(members_table(members), out / "members.xlsx", table="members")
-        if decision is not None:
-            for name in ("tradeoff", "sensitivity", "phased_plan"):
-                exports[f"{name}_xlsx"] = export_table(getattr(decision, name), out / f"{name}.xlsx", table=name)
-        # what a point query needs (per node: nearest facility and those within the threshold)
-        exports["point_index"] = save_point_index(
-            build_point_index(walk, drive, stations=frames["stations"], branches=frames["branches"],
-                              hospitals=frames.get("hospitals"), thresholds=scenario.thresholds,
-                              max_snap_m=scenario.network.max_snap_m),
-            out / "point_index.npz")
-
-    rej = pd.concat([r for r in rejections if len(r)], ignore_index=True) if any(len(r) for r in rejections) else (
-        pd.DataFrame(columns=["file", "row", "field", "value", "reason", "action"])
+    steps: tuple[tuple[str, Callable[[], None]], ...] = (
+        ("load", lambda: _stage_load(st)),
+        ("geocode", lambda: _stage_geocode(st)),
+        ("network", lambda: _stage_network(st)),
+        ("travel", lambda: _stage_travel(st)),
+        ("coverage", lambda: _stage_coverage(st)),
+        ("dispersion", lambda: _stage_dispersion(st)),
+        ("siting", lambda: _stage_siting(st)),
+        ("decision", lambda: _stage_decision(st)),
+        ("maps", lambda: _stage_maps(st, map_copy)),
+        ("export", lambda: _stage_export(st)),
     )
-    result = RunResult(
-        scenario=scenario, out_dir=out, members=members, branches=branches_out,
-        stations=frames["stations"], hospitals=frames.get("hospitals"), rejections=rej,
-        walk=walk, drive=drive, gazetteer=gaz, timings=prog.timings,
-        coverage_by_area=by_area, coverage_by_branch=by_branch, recommendations=recs, decision=decision,
-        counts={"siting": siting_summary, "organisation": organisation, "candidates": int(len(cands)),
-                "siting_time_limit_s": float(scenario.siting.time_limit_s),
-                "models_stopped": sorted(stopped_models(siting_summary, organisation))},  # p-center too
-    )
-    if decision is not None:
-        result.counts["decision"] = {k: v for k, v in decision.summary.items() if k != "p_center"}
-    result.files.update({k: str(v) for k, v in exports.items()})
-    result.files.update({f"map{'' if i == 0 else '_copy'}": str(p) for i, p in enumerate(map_files)})
+    for name, step in steps:
+        with st.prog.stage(name):
+            step()
+    result = _result(st)
     write_outputs(result, started=started)
-    with prog.stage("report"):
+    with st.prog.stage("report"):
         from .report import write_report
 
         result.files.update({k: str(v) for k, v in write_report(result).items()})
-    result.timings = prog.timings
+    result.timings = st.prog.timings
     write_run_json(result, started=started)
     if progress:
         progress("done", 1.0)
     return result
+
+
+def _stage_network(st: _State) -> None:
+    """The road networks (:func:`run_networks`)."""
+    st.walk, st.drive = run_networks(st.scenario)
 
 
 def _with_decision(
@@ -504,96 +564,3 @@ def _member_recommendations(recs: pd.DataFrame) -> pd.DataFrame:
     return pairs.set_index("id")[["rec_id", "kind"]].set_axis(cols, axis=1)
 
 
-def members_table(members: pd.DataFrame) -> pd.DataFrame:
-    """The ``members.csv`` columns: the documented ones first, then the planner's extra columns."""
-    cols = [c for c in MEMBER_COLUMNS if c in members.columns]
-    extra = [c for c in members.columns if c not in cols and c not in ("geometry", "source_row")]
-    table = members[cols + extra].copy()
-    for c in ("walk_min_branch", "walk_min_station", "drive_min_hospital"):
-        if c in table:
-            table[c] = table[c].round(2)
-    return table
-
-
-def write_outputs(result: RunResult, *, started: datetime) -> None:
-    """Write ``members.csv``, ``rejections.csv`` and ``run.json`` atomically."""
-    out = result.out_dir
-    table = members_table(result.members)
-    atomic_write(out / "members.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
-    write_rejections(result.rejections, out / "rejections.csv")
-    written = {"members": out / "members.csv", "rejections": out / "rejections.csv"}
-    # the accepted, geocoded facilities (WGS-84) — the service answers point questions from them
-    facilities = {"branches": result.branches, "stations": result.stations, "hospitals": result.hospitals}
-    for name, frame in facilities.items():
-        if frame is not None:
-            table = pd.DataFrame(frame.drop(columns=[c for c in ("geometry", "source_row") if c in frame]))
-            atomic_write(out / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
-            written[name] = out / f"{name}.csv"
-    for name in ("coverage_by_area", "coverage_by_branch", "recommendations"):
-        table = getattr(result, name)
-        if table is not None:
-            path = out / f"{name}.csv"
-            atomic_write(path, lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
-            written[name] = path
-    if result.decision is not None:  # trade-off curve, sensitivity, phased plan (siting/decision.py)
-        for name in ("tradeoff", "sensitivity", "phased_plan"):
-            path = out / f"{name}.csv"
-            table = getattr(result.decision, name)
-            atomic_write(path, lambda p, t=table: t.to_csv(p, index=False, encoding="utf-8-sig"))
-            written[name] = path
-    m = result.members
-    counts: dict[str, Any] = {
-        "members": int(len(m)),
-        "branches": int(len(result.branches)),
-        "stations": int(len(result.stations)),
-        "hospitals": int(len(result.hospitals)) if result.hospitals is not None else 0,
-        "rejected_rows": int((result.rejections["action"] == "rejected").sum()) if len(result.rejections) else 0,
-        "warnings": int((result.rejections["action"] == "warning").sum()) if len(result.rejections) else 0,
-        "geocode_precision": {str(k): int(v) for k, v in m["geocode_precision"].value_counts().items()},
-        "network_status": {str(k): int(v) for k, v in m["network_status"].value_counts().items()},
-        "walk_nodes": result.walk.n_nodes,
-        "walk_edges": result.walk.n_edges,
-        "drive_nodes": result.drive.n_nodes if result.drive is not None else 0,
-        "drive_edges": result.drive.n_edges if result.drive is not None else 0,
-    }
-    for col in ("covered_station", "covered_branch", "covered_hospital", "dispersed"):
-        if col in m:
-            counts[col] = int(m[col].sum())
-    if "admin_source" in m:  # what decided each member's city and county (异地)
-        counts["admin_source"] = {str(k): int(v) for k, v in m["admin_source"].value_counts().items()}
-    imprecise = m["network_status"] == IMPRECISE_STATUS
-    counts["imprecise_location"] = {
-        "members": int(imprecise.sum()),
-        "min_precision_for_times": result.scenario.geocode.min_precision_for_times,
-        "by_precision": {str(k): int(v) for k, v in m.loc[imprecise, "geocode_precision"].value_counts().items()},
-        "by_township": {str(k): int(v) for k, v in
-                        m.loc[imprecise, "township"].fillna("").astype(str).replace("", "（未定位）").value_counts().items()},
-    }
-    if "dispersion_reason" in m:
-        reasons = m["dispersion_reason"].str.split(";").explode()
-        counts["dispersion_reasons"] = {str(k): int(v) for k, v in reasons[reasons != ""].value_counts().items()}
-    counts.update(result.counts)
-    if result.recommendations is not None:
-        counts["recommendations"] = {str(k): int(v) for k, v in result.recommendations["kind"].value_counts().items()}
-    result.counts = counts
-    result.files.update({k: str(v) for k, v in written.items()})
-    result.files["run"] = str(out / "run.json")
-    write_run_json(result, started=started)
-
-
-def write_run_json(result: RunResult, *, started: datetime) -> None:
-    """Write ``run.json`` (parameters, versions, timings, counts, files) atomically."""
-    out = result.out_dir
-    doc = {
-        "scenario": json.loads(result.scenario.model_dump_json()),
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-        "timings_s": result.timings,
-        "counts": result.counts,
-        "files": result.files,
-    }
-    atomic_write(
-        out / "run.json",
-        lambda p: p.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8"),
-    )

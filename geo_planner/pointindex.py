@@ -34,7 +34,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 from .errors import InputError, Problem
-from .io import atomic_write
+from .atomic import atomic_write
 from .network import RoadNetwork, Snap
 from .settings import Thresholds
 from .travel import _augmented_reverse, _part

@@ -3,19 +3,23 @@
 Members' names, addresses and homes are personal data. A *viewer* role sees areas, branches
 and recommendations with counts; these helpers strip member ids, names and addresses from
 recommendation texts and move any recommended point that sits on a member's home to the
-centre of its grid cell. Maps, exports and the API all go through here.
+centre of its grid cell. Maps, exports and the API all go through here: every rule of the
+form "a viewer sees …" lives in this module (the API's routes only call it).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+
+from .errors import PermissionDeniedError
+from .vocab import ROLES, TABLES, Role, TableName
 
 #: Grid cell (metres) used to aggregate members for viewers.
 VIEWER_CELL_M = 500.0
@@ -363,3 +367,131 @@ def viewer_decision_table(df: pd.DataFrame, table: str, *, min_group: int = MIN_
         v = pd.to_numeric(out["value"], errors="coerce")
         out["value"] = v.where(~(draw & ((v >= 1) & (v < min_group)).to_numpy()))
     return out
+
+
+# --------------------------------------------------------------------------- each role's view
+
+
+def redact_for_role(
+    df: pd.DataFrame, table: TableName, role: Role, *, members: pd.DataFrame | None = None,
+    language: str = "zh",
+) -> pd.DataFrame:
+    """Remove what the role may not see from a result table.
+
+    A *viewer* (e.g. a leader looking at the overview) never sees a single member:
+    members tables are refused; recommendations lose their ``member_ids`` and, given the
+    run's ``members``, their texts are scrubbed of member names, ids and addresses and any
+    point on a member's home moves to its grid cell's centre (``privacy.viewer_recommendations``).
+    Planners and admins see everything.
+
+    Parameters
+    ----------
+    df
+        The table (canonical column names).
+    table
+        Which table it is.
+    role
+        ``viewer``, ``planner`` or ``admin``.
+    members
+        The run's members, needed to scrub recommendations for a viewer.
+    language
+        Language of the word replacing a member in scrubbed texts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy the role may see.
+
+    Raises
+    ------
+    PermissionDeniedError
+        If a viewer asks for the members table.
+    ValueError
+        If ``role`` or ``table`` is unknown.
+    """
+    _check_table(table)
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if role != "viewer":
+        return df.copy()
+    if table == "members":
+        raise PermissionDeniedError(
+            "role 'viewer' may not see individual members; use the coverage summaries or ask a planner"
+        )
+    if table == "recommendations":
+        return viewer_recommendations(df, members, language)
+    out = df.drop(columns=[c for c in ("member_ids",) if c in df.columns])
+    if table in ("coverage_by_area", "coverage_by_branch", "branches"):
+        out = small_cell_rule(out)  # no count under 5, no statistic of fewer than 5 people
+    if table in ("tradeoff", "phased_plan", "sensitivity"):  # no gain of one site for 1–4 people, even by subtraction
+        out = viewer_decision_table(out, table)
+    return out
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; use one of {', '.join(TABLES)}")
+
+
+def is_viewer(role: str) -> bool:
+    """Whether ``role`` sees aggregates only (the viewer role).
+
+    Raises
+    ------
+    ValueError
+        If ``role`` is not one of :data:`geo_planner.vocab.ROLES`.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    return role == "viewer"
+
+
+def exportable_tables(role: Role) -> tuple[TableName, ...]:
+    """Return the export tables ``role`` may download (a viewer: every table but ``members``)."""
+    return tuple(t for t in TABLES if not (is_viewer(role) and t == "members"))
+
+
+def member_rows_visible(kind: str, role: Role) -> bool:
+    """Whether ``role`` may see the rows of a ``kind`` layer (a viewer never sees a member's row)."""
+    return not (is_viewer(role) and kind == "members")
+
+
+def count_for_role(kind: str, role: Role) -> Callable[[Any], int | None]:
+    """How a row count of a ``kind`` dataset is shown to ``role``.
+
+    A viewer sees no count of 1–4 member rows (:func:`small_count`); other counts are shown as they are.
+    """
+    return small_count if not member_rows_visible(kind, role) else _as_int
+
+
+def _as_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+#: What a viewer reads instead of a failed run's error (the library's message may quote a member's row).
+VIEWER_RUN_ERROR = "the run failed; a planner can see why"
+#: Parts of ``run.json``'s counts a viewer does not get: the models' messages quote member weights of a few people.
+PLANNER_ONLY_COUNTS = ("siting",)
+
+
+def run_error_for_role(error: str | None, role: Role) -> str | None:
+    """Return a run's error message as ``role`` may read it."""
+    return VIEWER_RUN_ERROR if error and is_viewer(role) else error
+
+
+def run_counts_for_role(counts: Mapping[str, Any], role: Role) -> dict[str, Any]:
+    """Return a run's counts (``run.json``) as ``role`` may read them.
+
+    For a viewer: no count of 1–4 people anywhere (nested too) and none of :data:`PLANNER_ONLY_COUNTS`.
+    """
+    if not is_viewer(role):
+        return dict(counts)
+    return {k: _small_nested(v) for k, v in counts.items() if k not in PLANNER_ONLY_COUNTS}
+
+
+def _small_nested(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _small_nested(v) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return small_count(value)
+    return value

@@ -45,7 +45,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from .errors import GeoPlannerError, Problem, ScenarioError
-from .io import atomic_write
+from .atomic import atomic_write
 from .settings import RegionSettings, RunSettings, Scenario, _resolve_paths, _scenario_files, scenario_from_dict
 
 log = logging.getLogger(__name__)
@@ -117,46 +117,56 @@ def province_from_dict(data: dict[str, Any], *, base_dir: Path | str = ".", sour
     out: list[tuple[str, Scenario]] = []
     seen: set[str] = set()
     for i, reg in enumerate(regions):
-        name = str(reg.get("name", ""))
-        reg = dict(reg)
-        osm = reg.get("osm")
-        if isinstance(osm, (str, Path)):
-            osm = [osm]
-        if isinstance(osm, list):
-            reg["osm"] = [str(p if Path(p).is_absolute() else (base / p).resolve()) for p in osm]
-        try:
-            region = RegionSettings.model_validate(
-                {**reg, "inputs": _resolve_paths({"inputs": reg.get("inputs")}, base)["inputs"]}
-            )
-        except ValidationError as exc:
-            problems += _region_problem(source, i, name, exc)
-            continue
-        if region.name in seen:
-            problems.append(Problem(source, None, f"regions[{i}] ({name}): name", "duplicate region name"))
-            continue
-        seen.add(region.name)
-        geocode = dict(shared.get("geocode") or {})
-        if region.default_region is not None:
-            geocode["default_region"] = region.default_region
-        doc = {
-            **shared,
-            "name": f"{shared.get('name', 'province')} · {region.name}",
-            "network": {**network, "osm": [str(p) for p in region.osm]},
-            "inputs": json.loads(region.inputs.model_dump_json()),
-            "geocode": geocode,
-        }
-        try:
-            scenario = scenario_from_dict(doc, base_dir=base, source=source)
-        except ScenarioError as exc:
-            problems += [Problem(p.file, p.row, f"regions[{i}] ({region.name}): {p.field}", p.reason)
-                         for p in exc.problems]
-            continue
-        problems += [Problem(source, None, f"regions[{i}] ({region.name}): {f}", f"file not found: {p}")
-                     for f, p in _scenario_files(scenario) if not Path(p).is_file()]
-        out.append((region.name, scenario))
+        found = _region_scenario(i, reg, shared, network, base, source, seen, problems)
+        if found is not None:
+            out.append(found)
     if problems:
         raise ScenarioError(problems)
     return Province(str(shared.get("name", "province")), tuple(out), run_settings)
+
+
+def _region_scenario(
+    i: int, reg: dict[str, Any], shared: dict[str, Any], network: dict[str, Any], base: Path, source: str,
+    seen: set[str], problems: list[Problem],
+) -> tuple[str, Scenario] | None:
+    """Validate region ``i`` into its full scenario; ``None`` (its problems added to ``problems``) if invalid."""
+    name = str(reg.get("name", ""))
+    reg = dict(reg)
+    osm = reg.get("osm")
+    if isinstance(osm, (str, Path)):
+        osm = [osm]
+    if isinstance(osm, list):
+        reg["osm"] = [str(p if Path(p).is_absolute() else (base / p).resolve()) for p in osm]
+    try:
+        region = RegionSettings.model_validate(
+            {**reg, "inputs": _resolve_paths({"inputs": reg.get("inputs")}, base)["inputs"]}
+        )
+    except ValidationError as exc:
+        problems += _region_problem(source, i, name, exc)
+        return None
+    if region.name in seen:
+        problems.append(Problem(source, None, f"regions[{i}] ({name}): name", "duplicate region name"))
+        return None
+    seen.add(region.name)
+    geocode = dict(shared.get("geocode") or {})
+    if region.default_region is not None:
+        geocode["default_region"] = region.default_region
+    doc = {
+        **shared,
+        "name": f"{shared.get('name', 'province')} · {region.name}",
+        "network": {**network, "osm": [str(p) for p in region.osm]},
+        "inputs": json.loads(region.inputs.model_dump_json()),
+        "geocode": geocode,
+    }
+    try:
+        scenario = scenario_from_dict(doc, base_dir=base, source=source)
+    except ScenarioError as exc:
+        problems += [Problem(p.file, p.row, f"regions[{i}] ({region.name}): {p.field}", p.reason)
+                     for p in exc.problems]
+        return None
+    problems += [Problem(source, None, f"regions[{i}] ({region.name}): {f}", f"file not found: {p}")
+                 for f, p in _scenario_files(scenario) if not Path(p).is_file()]
+    return region.name, scenario
 
 
 def load_plan(path: Path | str) -> Scenario | Province:

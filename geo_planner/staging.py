@@ -11,6 +11,10 @@ A kill at any stage leaves ``out`` as it was (plus a stale partial folder, remov
 run); a kill between the two renames leaves ``.out.previous``, which the next run (or
 :func:`recover_outputs`) renames back. The file paths recorded in ``run.json`` name the final
 folder, not the staging one.
+
+An output folder that also holds files a run does not write (``--out .``) is never swapped
+away: the new outputs are moved in one by one instead, each move atomic, so a kill during
+those moves leaves some outputs new and the others old.
 """
 
 from __future__ import annotations
@@ -23,17 +27,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write
+from .atomic import atomic_write
 from .settings import Scenario
 
 log = logging.getLogger(__name__)
 
 
 def _partial_prefix(out: Path) -> str:
+    """Name prefix of the staging folders of ``out``."""
     return f".{out.name}.partial-"
 
 
 def _previous(out: Path) -> Path:
+    """Where ``out`` is parked during the swap."""
     return out.parent / f".{out.name}.previous"
 
 
@@ -95,25 +101,31 @@ def publish(work: Path, out: Path) -> None:
         if foreign:
             log.warning("%s holds other files (%s …): outputs replaced one by one, the others kept",
                         out, foreign[0])
-            for entry in work.iterdir():
-                target = out / entry.name
-                if entry.is_dir():
-                    shutil.rmtree(target, ignore_errors=True)
-                os.replace(entry, target)
-            for name in stale:
-                target = out / name
-                if target.is_dir():
-                    shutil.rmtree(target, ignore_errors=True)
-                else:
-                    target.unlink(missing_ok=True)
-            shutil.rmtree(work, ignore_errors=True)
+            _move_in(work, out, stale)
             return
         os.rename(out, prev)
     os.rename(work, out)
     shutil.rmtree(prev, ignore_errors=True)
 
 
+def _move_in(work: Path, out: Path, stale: set[str]) -> None:
+    """Move each output of ``work`` into ``out``, remove the last run's ``stale`` outputs, drop ``work``."""
+    for entry in work.iterdir():
+        target = out / entry.name
+        if entry.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(entry, target)
+    for name in stale:
+        target = out / name
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def _relocate(value: Any, work: str, out: str) -> Any:
+    """Rewrite paths under ``work`` to ``out`` in a string, or in the values of a dict or list."""
     if isinstance(value, str) and value.startswith(work):
         return out + value[len(work):]
     if isinstance(value, dict):

@@ -23,16 +23,33 @@ ensure_chromium() {
     fi
 }
 
+start_test_postgres() {
+    # the API tests run on SQLite and on a real PostgreSQL/PostGIS: a throwaway cluster (installed with
+    # apt-get when root and missing), stopped and removed when the tests end; an existing
+    # GEO_PLANNER_TEST_DATABASE_URL is used as it is
+    if [ -n "${GEO_PLANNER_TEST_DATABASE_URL:-}" ]; then
+        return 0
+    fi
+    local exports
+    if exports=$(bash scripts/test_postgres.sh start); then
+        eval "$exports"
+        trap 'bash scripts/test_postgres.sh stop "$GEO_PLANNER_TEST_PGDIR"' EXIT
+    else
+        echo "no PostgreSQL test server: the PostgreSQL tests skip (and fail in CI)" >&2
+    fi
+}
+
 case "${1:-demo}" in
     demo)
         setup
         # the batch run (tables, recommendations, map under maps/), then the service on the same demo
         "$VENV/bin/geo-planner" run data/demo/scenario.toml --out out/demo
-        exec "$VENV/bin/geo-planner" serve --demo --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+        exec "$VENV/bin/geo-planner-serve" --demo --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
         ;;
     test)
         setup
         ensure_chromium
+        start_test_postgres
         shift || true
         "$VENV/bin/python" -m pytest -q "$@"
         ;;

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -105,3 +108,81 @@ def hardened_demo(hardened_server):
 
     reports, run, _seen = start_demo_run(hardened_server)
     return {"reports": reports, "run": run, "run_id": run["id"]}
+
+
+# --------------------------------------------------------------------------- the two stores
+
+
+#: Where ``scripts/run.sh test`` (``scripts/test_postgres.sh``) puts its throwaway PostgreSQL/PostGIS server.
+PG_ENV = "GEO_PLANNER_TEST_DATABASE_URL"
+
+
+def _no_postgres(reason: str) -> None:
+    """Skip locally; in CI (``CI=true``) a missing PostgreSQL fails the run instead."""
+    message = (f"no PostgreSQL/PostGIS test server: {reason}. `bash scripts/run.sh test` starts one; "
+               f"or `eval \"$(bash scripts/test_postgres.sh start)\"` and set {PG_ENV}")
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of a reachable PostgreSQL server with PostGIS whose role may create databases."""
+    import sqlalchemy as sa
+
+    url = os.environ.get(PG_ENV, "").strip()
+    if not url:
+        _no_postgres(f"{PG_ENV} is not set")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as con:
+            con.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        _no_postgres(f"cannot connect to {engine.url.render_as_string(hide_password=True)}: "
+                     f"{str(exc.orig).strip().splitlines()[0]}")
+    finally:
+        engine.dispose()
+    return url
+
+
+def new_database(postgres_url: str) -> str:
+    """Create an empty database on the test server; return its URL (the store adds PostGIS and tables)."""
+    import sqlalchemy as sa
+
+    name = f"gp_test_{secrets.token_hex(4)}"
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                              isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as con:
+            con.exec_driver_sql(f"CREATE DATABASE {name}")
+    finally:
+        engine.dispose()
+    return sa.engine.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(postgres_url: str, url: str) -> None:
+    """Drop a database :func:`new_database` made (its connections closed by force)."""
+    import sqlalchemy as sa
+
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                              isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as con:
+            con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def store_backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The store a test module's server uses: ``None`` (SQLite in its data folder) or the URL of a
+    fresh PostgreSQL/PostGIS database (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    admin = request.getfixturevalue("postgres_url")
+    url = new_database(admin)
+    yield url
+    drop_database(admin, url)

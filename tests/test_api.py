@@ -62,8 +62,10 @@ class ApiServer:
         *,
         seed_demo: bool = False,
         log_path: Path | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.database_url = database_url
         self.tokens = tokens
         self.cache_dir = Path(cache_dir)
         self.seed_demo = seed_demo
@@ -82,7 +84,15 @@ class ApiServer:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if self.database_url:
+            env["GEO_PLANNER_DATABASE_URL"] = self.database_url
         return env
+
+    def store(self):  # noqa: ANN201 - geo_planner.store.Store, imported lazily
+        """The server's store, opened in this process (same data folder and database)."""
+        from geo_planner.store import Store
+
+        return Store(self.data_dir, self.database_url)
 
     def start(self) -> ApiServer:
         for _attempt in range(3):
@@ -214,9 +224,10 @@ def start_demo_run(server: ApiServer) -> tuple[dict[str, dict[str, Any]], dict[s
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[ApiServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, store_backend: str | None) -> Iterator[ApiServer]:
+    """The module's server, once on each store (SQLite, then PostgreSQL/PostGIS)."""
     root = tmp_path_factory.mktemp("api")
-    srv = ApiServer(root / "data", new_tokens(), cache_dir).start()
+    srv = ApiServer(root / "data", new_tokens(), cache_dir, database_url=store_backend).start()
     yield srv
     srv.stop()
 
@@ -274,7 +285,11 @@ def test_datasets_listed_and_stored(server, demo):
         m = demo["reports"]["members"]
         stored = list((server.data_dir / "datasets" / m["id"]).iterdir())
         assert len(stored) == 1 and stored[0].read_bytes() == (DEMO / "members.csv").read_bytes()
-        assert (server.data_dir / "store.sqlite3").is_file()
+        if server.database_url is None:
+            assert (server.data_dir / "store.sqlite3").is_file()
+        else:  # the records are in PostgreSQL, not in a file
+            assert not (server.data_dir / "store.sqlite3").exists()
+            assert server.store().get_dataset(m["id"]).sha256 == m["sha256"]
         # a viewer sees the counts of a members table, not its rows
         one = viewer.get(f"/datasets/{m['id']}").json()
         assert one["accepted"] == 708 and one["rejections"] == [] and one["rejections_redacted"] is True
@@ -549,11 +564,11 @@ def test_map_html(server, demo):
         assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', page)
         assert assets or "Leaflet 1." in page
         for a in assets:
-            got = httpx.get(server.base_url + a)  # public: no token
+            got = httpx.get(server.base_url + a, timeout=30)  # public: no token
             assert got.status_code == 200 and len(got.content) > 100, a
     # a browser opens the map with ?access_token= (no header)
-    plain = httpx.get(
-        f"{server.base_url}/runs/{run_id}/map", params={"access_token": server.tokens["viewer"]}
+    plain = httpx.get(  # a viewer's map is drawn on demand: seconds on a loaded machine
+        f"{server.base_url}/runs/{run_id}/map", params={"access_token": server.tokens["viewer"]}, timeout=120
     )
     assert plain.status_code == 200 and "L.map(" in plain.text
     assert plain.headers.get("referrer-policy") == "no-referrer"  # the token never leaves in a Referer
@@ -774,9 +789,7 @@ def test_errors_never_leak_internals(server, demo):
         r = planner.post("/runs", content=b"{not json", headers={"content-type": "application/json"})
         assert r.status_code == 422 and "Traceback" not in r.text
     # a run whose output file is damaged: the client gets a generic 500, the log gets the details
-    from geo_planner.store import Store
-
-    store = Store(server.data_dir)
+    store = server.store()
     broken = store.create_run(
         scenario_request(demo["reports"]), osm_dir=ROOT / "data" / "osm", cache_dir=server.cache_dir
     )
@@ -795,17 +808,16 @@ def test_errors_never_leak_internals(server, demo):
 
 
 def test_restart_keeps_datasets_and_runs_and_fails_interrupted_runs(server, demo):
-    from geo_planner.store import Store
-
     server.stop()
     # a crash in the middle of a run: recorded as running, no process behind it
-    store = Store(server.data_dir)
+    store = server.store()
     crashed = store.create_run(
         scenario_request(demo["reports"]), osm_dir=ROOT / "data" / "osm", cache_dir=server.cache_dir
     )
     store.mark_running(crashed.id)
     store.set_progress(crashed.id, "network", 0.15)
-    restarted = ApiServer(server.data_dir, server.tokens, server.cache_dir, log_path=server.log_path).start()
+    restarted = ApiServer(server.data_dir, server.tokens, server.cache_dir, log_path=server.log_path,
+                          database_url=server.database_url).start()
     try:
         with restarted.client("viewer") as viewer:
             ids = {d["id"] for d in viewer.get("/datasets").json()["datasets"]}

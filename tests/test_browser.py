@@ -14,6 +14,7 @@ it to ``maps/``.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 

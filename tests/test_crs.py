@@ -345,3 +345,31 @@ def test_check_lonlat_swapped_within_valid_range() -> None:
     # western Xinjiang (lon 75.99, lat 39.47) swapped: both values are still valid degrees
     check = crs.check_lonlat(39.47, 75.99)
     assert bool(check.swapped) and bool(check.outside_china) and not bool(check.invalid)
+
+
+# --------------------------------------------------------------------------------------
+# metres from degrees
+
+
+@pytest.mark.parametrize("lat0", [22.7, 28.3, 32.05, 41.15])  # 深圳, 贵溪, 南京, Porto
+def test_metres_per_degree_matches_the_geodesic(lat0: float) -> None:
+    m_lon, m_lat = crs.metres_per_degree(lat0)
+    lon, lat = np.array([117.0]), np.array([lat0])
+    east = distance_m(lon, lat, lon + 0.001, lat)[0] * 1000
+    north = distance_m(lon, lat, lon, lat + 0.001)[0] * 1000
+    assert float(m_lon) == pytest.approx(east, rel=0.002)
+    assert float(m_lat) == pytest.approx(north, rel=0.005)
+    lon_m, lat_m = crs.metres_per_degree(np.array([lat0, lat0]))
+    assert lon_m.shape == lat_m.shape == (2,)
+
+
+def test_local_xy_and_earth_xyz_give_ground_distances() -> None:
+    rng = np.random.default_rng(7)
+    lon1, lat1 = 117.0 + rng.uniform(0, 0.05, 200), 28.3 + rng.uniform(0, 0.05, 200)
+    lon2, lat2 = lon1 + rng.uniform(-0.03, 0.03, 200), lat1 + rng.uniform(-0.03, 0.03, 200)
+    truth = distance_m(lon1, lat1, lon2, lat2)
+    x1, y1 = crs.local_xy(lon1, lat1, 28.3)
+    x2, y2 = crs.local_xy(lon2, lat2, 28.3)
+    np.testing.assert_allclose(np.hypot(x2 - x1, y2 - y1), truth, rtol=0.005)
+    chord = np.linalg.norm(crs.earth_xyz(lon2, lat2) - crs.earth_xyz(lon1, lat1), axis=1)
+    np.testing.assert_allclose(chord, truth, rtol=0.005)

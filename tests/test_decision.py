@@ -21,7 +21,7 @@ from spopt.locate import MCLP
 
 from geo_planner.settings import SitingSettings
 from geo_planner.siting.decision import SitingInstance, phased_plan, tradeoff_curve
-from geo_planner.siting.pcenter import p_center
+from geo_planner.siting.models.p_center import p_center
 from geo_planner.siting.stations import mclp
 from geo_planner.travel import cost_matrix
 

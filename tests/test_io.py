@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
+from geo_planner.atomic import atomic_write
 from geo_planner.crs import bd09_to_wgs84, gcj02_to_wgs84, wgs84_to_bd09, wgs84_to_gcj02
 from geo_planner.errors import InputError
 from geo_planner.io import (
     HEADER_ALIASES,
     REJECTION_COLUMNS,
-    atomic_write,
     load_layer,
     match_columns,
     read_table,

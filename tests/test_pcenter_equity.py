@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from geo_planner.equity import equity_figures, gini
 from geo_planner.errors import InputError
-from geo_planner.siting.pcenter import p_center, radius_of
+from geo_planner.siting.models.p_center import p_center, radius_of
 
 
 def _brute(dense: np.ndarray, p: int, existing: np.ndarray) -> tuple[float, int]:

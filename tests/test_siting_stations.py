@@ -355,11 +355,11 @@ def test_radius_formulation_respects_its_time_limit() -> None:
 def test_identical_rows_hash_separates_integer_costs(seed) -> None:
     # integer-valued minutes have all-zero low mantissa bits: distinct rows must stay distinct
     # (no spurious "collision" that silently turns off the merging of identical members)
-    from geo_planner.siting.stations import _group_identical_rows
+    from geo_planner.siting.reduce import group_identical_rows
 
     d = _graph_costs(300, 6000, seed)
     d = np.r_[d, d[:7]]  # seven exact duplicates to merge
     rows, cols = np.nonzero(np.ones_like(d, dtype=bool))
-    group, rep = _group_identical_rows(sparse_cost_matrix(rows, cols, d[rows, cols], d.shape), with_values=True)
+    group, rep = group_identical_rows(sparse_cost_matrix(rows, cols, d[rows, cols], d.shape), with_values=True)
     assert len(rep) == 300
     np.testing.assert_array_equal(group[300:], group[:7])

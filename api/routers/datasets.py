@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from geo_planner.errors import InputError, Problem
-from geo_planner.privacy import small_count
+from geo_planner.privacy import count_for_role, member_rows_visible
 from geo_planner.settings import CRSName
 from geo_planner.store import DatasetRecord
+from geo_planner.vocab import Role
 
 from ..deps import Admin, SettingsDep, StoreDep, Viewer
-from ..security import BodyTooLarge
 from ..schemas import DatasetList, DatasetOut, Deleted, ImportReport, LayerKind, RejectionOut
+from ..security import BodyTooLarge
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -24,10 +25,10 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 DatasetId = Annotated[str, Path(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", description="dataset id (ds_…)")]
 
 
-def dataset_out(rec: DatasetRecord, role: str = "admin") -> DatasetOut:
+def dataset_out(rec: DatasetRecord, role: Role = "admin") -> DatasetOut:
     """Shape a dataset record (a viewer sees no count of 1–4 member rows: small-cell rule)."""
     info = rec.report.get("info", {})
-    count = small_count if role == "viewer" and rec.kind == "members" else int
+    count = count_for_role(rec.kind, role)
     return DatasetOut(
         id=rec.id, kind=rec.kind, filename=rec.filename, format=info.get("format"),  # type: ignore[arg-type]
         encoding=info.get("encoding"), sheet=info.get("sheet") or rec.sheet, crs=rec.crs,
@@ -38,9 +39,9 @@ def dataset_out(rec: DatasetRecord, role: str = "admin") -> DatasetOut:
     )
 
 
-def import_report(rec: DatasetRecord, role: str) -> ImportReport:
+def import_report(rec: DatasetRecord, role: Role) -> ImportReport:
     """Shape the import report; member-level rejected rows are hidden from viewers."""
-    redacted = rec.kind == "members" and role == "viewer"
+    redacted = not member_rows_visible(rec.kind, role)
     rows = [] if redacted else [
         RejectionOut(**{k: (None if v is None else (v if k == "row" else str(v))) for k, v in r.items()
                         if k in RejectionOut.model_fields})

@@ -7,60 +7,27 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from geo_planner.errors import NotFoundError
-from geo_planner.export import export_table, redact_for_role
-from geo_planner.store import Store
+from geo_planner.export import export_table
+from geo_planner.results import available_exports, table_for_role
 from geo_planner.vocab import FORMATS, MEDIA_TYPES, TABLES
 
 from ..deps import StoreDep, Viewer
 from ..schemas import ErrorResponse, ExportLink, ExportList
-from .recommendations import recommendations_for
 
 router = APIRouter(prefix="/runs/{run_id}/exports", tags=["exports"])
-
-#: Tables without coordinates: no GIS formats.
-_NO_GEOMETRY = ("coverage_by_area", "coverage_by_branch", "tradeoff", "sensitivity")
-
-
-def _table(store: Store, run_id: str, table: str) -> pd.DataFrame:
-    if table != "branches":
-        return store.run_table(run_id, table)
-    branches = store.run_table(run_id, "branches")
-    try:
-        cov = store.run_table(run_id, "coverage_by_branch")
-    except NotFoundError:
-        return branches
-    # the coverage columns only: those both tables carry (meeting_township, n_dispersed …) once
-    cov = cov.drop(columns=[c for c in cov.columns if c == "branch_name" or (c in branches.columns and c != "id")])
-    return branches.merge(cov, left_on="id", right_on="branch_id", how="left").drop(columns="branch_id")
-
-
-def _available(store: Store, run_id: str, role: str) -> list[tuple[str, str]]:
-    run = store.finished_run(run_id)
-    out = []
-    for table in TABLES:
-        if role == "viewer" and table == "members":
-            continue
-        source = "branches.csv" if table == "branches" else f"{table}.csv"
-        if not (run.out_dir / source).is_file():
-            continue
-        for fmt in FORMATS:
-            if fmt in ("geojson", "gpkg") and table in _NO_GEOMETRY:
-                continue
-            out.append((table, fmt))
-    return out
 
 
 @router.get("", response_model=ExportList, summary="Exports available to the caller")
 def list_exports(run_id: str, request: Request, store: StoreDep, role: Viewer) -> ExportList:
     """Every table and format the caller may download (viewers: no members table)."""
     base = str(request.url_for("download_export", run_id=run_id, filename="x")).rsplit("/", 1)[0]
-    links = [ExportLink(table=t, format=f, url=f"{base}/{t}.{f}") for t, f in _available(store, run_id, role)]  # type: ignore[arg-type]
+    links = [ExportLink(table=t, format=f, url=f"{base}/{t}.{f}")
+             for t, f in available_exports(store, run_id, role)]
     return ExportList(run_id=run_id, exports=links)
 
 
@@ -91,10 +58,7 @@ def download_export(
         raise NotFoundError(f"no export {filename!r}: use {{table}}.{{format}} with table one of "
                             f"{', '.join(TABLES)} and format one of {', '.join(FORMATS)}")
     run = store.finished_run(run_id)
-    if table == "recommendations":
-        df = recommendations_for(store, run_id, role)
-    else:
-        df = redact_for_role(_table(store, run_id, table), table, role)  # type: ignore[arg-type]
+    df = table_for_role(store, run_id, table, role)  # type: ignore[arg-type]
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=store.data_dir))
     try:
         path = export_table(df, tmp / filename, table=table, fmt=fmt, language=language)  # type: ignore[arg-type]

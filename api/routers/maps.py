@@ -17,13 +17,13 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from geo_planner.errors import NotFoundError
-from geo_planner.store import Store
+from geo_planner.outputs import REPORT_HTML, REPORT_PDF
+from geo_planner.results import map_page
 
 from ..deps import NetworksDep, StoreDep, Viewer
 from ..schemas import ErrorResponse
@@ -89,20 +89,6 @@ class AssetTable:
         return asset
 
 
-def _map_path(store: Store, run_id: str, role: str) -> Path:
-    run = store.finished_run(run_id)
-    if role != "viewer" and (run.out_dir / "map.html").is_file():
-        return run.out_dir / "map.html"
-    return run.out_dir / ("map_viewer.html" if role == "viewer" else "map_planner.html")
-
-
-def _optional(store: Store, run_id: str, table: str) -> Any:
-    try:
-        return store.run_table(run_id, table)
-    except NotFoundError:
-        return None
-
-
 @router.get(
     "/runs/{run_id}/map",
     response_class=HTMLResponse,
@@ -119,20 +105,7 @@ def run_map(
     with their service areas, dispersed members, recommendations. Open it in a browser as
     ``/runs/{run_id}/map?access_token=<token>``.
     """
-    from geo_planner.maps import build_map, save_map
-
-    path = _map_path(store, run_id, role)
-    if not path.is_file():
-        run = store.finished_run(run_id)
-        ctx = networks.get(store, run_id)
-        m = build_map(
-            store.run_table(run_id, "members"), ctx.branches, ctx.stations, ctx.hospitals,
-            _optional(store, run_id, "recommendations"), walk=ctx.walk, drive=ctx.drive,
-            thresholds=ctx.scenario.thresholds, settings=ctx.scenario.map, role=role,  # type: ignore[arg-type]
-            coverage_by_area=_optional(store, run_id, "coverage_by_area"), title=run.name,
-            max_snap_m=ctx.scenario.network.max_snap_m,
-        )
-        save_map(m, path)
+    path = map_page(store, run_id, role, lambda: networks.get(store, run_id))
     html = path.read_text(encoding="utf-8")
     assets: AssetTable = request.app.state.assets
     page = assets.localize(html, request.scope.get("root_path", ""))
@@ -150,7 +123,7 @@ def run_map(
 )
 def run_report(run_id: str, store: StoreDep, role: Viewer) -> HTMLResponse:
     """Return ``report.html`` (aggregates only, so every role may read it; see ``geo_planner.report``)."""
-    page = store.run_file(run_id, "report.html").read_text(encoding="utf-8")
+    page = store.run_file(run_id, REPORT_HTML).read_text(encoding="utf-8")
     return HTMLResponse(page, headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
 
 
@@ -163,7 +136,7 @@ def run_report(run_id: str, store: StoreDep, role: Viewer) -> HTMLResponse:
 )
 def run_report_pdf(run_id: str, store: StoreDep, role: Viewer) -> Response:
     """Return ``report.pdf``; 404 when the run's machine had no Chromium to print it."""
-    body = store.run_file(run_id, "report.pdf").read_bytes()
+    body = store.run_file(run_id, REPORT_PDF).read_bytes()
     return Response(body, media_type="application/pdf", headers={"Cache-Control": "private, no-store"})
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from geo_planner.export import redact_for_role
+from geo_planner.results import table_for_role
 from geo_planner.store import Store
+from geo_planner.vocab import Role
 
 from ..deps import StoreDep, Viewer
 from ..schemas import Feature, FeatureCollection, PointGeometry, Recommendation, Recommendations, records
@@ -23,24 +23,9 @@ def _split(value: Any) -> list[str]:
     return [p for p in str(value).split(";") if p]
 
 
-def recommendations_for(store: Store, run_id: str, role: str) -> pd.DataFrame:
-    """Return the run's recommendations as the role may see them.
-
-    A viewer gets no member ids, no member names or ids in the texts, and no point on a
-    member's home (moved to its 500 m grid cell's centre) — the same redaction as the map.
-    """
-    members = language = None
-    if role == "viewer":
-        members = store.run_table(run_id, "members")
-        language = store.finished_run(run_id).scenario_model().map.language
-    return redact_for_role(  # type: ignore[arg-type]
-        store.run_table(run_id, "recommendations"), "recommendations", role, members=members,
-        language=language or "zh",
-    )
-
-
-def _recommendations(store: Store, run_id: str, role: str, kind: str | None) -> list[Recommendation]:
-    df = recommendations_for(store, run_id, role)
+def _recommendations(store: Store, run_id: str, role: Role, kind: str | None) -> list[Recommendation]:
+    # a viewer gets no member ids, names or homes in them (privacy.viewer_recommendations)
+    df = table_for_role(store, run_id, "recommendations", role)
     if kind:
         df = df[df["kind"] == kind]
     out = []

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from geo_planner.errors import ConflictError
-from geo_planner.privacy import small_count
+from geo_planner.privacy import run_counts_for_role, run_error_for_role
 from geo_planner.settings import Thresholds
 from geo_planner.store import RunQueue, RunRecord
+from geo_planner.vocab import Role
 
 from ..deps import Admin, NetworksDep, Planner, SettingsDep, StoreDep, Viewer, get_queue
 from ..schemas import Deleted, RunList, RunOut, RunSummary, ScenarioRequest
@@ -17,7 +18,7 @@ from ..schemas import Deleted, RunList, RunOut, RunSummary, ScenarioRequest
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-def run_out(rec: RunRecord, role: str) -> RunOut:
+def run_out(rec: RunRecord, role: Role) -> RunOut:
     """Shape a run record (a viewer sees that a run failed, not the library's message)."""
     inputs = {}
     for key, ref in (rec.request.get("inputs") or {}).items():
@@ -26,13 +27,10 @@ def run_out(rec: RunRecord, role: str) -> RunOut:
         elif isinstance(ref, str):
             inputs[key] = ref
     osm = (rec.request.get("network") or {}).get("osm") or []
-    error = rec.error
-    if error and role == "viewer":
-        error = "the run failed; a planner can see why"
     return RunOut(
         id=rec.id, name=rec.name, status=rec.status, stage=rec.stage,  # type: ignore[arg-type]
         percent=round(100.0 * rec.progress, 1), created=rec.created, started=rec.started,
-        finished=rec.finished, error=error, origin=rec.origin, inputs=inputs,
+        finished=rec.finished, error=run_error_for_role(rec.error, role), origin=rec.origin, inputs=inputs,
         osm=[str(o) for o in ([osm] if isinstance(osm, str) else osm)],
         thresholds=_thresholds(rec),
         summary=_summary(rec, role),
@@ -40,33 +38,18 @@ def run_out(rec: RunRecord, role: str) -> RunOut:
 
 
 def _thresholds(rec: RunRecord) -> Thresholds | None:
-    """The run's thresholds; None for a record an older version stored with unusable numbers."""
+    """Return the run's thresholds; None for a record an older version stored with unusable numbers."""
     try:
         return Thresholds.model_validate(rec.scenario.get("thresholds", {}))
     except ValueError:
         return None
 
 
-def _summary(rec: RunRecord, role: str) -> RunSummary | None:
-    """The run's counts; a viewer sees no count of 1–4 people (small-cell rule)."""
+def _summary(rec: RunRecord, role: Role) -> RunSummary | None:
+    """Return the run's counts as the role may read them (privacy.run_counts_for_role)."""
     if rec.status != "done" or not rec.counts:
         return None
-    counts = dict(rec.counts)
-    if role == "viewer":
-        counts = {k: _small(v) for k, v in counts.items() if k not in _PLANNER_ONLY_COUNTS}
-    return RunSummary.model_validate(counts)
-
-
-#: Parts of run.json a viewer does not get: the models' messages quote member weights of a few people.
-_PLANNER_ONLY_COUNTS = ("siting",)
-
-
-def _small(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _small(v) for k, v in value.items()}
-    if isinstance(value, int) and not isinstance(value, bool):
-        return small_count(value)
-    return value
+    return RunSummary.model_validate(run_counts_for_role(rec.counts, role))
 
 
 @router.post("", response_model=RunOut, status_code=202, summary="Start a run (planner)")

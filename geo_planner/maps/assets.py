@@ -18,7 +18,7 @@ from typing import Final
 import folium
 
 from ..errors import ScenarioError
-from ..io import atomic_write
+from ..atomic import atomic_write
 from ..settings import MapSettings
 
 __all__ = ["TIANDITU_KEY_ENV", "add_tiles", "inline_assets", "save_map"]

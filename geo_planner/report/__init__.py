@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..io import atomic_write
+from ..atomic import atomic_write
 from . import sections
 from .charts import SMALL_CELL, Charts
 from .page import page, tr

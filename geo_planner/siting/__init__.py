@@ -1,7 +1,9 @@
-"""Siting models: where to open activity stations (and, later, how to reorganise branches).
+"""Siting models: where to open activity stations and how to reorganise party branches.
 
 The models take sparse member × site matrices computed by earlier stages and never touch
-the road network themselves.
+the road network themselves. Station models are registered in :mod:`.models` (one module
+each, run by :func:`~.stations.plan_stations`); branch models live in :mod:`.branches`. The
+station and decision models solve through one HiGHS wrapper, :mod:`.highs`.
 """
 
 from .stations import (

@@ -5,7 +5,7 @@ OSM places named in the extract (community/quarter and village nodes, townhalls,
 community centres, libraries, parks, other public buildings) — plus road-network nodes in
 areas no station reaches within the threshold (thinned to one per grid cell). Coverage
 comes from ``travel.cost_matrix`` (sparse, cut off at the threshold); the models in
-:mod:`geo_planner.siting.stations` never see the road graph.
+:mod:`geo_planner.siting.models` never see the road graph.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from ..network import RoadNetwork
 from ..settings import Scenario
 from ..travel import cost_matrix, nearest_facility
 from .budget import TimeBudget
+from .models import get_model
+from .result import SitingResult
 from .schema import empty_recommendations
-from .stations import SitingResult, plan_stations
+from .stations import plan_stations
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,6 @@ HOST_TAGS = frozenset(
      "leisure=park", "building=school", "building=office", "building=public", "office=government",
      "place=quarter", "place=village", "place=neighbourhood", "place=town"}
 )
-MODEL_LABEL_ZH = {"mclp": "最大覆盖", "lscp": "集合覆盖", "p_median": "p-中位"}
-MODEL_LABEL_EN = {"mclp": "maximal covering", "lscp": "set covering", "p_median": "p-median"}
 
 
 def member_weights(members: pd.DataFrame, scenario: Scenario) -> np.ndarray:
@@ -187,7 +187,7 @@ def recommend_stations(
         summary[model]["site_ids"] = candidates["id"].astype(str).iloc[res.selected].tolist()
         for j in res.selected:
             served = np.flatnonzero(res.member_site == j)
-            if model != "p_median":  # coverage models: the members this site newly covers
+            if get_model(model).kind == "coverage":  # the members this site newly covers
                 served = served[~(before[served] <= thr)]
             if served.size == 0:
                 continue
@@ -216,18 +216,18 @@ def _station_row(model: str, res: SitingResult, c: pd.Series, member_ids: np.nda
     b_txt = "无法到达" if np.isnan(b) else f"{b:g} 分钟"
     b_en = "unreachable" if np.isnan(b) else f"{b:g} min"
     gap = "" if res.gap is None else f", gap {res.gap:.2%}"
-    if model == "p_median":
-        rule = f"p-median, p = {res.selected.size}: minimises total weighted walk time (existing stations kept)"
-        zh = f"按 p-中位模型，在{c['name']}新建驿站，{n} 名老干部的最近驿站将改为此处，步行中位时间由 {b_txt} 降至 {a:g} 分钟。"
-        en = (f"p-median: a new station at {c['name']} becomes the nearest for {n} members; "
+    m = get_model(model)
+    if m.kind == "cost":
+        rule = f"{m.label_en}, {m.scope(res)}: minimises total weighted walk time (existing stations kept)"
+        zh = f"按 {m.label_zh}模型，在{c['name']}新建驿站，{n} 名老干部的最近驿站将改为此处，步行中位时间由 {b_txt} 降至 {a:g} 分钟。"
+        en = (f"{m.label_en}: a new station at {c['name']} becomes the nearest for {n} members; "
               f"median walk from {b_en} to {a:g} min.")
     else:
-        rule = (f"{MODEL_LABEL_EN[model]} ({'p = ' + str(res.selected.size) if model == 'mclp' else 'fewest sites for target'}):"
-                f" walk ≤ {thr:g} min; existing stations kept")
-        zh = (f"按{MODEL_LABEL_ZH[model]}模型，在{c['name']}新建驿站，可使 {n} 名目前 {thr:g} 分钟步行范围内没有驿站的老干部"
+        rule = f"{m.label_en} ({m.scope(res)}): walk ≤ {thr:g} min; existing stations kept"
+        zh = (f"按{m.label_zh}模型，在{c['name']}新建驿站，可使 {n} 名目前 {thr:g} 分钟步行范围内没有驿站的老干部"
               f"获得覆盖，步行中位时间由 {b_txt} 降至 {a:g} 分钟。")
-        en = (f"{MODEL_LABEL_EN[model].capitalize()}: a new station at {c['name']} brings {n} members without a station "
-              f"within {thr:g} min into the 15-minute circle; median walk from {b_en} to {a:g} min.")
+        en = (f"{m.label_en.capitalize()}: a new station at {c['name']} brings {n} members without a station "
+              f"within {thr:g} min into the {thr:g}-minute circle; median walk from {b_en} to {a:g} min.")
     return {
         "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
         "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(member_ids),

@@ -34,9 +34,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
+
+from ..highs import Milp, solve_milp
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,64 @@ def radius_p_median(
     pv = np.asarray(pv, dtype=np.float64)
     wg = np.asarray(wg, dtype=np.float64)
     fallback = np.asarray(fallback, dtype=np.float64)
+    lv = _levels(pg, pc, pv, wg, fallback, n_j, p)
+    best_open = np.zeros(n_j, dtype=bool)
+    if start is not None and len(start):
+        best_open[np.asarray(start, dtype=np.int64)] = True
+    else:  # cheapest sites by weighted cost as a trivial start
+        score = np.bincount(lv.pc, weights=wg[lv.pg], minlength=n_j)
+        best_open[lv.cand[np.argsort(-score[lv.cand], kind="stable")[:p]]] = True
+    best = _Best(best_open, _served_cost(lv.pg, lv.pc, lv.pv, fallback, best_open))
+    # levels kept per group: enough to price the start exactly, plus a margin
+    k = np.minimum(lv.cap, lv.level_of(best.cost) + extra_levels)
+    k, lb = _lp_phase(lv, k, best, t0, time_limit_s, extra_levels)
+    status, it, n_levels_model, lb, best = _mip_phase(lv, k, best, lb, t0, time_limit_s, mip_gap,
+                                                      extra_levels)
+    ub = best.objective(wg)
+    lb_out = ub if status == "optimal" else (lb if np.isfinite(lb) else 0.0)
+    gap = 0.0 if status == "optimal" or ub == 0 else max(0.0, (ub - lb_out) / abs(ub))
+    chosen = np.flatnonzero(best.open).astype(np.int64)
+    rt = time.perf_counter() - t0
+    logger.info("p_median radius: %s after %d solve(s) in %.2f s, objective %.6g, bound %.6g, %d levels",
+                status, it, rt, ub, lb_out, n_levels_model)
+    return RadiusOutcome(chosen=chosen, status=status, objective=ub, lower_bound=float(lb_out),
+                         gap=float(gap), iterations=it, levels=n_levels_model, runtime_s=rt)
+
+
+@dataclass(frozen=True, eq=False)
+class _Levels:
+    """The radius levels of every group: pairs sorted by (group, cost), one level per distinct cost."""
+
+    pg: np.ndarray            # pairs sorted by (group, cost, site)
+    pc: np.ndarray
+    pv: np.ndarray
+    wg: np.ndarray
+    fallback: np.ndarray
+    cand: np.ndarray          # distinct candidate sites
+    y_of: np.ndarray          # site column -> y index
+    p: int
+    lev_global: np.ndarray    # level id of each pair
+    lev_group: np.ndarray     # group of each level
+    lev_value: np.ndarray     # cost of each level
+    lev_in_group: np.ndarray  # rank of the level within its group
+    g_first_lev: np.ndarray   # first level of each group (n_g + 1)
+    coef: np.ndarray          # next level's value − this level's (> 0)
+    forced: np.ndarray        # Elloumi: z = 0 from this level on
+    cap: np.ndarray           # levels a group can need
+    base: float               # every group pays at least its cheapest candidate (or fallback)
+
+    @property
+    def n_y(self) -> int:
+        return int(self.cand.shape[0])
+
+    def level_of(self, cost: np.ndarray) -> np.ndarray:
+        """Per group, the number of its levels whose value is below ``cost`` (levels to price it)."""
+        below = self.lev_value < cost[self.lev_group]
+        return np.bincount(self.lev_group[below], minlength=self.wg.shape[0]).astype(np.int64)
+
+
+def _levels(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray, n_j: int,
+            p: int) -> _Levels:
     n_g = wg.shape[0]
     cand = np.unique(pc)
     n_y = cand.shape[0]
@@ -146,7 +205,6 @@ def radius_p_median(
         raise ValueError(f"p must be in [1, {n_y}) (distinct candidate sites), got {p}")
     y_of = np.full(n_j, -1, dtype=np.int64)
     y_of[cand] = np.arange(n_y)
-
     # pairs sorted by (group, cost); level = rank of the pair's distinct cost within its group
     order = np.lexsort((pc, pv, pg))
     pg, pc, pv = pg[order], pc[order], pv[order]
@@ -182,120 +240,142 @@ def radius_p_median(
     first_value = fallback.copy()
     has_lev = n_lev > 0
     first_value[has_lev] = lev_value[g_first_lev[:-1][has_lev]]
-    base = float(wg @ first_value)  # every group pays at least its cheapest candidate (or fallback)
+    return _Levels(pg, pc, pv, wg, fallback, cand, y_of, p, lev_global, lev_group, lev_value, lev_in_group,
+                   g_first_lev, coef, forced, cap, float(wg @ first_value))
 
-    def level_of(cost: np.ndarray) -> np.ndarray:
-        """Per group, the number of its levels whose value is below ``cost`` (levels to price it)."""
-        below = lev_value < cost[lev_group]
-        return np.bincount(lev_group[below], minlength=n_g).astype(np.int64)
 
-    best_open = np.zeros(n_j, dtype=bool)
-    if start is not None and len(start):
-        best_open[np.asarray(start, dtype=np.int64)] = True
-    else:  # cheapest sites by weighted cost as a trivial start
-        score = np.bincount(pc, weights=wg[pg], minlength=n_j)
-        best_open[cand[np.argsort(-score[cand], kind="stable")[:p]]] = True
-    best_cost = _served_cost(pg, pc, pv, fallback, best_open)
-    ub = float(wg @ best_cost)
+@dataclass(frozen=True, eq=False)
+class _Best:
+    """The best solution found: open sites (mask over all columns) and each group's cost."""
+
+    open: np.ndarray
+    cost: np.ndarray
+
+    def objective(self, wg: np.ndarray) -> float:
+        return float(wg @ self.cost)
+
+
+def _lp_phase(lv: _Levels, k: np.ndarray, best: _Best, t0: float, time_limit_s: float,
+              extra_levels: int) -> tuple[np.ndarray, float]:
+    """Phase 1, LP only (cheap): add levels where the LP relaxation needs them.
+
+    Every group the LP still prices at its last kept level (z > 0 there) gets more levels;
+    once none is left, the truncated LP equals the full LP.
+
+    Returns the levels kept per group and the best LP bound (``-inf`` if none).
+    """
     lb = -np.inf
-    # levels kept per group: enough to price the start exactly, plus a margin
-    k = np.minimum(cap, level_of(best_cost) + extra_levels)
-    status = "time_limit"
-    it = 0
-    n_levels_model = 0
-    # Phase 1, LP only (cheap): give levels to every group the LP relaxation still prices at its
-    # last kept level (z > 0 there). Once none is left, the truncated LP equals the full LP.
     while time.perf_counter() - t0 < 0.5 * time_limit_s:
-        keep_lev = lev_in_group < k[lev_group]
-        x, _obj, _db, solved, n_levels_model = _solve_model(
-            keep_lev, lev_in_group, lev_group, lev_global, coef, forced, pg, pc, y_of, wg, n_y, p, base,
-            best_open[cand], best_cost, lev_value, time_limit_s - (time.perf_counter() - t0), 0.0,
-            integer=False)
+        keep_lev = lv.lev_in_group < k[lv.lev_group]
+        x, _obj, _db, solved, _n = _solve_model(lv, keep_lev, best, time_limit_s - (time.perf_counter() - t0),
+                                                0.0, integer=False)
         if x is None or not solved:
             break
         lb = max(lb, _obj)
         lev_ids = np.flatnonzero(keep_lev)
-        last = g_first_lev[:-1] + k - 1
-        has = (k > 0) & (k < cap)
+        last = lv.g_first_lev[:-1] + k - 1
+        has = (k > 0) & (k < lv.cap)
         zpos = np.searchsorted(lev_ids, last[has])
-        open_ = np.zeros(n_g, dtype=bool)
-        open_[np.flatnonzero(has)] = x[n_y + zpos] > 1e-7
+        open_ = np.zeros(lv.wg.shape[0], dtype=bool)
+        open_[np.flatnonzero(has)] = x[lv.n_y + zpos] > 1e-7
         if not open_.any():
             break
-        k = np.where(open_, np.minimum(cap, np.maximum(k + extra_levels, 2 * k)), k)
+        k = np.where(open_, np.minimum(lv.cap, np.maximum(k + extra_levels, 2 * k)), k)
         logger.info("p_median radius: LP bound %.6g; %d groups get more levels", lb, int(open_.sum()))
+    return k, lb
+
+
+def _mip_phase(lv: _Levels, k: np.ndarray, best: _Best, lb: float, t0: float, time_limit_s: float,
+               mip_gap: float, extra_levels: int) -> tuple[str, int, int, float, _Best]:
+    """Phase 2: solve the truncated MILP, refine groups served beyond their last level, repeat.
+
+    Returns (status, solves, levels in the last model, lower bound, best solution).
+    """
+    status = "time_limit"
+    it = 0
+    n_levels_model = 0
+    ub = best.objective(lv.wg)
     while True:
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 0:
             break
         it += 1
-        keep_lev = lev_in_group < k[lev_group]
-        x, model_obj, dual_bound, solved, n_levels_model = _solve_model(
-            keep_lev, lev_in_group, lev_group, lev_global, coef, forced, pg, pc, y_of, wg, n_y, p, base,
-            best_open[cand], best_cost, lev_value, left, mip_gap, target=lb)
+        keep_lev = lv.lev_in_group < k[lv.lev_group]
+        x, model_obj, dual_bound, solved, n_levels_model = _solve_model(lv, keep_lev, best, left, mip_gap,
+                                                                        target=lb)
         if dual_bound is not None:
             lb = max(lb, dual_bound)
         if x is None:
             break
-        open_mask = np.zeros(n_j, dtype=bool)
-        open_mask[cand[x[:n_y] > 0.5]] = True
-        cost = _served_cost(pg, pc, pv, fallback, open_mask)
-        true_obj = float(wg @ cost)
+        open_mask = np.zeros(lv.y_of.shape[0], dtype=bool)
+        open_mask[lv.cand[x[:lv.n_y] > 0.5]] = True
+        cost = _served_cost(lv.pg, lv.pc, lv.pv, lv.fallback, open_mask)
+        true_obj = float(lv.wg @ cost)
         if true_obj < ub - _REL_TOL * max(abs(ub), 1.0):
-            ub, best_open, best_cost = true_obj, open_mask, cost
+            ub, best = true_obj, _Best(open_mask, cost)
         tol = max(mip_gap * abs(ub), _REL_TOL * max(abs(ub), 1.0))
         if ub - lb <= tol:
             status = "optimal"
             break
-        need = np.minimum(cap, level_of(cost) + extra_levels)
+        need = np.minimum(lv.cap, lv.level_of(cost) + extra_levels)
         grow = need > k
         if not grow.any():
             # the model prices its own solution exactly, yet the bound is open: HiGHS stopped early
             if solved:  # pragma: no cover - optimal model with exact pricing closes the gap
                 status = "optimal"
             break
-        k = np.where(grow, np.maximum(need, np.minimum(cap, 2 * k)), k)
+        k = np.where(grow, np.maximum(need, np.minimum(lv.cap, 2 * k)), k)
         logger.info("p_median radius: iteration %d, bound %.6g, best %.6g; %d groups get more levels",
                     it, lb, ub, int(grow.sum()))
-    lb_out = ub if status == "optimal" else (lb if np.isfinite(lb) else 0.0)
-    gap = 0.0 if status == "optimal" or ub == 0 else max(0.0, (ub - lb_out) / abs(ub))
-    chosen = np.flatnonzero(best_open).astype(np.int64)
-    rt = time.perf_counter() - t0
-    logger.info("p_median radius: %s after %d solve(s) in %.2f s, objective %.6g, bound %.6g, %d levels",
-                status, it, rt, ub, lb_out, n_levels_model)
-    return RadiusOutcome(chosen=chosen, status=status, objective=ub, lower_bound=float(lb_out), gap=float(gap),
-                         iterations=it, levels=n_levels_model, runtime_s=rt)
+    return status, it, n_levels_model, lb, best
 
 
 def _solve_model(
-    keep_lev: np.ndarray, lev_in_group: np.ndarray, lev_group: np.ndarray, lev_global: np.ndarray,
-    coef: np.ndarray, forced: np.ndarray, pg: np.ndarray, pc: np.ndarray, y_of: np.ndarray, wg: np.ndarray,
-    n_y: int, p: int, base: float, y_start: np.ndarray, cost_start: np.ndarray, lev_value: np.ndarray,
-    time_limit_s: float, mip_gap: float, *, integer: bool = True, target: float = -np.inf,
+    lv: _Levels, keep_lev: np.ndarray, best: _Best, time_limit_s: float, mip_gap: float, *,
+    integer: bool = True, target: float = -np.inf,
 ) -> tuple[np.ndarray | None, float, float | None, bool, int]:
     """Build the truncated radius model on the kept levels and solve it with HiGHS.
 
     Columns ``[y (n_y) | z (kept levels)]``; one row per kept level plus the cardinality row.
     ``integer=False`` solves the LP relaxation. ``target``: a proven lower bound on the true
     optimum; HiGHS stops as soon as its incumbent reaches it (the caller then checks the
-    incumbent's true cost). Returns ``(column values or None, objective, dual bound or None,
-    proven optimal, levels)``.
+    incumbent's true cost). The start is ``best``. Returns ``(column values or None,
+    objective, dual bound or None, proven optimal, levels)``.
     """
     lev_ids = np.flatnonzero(keep_lev)
-    n_z = lev_ids.shape[0]
+    n_z, n_y = lev_ids.shape[0], lv.n_y
+    model = _radius_model(lv, keep_lev, lev_ids, integer)
+    # start: the best solution's y, and z_l = 1 exactly where its cost exceeds the level's value
+    z0 = (best.cost[lv.lev_group[lev_ids]] > lv.lev_value[lev_ids]).astype(np.float64)
+    z0[lv.forced[lev_ids]] = 0.0
+    x0 = np.concatenate([best.open[lv.cand].astype(np.float64), z0])
+    target_obj = (float(target) + 1e-9 * max(abs(target), 1.0)) if integer and np.isfinite(target) else None
+    out = solve_milp(model, label="p_median radius", time_limit_s=max(time_limit_s, 1e-3), mip_gap=mip_gap,
+                     start=x0 if integer else None, objective_target=target_obj)
+    solved = out.status == "optimal"
+    bound = float(out.bound) if np.isfinite(out.bound) else None
+    if out.x is None:
+        return None, np.inf, bound, False, n_z
+    assert out.x.shape[0] == n_y + n_z
+    return out.x, out.objective, bound, solved, n_z
+
+
+def _radius_model(lv: _Levels, keep_lev: np.ndarray, lev_ids: np.ndarray, integer: bool) -> Milp:
+    """Build the truncated radius model's arrays (see the module docstring)."""
+    n_z, n_y = lev_ids.shape[0], lv.n_y
     z_of = np.full(keep_lev.shape[0], -1, dtype=np.int64)
     z_of[lev_ids] = np.arange(n_z)
     n_col = n_y + n_z
     # pairs in kept levels: +1 · y_j in their level's row
-    pair_keep = keep_lev[lev_global]
-    pr = z_of[lev_global[pair_keep]]
-    pcol = y_of[pc[pair_keep]]
+    pair_keep = keep_lev[lv.lev_global]
+    pr = z_of[lv.lev_global[pair_keep]]
+    pcol = lv.y_of[lv.pc[pair_keep]]
     # z_l: +1 in row l; −1 in row l+1 when that level is kept (same group)
     zr_self = np.arange(n_z)
     nxt = lev_ids + 1
     n_all = keep_lev.shape[0]
     nxt_c = np.minimum(nxt, n_all - 1)
-    has_next = (nxt < n_all) & keep_lev[nxt_c] & (lev_group[nxt_c] == lev_group[lev_ids])
+    has_next = (nxt < n_all) & keep_lev[nxt_c] & (lv.lev_group[nxt_c] == lv.lev_group[lev_ids])
     rows = np.concatenate([pr, zr_self, z_of[nxt[has_next]]])
     cols = np.concatenate([pcol, n_y + zr_self, n_y + np.flatnonzero(has_next)])
     vals = np.concatenate([np.ones(pr.shape[0]), np.ones(n_z), -np.ones(int(has_next.sum()))])
@@ -304,46 +384,11 @@ def _solve_model(
     a.sort_indices()
     card = sp.csr_array((np.ones(n_y), np.arange(n_y), [0, n_y]), shape=(1, n_col))
     mat = sp.vstack([a, card], format="csr")
-    first = lev_in_group[lev_ids] == 0
-    row_lower = np.concatenate([np.where(first, 1.0, 0.0), [p]])
-    row_upper = np.concatenate([np.full(n_z, np.inf), [p]])
-    col_cost = np.concatenate([np.zeros(n_y), wg[lev_group[lev_ids]] * coef[lev_ids]])
-    col_upper = np.concatenate([np.ones(n_y), np.where(forced[lev_ids], 0.0, 1.0)])
+    first = lv.lev_in_group[lev_ids] == 0
+    row_lower = np.concatenate([np.where(first, 1.0, 0.0), [lv.p]])
+    row_upper = np.concatenate([np.full(n_z, np.inf), [lv.p]])
+    col_cost = np.concatenate([np.zeros(n_y), lv.wg[lv.lev_group[lev_ids]] * lv.coef[lev_ids]])
+    col_upper = np.concatenate([np.ones(n_y), np.where(lv.forced[lev_ids], 0.0, 1.0)])
     integrality = np.concatenate([np.full(n_y, 1 if integer else 0, np.int32), np.zeros(n_z, np.int32)])
-    # start: the best solution's y, and z_l = 1 exactly where its cost exceeds the level's value
-    z0 = (cost_start[lev_group[lev_ids]] > lev_value[lev_ids]).astype(np.float64)
-    z0[forced[lev_ids]] = 0.0
-    x0 = np.concatenate([y_start.astype(np.float64), z0])
-
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(max(time_limit_s, 1e-3)))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("random_seed", 0)
-    if integer and np.isfinite(target):
-        h.setOptionValue("objective_target", float(target) + 1e-9 * max(abs(target), 1.0))
-    status = h.passModel(
-        int(n_col), int(mat.shape[0]), int(mat.nnz), int(highspy.MatrixFormat.kRowwise),
-        int(highspy.ObjSense.kMinimize), float(base),
-        np.ascontiguousarray(col_cost, dtype=np.float64), np.zeros(n_col),
-        np.ascontiguousarray(col_upper, dtype=np.float64),
-        np.ascontiguousarray(row_lower, dtype=np.float64), np.ascontiguousarray(row_upper, dtype=np.float64),
-        np.ascontiguousarray(mat.indptr, dtype=np.int32), np.ascontiguousarray(mat.indices, dtype=np.int32),
-        np.ascontiguousarray(mat.data, dtype=np.float64), integrality,
-    )
-    if status == highspy.HighsStatus.kError:  # pragma: no cover - arrays are built consistently
-        raise RuntimeError(f"HiGHS rejected the radius model ({n_col} columns, {mat.shape[0]} rows)")
-    if integer:
-        h.setSolution(int(n_col), np.arange(n_col, dtype=np.int32), np.ascontiguousarray(x0))
-    h.run()
-    info = h.getInfo()
-    ms = h.getModelStatus()
-    solved = ms == highspy.HighsModelStatus.kOptimal
-    if integer:
-        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
-    else:
-        bound = float(info.objective_function_value) if solved else None
-    if int(info.primal_solution_status) != 2:
-        return None, np.inf, bound, False, n_z
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    return x, float(info.objective_function_value), bound, bool(solved), n_z
+    return Milp(col_cost, np.zeros(n_col), col_upper, integrality, mat, row_lower, row_upper,
+                maximize=False, offset=lv.base)

@@ -3,7 +3,7 @@
 The vertex p-center is solved exactly as a sequence of covering problems (binary search on
 the radius, Minieka 1970): a radius ``r`` is *feasible* when ``p`` new sites plus the
 existing ones can put every member who can be served within ``r`` minutes of an open site.
-Each test is one maximal covering MILP (:func:`geo_planner.siting.stations.mclp`, HiGHS) on
+Each test is one maximal covering MILP (:func:`geo_planner.siting.models.mclp.mclp`, HiGHS) on
 the sparse matrix cut at ``r``, so the model reuses the reductions and solver of the
 covering models rather than a big-M formulation with a continuous radius.
 
@@ -25,17 +25,21 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ..errors import InputError, Problem
-from .stations import SitingResult, mclp
+from ...errors import InputError, Problem
+from ...settings import SitingSettings
+from ..result import SitingResult
+from .base import SitingModel, StationData
+from .mclp import mclp
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PCenterResult", "p_center", "radius_of"]
+__all__ = ["PCenter", "PCenterResult", "p_center", "radius_of"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,7 +140,7 @@ def p_center(
     ----------
     cost
         Sparse ``(I, J)`` travel minutes; the stored entries are the allowed pairs (explicit
-        zeros count, as in :func:`geo_planner.siting.stations.sparse_cost_matrix`).
+        zeros count, as in :func:`geo_planner.siting.inputs.sparse_cost_matrix`).
     p
         Number of new sites (existing sites stay open and do not count).
     existing
@@ -161,58 +165,9 @@ def p_center(
         negative or larger than the number of candidate sites.
     """
     t0 = time.perf_counter()
-    if not sp.issparse(cost):
-        raise InputError(Problem("p_center", None, "cost", "must be a scipy.sparse (members × sites) matrix"))
-    c = sp.csr_array(cost, copy=True)
-    c.sort_indices()
-    n_i, n_j = c.shape
-    ex = np.zeros(n_j, bool) if existing is None else np.asarray(existing, bool).ravel()
-    problems = []
-    if ex.shape[0] != n_j:
-        problems.append(Problem("p_center", None, "existing", f"length {ex.shape[0]} != {n_j} sites"))
-    if c.data.size and (not np.all(np.isfinite(c.data)) or c.data.min() < 0):
-        problems.append(Problem("p_center", None, "cost", "minutes must be finite and >= 0"))
-    if p < 0 or p > int((~ex).sum()):
-        problems.append(Problem("p_center", None, "p", f"p = {p} must be between 0 and {int((~ex).sum())} candidates"))
-    if problems:
-        raise InputError(problems)
-    ones = np.ones(n_i)
-
-    def cover(limit: float) -> sp.csr_array:
-        keep = c.data <= limit
-        rows = np.repeat(np.arange(n_i), np.diff(c.indptr))[keep]
-        return sp.csr_array((np.ones(int(keep.sum())), (rows, c.indices[keep])), shape=(n_i, n_j))
-
-    solves = 0
-    proven = True
-
-    def solve(limit: float) -> SitingResult:
-        nonlocal solves, proven
-        solves += 1
-        res = mclp(cover(limit), ones, p, existing=ex, time_limit_s=time_limit_s, max_exact_size=max_exact_size)
-        if res.status != "optimal":
-            proven = False
-        return res
-
-    radii = np.unique(c.data)
-    best_sel = np.zeros(0, dtype=np.int64)
-    if radii.size == 0:
-        target = 0
-    else:
-        top = solve(float(radii[-1]))
-        target = int(round(top.covered_weight))
-        best_sel = np.asarray(top.selected, dtype=np.int64)
-        lo, hi = 0, radii.size - 1  # radii[hi] is feasible
-        while lo < hi:
-            if total_time_limit_s is not None and time.perf_counter() - t0 > total_time_limit_s:
-                proven = False
-                break
-            mid = (lo + hi) // 2
-            res = solve(float(radii[mid]))
-            if res.covered_weight >= target - 1e-9:
-                hi, best_sel = mid, np.asarray(res.selected, dtype=np.int64)
-            else:
-                lo = mid + 1
+    c, ex = _checked(cost, p, existing)
+    n_i = c.shape[0]
+    best_sel, solves, proven = _search(c, p, ex, t0, time_limit_s, total_time_limit_s, max_exact_size)
     open_mask = ex.copy()
     open_mask[best_sel] = True
     site, minutes = _nearest_open(c, open_mask)
@@ -229,3 +184,94 @@ def p_center(
         selected=np.sort(best_sel), radius_min=radius, served=served, n_members=n_i, status=status, solves=solves,
         runtime_s=time.perf_counter() - t0, member_site=site, member_minutes=minutes, message=msg,
     )
+
+
+def _checked(cost: sp.csr_array | sp.spmatrix, p: int,
+             existing: npt.ArrayLike | None) -> tuple[sp.csr_array, np.ndarray]:
+    """The cost matrix as sorted CSR and the existing mask; raise on bad input."""
+    if not sp.issparse(cost):
+        raise InputError(Problem("p_center", None, "cost", "must be a scipy.sparse (members × sites) matrix"))
+    c = sp.csr_array(cost, copy=True)
+    c.sort_indices()
+    n_j = c.shape[1]
+    ex = np.zeros(n_j, bool) if existing is None else np.asarray(existing, bool).ravel()
+    problems = []
+    if ex.shape[0] != n_j:
+        problems.append(Problem("p_center", None, "existing", f"length {ex.shape[0]} != {n_j} sites"))
+    if c.data.size and (not np.all(np.isfinite(c.data)) or c.data.min() < 0):
+        problems.append(Problem("p_center", None, "cost", "minutes must be finite and >= 0"))
+    if p < 0 or p > int((~ex).sum()):
+        problems.append(Problem("p_center", None, "p",
+                                f"p = {p} must be between 0 and {int((~ex).sum())} candidates"))
+    if problems:
+        raise InputError(problems)
+    return c, ex
+
+
+def _search(c: sp.csr_array, p: int, ex: np.ndarray, t0: float, time_limit_s: float,
+            total_time_limit_s: float | None, max_exact_size: int) -> tuple[np.ndarray, int, bool]:
+    """Binary search on the distinct stored minutes; returns (new sites, covering solves, proven)."""
+    n_i, n_j = c.shape
+    ones = np.ones(n_i)
+    rows_all = np.repeat(np.arange(n_i), np.diff(c.indptr))
+    solves = 0
+    proven = True
+
+    def solve(limit: float) -> SitingResult:
+        nonlocal solves, proven
+        solves += 1
+        keep = c.data <= limit
+        cover = sp.csr_array((np.ones(int(keep.sum())), (rows_all[keep], c.indices[keep])), shape=(n_i, n_j))
+        res = mclp(cover, ones, p, existing=ex, time_limit_s=time_limit_s, max_exact_size=max_exact_size)
+        if res.status != "optimal":
+            proven = False
+        return res
+
+    radii = np.unique(c.data)
+    if radii.size == 0:
+        return np.zeros(0, dtype=np.int64), solves, proven
+    top = solve(float(radii[-1]))
+    target = int(round(top.covered_weight))
+    best_sel = np.asarray(top.selected, dtype=np.int64)
+    lo, hi = 0, radii.size - 1  # radii[hi] is feasible
+    while lo < hi:
+        if total_time_limit_s is not None and time.perf_counter() - t0 > total_time_limit_s:
+            proven = False
+            break
+        mid = (lo + hi) // 2
+        res = solve(float(radii[mid]))
+        if res.covered_weight >= target - 1e-9:
+            hi, best_sel = mid, np.asarray(res.selected, dtype=np.int64)
+        else:
+            lo = mid + 1
+    return best_sel, solves, proven
+
+
+class PCenter(SitingModel):
+    """p-center in the decision stage: ``p = new_stations`` (at most the candidates).
+
+    It reads the cost matrix; ``time_limit_s`` bounds the whole binary search, a quarter of it
+    (at most ``settings.time_limit_s``) each covering solve.
+    """
+
+    name = "p_center"
+    label_zh = "p-中心"
+    label_en = "p-center"
+    kind = "center"
+    needs_cost_matrix = True
+    in_station_plan = False
+
+    def options(self, settings: SitingSettings) -> dict[str, Any]:
+        """``p`` and ``max_exact_size`` from the settings."""
+        return {"p": settings.new_stations, "max_exact_size": settings.max_exact_size}
+
+    def solve(self, data: StationData, settings: SitingSettings, *, time_limit_s: float) -> PCenterResult:
+        """Run :func:`p_center` on ``data.cost`` (weights are not used: every member counts once)."""
+        if data.cost is None:
+            raise InputError(Problem("p_center", None, "cost", "the p-center needs a travel-minutes matrix"))
+        n_j = data.cost.shape[1]
+        n_cand = n_j if data.existing is None else int((~np.asarray(data.existing, bool)).sum())
+        opts = self.options(settings)
+        return p_center(data.cost, min(opts["p"], n_cand), existing=data.existing,
+                        time_limit_s=max(0.05, min(settings.time_limit_s, time_limit_s / 4)),
+                        total_time_limit_s=time_limit_s, max_exact_size=opts["max_exact_size"])

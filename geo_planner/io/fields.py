@@ -1,0 +1,268 @@
+"""Parsing and checking the values of typed columns: 离退休类别, 年龄, 出生年月, 是否党员, 容量, branch.
+
+Every parser is vectorised and runs on the distinct values of a column only
+(:func:`on_uniques`): planners' columns repeat a few values.  A value that cannot be read
+gives a warning naming the row and field (or a rejection, for a member's branch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from .rejections import BoolArray, FloatArray, Issues
+
+_STATUS_VALUES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "离休": "lixiu",
+        "离休干部": "lixiu",
+        "离休人员": "lixiu",
+        "离": "lixiu",
+        "lixiu": "lixiu",
+        "退休": "tuixiu",
+        "退休干部": "tuixiu",
+        "退休人员": "tuixiu",
+        "退": "tuixiu",
+        "tuixiu": "tuixiu",
+        "retired": "tuixiu",
+    }
+)
+_PARTY_VALUES: Final[Mapping[str, bool]] = MappingProxyType(
+    {
+        **dict.fromkeys(("是", "y", "yes", "1", "true", "t", "√", "✓", "党员", "中共党员", "预备党员"), True),
+        **dict.fromkeys(("中共预备党员", "共产党员"), True),
+        **dict.fromkeys(("否", "n", "no", "0", "false", "f", "×", "非党员", "群众", "不是"), False),
+    }
+)
+_BIRTH_PATTERNS: Final[tuple[str, ...]] = (
+    # 1940-05, 1940.05, 1940/5/1, 1940年5月, 1940年5月1日, 1940-05-01 00:00:00
+    r"^(?P<y>\d{4})\s*[-./年]\s*(?P<m>\d{1,2})\s*(?:[-./月]\s*(?:(?P<d>\d{1,2})\s*日?)?)?"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$",
+    # 194005, 19400501
+    r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})?$",
+    # 1940, 1940年
+    r"^(?P<y>\d{4})\s*年?$",
+)
+_EXCEL_EPOCH: Final = pd.Timestamp("1899-12-30")
+
+def on_uniques(series: pd.Series, func: Callable[[pd.Series], Any]) -> Any:
+    """Apply a vectorised text function to the distinct values of ``series`` only.
+
+    Planners' columns repeat a few values (branch, status, birth month, 坐标系); parsing
+    each distinct value once and broadcasting back is much faster than parsing every row.
+    ``func`` returns a Series/array aligned to its input, or a tuple of them.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=False)
+    result = func(pd.Series(np.asarray(uniques, dtype=object), dtype=str))
+    if isinstance(result, tuple):
+        return tuple(np.asarray(r)[codes] for r in result)
+    return np.asarray(result)[codes]
+
+
+
+def _fold(series: pd.Series) -> pd.Series:
+    """NFKC + lower case, for value lookups."""
+    return series.str.normalize("NFKC").str.lower().str.strip()
+
+
+def to_float(series: pd.Series) -> FloatArray:
+    """Numbers from text (full-width digits and a trailing ° allowed); NaN where not a number."""
+    value = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    retry = np.isnan(value) & (series != "").to_numpy()
+    if retry.any():  # rare: full-width digits, "116.4°"
+        cleaned = series[retry].str.normalize("NFKC").str.strip().str.rstrip("°度").str.strip()
+        value[retry] = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return value
+
+
+def _parse_birth(series: pd.Series, ref: dt.date) -> tuple[FloatArray, BoolArray]:
+    """Age in whole years at ``ref`` from birth dates; returns ``(age, unreadable)``.
+
+    A missing month counts as July (mid-year) and a missing day as the 1st; five-digit
+    numbers are Excel date serials.
+    """
+    text = series.str.normalize("NFKC").str.strip()
+    n = len(text)
+    year = np.full(n, np.nan)
+    month = np.full(n, np.nan)
+    day = np.full(n, np.nan)
+    for pattern in _BIRTH_PATTERNS:
+        found = text.str.extract(pattern)
+        y = pd.to_numeric(found["y"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        take = np.isnan(year) & ~np.isnan(y)
+        year[take] = y[take]
+        for name, target in (("m", month), ("d", day)):
+            if name in found.columns:
+                v = pd.to_numeric(found[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+                target[take] = v[take]
+    serial = pd.to_numeric(text.str.extract(r"^(\d{5})(?:\.0+)?$")[0], errors="coerce")
+    is_serial = np.isnan(year) & serial.notna().to_numpy()
+    if is_serial.any():
+        dates = _EXCEL_EPOCH + pd.to_timedelta(serial[is_serial].to_numpy(dtype=np.float64), unit="D")
+        year[is_serial] = dates.year
+        month[is_serial] = dates.month
+        day[is_serial] = dates.day
+    month = np.where(np.isnan(month) & ~np.isnan(year), 7.0, month)
+    day = np.where(np.isnan(day) & ~np.isnan(year), 1.0, day)
+    found_any = ~np.isnan(year)
+    ok = found_any & (year >= 1880) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    if ok.any():
+        checked = pd.to_datetime(
+            pd.DataFrame({"year": year[ok], "month": month[ok], "day": day[ok]}), errors="coerce"
+        )
+        valid = checked.notna().to_numpy() & (checked <= pd.Timestamp(ref)).to_numpy()
+        ok[np.flatnonzero(ok)[~valid]] = False
+    before_birthday = (month > ref.month) | ((month == ref.month) & (day > ref.day))
+    age = np.where(ok, ref.year - year - before_birthday, np.nan)
+    unreadable = (text != "").to_numpy() & ~ok
+    return age, unreadable
+
+
+def _parse_age(series: pd.Series) -> tuple[FloatArray, BoolArray]:
+    """Whole years from an age column (``85``, ``85岁``, ``85周岁``); returns ``(age, unreadable)``."""
+    text = series.str.normalize("NFKC").str.replace(r"周?岁$", "", regex=True).str.strip()
+    value = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = np.isfinite(value) & (value >= 0) & (value <= 130)
+    return np.where(ok, np.floor(value), np.nan), (text != "").to_numpy() & ~ok
+
+
+def station_capacity(capacity_txt: pd.Series, field: str, issues: Issues) -> FloatArray:
+    """Stations' 容量 as numbers (``60`` or ``60人``); an unreadable value is a warning and left empty."""
+    capacity = to_float(capacity_txt.str.replace(r"人$", "", regex=True))
+    bad = (capacity_txt != "").to_numpy() & ~(np.isfinite(capacity) & (capacity >= 0))
+    issues.add(bad, field, capacity_txt, "capacity is not a number; left empty", "warning")
+    return np.where(bad, np.nan, capacity)
+
+
+def member_fields(
+    values: dict[str, Any],
+    col: Callable[[str], pd.Series],
+    fld: Callable[[str], str],
+    original: Mapping[str, str],
+    issues: Issues,
+    branches: pd.DataFrame | None,
+    ref: dt.date,
+) -> None:
+    """Fill members' ``branch_id``, ``status``, ``age`` and ``is_party_member`` in ``values``.
+
+    ``col(canonical)`` is the column's text (empty strings when the file lacks it),
+    ``fld(canonical)`` the header to name in messages, ``original`` the canonical names
+    present in the file, ``ref`` the date ages are computed at.
+    """
+    branch = col("branch")
+    issues.add((branch == "").to_numpy(), fld("branch"), branch, "empty branch", "rejected")
+    if branches is None:
+        values["branch_id"] = branch
+    else:
+        values["branch_id"] = _resolve_branch(branch, branches, fld("branch"), issues)
+    values["status"] = _status(col("status"), fld("status"), "status" in original, issues)
+    values["age"] = _age(col, fld, original, issues, ref)
+    if "is_party_member" in original:
+        values["is_party_member"] = _party(col("is_party_member"), fld("is_party_member"), issues)
+    else:
+        values["is_party_member"] = np.ones(len(branch), dtype=bool)
+
+
+def _resolve_branch(branch: pd.Series, branches: pd.DataFrame, field: str, issues: Issues) -> pd.Series:
+    """Branch ids of members' branch values: by id first, then by a name only one branch has."""
+    b_ids = branches["id"].astype(str)
+    id_set = set(b_ids)
+    if "name" in branches.columns:
+        b_names = branches["name"].astype(str)
+        counts = b_names[b_names != ""].value_counts()
+        unique_names = counts.index[counts == 1]
+        name_map = pd.Series(b_ids.to_numpy(), index=b_names.to_numpy())
+        name_map = name_map[name_map.index.isin(unique_names)]
+        ambiguous = set(counts.index[counts > 1])
+    else:
+        name_map = pd.Series(dtype=str)
+        ambiguous = set()
+    by_id = branch.isin(id_set).to_numpy()
+    by_name = branch.map(name_map)
+    resolved = branch.where(by_id, by_name)
+    is_ambiguous = ~by_id & branch.isin(ambiguous).to_numpy()
+    unknown = (branch != "").to_numpy() & resolved.isna().to_numpy() & ~is_ambiguous
+    issues.add(unknown, field, branch, lambda m: "unknown branch '" + branch[m] + "'", "rejected")
+    issues.add(
+        is_ambiguous,
+        field,
+        branch,
+        lambda m: "branch name '" + branch[m] + "' is shared by several branches; use the branch id",
+        "rejected",
+    )
+    return resolved.fillna("").astype(str)
+
+
+def _status(status_raw: pd.Series, field: str, given: bool, issues: Issues) -> pd.Series:
+    """离退休类别 as ``lixiu``/``tuixiu`` (empty when unknown; a warning when the column is ``given``)."""
+    status = pd.Series(
+        on_uniques(status_raw, lambda u: _fold(u).map(dict(_STATUS_VALUES))), index=status_raw.index
+    )
+    if given:
+        issues.add(
+            status.isna().to_numpy(),
+            field,
+            status_raw,
+            lambda m: [
+                f"unknown 离退休类别 '{v}' (use 离休 or 退休); status left empty"
+                if v
+                else "empty 离退休类别 (use 离休 or 退休); status left empty"
+                for v in status_raw[m]
+            ],
+            "warning",
+        )
+    return status.fillna("").astype(str)
+
+
+def _age(
+    col: Callable[[str], pd.Series],
+    fld: Callable[[str], str],
+    original: Mapping[str, str],
+    issues: Issues,
+    ref: dt.date,
+) -> FloatArray:
+    """Age in whole years from 年龄, else from 出生年月 at ``ref``; NaN when neither is readable."""
+    age = np.full(len(col("age")), np.nan)
+    if "age" in original:
+        age, bad_age = on_uniques(col("age"), _parse_age)
+        issues.add(
+            bad_age, fld("age"), col("age"), lambda m: "cannot read age '" + col("age")[m] + "'", "warning"
+        )
+    if "birth" in original:
+        birth_age, bad_birth = on_uniques(col("birth"), lambda u: _parse_birth(u, ref))
+        use = np.isnan(age)
+        issues.add(
+            bad_birth & use,
+            fld("birth"),
+            col("birth"),
+            lambda m: "cannot read birth date '"
+            + col("birth")[m]
+            + "' (use e.g. 1940-05, 1940.05, 1940年5月 or 19400501)",
+            "warning",
+        )
+        age = np.where(use, birth_age, age)
+    return age
+
+
+def _party(party_raw: pd.Series, field: str, issues: Issues) -> BoolArray:
+    """是否党员 as booleans; an unreadable value is a warning and taken as a party member."""
+    party = pd.Series(
+        on_uniques(party_raw, lambda u: _fold(u).map(dict(_PARTY_VALUES))), index=party_raw.index
+    )
+    bad = party.isna().to_numpy() & (party_raw != "").to_numpy()
+    issues.add(
+        bad,
+        field,
+        party_raw,
+        lambda m: "cannot read party membership '"
+        + party_raw[m]
+        + "' (use 是/否); taken as a party member",
+        "warning",
+    )
+    flags = party.to_numpy(dtype=object)
+    return np.where(party.isna().to_numpy(), True, flags).astype(bool)

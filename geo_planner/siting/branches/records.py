@@ -1,0 +1,106 @@
+"""Recommendation rows: their text (rule, rationale in Chinese and English), numbering and run records."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ...settings import BranchSettings
+from ...vocab import RECOMMENDATION_KINDS
+from ..schema import RECOMMENDATION_COLUMNS, empty_recommendations
+from .medoid import MEDOID_CANDIDATES
+
+#: A recommendation row and its members' row positions.
+Rec = tuple[dict[str, object], np.ndarray]
+
+
+def finite_median(a: np.ndarray) -> float:
+    """Median of the finite values (NaN when there are none)."""
+    a = np.asarray(a, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(np.median(a)) if a.size else math.nan
+
+
+def finite_max(a: np.ndarray) -> float:
+    """Largest finite value (NaN when there are none)."""
+    a = np.asarray(a, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    return float(a.max()) if a.size else math.nan
+
+
+def mode(values: Sequence[str] | np.ndarray) -> str:
+    """Most frequent non-empty text (the first seen on ties; ``""`` when none)."""
+    vals = [v for v in values if v]
+    if not vals:
+        return ""
+    s = pd.Series(vals)
+    counts = s.value_counts(sort=False)
+    return str(counts.index[int(np.argmax(counts.to_numpy()))])  # first-seen wins ties
+
+
+def min_zh(x: float) -> str:
+    """Minutes in Chinese text (``无法步行到达`` when not finite)."""
+    return f"{x:.0f}分钟" if np.isfinite(x) else "无法步行到达"
+
+
+def min_en(x: float) -> str:
+    """Minutes in English text (``not reachable on foot`` when not finite)."""
+    return f"{x:.0f} min" if np.isfinite(x) else "not reachable on foot"
+
+
+def rec_row(**values: object) -> dict[str, object]:
+    """Make a recommendation row: every column of the schema, ``""`` where ``values`` gives none."""
+    row: dict[str, object] = {c: "" for c in RECOMMENDATION_COLUMNS}
+    row.update(values)
+    return row
+
+
+def rule_record(method: str, recs: list[Rec], t0: float, *, exact: bool = False) -> dict[str, object]:
+    """``run.json`` record of a rule-based organisation model.
+
+    A meeting point chosen as the network medoid among *all* of a group's members is exact;
+    among only the ``MEDOID_CANDIDATES`` nearest to the centre, it is a heuristic.
+    """
+    sizes = [g.size for _, g in recs]
+    medoid_exact = all(n <= MEDOID_CANDIDATES for n in sizes)
+    return {"method": method, "status": "optimal" if exact or medoid_exact else "heuristic", "gap": None,
+            "runtime_s": round(time.perf_counter() - t0, 3), "rows": len(recs),
+            "members": int(sum(sizes))}
+
+
+def rule_members(n: int, rules: BranchSettings) -> str:
+    """Return the ``rule`` text of a branch's size: ``3 ≤ n ≤ 50 members``."""
+    return f"{rules.min_branch_members} ≤ {n} ≤ {rules.max_branch_members} members"
+
+
+def tabulate(recs: list[Rec], ids: np.ndarray, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build the recommendations table and the per-member assignment (see ``recommend_branches``).
+
+    Rows are numbered ``R001…`` in the order :func:`~geo_planner.siting.schema.finalize_recommendations`
+    sorts them (kind, then size); ``ids`` and ``index`` are the member ids and the members
+    table's index, which the assignment keeps.
+    """
+    assignment = pd.DataFrame({"id": ids, "rec_id": "", "kind": ""}, index=index)
+    if not recs:
+        return empty_recommendations(), assignment
+    table = pd.DataFrame([r for r, _ in recs], columns=list(RECOMMENDATION_COLUMNS))
+    table["member_ids"] = [";".join(ids[g]) for _, g in recs]
+    kind_order = {k: i for i, k in enumerate(RECOMMENDATION_KINDS)}
+    order = table.assign(_k=table["kind"].map(kind_order)).sort_values(
+        ["_k", "n_members"], ascending=[True, False], kind="stable").index.to_numpy()
+    table = table.loc[order].reset_index(drop=True)
+    table["rec_id"] = [f"R{i + 1:03d}" for i in range(len(table))]
+    pos = np.concatenate([recs[i][1] for i in order])
+    which = np.repeat(np.arange(len(order)), [recs[i][1].size for i in order])
+    rec_col, kind_col = assignment["rec_id"].to_numpy(dtype=object), assignment["kind"].to_numpy(dtype=object)
+    rec_col[pos] = table["rec_id"].to_numpy()[which]
+    kind_col[pos] = table["kind"].to_numpy()[which]
+    assignment["rec_id"], assignment["kind"] = rec_col, kind_col
+    for col in ("before_min", "after_min", "max_after_min", "lon", "lat"):
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(np.float64)
+    table["n_members"] = table["n_members"].astype(np.int64)
+    return table, assignment
