@@ -17,8 +17,8 @@ from typing import Final
 
 import folium
 
-from ..errors import ScenarioError
 from ..atomic import atomic_write
+from ..errors import ScenarioError
 from ..settings import MapSettings
 
 __all__ = ["TIANDITU_KEY_ENV", "add_tiles", "inline_assets", "save_map"]

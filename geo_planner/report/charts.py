@@ -212,7 +212,10 @@ def chart_phases(ch: Charts, phased: pd.DataFrame, base_share: float) -> str:
 
 
 def chart_map(ch: Charts, result: RunResult) -> str:
-    """Draw the layers as a static picture: roads, members on the viewer grid, stations, new sites."""
+    """Draw the layers as a static picture: roads, member counts on 500 m cells, stations, new sites.
+
+    Members living in another city (``remote``) are left out, so the picture shows the city.
+    """
     from matplotlib.collections import LineCollection
 
     m = result.members
@@ -240,33 +243,11 @@ def chart_map(ch: Charts, result: RunResult) -> str:
     inside = ((ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)).any(axis=1)
     segs = np.stack([np.c_[ex[inside, 0], ey[inside, 0]], np.c_[ex[inside, 1], ey[inside, 1]]], axis=1)
     ax.add_collection(LineCollection(segs, colors="#bbbbbb", linewidths=0.4, zorder=1))
-    # members as counts on cells of VIEWER_CELL_M metres, small cells hidden (the picture's own
-    # grid, sized at the view's mid-latitude; the web map uses privacy.grid_cells)
-    cx = VIEWER_CELL_M / (M_PER_DEG_LON_EQUATOR * k)
-    cy = VIEWER_CELL_M / M_PER_DEG_LAT
-    gx, gy = np.floor(lon[ok] / cx), np.floor(lat[ok] / cy)
-    if gx.size:
-        cells, n = np.unique(np.c_[gx, gy], axis=0, return_counts=True)
-        big = n >= SMALL_CELL
-        sc = ax.scatter((cells[big, 0] + 0.5) * cx, (cells[big, 1] + 0.5) * cy, s=90, c=n[big], cmap="YlOrRd",
-                        marker="s", alpha=0.75, zorder=2, edgecolors="none")
-        if big.any():
-            fig.colorbar(sc, ax=ax, shrink=0.6, label=ch.label(f"每{VIEWER_CELL_M:g}米网格人数",
-                                                               f"members per {VIEWER_CELL_M:g} m cell"))
+    _draw_member_cells(ch, fig, ax, lon[ok], lat[ok], k)
     st = result.stations
     ax.scatter(st["lon"], st["lat"], marker="o", s=46, c="#2166ac", edgecolors="white", zorder=3,
                label=ch.label("现有驿站", "existing station"))
-    styles = {"mclp": ("*", "#b2182b", 160), "lscp": ("P", "#762a83", 70), "p_median": ("D", "#1b7837", 46),
-              "p_center": ("^", "#e08214", 70)}
-    if len(new):
-        model = new["method"].astype(str).str.split(" ").str[0]
-        for key, (mk, col, size) in styles.items():
-            sel = new[model == key]
-            if len(sel):
-                zh, en = MODEL_NAMES[key]
-                ax.scatter(sel["lon"].astype(float), sel["lat"].astype(float), marker=mk, s=size, c=col,
-                           edgecolors="black", linewidths=0.5, zorder=4,
-                           label=ch.label(f"新建（{zh}）", f"new ({en})"))
+    _draw_new_sites(ch, ax, new)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect(1 / k)
@@ -275,3 +256,38 @@ def chart_map(ch: Charts, result: RunResult) -> str:
     ax.set_title("© OpenStreetMap contributors (ODbL)", fontsize=7, loc="right")
     return ch.png(fig)
 
+
+def _draw_member_cells(ch: Charts, fig: Any, ax: Any, lon: np.ndarray, lat: np.ndarray, k: float) -> None:
+    """Draw members as counts on cells of ``VIEWER_CELL_M`` metres, cells under ``SMALL_CELL`` hidden.
+
+    The picture's own grid, its width set at the view's mid-latitude (``k`` is its cosine); the
+    web map counts on :func:`geo_planner.privacy.grid_cells`.
+    """
+    cx = VIEWER_CELL_M / (M_PER_DEG_LON_EQUATOR * k)
+    cy = VIEWER_CELL_M / M_PER_DEG_LAT
+    gx, gy = np.floor(lon / cx), np.floor(lat / cy)
+    if not gx.size:
+        return
+    cells, n = np.unique(np.c_[gx, gy], axis=0, return_counts=True)
+    big = n >= SMALL_CELL
+    sc = ax.scatter((cells[big, 0] + 0.5) * cx, (cells[big, 1] + 0.5) * cy, s=90, c=n[big], cmap="YlOrRd",
+                    marker="s", alpha=0.75, zorder=2, edgecolors="none")
+    if big.any():
+        fig.colorbar(sc, ax=ax, shrink=0.6, label=ch.label(f"每{VIEWER_CELL_M:g}米网格人数",
+                                                           f"members per {VIEWER_CELL_M:g} m cell"))
+
+
+def _draw_new_sites(ch: Charts, ax: Any, new: pd.DataFrame) -> None:
+    """Draw the recommended new stations, one marker per model."""
+    styles = {"mclp": ("*", "#b2182b", 160), "lscp": ("P", "#762a83", 70), "p_median": ("D", "#1b7837", 46),
+              "p_center": ("^", "#e08214", 70)}
+    if not len(new):
+        return
+    model = new["method"].astype(str).str.split(" ").str[0]
+    for key, (mk, col, size) in styles.items():
+        sel = new[model == key]
+        if len(sel):
+            zh, en = MODEL_NAMES[key]
+            ax.scatter(sel["lon"].astype(float), sel["lat"].astype(float), marker=mk, s=size, c=col,
+                       edgecolors="black", linewidths=0.5, zorder=4,
+                       label=ch.label(f"新建（{zh}）", f"new ({en})"))
