@@ -17,7 +17,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo_planner.crs import from_wgs84
+from geo_planner.crs import M_PER_DEG_LAT, from_wgs84
 from geo_planner.errors import ScenarioError
 from geo_planner.maps import MIN_CELL_MEMBERS, build_map, grid_counts, inline_assets, save_map, service_areas
 from geo_planner.network import RoadNetwork, build_network
@@ -236,7 +236,7 @@ def test_grid_counts_hide_small_cells() -> None:
     assert hidden == 2
     c = cells.iloc[0]
     assert c["west"] < 117.2401 < c["east"] and c["south"] < 28.2901 < c["north"]
-    assert (c["north"] - c["south"]) * 111_320 == pytest.approx(500)
+    assert (c["north"] - c["south"]) * M_PER_DEG_LAT == pytest.approx(500)  # 500 m tall: crs's metres per degree
 
 
 # --------------------------------------------------------------------------------------
