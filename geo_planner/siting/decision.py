@@ -98,40 +98,6 @@ class DecisionResult:
     minutes: dict[str, np.ndarray]
 
 
-def _pcenter_rows(inst: SitingInstance, res: Any, radius_before: float) -> list[dict[str, Any]]:
-    thr = inst.threshold_min
-    rows = []
-    gap = "" if res.status == "optimal" else " (time limit: radius not proven minimal)"
-    for j in res.selected:
-        served = np.flatnonzero((res.member_site == j) & (res.member_minutes < inst.before_min))
-        if served.size == 0:
-            continue
-        c = inst.candidates.iloc[int(j)]
-        before, after = inst.before_min[served], res.member_minutes[served]
-        b = float(np.round(np.median(before), 2)) if np.isfinite(before).all() else float("nan")
-        a = float(np.round(np.median(after), 2))
-        b_zh = f"{b:g} 分钟" if np.isfinite(b) else "部分无法到达"
-        b_en = f"{b:g} min" if np.isfinite(b) else "partly unreachable"
-        rb_zh = f"{radius_before:.1f} 分钟" if np.isfinite(radius_before) else "无法到达（部分成员路网不通）"
-        rb_en = f"{radius_before:.1f} min" if np.isfinite(radius_before) else "unreachable (some members)"
-        rows.append({
-            "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
-            "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(inst.member_ids[served]),
-            "n_members": int(served.size), "branch_ids": "", "city": "", "township": "", "before_min": b,
-            "after_min": a, "max_after_min": float(np.round(after.max(), 2)),
-            "rule": (f"p-center, p = {res.selected.size}: minimises the longest walk of any member served "
-                     f"(existing stations kept); longest walk {res.radius_min:.1f} min"),
-            "rationale_zh": (f"按 p-中心模型（使步行最远的老干部尽量近），在{c['name']}新建驿站，{served.size} 名老干部的"
-                             f"最近驿站将改为此处，步行中位时间由 {b_zh} 降至 {a:g} 分钟；该方案服务的 {res.served} 名老干部中"
-                             f"最长步行时间由 {rb_zh} 降至 {res.radius_min:.1f} 分钟（覆盖标准 {thr:g} 分钟）。"),
-            "rationale_en": (f"p-center: a new station at {c['name']} becomes the nearest for {served.size} members; "
-                             f"median walk from {b_en} to {a:g} min; among the {res.served} members the plan serves, "
-                             f"the longest walk falls from {rb_en} to {res.radius_min:.1f} min."),
-            "method": f"p_center · highs, {res.solves} covering solves{gap}",
-        })
-    return rows
-
-
 def _pcenter_rows(inst: SitingInstance, res: PCenterResult, radius_before: float) -> list[dict[str, Any]]:
     """The p-center's ``new_station`` recommendations (members it brings nearer)."""
     thr = inst.threshold_min
