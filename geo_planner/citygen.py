@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shapely
-from pyproj import Transformer
 
 from .atomic import atomic_write
-from .network import RoadNetwork, build_network
+from .network import build_network
+from .roadpoints import RoadPointSampler
 
 log = logging.getLogger(__name__)
 
@@ -55,42 +54,6 @@ def bundled_extract(name: str, root: Path | None = None) -> Path:
         if cand.exists():
             return cand
     raise FileNotFoundError(f"bundled extract {name} not found under data/osm/ or ../shared/data/osm/")
-
-
-class _EdgeSampler:
-    """Draw points on the real road edges of one extract of a network."""
-
-    def __init__(self, net: RoadNetwork, extract: int, rng: np.random.Generator) -> None:
-        ex = net.extracts[extract]
-        self.rng = rng
-        self.to_m = Transformer.from_crs("EPSG:4326", ex.crs, always_xy=True)
-        self.to_ll = Transformer.from_crs(ex.crs, "EPSG:4326", always_xy=True)
-        self.geoms = net.edge_geom[ex.edge_start: ex.edge_stop]
-        mid = shapely.line_interpolate_point(self.geoms, 0.5, normalized=True)
-        self.mx, self.my = shapely.get_x(mid), shapely.get_y(mid)
-        length = shapely.length(self.geoms)
-        self.p = length / length.sum()  # uniform along the roads
-
-    def _points(self, pick: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = pick.size
-        pts = shapely.line_interpolate_point(self.geoms[pick], self.rng.uniform(0.1, 0.9, n), normalized=True)
-        ang = self.rng.uniform(0, 2 * np.pi, n)
-        off = self.rng.uniform(5, 25, n)
-        x = shapely.get_x(pts) + off * np.cos(ang)
-        y = shapely.get_y(pts) + off * np.sin(ang)
-        lo, la = self.to_ll.transform(x, y)
-        return np.round(np.asarray(lo), 7), np.round(np.asarray(la), 7)
-
-    def anywhere(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._points(self.rng.choice(self.geoms.size, size=n, p=self.p))
-
-    def near(self, lon: float, lat: float, n: int, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
-        cx, cy = self.to_m.transform(lon, lat)
-        d = np.hypot(self.mx - cx, self.my - cy)
-        pool = np.flatnonzero(d <= radius_m)
-        if pool.size < 3:
-            pool = np.argsort(d)[:5]
-        return self._points(self.rng.choice(pool, size=n))
 
 
 def generate_city(
@@ -149,7 +112,7 @@ def generate_city(
     rng = np.random.default_rng(seed)  # every draw below, in this order, makes the city
     extracts = [main, *others]
     net = build_network(extracts, "walk", cache_dir=cache_dir)
-    samplers = [_EdgeSampler(net, k, rng) for k in range(len(extracts))]
+    samplers = [RoadPointSampler(net, k, rng) for k in range(len(extracts))]
     city = samplers[0]
     region = REGIONS.get(Path(main).name, "")
 
@@ -200,7 +163,7 @@ def _branch_sizes(
 
 
 def _member_homes(
-    city: _EdgeSampler,
+    city: RoadPointSampler,
     sizes: np.ndarray,
     n_small: int,
     b_lon: np.ndarray,
@@ -235,7 +198,7 @@ def _member_homes(
 
 
 def _move_remote(
-    samplers: list[_EdgeSampler],
+    samplers: list[RoadPointSampler],
     lon: np.ndarray,
     lat: np.ndarray,
     remote_share: float,
@@ -269,7 +232,7 @@ def _members_table(
     })
 
 
-def _facility_tables(city: _EdgeSampler, n_stations: int, n_hospitals: int) -> dict[str, pd.DataFrame]:
+def _facility_tables(city: RoadPointSampler, n_stations: int, n_hospitals: int) -> dict[str, pd.DataFrame]:
     """Build the stations and hospitals tables: anywhere on the city's roads."""
     s_lon, s_lat = city.anywhere(n_stations)
     stations = pd.DataFrame({

@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shapely
-from pyproj import Transformer
 
 from .atomic import atomic_write
 from .crs import wgs84_to_bd09, wgs84_to_gcj02
-from .network import RoadNetwork, build_network
+from .network import build_network
 from .osm import read_elements, way_coords
+from .roadpoints import RoadPointSampler
 
 log = logging.getLogger(__name__)
 
@@ -126,37 +125,6 @@ def read_places(osm: Path) -> dict[str, Place]:
     return places
 
 
-class _Homes:
-    """Draw home locations on real road edges near a centre (5–25 m off the road)."""
-
-    def __init__(self, net: RoadNetwork, rng: np.random.Generator) -> None:
-        self.net = net
-        self.rng = rng
-        ex = net.extracts[0]
-        self.crs = ex.crs
-        self.to_m = Transformer.from_crs("EPSG:4326", ex.crs, always_xy=True)
-        self.to_ll = Transformer.from_crs(ex.crs, "EPSG:4326", always_xy=True)
-        geoms = net.edge_geom[ex.edge_start : ex.edge_stop]
-        mid = shapely.line_interpolate_point(geoms, 0.5, normalized=True)
-        self.geoms = geoms
-        self.mx, self.my = shapely.get_x(mid), shapely.get_y(mid)
-
-    def near(self, lon: float, lat: float, n: int, radius_m: float = 350.0) -> tuple[np.ndarray, np.ndarray]:
-        cx, cy = self.to_m.transform(lon, lat)
-        d = np.hypot(self.mx - cx, self.my - cy)
-        pool = np.flatnonzero(d <= radius_m)
-        if pool.size < 3:
-            pool = np.argsort(d)[:5]
-        pick = self.rng.choice(pool, size=n)
-        pts = shapely.line_interpolate_point(self.geoms[pick], self.rng.uniform(0.1, 0.9, n), normalized=True)
-        ang = self.rng.uniform(0, 2 * np.pi, n)
-        off = self.rng.uniform(5, 25, n)
-        x = shapely.get_x(pts) + off * np.cos(ang)
-        y = shapely.get_y(pts) + off * np.sin(ang)
-        lo, la = self.to_ll.transform(x, y)
-        return np.round(lo, 7), np.round(la, 7)
-
-
 def _names(rng: np.random.Generator, n: int) -> list[str]:
     s = rng.choice(_SURNAMES, n)
     g1 = rng.choice(_GIVEN, n)
@@ -219,13 +187,13 @@ def generate_demo(
     rng = np.random.default_rng(seed)  # every draw below, in this order, makes the demo
     gx = read_places(osm_dir / GUIXI)
     nj = read_places(osm_dir / NANJING)
-    homes = _Homes(build_network([osm_dir / GUIXI], "walk", cache_dir=cache_dir), rng)
+    homes = RoadPointSampler(build_network([osm_dir / GUIXI], "walk", cache_dir=cache_dir), 0, rng)
     communities = [p for p in gx.values() if p.kind in ("quarter", "village")]
     draft = _Draft()
     _branch_members(draft, homes, gx, communities, rng)
     _planted_groups(draft, homes, gx)
     df = _admin_units(pd.DataFrame(draft.rows), gx)
-    nj_homes = _Homes(build_network([osm_dir / NANJING], "walk", cache_dir=cache_dir), rng)
+    nj_homes = RoadPointSampler(build_network([osm_dir / NANJING], "walk", cache_dir=cache_dir), 0, rng)
     df = _remote_members(draft, df, nj_homes, rng)
     building = _personal_fields(df, rng)
     crs, true_lon, true_lat = _coordinate_systems(df, rng)
@@ -253,7 +221,11 @@ def generate_demo(
 
 
 def _branch_members(
-    draft: _Draft, homes: _Homes, gx: dict[str, Place], communities: list[Place], rng: np.random.Generator
+    draft: _Draft,
+    homes: RoadPointSampler,
+    gx: dict[str, Place],
+    communities: list[Place],
+    rng: np.random.Generator,
 ) -> None:
     """Each branch's members: a share near its meeting place, the rest in communities across the city."""
     comm_w = np.array([3.0 if p.kind == "quarter" else 1.0 for p in communities])
@@ -287,7 +259,7 @@ def _branch_members(
             )[0]
 
 
-def _planted_groups(draft: _Draft, homes: _Homes, gx: dict[str, Place]) -> None:
+def _planted_groups(draft: _Draft, homes: RoadPointSampler, gx: dict[str, Place]) -> None:
     """Plant the joint branch (small units' members around 城北社区) and the uncovered neighbourhood."""
     jc = gx["城北社区"]
     joint_ids: list[str] = []
@@ -312,7 +284,7 @@ def _admin_units(df: pd.DataFrame, gx: dict[str, Place]) -> pd.DataFrame:
 
 
 def _remote_members(
-    draft: _Draft, df: pd.DataFrame, nj_homes: _Homes, rng: np.random.Generator
+    draft: _Draft, df: pd.DataFrame, nj_homes: RoadPointSampler, rng: np.random.Generator
 ) -> pd.DataFrame:
     """Remote members: a cluster in 南京 (新街口) and two in 深圳 (outside every extract)."""
     xjk = Place("新街口", "square", 118.7786, 32.0415)  # centre of the 南京 remote cluster
