@@ -230,6 +230,27 @@ def _invert(
     return lon, lat
 
 
+def _gcj_inverse(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """GCJ-02 → WGS-84 with no China check (finite input): the one-step inverse, iterated."""
+    dlon, dlat = _gcj_offset(lon, lat)
+    return _invert(_gcj_forward, lon, lat, lon - dlon, lat - dlat)
+
+
+def _bd_inverse(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """BD-09 → GCJ-02 (finite input): the closed-form approximation, iterated."""
+    return _invert(_bd_forward, lon, lat, *_bd_inverse_approx(lon, lat))
+
+
+def _apply(
+    func: _Transform, lon: ArrayLike, lat: ArrayLike, *, china_only: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Apply ``func`` to the finite points (in China's box only if ``china_only``); others unchanged."""
+    lon_a, lat_a = _as_lonlat(lon, lat)
+    keep = ~out_of_china(lon_a, lat_a) if china_only else np.isfinite(lon_a) & np.isfinite(lat_a)
+    lon_a[keep], lat_a[keep] = func(lon_a[keep], lat_a[keep])
+    return lon_a, lat_a
+
+
 # --------------------------------------------------------------------------------------
 # public transforms
 
@@ -276,10 +297,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
         GCJ-02 ``(lon, lat)``, degrees, float64, same shape as the broadcast input.
         Points outside :func:`out_of_china`'s box, and NaN, are returned unchanged.
     """
-    lon_a, lat_a = _as_lonlat(lon, lat)
-    inside = ~out_of_china(lon_a, lat_a)
-    lon_a[inside], lat_a[inside] = _gcj_forward(lon_a[inside], lat_a[inside])
-    return lon_a, lat_a
+    return _apply(_gcj_forward, lon, lat, china_only=True)
 
 
 def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -300,12 +318,7 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArr
     tuple of numpy.ndarray
         WGS-84 ``(lon, lat)``, degrees, float64, same shape as the broadcast input.
     """
-    lon_a, lat_a = _as_lonlat(lon, lat)
-    inside = ~out_of_china(lon_a, lat_a)
-    g_lon, g_lat = lon_a[inside], lat_a[inside]
-    dlon, dlat = _gcj_offset(g_lon, g_lat)
-    lon_a[inside], lat_a[inside] = _invert(_gcj_forward, g_lon, g_lat, g_lon - dlon, g_lat - dlat)
-    return lon_a, lat_a
+    return _apply(_gcj_inverse, lon, lat, china_only=True)
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -324,10 +337,7 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
         BD-09 ``(lon, lat)``, degrees, float64, same shape as the broadcast input.
         NaN in gives NaN out.
     """
-    lon_a, lat_a = _as_lonlat(lon, lat)
-    ok = np.isfinite(lon_a) & np.isfinite(lat_a)
-    lon_a[ok], lat_a[ok] = _bd_forward(lon_a[ok], lat_a[ok])
-    return lon_a, lat_a
+    return _apply(_bd_forward, lon, lat, china_only=False)
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
@@ -347,12 +357,7 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
         GCJ-02 ``(lon, lat)``, degrees, float64, same shape as the broadcast input.
         NaN in gives NaN out.
     """
-    lon_a, lat_a = _as_lonlat(lon, lat)
-    ok = np.isfinite(lon_a) & np.isfinite(lat_a)
-    b_lon, b_lat = lon_a[ok], lat_a[ok]
-    start_lon, start_lat = _bd_inverse_approx(b_lon, b_lat)
-    lon_a[ok], lat_a[ok] = _invert(_bd_forward, b_lon, b_lat, start_lon, start_lat)
-    return lon_a, lat_a
+    return _apply(_bd_inverse, lon, lat, china_only=False)
 
 
 def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:
