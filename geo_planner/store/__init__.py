@@ -5,6 +5,7 @@
 | :mod:`.base` | :class:`Store`: datasets, runs, run outputs |
 | :mod:`.datasets`, :mod:`.runs`, :mod:`.scenario` | its dataset half, its run half (queue state, claims), run requests |
 | :mod:`.db`, :mod:`.sqlite`, :mod:`.postgres` | the engine, and what differs between the two backends |
+| :mod:`.tables` | the record tables' columns, once for both backends |
 | :mod:`.queue` | :class:`RunQueue` and :func:`execute_run`: claiming and executing runs |
 | :mod:`.records` | :class:`DatasetRecord`, :class:`RunRecord` |
 | :mod:`.files` | safe file names, private file modes, the output tables' reader |

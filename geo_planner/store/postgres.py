@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from .files import RUN_TABLES, is_file, read_table_csv
+from .tables import ADDED, DATASETS, RUNS, create_table
 
 log = logging.getLogger(__name__)
 
@@ -30,43 +31,15 @@ SEQ = "seq"
 _SCHEMA_LOCK = 0x6765_6F70  # "geop"
 _ROW = "_row"
 
+_TYPES = {"bigint": "BIGINT", "real": "DOUBLE PRECISION"}
+_IDENTITY = f"{SEQ} BIGINT GENERATED ALWAYS AS IDENTITY"
 _SCHEMA = (
     "CREATE EXTENSION IF NOT EXISTS postgis",
     f"CREATE SCHEMA IF NOT EXISTS {TABLES_SCHEMA}",
-    """CREATE TABLE IF NOT EXISTS datasets (
-        id          TEXT PRIMARY KEY,
-        kind        TEXT NOT NULL,
-        filename    TEXT NOT NULL,
-        stored_name TEXT NOT NULL,
-        sheet       TEXT,
-        crs         TEXT NOT NULL,
-        encoding    TEXT,
-        size_bytes  BIGINT NOT NULL,
-        sha256      TEXT NOT NULL,
-        created     TEXT NOT NULL,
-        report      TEXT NOT NULL,
-        seq         BIGINT GENERATED ALWAYS AS IDENTITY
-    )""",
-    """CREATE TABLE IF NOT EXISTS runs (
-        id         TEXT PRIMARY KEY,
-        name       TEXT NOT NULL,
-        status     TEXT NOT NULL,
-        stage      TEXT,
-        progress   DOUBLE PRECISION NOT NULL DEFAULT 0,
-        created    TEXT NOT NULL,
-        started    TEXT,
-        finished   TEXT,
-        error      TEXT,
-        request    TEXT NOT NULL,
-        scenario   TEXT NOT NULL,
-        counts     TEXT,
-        origin     TEXT NOT NULL DEFAULT 'api',
-        claimed_by TEXT,
-        heartbeat  TEXT,
-        claims     INTEGER NOT NULL DEFAULT 0,
-        seq        BIGINT GENERATED ALWAYS AS IDENTITY
-    )""",
-    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS claims INTEGER NOT NULL DEFAULT 0",  # added after the first release
+    create_table("datasets", DATASETS, _TYPES, [_IDENTITY]),
+    create_table("runs", RUNS, _TYPES, [_IDENTITY]),
+    *(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} {kind}"
+      for table, columns in ADDED.items() for col, kind in columns),
     "CREATE INDEX IF NOT EXISTS runs_status_seq ON runs (status, seq)",
     """CREATE TABLE IF NOT EXISTS run_tables (
         run_id   TEXT NOT NULL,

@@ -8,46 +8,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .files import chmod_private
+from .tables import ADDED, DATASETS, RUNS, create_table
 
 FILE_NAME = "store.sqlite3"
 #: SQLite's implicit row id orders records inserted in the same second.
 SEQ = "rowid"
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS datasets (
-        id          TEXT PRIMARY KEY,
-        kind        TEXT NOT NULL,
-        filename    TEXT NOT NULL,
-        stored_name TEXT NOT NULL,
-        sheet       TEXT,
-        crs         TEXT NOT NULL,
-        encoding    TEXT,
-        size_bytes  INTEGER NOT NULL,
-        sha256      TEXT NOT NULL,
-        created     TEXT NOT NULL,
-        report      TEXT NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS runs (
-        id         TEXT PRIMARY KEY,
-        name       TEXT NOT NULL,
-        status     TEXT NOT NULL,
-        stage      TEXT,
-        progress   REAL NOT NULL DEFAULT 0,
-        created    TEXT NOT NULL,
-        started    TEXT,
-        finished   TEXT,
-        error      TEXT,
-        request    TEXT NOT NULL,
-        scenario   TEXT NOT NULL,
-        counts     TEXT,
-        origin     TEXT NOT NULL DEFAULT 'api',
-        claimed_by TEXT,
-        heartbeat  TEXT,
-        claims     INTEGER NOT NULL DEFAULT 0
-    )""",
-)
-#: Columns added since the first release (a store written by an older version gets them at open).
-_ADDED = {"runs": (("claimed_by", "TEXT"), ("heartbeat", "TEXT"), ("claims", "INTEGER NOT NULL DEFAULT 0"))}
+_TYPES = {"bigint": "INTEGER", "real": "REAL"}
+_SCHEMA = (create_table("datasets", DATASETS, _TYPES), create_table("runs", RUNS, _TYPES))
 
 
 def engine(path: Path) -> Engine:
@@ -62,7 +30,7 @@ def create_schema(eng: Engine) -> None:
     with eng.begin() as con:
         for ddl in _SCHEMA:
             con.exec_driver_sql(ddl)
-        for table, columns in _ADDED.items():
+        for table, columns in ADDED.items():
             have = {row[1] for row in con.exec_driver_sql(f"PRAGMA table_info({table})")}
             for name, kind in columns:
                 if name not in have:
