@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .atomic import atomic_write
 from .osm import file_sha256
 
 __all__ = ["CACHE_VERSION", "cache_key", "load_cached", "save_cached"]
@@ -44,13 +43,10 @@ def load_cached(cache_file: Path) -> object | None:
 
 
 def save_cached(obj: object, cache_file: Path) -> None:
-    """Pickle ``obj`` to ``cache_file`` atomically (a temporary file in the same folder, then a rename)."""
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    """Pickle ``obj`` to ``cache_file`` atomically (:func:`~geo_planner.atomic.atomic_write`)."""
+
+    def dump(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(cache_file, dump)
