@@ -10,7 +10,6 @@ nothing was asked from outside the machine.
 
 from __future__ import annotations
 
-import shutil
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,15 +35,6 @@ MISSING = (
     "!!! HEADLESS CHROMIUM NOT FOUND — THE {what} WAS NOT TESTED IN A BROWSER. "
     "Install it: apt-get update && apt-get install -y chromium !!!"
 )
-
-
-def find_chromium() -> str | None:
-    """Return the system Chromium's path, or ``None``."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 class WatchedPage:

@@ -64,7 +64,9 @@ def demo_run(tmp_path_factory, cache_dir):
 @pytest.fixture(scope="module")
 def chromium_browser():
     """One headless Chromium per test module, driven by Playwright; skipped loudly when missing."""
-    from .browser import MISSING, chromium_browser, find_chromium
+    from geo_planner.report import find_chromium
+
+    from .browser import MISSING, chromium_browser
 
     path = find_chromium()
     if path is None:

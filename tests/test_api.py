@@ -207,6 +207,18 @@ def wait_run(client: httpx.Client, run_id: str, timeout: float = RUN_TIMEOUT_S) 
     raise AssertionError(f"run {run_id} not finished after {timeout} s; progress seen: {seen}")
 
 
+def wait_mid_run(client: httpx.Client, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Wait until the run works in a middle stage (network … siting), so that a kill lands mid-run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/runs/{run_id}").json()
+        if body["status"] == "running" and body["stage"] in ("network", "travel", "coverage", "siting"):
+            break
+        time.sleep(0.05)
+    assert body["status"] == "running", body
+    return body
+
+
 def start_demo_run(server: ApiServer) -> tuple[dict[str, dict[str, Any]], dict[str, Any], list[tuple]]:
     """Upload the demo tables, start a run, wait for it: (reports, finished run, progress seen)."""
     with server.client("admin") as admin, server.client("planner") as planner:

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from .conftest import DEMO
-from .test_api import ApiServer, scenario_request, upload, upload_demo, wait_run
+from .test_api import ApiServer, scenario_request, upload, upload_demo, wait_mid_run, wait_run
 
 UPLOAD_MB = 2
 CHROMIUM = Path("/usr/bin/chromium")
@@ -701,13 +701,7 @@ def test_restart_mid_run_fails_the_run_and_keeps_every_dataset(server, demo):
     with server.client("planner") as planner:
         r = planner.post("/runs", json=scenario_request(demo["reports"]))
         run_id = r.json()["id"]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            body = planner.get(f"/runs/{run_id}").json()
-            if body["status"] == "running" and body["stage"] in ("network", "travel", "coverage", "siting"):
-                break
-            time.sleep(0.05)
-        assert body["status"] == "running", body
+        wait_mid_run(planner, run_id)
         datasets = {d["id"] for d in planner.get("/datasets").json()["datasets"]}
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait(timeout=30)

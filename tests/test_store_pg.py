@@ -22,7 +22,16 @@ import pytest
 import sqlalchemy as sa
 
 from .conftest import DEMO, ROOT, drop_database, new_database
-from .test_api import START_TIMEOUT_S, ApiServer, free_port, new_tokens, scenario_request, upload_demo, wait_run
+from .test_api import (
+    START_TIMEOUT_S,
+    ApiServer,
+    free_port,
+    new_tokens,
+    scenario_request,
+    upload_demo,
+    wait_mid_run,
+    wait_run,
+)
 
 N_RUNS = 10
 
@@ -161,13 +170,7 @@ def test_a_killed_workers_run_is_failed_by_the_survivor(tmp_path: Path, pg_datab
         with a.client("admin") as admin, a.client("planner") as planner:
             reports = upload_demo(admin)
             run_id = planner.post("/runs", json=scenario_request(reports)).json()["id"]
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                body = planner.get(f"/runs/{run_id}").json()
-                if body["status"] == "running" and body["stage"] in ("network", "travel", "coverage", "siting"):
-                    break
-                time.sleep(0.05)
-            assert body["status"] == "running", body
+            wait_mid_run(planner, run_id)
         claimant = a.store().get_run(run_id).claimed_by or ""
         pid = int(claimant.split(":")[1])
         victim, survivor = (a, b) if a.proc.pid == pid else (b, a)
