@@ -23,6 +23,7 @@ and kept in memory by the service with the run's networks.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,8 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from .errors import InputError, Problem
 from .atomic import atomic_write
+from .errors import InputError, Problem
 from .network import RoadNetwork, Snap
 from .settings import Thresholds
 from .travel import _augmented_reverse, _part
@@ -46,7 +47,7 @@ __all__ = ["FacilityLayer", "PointIndex", "build_point_index", "load_point_index
 #: Layers of a point index: (name, network, threshold attribute of :class:`Thresholds`).
 LAYERS = (("stations", "walk", "station_walk_min"), ("branches", "walk", "branch_walk_min"),
           ("hospitals", "drive", "hospital_drive_min"))
-_FORMAT = 1
+_FORMAT = 2  # 2: the networks' fingerprint (an index of format 1 is rebuilt)
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,12 @@ class PointIndex:
     n_drive_nodes: int
     max_snap_m: float
     layers: dict[str, FacilityLayer]
+    fingerprint: str = ""
 
     def matches(self, walk: RoadNetwork, drive: RoadNetwork | None) -> bool:
-        """Whether the index was built on networks of these sizes (a cheap consistency check)."""
-        return self.n_walk_nodes == walk.n_nodes and self.n_drive_nodes == (drive.n_nodes if drive else 0)
+        """Whether the index was built on these very networks (same nodes, places and travel costs)."""
+        return self.fingerprint == network_fingerprint(walk, drive)
+
 
     def query(self, walk: RoadNetwork, drive: RoadNetwork | None, lon: float, lat: float) -> dict[str, Any]:
         """What serves one location, from the lookups (same result as ``point_coverage``).
@@ -134,6 +137,23 @@ class PointIndex:
         near = _nearest_seconds(walk, pw, st) if st is not None else np.inf
         out["nearest_station_min"] = round(float(near) / 60.0, 2) if np.isfinite(near) else None
         return out
+
+
+def network_fingerprint(walk: RoadNetwork, drive: RoadNetwork | None) -> str:
+    """A digest of the networks' nodes, coordinates and travel costs (a few ms on 64k nodes).
+
+    Two networks with the same number of nodes but other roads or speeds get other digests, so
+    an index is never used on a network it was not built on.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for net in (walk, drive):
+        if net is None:
+            h.update(b"none")
+            continue
+        for arr in (net.node_osmid, net.node_lon, net.node_lat, net.cost.indptr, net.cost.indices, net.cost.data):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
 
 
 def _point_terms(net: RoadNetwork, p: Snap) -> tuple[int, int, int, float, float, float] | None:
@@ -269,7 +289,7 @@ def build_point_index(
     if drive is not None and hospitals is not None and len(hospitals):
         layers["hospitals"] = _layer(drive, hospitals, thresholds.hospital_drive_min, max_snap_m)
     return PointIndex(n_walk_nodes=walk.n_nodes, n_drive_nodes=drive.n_nodes if drive is not None else 0,
-                      max_snap_m=float(max_snap_m), layers=layers)
+                      max_snap_m=float(max_snap_m), layers=layers, fingerprint=network_fingerprint(walk, drive))
 
 
 def save_point_index(index: PointIndex, path: Path | str) -> Path:
@@ -277,7 +297,7 @@ def save_point_index(index: PointIndex, path: Path | str) -> Path:
     arrays: dict[str, np.ndarray] = {
         "format": np.array(_FORMAT), "n_walk_nodes": np.array(index.n_walk_nodes),
         "n_drive_nodes": np.array(index.n_drive_nodes), "max_snap_m": np.array(index.max_snap_m),
-        "layers": np.array(sorted(index.layers), dtype=str),
+        "layers": np.array(sorted(index.layers), dtype=str), "fingerprint": np.array(index.fingerprint),
     }
     for name, lay in index.layers.items():
         w = lay.within
@@ -320,6 +340,6 @@ def load_point_index(path: Path | str) -> PointIndex:
                     nearest_s=z[f"{name}.nearest_s"], nearest_fac=z[f"{name}.nearest_fac"],
                     edge=z[f"{name}.edge"], frac=z[f"{name}.frac"], access_m=z[f"{name}.access_m"])
             return PointIndex(n_walk_nodes=int(z["n_walk_nodes"]), n_drive_nodes=int(z["n_drive_nodes"]),
-                              max_snap_m=float(z["max_snap_m"]), layers=layers)
+                              max_snap_m=float(z["max_snap_m"]), layers=layers, fingerprint=str(z["fingerprint"]))
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(Problem(str(path), None, None, f"not a readable point index: {exc}")) from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +35,10 @@ def test_index_answers_equal_point_coverage(walk_net, drive_net, extract, tmp_pa
     path = save_point_index(index, tmp_path / "point_index.npz")
     loaded = load_point_index(path)
     assert loaded.matches(walk_net, drive_net)
+    # the same number of nodes is not enough: slower roads (or other roads) are other networks
+    slower = dataclasses.replace(walk_net, cost=walk_net.cost * 1.25)
+    assert slower.n_nodes == walk_net.n_nodes and not loaded.matches(slower, drive_net)
+    assert not loaded.matches(walk_net, None)
     w, s, e, nb = walk_net.extracts[extract].bounds_lonlat
     pts = np.c_[rng.uniform(w, e, 60), rng.uniform(s, nb, 60)]
     pts = np.r_[pts, stations.loc[[0, 1], ["lon", "lat"]].to_numpy() + 1e-5, [[100.0, 30.0]]]
