@@ -128,6 +128,15 @@ def _no_postgres(reason: str) -> None:
     pytest.skip(message)
 
 
+def pg_engine(url: str, **options: object):  # noqa: ANN201 (sqlalchemy is imported lazily)
+    """A SQLAlchemy engine on ``url`` with the psycopg driver, as the store makes it (``parse_database_url``)."""
+    import sqlalchemy as sa
+
+    from geo_planner.store import parse_database_url
+
+    return sa.create_engine(parse_database_url(url), **options)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """URL of a reachable PostgreSQL server with PostGIS whose role may create databases."""
@@ -136,7 +145,7 @@ def postgres_url() -> str:
     url = os.environ.get(PG_ENV, "").strip()
     if not url:
         _no_postgres(f"{PG_ENV} is not set")
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = pg_engine(url)
     try:
         with engine.connect() as con:
             con.execute(sa.text("SELECT 1"))
@@ -153,8 +162,7 @@ def new_database(postgres_url: str) -> str:
     import sqlalchemy as sa
 
     name = f"gp_test_{secrets.token_hex(4)}"
-    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                              isolation_level="AUTOCOMMIT")
+    engine = pg_engine(postgres_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as con:
             con.exec_driver_sql(f"CREATE DATABASE {name}")
@@ -168,8 +176,7 @@ def drop_database(postgres_url: str, url: str) -> None:
     import sqlalchemy as sa
 
     name = sa.engine.make_url(url).database
-    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1),
-                              isolation_level="AUTOCOMMIT")
+    engine = pg_engine(postgres_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as con:
             con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from .conftest import DEMO, ROOT, drop_database, new_database
+from .conftest import DEMO, ROOT, drop_database, new_database, pg_engine
 from .test_api import (
     START_TIMEOUT_S,
     ApiServer,
@@ -45,7 +45,7 @@ def pg_database(postgres_url: str) -> Iterator[str]:
 
 
 def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    return pg_engine(url)
 
 
 class WorkersServer(ApiServer):
