@@ -303,6 +303,11 @@ def time_to_assigned(
     return minutes, status
 
 
+#: Share of the nodes a block of sites' cut-off searches reach above which :func:`cost_matrix`
+#: times every member per site (contiguous arrays) instead of only those next to a reached node.
+_DENSE_REACH = 0.25
+
+
 def cost_matrix(
     net: RoadNetwork,
     members: Snap,
@@ -342,16 +347,34 @@ def cost_matrix(
     u, v = net.edge_u[e], net.edge_v[e]
     sub = members.subset(on)
     site_idx = np.flatnonzero(virt >= 0)
+    n = net.n_nodes
+    # node → members on an edge ending there (for sites whose cut-off search reaches few nodes)
+    incidence = sparse.csr_matrix(
+        (np.ones(2 * on.size, dtype=np.float32), (np.r_[u, v], np.r_[np.arange(on.size), np.arange(on.size)])),
+        shape=(n, on.size),
+    )
     rows, cols, vals = [], [], []
     for sl in _chunks(site_idx.shape[0], chunk):
         block = site_idx[sl]
-        dist = dijkstra(graph, directed=True, indices=virt[block], limit=limit)
-        for k, s in enumerate(block):
-            secs, _ = _combine(net, sub, dist[k, u], dist[k, v])
-            keep = secs <= limit
-            rows.append(on[keep])
-            cols.append(np.full(int(keep.sum()), s, dtype=np.int64))
-            vals.append(secs[keep] / 60.0)
+        dist = dijkstra(graph, directed=True, indices=virt[block], limit=limit)[:, :n]
+        reached = np.isfinite(dist)
+        if reached.mean() > _DENSE_REACH:  # most members in reach: time every member, site by site
+            for k, s in enumerate(block):
+                secs, _ = _combine(net, sub, dist[k, u], dist[k, v])
+                keep = secs <= limit
+                rows.append(on[keep])
+                cols.append(np.full(int(keep.sum()), s, dtype=np.int64))
+                vals.append(secs[keep] / 60.0)
+            continue
+        near = sparse.csr_matrix(reached, dtype=np.float32) @ incidence  # only members next to a reached node
+        near.sort_indices()
+        k = np.repeat(np.arange(block.size), np.diff(near.indptr))
+        j = near.indices
+        secs, _ = _combine(net, sub.subset(j), dist[k, u[j]], dist[k, v[j]])
+        keep = secs <= limit
+        rows.append(on[j[keep]])
+        cols.append(block[k[keep]])
+        vals.append(secs[keep] / 60.0)
     pm, pf = _pairs_on_same_edge(members, sites)
     direct = _same_edge_seconds(net, members, sites, pm, pf) if pm.size else np.empty(0)
     keep = direct <= limit

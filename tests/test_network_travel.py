@@ -277,3 +277,22 @@ def test_site_major_merge_equals_sorting_min(seed):
     perm = rng.permutation(rows.size)
     again = _site_major_csr(rows[perm], cols[perm], vals[perm], xr, xc, xv, (n_m, n_s))
     assert (again != want).nnz == 0
+
+
+@pytest.mark.parametrize("extract", [0, 1])
+def test_cost_matrix_same_whether_members_are_timed_all_or_near_reached_nodes(walk_net, extract, monkeypatch):
+    # the two ways cost_matrix times members (every member per site; only those next to a node the
+    # cut-off search reached) give the same matrix, on 贵溪 and on 南京
+    from geo_planner import travel
+
+    rng = np.random.default_rng(5 + extract)
+    mlon, mlat = _random_points(walk_net, 600, rng, extract=extract)
+    flon, flat = _random_points(walk_net, 40, rng, extract=extract)
+    ms, fs = walk_net.snap(mlon, mlat, max_snap_m=3000), walk_net.snap(flon, flat, max_snap_m=3000)
+    got = {}
+    for mode, share in (("all", -1.0), ("near", 2.0)):
+        monkeypatch.setattr(travel, "_DENSE_REACH", share)
+        got[mode] = cost_matrix(walk_net, ms, fs, 8.0, chunk=16)
+    assert 0 < got["near"].nnz < 600 * 40 * 0.9
+    assert (got["all"] != got["near"]).nnz == 0
+    np.testing.assert_array_equal(got["all"].indptr, got["near"].indptr)

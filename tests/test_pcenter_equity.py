@@ -100,3 +100,18 @@ def test_nearest_open_matches_dense_argmin(seed):
     want_site = np.where(np.isfinite(want_best), full.argmin(axis=1), -1)
     np.testing.assert_array_equal(best, want_best)
     np.testing.assert_array_equal(site, want_site)
+
+
+def test_p_center_with_existing_sites_and_empty_rows_matches_brute_force() -> None:
+    # members already served by an existing site, and members out of every site's reach (trailing
+    # empty rows), leave the exact answer unchanged
+    rng = np.random.default_rng(11)
+    dense = np.where(rng.random((40, 9)) < 0.35, rng.integers(1, 30, (40, 9)).astype(float), np.inf)
+    dense[-5:] = np.inf
+    existing = np.zeros(9, bool)
+    existing[[0, 4]] = True
+    r, c = np.nonzero(np.isfinite(dense))
+    res = p_center(sp.csr_array((dense[r, c], (r, c)), shape=dense.shape), 2, existing=existing)
+    radius, served = _brute(dense, 2, existing)
+    assert res.status == "optimal" and served <= 35
+    assert (res.radius_min, res.served) == (pytest.approx(radius, abs=1e-9), served)
