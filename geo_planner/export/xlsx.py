@@ -12,6 +12,7 @@ import math
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -107,23 +108,40 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     if len(frame) == 0 or frame.shape[1] == 0:
         return
 
-    columns = [_xlsx_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    # rows and cells carry no reference (``r`` is optional in SpreadsheetML): each <row> follows
-    # the header and each <c> its left neighbour, a missing value being an empty <c/>
-    rows = "<row>" + "</row><row>".join(map("".join, zip(*columns, strict=True))) + "</row>"
     sheet_name = "xl/worksheets/sheet1.xml"
     tmp = path.with_name(path.name + ".rows")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+    big = len(frame) * frame.shape[1] * 64 > zipfile.ZIP64_LIMIT  # a rough upper bound of the sheet's bytes
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
-            level = 6
-            if item.filename == sheet_name:
-                xml = data.decode("utf-8")
-                cut = xml.index("</sheetData>")
-                data = (xml[:cut] + rows + xml[cut:]).encode("utf-8")
-                level = 1  # repetitive XML: fast compression is nearly as small
-            dst.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=level)
+            if item.filename != sheet_name:
+                dst.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+                continue
+            xml = data.decode("utf-8")
+            cut = xml.index("</sheetData>")
+            # the rows are streamed in chunks (repetitive XML: fast compression is nearly as small)
+            with dst.open(sheet_name, "w", force_zip64=big) as out:
+                out.write(xml[:cut].encode("utf-8"))
+                for chunk in _row_chunks(frame):
+                    out.write(chunk.encode("utf-8"))
+                out.write(xml[cut:].encode("utf-8"))
     os.replace(tmp, path)
+
+
+#: Rows of a sheet built and written at a time (bounds the memory of a large table's XML).
+_CHUNK_ROWS: Final[int] = 20_000
+
+
+def _row_chunks(frame: pd.DataFrame) -> Iterator[str]:
+    """The sheet's data rows as SpreadsheetML, :data:`_CHUNK_ROWS` rows at a time.
+
+    Rows and cells carry no reference (``r`` is optional in SpreadsheetML): each ``<row>``
+    follows the header and each ``<c>`` its left neighbour, a missing value an empty ``<c/>``.
+    """
+    for start in range(0, len(frame), _CHUNK_ROWS):
+        part = frame.iloc[start:start + _CHUNK_ROWS]
+        columns = [_xlsx_cells(part.iloc[:, i]) for i in range(part.shape[1])]
+        yield "<row>" + "</row><row>".join(map("".join, zip(*columns, strict=True))) + "</row>"
 
 
 #: Characters an XML text node cannot hold as they are (escaped) or at all (dropped, XML 1.0).
@@ -154,16 +172,19 @@ def _xlsx_cells(s: pd.Series) -> list[str]:
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
         flags = s.fillna(False).astype(bool).to_numpy()
-        cells = np.where(flags, '<c t="b"><v>1</v></c>', '<c t="b"><v>0</v></c>').astype(object)
+        cells = np.where(flags, '<c t="b"><v>1</v></c>', '<c t="b"><v>0</v></c>').tolist()
     elif pd.api.types.is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype="float64", na_value=np.nan)
         missing = missing | ~np.isfinite(values)
         raw = s.astype("object").tolist() if pd.api.types.is_integer_dtype(s.dtype) else values.tolist()
-        cells = np.array(list(map("<c><v>{}</v></c>".format, raw)), dtype=object)
+        cells = list(map("<c><v>{}</v></c>".format, raw))
     else:
         raw = s.astype("object").where(~missing, "").tolist()
-        text = _xml_text([v if isinstance(v, str) else str(v) for v in raw])
-        cells = np.array(list(map(_TEXT_CELL.format, text)), dtype=object)
-        missing = missing | np.array([t == "" for t in text], dtype=bool)
-    cells[missing] = _EMPTY
-    return cells.tolist()
+        if not isinstance(s.dtype, pd.StringDtype):  # text columns hold str already
+            raw = [v if isinstance(v, str) else str(v) for v in raw]
+        text = _xml_text(raw)
+        cells = list(map(_TEXT_CELL.format, text))
+        missing = missing | (np.array(list(map(len, text))) == 0)
+    for i in np.flatnonzero(missing):
+        cells[i] = _EMPTY
+    return cells
