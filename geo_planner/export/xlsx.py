@@ -147,8 +147,9 @@ def _xml_text(values: list[str]) -> list[str]:
 def _xlsx_cells(s: pd.Series, letter: str, rows: list[str]) -> list[str]:
     """Return the SpreadsheetML ``<c>`` elements of one column.
 
-    Numbers stay numbers, NaN is an empty cell, everything else is text (an ``=…`` typed
-    by a planner is text, never a formula).
+    Numbers stay numbers (also the float cells of a mixed column such as a walk time that
+    reads ``> 120`` for some members), NaN is an empty cell, everything else is text (an
+    ``=…`` typed by a planner is text, never a formula).
     """
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
@@ -166,9 +167,11 @@ def _xlsx_cells(s: pd.Series, letter: str, rows: list[str]) -> list[str]:
         raw = s.astype("object").where(~missing, "")
         text = _xml_text([v if isinstance(v, str) else str(v) for v in raw])
         missing = missing | np.array([t == "" for t in text], dtype=bool)
+        number = np.array([isinstance(v, (float, np.floating)) and math.isfinite(v) for v in raw], dtype=bool)
         cells = [
+            f'<c r="{letter}{r}"><v>{float(v)!r}</v></c>' if is_num else
             f'<c r="{letter}{r}" t="inlineStr"><is><t xml:space="preserve">{t}</t></is></c>'
-            for r, t in zip(rows, text, strict=True)
+            for r, t, v, is_num in zip(rows, text, raw, number, strict=True)
         ]
     if missing.any():
         for i in np.flatnonzero(missing):
