@@ -8,6 +8,7 @@ dispersion flags do not change; maps and spreadsheets say ``> limit``, never a b
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -214,3 +215,24 @@ def test_branch_recommendations_rank_beyond_above():
     assert min_zh(np.inf) == "超过计算上限" and min_zh(np.nan) == "无法步行到达"
     assert min_en(np.inf) == "beyond the search limit"
     assert math.isnan(rec_row(kind="transfer", before_min=np.inf)["before_min"])
+
+
+def test_demo_run_uses_the_default_cut_off(demo_run):
+    # the pipeline passes [thresholds] branch_search_limit_min (default 120) to the travel stage
+    result, m, out, _ = demo_run
+    assert result.scenario.thresholds.branch_limit() == 120.0
+    run_json = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    beyond = m["branch_status"] == "beyond_limit"
+    assert run_json["counts"]["branch_search_limit"] == {"limit_min": 120.0, "members_beyond": int(beyond.sum())}
+    assert m.loc[beyond, "walk_min_branch"].isna().all() and not m.loc[beyond, "covered_branch"].any()
+    assert (m.loc[~beyond, "walk_min_branch"].dropna() <= 120).all()
+    local = beyond & (m["dispersion_reason"] != "remote")
+    assert m.loc[local, "dispersion_reason"].str.contains("far").all()
+    assert (m.loc[local, "dispersion_note"] == "> 120 min walk").all()
+    by_branch = pd.read_csv(out / "coverage_by_branch.csv", encoding="utf-8-sig", dtype={"branch_id": str})
+    assert by_branch["beyond_limit_walk_branch"].sum() == beyond.sum()
+    if beyond.any():  # the planner's spreadsheet says "> 120" where the walk was not measured
+        ws = openpyxl.load_workbook(out / "members.xlsx").active
+        header = [c.value for c in ws[1]]
+        walks = [r[header.index("步行至支部(分钟)")] for r in ws.iter_rows(min_row=2, values_only=True)]
+        assert walks.count("> 120") == beyond.sum()
