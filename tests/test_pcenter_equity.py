@@ -80,3 +80,23 @@ def test_gini_and_equity_figures() -> None:
     assert fig["p90_min"] == 9.0 and fig["share_beyond"] == 0.0 and fig["max_min"] == 10.0
     with pytest.raises(ValueError):
         gini(np.array([-1.0]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nearest_open_matches_dense_argmin(seed):
+    # nearest open site per member (ties: lowest index) equals a dense argmin, empty rows included
+    import scipy.sparse as sp
+
+    from geo_planner.siting.models.p_center import _nearest_open
+
+    rng = np.random.default_rng(seed)
+    dense = np.where(rng.random((200, 30)) < 0.15, rng.integers(1, 6, (200, 30)).astype(float), 0.0)
+    dense[:10] = 0.0  # members with no site in reach
+    cost = sp.csr_array(dense)
+    open_mask = rng.random(30) < 0.5
+    site, best = _nearest_open(cost, open_mask)
+    full = np.where((dense > 0) & open_mask, dense, np.inf)
+    want_best = full.min(axis=1)
+    want_site = np.where(np.isfinite(want_best), full.argmin(axis=1), -1)
+    np.testing.assert_array_equal(best, want_best)
+    np.testing.assert_array_equal(site, want_site)

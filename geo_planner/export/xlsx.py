@@ -107,12 +107,10 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     if len(frame) == 0 or frame.shape[1] == 0:
         return
 
-    row_numbers = [str(r) for r in range(2, len(frame) + 2)]
-    columns = [
-        _xlsx_cells(frame.iloc[:, i], get_column_letter(i + 1), row_numbers) for i in range(frame.shape[1])
-    ]
-    by_row = zip(row_numbers, zip(*columns, strict=True), strict=True)
-    rows = "".join(f'<row r="{r}">{"".join(cells)}</row>' for r, cells in by_row)
+    columns = [_xlsx_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    # rows and cells carry no reference (``r`` is optional in SpreadsheetML): each <row> follows
+    # the header and each <c> its left neighbour, a missing value being an empty <c/>
+    rows = "<row>" + "</row><row>".join(map("".join, zip(*columns, strict=True))) + "</row>"
     sheet_name = "xl/worksheets/sheet1.xml"
     tmp = path.with_name(path.name + ".rows")
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -128,52 +126,48 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     os.replace(tmp, path)
 
 
-#: One ``str.translate`` escapes XML and drops the control characters XML 1.0 forbids.
-_XML_TABLE: Final[dict[int, str | None]] = {
-    **{c: None for c in (*range(0, 9), 11, 12, *range(14, 32))},
-    ord("&"): "&amp;",
-    ord("<"): "&lt;",
-    ord(">"): "&gt;",
-}
+#: Characters an XML text node cannot hold as they are (escaped) or at all (dropped, XML 1.0).
+_XML_SPECIAL: Final = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_ESCAPE: Final[dict[str, str]] = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_EMPTY: Final = "<c/>"
+_TEXT_CELL: Final = '<c t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>'
 
 
 def _xml_text(values: list[str]) -> list[str]:
-    """Texts made safe for an XML text node, cut to Excel's cell limit."""
-    return [
-        (_cell_text(v) if len(v) > XLSX_CELL_MAX else v).translate(_XML_TABLE) for v in values
-    ]
+    """Texts made safe for an XML text node, cut to Excel's cell limit.
+
+    One regex scan of the whole column finds the few texts needing work; the rest pass as they are.
+    """
+    out = [_cell_text(v) if len(v) > XLSX_CELL_MAX else v for v in values]
+    if _XML_SPECIAL.search("".join(out)) is None:
+        return out
+    esc = _XML_ESCAPE.get
+    return [_XML_SPECIAL.sub(lambda m: esc(m.group(), ""), v) if _XML_SPECIAL.search(v) else v for v in out]
 
 
-def _xlsx_cells(s: pd.Series, letter: str, rows: list[str]) -> list[str]:
-    """Return the SpreadsheetML ``<c>`` elements of one column.
+def _xlsx_cells(s: pd.Series) -> list[str]:
+    """Return the SpreadsheetML ``<c>`` elements of one column (no cell references).
 
-    Numbers stay numbers (also the float cells of a mixed column such as a walk time that
-    reads ``> 120`` for some members), NaN is an empty cell, everything else is text (an
-    ``=…`` typed by a planner is text, never a formula).
+    Numbers stay numbers (also the float cells of a mixed column, such as a walk time that
+    reads ``> 120`` for some members), NaN (and an empty text) is an empty ``<c/>``, everything
+    else is text (an ``=…`` typed by a planner is text, never a formula). One formatting call per cell.
     """
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
-        flags = ["1" if v else "0" for v in s.fillna(False).astype(bool)]
-        cells = [f'<c r="{letter}{r}" t="b"><v>{v}</v></c>' for r, v in zip(rows, flags, strict=True)]
+        flags = s.fillna(False).astype(bool).to_numpy()
+        cells = np.where(flags, '<c t="b"><v>1</v></c>', '<c t="b"><v>0</v></c>').astype(object)
     elif pd.api.types.is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype="float64", na_value=np.nan)
         missing = missing | ~np.isfinite(values)
-        if pd.api.types.is_integer_dtype(s.dtype):
-            text = [str(v) for v in s.astype("object").tolist()]
-        else:
-            text = [repr(v) for v in values.tolist()]
-        cells = [f'<c r="{letter}{r}"><v>{v}</v></c>' for r, v in zip(rows, text, strict=True)]
+        raw = s.astype("object").tolist() if pd.api.types.is_integer_dtype(s.dtype) else values.tolist()
+        cells = np.array(list(map("<c><v>{}</v></c>".format, raw)), dtype=object)
     else:
-        raw = s.astype("object").where(~missing, "")
+        raw = s.astype("object").where(~missing, "").tolist()
         text = _xml_text([v if isinstance(v, str) else str(v) for v in raw])
+        cells = np.array(list(map(_TEXT_CELL.format, text)), dtype=object)
         missing = missing | np.array([t == "" for t in text], dtype=bool)
         number = np.array([isinstance(v, (float, np.floating)) and math.isfinite(v) for v in raw], dtype=bool)
-        cells = [
-            f'<c r="{letter}{r}"><v>{float(v)!r}</v></c>' if is_num else
-            f'<c r="{letter}{r}" t="inlineStr"><is><t xml:space="preserve">{t}</t></is></c>'
-            for r, t, v, is_num in zip(rows, text, raw, number, strict=True)
-        ]
-    if missing.any():
-        for i in np.flatnonzero(missing):
-            cells[i] = ""
-    return cells
+        if number.any():
+            cells[number] = ["<c><v>{}</v></c>".format(float(raw[i])) for i in np.flatnonzero(number)]
+    cells[missing] = _EMPTY
+    return cells.tolist()

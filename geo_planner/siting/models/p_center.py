@@ -89,19 +89,26 @@ class PCenterResult:
 
 
 def _nearest_open(cost: sp.csr_array, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest open site and its minutes per row (vectorised over stored pairs)."""
+    """Nearest open site and its minutes per row; ties go to the lowest site index.
+
+    Two segmented minima over the CSR rows (``np.minimum.reduceat``), O(stored pairs), no sort.
+    """
     n = cost.shape[0]
-    rows = np.repeat(np.arange(n), np.diff(cost.indptr))
-    ok = open_mask[cost.indices]
-    r, c, v = rows[ok], cost.indices[ok], cost.data[ok]
     best = np.full(n, np.inf)
     site = np.full(n, -1, dtype=np.int64)
-    if r.size:
-        order = np.lexsort((c, v, r))
-        r, c, v = r[order], c[order], v[order]
-        first = np.r_[True, r[1:] != r[:-1]]
-        best[r[first]] = v[first]
-        site[r[first]] = c[first]
+    counts = np.diff(cost.indptr)
+    if cost.indices.size == 0:
+        return site, best
+    ok = open_mask[cost.indices]
+    v = np.where(ok, cost.data, np.inf)
+    rows = np.flatnonzero(counts)  # reduceat needs non-empty segments
+    starts = cost.indptr[:-1][rows]
+    best[rows] = np.minimum.reduceat(v, starts)
+    at_best = ok & (v == np.repeat(best, counts))
+    cand = np.where(at_best, cost.indices.astype(np.int64), np.int64(cost.shape[1]))
+    low = np.minimum.reduceat(cand, starts)
+    served = np.isfinite(best[rows])
+    site[rows[served]] = low[served]
     return site, best
 
 
