@@ -166,8 +166,9 @@ def _xml_text(values: list[str]) -> list[str]:
 def _xlsx_cells(s: pd.Series) -> list[str]:
     """Return the SpreadsheetML ``<c>`` elements of one column (no cell references).
 
-    Numbers stay numbers, NaN (and an empty text) is an empty ``<c/>``, everything else is
-    text (an ``=…`` typed by a planner is text, never a formula). One formatting call per cell.
+    Numbers stay numbers (also the float cells of a mixed column, such as a walk time that
+    reads ``> 120`` for some members), NaN (and an empty text) is an empty ``<c/>``, everything
+    else is text (an ``=…`` typed by a planner is text, never a formula). One formatting call per cell.
     """
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
@@ -180,11 +181,18 @@ def _xlsx_cells(s: pd.Series) -> list[str]:
         cells = list(map("<c><v>{}</v></c>".format, raw))
     else:
         raw = s.astype("object").where(~missing, "").tolist()
-        if not isinstance(s.dtype, pd.StringDtype):  # text columns hold str already
-            raw = [v if isinstance(v, str) else str(v) for v in raw]
-        text = _xml_text(raw)
+        if isinstance(s.dtype, pd.StringDtype):  # text columns hold str already
+            text = _xml_text(raw)
+        else:
+            text = _xml_text([v if isinstance(v, str) else str(v) for v in raw])
+            # the float cells of a mixed column (a walk time reading "> 120" for some) stay numbers
+            for i in [i for i, v in enumerate(raw) if isinstance(v, (float, np.floating)) and math.isfinite(v)]:
+                text[i] = None
+        numbers = [i for i, t in enumerate(text) if t is None] if not isinstance(s.dtype, pd.StringDtype) else []
         cells = list(map(_TEXT_CELL.format, text))
-        missing = missing | (np.array(list(map(len, text))) == 0)
+        for i in numbers:
+            cells[i] = "<c><v>{}</v></c>".format(float(raw[i]))
+        missing = missing | (np.array([t == "" for t in text]) if text else np.zeros(0, bool))
     for i in np.flatnonzero(missing):
         cells[i] = _EMPTY
     return cells
