@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import shapely
@@ -141,10 +141,13 @@ class RoadNetwork:
     edge_name: np.ndarray
     extracts: tuple[Extract, ...]
     _trees: dict[int, SegmentIndex] = field(default_factory=dict, repr=False, compare=False)
+    #: Derived arrays computed once per network on demand (e.g. the reversed cost graph), never pickled.
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_trees"] = {}  # spatial indexes are rebuilt on demand, never pickled
+        state["_memo"] = {}
         return state
 
     def reversed(self) -> RoadNetwork:
@@ -154,7 +157,7 @@ class RoadNetwork:
         """
         return dataclasses.replace(
             self, cost=self.cost.T.tocsr(), edge_fwd_s=self.edge_bwd_s, edge_bwd_s=self.edge_fwd_s,
-            _trees=self._trees,
+            _trees=self._trees, _memo={},
         )
 
     @property

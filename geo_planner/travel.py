@@ -85,18 +85,23 @@ def _augmented_reverse(net: RoadNetwork, fac: Snap) -> tuple[sparse.csr_matrix, 
     acc = fac.access_m[ok] / net.speed_mps
     w_u = acc + _part(t, net.edge_fwd_s[e]) + _EPS
     w_v = acc + _part(1.0 - t, net.edge_bwd_s[e]) + _EPS
-    src = np.concatenate([virt[ok], virt[ok]])
+    src = np.concatenate([np.arange(ok.shape[0]), np.arange(ok.shape[0])])
     dst = np.concatenate([net.edge_u[e], net.edge_v[e]])
     w = np.concatenate([w_u, w_v])
     keep = np.isfinite(w)
-    rev = net.cost.T.tocoo()
-    size = n + ok.shape[0]
+    base = net._memo.get("reverse_cost")
+    if base is None:  # the reversed roads, every arc at least _EPS (built once per network)
+        base = net.cost.T.tocsr()
+        base.data = np.maximum(base.data, _EPS)
+        base.sort_indices()
+        net._memo["reverse_cost"] = base
     # a facility on a loop edge (u == v) has two arcs to the same node: keep the cheaper
-    graph = csr_min(
-        np.concatenate([rev.row, src[keep]]),
-        np.concatenate([rev.col, dst[keep]]),
-        np.concatenate([np.maximum(rev.data, _EPS), w[keep]]),
-        (size, size),
+    arcs = csr_min(src[keep], dst[keep], w[keep], (ok.shape[0], n))
+    size = n + ok.shape[0]
+    graph = sparse.csr_matrix(
+        (np.concatenate([base.data, arcs.data]), np.concatenate([base.indices, arcs.indices]),
+         np.concatenate([base.indptr, base.nnz + arcs.indptr[1:]])),
+        shape=(size, size),
     )
     return graph, virt
 
@@ -306,6 +311,8 @@ def time_to_assigned(
 #: Share of the nodes a block of sites' cut-off searches reach above which :func:`cost_matrix`
 #: times every member per site (contiguous arrays) instead of only those next to a reached node.
 _DENSE_REACH = 0.25
+#: ... and only with this many members (fewer: the vectorised path beats a loop over sites).
+_DENSE_MIN_MEMBERS = 20_000
 
 
 def cost_matrix(
@@ -358,7 +365,7 @@ def cost_matrix(
         block = site_idx[sl]
         dist = dijkstra(graph, directed=True, indices=virt[block], limit=limit)[:, :n]
         reached = np.isfinite(dist)
-        if reached.mean() > _DENSE_REACH:  # most members in reach: time every member, site by site
+        if on.size >= _DENSE_MIN_MEMBERS and reached.mean() > _DENSE_REACH:  # time every member, site by site
             for k, s in enumerate(block):
                 secs, _ = _combine(net, sub, dist[k, u], dist[k, v])
                 keep = secs <= limit

@@ -290,6 +290,7 @@ def test_cost_matrix_same_whether_members_are_timed_all_or_near_reached_nodes(wa
     flon, flat = _random_points(walk_net, 40, rng, extract=extract)
     ms, fs = walk_net.snap(mlon, mlat, max_snap_m=3000), walk_net.snap(flon, flat, max_snap_m=3000)
     got = {}
+    monkeypatch.setattr(travel, "_DENSE_MIN_MEMBERS", 0)
     for mode, share in (("all", -1.0), ("near", 2.0)):
         monkeypatch.setattr(travel, "_DENSE_REACH", share)
         got[mode] = cost_matrix(walk_net, ms, fs, 8.0, chunk=16)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,12 +45,8 @@ def finite_max(a: np.ndarray) -> float:
 
 def mode(values: Sequence[str] | np.ndarray) -> str:
     """Most frequent non-empty text (the first seen on ties; ``""`` when none)."""
-    vals = [v for v in values if v]
-    if not vals:
-        return ""
-    s = pd.Series(vals)
-    counts = s.value_counts(sort=False)
-    return str(counts.index[int(np.argmax(counts.to_numpy()))])  # first-seen wins ties
+    counts = Counter(v for v in values if v)  # insertion order: first seen first
+    return str(max(counts, key=counts.__getitem__)) if counts else ""  # max keeps the first of ties
 
 
 def min_zh(x: float) -> str:
