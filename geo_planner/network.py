@@ -150,6 +150,10 @@ class RoadNetwork:
         state["_memo"] = {}
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        # a network pickled before a derived-data field existed gets it empty
+        self.__dict__.update({"_trees": {}, "_memo": {}, **state})
+
     def reversed(self) -> RoadNetwork:
         """Return the same roads with every arc turned round (travel *to* a point becomes travel *from* it).
 
