@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..highs import Milp, solve_milp
+from .p_median_lagrange import Reduced, fix_sites, lagrange_reduce
+from .p_median_pairs import fold_sites, pad_sites
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,17 @@ __all__ = ["RadiusOutcome", "radius_p_median"]
 
 #: Relative tolerance when comparing the model's and the true objective.
 _REL_TOL = 1e-9
+#: Share of the time limit, and most seconds, the Lagrangian stage may take.
+_LAGRANGE_SHARE = 0.25
+_LAGRANGE_MAX_S = 5.0
+#: First guessed cutoff above the Lagrangian bound, relative (then grown fourfold).
+_GUESS = 0.0015
+#: Kernel heuristic: sites kept per site to open, and share of the remaining time.
+_KERNEL = 2.0
+_KERNEL_SHARE = 0.2
+_KERNEL_MAX_S = 15.0
+#: The kernel only looks for a good solution: its MILP stops at this relative gap.
+_KERNEL_GAP = 0.002
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,10 @@ class RadiusOutcome:
         Radius levels (``z`` variables) in the last model.
     runtime_s
         Wall-clock seconds.
+    fixed_open, fixed_closed
+        Sites the Lagrangian stage fixed open / closed (0 without it).
+    subgradient_iterations
+        Subgradient iterations of the Lagrangian stage.
     """
 
     chosen: np.ndarray
@@ -80,6 +98,9 @@ class RadiusOutcome:
     iterations: int
     levels: int
     runtime_s: float
+    fixed_open: int = 0
+    fixed_closed: int = 0
+    subgradient_iterations: int = 0
 
 
 def _served_cost(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, fallback: np.ndarray,
@@ -104,6 +125,7 @@ def radius_p_median(
     mip_gap: float = 0.0,
     start: np.ndarray | None = None,
     extra_levels: int = 2,
+    lagrangian: bool = True,
 ) -> RadiusOutcome:
     """Solve an uncapacitated p-median given as candidate pairs, exactly (radius formulation).
 
@@ -129,6 +151,10 @@ def radius_p_median(
     extra_levels
         Levels kept beyond a group's cost in the current best solution when (re)building the
         model (more: fewer refinements, bigger models).
+    lagrangian
+        First bound the problem by Lagrangian relaxation and fix the sites it rules out
+        (:mod:`~geo_planner.siting.models.p_median_lagrange`); the radius model then solves
+        only what is left. ``False``: the radius model on the whole instance.
 
     Returns
     -------
@@ -140,6 +166,17 @@ def radius_p_median(
     pv = np.asarray(pv, dtype=np.float64)
     wg = np.asarray(wg, dtype=np.float64)
     fallback = np.asarray(fallback, dtype=np.float64)
+    if not lagrangian:
+        return _radius_core(pg, pc, pv, wg, fallback, n_j, p, t0=t0, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                            start=start, extra_levels=extra_levels)
+    return _with_lagrange(pg, pc, pv, wg, fallback, n_j, p, t0=t0, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                          start=start, extra_levels=extra_levels)
+
+
+def _radius_core(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray, n_j: int,
+                 p: int, *, t0: float, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
+                 extra_levels: int) -> RadiusOutcome:
+    """The radius model alone: LP phase, then MILP solves with levels refined on demand."""
     lv = _levels(pg, pc, pv, wg, fallback, n_j, p)
     best_open = np.zeros(n_j, dtype=bool)
     if start is not None and len(start):
@@ -162,6 +199,129 @@ def radius_p_median(
                 status, it, rt, ub, lb_out, n_levels_model)
     return RadiusOutcome(chosen=chosen, status=status, objective=ub, lower_bound=float(lb_out),
                          gap=float(gap), iterations=it, levels=n_levels_model, runtime_s=rt)
+
+
+def _slack_of(wg: np.ndarray, pv: np.ndarray, pg: np.ndarray, fallback: np.ndarray, mip_gap: float
+              ) -> Callable[[float], float]:
+    """How much cheaper than an incumbent ``ub`` a solution must be to be worth finding.
+
+    ``mip_gap · ub`` (at least a rounding margin); with integral weighted costs a better
+    solution costs at least 1 less, so anything below 1 will do: 0.5.
+    """
+    wc = wg[pg] * pv
+    wf = wg * fallback
+    integral = bool(np.all(wc == np.round(wc)) and np.all(wf == np.round(wf)) and np.abs(wf).max(initial=0) < 2**50)
+    floor = 0.5 if integral else 0.0
+    return lambda ub: max(mip_gap * abs(ub), _REL_TOL * max(abs(ub), 1.0), floor)
+
+
+def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray, n_j: int,
+                   p: int, *, t0: float, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
+                   extra_levels: int) -> RadiusOutcome:
+    """Lagrangian bound and site fixing first, then the radius model on the sites left free."""
+    order = np.lexsort((pc, pv, pg))
+    pg, pc, pv = pg[order], pc[order], pv[order]
+    cand = np.unique(pc)
+    if not 1 <= p < cand.shape[0]:
+        raise ValueError(f"p must be in [1, {cand.shape[0]}) (distinct candidate sites), got {p}")
+    best = np.zeros(n_j, dtype=bool)
+    if start is not None and len(start):
+        best[np.asarray(start, dtype=np.int64)] = True
+    best[cand] = pad_sites(best[cand], p)
+    best[np.setdiff1d(np.flatnonzero(best), cand)] = False
+    slack = _slack_of(wg, pv, pg, fallback, mip_gap)
+    red = lagrange_reduce(pg, pc, pv, wg, fallback, n_j, p, best, slack=slack,
+                          time_limit_s=min(_LAGRANGE_SHARE * time_limit_s, _LAGRANGE_MAX_S))
+    obj, chosen, lb, its, levels = red.objective, np.flatnonzero(red.best), red.bound, 0, 0
+    if lb < obj - slack(obj) and red.rho is not None and red.p > 0:
+        o_k, ch_k = _kernel_primal(red, wg, n_j, t0=t0, time_limit_s=time_limit_s)
+        if o_k < obj:
+            obj, chosen = o_k, ch_k
+            red = replace(red, best=np.isin(np.arange(n_j), ch_k), objective=o_k)
+    # guessed cutoffs: fix against a cost just above the bound; raise it until the restricted
+    # optimum lies below it (then no excluded solution can beat it) or it reaches the incumbent
+    cut = red.beat if red.rho is None else min(red.beat, red.bound + max(4 * slack(obj), _GUESS * abs(red.bound)))
+    while lb < obj - slack(obj) and time.perf_counter() - t0 < time_limit_s:
+        cut = min(cut, obj - slack(obj))
+        inst = red if cut >= red.beat or red.rho is None else _restrict(red, cut, n_j)
+        o_r, ch_r, lb_r, it_r, lev_r = _solve_rest(inst, wg, n_j, t0=t0, time_limit_s=time_limit_s,
+                                                   mip_gap=mip_gap, extra_levels=extra_levels)
+        its, levels = its + it_r, lev_r
+        if o_r < obj:
+            obj, chosen = o_r, ch_r
+        lb = max(lb, min(lb_r, cut))
+        if inst is red:
+            break
+        cut = cut + 4 * (cut - red.bound)
+    optimal = obj - lb <= slack(obj) + _REL_TOL * max(abs(obj), 1.0)
+    status = "optimal" if optimal else "time_limit"
+    lb_out = obj if optimal else lb
+    gap = 0.0 if optimal or obj == 0 else max(0.0, (obj - lb_out) / abs(obj))
+    rt = time.perf_counter() - t0
+    logger.info("p_median radius+lagrange: %s in %.2f s, objective %.6g, bound %.6g; %d site(s) fixed open, "
+                "%d closed, %d left (p=%d), %d subgradient iterations, last cutoff %.6g",
+                status, rt, obj, lb, len(red.opened), red.n_closed, np.unique(red.pc).shape[0], red.p,
+                red.iterations, cut)
+    return RadiusOutcome(chosen=np.sort(chosen).astype(np.int64), status=status, objective=obj,
+                         lower_bound=float(lb_out), gap=float(gap), iterations=its, levels=levels, runtime_s=rt,
+                         fixed_open=len(red.opened), fixed_closed=red.n_closed,
+                         subgradient_iterations=red.iterations)
+
+
+def _restrict(red: Reduced, cut: float, n_j: int) -> Reduced:
+    """``red`` with the sites fixed that no solution cheaper than ``cut`` opens (closes)."""
+    cand = np.unique(red.pc)
+    assert red.rho is not None and red.rho.shape[0] == cand.shape[0]
+    cl, op = fix_sites(red.rho, red.inst_bound, red.p, cut)
+    pg, pc, pv, fb = fold_sites(red.pg, red.pc, red.pv, red.fallback, cand[cl], cand[op], n_j)
+    best = red.best.copy()
+    best[cand[cl]] = False
+    logger.info("p_median radius+lagrange: cutoff %.6g (bound %.6g) fixes %d site(s) open, %d closed, %d left",
+                cut, red.inst_bound, int(op.sum()), int(cl.sum()), int((~cl & ~op).sum()))
+    return replace(red, pg=pg, pc=pc, pv=pv, fallback=fb, p=red.p - int(op.sum()),
+                   opened=np.union1d(red.opened, cand[op]), n_closed=red.n_closed + int(cl.sum()), best=best,
+                   rho=None)
+
+
+def _kernel_primal(red: Reduced, wg: np.ndarray, n_j: int, *, t0: float, time_limit_s: float
+                   ) -> tuple[float, np.ndarray]:
+    """A primal from the radius model on the free sites of smallest reduced cost (a heuristic).
+
+    The kernel is the ``_KERNEL × p`` sites with the most negative ``ρ`` and the incumbent's.
+    """
+    cand = np.unique(red.pc)
+    assert red.rho is not None
+    q = min(cand.shape[0], max(int(_KERNEL * red.p), red.p + 20))
+    keep = np.zeros(cand.shape[0], dtype=bool)
+    keep[np.argsort(red.rho, kind="stable")[:q]] = True
+    keep |= red.best[cand]
+    if keep.all():
+        return red.objective, np.flatnonzero(red.best)
+    pg, pc, pv, fb = fold_sites(red.pg, red.pc, red.pv, red.fallback, cand[~keep], cand[:0], n_j)
+    kern = replace(red, pg=pg, pc=pc, pv=pv, fallback=fb, rho=None)
+    budget = min(_KERNEL_SHARE * max(time_limit_s - (time.perf_counter() - t0), 0.0), _KERNEL_MAX_S)
+    o_k, ch_k, _lb, _it, _lev = _solve_rest(kern, wg, n_j, t0=time.perf_counter(), time_limit_s=budget,
+                                            mip_gap=_KERNEL_GAP, extra_levels=2)
+    logger.info("p_median radius+lagrange: kernel of %d sites (p=%d): %.6g (was %.6g)", int(keep.sum()), red.p,
+                o_k, red.objective)
+    return o_k, ch_k
+
+
+def _solve_rest(red: Reduced, wg: np.ndarray, n_j: int, *, t0: float, time_limit_s: float, mip_gap: float,
+                extra_levels: int) -> tuple[float, np.ndarray, float, int, int]:
+    """Solve a reduced instance: (objective, open columns, lower bound, MILP solves, levels)."""
+    free = np.unique(red.pc)
+    if red.p <= 0 or free.shape[0] <= red.p:  # nothing, or every free site, left to open
+        rest = free if red.p > 0 else free[:0]
+        cost = red.fallback.copy()
+        on = np.isin(red.pc, rest)
+        np.minimum.at(cost, red.pg[on], red.pv[on])
+        val = float(wg @ cost)
+        return val, np.union1d(red.opened, rest), val, 0, 0
+    sub_start = free[pad_sites(red.best[free], red.p)]
+    sub = _radius_core(red.pg, red.pc, red.pv, wg, red.fallback, n_j, red.p, t0=t0, time_limit_s=time_limit_s,
+                       mip_gap=mip_gap, start=sub_start, extra_levels=extra_levels)
+    return sub.objective, np.union1d(red.opened, sub.chosen), sub.lower_bound, sub.iterations, sub.levels
 
 
 @dataclass(frozen=True, eq=False)
