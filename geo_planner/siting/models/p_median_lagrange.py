@@ -158,6 +158,8 @@ class Reduced:
         optimum ``o`` therefore bounds the whole problem by ``min(o, beat)``.
     iterations
         Subgradient iterations over all rounds.
+    lam
+        The last multipliers (per group), to warm-start further relaxations.
     rho, inst_bound
         Site reduced costs (over ``np.unique(pc)``) and Lagrangian bound of the reduced
         instance itself, for further fixing (:func:`fix_sites`); ``rho`` is ``None`` when the
@@ -178,6 +180,7 @@ class Reduced:
     iterations: int
     rho: np.ndarray | None
     inst_bound: float
+    lam: np.ndarray
 
 
 def lagrange_reduce(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray,
@@ -228,4 +231,4 @@ def lagrange_reduce(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
         pg, pc, pv, fallback = fold_sites(pg, pc, pv, fallback, cand[cl], cand[op], n_j)
         rho = None  # stale until the next round prices the folded instance
     return Reduced(pg, pc, pv, fallback, p, np.flatnonzero(opened), int(closed.sum()), best, ub, bound,
-                   ub - slack(ub), its, rho, inst_bound)
+                   ub - slack(ub), its, rho, inst_bound, np.zeros(wg.shape[0]) if lam is None else lam)

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..highs import Milp, solve_milp
+from .p_median_branch import lagrange_branch
 from .p_median_lagrange import Reduced, fix_sites, lagrange_reduce
 from .p_median_pairs import fold_sites, pad_sites
 
@@ -53,6 +54,8 @@ _LAGRANGE_SHARE = 0.25
 _LAGRANGE_MAX_S = 5.0
 #: First guessed cutoff above the Lagrangian bound, relative (then grown fourfold).
 _GUESS = 0.0015
+#: Share of the remaining time the Lagrangian branch and bound may take before the radius model.
+_BRANCH_SHARE = 0.6
 #: Kernel heuristic: sites kept per site to open, and share of the remaining time.
 _KERNEL = 2.0
 _KERNEL_SHARE = 0.2
@@ -233,6 +236,16 @@ def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarra
     red = lagrange_reduce(pg, pc, pv, wg, fallback, n_j, p, best, slack=slack,
                           time_limit_s=min(_LAGRANGE_SHARE * time_limit_s, _LAGRANGE_MAX_S))
     obj, chosen, lb, its, levels = red.objective, np.flatnonzero(red.best), red.bound, 0, 0
+    if lb < obj - slack(obj) and red.p > 0:
+        bb = lagrange_branch(red.pg, red.pc, red.pv, wg, red.fallback, n_j, red.p, red.opened, red.lam, red.bound,
+                             obj, chosen, slack=slack,
+                             time_limit_s=_BRANCH_SHARE * max(time_limit_s - (time.perf_counter() - t0), 0.0))
+        logger.info("p_median radius+lagrange: branch and bound %s after %d nodes, objective %.6g, bound %.6g",
+                    "finished" if bb.finished else "stopped", bb.nodes, bb.objective, bb.bound)
+        if bb.objective < obj:
+            obj, chosen = bb.objective, bb.chosen
+            red = replace(red, best=np.isin(np.arange(n_j), chosen), objective=obj, beat=obj - slack(obj))
+        lb = max(lb, min(bb.bound, red.beat))
     if lb < obj - slack(obj) and red.rho is not None and red.p > 0:
         o_k, ch_k = _kernel_primal(red, wg, n_j, t0=t0, time_limit_s=time_limit_s)
         if o_k < obj:
