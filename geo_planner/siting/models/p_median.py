@@ -204,7 +204,10 @@ def _choose(red: PairReduction, n_j: int, p: int, *, t0: float, time_limit_s: fl
         return chosen, "greedy", "heuristic", None
     # the radius model needs only a reasonable start (it proves the bound itself); the pairs
     # model may not finish its root LP on large instances and then returns the start
-    budget = min(0.05 * time_limit_s, 3.0) if formulation == "radius" else min(0.25 * time_limit_s, 30.0)
+    if formulation == "pairs":
+        budget = min(0.25 * time_limit_s, 30.0)
+    else:  # the Lagrangian stage improves the start itself (swap search)
+        budget = min(0.02 * time_limit_s, 1.0) if lagrangian else min(0.05 * time_limit_s, 3.0)
     start = greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, budget)
     if formulation == "radius":
         rad = radius_p_median(pg, pc, pv, wg, fallback, n_j, p, time_limit_s=time_left(t0, time_limit_s),

@@ -49,7 +49,7 @@ class BranchOutcome:
 def lagrange_branch(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray,
                     n_j: int, p: int, opened: np.ndarray, lam: np.ndarray, bound: float, ub: float,
                     best: np.ndarray, *, slack: Callable[[float], float], time_limit_s: float,
-                    node_iterations: int = 80) -> BranchOutcome:
+                    node_iterations: int = 80, node_step: float = 2.0, price_every: int = 1) -> BranchOutcome:
     """Depth-first Lagrangian branch and bound on a (reduced) instance.
 
     ``pg, pc, pv`` sorted by (group, cost); ``opened`` columns already fixed open; ``lam`` and
@@ -66,7 +66,7 @@ def lagrange_branch(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
         if node.bound >= ub - slack(ub):
             continue
         nodes += 1
-        children, val, chosen = _process(node, wg, n_j, ub, best, slack, node_iterations)
+        children, val, chosen = _process(node, wg, n_j, ub, best, slack, (node_iterations, node_step, price_every))
         if val < ub:
             ub, best = val, chosen
         stack.extend(children)
@@ -74,7 +74,7 @@ def lagrange_branch(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
 
 
 def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
-             slack: Callable[[float], float], iters: int) -> tuple[list[_Node], float, np.ndarray]:
+             slack: Callable[[float], float], opts: tuple[int, float, int]) -> tuple[list[_Node], float, np.ndarray]:
     """Bound, fix, and split one node. Returns (children, best cost found, its open columns)."""
     pg, pc, pv, fb, p, opened = node.pg, node.pc, node.pv, node.fallback, node.p, node.opened
     val, chosen = np.inf, best
@@ -91,8 +91,8 @@ def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
         y_of[cand] = np.arange(cand.shape[0])
         pr = pairs_of(pg, y_of[pc], pv, wg, fb, cand.shape[0])
         start = np.isin(cand, best)
-        lo = lagrangian(pr, p, pad_sites(start, p), lam0=node.lam, slack=slack, max_iter=iters, patience=5,
-                        time_limit_s=1.0)
+        lo = lagrangian(pr, p, pad_sites(start, p), lam0=node.lam, slack=slack, max_iter=opts[0], patience=5,
+                        step0=opts[1], price_every=opts[2], time_limit_s=1.0)
         if lo.objective < min(val, ub):
             val, chosen = lo.objective, np.union1d(opened, cand[lo.open_y])
         beat = min(ub, val) - slack(min(ub, val))

@@ -76,20 +76,23 @@ class LagrangeOutcome:
 
 def lagrangian(pr: Pairs, p: int, open_y: np.ndarray, *, lam0: np.ndarray | None = None,
                slack: Callable[[float], float] = lambda ub: 0.0, max_iter: int = 600, time_limit_s: float = 5.0,
-               patience: int = 20) -> LagrangeOutcome:
+               patience: int = 20, step0: float = 2.0, price_every: int = 1) -> LagrangeOutcome:
     """Subgradient optimisation of ``L(λ)`` from a primal ``open_y``; primal from each iterate's sites.
 
     Stops after ``max_iter`` iterations, ``time_limit_s`` seconds, when the step size has
     shrunk away, or when the bound reaches the incumbent minus ``slack(incumbent)`` (the gap
     the caller accepts).
-    ``lam0``: starting multipliers (default: each group's weighted cost in ``open_y``).
+    ``lam0``: starting multipliers (default: each group's weighted cost in ``open_y``);
+    ``step0``: the first step-size factor (halved after ``patience`` iterations without a
+    better bound); ``price_every``: price the relaxation's sites as a primal every that many
+    iterations.
     """
     t_end = time.perf_counter() + time_limit_s
     best_open = open_y.copy()
     ub = float(served_cost(pr, best_open).sum())
     lam = np.clip(served_cost(pr, best_open) if lam0 is None else lam0, 0.0, pr.cap)
     best_lam, best_lb = lam.copy(), -np.inf
-    step, stall, it = 2.0, 0, 0
+    step, stall, it = step0, 0, 0
     seen: set[bytes] = set()
     while it < max_iter and step > 1e-4 and time.perf_counter() < t_end:
         it += 1
@@ -100,8 +103,8 @@ def lagrangian(pr: Pairs, p: int, open_y: np.ndarray, *, lam0: np.ndarray | None
             stall += 1
             if stall >= patience:
                 step, stall = step / 2.0, 0
-        sig = np.packbits(chosen).tobytes()
-        if sig not in seen:  # a new set of sites: price it
+        sig = np.packbits(chosen).tobytes() if it % price_every == 0 else b""
+        if sig and sig not in seen:  # a new set of sites: price it
             seen.add(sig)
             obj = float(served_cost(pr, chosen).sum())
             if obj < ub:
@@ -211,7 +214,7 @@ def lagrange_reduce(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
         y_of[cand] = np.arange(cand.shape[0])
         pr = pairs_of(pg, y_of[pc], pv, wg, fallback, cand.shape[0])
         lo = lagrangian(pr, p, pad_sites(best[cand] & ~opened[cand], p), lam0=lam, slack=slack,
-                        time_limit_s=0.7 * left)
+                        time_limit_s=0.7 * left, price_every=3)
         its, lam, rho, inst_bound = its + lo.iterations, lo.lam, lo.rho, lo.bound
         open_y, obj = swap_search(pr, lo.open_y, time_limit_s=max(t_end - time.perf_counter(), 0.0))
         if obj < ub:  # the reduced instance prices a superset of opened exactly

@@ -56,6 +56,11 @@ _LAGRANGE_MAX_S = 5.0
 _GUESS = 0.0015
 #: Share of the remaining time the Lagrangian branch and bound may take before the radius model.
 _BRANCH_SHARE = 0.6
+#: ... and at most this many seconds when more than ``_BRANCH_SMALL_P`` sites are left to open
+#: (its tree grows with p; the radius model's LP is tight there and does better).
+_BRANCH_MAX_S = 6.0
+_BRANCH_SMALL_P = 30
+_BRANCH_OPTS = {"node_iterations": 60, "node_step": 1.0, "price_every": 5}
 #: Kernel heuristic: sites kept per site to open, and share of the remaining time.
 _KERNEL = 2.0
 _KERNEL_SHARE = 0.2
@@ -238,8 +243,9 @@ def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarra
     obj, chosen, lb, its, levels = red.objective, np.flatnonzero(red.best), red.bound, 0, 0
     if lb < obj - slack(obj) and red.p > 0:
         bb = lagrange_branch(red.pg, red.pc, red.pv, wg, red.fallback, n_j, red.p, red.opened, red.lam, red.bound,
-                             obj, chosen, slack=slack,
-                             time_limit_s=_BRANCH_SHARE * max(time_limit_s - (time.perf_counter() - t0), 0.0))
+                             obj, chosen, slack=slack, **_BRANCH_OPTS,
+                             time_limit_s=min(_BRANCH_SHARE * max(time_limit_s - (time.perf_counter() - t0), 0.0),
+                                              _BRANCH_MAX_S if red.p > _BRANCH_SMALL_P else np.inf))
         logger.info("p_median radius+lagrange: branch and bound %s after %d nodes, objective %.6g, bound %.6g",
                     "finished" if bb.finished else "stopped", bb.nodes, bb.objective, bb.bound)
         if bb.objective < obj:
