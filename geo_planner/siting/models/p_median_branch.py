@@ -111,6 +111,8 @@ def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
     lam = lo.lam
     g1, c1, v1, f1 = fold_sites(pg, pc, pv, fb, col[:0], col, n_j)
     g0, c0, v0, f0 = fold_sites(pg, pc, pv, fb, col, col[:0], n_j)
-    closed_child = _Node(g0, c0, v0, f0, p, opened, lam, lo.bound)
+    # closing it swaps it for the (p+1)-th best site in the relaxation: a bound for that child at once
+    closed_bound = lo.bound - float(lo.rho[j]) + float(np.partition(lo.rho, p)[p])
+    closed_child = _Node(g0, c0, v0, f0, p, opened, lam, max(lo.bound, closed_bound))
     open_child = _Node(g1, c1, v1, f1, p - 1, np.union1d(opened, col), np.minimum(lam, wg * f1), lo.bound)
     return [closed_child, open_child], val, chosen

@@ -26,6 +26,24 @@ after each solve, groups served beyond their last level get more levels, until t
 solution costs the same in the model and in truth: then it is optimal. Every solve starts
 from the best solution found so far, and a time limit returns that solution with the gap
 between it and the best lower bound.
+
+Before the radius model (``lagrangian=True``, the default), in this order:
+
+1. Lagrangian relaxation of the assignment rows (:mod:`.p_median_lagrange`): a bound near the
+   LP bound in a fraction of the time, and primals from it improved by a fast swap search
+   (:mod:`.p_median_swap`); reduced-cost fixing then closes (opens) every site no solution
+   cheaper than the incumbent opens (closes), and repeats on the smaller instance.
+2. A Lagrangian branch and bound (:mod:`.p_median_branch`) on what is left — it proves the
+   small-``p`` instances, whose LP gap is widest — within a share of the time.
+3. If still open: a kernel primal (the radius model on the sites of best reduced cost), then
+   the radius model on instances fixed against *guessed* cutoffs just above the bound: a
+   restricted optimum below the cutoff is optimal, since every excluded solution costs at
+   least the cutoff; otherwise the cutoff grows up to the incumbent.
+
+With integral weighted costs a better solution costs at least 1 less than the incumbent, so
+every test "can this beat the incumbent?" uses the incumbent minus 0.5 (``_slack_of``).
+Every bound is kept honest: a site is fixed only against a cost that every solution it
+excludes reaches, and the reported lower bound is the smallest such cost or proven bound.
 """
 
 from __future__ import annotations
@@ -242,16 +260,8 @@ def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarra
                           time_limit_s=min(_LAGRANGE_SHARE * time_limit_s, _LAGRANGE_MAX_S))
     obj, chosen, lb, its, levels = red.objective, np.flatnonzero(red.best), red.bound, 0, 0
     if lb < obj - slack(obj) and red.p > 0:
-        bb = lagrange_branch(red.pg, red.pc, red.pv, wg, red.fallback, n_j, red.p, red.opened, red.lam, red.bound,
-                             obj, chosen, slack=slack, **_BRANCH_OPTS,
-                             time_limit_s=min(_BRANCH_SHARE * max(time_limit_s - (time.perf_counter() - t0), 0.0),
-                                              _BRANCH_MAX_S if red.p > _BRANCH_SMALL_P else np.inf))
-        logger.info("p_median radius+lagrange: branch and bound %s after %d nodes, objective %.6g, bound %.6g",
-                    "finished" if bb.finished else "stopped", bb.nodes, bb.objective, bb.bound)
-        if bb.objective < obj:
-            obj, chosen = bb.objective, bb.chosen
-            red = replace(red, best=np.isin(np.arange(n_j), chosen), objective=obj, beat=obj - slack(obj))
-        lb = max(lb, min(bb.bound, red.beat))
+        red, lb = _branch(red, wg, n_j, lb, slack, t0=t0, time_limit_s=time_limit_s)
+        obj, chosen = red.objective, np.flatnonzero(red.best)
     if lb < obj - slack(obj) and red.rho is not None and red.p > 0:
         o_k, ch_k = _kernel_primal(red, wg, n_j, t0=t0, time_limit_s=time_limit_s)
         if o_k < obj:
@@ -285,6 +295,24 @@ def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarra
                          lower_bound=float(lb_out), gap=float(gap), iterations=its, levels=levels, runtime_s=rt,
                          fixed_open=len(red.opened), fixed_closed=red.n_closed,
                          subgradient_iterations=red.iterations)
+
+
+def _branch(red: Reduced, wg: np.ndarray, n_j: int, lb: float, slack: Callable[[float], float], *, t0: float,
+            time_limit_s: float) -> tuple[Reduced, float]:
+    """Lagrangian branch and bound on the reduced instance, within its share of the time left.
+
+    Returns the instance with the best solution updated, and the lower bound.
+    """
+    left = max(time_limit_s - (time.perf_counter() - t0), 0.0)
+    budget = min(_BRANCH_SHARE * left, _BRANCH_MAX_S if red.p > _BRANCH_SMALL_P else np.inf)
+    bb = lagrange_branch(red.pg, red.pc, red.pv, wg, red.fallback, n_j, red.p, red.opened, red.lam, red.bound,
+                         red.objective, np.flatnonzero(red.best), slack=slack, time_limit_s=budget, **_BRANCH_OPTS)
+    logger.info("p_median radius+lagrange: branch and bound %s after %d nodes, objective %.6g, bound %.6g",
+                "finished" if bb.finished else "stopped", bb.nodes, bb.objective, bb.bound)
+    if bb.objective < red.objective:
+        red = replace(red, best=np.isin(np.arange(n_j), bb.chosen), objective=bb.objective,
+                      beat=bb.objective - slack(bb.objective))
+    return red, max(lb, min(bb.bound, red.beat))
 
 
 def _restrict(red: Reduced, cut: float, n_j: int) -> Reduced:
