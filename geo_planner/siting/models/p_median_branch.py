@@ -33,6 +33,19 @@ class _Node:
     opened: np.ndarray   # input columns fixed open
     lam: np.ndarray      # multipliers to start from (per group)
     bound: float         # the parent's bound (valid for this node)
+    branch_col: int = -1     # the parent's instance, with this column still to open or close
+    branch_open: bool = False
+
+    def instance(self, n_j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+        """(pg, pc, pv, fallback, p, opened) with the branching decision applied."""
+        if self.branch_col < 0:
+            return self.pg, self.pc, self.pv, self.fallback, self.p, self.opened
+        col = np.array([self.branch_col], dtype=np.int64)
+        if self.branch_open:
+            pg, pc, pv, fb = fold_sites(self.pg, self.pc, self.pv, self.fallback, col[:0], col, n_j)
+            return pg, pc, pv, fb, self.p - 1, np.union1d(self.opened, col)
+        pg, pc, pv, fb = fold_sites(self.pg, self.pc, self.pv, self.fallback, col, col[:0], n_j)
+        return pg, pc, pv, fb, self.p, self.opened
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +89,8 @@ def lagrange_branch(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
 def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
              slack: Callable[[float], float], opts: tuple[int, float, int]) -> tuple[list[_Node], float, np.ndarray]:
     """Bound, fix, and split one node. Returns (children, best cost found, its open columns)."""
-    pg, pc, pv, fb, p, opened = node.pg, node.pc, node.pv, node.fallback, node.p, node.opened
+    pg, pc, pv, fb, p, opened = node.instance(n_j)
+    lam = node.lam
     val, chosen = np.inf, best
     for rnd in range(3):  # fixing shrinks the node; bound it again while it does
         cand = np.unique(pc)
@@ -91,7 +105,7 @@ def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
         y_of[cand] = np.arange(cand.shape[0])
         pr = pairs_of(pg, y_of[pc], pv, wg, fb, cand.shape[0])
         start = np.isin(cand, best)
-        lo = lagrangian(pr, p, pad_sites(start, p), lam0=node.lam, slack=slack, max_iter=opts[0], patience=5,
+        lo = lagrangian(pr, p, pad_sites(start, p), lam0=lam, slack=slack, max_iter=opts[0], patience=5,
                         step0=opts[1], price_every=opts[2], time_limit_s=1.0)
         if lo.objective < min(val, ub):
             val, chosen = lo.objective, np.union1d(opened, cand[lo.open_y])
@@ -104,15 +118,12 @@ def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
         pg, pc, pv, fb = fold_sites(pg, pc, pv, fb, cand[cl], cand[op], n_j)
         p -= int(op.sum())
         opened = np.union1d(opened, cand[op])
-        node = _Node(pg, pc, pv, fb, p, opened, lo.lam, lo.bound)
+        lam = lo.lam
     # split on the free site with the most negative reduced cost
+    # (children share this node's arrays and apply their decision when they are processed)
     j = int(np.argmin(lo.rho))
-    col = cand[j:j + 1]
-    lam = lo.lam
-    g1, c1, v1, f1 = fold_sites(pg, pc, pv, fb, col[:0], col, n_j)
-    g0, c0, v0, f0 = fold_sites(pg, pc, pv, fb, col, col[:0], n_j)
     # closing it swaps it for the (p+1)-th best site in the relaxation: a bound for that child at once
     closed_bound = lo.bound - float(lo.rho[j]) + float(np.partition(lo.rho, p)[p])
-    closed_child = _Node(g0, c0, v0, f0, p, opened, lam, max(lo.bound, closed_bound))
-    open_child = _Node(g1, c1, v1, f1, p - 1, np.union1d(opened, col), np.minimum(lam, wg * f1), lo.bound)
+    closed_child = _Node(pg, pc, pv, fb, p, opened, lo.lam, max(lo.bound, closed_bound), int(cand[j]), False)
+    open_child = _Node(pg, pc, pv, fb, p, opened, lo.lam, lo.bound, int(cand[j]), True)
     return [closed_child, open_child], val, chosen

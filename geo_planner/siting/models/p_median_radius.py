@@ -73,12 +73,12 @@ _LAGRANGE_MAX_S = 5.0
 #: First guessed cutoff above the Lagrangian bound, relative (then grown fourfold).
 _GUESS = 0.0015
 #: Share of the remaining time the Lagrangian branch and bound may take before the radius model.
-_BRANCH_SHARE = 0.6
+_BRANCH_SHARE = 0.8
 #: ... and at most this many seconds when more than ``_BRANCH_SMALL_P`` sites are left to open
 #: (its tree grows with p; the radius model's LP is tight there and does better).
 _BRANCH_MAX_S = 6.0
-_BRANCH_SMALL_P = 30
-_BRANCH_OPTS = {"node_iterations": 60, "node_step": 1.0, "price_every": 5}
+_BRANCH_SMALL_P = 60
+_BRANCH_OPTS = {"node_iterations": 20, "node_step": 0.5, "price_every": 10}
 #: Kernel heuristic: sites kept per site to open, and share of the remaining time.
 _KERNEL = 2.0
 _KERNEL_SHARE = 0.2
