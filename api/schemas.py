@@ -302,7 +302,10 @@ class DispersedMember(_Open):
     community: str | None = None
     lon: float | None = None
     lat: float | None = None
-    walk_min_branch: float | None = None
+    walk_min_branch: float | None = Field(
+        None, description="walking minutes to the branch's meeting place; empty with branch_status "
+                          "beyond_limit when longer than the search cut-off (dispersion_note: '> 120 min walk')")
+    branch_status: str | None = Field(None, description="ok, beyond_limit, unreachable, off_network …")
     dispersion_reason: str | None = None
     dispersion_note: str | None = None
 

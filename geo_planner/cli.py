@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -98,21 +99,33 @@ def _cmd_run_province(args: argparse.Namespace, province: Any) -> int:
 
     n = len(province.regions)
     finished: list[str] = []
+    share: dict[str, float] = {}
+    lock = threading.Lock()
+    bar = progress_bar(quiet=args.quiet)
+
+    def on_progress(name: str, text: str, fraction: float) -> None:
+        with lock:  # called from Dask's event thread while the main thread waits for regions
+            share[name] = fraction
+            bar.set_description(f"{name}: {text}")
+            bar.update(100.0 * sum(share.values()) / n - bar.n)
 
     def on_region(name: str, summary: dict[str, Any]) -> None:
         finished.append(name)
-        if args.quiet:
-            return
         what = (f"{summary.get('members', 0)} members, {summary.get('wall_s', 0):.1f} s"
                 if summary["status"] == "ok" else f"FAILED: {summary['error']}")
-        print(f"region {len(finished)}/{n} {name}: {summary['status']} ({what})", file=sys.stderr, flush=True)
+        with lock:
+            share[name] = 1.0
+            bar.write(f"region {len(finished)}/{n} {name}: {summary['status']} ({what})")
 
     if args.verbose < 2:  # distributed logs every worker start/stop at INFO
         logging.getLogger("distributed").setLevel(logging.WARNING)
     scheduler = args.scheduler if args.scheduler is not None else province.run.scheduler
     if scheduler == "serial":
         scheduler = None
-    table = run_province(province, args.out, scheduler=scheduler, on_region=on_region)
+    try:
+        table = run_province(province, args.out, scheduler=scheduler, on_region=on_region, on_progress=on_progress)
+    finally:
+        bar.close()
     failed = table[table["status"] != "ok"]
     print(f"regions: {n - len(failed)} ok, {len(failed)} failed; members: {int(table['members'].fillna(0).sum())}")
     print(f"  {'regions':<22} {Path(args.out) / 'regions.csv'}")

@@ -11,6 +11,13 @@ Members whose address was placed only to a township or county (``network_status 
 "imprecise_location"``, see ``[geocode] min_precision_for_times``) count in ``members`` of
 their area but not in the coverage shares: ``share_covered_*`` is over the members with a
 precise enough location, and ``imprecise_location`` says how many were left out.
+
+Members beyond the own-branch search cut-off (``branch_status = "beyond_limit"``, see
+``[thresholds] branch_search_limit_min``) have no exact walk to the branch but are known to
+walk longer than the cut-off: they are not covered by the branch, are counted in
+``beyond_limit_walk_branch`` (not in ``no_time_walk_branch``), and rank above every measured
+walk in the median and 90th percentile — a percentile that falls among them is unknown
+(blank), never a number the cut-off made too small.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import pandas as pd
 from .geocode import Gazetteer, assign_admin_units
 from .network import RoadNetwork
 from .settings import Thresholds
-from .travel import time_to_assigned
+from .travel import STATUS_BEYOND_LIMIT, time_to_assigned
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,10 @@ COVERAGE_RULES: tuple[tuple[str, str, str], ...] = (
     ("drive_min_hospital", "covered_hospital", "hospital_drive_min"),
 )
 UNASSIGNED_AREA = "（未定位）"
+#: Time columns that may be cut off, and their status column.
+CUT_OFF_TIMES: dict[str, str] = {"walk_min_branch": "branch_status"}
+#: Rank of a time known only to exceed its cut-off, in percentiles (above any measured time).
+_ABOVE_LIMIT = 1e12
 
 
 def member_coverage(members: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
@@ -108,10 +119,29 @@ def _stats(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         hits = df.assign(_c=covered).groupby(keys, sort=True, dropna=False)["_c"].sum()
         share = (hits / n_precise.where(n_precise > 0)).round(4)
         parts.append(share.rename(f"share_{cov_col}"))
-        parts.append(g[time_col].median().round(2).rename(f"median_{short}_min"))
-        parts.append(g[time_col].quantile(0.9).round(2).rename(f"p90_{short}_min"))
-        parts.append((size - g[time_col].count()).rename(f"no_time_{short}"))
+        times, beyond = _ranked_times(df, time_col)
+        tg = df.assign(_t=times).groupby(keys, sort=True, dropna=False)["_t"]
+        for name, fig in (("median", tg.median()), ("p90", tg.quantile(0.9))):
+            parts.append(fig.where(fig < _ABOVE_LIMIT / 2).round(2).rename(f"{name}_{short}_min"))
+        parts.append((size - tg.count()).rename(f"no_time_{short}"))
+        if time_col in CUT_OFF_TIMES:
+            n_beyond = df.assign(_b=beyond).groupby(keys, sort=True, dropna=False)["_b"].sum().astype(int)
+            parts.append(n_beyond.rename(f"beyond_limit_{short}"))
     return pd.concat(parts, axis=1).reset_index()
+
+
+def _ranked_times(df: pd.DataFrame, time_col: str) -> tuple[np.ndarray, np.ndarray]:
+    """Times for percentiles: beyond-the-cut-off members rank above every measured time.
+
+    Returns the times (NaN where unknown) and the beyond-the-cut-off mask.
+    """
+    t = pd.to_numeric(df[time_col], errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    status_col = CUT_OFF_TIMES.get(time_col)
+    if status_col is None or status_col not in df:
+        return t, np.zeros(t.shape[0], dtype=bool)
+    beyond = (df[status_col].astype(str) == STATUS_BEYOND_LIMIT).to_numpy() & np.isnan(t)
+    t[beyond] = _ABOVE_LIMIT
+    return t, beyond
 
 
 def summarize_by_area(members: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,9 @@ Reason codes, in order of precedence (a member can carry several, joined by ``;`
 ``cross_township`` (跨乡镇)
     lives in a different 街道/乡镇 from the meeting place.
 ``far`` (远距离)
-    walks longer than ``branch_walk_min`` to the meeting place.
+    walks longer than ``branch_walk_min`` to the meeting place, or longer than the own-branch
+    search cut-off (``branch_status = "beyond_limit"``: no exact time, ``dispersion_note``
+    says e.g. ``> 120 min walk``).
 
 A remote member is not also tagged ``cross_township``/``far``: those compare places inside
 one city. At branch level: the share of members dispersed and the share living in the
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .geocode import Gazetteer, assign_admin_units, assign_county
+from .travel import STATUS_BEYOND_LIMIT
 from .vocab import REASONS
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ def classify_members(
     *,
     branch_walk_min: float,
     remote_rule: str = "city",
+    branch_limit_min: float | None = None,
 ) -> pd.DataFrame:
     """Flag dispersed members with their reasons.
 
@@ -63,6 +67,9 @@ def classify_members(
         The ``far`` threshold, minutes.
     remote_rule
         ``"city"`` or ``"county"`` (see the module docstring).
+    branch_limit_min
+        The own-branch search cut-off the times were measured with (for the note of a member
+        beyond it); members with ``branch_status == "beyond_limit"`` are far whatever it is.
 
     Returns
     -------
@@ -105,13 +112,15 @@ def classify_members(
     town = members.get("township", pd.Series("", index=members.index)).fillna("").astype(str)
     cross = ~remote & located & (town != "") & (b_town != "") & (town != b_town)
     walk = pd.to_numeric(members.get("walk_min_branch"), errors="coerce")
-    far = ~remote & (walk > branch_walk_min).fillna(False)
+    branch_status = members.get("branch_status", pd.Series("", index=members.index)).astype(str)
+    beyond = branch_status == STATUS_BEYOND_LIMIT  # known only to walk longer than the cut-off
+    far = ~remote & ((walk > branch_walk_min).fillna(False) | beyond)
 
     r, c, f = remote.to_numpy(), cross.to_numpy(), far.to_numpy()
     # remote excludes the other two, so these are all the combinations
     reason = np.select([r, c & f, c, f], ["remote", "cross_township;far", "cross_township", "far"], default="")
     place = loc["city"] + np.where(loc["county"] != loc["city"], loc["county"], "")
-    note = np.where(remote, place, "")
+    note = np.where(remote, place, np.where(far & beyond, beyond_limit_note(branch_limit_min), ""))
     note = np.where(remote & outside, np.where(place != "", place + "（", "") + "outside the loaded map extracts"
                     + np.where(place != "", "）", ""), note)
     return pd.DataFrame(
@@ -126,6 +135,11 @@ def classify_members(
         },
         index=members.index,
     )
+
+
+def beyond_limit_note(limit_min: float | None) -> str:
+    """Note of a member beyond the own-branch search cut-off, e.g. ``> 120 min walk``."""
+    return f"> {limit_min:g} min walk" if limit_min else "beyond the walking search limit"
 
 
 def branch_places(branches: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFrame:

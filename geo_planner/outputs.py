@@ -142,6 +142,11 @@ def _run_counts(result: RunResult) -> dict[str, Any]:
         "by_precision": _value_counts(m.loc[imprecise, "geocode_precision"]),
         "by_township": _value_counts(m.loc[imprecise, "township"].fillna("").astype(str).replace("", "（未定位）")),
     }
+    if "branch_status" in m:  # the own-branch search cut-off and who lies beyond it
+        counts["branch_search_limit"] = {
+            "limit_min": result.scenario.thresholds.branch_limit(),
+            "members_beyond": int((m["branch_status"] == "beyond_limit").sum()),
+        }
     if "dispersion_reason" in m:
         reasons = m["dispersion_reason"].str.split(";").explode()
         counts["dispersion_reasons"] = _value_counts(reasons[reasons != ""])

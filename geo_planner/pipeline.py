@@ -302,7 +302,7 @@ def _stage_travel(st: _State) -> None:
     timed.loc[imprecise, ["lon", "lat"]] = np.nan
     times = member_travel_table(
         st.walk, st.drive, timed, st.frames["branches"], st.frames["stations"], st.frames.get("hospitals"),
-        max_snap_m=st.scenario.network.max_snap_m,
+        max_snap_m=st.scenario.network.max_snap_m, branch_limit_min=st.scenario.thresholds.branch_limit(),
     )
     for col in [c for c in times.columns if c.endswith("_status")]:
         times.loc[imprecise, col] = IMPRECISE_STATUS
@@ -323,7 +323,7 @@ def _stage_dispersion(st: _State) -> None:
     """Dispersed members and each branch's dispersion shares."""
     sc = st.scenario
     disp = classify_members(st.members, st.frames["branches"], st.gaz, branch_walk_min=sc.thresholds.branch_walk_min,
-                            remote_rule=sc.dispersion.remote)
+                            remote_rule=sc.dispersion.remote, branch_limit_min=sc.thresholds.branch_limit())
     st.members = pd.concat([st.members, disp], axis=1)
     bd = branch_dispersion(st.members, flag_share=sc.branches.dispersed_share_flag)
     st.by_branch = st.by_branch.merge(bd, on="branch_id", how="left")
@@ -408,7 +408,8 @@ def _stage_export(st: _State) -> None:
     exports["coverage_by_branch_xlsx"] = export_table(
         st.by_branch, out / "coverage_by_branch.xlsx", table="coverage_by_branch"
     )
-    exports["members_xlsx"] = export_table(members_table(st.members), out / "members.xlsx", table="members")
+    exports["members_xlsx"] = export_table(members_table(st.members), out / "members.xlsx", table="members",
+                                           branch_limit_min=st.scenario.thresholds.branch_limit())
     if st.decision is not None:
         for name in DECISION_TABLES:
             exports[f"{name}_xlsx"] = export_table(getattr(st.decision, name), out / f"{name}.xlsx", table=name)

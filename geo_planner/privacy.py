@@ -176,12 +176,12 @@ SUPPRESSED_TEXT = {
 _PUBLIC_SITE_KINDS = ("new_station",)
 
 
-#: Count columns of the summary tables not named ``n_…``/``no_time_…``.
+#: Count columns of the summary tables not named ``n_…``/``no_time_…``/``beyond_limit_…``.
 _COUNT_COLUMNS = frozenset({"imprecise_location"})
 
 
 def _is_count_column(name: str) -> bool:
-    return name.startswith(("n_", "no_time_")) or name in _COUNT_COLUMNS
+    return name.startswith(("n_", "no_time_", "beyond_limit_")) or name in _COUNT_COLUMNS
 
 
 def small_cell_rule(df: pd.DataFrame, *, size_col: str = "members", min_group: int = MIN_GROUP) -> pd.DataFrame:
@@ -189,7 +189,8 @@ def small_cell_rule(df: pd.DataFrame, *, size_col: str = "members", min_group: i
 
     * a row describing fewer than ``min_group`` people shows no number at all (its size, shares,
       medians, percentiles and counts become empty) and ``suppressed`` is true;
-    * in the other rows every count of 1 to ``min_group - 1`` people (``n_…``, ``no_time_…``)
+    * in the other rows every count of 1 to ``min_group - 1`` people (``n_…``, ``no_time_…``,
+      ``beyond_limit_…``)
       is emptied, and so is a share whose numerator is such a count;
     * where exactly one community of a township is suppressed, the next smallest one is too, so
       that its size cannot be recovered from the township's total (secondary suppression);

@@ -44,14 +44,22 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from .errors import GeoPlannerError, Problem, ScenarioError
 from .atomic import atomic_write
+from .errors import GeoPlannerError, Problem, ScenarioError
 from .settings import RegionSettings, RunSettings, Scenario, _resolve_paths, _scenario_files, scenario_from_dict
 
 log = logging.getLogger(__name__)
 
 #: ``on_region(name, summary)`` is called in the client as each region finishes.
 RegionFn = Callable[[str, dict[str, Any]], None]
+#: ``on_progress(name, text, fraction)`` is called in the client as a region moves on: ``text``
+#: is the pipeline's stage (and model) text, ``fraction`` the share of that region done (0–1).
+RegionProgressFn = Callable[[str, str, float], None]
+
+#: Dask event topic on which workers publish their regions' progress.
+PROGRESS_TOPIC = "geo_planner.region_progress"
+#: Least seconds between two progress events of one region (stage changes are always sent).
+PROGRESS_EVERY_S = 0.5
 
 REASONS = ("remote", "cross_township", "far")
 
@@ -205,8 +213,43 @@ def _shares(m: pd.DataFrame) -> dict[str, Any]:
     return row
 
 
-def run_region(name: str, scenario: Scenario, out_dir: Path | str) -> dict[str, Any]:
+def _throttled(name: str, send: Callable[[dict[str, Any]], None]) -> Callable[[str, float], None]:
+    """A pipeline progress callback sending ``{region, text, fraction}``: each new stage, else every
+    :data:`PROGRESS_EVERY_S` seconds at most."""
+    last = {"t": 0.0, "stage": ""}
+
+    def progress(text: str, fraction: float) -> None:
+        now = time.monotonic()
+        stage = text.split(":", 1)[0]
+        if stage == last["stage"] and now - last["t"] < PROGRESS_EVERY_S and fraction < 1.0:
+            return
+        last.update(t=now, stage=stage)
+        send({"region": name, "text": text, "fraction": round(float(fraction), 4)})
+
+    return progress
+
+
+def _region_progress(name: str, on_progress: RegionProgressFn | None, publish: bool) -> Callable[[str, float], None] | None:
+    """The progress callback of a region: to ``on_progress`` in-process, or as Dask events from a worker."""
+    if publish:
+        from distributed import get_worker
+
+        worker = get_worker()
+        return _throttled(name, lambda msg: worker.log_event(PROGRESS_TOPIC, msg))
+    if on_progress is not None:
+        return _throttled(name, lambda msg: on_progress(msg["region"], msg["text"], msg["fraction"]))
+    return None
+
+
+def run_region(
+    name: str, scenario: Scenario, out_dir: Path | str, *,
+    on_progress: RegionProgressFn | None = None, publish_progress: bool = False,
+) -> dict[str, Any]:
     """Run one region's pipeline into ``out_dir`` and return its summary (never raises).
+
+    Progress goes to ``on_progress`` (in-process), or with ``publish_progress`` (inside a Dask
+    task) as events on :data:`PROGRESS_TOPIC`, which :func:`run_province` hands to its own
+    ``on_progress`` in the client.
 
     Returns
     -------
@@ -221,7 +264,7 @@ def run_region(name: str, scenario: Scenario, out_dir: Path | str) -> dict[str, 
     summary: dict[str, Any] = {"region": name, "status": "ok", "error": "", "out_dir": str(out_dir),
                                "worker_pid": os.getpid()}
     try:
-        result = run(scenario, out_dir)
+        result = run(scenario, out_dir, progress=_region_progress(name, on_progress, publish_progress))
     except Exception as exc:  # reported in regions.csv; the other regions go on
         log.exception("region %s failed", name)
         summary.update(status="failed", error=f"{type(exc).__name__}: {exc}", wall_s=round(time.perf_counter() - t0, 3),
@@ -288,6 +331,7 @@ def run_province(
     *,
     scheduler: str | None = None,
     on_region: RegionFn | None = None,
+    on_progress: RegionProgressFn | None = None,
     cluster_options: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run every region and write the province summary.
@@ -304,6 +348,9 @@ def run_province(
         Dask scheduler address. Defaults to ``province.run.scheduler``.
     on_region
         Called as ``on_region(name, summary)`` as each region finishes (in finishing order).
+    on_progress
+        Called as ``on_progress(name, text, fraction)`` as a region moves through its stages and
+        models (from the workers' events on a Dask scheduler), in the client.
     cluster_options
         Overrides of :func:`local_cluster_size` for ``local`` (e.g. ``{"n_workers": 2}``).
 
@@ -327,14 +374,17 @@ def run_province(
 
     if scheduler is None:
         for name, scenario in province.regions:
-            done(run_region(name, scenario, dirs[name]))
+            done(run_region(name, scenario, dirs[name], on_progress=on_progress))
     else:
         from distributed import as_completed
 
         client, cluster = _client(scheduler, len(province.regions), cluster_options)
         try:
+            if on_progress is not None:
+                client.subscribe_topic(PROGRESS_TOPIC, lambda event: on_progress(
+                    event[1]["region"], event[1]["text"], event[1]["fraction"]))
             futures = {client.submit(run_region, name, scenario, str(dirs[name]), key=f"region-{i}-{name}",
-                                     pure=False): name
+                                     publish_progress=on_progress is not None, pure=False): name
                        for i, (name, scenario) in enumerate(province.regions)}
             for fut in as_completed(list(futures)):
                 name = futures[fut]
@@ -344,6 +394,8 @@ def run_province(
                     done({"region": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
                           "out_dir": str(dirs[name]), "timings": {}, "remote": pd.DataFrame()})
         finally:
+            if on_progress is not None:
+                client.unsubscribe_topic(PROGRESS_TOPIC)
             client.close()
             if cluster is not None:
                 cluster.close()

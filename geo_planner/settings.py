@@ -178,11 +178,40 @@ class GeocodeSettings(_Model):
 
 
 class Thresholds(_Model):
-    """Coverage thresholds in minutes (the 15-minute life circle)."""
+    """Coverage thresholds in minutes (the 15-minute life circle).
+
+    Attributes
+    ----------
+    station_walk_min, branch_walk_min, hospital_drive_min
+        A member is covered when the walk (drive) is within these minutes. ``branch_walk_min``
+        is also the 远距离 (``far``) threshold of dispersion.
+    branch_search_limit_min
+        Cut-off of the own-branch walking searches (default 120): a member whose walk to the
+        branch's meeting place is longer gets no time but ``branch_status = "beyond_limit"``,
+        is far (远距离) and not covered, and reads ``> 120`` in maps and exports — beyond it
+        the exact figure changes no decision, and the searches stop early. When given, it must
+        exceed ``branch_walk_min``; the default is off where ``branch_walk_min`` reaches it.
+        ``0`` (or ``null`` in JSON) measures every walk in full.
+    """
 
     station_walk_min: float = Field(15.0, gt=0, le=240)
     branch_walk_min: float = Field(20.0, gt=0, le=240)
     hospital_drive_min: float = Field(30.0, gt=0, le=480)
+    branch_search_limit_min: float | None = Field(120.0, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _limit_above_threshold(self) -> Thresholds:
+        limit = self.branch_search_limit_min
+        given = "branch_search_limit_min" in self.model_fields_set
+        if given and limit and limit <= self.branch_walk_min:
+            raise ValueError(f"branch_search_limit_min ({limit:g}) must exceed branch_walk_min "
+                             f"({self.branch_walk_min:g}), the coverage and 远距离 threshold; 0 turns it off")
+        return self
+
+    def branch_limit(self) -> float | None:
+        """The own-branch search cut-off in minutes, ``None`` when off (every walk measured)."""
+        limit = self.branch_search_limit_min
+        return limit if limit and limit > self.branch_walk_min else None
 
 
 class SitingSettings(_Model):

@@ -480,6 +480,12 @@ def test_dispersed_members_of_a_branch(server, demo, planted):
             "far",
         }
         assert planner.get(f"/runs/{run_id}/branches/B99/dispersed").status_code == 404
+        # a walk beyond the 120-min search cut-off: no number, the status and a note say so
+        beyond = [m for b in ("B04", "B09")
+                  for m in planner.get(f"/runs/{run_id}/branches/{b}/dispersed").json()["dispersed"]
+                  if m["branch_status"] == "beyond_limit"]
+        assert beyond and all(m["walk_min_branch"] is None and "far" in m["dispersion_reason"]
+                              and m["dispersion_note"] == "> 120 min walk" for m in beyond)
     with server.client("viewer") as viewer:
         assert viewer.get(f"/runs/{run_id}/branches/{ex['branch_id']}/dispersed").status_code == 403
 
@@ -526,6 +532,8 @@ def test_exports(server, demo, tmp_path):
         ws = wb[wb.sheetnames[0]]
         rows = list(ws.iter_rows(values_only=True))
         assert "编号" in rows[0] and "姓名" in rows[0] and len(rows) == 1 + 708
+        walk = rows[0].index("步行至支部(分钟)")
+        assert any(r[walk] == "> 120" for r in rows[1:])  # beyond the search cut-off, not a blank
         c = planner.get(f"/runs/{run_id}/exports/members.csv")
         assert c.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel shows Chinese
         assert c.headers["content-type"].startswith("text/csv")

@@ -222,7 +222,11 @@ def test_redact_for_viewer(members: pd.DataFrame, recommendations: pd.DataFrame)
         redact_for_role(members, "members", "guest")  # type: ignore[arg-type]
 
 
-def test_xlsx_cells_round_trip_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_rows", [20_000, 700])
+def test_xlsx_cells_round_trip_exactly(tmp_path: Path, chunk_rows: int, monkeypatch) -> None:
+    from geo_planner.export import xlsx
+
+    monkeypatch.setattr(xlsx, "_CHUNK_ROWS", chunk_rows)  # rows streamed in one chunk, or in five
     n = 3000
     long_ids = ";".join(f"M{i:06d}" for i in range(5000))  # 40,000 characters: over Excel's cell limit
     df = pd.DataFrame(

@@ -248,3 +248,51 @@ def test_own_target_cut_off_never_a_wrong_number(walk_net, extract):
     island = np.arange(ms.edge.shape[0]) >= 3000
     assert ((status[island] == "unreachable") | (status[island] == "off_network")).all()
     assert (status[island] == full_status[island]).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_site_major_merge_equals_sorting_min(seed):
+    # the cost matrix's merge of graph pairs and same-edge pairs equals the general min-of-duplicates build
+    from geo_planner.network import csr_min
+    from geo_planner.travel import _site_major_csr
+
+    rng = np.random.default_rng(seed)
+    n_m, n_s = 300, 40
+    dense = rng.random((n_m, n_s)) < 0.2
+    cols, rows = np.nonzero(dense.T)  # site-major, unique
+    vals = rng.random(rows.size) * 10 + 1e-9
+    k = 60
+    pick = rng.integers(0, rows.size, k // 2)  # half overlap stored pairs, half are new
+    xr = np.r_[rows[pick], rng.integers(0, n_m, k - k // 2)]
+    xc = np.r_[cols[pick], rng.integers(0, n_s, k - k // 2)]
+    xv = rng.random(k) * 10 + 1e-9
+    xr, xc, xv = np.r_[xr, xr[:5]], np.r_[xc, xc[:5]], np.r_[xv, xv[:5] / 2]  # duplicates among the extras too
+    want = csr_min(np.r_[rows, xr], np.r_[cols, xc], np.r_[vals, xv], (n_m, n_s))
+    got = _site_major_csr(rows, cols, vals, xr, xc, xv, (n_m, n_s))
+    assert got.has_sorted_indices
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
+    # input not in site-major order takes the general path, same answer
+    perm = rng.permutation(rows.size)
+    again = _site_major_csr(rows[perm], cols[perm], vals[perm], xr, xc, xv, (n_m, n_s))
+    assert (again != want).nnz == 0
+
+
+@pytest.mark.parametrize("extract", [0, 1])
+def test_cost_matrix_same_whether_members_are_timed_all_or_near_reached_nodes(walk_net, extract, monkeypatch):
+    # the two ways cost_matrix times members (every member per site; only those next to a node the
+    # cut-off search reached) give the same matrix, on 贵溪 and on 南京
+    from geo_planner import travel
+
+    rng = np.random.default_rng(5 + extract)
+    mlon, mlat = _random_points(walk_net, 600, rng, extract=extract)
+    flon, flat = _random_points(walk_net, 40, rng, extract=extract)
+    ms, fs = walk_net.snap(mlon, mlat, max_snap_m=3000), walk_net.snap(flon, flat, max_snap_m=3000)
+    got = {}
+    for mode, share in (("all", -1.0), ("near", 2.0)):
+        monkeypatch.setattr(travel, "_DENSE_REACH", share)
+        got[mode] = cost_matrix(walk_net, ms, fs, 8.0, chunk=16)
+    assert 0 < got["near"].nnz < 600 * 40 * 0.9
+    assert (got["all"] != got["near"]).nnz == 0
+    np.testing.assert_array_equal(got["all"].indptr, got["near"].indptr)

@@ -80,3 +80,38 @@ def test_gini_and_equity_figures() -> None:
     assert fig["p90_min"] == 9.0 and fig["share_beyond"] == 0.0 and fig["max_min"] == 10.0
     with pytest.raises(ValueError):
         gini(np.array([-1.0]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_nearest_open_matches_dense_argmin(seed):
+    # nearest open site per member (ties: lowest index) equals a dense argmin, empty rows included
+    import scipy.sparse as sp
+
+    from geo_planner.siting.models.p_center import _nearest_open
+
+    rng = np.random.default_rng(seed)
+    dense = np.where(rng.random((200, 30)) < 0.15, rng.integers(1, 6, (200, 30)).astype(float), 0.0)
+    dense[:10] = 0.0  # members with no site in reach
+    cost = sp.csr_array(dense)
+    open_mask = rng.random(30) < 0.5
+    site, best = _nearest_open(cost, open_mask)
+    full = np.where((dense > 0) & open_mask, dense, np.inf)
+    want_best = full.min(axis=1)
+    want_site = np.where(np.isfinite(want_best), full.argmin(axis=1), -1)
+    np.testing.assert_array_equal(best, want_best)
+    np.testing.assert_array_equal(site, want_site)
+
+
+def test_p_center_with_existing_sites_and_empty_rows_matches_brute_force() -> None:
+    # members already served by an existing site, and members out of every site's reach (trailing
+    # empty rows), leave the exact answer unchanged
+    rng = np.random.default_rng(11)
+    dense = np.where(rng.random((40, 9)) < 0.35, rng.integers(1, 30, (40, 9)).astype(float), np.inf)
+    dense[-5:] = np.inf
+    existing = np.zeros(9, bool)
+    existing[[0, 4]] = True
+    r, c = np.nonzero(np.isfinite(dense))
+    res = p_center(sp.csr_array((dense[r, c], (r, c)), shape=dense.shape), 2, existing=existing)
+    radius, served = _brute(dense, 2, existing)
+    assert res.status == "optimal" and served <= 35
+    assert (res.radius_min, res.served) == (pytest.approx(radius, abs=1e-9), served)

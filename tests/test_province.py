@@ -160,7 +160,9 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
     ], light=True)
     prov = load_plan(toml)
     seen: list[str] = []
-    serial = run_province(prov, tmp_path / "serial", on_region=lambda n, s: seen.append(n))
+    events: dict[str, list[tuple[str, str, float]]] = {"serial": [], "local": []}
+    serial = run_province(prov, tmp_path / "serial", on_region=lambda n, s: seen.append(n),
+                          on_progress=lambda *e: events["serial"].append(e))
     assert seen == ["贵溪南京", "坏", "贵溪"]
     # an existing cluster reached by its tcp:// address (the `--scheduler tcp://HOST:PORT` path)
     from distributed import LocalCluster
@@ -168,7 +170,8 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://")
-        local = run_province(prov, tmp_path / "local", scheduler=address)
+        local = run_province(prov, tmp_path / "local", scheduler=address,
+                             on_progress=lambda *e: events["local"].append(e))
     assert not _spawned_children()
     assert json.loads((tmp_path / "local" / "run.json").read_text(encoding="utf-8"))["scheduler"] == address
 
@@ -183,6 +186,14 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
             b = tmp_path / "local" / "regions" / region / name
             assert _csv(a) == _csv(b), (region, name)
     assert not (tmp_path / "local" / "regions" / "坏" / "members.csv").exists()
+    # progress from inside each region (in-process, and from the Dask workers as events): stages and models
+    for mode, evs in events.items():
+        for region in ("贵溪南京", "贵溪"):
+            mine = [(t, f) for n, t, f in evs if n == region]
+            assert {"load", "network", "travel", "siting", "export"} <= {t.split(":")[0] for t, _ in mine}, mode
+            assert any(t.startswith("siting: ") for t, _ in mine), (mode, region)  # the model running
+            assert max(f for _, f in mine) > 0.9 and min(f for _, f in mine) < 0.1
+        assert {t.split(":")[0] for n, t, _ in evs if n == "坏"} == {"load"}, mode  # it failed while loading
 
     # 异地 across regions: 贵溪's members living in 南京 are outside 贵溪's extract, inside 贵溪南京's
     cross = pd.read_csv(tmp_path / "local" / "cross_region.csv", encoding="utf-8-sig", dtype=str).fillna("")

@@ -61,7 +61,8 @@ def download_export(
     df = table_for_role(store, run_id, table, role)  # type: ignore[arg-type]
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=store.data_dir))
     try:
-        path = export_table(df, tmp / filename, table=table, fmt=fmt, language=language)  # type: ignore[arg-type]
+        path = export_table(df, tmp / filename, table=table, fmt=fmt, language=language,  # type: ignore[arg-type]
+                            branch_limit_min=run.scenario_model().thresholds.branch_limit())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -13,10 +13,12 @@ from typing import Final
 
 import pandas as pd
 
+from ..travel import STATUS_BEYOND_LIMIT
 from ..vocab import TABLES, VALUE_LABELS, Language, TableName
 from ..zhformat import dates_zh
 
-__all__ = ["DATE_COLUMNS", "HEADERS", "SHEET_NAMES", "check_table", "header_label", "translate_frame"]
+__all__ = ["DATE_COLUMNS", "HEADERS", "SHEET_NAMES", "beyond_limit_cells", "check_table", "header_label",
+           "translate_frame"]
 
 _COMMON: Final[dict[str, str]] = {
     "id": "编号",
@@ -68,6 +70,7 @@ _COMMON: Final[dict[str, str]] = {
     "median_walk_branch_min": "步行至支部中位数(分钟)",
     "p90_walk_branch_min": "步行至支部90%分位(分钟)",
     "no_time_walk_branch": "无支部步行时间人数",
+    "beyond_limit_walk_branch": "步行至支部超过计算上限人数",
     "median_drive_hospital_min": "驾车至最近医院中位数(分钟)",
     "p90_drive_hospital_min": "驾车至最近医院90%分位(分钟)",
     "no_time_drive_hospital": "无医院驾车时间人数",
@@ -268,11 +271,32 @@ def _translate_values(series: pd.Series, column: str) -> pd.Series:
 DATE_COLUMNS: frozenset[str] = frozenset({"birth"})
 
 
-def translate_frame(df: pd.DataFrame, table: TableName, language: Language = "zh") -> pd.DataFrame:
+def beyond_limit_cells(df: pd.DataFrame, branch_limit_min: float | None) -> pd.DataFrame:
+    """The walk to the branch of members beyond the search cut-off as text (``> 120``), not a blank.
+
+    Other cells keep their numbers; without the limit the cell says the status label.
+    """
+    if "walk_min_branch" not in df.columns or "branch_status" not in df.columns:
+        return df
+    t = pd.to_numeric(df["walk_min_branch"], errors="coerce")
+    beyond = (df["branch_status"].astype(str) == STATUS_BEYOND_LIMIT) & t.isna()
+    if not beyond.any():
+        return df
+    text = f"> {branch_limit_min:g}" if branch_limit_min else VALUE_LABELS["_status"][STATUS_BEYOND_LIMIT]
+    out = df.copy()
+    out["walk_min_branch"] = t.astype("object").where(~beyond, text)
+    return out
+
+
+def translate_frame(
+    df: pd.DataFrame, table: TableName, language: Language = "zh", *, branch_limit_min: float | None = None,
+    beyond_as_text: bool = True,
+) -> pd.DataFrame:
     """Rename headers and translate coded values for people to read.
 
     In ``zh``, dates (:data:`DATE_COLUMNS`) are written the Chinese way (``1948年10月5日``);
-    text that is not a date stays as it was.
+    text that is not a date stays as it was; a walk beyond the own-branch search cut-off reads
+    ``> 120`` (:func:`beyond_limit_cells`) when ``beyond_as_text``.
 
     Parameters
     ----------
@@ -282,6 +306,11 @@ def translate_frame(df: pd.DataFrame, table: TableName, language: Language = "zh
         Which table it is (headers differ: a member's ``name`` is 姓名, a branch's 支部名称).
     language
         ``zh``: Chinese headers and values; ``en``: unchanged canonical names and values.
+    branch_limit_min
+        The run's own-branch search cut-off (``[thresholds] branch_search_limit_min``), minutes.
+    beyond_as_text
+        Write beyond-the-cut-off walks as text (spreadsheets); ``False`` keeps the column
+        numeric (GIS attributes; the status column says why the time is missing).
 
     Returns
     -------
@@ -294,6 +323,8 @@ def translate_frame(df: pd.DataFrame, table: TableName, language: Language = "zh
         return out
     if language != "zh":
         raise ValueError(f"unknown language {language!r}; use 'zh' or 'en'")
+    if beyond_as_text:
+        out = beyond_limit_cells(out, branch_limit_min)
     for col in out.columns:
         out[col] = _translate_values(out[col], str(col))
         if col in DATE_COLUMNS:  # 1948-10-05 → 1948年10月5日

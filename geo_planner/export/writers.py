@@ -61,7 +61,7 @@ def _csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _geo_frame(df: pd.DataFrame, table: str, language: Language) -> Any:
+def _geo_frame(df: pd.DataFrame, table: str, language: Language, branch_limit_min: float | None) -> Any:
     """Return the table as a WGS-84 GeoDataFrame of translated attributes (points from lon/lat)."""
     import geopandas as gpd
 
@@ -79,7 +79,8 @@ def _geo_frame(df: pd.DataFrame, table: str, language: Language) -> Any:
         raise InputError(
             f"table '{table}' has no lon/lat columns and no geometry; export it as xlsx or csv instead"
         )
-    attrs = translate_frame(df, table, language)  # type: ignore[arg-type]
+    attrs = translate_frame(df, table, language, branch_limit_min=branch_limit_min,  # type: ignore[arg-type]
+                            beyond_as_text=False)
     for i in range(attrs.shape[1]):
         s = attrs.iloc[:, i]
         if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
@@ -97,6 +98,7 @@ def export_table(
     fmt: ExportFormat | None = None,
     language: Language = "zh",
     sheet_name: str | None = None,
+    branch_limit_min: float | None = None,
 ) -> Path:
     """Write a result table as XLSX, CSV, GeoJSON or GeoPackage.
 
@@ -118,6 +120,9 @@ def export_table(
         ``zh`` (Chinese headers and values, the default) or ``en`` (canonical names).
     sheet_name
         XLSX sheet name; a Chinese name of the table by default (the table name in English).
+    branch_limit_min
+        The run's own-branch search cut-off, minutes: in ``zh`` spreadsheets a member beyond it
+        reads ``> 120`` in the walk-to-branch column (GIS attributes stay numeric).
 
     Returns
     -------
@@ -137,14 +142,14 @@ def export_table(
     path = Path(path)
     kind = _format_of(path, fmt)
     if kind in ("geojson", "gpkg"):
-        gdf = _geo_frame(df, table, language)
+        gdf = _geo_frame(df, table, language, branch_limit_min)
         driver = "GeoJSON" if kind == "geojson" else "GPKG"
 
         def write_geo(p: Path) -> None:
             gdf.to_file(p, driver=driver, layer=table, engine="pyogrio")
 
         return atomic_write(path, write_geo)
-    frame = translate_frame(df, table, language)
+    frame = translate_frame(df, table, language, branch_limit_min=branch_limit_min)
     if kind == "csv":
         safe = _csv_safe(frame)
         return atomic_write(path, lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig"))

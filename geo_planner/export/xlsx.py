@@ -12,6 +12,7 @@ import math
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -107,70 +108,91 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     if len(frame) == 0 or frame.shape[1] == 0:
         return
 
-    row_numbers = [str(r) for r in range(2, len(frame) + 2)]
-    columns = [
-        _xlsx_cells(frame.iloc[:, i], get_column_letter(i + 1), row_numbers) for i in range(frame.shape[1])
-    ]
-    by_row = zip(row_numbers, zip(*columns, strict=True), strict=True)
-    rows = "".join(f'<row r="{r}">{"".join(cells)}</row>' for r, cells in by_row)
     sheet_name = "xl/worksheets/sheet1.xml"
     tmp = path.with_name(path.name + ".rows")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+    big = len(frame) * frame.shape[1] * 64 > zipfile.ZIP64_LIMIT  # a rough upper bound of the sheet's bytes
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
         for item in src.infolist():
             data = src.read(item.filename)
-            level = 6
-            if item.filename == sheet_name:
-                xml = data.decode("utf-8")
-                cut = xml.index("</sheetData>")
-                data = (xml[:cut] + rows + xml[cut:]).encode("utf-8")
-                level = 1  # repetitive XML: fast compression is nearly as small
-            dst.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=level)
+            if item.filename != sheet_name:
+                dst.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+                continue
+            xml = data.decode("utf-8")
+            cut = xml.index("</sheetData>")
+            # the rows are streamed in chunks (repetitive XML: fast compression is nearly as small)
+            with dst.open(sheet_name, "w", force_zip64=big) as out:
+                out.write(xml[:cut].encode("utf-8"))
+                for chunk in _row_chunks(frame):
+                    out.write(chunk.encode("utf-8"))
+                out.write(xml[cut:].encode("utf-8"))
     os.replace(tmp, path)
 
 
-#: One ``str.translate`` escapes XML and drops the control characters XML 1.0 forbids.
-_XML_TABLE: Final[dict[int, str | None]] = {
-    **{c: None for c in (*range(0, 9), 11, 12, *range(14, 32))},
-    ord("&"): "&amp;",
-    ord("<"): "&lt;",
-    ord(">"): "&gt;",
-}
+#: Rows of a sheet built and written at a time (bounds the memory of a large table's XML).
+_CHUNK_ROWS: Final[int] = 20_000
+
+
+def _row_chunks(frame: pd.DataFrame) -> Iterator[str]:
+    """The sheet's data rows as SpreadsheetML, :data:`_CHUNK_ROWS` rows at a time.
+
+    Rows and cells carry no reference (``r`` is optional in SpreadsheetML): each ``<row>``
+    follows the header and each ``<c>`` its left neighbour, a missing value an empty ``<c/>``.
+    """
+    for start in range(0, len(frame), _CHUNK_ROWS):
+        part = frame.iloc[start:start + _CHUNK_ROWS]
+        columns = [_xlsx_cells(part.iloc[:, i]) for i in range(part.shape[1])]
+        yield "<row>" + "</row><row>".join(map("".join, zip(*columns, strict=True))) + "</row>"
+
+
+#: Characters an XML text node cannot hold as they are (escaped) or at all (dropped, XML 1.0).
+_XML_SPECIAL: Final = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_ESCAPE: Final[dict[str, str]] = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_EMPTY: Final = "<c/>"
+_TEXT_CELL: Final = '<c t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>'
 
 
 def _xml_text(values: list[str]) -> list[str]:
-    """Texts made safe for an XML text node, cut to Excel's cell limit."""
-    return [
-        (_cell_text(v) if len(v) > XLSX_CELL_MAX else v).translate(_XML_TABLE) for v in values
-    ]
+    """Texts made safe for an XML text node, cut to Excel's cell limit.
+
+    One regex scan of the whole column finds the few texts needing work; the rest pass as they are.
+    """
+    out = [_cell_text(v) if len(v) > XLSX_CELL_MAX else v for v in values]
+    if _XML_SPECIAL.search("".join(out)) is None:
+        return out
+    esc = _XML_ESCAPE.get
+    return [_XML_SPECIAL.sub(lambda m: esc(m.group(), ""), v) if _XML_SPECIAL.search(v) else v for v in out]
 
 
-def _xlsx_cells(s: pd.Series, letter: str, rows: list[str]) -> list[str]:
-    """Return the SpreadsheetML ``<c>`` elements of one column.
+def _xlsx_cells(s: pd.Series) -> list[str]:
+    """Return the SpreadsheetML ``<c>`` elements of one column (no cell references).
 
-    Numbers stay numbers, NaN is an empty cell, everything else is text (an ``=…`` typed
-    by a planner is text, never a formula).
+    Numbers stay numbers (also the float cells of a mixed column, such as a walk time that
+    reads ``> 120`` for some members), NaN (and an empty text) is an empty ``<c/>``, everything
+    else is text (an ``=…`` typed by a planner is text, never a formula). One formatting call per cell.
     """
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
-        flags = ["1" if v else "0" for v in s.fillna(False).astype(bool)]
-        cells = [f'<c r="{letter}{r}" t="b"><v>{v}</v></c>' for r, v in zip(rows, flags, strict=True)]
+        flags = s.fillna(False).astype(bool).to_numpy()
+        cells = np.where(flags, '<c t="b"><v>1</v></c>', '<c t="b"><v>0</v></c>').tolist()
     elif pd.api.types.is_numeric_dtype(s.dtype):
         values = s.to_numpy(dtype="float64", na_value=np.nan)
         missing = missing | ~np.isfinite(values)
-        if pd.api.types.is_integer_dtype(s.dtype):
-            text = [str(v) for v in s.astype("object").tolist()]
-        else:
-            text = [repr(v) for v in values.tolist()]
-        cells = [f'<c r="{letter}{r}"><v>{v}</v></c>' for r, v in zip(rows, text, strict=True)]
+        raw = s.astype("object").tolist() if pd.api.types.is_integer_dtype(s.dtype) else values.tolist()
+        cells = list(map("<c><v>{}</v></c>".format, raw))
     else:
-        raw = s.astype("object").where(~missing, "")
-        text = _xml_text([v if isinstance(v, str) else str(v) for v in raw])
-        missing = missing | np.array([t == "" for t in text], dtype=bool)
-        cells = [
-            f'<c r="{letter}{r}" t="inlineStr"><is><t xml:space="preserve">{t}</t></is></c>'
-            for r, t in zip(rows, text, strict=True)
-        ]
-    if missing.any():
-        for i in np.flatnonzero(missing):
-            cells[i] = ""
+        raw = s.astype("object").where(~missing, "").tolist()
+        if isinstance(s.dtype, pd.StringDtype):  # text columns hold str already
+            text = _xml_text(raw)
+        else:
+            text = _xml_text([v if isinstance(v, str) else str(v) for v in raw])
+            # the float cells of a mixed column (a walk time reading "> 120" for some) stay numbers
+            for i in [i for i, v in enumerate(raw) if isinstance(v, (float, np.floating)) and math.isfinite(v)]:
+                text[i] = None
+        numbers = [i for i, t in enumerate(text) if t is None] if not isinstance(s.dtype, pd.StringDtype) else []
+        cells = list(map(_TEXT_CELL.format, text))
+        for i in numbers:
+            cells[i] = "<c><v>{}</v></c>".format(float(raw[i]))
+        missing = missing | (np.array([t == "" for t in text]) if text else np.zeros(0, bool))
+    for i in np.flatnonzero(missing):
+        cells[i] = _EMPTY
     return cells

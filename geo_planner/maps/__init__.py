@@ -103,7 +103,8 @@ def build_map(
         Networks for the stations' walking and the hospitals' driving service areas; without
         them (and without ``station_areas``/``hospital_areas``) no area is drawn.
     thresholds
-        Minutes of the service areas and of the "within reach" counts.
+        Minutes of the service areas and of the "within reach" counts; a member beyond the
+        own-branch search cut-off (``branch_status = "beyond_limit"``) reads ``> 120``.
     settings
         Tiles, language, and the member count above which members are aggregated.
     role
@@ -132,6 +133,7 @@ def build_map(
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; use one of {', '.join(map(repr, ROLES))}")
     c = _new_canvas(settings, role)
+    c.branch_limit_min = thresholds.branch_limit()
     add_members(c, members, settings)
     add_branches(c, branches, members)
     add_facilities(c, STATIONS, stations, members, limit=thresholds.station_walk_min, net=walk,

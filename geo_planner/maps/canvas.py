@@ -37,6 +37,8 @@ class Canvas:
         Sentences under the legend.
     bounds_lon, bounds_lat
         Display coordinates of everything drawn, for the first view.
+    branch_limit_min
+        The own-branch search cut-off of the run (a member beyond it reads ``> 120``).
     """
 
     m: folium.Map
@@ -47,6 +49,7 @@ class Canvas:
     notes: list[str] = field(default_factory=list)
     bounds_lon: list[FloatArray] = field(default_factory=list)
     bounds_lat: list[FloatArray] = field(default_factory=list)
+    branch_limit_min: float | None = None
 
     @property
     def labels(self) -> dict[str, str]:

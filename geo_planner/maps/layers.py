@@ -25,6 +25,7 @@ from ..privacy import MIN_GROUP, VIEWER_CELL_M, grid_cell_size, grid_cells
 from ..privacy import lonlat as _lonlat
 from ..privacy import str_col as _str_col
 from ..settings import MapSettings
+from ..travel import STATUS_BEYOND_LIMIT
 from .canvas import Canvas
 from .elements import Display, PointLayer, html_minutes, html_text, ramp
 from .labels import reason_label
@@ -144,7 +145,7 @@ def _large_grid(c: Canvas, lon: FloatArray, lat: FloatArray, max_points: int) ->
 def _member_points(c: Canvas, mem: pd.DataFrame, dx: FloatArray, dy: FloatArray) -> list[list[float]]:
     """Every member as a clustered point with a popup; returns heat-map rows."""
     L = c.labels
-    labels, values = _member_values(mem, L, c.lang)
+    labels, values = _member_values(mem, L, c.lang, c.branch_limit_min)
     data = [[float(y), float(x), 0, v] for x, y, v in zip(dx, dy, values, strict=True)]
     PointLayer(data, labels=labels, colors=[MEMBER_COLOR], name=L["members"], cluster=True).add_to(c.m)
     c.legend.append((swatch_dot(MEMBER_COLOR), L["member_point"]))
@@ -180,8 +181,13 @@ def _grid_layer(cells: pd.DataFrame, disp: Display, name: str, tip: str, group: 
     ).add_to(group)
 
 
-def _member_values(mem: pd.DataFrame, L: dict[str, str], lang: str) -> tuple[list[str], list[list[str]]]:
-    """Popup labels and, per member, ``[title, value…]`` (HTML-escaped), built column-wise."""
+def _member_values(
+    mem: pd.DataFrame, L: dict[str, str], lang: str, branch_limit_min: float | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Popup labels and, per member, ``[title, value…]`` (HTML-escaped), built column-wise.
+
+    A walk beyond the own-branch search cut-off reads ``> 120`` (never a dash or a number).
+    """
     names = _str_col(mem, "name")
     ids = _str_col(mem, "id")
     labels = [L["id"]]
@@ -193,7 +199,12 @@ def _member_values(mem: pd.DataFrame, L: dict[str, str], lang: str) -> tuple[lis
                      ("drive_min_hospital", "drive_hospital")):
         if col in mem.columns:
             labels.append(L[key])
-            columns.append(mem[col].map(html_minutes).tolist())
+            cells = mem[col].map(html_minutes)
+            if col == "walk_min_branch" and "branch_status" in mem.columns:
+                beyond = (mem["branch_status"].astype(str) == STATUS_BEYOND_LIMIT) & mem[col].isna()
+                text = f"&gt; {branch_limit_min:g}" if branch_limit_min else html.escape(L["beyond_limit"])
+                cells = cells.mask(beyond, text)
+            columns.append(cells.tolist())
     if "dispersion_reason" in mem.columns:
         reason = mem["dispersion_reason"].fillna("").astype(str)
         labels.append(L["reason"])
@@ -235,7 +246,7 @@ def _dispersed_layer(
     palette = [*REASON_COLORS, "other"]
     position = {code: i for i, code in enumerate(palette)}
     color_index = codes.map(position).fillna(len(palette) - 1).astype(int).tolist()
-    labels, values = _member_values(mem.loc[flag], L, c.lang)
+    labels, values = _member_values(mem.loc[flag], L, c.lang, c.branch_limit_min)
     rows = zip(dx[flag], dy[flag], color_index, values, strict=True)
     data = [[float(y), float(x), i, v] for x, y, i, v in rows]
     colors = [REASON_COLORS.get(code, OTHER_REASON_COLOR) for code in palette]

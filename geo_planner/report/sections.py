@@ -96,7 +96,7 @@ def _kpis(result: RunResult) -> list[tuple[str, str, str]]:
     def share(col: str) -> str:
         return pct(cov.get(col, 0) / n_timed if n_timed else 0)
 
-    return [("离退休干部", "members", f"{n}"),
+    kpis = [("离退休干部", "members", f"{n}"),
             (f"{thr.station_walk_min:g}分钟内有驿站", f"station within {thr.station_walk_min:g} min",
              share("covered_station")),
             (f"{thr.branch_walk_min:g}分钟内到支部", f"branch within {thr.branch_walk_min:g} min",
@@ -104,6 +104,11 @@ def _kpis(result: RunResult) -> list[tuple[str, str, str]]:
             (f"{thr.hospital_drive_min:g}分钟车程内有医院",
              f"hospital within {thr.hospital_drive_min:g} min drive", share("covered_hospital")),
             ("居住分散", "dispersed", f"{disp}"), ("现有驿站", "stations", f"{len(result.stations)}")]
+    beyond = int((m["branch_status"] == "beyond_limit").sum()) if "branch_status" in m else 0
+    limit = thr.branch_limit()
+    if beyond and limit:  # members whose walk to the branch was only measured to the cut-off
+        kpis.insert(3, (f"到支部步行超过{limit:g}分钟", f"walk to branch > {limit:g} min", f"{beyond}"))
+    return kpis
 
 
 def _hidden_note(by_area: pd.DataFrame) -> str:

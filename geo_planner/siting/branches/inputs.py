@@ -10,6 +10,7 @@ import pandas as pd
 from ...errors import InputError, Problem
 from ...network import RoadNetwork, Snap
 from ...settings import BranchSettings
+from ...travel import STATUS_BEYOND_LIMIT
 from ...vocab import DispersionReason
 
 #: Columns :func:`~geo_planner.siting.branches.recommend_branches` needs in each input table.
@@ -48,7 +49,7 @@ class Members:
     branch_pos: np.ndarray  # row of the member's branch in the branches table (-1 unknown)
     lon: np.ndarray
     lat: np.ndarray
-    before: np.ndarray  # walk_min_branch
+    before: np.ndarray  # walk_min_branch (inf: beyond the search cut-off)
     city: np.ndarray
     township: np.ndarray
     community: np.ndarray
@@ -116,10 +117,19 @@ def read_members(members: pd.DataFrame, branches: Places, walk: RoadNetwork, max
     return Members(
         ids=members["id"].astype(str).to_numpy(dtype=object), branch=bid,
         branch_pos=pd.Index(branches.ids).get_indexer(bid), lon=lon, lat=lat,
-        before=pd.to_numeric(members["walk_min_branch"], errors="coerce").to_numpy(dtype=np.float64),
+        before=_walks_before(members),
         city=text(members["member_city"], n), township=text(members.get("township"), n),
         community=text(members.get("community"), n), snap=walk.snap(lon, lat, max_snap_m=max_snap_m),
     )
+
+
+def _walks_before(members: pd.DataFrame) -> np.ndarray:
+    """Walks to the own branch, ``inf`` for a member beyond the search cut-off (longer than it)."""
+    before = pd.to_numeric(members["walk_min_branch"], errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    if "branch_status" in members.columns:
+        beyond = (members["branch_status"].astype(str) == STATUS_BEYOND_LIMIT).to_numpy() & np.isnan(before)
+        before[beyond] = np.inf
+    return before
 
 
 def dispersed_groups(members: pd.DataFrame, m: Members) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -33,6 +33,7 @@ from .records import (
     rule_members,
     rule_record,
     tabulate,
+    walk_median,
 )
 from .remote import remote_recs
 from .residence import party_group_recs
@@ -60,7 +61,7 @@ def _joint_rows(
         if name in used_names:
             name = f"{area}联合党支部（{sites.name[j]}）"
         used_names.add(name)
-        b_med, a_med, a_max = finite_median(m.before[g]), finite_median(t), finite_max(t)
+        b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
         place_zh, place_en = ("驿站", "station") if is_station[j] else ("公共场所", "candidate place")
         out.append((rec_row(
             kind="joint_branch", name=name, lon=sites.lon[j], lat=sites.lat[j], site_id=sites.ids[j],

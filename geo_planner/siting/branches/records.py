@@ -25,6 +25,16 @@ def finite_median(a: np.ndarray) -> float:
     return float(np.median(a)) if a.size else math.nan
 
 
+def walk_median(a: np.ndarray) -> float:
+    """Median walk where ``inf`` means "beyond the search cut-off" (ranks above every time).
+
+    NaN (no time) is left out; the median is ``inf`` when it falls among the cut-off walks.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    a = a[~np.isnan(a)]
+    return float(np.median(a)) if a.size else math.nan
+
+
 def finite_max(a: np.ndarray) -> float:
     """Largest finite value (NaN when there are none)."""
     a = np.asarray(a, dtype=np.float64)
@@ -43,12 +53,16 @@ def mode(values: Sequence[str] | np.ndarray) -> str:
 
 
 def min_zh(x: float) -> str:
-    """Minutes in Chinese text (``无法步行到达`` when not finite)."""
+    """Minutes in Chinese text (``超过计算上限`` when ``inf``, ``无法步行到达`` when NaN)."""
+    if np.isinf(x):
+        return "超过计算上限"
     return f"{x:.0f}分钟" if np.isfinite(x) else "无法步行到达"
 
 
 def min_en(x: float) -> str:
-    """Minutes in English text (``not reachable on foot`` when not finite)."""
+    """Minutes in English text (``beyond the search limit`` when ``inf``, ``not reachable on foot`` when NaN)."""
+    if np.isinf(x):
+        return "beyond the search limit"
     return f"{x:.0f} min" if np.isfinite(x) else "not reachable on foot"
 
 
@@ -56,6 +70,9 @@ def rec_row(**values: object) -> dict[str, object]:
     """Make a recommendation row: every column of the schema, ``""`` where ``values`` gives none."""
     row: dict[str, object] = {c: "" for c in RECOMMENDATION_COLUMNS}
     row.update(values)
+    for key, value in row.items():  # a median beyond the search cut-off is no number in the table
+        if isinstance(value, float) and math.isinf(value):
+            row[key] = math.nan
     return row
 
 

@@ -19,7 +19,17 @@ from ...network import RoadNetwork
 from ...settings import BranchSettings
 from .inputs import Members
 from .medoid import network_medoid
-from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, rule_members
+from .records import (
+    Rec,
+    finite_max,
+    finite_median,
+    min_en,
+    min_zh,
+    mode,
+    rec_row,
+    rule_members,
+    walk_median,
+)
 from .residence import split_by_residence
 
 
@@ -32,7 +42,7 @@ def _mobile_row(m: Members, g: np.ndarray, city: str, rules: BranchSettings) -> 
         lon=float(m.lon[g][located].mean()) if located.any() else math.nan,
         lat=float(m.lat[g][located].mean()) if located.any() else math.nan,
         n_members=int(g.size), branch_ids=";".join(sorted(set(m.branch[g]))), city=city,
-        township=mode(m.township[g]), before_min=finite_median(m.before[g]), after_min=math.nan,
+        township=mode(m.township[g]), before_min=walk_median(m.before[g]), after_min=math.nan,
         max_after_min=math.nan,
         rule=f"{g.size} < {rules.min_branch_members} members: too few for a branch",
         rationale_zh=(f"{label}仅有{g.size}名党员（少于{rules.min_branch_members}人，不足以成立支部），"
@@ -69,7 +79,7 @@ def _remote_row(
     label, label_en = city or "外地", city or "another city"
     m_lon, m_lat, t, on_net = network_medoid(walk, m.snap.subset(g), m.lon[g], m.lat[g])
     src = sorted(set(m.branch[g]))
-    b_med, a_med, a_max = finite_median(m.before[g]), finite_median(t), finite_max(t)
+    b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
     where_zh = f"步行中位{min_zh(a_med)}" if on_net else "活动地点取成员住址中心"
     where_en = f"median walk {min_en(a_med)}" if on_net else "meeting near the centre of their homes"
     return (rec_row(

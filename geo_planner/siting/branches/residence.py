@@ -16,7 +16,7 @@ from ...network import RoadNetwork
 from ...settings import BranchSettings
 from .inputs import Members, Places
 from .medoid import network_medoid, planar
-from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row
+from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, walk_median
 
 
 def split_by_residence(
@@ -156,7 +156,7 @@ def _party_group_row(
 ) -> Rec:
     """Make the row of party group ``rank`` of branch ``b``: members ``g``, ``n_core`` of them in ``area``."""
     m_lon, m_lat, t, on_net = network_medoid(walk, m.snap.subset(g), m.lon[g], m.lat[g])
-    b_med, a_med, a_max = finite_median(m.before[g]), finite_median(t), finite_max(t)
+    b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
     extra = g.size - n_core
     level_zh, level_en = ("街道", "townships") if level == "township" else ("社区", "communities")
     return (rec_row(

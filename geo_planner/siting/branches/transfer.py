@@ -14,7 +14,7 @@ from scipy import sparse
 from ...network import RoadNetwork
 from ...travel import cost_matrix
 from .inputs import Members, Places
-from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row
+from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, walk_median
 
 
 def _nearest_other_branch(
@@ -43,7 +43,7 @@ def _transfer_row(
     m: Members, g: np.ndarray, t: np.ndarray, branches: Places, b: int, limit_min: float
 ) -> Rec:
     """Make the row sending members ``g`` (walking ``t`` minutes) to branch ``b``."""
-    b_med, a_med, a_max = finite_median(m.before[g]), finite_median(t), finite_max(t)
+    b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
     return (rec_row(
         kind="transfer", name=f"就近参加{branches.name[b]}活动", lon=branches.lon[b], lat=branches.lat[b],
         site_id=branches.ids[b], site_name=branches.name[b], n_members=int(g.size),

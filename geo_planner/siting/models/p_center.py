@@ -33,7 +33,6 @@ import scipy.sparse as sp
 
 from ...errors import InputError, Problem
 from ...settings import SitingSettings
-from ..result import SitingResult
 from .base import SitingModel, StationData
 from .mclp import mclp
 
@@ -89,19 +88,26 @@ class PCenterResult:
 
 
 def _nearest_open(cost: sp.csr_array, open_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest open site and its minutes per row (vectorised over stored pairs)."""
+    """Nearest open site and its minutes per row; ties go to the lowest site index.
+
+    Two segmented minima over the CSR rows (``np.minimum.reduceat``), O(stored pairs), no sort.
+    """
     n = cost.shape[0]
-    rows = np.repeat(np.arange(n), np.diff(cost.indptr))
-    ok = open_mask[cost.indices]
-    r, c, v = rows[ok], cost.indices[ok], cost.data[ok]
     best = np.full(n, np.inf)
     site = np.full(n, -1, dtype=np.int64)
-    if r.size:
-        order = np.lexsort((c, v, r))
-        r, c, v = r[order], c[order], v[order]
-        first = np.r_[True, r[1:] != r[:-1]]
-        best[r[first]] = v[first]
-        site[r[first]] = c[first]
+    counts = np.diff(cost.indptr)
+    if cost.indices.size == 0:
+        return site, best
+    ok = open_mask[cost.indices]
+    v = np.where(ok, cost.data, np.inf)
+    rows = np.flatnonzero(counts)  # reduceat needs non-empty segments
+    starts = cost.indptr[:-1][rows]
+    best[rows] = np.minimum.reduceat(v, starts)
+    at_best = ok & (v == np.repeat(best, counts))
+    cand = np.where(at_best, cost.indices.astype(np.int64), np.int64(cost.shape[1]))
+    low = np.minimum.reduceat(cand, starts)
+    served = np.isfinite(best[rows])
+    site[rows[served]] = low[served]
     return site, best
 
 
@@ -212,36 +218,41 @@ def _search(c: sp.csr_array, p: int, ex: np.ndarray, t0: float, time_limit_s: fl
             total_time_limit_s: float | None, max_exact_size: int) -> tuple[np.ndarray, int, bool]:
     """Binary search on the distinct stored minutes; returns (new sites, covering solves, proven)."""
     n_i, n_j = c.shape
-    ones = np.ones(n_i)
-    rows_all = np.repeat(np.arange(n_i), np.diff(c.indptr))
+    _, d_existing = _nearest_open(c, ex)  # members an existing site covers at radius r need no new site
     solves = 0
     proven = True
 
-    def solve(limit: float) -> SitingResult:
+    def solve(limit: float) -> tuple[float, np.ndarray]:
+        """Most members coverable at radius ``limit`` with ``p`` new sites, and those sites."""
         nonlocal solves, proven
         solves += 1
-        keep = c.data <= limit
-        cover = sp.csr_array((np.ones(int(keep.sum())), (rows_all[keep], c.indices[keep])), shape=(n_i, n_j))
-        res = mclp(cover, ones, p, existing=ex, time_limit_s=time_limit_s, max_exact_size=max_exact_size)
+        rows = np.flatnonzero(d_existing > limit)
+        sub = c[rows]
+        keep = sub.data <= limit
+        if not keep.any():
+            return float(n_i - rows.size), np.zeros(0, dtype=np.int64)
+        indptr = np.r_[0, np.cumsum(keep)][sub.indptr]  # kept pairs before each row's start
+        cover = sp.csr_array((np.ones(int(keep.sum())), sub.indices[keep], indptr), shape=(rows.size, n_j))
+        res = mclp(cover, np.ones(rows.size), p, existing=ex, time_limit_s=time_limit_s,
+                   max_exact_size=max_exact_size)
         if res.status != "optimal":
             proven = False
-        return res
+        return n_i - rows.size + float(res.covered_weight), np.asarray(res.selected, dtype=np.int64)
 
     radii = np.unique(c.data)
     if radii.size == 0:
         return np.zeros(0, dtype=np.int64), solves, proven
-    top = solve(float(radii[-1]))
-    target = int(round(top.covered_weight))
-    best_sel = np.asarray(top.selected, dtype=np.int64)
+    covered, best_sel = solve(float(radii[-1]))
+    target = int(round(covered))
     lo, hi = 0, radii.size - 1  # radii[hi] is feasible
     while lo < hi:
         if total_time_limit_s is not None and time.perf_counter() - t0 > total_time_limit_s:
             proven = False
             break
         mid = (lo + hi) // 2
-        res = solve(float(radii[mid]))
-        if res.covered_weight >= target - 1e-9:
-            hi, best_sel = mid, np.asarray(res.selected, dtype=np.int64)
+        covered, sel = solve(float(radii[mid]))
+        if covered >= target - 1e-9:
+            hi, best_sel = mid, sel
         else:
             lo = mid + 1
     return best_sel, solves, proven
