@@ -19,16 +19,22 @@ better solution opens (closes) the site: it is fixed closed (open).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .p_median_pairs import Pairs, fold_sites, pad_sites, pairs_of, prefix_pairs, served_cost
 from .p_median_swap import swap_search
 
-__all__ = ["LagrangeOutcome", "Reduced", "fix_sites", "lagrange_reduce", "lagrangian"]
+logger = logging.getLogger(__name__)
+
+#: Relative tolerance of every comparison with the incumbent.
+_REL_TOL = 1e-9
+
+__all__ = ["LagrangeOutcome", "Reduced", "fix_sites", "lagrange_reduce", "lagrangian", "restrict", "slack_of"]
 
 
 def _evaluate(pr: Pairs, lam: np.ndarray, p: int, *, exact: bool = False
@@ -235,3 +241,32 @@ def lagrange_reduce(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
         rho = None  # stale until the next round prices the folded instance
     return Reduced(pg, pc, pv, fallback, p, np.flatnonzero(opened), int(closed.sum()), best, ub, bound,
                    ub - slack(ub), its, rho, inst_bound, np.zeros(wg.shape[0]) if lam is None else lam)
+
+
+def slack_of(wg: np.ndarray, pv: np.ndarray, pg: np.ndarray, fallback: np.ndarray, mip_gap: float
+              ) -> Callable[[float], float]:
+    """How much cheaper than an incumbent ``ub`` a solution must be to be worth finding.
+
+    ``mip_gap · ub`` (at least a rounding margin); with integral weighted costs a better
+    solution costs at least 1 less, so anything below 1 will do: 0.5.
+    """
+    wc = wg[pg] * pv
+    wf = wg * fallback
+    integral = bool(np.all(wc == np.round(wc)) and np.all(wf == np.round(wf)) and np.abs(wf).max(initial=0) < 2**50)
+    floor = 0.5 if integral else 0.0
+    return lambda ub: max(mip_gap * abs(ub), _REL_TOL * max(abs(ub), 1.0), floor)
+
+
+def restrict(red: Reduced, cut: float, n_j: int) -> Reduced:
+    """``red`` with the sites fixed that no solution cheaper than ``cut`` opens (closes)."""
+    cand = np.unique(red.pc)
+    assert red.rho is not None and red.rho.shape[0] == cand.shape[0]
+    cl, op = fix_sites(red.rho, red.inst_bound, red.p, cut)
+    pg, pc, pv, fb = fold_sites(red.pg, red.pc, red.pv, red.fallback, cand[cl], cand[op], n_j)
+    best = red.best.copy()
+    best[cand[cl]] = False
+    logger.info("p_median lagrange: cutoff %.6g (bound %.6g) fixes %d site(s) open, %d closed, %d left",
+                cut, red.inst_bound, int(op.sum()), int(cl.sum()), int((~cl & ~op).sum()))
+    return replace(red, pg=pg, pc=pc, pv=pv, fallback=fb, p=red.p - int(op.sum()),
+                   opened=np.union1d(red.opened, cand[op]), n_closed=red.n_closed + int(cl.sum()), best=best,
+                   rho=None)

@@ -41,7 +41,7 @@ Before the radius model (``lagrangian=True``, the default), in this order:
    least the cutoff; otherwise the cutoff grows up to the incumbent.
 
 With integral weighted costs a better solution costs at least 1 less than the incumbent, so
-every test "can this beat the incumbent?" uses the incumbent minus 0.5 (``_slack_of``).
+every test "can this beat the incumbent?" uses the incumbent minus 0.5 (``slack_of``).
 Every bound is kept honest: a site is fixed only against a cost that every solution it
 excludes reaches, and the reported lower bound is the smallest such cost or proven bound.
 """
@@ -58,7 +58,7 @@ import scipy.sparse as sp
 
 from ..highs import Milp, solve_milp
 from .p_median_branch import lagrange_branch
-from .p_median_lagrange import Reduced, fix_sites, lagrange_reduce
+from .p_median_lagrange import Reduced, lagrange_reduce, restrict, slack_of
 from .p_median_pairs import fold_sites, pad_sites
 
 logger = logging.getLogger(__name__)
@@ -227,20 +227,6 @@ def _radius_core(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray,
                          gap=float(gap), iterations=it, levels=n_levels_model, runtime_s=rt)
 
 
-def _slack_of(wg: np.ndarray, pv: np.ndarray, pg: np.ndarray, fallback: np.ndarray, mip_gap: float
-              ) -> Callable[[float], float]:
-    """How much cheaper than an incumbent ``ub`` a solution must be to be worth finding.
-
-    ``mip_gap · ub`` (at least a rounding margin); with integral weighted costs a better
-    solution costs at least 1 less, so anything below 1 will do: 0.5.
-    """
-    wc = wg[pg] * pv
-    wf = wg * fallback
-    integral = bool(np.all(wc == np.round(wc)) and np.all(wf == np.round(wf)) and np.abs(wf).max(initial=0) < 2**50)
-    floor = 0.5 if integral else 0.0
-    return lambda ub: max(mip_gap * abs(ub), _REL_TOL * max(abs(ub), 1.0), floor)
-
-
 def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray, n_j: int,
                    p: int, *, t0: float, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
                    extra_levels: int) -> RadiusOutcome:
@@ -255,7 +241,7 @@ def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarra
         best[np.asarray(start, dtype=np.int64)] = True
     best[cand] = pad_sites(best[cand], p)
     best[np.setdiff1d(np.flatnonzero(best), cand)] = False
-    slack = _slack_of(wg, pv, pg, fallback, mip_gap)
+    slack = slack_of(wg, pv, pg, fallback, mip_gap)
     red = lagrange_reduce(pg, pc, pv, wg, fallback, n_j, p, best, slack=slack,
                           time_limit_s=min(_LAGRANGE_SHARE * time_limit_s, _LAGRANGE_MAX_S))
     obj, chosen, lb, its, levels = red.objective, np.flatnonzero(red.best), red.bound, 0, 0
@@ -272,7 +258,7 @@ def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarra
     cut = red.beat if red.rho is None else min(red.beat, red.bound + max(4 * slack(obj), _GUESS * abs(red.bound)))
     while lb < obj - slack(obj) and time.perf_counter() - t0 < time_limit_s:
         cut = min(cut, obj - slack(obj))
-        inst = red if cut >= red.beat or red.rho is None else _restrict(red, cut, n_j)
+        inst = red if cut >= red.beat or red.rho is None else restrict(red, cut, n_j)
         o_r, ch_r, lb_r, it_r, lev_r = _solve_rest(inst, wg, n_j, t0=t0, time_limit_s=time_limit_s,
                                                    mip_gap=mip_gap, extra_levels=extra_levels)
         its, levels = its + it_r, lev_r
@@ -313,21 +299,6 @@ def _branch(red: Reduced, wg: np.ndarray, n_j: int, lb: float, slack: Callable[[
         red = replace(red, best=np.isin(np.arange(n_j), bb.chosen), objective=bb.objective,
                       beat=bb.objective - slack(bb.objective))
     return red, max(lb, min(bb.bound, red.beat))
-
-
-def _restrict(red: Reduced, cut: float, n_j: int) -> Reduced:
-    """``red`` with the sites fixed that no solution cheaper than ``cut`` opens (closes)."""
-    cand = np.unique(red.pc)
-    assert red.rho is not None and red.rho.shape[0] == cand.shape[0]
-    cl, op = fix_sites(red.rho, red.inst_bound, red.p, cut)
-    pg, pc, pv, fb = fold_sites(red.pg, red.pc, red.pv, red.fallback, cand[cl], cand[op], n_j)
-    best = red.best.copy()
-    best[cand[cl]] = False
-    logger.info("p_median radius+lagrange: cutoff %.6g (bound %.6g) fixes %d site(s) open, %d closed, %d left",
-                cut, red.inst_bound, int(op.sum()), int(cl.sum()), int((~cl & ~op).sum()))
-    return replace(red, pg=pg, pc=pc, pv=pv, fallback=fb, p=red.p - int(op.sum()),
-                   opened=np.union1d(red.opened, cand[op]), n_closed=red.n_closed + int(cl.sum()), best=best,
-                   rho=None)
 
 
 def _kernel_primal(red: Reduced, wg: np.ndarray, n_j: int, *, t0: float, time_limit_s: float
