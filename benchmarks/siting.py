@@ -5,10 +5,16 @@ city-sized square, candidate sites spread over it, coverage = straight-line dist
 a walking radius. Each solver runs in its own forked process so that its peak memory
 (``ru_maxrss``, plus CBC's own process for spopt) is measured separately.
 
+The p-median section solves the OR-Library-shaped grid n in {400, 600, 900} x p in {5, 10,
+20, 50, 100, 200}: the radius model with its Lagrangian stage against the radius model
+alone (``lagrangian=False``, the baseline, same run) and, up to ``--pairs-max-n`` nodes, the
+textbook pairs model as a cross-check of the optima.
+
 Run::
 
     .venv/bin/python benchmarks/siting.py                      # 10,000 members × 1,000 sites
     .venv/bin/python benchmarks/siting.py --members 20000 --sites 2000 --p 80
+    .venv/bin/python benchmarks/siting.py --skip-mclp --pmedian-time-limit 60 --pairs-time-limit 30
 """
 
 from __future__ import annotations
