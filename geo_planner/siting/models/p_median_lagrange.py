@@ -109,16 +109,14 @@ def lagrangian(pr: Pairs, p: int, open_y: np.ndarray, *, lam0: np.ndarray | None
             stall += 1
             if stall >= patience:
                 step, stall = step / 2.0, 0
-        sig = np.packbits(chosen).tobytes() if it % price_every == 0 else b""
+        norm = float(sub @ sub)
+        sig = np.packbits(chosen).tobytes() if it % price_every == 0 or norm == 0 else b""
         if sig and sig not in seen:  # a new set of sites: price it
             seen.add(sig)
             obj = float(served_cost(pr, chosen).sum())
             if obj < ub:
                 ub, best_open = obj, chosen
-        if best_lb >= ub - slack(ub):
-            break
-        norm = float(sub @ sub)
-        if norm == 0:
+        if best_lb >= ub - slack(ub) or norm == 0:  # proven, or the relaxation's sites serve everyone once
             break
         lam = np.clip(lam + step * (ub - lb) / norm * sub, 0.0, pr.cap)
     bound, rho, _c, _s = _evaluate(pr, best_lam, p, exact=True)
