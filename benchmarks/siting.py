@@ -5,10 +5,16 @@ city-sized square, candidate sites spread over it, coverage = straight-line dist
 a walking radius. Each solver runs in its own forked process so that its peak memory
 (``ru_maxrss``, plus CBC's own process for spopt) is measured separately.
 
+The p-median section solves the OR-Library-shaped grid n in {400, 600, 900} x p in {5, 10,
+20, 50, 100, 200}: the radius model with its Lagrangian stage against the radius model
+alone (``lagrangian=False``, the baseline, same run) and, up to ``--pairs-max-n`` nodes, the
+textbook pairs model as a cross-check of the optima.
+
 Run::
 
     .venv/bin/python benchmarks/siting.py                      # 10,000 members × 1,000 sites
     .venv/bin/python benchmarks/siting.py --members 20000 --sites 2000 --p 80
+    .venv/bin/python benchmarks/siting.py --skip-mclp --pmedian-time-limit 60 --pairs-time-limit 30
 """
 
 from __future__ import annotations
@@ -159,9 +165,9 @@ def _in_child(target: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- p-median, classic shape
 
-#: (nodes, edges, p) of the Beasley-style instances (OR-Library pmed shapes: 400–900 nodes, p 5–200)
-PMEDIAN_INSTANCES = ((400, 8000, 5), (400, 8000, 40), (400, 8000, 133), (600, 12000, 200), (900, 16200, 10),
-                     (900, 16200, 90))
+#: Beasley-style grid (OR-Library pmed shapes): nodes -> edges, and the p values run on each
+PMEDIAN_EDGES = {400: 8000, 600: 12000, 900: 16200}
+PMEDIAN_PS = (5, 10, 20, 50, 100, 200)
 
 
 def pmedian_instance(n: int, m: int, seed: int) -> np.ndarray:
@@ -183,47 +189,66 @@ def pmedian_instance(n: int, m: int, seed: int) -> np.ndarray:
     return shortest_path(g, directed=False)
 
 
-def _pmedian_child(n: int, m: int, p: int, formulation: str, time_limit: float, queue: mp.Queue) -> None:
+def _pmedian_child(n: int, m: int, p: int, formulation: str, lagrangian: bool, time_limit: float,
+                   queue: mp.Queue) -> None:
     from geo_planner.siting.stations import p_median, sparse_cost_matrix
 
     d = pmedian_instance(n, m, seed=n + p)
     r, c = np.divmod(np.arange(n * n), n)
     cost = sparse_cost_matrix(r, c, d[r, c], (n, n))
     t0 = time.perf_counter()
-    res = p_median(cost, None, p, time_limit_s=time_limit, formulation=formulation)  # type: ignore[arg-type]
+    res = p_median(cost, None, p, time_limit_s=time_limit, formulation=formulation,  # type: ignore[arg-type]
+                   lagrangian=lagrangian)
     queue.put({"wall": time.perf_counter() - t0, "objective": res.objective, "status": res.status,
                "gap": res.gap, "message": res.message})
 
 
-def pmedian_benchmark(time_limit: float, pairs_max_n: int, pairs_time_limit: float) -> list[tuple]:
-    """Radius formulation on each instance; the textbook pairs model on the smaller ones (baseline)."""
+def _pmedian_run(n: int, p: int, formulation: str, lagrangian: bool, limit: float) -> dict[str, Any]:
     ctx = mp.get_context("fork")
+    q: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=_pmedian_child, args=(n, PMEDIAN_EDGES[n], p, formulation, lagrangian, limit, q))
+    proc.start()
+    out = q.get()
+    proc.join()
+    return out
+
+
+def _fmt(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return f"{'-':>8} {'-':>10} {'-':>8}"
+    mark = "" if r["status"] == "optimal" or r["gap"] is None else f" ({r['gap']:.2%})"
+    return f"{r['wall']:8.1f} {r['status'] + mark:>10} {r['objective']:8.0f}"
+
+
+def pmedian_benchmark(time_limit: float, pairs_max_n: int, pairs_time_limit: float,
+                      sizes: tuple[int, ...] = (400, 600, 900)) -> list[tuple]:
+    """Radius model with the Lagrangian stage against the radius model alone (baseline), same run.
+
+    The textbook pairs model (one variable per pair) cross-checks the optima up to ``pairs_max_n``.
+    """
     rows: list[tuple] = []
-    print(f"\np-median on complete graphs (Beasley style), time limit {time_limit:g} s; textbook pairs model "
-          f"(one variable per pair) as the baseline up to {pairs_max_n} nodes, limit {pairs_time_limit:g} s")
-    print(f"{'n':>4} {'p':>4} {'radius s':>9} {'status':>10} {'objective':>10} {'pairs s':>9} {'status':>10} "
-          f"{'objective':>10}")
-    for n, m, p in PMEDIAN_INSTANCES:
-        out = {}
-        for form, limit in (("radius", time_limit), ("pairs", pairs_time_limit)):
-            if form == "pairs" and n > pairs_max_n:
+    print(f"\np-median on complete graphs (Beasley style), time limit {time_limit:g} s per solve; baseline: the "
+          f"radius model without the Lagrangian stage; pairs model up to {pairs_max_n} nodes "
+          f"(limit {pairs_time_limit:g} s); load average {os.getloadavg()[0]:.2f}")
+    print(f"{'n':>4} {'p':>4} | {'new s':>8} {'status':>10} {'obj':>8} | {'base s':>8} {'status':>10} {'obj':>8} | "
+          f"{'ratio':>6} | {'pairs s':>8} {'status':>10} {'obj':>8}")
+    for n in sizes:
+        for p in PMEDIAN_PS:
+            if p >= n:
                 continue
-            q: mp.Queue = ctx.Queue()
-            proc = ctx.Process(target=_pmedian_child, args=(n, m, p, form, limit, q))
-            proc.start()
-            out[form] = q.get()
-            proc.join()
-        r = out["radius"]
-        b = out.get("pairs")
-        btxt = (f"{b['wall']:9.1f} {b['status']:>10} {b['objective']:10.0f}" if b else f"{'-':>9} {'-':>10} {'-':>10}")
-        gap = f"  (gap {r['gap']:.2%})" if r["status"] != "optimal" and r["gap"] is not None else ""
-        print(f"{n:4d} {p:4d} {r['wall']:9.1f} {r['status']:>10} {r['objective']:10.0f} {btxt}{gap}")
-        if b:
-            if b["status"] == "optimal" and r["status"] == "optimal" and abs(b["objective"] - r["objective"]) > 1e-6:
-                print(f"     DISAGREE: radius {r['objective']} vs pairs {b['objective']}")
-            rows.append((f"p-median n={n} p={p}", r["wall"], b["wall"], f"pairs model ({b['status']})"))
-        else:
-            rows.append((f"p-median n={n} p={p} ({r['status']})", r["wall"], float("nan"), "-"))
+            new = _pmedian_run(n, p, "radius", True, time_limit)
+            base = _pmedian_run(n, p, "radius", False, time_limit)
+            pairs = _pmedian_run(n, p, "pairs", False, pairs_time_limit) if n <= pairs_max_n else None
+            ratio = new["wall"] / base["wall"]
+            print(f"{n:4d} {p:4d} | {_fmt(new)} | {_fmt(base)} | {ratio:6.2f} | {_fmt(pairs)}", flush=True)
+            proven = [r["objective"] for r in (new, base, pairs) if r is not None and r["status"] == "optimal"]
+            if proven and max(proven) - min(proven) > 1e-6:
+                print(f"     DISAGREE: proven optima {proven}")
+            if new["status"] != "optimal" or base["status"] != "optimal":
+                if min(r["objective"] for r in (new, base)) < new["objective"] - 1e-6:
+                    print("     the baseline found a better solution")
+            rows.append((f"p-median n={n} p={p} ({new['status']})", new["wall"], base["wall"],
+                         f"radius model alone ({base['status']})"))
     return rows
 
 
@@ -241,7 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--skip-spopt", action="store_true")
     ap.add_argument("--skip-mclp", action="store_true", help="only the p-median section")
     ap.add_argument("--skip-pmedian", action="store_true", help="only the MCLP section")
-    ap.add_argument("--pmedian-time-limit", type=float, default=120.0)
+    ap.add_argument("--pmedian-time-limit", type=float, default=60.0)
+    ap.add_argument("--pmedian-sizes", type=int, nargs="+", default=[400, 600, 900])
     ap.add_argument("--pairs-max-n", type=int, default=400, help="largest instance for the pairs baseline")
     ap.add_argument("--pairs-time-limit", type=float, default=60.0)
     args = ap.parse_args(argv)
@@ -250,7 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_mclp:
         rows += mclp_benchmark(args)
     if not args.skip_pmedian:
-        rows += pmedian_benchmark(args.pmedian_time_limit, args.pairs_max_n, args.pairs_time_limit)
+        rows += pmedian_benchmark(args.pmedian_time_limit, args.pairs_max_n, args.pairs_time_limit,
+                                  tuple(args.pmedian_sizes))
     for name, ours, base, base_name in rows:
         ratio = ours / base if base == base else float("nan")
         print(f"ROW|{name}|{ours:.3f}|{base:.3f}|{ratio:.2f}|{base_name}")

@@ -75,6 +75,7 @@ def p_median(
     mip_gap: float = 0.0,
     max_exact_size: int = 5_000_000,
     formulation: PMedianFormulation = "radius",
+    lagrangian: bool = True,
 ) -> SitingResult:
     """p-median: open ``p`` new sites and assign members to open sites at least weighted cost.
 
@@ -112,6 +113,9 @@ def p_median(
         refined on demand, :mod:`geo_planner.siting.models.p_median_radius`) or ``"pairs"`` (the
         textbook one-variable-per-pair model, kept as the benchmark baseline). The
         capacitated model always assigns pairs.
+    lagrangian
+        Radius formulation only: bound by Lagrangian relaxation and fix sites first
+        (``False``: the radius model on the whole instance, kept as a benchmark baseline).
 
     Returns
     -------
@@ -128,7 +132,7 @@ def p_median(
     return _run_p_median(cost, weights, p, existing=existing, capacity=capacity,
                          unassigned_penalty_min=unassigned_penalty_min, time_limit_s=time_limit_s,
                          mip_gap=mip_gap, max_exact_size=max_exact_size, force_greedy=False,
-                         formulation=formulation)
+                         formulation=formulation, lagrangian=lagrangian)
 
 
 def greedy_p_median(
@@ -185,7 +189,7 @@ def _check(cost: SparseMatrix, weights: npt.ArrayLike | None, p: int, existing: 
 
 def _choose(red: PairReduction, n_j: int, p: int, *, t0: float, time_limit_s: float, mip_gap: float,
             max_exact_size: int, force_greedy: bool, formulation: PMedianFormulation,
-            notes: list[str]) -> tuple[np.ndarray, Method, str, float | None]:
+            notes: list[str], lagrangian: bool = True) -> tuple[np.ndarray, Method, str, float | None]:
     """Sites to open for the reduced pairs: trivial, greedy + interchange, or exact."""
     pg, pc, pv, wg, fallback, n_g = red.pg, red.pc, red.pv, red.wg, red.fallback, red.n_g
     if len(red.cand_cols) == 0 or p == 0:
@@ -200,13 +204,18 @@ def _choose(red: PairReduction, n_j: int, p: int, *, t0: float, time_limit_s: fl
         return chosen, "greedy", "heuristic", None
     # the radius model needs only a reasonable start (it proves the bound itself); the pairs
     # model may not finish its root LP on large instances and then returns the start
-    budget = min(0.05 * time_limit_s, 3.0) if formulation == "radius" else min(0.25 * time_limit_s, 30.0)
+    if formulation == "pairs":
+        budget = min(0.25 * time_limit_s, 30.0)
+    else:  # the Lagrangian stage improves the start itself (swap search)
+        budget = min(0.02 * time_limit_s, 1.0) if lagrangian else min(0.05 * time_limit_s, 3.0)
     start = greedy_interchange(pg, pc, pv, wg, fallback, n_g, n_j, p, budget)
     if formulation == "radius":
         rad = radius_p_median(pg, pc, pv, wg, fallback, n_j, p, time_limit_s=time_left(t0, time_limit_s),
-                              mip_gap=mip_gap, start=start)
+                              mip_gap=mip_gap, start=start, lagrangian=lagrangian)
         chosen, status, gap = rad.chosen, rad.status, rad.gap
-        notes.append(f"radius formulation: {rad.iterations} solve(s), {rad.levels} radius levels, "
+        fixed = (f"Lagrangian relaxation fixed {rad.fixed_open} site(s) open and {rad.fixed_closed} closed "
+                 f"({rad.subgradient_iterations} subgradient iterations), " if lagrangian else "")
+        notes.append(f"radius formulation: {fixed}{rad.iterations} solve(s), {rad.levels} radius levels, "
                      f"lower bound {rad.lower_bound:.6g}")
     else:
         chosen, out = _p_median_highs(pg, pc, pv, wg, fallback, n_g, n_j, p,
@@ -253,6 +262,7 @@ def _run_p_median(
     cost: SparseMatrix, weights: npt.ArrayLike | None, p: int, *, existing: npt.ArrayLike | None,
     capacity: float | npt.ArrayLike | None, unassigned_penalty_min: float | None, time_limit_s: float,
     mip_gap: float, max_exact_size: int, force_greedy: bool, formulation: PMedianFormulation = "radius",
+    lagrangian: bool = True,
 ) -> SitingResult:
     t0 = time.perf_counter()
     k = _check(cost, weights, p, existing, capacity, unassigned_penalty_min, time_limit_s, mip_gap,
@@ -280,7 +290,7 @@ def _run_p_median(
     logger.info("p_median: %s", notes[-1])
     chosen, method, status, gap = _choose(red, n_j, p, t0=t0, time_limit_s=time_limit_s, mip_gap=mip_gap,
                                           max_exact_size=max_exact_size, force_greedy=force_greedy,
-                                          formulation=formulation, notes=notes)
+                                          formulation=formulation, notes=notes, lagrangian=lagrangian)
     selected = np.sort(chosen).astype(np.int64)
     open_mask = ex.copy()
     open_mask[selected] = True

@@ -26,18 +26,40 @@ after each solve, groups served beyond their last level get more levels, until t
 solution costs the same in the model and in truth: then it is optimal. Every solve starts
 from the best solution found so far, and a time limit returns that solution with the gap
 between it and the best lower bound.
+
+Before the radius model (``lagrangian=True``, the default), in this order:
+
+1. Lagrangian relaxation of the assignment rows (:mod:`.p_median_lagrange`): a bound near the
+   LP bound in a fraction of the time, and primals from it improved by a fast swap search
+   (:mod:`.p_median_swap`); reduced-cost fixing then closes (opens) every site no solution
+   cheaper than the incumbent opens (closes), and repeats on the smaller instance.
+2. A Lagrangian branch and bound (:mod:`.p_median_branch`) on what is left — it proves the
+   small-``p`` instances, whose LP gap is widest — within a share of the time.
+3. If still open: a kernel primal (the radius model on the sites of best reduced cost), then
+   the radius model on instances fixed against *guessed* cutoffs just above the bound: a
+   restricted optimum below the cutoff is optimal, since every excluded solution costs at
+   least the cutoff; otherwise the cutoff grows up to the incumbent.
+
+With integral weighted costs a better solution costs at least 1 less than the incumbent, so
+every test "can this beat the incumbent?" uses the incumbent minus 0.5 (``slack_of``).
+Every bound is kept honest: a site is fixed only against a cost that every solution it
+excludes reaches, and the reported lower bound is the smallest such cost or proven bound.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..highs import Milp, solve_milp
+from .p_median_branch import lagrange_branch
+from .p_median_lagrange import Reduced, lagrange_reduce, restrict, slack_of
+from .p_median_pairs import fold_sites, pad_sites
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +67,24 @@ __all__ = ["RadiusOutcome", "radius_p_median"]
 
 #: Relative tolerance when comparing the model's and the true objective.
 _REL_TOL = 1e-9
+#: Share of the time limit, and most seconds, the Lagrangian stage may take.
+_LAGRANGE_SHARE = 0.25
+_LAGRANGE_MAX_S = 5.0
+#: First guessed cutoff above the Lagrangian bound, relative (then grown fourfold).
+_GUESS = 0.0015
+#: Share of the remaining time the Lagrangian branch and bound may take before the radius model.
+_BRANCH_SHARE = 0.8
+#: ... and at most this many seconds when more than ``_BRANCH_SMALL_P`` sites are left to open
+#: (its tree grows with p; the radius model's LP is tight there and does better).
+_BRANCH_MAX_S = 6.0
+_BRANCH_SMALL_P = 60
+_BRANCH_OPTS = {"node_iterations": 20, "node_step": 0.5, "price_every": 10}
+#: Kernel heuristic: sites kept per site to open, and share of the remaining time.
+_KERNEL = 2.0
+_KERNEL_SHARE = 0.2
+_KERNEL_MAX_S = 15.0
+#: The kernel only looks for a good solution: its MILP stops at this relative gap.
+_KERNEL_GAP = 0.002
 
 
 @dataclass(frozen=True)
@@ -70,6 +110,10 @@ class RadiusOutcome:
         Radius levels (``z`` variables) in the last model.
     runtime_s
         Wall-clock seconds.
+    fixed_open, fixed_closed
+        Sites the Lagrangian stage fixed open / closed (0 without it).
+    subgradient_iterations
+        Subgradient iterations of the Lagrangian stage.
     """
 
     chosen: np.ndarray
@@ -80,6 +124,9 @@ class RadiusOutcome:
     iterations: int
     levels: int
     runtime_s: float
+    fixed_open: int = 0
+    fixed_closed: int = 0
+    subgradient_iterations: int = 0
 
 
 def _served_cost(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, fallback: np.ndarray,
@@ -104,6 +151,7 @@ def radius_p_median(
     mip_gap: float = 0.0,
     start: np.ndarray | None = None,
     extra_levels: int = 2,
+    lagrangian: bool = True,
 ) -> RadiusOutcome:
     """Solve an uncapacitated p-median given as candidate pairs, exactly (radius formulation).
 
@@ -129,6 +177,10 @@ def radius_p_median(
     extra_levels
         Levels kept beyond a group's cost in the current best solution when (re)building the
         model (more: fewer refinements, bigger models).
+    lagrangian
+        First bound the problem by Lagrangian relaxation and fix the sites it rules out
+        (:mod:`~geo_planner.siting.models.p_median_lagrange`); the radius model then solves
+        only what is left. ``False``: the radius model on the whole instance.
 
     Returns
     -------
@@ -140,6 +192,17 @@ def radius_p_median(
     pv = np.asarray(pv, dtype=np.float64)
     wg = np.asarray(wg, dtype=np.float64)
     fallback = np.asarray(fallback, dtype=np.float64)
+    if not lagrangian:
+        return _radius_core(pg, pc, pv, wg, fallback, n_j, p, t0=t0, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                            start=start, extra_levels=extra_levels)
+    return _with_lagrange(pg, pc, pv, wg, fallback, n_j, p, t0=t0, time_limit_s=time_limit_s, mip_gap=mip_gap,
+                          start=start, extra_levels=extra_levels)
+
+
+def _radius_core(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray, n_j: int,
+                 p: int, *, t0: float, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
+                 extra_levels: int) -> RadiusOutcome:
+    """The radius model alone: LP phase, then MILP solves with levels refined on demand."""
     lv = _levels(pg, pc, pv, wg, fallback, n_j, p)
     best_open = np.zeros(n_j, dtype=bool)
     if start is not None and len(start):
@@ -162,6 +225,121 @@ def radius_p_median(
                 status, it, rt, ub, lb_out, n_levels_model)
     return RadiusOutcome(chosen=chosen, status=status, objective=ub, lower_bound=float(lb_out),
                          gap=float(gap), iterations=it, levels=n_levels_model, runtime_s=rt)
+
+
+def _with_lagrange(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray, n_j: int,
+                   p: int, *, t0: float, time_limit_s: float, mip_gap: float, start: np.ndarray | None,
+                   extra_levels: int) -> RadiusOutcome:
+    """Lagrangian bound and site fixing first, then the radius model on the sites left free."""
+    order = np.lexsort((pc, pv, pg))
+    pg, pc, pv = pg[order], pc[order], pv[order]
+    cand = np.unique(pc)
+    if not 1 <= p < cand.shape[0]:
+        raise ValueError(f"p must be in [1, {cand.shape[0]}) (distinct candidate sites), got {p}")
+    best = np.zeros(n_j, dtype=bool)
+    if start is not None and len(start):
+        best[np.asarray(start, dtype=np.int64)] = True
+    best[cand] = pad_sites(best[cand], p)
+    best[np.setdiff1d(np.flatnonzero(best), cand)] = False
+    slack = slack_of(wg, pv, pg, fallback, mip_gap)
+    red = lagrange_reduce(pg, pc, pv, wg, fallback, n_j, p, best, slack=slack,
+                          time_limit_s=min(_LAGRANGE_SHARE * time_limit_s, _LAGRANGE_MAX_S))
+    obj, chosen, lb, its, levels = red.objective, np.flatnonzero(red.best), red.bound, 0, 0
+    if lb < obj - slack(obj) and red.p > 0:
+        red, lb = _branch(red, wg, n_j, lb, slack, t0=t0, time_limit_s=time_limit_s)
+        obj, chosen = red.objective, np.flatnonzero(red.best)
+    if lb < obj - slack(obj) and red.rho is not None and red.p > 0:
+        o_k, ch_k = _kernel_primal(red, wg, n_j, t0=t0, time_limit_s=time_limit_s)
+        if o_k < obj:
+            obj, chosen = o_k, ch_k
+            red = replace(red, best=np.isin(np.arange(n_j), ch_k), objective=o_k)
+    # guessed cutoffs: fix against a cost just above the bound; raise it until the restricted
+    # optimum lies below it (then no excluded solution can beat it) or it reaches the incumbent
+    cut = red.beat if red.rho is None else min(red.beat, red.bound + max(4 * slack(obj), _GUESS * abs(red.bound)))
+    while lb < obj - slack(obj) and time.perf_counter() - t0 < time_limit_s:
+        cut = min(cut, obj - slack(obj))
+        inst = red if cut >= red.beat or red.rho is None else restrict(red, cut, n_j)
+        o_r, ch_r, lb_r, it_r, lev_r = _solve_rest(inst, wg, n_j, t0=t0, time_limit_s=time_limit_s,
+                                                   mip_gap=mip_gap, extra_levels=extra_levels)
+        its, levels = its + it_r, lev_r
+        if o_r < obj:
+            obj, chosen = o_r, ch_r
+        lb = max(lb, min(lb_r, cut))
+        if inst is red:
+            break
+        cut = cut + 4 * (cut - red.bound)
+    optimal = obj - lb <= slack(obj) + _REL_TOL * max(abs(obj), 1.0)
+    status = "optimal" if optimal else "time_limit"
+    lb_out = obj if optimal else lb
+    gap = 0.0 if optimal or obj == 0 else max(0.0, (obj - lb_out) / abs(obj))
+    rt = time.perf_counter() - t0
+    logger.info("p_median radius+lagrange: %s in %.2f s, objective %.6g, bound %.6g; %d site(s) fixed open, "
+                "%d closed, %d left (p=%d), %d subgradient iterations, last cutoff %.6g",
+                status, rt, obj, lb, len(red.opened), red.n_closed, np.unique(red.pc).shape[0], red.p,
+                red.iterations, cut)
+    return RadiusOutcome(chosen=np.sort(chosen).astype(np.int64), status=status, objective=obj,
+                         lower_bound=float(lb_out), gap=float(gap), iterations=its, levels=levels, runtime_s=rt,
+                         fixed_open=len(red.opened), fixed_closed=red.n_closed,
+                         subgradient_iterations=red.iterations)
+
+
+def _branch(red: Reduced, wg: np.ndarray, n_j: int, lb: float, slack: Callable[[float], float], *, t0: float,
+            time_limit_s: float) -> tuple[Reduced, float]:
+    """Lagrangian branch and bound on the reduced instance, within its share of the time left.
+
+    Returns the instance with the best solution updated, and the lower bound.
+    """
+    left = max(time_limit_s - (time.perf_counter() - t0), 0.0)
+    budget = min(_BRANCH_SHARE * left, _BRANCH_MAX_S if red.p > _BRANCH_SMALL_P else np.inf)
+    bb = lagrange_branch(red.pg, red.pc, red.pv, wg, red.fallback, n_j, red.p, red.opened, red.lam, red.bound,
+                         red.objective, np.flatnonzero(red.best), slack=slack, time_limit_s=budget, **_BRANCH_OPTS)
+    logger.info("p_median radius+lagrange: branch and bound %s after %d nodes, objective %.6g, bound %.6g",
+                "finished" if bb.finished else "stopped", bb.nodes, bb.objective, bb.bound)
+    if bb.objective < red.objective:
+        red = replace(red, best=np.isin(np.arange(n_j), bb.chosen), objective=bb.objective,
+                      beat=bb.objective - slack(bb.objective))
+    return red, max(lb, min(bb.bound, red.beat))
+
+
+def _kernel_primal(red: Reduced, wg: np.ndarray, n_j: int, *, t0: float, time_limit_s: float
+                   ) -> tuple[float, np.ndarray]:
+    """A primal from the radius model on the free sites of smallest reduced cost (a heuristic).
+
+    The kernel is the ``_KERNEL × p`` sites with the most negative ``ρ`` and the incumbent's.
+    """
+    cand = np.unique(red.pc)
+    assert red.rho is not None
+    q = min(cand.shape[0], max(int(_KERNEL * red.p), red.p + 20))
+    keep = np.zeros(cand.shape[0], dtype=bool)
+    keep[np.argsort(red.rho, kind="stable")[:q]] = True
+    keep |= red.best[cand]
+    if keep.all():
+        return red.objective, np.flatnonzero(red.best)
+    pg, pc, pv, fb = fold_sites(red.pg, red.pc, red.pv, red.fallback, cand[~keep], cand[:0], n_j)
+    kern = replace(red, pg=pg, pc=pc, pv=pv, fallback=fb, rho=None)
+    budget = min(_KERNEL_SHARE * max(time_limit_s - (time.perf_counter() - t0), 0.0), _KERNEL_MAX_S)
+    o_k, ch_k, _lb, _it, _lev = _solve_rest(kern, wg, n_j, t0=time.perf_counter(), time_limit_s=budget,
+                                            mip_gap=_KERNEL_GAP, extra_levels=2)
+    logger.info("p_median radius+lagrange: kernel of %d sites (p=%d): %.6g (was %.6g)", int(keep.sum()), red.p,
+                o_k, red.objective)
+    return o_k, ch_k
+
+
+def _solve_rest(red: Reduced, wg: np.ndarray, n_j: int, *, t0: float, time_limit_s: float, mip_gap: float,
+                extra_levels: int) -> tuple[float, np.ndarray, float, int, int]:
+    """Solve a reduced instance: (objective, open columns, lower bound, MILP solves, levels)."""
+    free = np.unique(red.pc)
+    if red.p <= 0 or free.shape[0] <= red.p:  # nothing, or every free site, left to open
+        rest = free if red.p > 0 else free[:0]
+        cost = red.fallback.copy()
+        on = np.isin(red.pc, rest)
+        np.minimum.at(cost, red.pg[on], red.pv[on])
+        val = float(wg @ cost)
+        return val, np.union1d(red.opened, rest), val, 0, 0
+    sub_start = free[pad_sites(red.best[free], red.p)]
+    sub = _radius_core(red.pg, red.pc, red.pv, wg, red.fallback, n_j, red.p, t0=t0, time_limit_s=time_limit_s,
+                       mip_gap=mip_gap, start=sub_start, extra_levels=extra_levels)
+    return sub.objective, np.union1d(red.opened, sub.chosen), sub.lower_bound, sub.iterations, sub.levels
 
 
 @dataclass(frozen=True, eq=False)

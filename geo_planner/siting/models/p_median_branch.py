@@ -1,0 +1,129 @@
+"""Lagrangian branch and bound for the uncapacitated p-median (after Beasley 1993).
+
+Each node is an instance with some sites fixed open (folded into the groups' fallbacks) and
+some closed (dropped). It is bounded by subgradient optimisation warm-started from its
+parent's multipliers, pruned when the bound reaches the incumbent minus the accepted slack,
+and otherwise shrunk by reduced-cost fixing (:func:`~.p_median_lagrange.fix_sites`) and split
+on the free site the relaxation likes best: open it (searched first), or close it. A node
+with nothing left to choose is priced exactly. The search is depth first; stopped by its
+time limit it reports the smallest bound of the nodes it did not finish.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .p_median_lagrange import fix_sites, lagrangian
+from .p_median_pairs import fold_sites, pad_sites, pairs_of
+
+__all__ = ["BranchOutcome", "lagrange_branch"]
+
+
+@dataclass(frozen=True, eq=False)
+class _Node:
+    pg: np.ndarray
+    pc: np.ndarray
+    pv: np.ndarray
+    fallback: np.ndarray
+    p: int
+    opened: np.ndarray   # input columns fixed open
+    lam: np.ndarray      # multipliers to start from (per group)
+    bound: float         # the parent's bound (valid for this node)
+    branch_col: int = -1     # the parent's instance, with this column still to open or close
+    branch_open: bool = False
+
+    def instance(self, n_j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+        """(pg, pc, pv, fallback, p, opened) with the branching decision applied."""
+        if self.branch_col < 0:
+            return self.pg, self.pc, self.pv, self.fallback, self.p, self.opened
+        col = np.array([self.branch_col], dtype=np.int64)
+        if self.branch_open:
+            pg, pc, pv, fb = fold_sites(self.pg, self.pc, self.pv, self.fallback, col[:0], col, n_j)
+            return pg, pc, pv, fb, self.p - 1, np.union1d(self.opened, col)
+        pg, pc, pv, fb = fold_sites(self.pg, self.pc, self.pv, self.fallback, col, col[:0], n_j)
+        return pg, pc, pv, fb, self.p, self.opened
+
+
+@dataclass(frozen=True, eq=False)
+class BranchOutcome:
+    """Result of :func:`lagrange_branch`: best cost, its open columns, bound, nodes, finished or not."""
+
+    objective: float
+    chosen: np.ndarray
+    bound: float
+    nodes: int
+    finished: bool
+
+
+def lagrange_branch(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarray, fallback: np.ndarray,
+                    n_j: int, p: int, opened: np.ndarray, lam: np.ndarray, bound: float, ub: float,
+                    best: np.ndarray, *, slack: Callable[[float], float], time_limit_s: float,
+                    node_iterations: int = 80, node_step: float = 2.0, price_every: int = 1) -> BranchOutcome:
+    """Depth-first Lagrangian branch and bound on a (reduced) instance.
+
+    ``pg, pc, pv`` sorted by (group, cost); ``opened`` columns already fixed open; ``lam`` and
+    ``bound`` from the root relaxation; ``ub`` and ``best`` (open columns) the incumbent.
+    """
+    t_end = time.perf_counter() + time_limit_s
+    stack = [_Node(pg, pc, pv, fallback, p, np.asarray(opened, dtype=np.int64), lam, bound)]
+    nodes = 0
+    while stack:
+        if time.perf_counter() >= t_end:
+            lb = min(min(nd.bound for nd in stack), ub - slack(ub))
+            return BranchOutcome(ub, best, lb, nodes, False)
+        node = stack.pop()
+        if node.bound >= ub - slack(ub):
+            continue
+        nodes += 1
+        children, val, chosen = _process(node, wg, n_j, ub, best, slack, (node_iterations, node_step, price_every))
+        if val < ub:
+            ub, best = val, chosen
+        stack.extend(children)
+    return BranchOutcome(ub, best, ub - slack(ub), nodes, True)
+
+
+def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
+             slack: Callable[[float], float], opts: tuple[int, float, int]) -> tuple[list[_Node], float, np.ndarray]:
+    """Bound, fix, and split one node. Returns (children, best cost found, its open columns)."""
+    pg, pc, pv, fb, p, opened = node.instance(n_j)
+    lam = node.lam
+    val, chosen = np.inf, best
+    for rnd in range(3):  # fixing shrinks the node; bound it again while it does
+        cand = np.unique(pc)
+        if p <= 0 or cand.shape[0] <= p:  # nothing left to choose: price it
+            rest = cand if p > 0 else cand[:0]
+            cost = fb.copy()
+            on = np.isin(pc, rest)
+            np.minimum.at(cost, pg[on], pv[on])
+            v = float(wg @ cost)
+            return ([], v, np.union1d(opened, rest)) if v < val else ([], val, chosen)
+        y_of = np.full(n_j, -1, dtype=np.int64)
+        y_of[cand] = np.arange(cand.shape[0])
+        pr = pairs_of(pg, y_of[pc], pv, wg, fb, cand.shape[0])
+        start = np.isin(cand, best)
+        lo = lagrangian(pr, p, pad_sites(start, p), lam0=lam, slack=slack, max_iter=opts[0], patience=5,
+                        step0=opts[1], price_every=opts[2], time_limit_s=1.0)
+        if lo.objective < min(val, ub):
+            val, chosen = lo.objective, np.union1d(opened, cand[lo.open_y])
+        beat = min(ub, val) - slack(min(ub, val))
+        if lo.bound >= beat:
+            return [], val, chosen
+        cl, op = fix_sites(lo.rho, lo.bound, p, beat)
+        if (not cl.any() and not op.any()) or rnd == 2:
+            break
+        pg, pc, pv, fb = fold_sites(pg, pc, pv, fb, cand[cl], cand[op], n_j)
+        p -= int(op.sum())
+        opened = np.union1d(opened, cand[op])
+        lam = lo.lam
+    # split on the free site with the most negative reduced cost
+    # (children share this node's arrays and apply their decision when they are processed)
+    j = int(np.argmin(lo.rho))
+    # closing it swaps it for the (p+1)-th best site in the relaxation: a bound for that child at once
+    closed_bound = lo.bound - float(lo.rho[j]) + float(np.partition(lo.rho, p)[p])
+    closed_child = _Node(pg, pc, pv, fb, p, opened, lo.lam, max(lo.bound, closed_bound), int(cand[j]), False)
+    open_child = _Node(pg, pc, pv, fb, p, opened, lo.lam, lo.bound, int(cand[j]), True)
+    return [closed_child, open_child], val, chosen

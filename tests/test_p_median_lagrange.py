@@ -1,0 +1,174 @@
+"""The p-median's Lagrangian stage (bound, site fixing, swap search, branch and bound) against brute force.
+
+Every optimum here is checked against an enumeration of all site sets, or against the
+textbook pairs model (one variable per member–site pair) where enumeration is too large.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
+
+from geo_planner.siting.models.p_median_branch import lagrange_branch
+from geo_planner.siting.models.p_median_lagrange import fix_sites, lagrangian
+from geo_planner.siting.models.p_median_pairs import pairs_of, served_cost
+from geo_planner.siting.models.p_median_radius import radius_p_median
+from geo_planner.siting.models.p_median_swap import swap_search
+from geo_planner.siting.stations import p_median, sparse_cost_matrix
+
+
+def _graph(n: int, m: int, seed: int, *, integer: bool) -> np.ndarray:
+    """Shortest paths on a random connected graph (lengths 1–100, or real-valued)."""
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    a, b = rng.integers(0, n, 3 * m), rng.integers(0, n, 3 * m)
+    keep = a != b
+    u = np.r_[perm[:-1], a[keep][: m - n + 1]]
+    v = np.r_[perm[1:], b[keep][: m - n + 1]]
+    lengths = rng.integers(1, 101, len(u)).astype(float) if integer else rng.uniform(1, 100, len(u))
+    return shortest_path(sp.coo_array((lengths, (u, v)), shape=(n, n)).tocsr(), directed=False)
+
+
+def _sorted_pairs(d: np.ndarray, w: np.ndarray, fallback: np.ndarray):
+    """All pairs cheaper than the fallback, sorted by (group, cost, site)."""
+    g, j = np.nonzero(d < fallback[:, None])
+    v = d[g, j]
+    order = np.lexsort((j, v, g))
+    return g[order], j[order], v[order]
+
+
+def _model_cost(d: np.ndarray, w: np.ndarray, fallback: np.ndarray, sites) -> float:
+    """Weighted cost of opening ``sites``: each member at its cheapest open site or its fallback."""
+    cols = list(sites)
+    best = np.minimum(d[:, cols].min(axis=1), fallback) if cols else fallback
+    return float(w @ best)
+
+
+def _all_optima(d: np.ndarray, w: np.ndarray, fallback: np.ndarray, p: int) -> tuple[float, list[set[int]]]:
+    costs = {s: _model_cost(d, w, fallback, s) for s in itertools.combinations(range(d.shape[1]), p)}
+    opt = min(costs.values())
+    return opt, [set(s) for s, c in costs.items() if c <= opt + 1e-9 * max(opt, 1.0)]
+
+
+def _small(seed: int, n: int = 14, *, integer: bool = False):
+    d = _graph(n, 3 * n, seed, integer=integer)
+    rng = np.random.default_rng(seed)
+    w = rng.choice([1.0, 1.5, 2.0], size=n) if not integer else np.ones(n)
+    fallback = np.full(n, 10 * d.max())
+    return d, w, fallback
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+@pytest.mark.parametrize("p", [2, 4, 7])
+def test_fixing_never_removes_an_optimal_site(seed: int, p: int) -> None:
+    # any multipliers give a valid bound; a site the reduced costs close (open) against a
+    # cost just above the optimum is in no (every) optimal site set
+    d, w, fallback = _small(seed)
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    pr = pairs_of(pg, pc, pv, w, fallback, d.shape[1])
+    opt, optima = _all_optima(d, w, fallback, p)
+    start = np.zeros(d.shape[1], dtype=bool)
+    start[:p] = True
+    lo = lagrangian(pr, p, start, max_iter=300)
+    assert lo.bound <= opt + 1e-9 * opt
+    assert lo.objective >= opt - 1e-9 * opt
+    assert lo.objective == pytest.approx(float(served_cost(pr, lo.open_y).sum()))
+    closed, opened = fix_sites(lo.rho, lo.bound, p, opt + 1e-7 * opt)
+    for s in optima:
+        assert not (closed[list(s)]).any()
+        assert opened[np.flatnonzero(opened)].all() and set(np.flatnonzero(opened)) <= s
+    for lam in (np.zeros(len(w)), w * fallback, lo.lam * 0.5):  # a bound at any multipliers
+        from geo_planner.siting.models.p_median_lagrange import _evaluate
+        assert _evaluate(pr, lam, p, exact=True)[0] <= opt + 1e-9 * opt
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_swap_search_is_a_local_optimum(seed: int) -> None:
+    d, w, fallback = _small(seed, n=12)
+    p = 4
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    pr = pairs_of(pg, pc, pv, w, fallback, d.shape[1])
+    start = np.zeros(12, dtype=bool)
+    start[[0, 1, 2, 3]] = True
+    open_y, cost = swap_search(pr, start, time_limit_s=10.0)
+    assert open_y.sum() == p
+    assert cost == pytest.approx(_model_cost(d, w, fallback, np.flatnonzero(open_y)))
+    assert cost <= _model_cost(d, w, fallback, [0, 1, 2, 3]) + 1e-9
+    inside, outside = np.flatnonzero(open_y), np.flatnonzero(~open_y)
+    for r in inside:
+        for i in outside:
+            trial = set(inside) - {r} | {i}
+            assert _model_cost(d, w, fallback, trial) >= cost - 1e-9 * cost
+
+
+@pytest.mark.parametrize("seed", [8, 9, 10, 15, 16, 17])
+@pytest.mark.parametrize("p", [1, 3, 6])
+def test_branch_and_bound_alone_finds_the_enumerated_optimum(seed: int, p: int) -> None:
+    # from a weak root (multipliers 0, a poor incumbent) the search must still prove the optimum
+    d, w, fallback = _small(seed, n=13)
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    opt, optima = _all_optima(d, w, fallback, p)
+    best = np.arange(p)
+    ub = _model_cost(d, w, fallback, best)
+    out = lagrange_branch(pg, pc, pv, w, fallback, d.shape[1], p, np.zeros(0, dtype=np.int64), np.zeros(len(w)),
+                          -np.inf, ub, best, slack=lambda u: 1e-9 * max(u, 1.0), time_limit_s=60.0,
+                          node_iterations=10)
+    assert out.finished
+    assert out.objective == pytest.approx(opt, rel=1e-9)
+    assert set(out.chosen.tolist()) in optima or _model_cost(d, w, fallback, out.chosen) == pytest.approx(opt)
+
+
+@pytest.mark.parametrize(("seed", "p", "integer"), [(11, 2, False), (12, 5, False), (13, 3, True), (14, 8, True)])
+def test_radius_with_lagrangian_equals_enumeration(seed: int, p: int, integer: bool) -> None:
+    d, w, fallback = _small(seed, n=14, integer=integer)
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    opt, _ = _all_optima(d, w, fallback, p)
+    for lag in (True, False):
+        out = radius_p_median(pg, pc, pv, w, fallback, d.shape[1], p, lagrangian=lag)
+        assert out.status == "optimal"
+        assert out.objective == pytest.approx(opt, rel=1e-9)
+        assert _model_cost(d, w, fallback, out.chosen) == pytest.approx(opt, rel=1e-9)
+
+
+@pytest.mark.parametrize(("n", "p", "seed", "cutoff", "n_existing"),
+                         [(60, 2, 21, None, 0), (60, 5, 22, None, 3), (80, 15, 23, 50.0, 4), (90, 30, 24, None, 0),
+                          (70, 40, 25, 40.0, 2)])
+def test_p_median_with_lagrangian_equals_pairs_model(n, p, seed, cutoff, n_existing) -> None:
+    # the whole p_median path (merging members, existing sites as fallbacks, a cut-off matrix,
+    # members without a site) with and without the Lagrangian stage, and the textbook pairs model
+    d = _graph(n, 4 * n, seed, integer=seed % 2 == 0)
+    rng = np.random.default_rng(seed)
+    w = rng.choice([1.0, 1.5, 2.0], size=n)
+    allowed = np.ones_like(d, dtype=bool) if cutoff is None else d <= cutoff
+    rows, cols = np.nonzero(allowed)
+    cost = sparse_cost_matrix(rows, cols, d[rows, cols], d.shape)
+    ex = None
+    if n_existing:
+        ex = np.zeros(n, dtype=bool)
+        ex[rng.choice(n, n_existing, replace=False)] = True
+    new = p_median(cost, w, p, existing=ex, formulation="radius")
+    alone = p_median(cost, w, p, existing=ex, formulation="radius", lagrangian=False)
+    pairs = p_median(cost, w, p, existing=ex, formulation="pairs")
+    assert new.status == alone.status == pairs.status == "optimal"
+    assert new.objective == pytest.approx(pairs.objective, rel=1e-9)
+    assert alone.objective == pytest.approx(pairs.objective, rel=1e-9)
+    assert new.covered_weight == pytest.approx(pairs.covered_weight, rel=1e-9)
+    assert "Lagrangian relaxation fixed" in new.message
+
+
+def test_time_limited_lagrangian_stage_reports_an_honest_gap() -> None:
+    d = _graph(300, 6000, 31, integer=False)
+    n = d.shape[0]
+    w = np.ones(n)
+    fallback = np.full(n, 10 * d.max())
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    out = radius_p_median(pg, pc, pv, w, fallback, n, 7, time_limit_s=0.3)
+    assert len(out.chosen) == 7
+    assert out.objective == pytest.approx(_model_cost(d, w, fallback, out.chosen))
+    assert out.lower_bound <= out.objective
+    if out.status != "optimal":
+        assert out.status == "time_limit" and out.gap > 0
