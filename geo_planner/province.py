@@ -46,7 +46,14 @@ from pydantic import ValidationError
 
 from .atomic import atomic_write
 from .errors import GeoPlannerError, Problem, ScenarioError
-from .settings import RegionSettings, RunSettings, Scenario, _resolve_paths, _scenario_files, scenario_from_dict
+from .settings import (
+    RegionSettings,
+    RunSettings,
+    Scenario,
+    _resolve_paths,
+    _scenario_files,
+    scenario_from_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -376,29 +383,7 @@ def run_province(
         for name, scenario in province.regions:
             done(run_region(name, scenario, dirs[name], on_progress=on_progress))
     else:
-        from distributed import as_completed
-
-        client, cluster = _client(scheduler, len(province.regions), cluster_options)
-        try:
-            if on_progress is not None:
-                client.subscribe_topic(PROGRESS_TOPIC, lambda event: on_progress(
-                    event[1]["region"], event[1]["text"], event[1]["fraction"]))
-            futures = {client.submit(run_region, name, scenario, str(dirs[name]), key=f"region-{i}-{name}",
-                                     publish_progress=on_progress is not None, pure=False): name
-                       for i, (name, scenario) in enumerate(province.regions)}
-            for fut in as_completed(list(futures)):
-                name = futures[fut]
-                try:
-                    done(fut.result())
-                except Exception as exc:  # the worker itself died (memory, signal): report, keep the others
-                    done({"region": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                          "out_dir": str(dirs[name]), "timings": {}, "remote": pd.DataFrame()})
-        finally:
-            if on_progress is not None:
-                client.unsubscribe_topic(PROGRESS_TOPIC)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        _run_on_dask(province, dirs, scheduler, cluster_options, done, on_progress)
 
     cross = resolve_cross_region(province, results)
     table = regions_table(province, results, cross)
@@ -420,6 +405,36 @@ def run_province(
     atomic_write(out / "run.json",
                  lambda p: p.write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8"))
     return table
+
+
+def _run_on_dask(
+    province: Province, dirs: dict[str, Path], scheduler: str, cluster_options: dict[str, Any] | None,
+    done: Callable[[dict[str, Any]], None], on_progress: RegionProgressFn | None,
+) -> None:
+    """One Dask task per region; ``done(summary)`` as each finishes, progress events to ``on_progress``."""
+    from distributed import as_completed
+
+    client, cluster = _client(scheduler, len(province.regions), cluster_options)
+    try:
+        if on_progress is not None:
+            client.subscribe_topic(PROGRESS_TOPIC, lambda event: on_progress(
+                event[1]["region"], event[1]["text"], event[1]["fraction"]))
+        futures = {client.submit(run_region, name, scenario, str(dirs[name]), key=f"region-{i}-{name}",
+                                 publish_progress=on_progress is not None, pure=False): name
+                   for i, (name, scenario) in enumerate(province.regions)}
+        for fut in as_completed(list(futures)):
+            name = futures[fut]
+            try:
+                done(fut.result())
+            except Exception as exc:  # the worker itself died (memory, signal): report, keep the others
+                done({"region": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                      "out_dir": str(dirs[name]), "timings": {}, "remote": pd.DataFrame()})
+    finally:
+        if on_progress is not None:
+            client.unsubscribe_topic(PROGRESS_TOPIC)
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def resolve_cross_region(province: Province, results: dict[str, dict[str, Any]]) -> pd.DataFrame:
