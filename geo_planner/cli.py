@@ -64,10 +64,10 @@ class StageLines:
         self.n += n
         self.refresh()
 
-    def write(self, s: str) -> None:
-        """A message on its own line (as ``tqdm.write``)."""
+    def write(self, s: str, file: TextIO | None = None) -> None:
+        """A message on its own line (as ``tqdm.write``), to ``file`` or the progress output."""
         if not self.disable:
-            print(s, file=self.file, flush=True)
+            print(s, file=file or self.file, flush=True)
 
     def close(self) -> None:
         """Nothing to clear (no bar was drawn)."""
@@ -115,7 +115,9 @@ def _cmd_run_province(args: argparse.Namespace, province: Any) -> int:
                 if summary["status"] == "ok" else f"FAILED: {summary['error']}")
         with lock:
             share[name] = 1.0
-            bar.write(f"region {len(finished)}/{n} {name}: {summary['status']} ({what})")
+            if not args.quiet:  # tqdm.write prints even from a disabled bar
+                bar.write(f"region {len(finished)}/{n} {name}: {summary['status']} ({what})",
+                          file=sys.stderr)
 
     if args.verbose < 2:  # distributed logs every worker start/stop at INFO
         logging.getLogger("distributed").setLevel(logging.WARNING)
