@@ -10,8 +10,6 @@ import itertools
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from scipy.sparse.csgraph import shortest_path
 
 from geo_planner.siting.models.p_median_branch import lagrange_branch
 from geo_planner.siting.models.p_median_lagrange import fix_sites, lagrangian
@@ -20,17 +18,12 @@ from geo_planner.siting.models.p_median_radius import radius_p_median
 from geo_planner.siting.models.p_median_swap import swap_search
 from geo_planner.siting.stations import p_median, sparse_cost_matrix
 
+from .conftest import or_library_costs
+
 
 def _graph(n: int, m: int, seed: int, *, integer: bool) -> np.ndarray:
     """Shortest paths on a random connected graph (lengths 1–100, or real-valued)."""
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(n)
-    a, b = rng.integers(0, n, 3 * m), rng.integers(0, n, 3 * m)
-    keep = a != b
-    u = np.r_[perm[:-1], a[keep][: m - n + 1]]
-    v = np.r_[perm[1:], b[keep][: m - n + 1]]
-    lengths = rng.integers(1, 101, len(u)).astype(float) if integer else rng.uniform(1, 100, len(u))
-    return shortest_path(sp.coo_array((lengths, (u, v)), shape=(n, n)).tocsr(), directed=False)
+    return or_library_costs(n, m, seed, integer=integer)
 
 
 def _sorted_pairs(d: np.ndarray, w: np.ndarray, fallback: np.ndarray):

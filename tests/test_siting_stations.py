@@ -25,6 +25,8 @@ from geo_planner.siting.stations import (
     sparse_cost_matrix,
 )
 
+from .conftest import or_library_costs
+
 RADIUS = 1.6  # km, on a 10 km × 10 km plane
 
 # spopt builds its models with PuLP APIs that PuLP 3 deprecates; that is not ours to fix.
@@ -305,16 +307,7 @@ def test_plan_stations_uses_settings() -> None:
 
 def _graph_costs(n: int, m: int, seed: int) -> np.ndarray:
     """OR-Library-style costs: shortest paths on a random connected graph, integer lengths 1–100."""
-    from scipy.sparse.csgraph import shortest_path
-
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(n)
-    a, b = rng.integers(0, n, 3 * m), rng.integers(0, n, 3 * m)
-    keep = a != b
-    u = np.r_[perm[:-1], a[keep][: m - n + 1]]
-    v = np.r_[perm[1:], b[keep][: m - n + 1]]
-    g = sp.coo_array((rng.integers(1, 101, len(u)).astype(float), (u, v)), shape=(n, n)).tocsr()
-    return shortest_path(g, directed=False)
+    return or_library_costs(n, m, seed)
 
 
 @pytest.mark.parametrize(("n", "p", "seed", "cutoff", "n_existing"),
