@@ -13,7 +13,7 @@ import pytest
 
 from geo_planner.siting.models.p_median_branch import lagrange_branch
 from geo_planner.siting.models.p_median_lagrange import fix_sites, lagrangian
-from geo_planner.siting.models.p_median_pairs import pairs_of, served_cost
+from geo_planner.siting.models.p_median_pairs import pairs_of, served_cost, sites_of
 from geo_planner.siting.models.p_median_radius import radius_p_median
 from geo_planner.siting.models.p_median_swap import swap_search
 from geo_planner.siting.stations import p_median, sparse_cost_matrix
@@ -165,3 +165,17 @@ def test_time_limited_lagrangian_stage_reports_an_honest_gap() -> None:
     assert out.lower_bound <= out.objective
     if out.status != "optimal":
         assert out.status == "time_limit" and out.gap > 0
+
+
+def test_sites_of_and_the_site_order_of_pairs() -> None:
+    # the radix-sorted site order (sites < 2**16) and the general one give the same stable order
+    rng = np.random.default_rng(41)
+    for n_y in (7, 70_000):
+        py = rng.integers(0, n_y, 500)
+        pg = np.sort(rng.integers(0, 40, 500))
+        pv = rng.uniform(1, 10, 500)
+        assert np.array_equal(sites_of(py, n_y), np.unique(py))
+        pr = pairs_of(pg, py, pv, np.ones(40), np.full(40, 100.0), n_y)
+        order = np.argsort(py, kind="stable")
+        assert np.array_equal(pr.s_g, pg[order]) and np.array_equal(pr.s_wc, pv[order])
+        assert np.array_equal(np.diff(pr.soff), np.bincount(py, minlength=n_y))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .p_median_lagrange import fix_sites, lagrangian
-from .p_median_pairs import fold_sites, pad_sites, pairs_of
+from .p_median_pairs import fold_sites, pad_sites, pairs_of, sites_of
 
 __all__ = ["BranchOutcome", "lagrange_branch"]
 
@@ -93,7 +93,7 @@ def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
     lam = node.lam
     val, chosen = np.inf, best
     for rnd in range(3):  # fixing shrinks the node; bound it again while it does
-        cand = np.unique(pc)
+        cand = sites_of(pc, n_j)
         if p <= 0 or cand.shape[0] <= p:  # nothing left to choose: price it
             rest = cand if p > 0 else cand[:0]
             cost = fb.copy()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .p_median_pairs import Pairs, fold_sites, pad_sites, pairs_of, prefix_pairs, served_cost
+from .p_median_pairs import Pairs, fold_sites, pad_sites, pairs_of, prefix_pairs, served_cost, sites_of
 from .p_median_swap import swap_search
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def lagrange_reduce(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
     ub = float(wg @ cost)
     rho, inst_bound = None, -np.inf
     for rnd in range(max_rounds):
-        cand = np.unique(pc)
+        cand = sites_of(pc, n_j)
         left = t_end - time.perf_counter()
         if p <= 0 or cand.shape[0] <= p or left <= 0:
             break
@@ -257,7 +257,7 @@ def slack_of(wg: np.ndarray, pv: np.ndarray, pg: np.ndarray, fallback: np.ndarra
 
 def restrict(red: Reduced, cut: float, n_j: int) -> Reduced:
     """``red`` with the sites fixed that no solution cheaper than ``cut`` opens (closes)."""
-    cand = np.unique(red.pc)
+    cand = sites_of(red.pc, n_j)
     assert red.rho is not None and red.rho.shape[0] == cand.shape[0]
     cl, op = fix_sites(red.rho, red.inst_bound, red.p, cut)
     pg, pc, pv, fb = fold_sites(red.pg, red.pc, red.pv, red.fallback, cand[cl], cand[op], n_j)

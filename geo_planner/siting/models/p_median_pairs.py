@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pairs", "fold_sites", "pad_sites", "pairs_of", "prefix_pairs", "served_cost"]
+__all__ = ["Pairs", "fold_sites", "pad_sites", "pairs_of", "prefix_pairs", "served_cost", "sites_of"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,10 +64,16 @@ def pairs_of(pg: np.ndarray, py: np.ndarray, pv: np.ndarray, wg: np.ndarray, fal
     goff[1:] = np.cumsum(np.bincount(pg, minlength=n_g))
     scale = np.where(cap > 0, cap, 1.0)
     key = pg + np.minimum(wc / scale[pg], 1.0 - 1e-12)
-    by_site = np.argsort(py, kind="stable")
+    # a stable sort of small integers is a radix sort in numpy (several times faster)
+    by_site = np.argsort(py.astype(np.uint16) if n_y <= 2**16 else py, kind="stable")
     soff = np.zeros(n_y + 1, dtype=np.int64)
     soff[1:] = np.cumsum(np.bincount(py, minlength=n_y))
     return Pairs(pg, py, wc, goff, cap, key, pg[by_site], wc[by_site], soff, n_y)
+
+
+def sites_of(pc: np.ndarray, n_j: int) -> np.ndarray:
+    """The distinct sites of ``pc`` (columns ``0 … n_j−1``), sorted: ``np.unique(pc)`` by counting."""
+    return np.flatnonzero(np.bincount(pc, minlength=n_j))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
