@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from geo_planner.siting.models.p_median_branch import lagrange_branch
-from geo_planner.siting.models.p_median_lagrange import fix_sites, lagrangian
+from geo_planner.siting.models.p_median_lagrange import (
+    fix_sites,
+    lagrange_reduce,
+    lagrangian,
+    restrict,
+    slack_of,
+)
 from geo_planner.siting.models.p_median_pairs import pairs_of, served_cost, sites_of
 from geo_planner.siting.models.p_median_radius import radius_p_median
 from geo_planner.siting.models.p_median_swap import swap_search
@@ -179,3 +185,64 @@ def test_sites_of_and_the_site_order_of_pairs() -> None:
         order = np.argsort(py, kind="stable")
         assert np.array_equal(pr.s_g, pg[order]) and np.array_equal(pr.s_wc, pv[order])
         assert np.array_equal(np.diff(pr.soff), np.bincount(py, minlength=n_y))
+
+
+@pytest.mark.parametrize("seed", [42, 43])
+def test_ergodic_sites_are_shares_of_the_iterations(seed: int) -> None:
+    d, w, fallback = _small(seed)
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    pr = pairs_of(pg, pc, pv, w, fallback, d.shape[1])
+    start = np.zeros(d.shape[1], dtype=bool)
+    start[:4] = True
+    lo = lagrangian(pr, 4, start, max_iter=50)
+    assert lo.y_avg.shape == (d.shape[1],)
+    assert np.all((lo.y_avg >= 0) & (lo.y_avg <= 1))
+    assert lo.y_avg.sum() == pytest.approx(4.0)  # every iteration chooses p sites
+    assert np.allclose(lo.y_avg * lo.iterations, np.round(lo.y_avg * lo.iterations))
+
+
+@pytest.mark.parametrize(("n", "p"), [(20, 3), (24, 4)])
+def test_fixing_against_a_cutoff_above_the_optimum_keeps_an_optimal_site_set(n: int, p: int) -> None:
+    # lagrange_reduce (rounds of fixing against its incumbent) and then restrict (fixing against
+    # a cutoff just above the optimum): some optimal set keeps every site fixed open and only
+    # free sites besides, on every seed, and the fixing is not idle
+    fixed = 0
+    for seed in range(60, 68):
+        d, w, fallback = _small(seed, n=n, integer=seed % 2 == 0)
+        pg, pc, pv = _sorted_pairs(d, w, fallback)
+        opt, optima = _all_optima(d, w, fallback, p)
+        start = np.zeros(n, dtype=bool)
+        start[n - p:] = True  # a poor start
+        red = lagrange_reduce(pg, pc, pv, w, fallback, n, p, start, slack=slack_of(w, pv, pg, fallback, 0.0),
+                              time_limit_s=30.0)
+        assert red.bound <= opt + 1e-9 * opt <= red.objective + 2e-9 * opt
+        assert red.objective == pytest.approx(_model_cost(d, w, fallback, np.flatnonzero(red.best)))
+        if red.rho is None:
+            continue
+        cut = opt * 1.003 + 0.5
+        out = restrict(red, cut, n)
+        free, opened = set(sites_of(out.pc, n).tolist()), set(out.opened.tolist())
+        fixed += out.n_closed + len(opened)
+        assert any(opened <= s and s - opened <= free for s in optima), seed
+        assert out.p == p - len(opened)
+    assert fixed > 0
+
+
+@pytest.mark.parametrize("seed", [52, 53, 54, 55, 56, 57])
+@pytest.mark.parametrize("p", [2, 5])
+def test_reduce_never_fixes_away_a_better_solution(seed: int, p: int) -> None:
+    # from a poor start, the rounds of fixing keep every solution cheaper than ``beat``: the
+    # optimum is the incumbent or lies in the reduced instance (sites fixed open + p free ones)
+    d, w, fallback = _small(seed, n=14, integer=seed % 2 == 0)
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    n = d.shape[1]
+    opt, optima = _all_optima(d, w, fallback, p)
+    start = np.zeros(n, dtype=bool)
+    start[n - p:] = True
+    red = lagrange_reduce(pg, pc, pv, w, fallback, n, p, start, slack=slack_of(w, pv, pg, fallback, 0.0),
+                          time_limit_s=30.0)
+    assert red.bound <= opt + 1e-9 * opt <= red.objective + 2e-9 * opt
+    free = sites_of(red.pc, n)
+    kept = [_model_cost(d, w, fallback, set(red.opened) | set(s))
+            for s in itertools.combinations(free.tolist(), min(red.p, len(free)))]
+    assert min(kept + [red.objective]) == pytest.approx(opt, rel=1e-9)

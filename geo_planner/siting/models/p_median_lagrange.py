@@ -70,6 +70,10 @@ class LagrangeOutcome:
         Best primal found (mask over the sites) and ``objective`` its cost.
     iterations
         Subgradient iterations run.
+    y_avg
+        Share of the iterations in which each site was among the relaxation's ``p`` chosen
+        ones (an ergodic estimate of the LP relaxation's ``y``; sites near 0.5 are the ones
+        the relaxation cannot decide).
     """
 
     bound: float
@@ -78,6 +82,7 @@ class LagrangeOutcome:
     open_y: np.ndarray
     objective: float
     iterations: int
+    y_avg: np.ndarray
 
 
 def lagrangian(pr: Pairs, p: int, open_y: np.ndarray, *, lam0: np.ndarray | None = None,
@@ -100,9 +105,11 @@ def lagrangian(pr: Pairs, p: int, open_y: np.ndarray, *, lam0: np.ndarray | None
     best_lam, best_lb = lam.copy(), -np.inf
     step, stall, it = step0, 0, 0
     seen: set[bytes] = set()
+    y_sum = np.zeros(pr.n_y)
     while it < max_iter and step > 1e-4 and time.perf_counter() < t_end:
         it += 1
         lb, _rho, chosen, sub = _evaluate(pr, lam, p)
+        y_sum += chosen
         if lb > best_lb + 1e-12 * max(abs(lb), 1.0):
             best_lb, best_lam, stall = lb, lam.copy(), 0
         else:
@@ -120,7 +127,7 @@ def lagrangian(pr: Pairs, p: int, open_y: np.ndarray, *, lam0: np.ndarray | None
             break
         lam = np.clip(lam + step * (ub - lb) / norm * sub, 0.0, pr.cap)
     bound, rho, _c, _s = _evaluate(pr, best_lam, p, exact=True)
-    return LagrangeOutcome(bound, best_lam, rho, best_open, ub, it)
+    return LagrangeOutcome(bound, best_lam, rho, best_open, ub, it, y_sum / max(it, 1))
 
 
 def fix_sites(rho: np.ndarray, bound: float, p: int, beat: float) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +227,7 @@ def lagrange_reduce(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
         lo = lagrangian(pr, p, pad_sites(best[cand] & ~opened[cand], p), lam0=lam, slack=slack,
                         time_limit_s=0.7 * left, price_every=3)
         its, lam, rho, inst_bound = its + lo.iterations, lo.lam, lo.rho, lo.bound
-        open_y, obj = swap_search(pr, lo.open_y, time_limit_s=max(t_end - time.perf_counter(), 0.0))
+        open_y, obj = _improve(pr, lo, p, t_end)
         if obj < ub:  # the reduced instance prices a superset of opened exactly
             ub = obj
             best = opened.copy()
@@ -239,6 +246,19 @@ def lagrange_reduce(pg: np.ndarray, pc: np.ndarray, pv: np.ndarray, wg: np.ndarr
         rho = None  # stale until the next round prices the folded instance
     return Reduced(pg, pc, pv, fallback, p, np.flatnonzero(opened), int(closed.sum()), best, ub, bound,
                    ub - slack(ub), its, rho, inst_bound, np.zeros(wg.shape[0]) if lam is None else lam)
+
+
+def _improve(pr: Pairs, lo: LagrangeOutcome, p: int, t_end: float) -> tuple[np.ndarray, float]:
+    """Swap search from the relaxation's best primal and from its rounded ergodic sites; the better.
+
+    The rounding opens the ``p`` sites chosen most often (ties to the most negative reduced
+    cost): close to the LP relaxation's solution, a start the swaps often take to the optimum.
+    """
+    rounded = np.zeros(pr.n_y, dtype=bool)
+    rounded[np.lexsort((lo.rho, -lo.y_avg))[:p]] = True
+    best_y, best = swap_search(pr, lo.open_y, time_limit_s=max(t_end - time.perf_counter(), 0.0))
+    open_y, obj = swap_search(pr, rounded, time_limit_s=max(t_end - time.perf_counter(), 0.0))
+    return (open_y, obj) if obj < best else (best_y, best)
 
 
 def slack_of(wg: np.ndarray, pv: np.ndarray, pg: np.ndarray, fallback: np.ndarray, mip_gap: float
