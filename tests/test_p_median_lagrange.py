@@ -7,11 +7,12 @@ textbook pairs model (one variable per member–site pair) where enumeration is 
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
 
-from geo_planner.siting.models.p_median_branch import lagrange_branch
+from geo_planner.siting.models.p_median_branch import _dive, _Node, _split, lagrange_branch
 from geo_planner.siting.models.p_median_lagrange import (
     fix_sites,
     lagrange_reduce,
@@ -199,6 +200,56 @@ def test_ergodic_sites_are_shares_of_the_iterations(seed: int) -> None:
     assert np.all((lo.y_avg >= 0) & (lo.y_avg <= 1))
     assert lo.y_avg.sum() == pytest.approx(4.0)  # every iteration chooses p sites
     assert np.allclose(lo.y_avg * lo.iterations, np.round(lo.y_avg * lo.iterations))
+
+
+def _best_with(d: np.ndarray, w: np.ndarray, fallback: np.ndarray, p: int, *, must: set[int],
+               never: set[int]) -> float:
+    """Cheapest set of ``p`` sites containing ``must`` and avoiding ``never`` (enumerated)."""
+    costs = [_model_cost(d, w, fallback, s) for s in itertools.combinations(range(d.shape[1]), p)
+             if must <= set(s) and not never & set(s)]
+    return min(costs, default=np.inf)
+
+
+@pytest.mark.parametrize("seed", [44, 45, 46, 47, 48])
+@pytest.mark.parametrize("iterations", [3, 30])
+def test_split_bounds_hold_for_both_children(seed: int, iterations: int) -> None:
+    # the children's bounds (parent multipliers, the branching decision applied) never exceed
+    # the best solution inside the child, at converged and at barely started multipliers
+    d, w, fallback = _small(seed, n=12)
+    p = 4
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    pr = pairs_of(pg, pc, pv, w, fallback, d.shape[1])
+    start = np.zeros(d.shape[1], dtype=bool)
+    start[:p] = True
+    lo = lagrangian(pr, p, start, max_iter=iterations)
+    cand = np.arange(d.shape[1])
+    closed, opened = _split(pg, pc, pv, fallback, p, np.zeros(0, dtype=np.int64), cand, lo)
+    j = int(opened.branch_cols[0])
+    assert opened.branch_open and not closed.branch_open and int(closed.branch_cols[0]) == j
+    assert lo.bound <= min(closed.bound, opened.bound)
+    tol = 1e-9 * _model_cost(d, w, fallback, [])
+    assert closed.bound <= _best_with(d, w, fallback, p, must=set(), never={j}) + tol
+    assert opened.bound <= _best_with(d, w, fallback, p, must={j}, never=set()) + tol
+    # the children's instances: one site fewer to open, or the site gone
+    g_o, c_o, _v, fb_o, p_o, op_o = opened.instance(d.shape[1])
+    assert p_o == p - 1 and op_o.tolist() == [j] and j not in c_o and np.all(fb_o <= fallback)
+    _g, c_c, _v, fb_c, p_c, op_c = closed.instance(d.shape[1])
+    assert p_c == p and len(op_c) == 0 and j not in c_c and np.array_equal(fb_c, fallback)
+
+
+@pytest.mark.parametrize("seed", [49, 50, 51])
+def test_dive_returns_a_priced_solution_no_worse_than_the_start(seed: int) -> None:
+    d, w, fallback = _small(seed, n=13)
+    p = 5
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    best = np.arange(p)
+    ub = _model_cost(d, w, fallback, best)
+    root = _Node(pg, pc, pv, fallback, p, np.zeros(0, dtype=np.int64), np.zeros(len(w)), -np.inf)
+    val, chosen, nodes = _dive(root, w, d.shape[1], ub, best, lambda u: 1e-9 * max(u, 1.0), (20, 2.0, 1),
+                               time.perf_counter() + 30.0)
+    assert nodes >= 1 and val <= ub
+    assert len(chosen) <= p and val == pytest.approx(_model_cost(d, w, fallback, chosen))
+    assert val >= _all_optima(d, w, fallback, p)[0] - 1e-9 * val
 
 
 @pytest.mark.parametrize(("n", "p"), [(20, 3), (24, 4)])

@@ -78,7 +78,7 @@ _BRANCH_SHARE = 0.8
 #: (its tree grows with p; the radius model's LP is tight there and does better).
 _BRANCH_MAX_S = 6.0
 _BRANCH_SMALL_P = 60
-_BRANCH_OPTS = {"node_iterations": 20, "node_step": 0.5, "price_every": 10}
+_BRANCH_OPTS = {"node_iterations": 30, "node_step": 0.5, "price_every": 10}
 #: Kernel heuristic: sites kept per site to open, and share of the remaining time.
 _KERNEL = 2.0
 _KERNEL_SHARE = 0.2
