@@ -355,11 +355,9 @@ def cost_matrix(
     sub = members.subset(on)
     site_idx = np.flatnonzero(virt >= 0)
     n = net.n_nodes
-    # node → members on an edge ending there (for sites whose cut-off search reaches few nodes)
-    incidence = sparse.csr_matrix(
-        (np.ones(2 * on.size, dtype=np.float32), (np.r_[u, v], np.r_[np.arange(on.size), np.arange(on.size)])),
-        shape=(n, on.size),
-    )
+    # node → members on an edge ending there (for sites whose cut-off search reaches few nodes),
+    # built on first use: the dense path (most members timed by every site) never needs it
+    incidence: sparse.csr_matrix | None = None
     rows, cols, vals = [], [], []
     for sl in _chunks(site_idx.shape[0], chunk):
         block = site_idx[sl]
@@ -373,6 +371,10 @@ def cost_matrix(
                 cols.append(np.full(int(keep.sum()), s, dtype=np.int64))
                 vals.append(secs[keep] / 60.0)
             continue
+        if incidence is None:
+            ids = np.arange(on.size)
+            incidence = sparse.csr_matrix((np.ones(2 * on.size, dtype=np.float32), (np.r_[u, v], np.r_[ids, ids])),
+                                          shape=(n, on.size))
         near = sparse.csr_matrix(reached, dtype=np.float32) @ incidence  # only members next to a reached node
         near.sort_indices()
         k = np.repeat(np.arange(block.size), np.diff(near.indptr))
