@@ -130,8 +130,9 @@ def _cmd_run_province(args: argparse.Namespace, province: Any) -> int:
         bar.close()
     failed = table[table["status"] != "ok"]
     print(f"regions: {n - len(failed)} ok, {len(failed)} failed; members: {int(table['members'].fillna(0).sum())}")
-    print(f"  {'regions':<22} {Path(args.out) / 'regions.csv'}")
-    print(f"  {'run':<22} {Path(args.out) / 'run.json'}")
+    for label, file in (("regions", "regions.csv"), ("cross-region members", "cross_region.csv"),
+                        ("cross-region branches", "cross_region_branches.csv"), ("run", "run.json")):
+        print(f"  {label:<22} {Path(args.out) / file}")
     return 0 if failed.empty else 1
 
 

@@ -446,6 +446,19 @@ def _assemble(parts: list[dict], mode: Mode, speed_mps: float) -> RoadNetwork:
     )
 
 
+def min_per_key(*keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Positions of the smallest ``values`` of each distinct key, the keys sorted (first key major).
+
+    One ``lexsort`` with the values as the last tie-break, then the first of each run: the
+    idiom behind :func:`csr_min` and the same-edge merges of :mod:`geo_planner.travel`.
+    """
+    order = np.lexsort((values, *reversed(keys)))
+    first = np.ones(order.shape[0], dtype=bool)
+    if order.size > 1:
+        first[1:] = np.logical_or.reduce([k[order][1:] != k[order][:-1] for k in keys])
+    return order[first]
+
+
 def csr_min(
     rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]
 ) -> sparse.csr_matrix:
@@ -453,11 +466,8 @@ def csr_min(
 
     scipy sums duplicates; for a graph, parallel arcs must keep the cheapest instead.
     """
-    order = np.lexsort((data, cols, rows))
-    r, c, d = rows[order], cols[order], data[order]
-    first = np.ones(r.shape[0], dtype=bool)
-    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    return sparse.csr_matrix((d[first], (r[first], c[first])), shape=shape)
+    keep = min_per_key(rows, cols, values=data)
+    return sparse.csr_matrix((data[keep], (rows[keep], cols[keep])), shape=shape)
 
 
 def build_network(

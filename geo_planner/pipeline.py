@@ -40,6 +40,7 @@ from .settings import Scenario
 from .siting.branches import recommend_branches
 from .siting.budget import MIN_SHARE_S, TimeBudget
 from .siting.decision import DecisionResult, add_stability, decide
+from .siting.instance import SitingInstance, siting_instance
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -90,6 +91,7 @@ class RunResult:
     coverage_by_branch: pd.DataFrame | None = None
     recommendations: pd.DataFrame | None = None
     decision: DecisionResult | None = None
+    instance: SitingInstance | None = None
     timings: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
@@ -340,9 +342,12 @@ def _stage_siting(st: _State) -> None:
     )
     # one time limit for the stage, shared out among its models (siting/budget.py)
     budget = TimeBudget(sc.siting.time_limit_s)
+    # one member × candidate matrix for the station models and the decision stage
+    st.instance = siting_instance(members, cands, st.walk, sc) if len(cands) else None
     station_recs, st.siting_summary = recommend_stations(
         members, cands, st.walk, sc, budget=budget, reserve=ORGANISATION_WEIGHT,
         progress=lambda text, f: prog.step("siting", text, 0.6 * f),
+        cost=st.instance.cost if st.instance is not None else None,
     )
     # meeting places for joint branches: existing stations first, then OSM host places
     sites = cands[cands["source"] != "network_node"].assign(
@@ -374,7 +379,7 @@ def _stage_decision(st: _State) -> None:
     summary = st.siting_summary
     if not summary:
         return
-    st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary)
+    st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary, instance=st.instance)
     for model, fig in decision.equity.items():
         if isinstance(summary.get(model), dict):
             summary[model]["equity"] = fig

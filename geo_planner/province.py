@@ -24,8 +24,10 @@ four tables, and shares every other setting (thresholds, rules, siting options):
 :func:`run_province` runs each region with :func:`geo_planner.pipeline.run` (one Dask task per
 region; a task is one process's whole pipeline, so a region's result does not depend on where
 it ran), writes each region's outputs to ``OUT/regions/<name>/`` as the region finishes, and at
-the end writes ``regions.csv`` (one row per region), ``cross_region.csv`` (members living in
-another region's extract) and a province-level ``run.json``.
+the end serves the members living in another region's extracts on that region's networks
+(:mod:`geo_planner.crossregion`, one task per host region) and writes ``regions.csv`` (one row
+per region), ``cross_region.csv`` (those members, with the host's nearest station and hospital),
+``cross_region_branches.csv`` (异地支部 in host regions) and a province-level ``run.json``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from .atomic import atomic_write
+from .crossregion import BRANCH_COLUMNS, HOST_COLUMNS, serve_in_host
 from .errors import GeoPlannerError, Problem, ScenarioError
 from .settings import (
     RegionSettings,
@@ -275,7 +278,8 @@ def run_region(
     except Exception as exc:  # reported in regions.csv; the other regions go on
         log.exception("region %s failed", name)
         summary.update(status="failed", error=f"{type(exc).__name__}: {exc}", wall_s=round(time.perf_counter() - t0, 3),
-                       timings={}, remote=pd.DataFrame(columns=["id", "lon", "lat", "branch_id"]))
+                       timings={}, remote=pd.DataFrame(columns=["id", "lon", "lat", "branch_id",
+                                                                "geocode_precision"]))
         return summary
     m = result.members
     summary.update(_shares(m))
@@ -290,6 +294,7 @@ def run_region(
         "lon": m.loc[outside, "lon"].to_numpy(dtype=float),
         "lat": m.loc[outside, "lat"].to_numpy(dtype=float),
         "branch_id": m.loc[outside, "branch_id"].astype(str).to_numpy(),
+        "geocode_precision": m.loc[outside, "geocode_precision"].astype(str).to_numpy(),
     })
     summary["timings"] = dict(result.timings)
     summary["wall_s"] = round(time.perf_counter() - t0, 3)
@@ -379,16 +384,26 @@ def run_province(
         if on_region:
             on_region(summary["region"], summary)
 
+    crossed: dict[str, pd.DataFrame] = {}
+
+    def finish(run_calls: Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]) -> None:
+        # 异地 across regions: found in the host's extracts, then served on the host's networks
+        cross = resolve_cross_region(province, results)
+        crossed["members"], crossed["branches"] = serve_cross_region(province, dirs, results, cross, run_calls)
+
     if scheduler is None:
         for name, scenario in province.regions:
             done(run_region(name, scenario, dirs[name], on_progress=on_progress))
+        finish(lambda calls: [serve_host(*c) for c in calls])
     else:
-        _run_on_dask(province, dirs, scheduler, cluster_options, done, on_progress)
+        _run_on_dask(province, dirs, scheduler, cluster_options, done, on_progress, finish)
 
-    cross = resolve_cross_region(province, results)
+    cross, branches = crossed["members"], crossed["branches"]
     table = regions_table(province, results, cross)
     atomic_write(out / "regions.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
     atomic_write(out / "cross_region.csv", lambda p: cross.to_csv(p, index=False, encoding="utf-8-sig"))
+    atomic_write(out / "cross_region_branches.csv",
+                 lambda p: branches.to_csv(p, index=False, encoding="utf-8-sig"))
     doc = {
         "province": province.name,
         "scheduler": scheduler or "serial",
@@ -399,7 +414,9 @@ def run_province(
             {k: v for k, v in results[name].items() if k != "remote"} for name, _ in province.regions
         ],
         "cross_region_members": int(len(cross)),
+        "cross_region_branches": int(len(branches)),
         "files": {"regions": str(out / "regions.csv"), "cross_region": str(out / "cross_region.csv"),
+                  "cross_region_branches": str(out / "cross_region_branches.csv"),
                   **{f"regions/{n}": str(d) for n, d in dirs.items()}},
     }
     atomic_write(out / "run.json",
@@ -410,8 +427,13 @@ def run_province(
 def _run_on_dask(
     province: Province, dirs: dict[str, Path], scheduler: str, cluster_options: dict[str, Any] | None,
     done: Callable[[dict[str, Any]], None], on_progress: RegionProgressFn | None,
+    finish: Callable[[Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]], None],
 ) -> None:
-    """One Dask task per region; ``done(summary)`` as each finishes, progress events to ``on_progress``."""
+    """One Dask task per region; ``done(summary)`` as each finishes, progress events to ``on_progress``.
+
+    Then ``finish(run_calls)`` while the cluster is still up: ``run_calls`` runs
+    :func:`serve_host` calls as Dask tasks (one per host region) and returns their results.
+    """
     from distributed import as_completed
 
     client, cluster = _client(scheduler, len(province.regions), cluster_options)
@@ -429,6 +451,18 @@ def _run_on_dask(
             except Exception as exc:  # the worker itself died (memory, signal): report, keep the others
                 done({"region": name, "status": "failed", "error": f"{type(exc).__name__}: {exc}",
                       "out_dir": str(dirs[name]), "timings": {}, "remote": pd.DataFrame()})
+
+        def run_calls(calls: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+            futs = [client.submit(serve_host, *c, key=f"host-{c[0]}", pure=False) for c in calls]
+            out = []
+            for c, fut in zip(calls, futs, strict=True):
+                try:
+                    out.append(fut.result())
+                except Exception as exc:  # the worker died: its members say so
+                    out.append(_host_failed(c[0], c[3], exc))
+            return out
+
+        finish(run_calls)
     finally:
         if on_progress is not None:
             client.unsubscribe_topic(PROGRESS_TOPIC)
@@ -452,7 +486,8 @@ def resolve_cross_region(province: Province, results: dict[str, dict[str, Any]])
     """
     from .geocode import Gazetteer, assign_county
 
-    cols = ["id", "home_region", "branch_id", "lon", "lat", "host_region", "member_city", "member_county"]
+    cols = ["id", "home_region", "branch_id", "lon", "lat", "geocode_precision", "host_region", "member_city",
+            "member_county"]
     frames = []
     for name, _ in province.regions:
         r = results.get(name, {}).get("remote")
@@ -461,6 +496,8 @@ def resolve_cross_region(province: Province, results: dict[str, dict[str, Any]])
     if not frames:
         return pd.DataFrame(columns=cols)
     rem = pd.concat(frames, ignore_index=True)
+    if "geocode_precision" not in rem:
+        rem["geocode_precision"] = "coordinates"
     rem = rem[rem["lon"].notna() & rem["lat"].notna()].reset_index(drop=True)
     rem["host_region"] = ""
     rem["member_city"] = ""
@@ -479,6 +516,55 @@ def resolve_cross_region(province: Province, results: dict[str, dict[str, Any]])
         rem.loc[inside, "member_city"] = loc["city"].to_numpy()
         rem.loc[inside, "member_county"] = loc["county"].to_numpy()
     return rem[cols]
+
+
+def _host_failed(host: str, members: pd.DataFrame, exc: BaseException) -> dict[str, Any]:
+    """The result of a host region whose service pass failed: its members say why, no times."""
+    return {"host": host, "error": f"{type(exc).__name__}: {exc}",
+            "members": members.assign(host_status=f"failed: {type(exc).__name__}: {exc}"),
+            "branches": pd.DataFrame(columns=list(BRANCH_COLUMNS))}
+
+
+def serve_host(host: str, scenario: Scenario, host_dir: str, members: pd.DataFrame) -> dict[str, Any]:
+    """Serve one host region's cross-region members (:func:`geo_planner.crossregion.serve_in_host`; never raises)."""
+    try:
+        served, branches = serve_in_host(host, scenario, host_dir, members)
+    except Exception as exc:  # reported on the members' rows; the province goes on
+        log.exception("serving cross-region members in %s failed", host)
+        return _host_failed(host, members, exc)
+    return {"host": host, "error": "", "members": served, "branches": branches}
+
+
+def serve_cross_region(
+    province: Province, dirs: dict[str, Path], results: dict[str, dict[str, Any]], cross: pd.DataFrame,
+    run_calls: Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Serve every cross-region member in their host region: one :func:`serve_host` call per host.
+
+    Returns
+    -------
+    (members, branches)
+        ``cross`` with :data:`~geo_planner.crossregion.HOST_COLUMNS` (same rows and order;
+        ``host_status`` is ``outside_all_regions`` or ``host region failed`` where no host
+        served them) and the 异地支部 recommended in host regions.
+    """
+    scenarios = dict(province.regions)
+    cross = cross.assign(_row=np.arange(len(cross)))  # member ids may repeat across regions
+    ok = {n for n, r in results.items() if r.get("status") == "ok"}
+    calls = [(h, scenarios[h], str(dirs[h]), cross[cross["host_region"] == h].reset_index(drop=True))
+             for h in dict.fromkeys(cross["host_region"]) if h and h in ok]
+    outs = run_calls(calls) if calls else []
+    served = {o["host"]: o for o in outs}
+    rest = cross[~cross["host_region"].isin(list(served))]
+    rest = rest.assign(host_status=np.where(rest["host_region"] == "", "outside_all_regions", "host region failed"))
+    members = pd.concat([rest, *(o["members"] for o in outs)], ignore_index=True)
+    members = members.sort_values("_row", kind="stable").drop(columns="_row").reset_index(drop=True)
+    for c in HOST_COLUMNS:
+        if c not in members:
+            members[c] = np.nan
+    branches = [o["branches"] for o in outs if len(o["branches"])]
+    return (members[[*cross.columns.drop("_row"), *HOST_COLUMNS]],
+            pd.concat(branches, ignore_index=True) if branches else pd.DataFrame(columns=list(BRANCH_COLUMNS)))
 
 
 def regions_table(province: Province, results: dict[str, dict[str, Any]], cross: pd.DataFrame) -> pd.DataFrame:

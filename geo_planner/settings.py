@@ -17,13 +17,12 @@ to every stage; there is no module-level mutable state.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
-
-import codecs
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from .network import RoadNetwork, Snap, csr_min
+from .network import RoadNetwork, Snap, csr_min, min_per_key
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +181,8 @@ def nearest_facility(net: RoadNetwork, members: Snap, facilities: Snap) -> Neare
     pm, pf = _pairs_on_same_edge(members, facilities)
     if pm.size:
         direct = _same_edge_seconds(net, members, facilities, pm, pf)
-        order = np.lexsort((direct, pm))
-        pm, pf, direct = pm[order], pf[order], direct[order]
-        first = np.ones(pm.shape[0], dtype=bool)
-        first[1:] = pm[1:] != pm[:-1]
-        pm, pf, direct = pm[first], pf[first], direct[first]
+        keep = min_per_key(pm, values=direct)  # each member's nearest facility on its edge
+        pm, pf, direct = pm[keep], pf[keep], direct[keep]
         better = direct < secs[pm]
         secs[pm[better]] = direct[better]
         fac[pm[better]] = pf[better]
@@ -355,11 +352,9 @@ def cost_matrix(
     sub = members.subset(on)
     site_idx = np.flatnonzero(virt >= 0)
     n = net.n_nodes
-    # node → members on an edge ending there (for sites whose cut-off search reaches few nodes)
-    incidence = sparse.csr_matrix(
-        (np.ones(2 * on.size, dtype=np.float32), (np.r_[u, v], np.r_[np.arange(on.size), np.arange(on.size)])),
-        shape=(n, on.size),
-    )
+    # node → members on an edge ending there (for sites whose cut-off search reaches few nodes),
+    # built on first use: the dense path (most members timed by every site) never needs it
+    incidence: sparse.csr_matrix | None = None
     rows, cols, vals = [], [], []
     for sl in _chunks(site_idx.shape[0], chunk):
         block = site_idx[sl]
@@ -373,6 +368,10 @@ def cost_matrix(
                 cols.append(np.full(int(keep.sum()), s, dtype=np.int64))
                 vals.append(secs[keep] / 60.0)
             continue
+        if incidence is None:
+            ids = np.arange(on.size)
+            incidence = sparse.csr_matrix((np.ones(2 * on.size, dtype=np.float32), (np.r_[u, v], np.r_[ids, ids])),
+                                          shape=(n, on.size))
         near = sparse.csr_matrix(reached, dtype=np.float32) @ incidence  # only members next to a reached node
         near.sort_indices()
         k = np.repeat(np.arange(block.size), np.diff(near.indptr))
@@ -408,10 +407,8 @@ def _site_major_csr(
                        np.concatenate([vals, extra_vals]), shape)
     if extra_rows.size:
         kx = extra_cols.astype(np.int64) * n_m + extra_rows
-        order = np.lexsort((extra_vals, kx))
-        kx, vx = kx[order], extra_vals[order]
-        first = np.r_[True, kx[1:] != kx[:-1]]
-        kx, vx = kx[first], vx[first]
+        keep = min_per_key(kx, values=extra_vals)
+        kx, vx = kx[keep], extra_vals[keep]
         pos = np.searchsorted(key, kx)
         hit = pos < key.size
         hit[hit] = key[pos[hit]] == kx[hit]

@@ -10,7 +10,6 @@ from geo_planner.coverage import point_coverage
 from geo_planner.settings import Thresholds
 
 
-
 def test_coverage_flags_follow_thresholds(demo_run):
     result, m, out, _ = demo_run
     t = result.scenario.thresholds

@@ -336,6 +336,7 @@ def test_6_small_cell_rule_on_every_viewer_route(server, demo):
                 assert a["members"] is None and a["share_covered_station"] is None
         branches = viewer.get(f"/runs/{run_id}/coverage/branches").json()["branches"]
         assert not _numbers_of_small_groups(branches, "members")
+        assert len(branches) == len(p_branch)
         recs = viewer.get(f"/runs/{run_id}/recommendations").json()["recommendations"]
         for r, p in zip(recs, p_recs, strict=True):
             if p["n_members"] < 5:

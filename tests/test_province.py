@@ -208,6 +208,28 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
     assert row["remote_living_here"] == len(in_nj) and row["remote_living_here_from"] == f"贵溪:{len(in_nj)}"
     # members outside every region's extract stay counted, not lost
     assert local.set_index("region").loc["贵溪", "remote_outside_all_regions"] == (hosted["host_region"] == "").sum()
+    # … and served there: the host's nearest station, the same answer as the host run's own point index
+    for name in ("cross_region.csv", "cross_region_branches.csv"):
+        assert _csv(tmp_path / "serial" / name) == _csv(tmp_path / "local" / name), name
+    assert set(hosted.loc[hosted["host_region"] == "", "host_status"]) <= {"outside_all_regions"}
+    assert (in_nj["host_status"] == "ok").all()
+    # (the demo's stations are all in 贵溪, which no road joins to 南京: unreachable, and said so)
+    assert set(in_nj["host_station_status"]) <= {"ok", "unreachable", "off_network"}
+    from geo_planner.pipeline import run_networks
+    from geo_planner.pointindex import load_point_index
+
+    walk, drive = run_networks(dict(prov.regions)["贵溪南京"])
+    index = load_point_index(tmp_path / "local" / "regions" / "贵溪南京" / "point_index.npz")
+    for _, r in in_nj.iterrows():
+        q = index.query(walk, drive, float(r["lon"]), float(r["lat"]))
+        if q["nearest_station_min"] is None:
+            assert r["host_walk_min_station"] == "" and r["host_station_status"] != "ok"
+        else:
+            assert float(r["host_walk_min_station"]) == pytest.approx(q["nearest_station_min"], abs=0.011)
+    branches = pd.read_csv(tmp_path / "local" / "cross_region_branches.csv", encoding="utf-8-sig", dtype=str)
+    for _, b in branches.iterrows():
+        assert b["host_region"] == "贵溪南京" and b["home_region"] == "贵溪" and int(b["n_members"]) >= 3
+        assert set(b["member_ids"].split(";")) <= set(in_nj["id"])
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, cache_dir, monkeypatch):

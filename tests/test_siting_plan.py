@@ -10,7 +10,6 @@ import pytest
 from geo_planner.siting.plan import member_weights, recommend_stations, station_candidates
 from geo_planner.travel import cost_matrix
 
-
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated.*:DeprecationWarning")
 
 

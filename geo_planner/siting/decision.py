@@ -139,6 +139,7 @@ def decide(
     walk: RoadNetwork,
     scenario: Scenario,
     models: dict[str, Any],
+    instance: SitingInstance | None = None,
 ) -> DecisionResult:
     """p-center, equity, trade-off curve, sensitivity and phased plan of one run.
 
@@ -154,6 +155,9 @@ def decide(
         The run's scenario.
     models
         The run's per-model summary from ``recommend_stations`` (each with ``site_ids``).
+    instance
+        The run's :func:`~geo_planner.siting.instance.siting_instance` when the siting stage
+        already built it (its cost matrix is the station models'); built here otherwise.
 
     Returns
     -------
@@ -162,7 +166,7 @@ def decide(
     t0 = time.perf_counter()
     s = scenario.siting
     thr = scenario.thresholds.station_walk_min
-    inst = siting_instance(members, candidates, walk, scenario)
+    inst = instance if instance is not None else siting_instance(members, candidates, walk, scenario)
     timings: dict[str, float] = {}
     budget = Budget(s.decision_time_limit_s)
     t = time.perf_counter()

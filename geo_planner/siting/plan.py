@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from ..crs import local_xy
 from ..geocode import Gazetteer, assign_admin_units
@@ -132,6 +133,24 @@ def siting_members(members: pd.DataFrame) -> np.ndarray:
     return ((members["network_status"] == "ok") & ~reason.str.contains("remote")).to_numpy(bool)
 
 
+def _station_costs(sub: pd.DataFrame, candidates: pd.DataFrame, walk: RoadNetwork, scenario: Scenario,
+                   cost: Any) -> sparse.csr_matrix:
+    """Member × candidate minutes cut off at 3× the threshold (from ``cost`` when given)."""
+    cutoff = 3 * scenario.thresholds.station_walk_min
+    if cost is None:
+        max_snap = scenario.network.max_snap_m
+        msnap = walk.snap(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), max_snap_m=max_snap)
+        csnap = walk.snap(candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float), max_snap_m=max_snap)
+        return cost_matrix(walk, msnap, csnap, cutoff)
+    if cost.shape != (len(sub), len(candidates)):
+        raise ValueError(f"cost matrix of shape {cost.shape} for {len(sub)} members × {len(candidates)} candidates")
+    out = sparse.csr_matrix(cost, copy=True)
+    if out.nnz and out.data.max() > cutoff + 1e-9:  # entries are minutes + 1e-9 (see cost_matrix)
+        out.data[out.data > cutoff + 1e-9] = 0.0
+        out.eliminate_zeros()
+    return out
+
+
 def recommend_stations(
     members: pd.DataFrame,
     candidates: pd.DataFrame,
@@ -141,11 +160,15 @@ def recommend_stations(
     budget: TimeBudget | None = None,
     reserve: float = 0.0,
     progress: Callable[[str, float], None] | None = None,
+    cost: Any = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run MCLP, LSCP and p-median and turn their new sites into recommendations.
 
     ``budget``, ``reserve`` and ``progress`` are passed to
     :func:`~geo_planner.siting.stations.plan_stations` (the stage's shared time limit).
+    ``cost`` is the member × candidate walking minutes when already computed (the run's
+    :func:`~geo_planner.siting.instance.siting_instance`: the same members and candidates, cut
+    off at 3× the threshold or more); otherwise it is computed here.
 
     Remote members (异地) are left out: a station in their city is the remote branch's
     business, not the home city's station plan. So are members without a walking time —
@@ -164,10 +187,7 @@ def recommend_stations(
     sub = members[use]
     if sub.empty or candidates.empty:
         return empty_recommendations(), {}
-    msnap = walk.snap(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), max_snap_m=scenario.network.max_snap_m)
-    csnap = walk.snap(candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float),
-                      max_snap_m=scenario.network.max_snap_m)
-    cost = cost_matrix(walk, msnap, csnap, 3 * thr)  # minutes, cut off at 3× the threshold
+    cost = _station_costs(sub, candidates, walk, scenario, cost)
     cover = cost.copy()
     cover.data = (cover.data <= thr).astype(float)
     cover.eliminate_zeros()

@@ -177,7 +177,8 @@ def p_center(
     open_mask = ex.copy()
     open_mask[best_sel] = True
     site, minutes = _nearest_open(c, open_mask)
-    radius, served = radius_of(c, open_mask)
+    fin = minutes[np.isfinite(minutes)]  # what radius_of gives, from the same pass
+    radius, served = (float(fin.max()) if fin.size else float("nan")), int(fin.size)
     status = "optimal" if proven else "time_limit"
     msg = (f"p_center ({status}): {best_sel.size} new site(s); longest walk of the {served} of {n_i} members "
            f"served {radius:.2f} min ({solves} covering solves)")
