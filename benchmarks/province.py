@@ -175,7 +175,8 @@ def main() -> None:
           f"peak RSS {local['peak_gib']:.2f} GiB")
     print(f"regions ok: {(regions['status'] == 'ok').sum()}/{len(regions)}; slowest region "
           f"{regions['wall_s'].max():.1f} s; province wall in run.json {doc['wall_s']:.1f} s; "
-          f"cross-region members {doc['cross_region_members']:,}")
+          f"cross-region members {doc['cross_region_members']:,} "
+          f"(served in their host regions; {doc.get('cross_region_branches', 0)} 异地支部 there)")
     rate = args.members / local["wall"]
     print(f"throughput on LocalCluster: {rate:,.0f} members/s -> 1,000,000 members: "
           f"~{1_000_000 / rate / 60:.1f} min at this rate (target <= 5 min, peak RSS <= 6 GiB)")
