@@ -377,9 +377,10 @@ def _stage_siting(st: _State) -> None:
 def _stage_decision(st: _State) -> None:
     """p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)."""
     summary = st.siting_summary
+    inst, st.instance = st.instance, None  # not kept past this stage (its cost matrix is the largest array)
     if not summary:
         return
-    st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary, instance=st.instance)
+    st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary, instance=inst)
     for model, fig in decision.equity.items():
         if isinstance(summary.get(model), dict):
             summary[model]["equity"] = fig

@@ -315,11 +315,16 @@ def _solve_components(
 
 
 def _method(state: str, gap: float | None, time_limit_s: float, n_components: int, bound: int) -> str:
-    """Text for the ``method`` column: the model, its gap and, unless optimal, the bound."""
+    """Text for the ``method`` column: the model, its gap and, unless optimal, the bound.
+
+    A greedy answer does not depend on the machine's speed, so its text names no seconds
+    (the time left varies from run to run; ``run.json`` has it): the same scenario gives the
+    same recommendations file serially and on a Dask worker.
+    """
     gap_txt = f"gap {100 * (gap or 0.0):.2f}%"
     parts = f", {n_components} components" if n_components > 1 else ""
     if state == "greedy":
-        return (f"greedy (model too large or no HiGHS solution within {time_limit_s:g} s{parts}; "
+        return (f"greedy (model too large for the time limit, or no HiGHS solution within it{parts}; "
                 f"bound {bound} members)")
     if state == "time_limit":
         return f"highs (time limit {time_limit_s:g} s{parts}, {gap_txt}; bound {bound} members)"
