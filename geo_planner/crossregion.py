@@ -29,6 +29,7 @@ import pandas as pd
 from .geocode import IMPRECISE_STATUS, precise_for_times
 from .network import RoadNetwork
 from .settings import Scenario
+from .siting.branches.records import finite_max, finite_median, min_en, min_zh
 from .travel import nearest_facility
 
 __all__ = ["HOST_COLUMNS", "BRANCH_COLUMNS", "serve_in_host"]
@@ -114,7 +115,8 @@ def serve_in_host(
     max_snap = scenario.network.max_snap_m
     wsnap = walk.snap(lon_t, lat_t, max_snap_m=max_snap)
     th = scenario.thresholds
-    st = _nearest(walk, wsnap, _facilities(host_dir, "stations"), max_snap, th.station_walk_min, n)
+    stations = _facilities(host_dir, "stations")
+    st = _nearest(walk, wsnap, stations, max_snap, th.station_walk_min, n)
     dsnap = drive.snap(lon_t, lat_t, max_snap_m=max_snap) if drive is not None else None
     ho = _nearest(drive, dsnap, _facilities(host_dir, "hospitals"), max_snap, th.hospital_drive_min, n)
     imprecise = ~precise & np.isfinite(lon) & np.isfinite(lat)
@@ -127,29 +129,44 @@ def serve_in_host(
         host_hospital_id=ho["id"], host_hospital_name=ho["name"], host_drive_min_hospital=ho["min"],
         host_hospital_status=ho["status"], host_covered_hospital=ho["covered"],
     )
-    branches = _remote_branches(host, scenario, walk, wsnap, out, _facilities(host_dir, "stations"))
+    branches = _remote_branches(host, scenario, walk, wsnap, out, precise, stations)
     return out, branches
 
 
 def _remote_branches(host: str, scenario: Scenario, walk: RoadNetwork, wsnap: Any, m: pd.DataFrame,
-                     stations: pd.DataFrame | None) -> pd.DataFrame:
-    """异地支部 per (home region, city) with at least ``min_branch_members`` members living there."""
+                     precise: np.ndarray, stations: pd.DataFrame | None) -> pd.DataFrame:
+    """异地支部 per (home region, city) with at least ``min_branch_members`` members living there.
+
+    Each meets at its members' network medoid; the venues (the station nearest to each
+    meeting point) come from one nearest-facility search for all of them.
+    """
+    from .siting.branches.medoid import network_medoid
     from .siting.branches.residence import split_by_residence
 
     rules = scenario.branches
-    rows: list[dict[str, Any]] = []
+    groups: list[tuple[str, str, str, np.ndarray]] = []
     located = m["lon"].notna() & m["lat"].notna()
     for (home, city), grp in m[located].groupby(["home_region", "member_city"], sort=True):
         if len(grp) < rules.min_branch_members:
             continue
         pos = m.index.get_indexer(grp.index)
-        lon, lat = grp["lon"].to_numpy(float), grp["lat"].to_numpy(float)
         county = grp["member_county"].fillna("").astype(str).to_numpy(dtype=object)
-        parts = split_by_residence(lon, lat, county, np.full(len(grp), "", dtype=object), rules.max_branch_members)
-        labels = _part_labels([county[p] for p in parts])
-        for part, label in zip(parts, labels, strict=True):
-            rows.append(_branch_row(host, str(home), str(city), label, walk, wsnap, m, pos[part], scenario,
-                                    stations))
+        parts = split_by_residence(grp["lon"].to_numpy(float), grp["lat"].to_numpy(float), county,
+                                   np.full(len(grp), "", dtype=object), rules.max_branch_members)
+        groups += [(str(home), str(city), label, pos[part])
+                   for part, label in zip(parts, _part_labels([county[p] for p in parts]), strict=True)]
+    if not groups:
+        return pd.DataFrame(columns=list(BRANCH_COLUMNS))
+    lon, lat = m["lon"].to_numpy(float), m["lat"].to_numpy(float)
+    medoids = [network_medoid(walk, wsnap.subset(g), lon[g], lat[g]) for *_, g in groups]
+    # venues: meeting points off the network get none
+    at = np.array([(md[0], md[1]) if md[3] else (np.nan, np.nan) for md in medoids], dtype=float)
+    max_snap = scenario.network.max_snap_m
+    venue = _nearest(walk, walk.snap(at[:, 0], at[:, 1], max_snap_m=max_snap), stations, max_snap, math.inf,
+                     len(groups))
+    rows = [_branch_row(host, home, city, label, m, g, np.where(precise[g], md[2], np.nan), md, scenario,
+                        (str(venue["id"][k]), str(venue["name"][k]), float(venue["min"][k])))
+            for k, ((home, city, label, g), md) in enumerate(zip(groups, medoids, strict=True))]
     return pd.DataFrame(rows, columns=list(BRANCH_COLUMNS))
 
 
@@ -170,40 +187,30 @@ def _part_labels(counties: list[np.ndarray]) -> list[str]:
     return out
 
 
-def _branch_row(host: str, home: str, city: str, label: str, walk: RoadNetwork, wsnap: Any, m: pd.DataFrame,
-                g: np.ndarray, scenario: Scenario, stations: pd.DataFrame | None) -> dict[str, Any]:
-    """One 异地支部: the group's network medoid on the host's walk network and the venue near it."""
-    from .siting.branches.medoid import network_medoid
-
-    lon, lat = m["lon"].to_numpy(float)[g], m["lat"].to_numpy(float)[g]
-    precise = (m["host_station_status"].to_numpy(dtype=object)[g] != IMPRECISE_STATUS)
-    snap = wsnap.subset(g)
-    mlon, mlat, minutes, on_net = network_medoid(walk, snap, lon, lat)
-    minutes = np.where(precise, minutes, np.nan)
-    venue = _nearest(walk, walk.snap(np.array([mlon]), np.array([mlat]), max_snap_m=scenario.network.max_snap_m),
-                     stations, scenario.network.max_snap_m, math.inf, 1) if on_net else None
+def _branch_row(host: str, home: str, city: str, label: str, m: pd.DataFrame, g: np.ndarray, minutes: np.ndarray,
+                medoid: tuple[float, float, np.ndarray, bool], scenario: Scenario,
+                venue: tuple[str, str, float]) -> dict[str, Any]:
+    """One 异地支部 row: members ``g`` meeting at ``medoid`` (walks ``minutes``), the station ``venue`` near it."""
+    mlon, mlat, _, on_net = medoid
+    vid, vname, vmin = venue
     limit = scenario.thresholds.branch_walk_min
-    med = float(np.nanmedian(minutes)) if np.isfinite(minutes).any() else math.nan
-    top = float(np.nanmax(minutes)) if np.isfinite(minutes).any() else math.nan
+    med, top = finite_median(minutes), finite_max(minutes)
     within = int((minutes <= limit).sum())
     county = label.split("第")[0]
-    name = f"{home}{city}{label}异地支部"
     src = sorted(set(m["branch_id"].astype(str).to_numpy()[g]))
-    vname = str(venue["name"][0]) if venue is not None and venue["id"][0] else ""
-    vmin = float(venue["min"][0]) if venue is not None and venue["id"][0] else math.nan
-    where_zh = (f"活动地点取成员步行网络中心点，步行中位{med:.1f}分钟、最远{top:.1f}分钟，{within}人在{limit:g}分钟内"
+    where_zh = (f"活动地点取成员步行网络中心点，步行中位{min_zh(med)}、最远{min_zh(top)}，{within}人在{limit:g}分钟内"
                 if on_net else "活动地点取成员住址中心（不在步行路网上）")
-    venue_zh = f"；就近可借用{vname}（距中心点步行{vmin:.1f}分钟）" if vname else ""
-    where_en = (f"meeting at the members' network medoid, median walk {med:.1f} min, longest {top:.1f} min, "
+    venue_zh = f"；就近可借用{vname}（距中心点步行{min_zh(vmin)}）" if vid else ""
+    where_en = (f"meeting at the members' network medoid, median walk {min_en(med)}, longest {min_en(top)}, "
                 f"{within} within {limit:g} min" if on_net else "meeting near the centre of their homes (off the walking network)")
-    venue_en = f"; the nearest station, {vname}, is a {vmin:.1f}-min walk from it" if vname else ""
+    venue_en = f"; the nearest station, {vname}, is a {min_en(vmin)} walk from it" if vid else ""
     return {
-        "kind": "remote_branch", "name": name, "home_region": home, "host_region": host, "city": city,
-        "county": county, "n_members": int(g.size), "member_ids": ";".join(m["id"].astype(str).to_numpy()[g]),
-        "branch_ids": ";".join(src), "lon": mlon, "lat": mlat, "meeting_on_network": bool(on_net),
+        "kind": "remote_branch", "name": f"{home}{city}{label}异地支部", "home_region": home, "host_region": host,
+        "city": city, "county": county, "n_members": int(g.size),
+        "member_ids": ";".join(m["id"].astype(str).to_numpy()[g]), "branch_ids": ";".join(src),
+        "lon": mlon, "lat": mlat, "meeting_on_network": bool(on_net),
         "median_walk_min": round(med, 2), "max_walk_min": round(top, 2), "members_within_branch_walk": within,
-        "venue_station_id": str(venue["id"][0]) if venue is not None else "", "venue_station_name": vname,
-        "venue_walk_min": round(vmin, 2),
+        "venue_station_id": vid, "venue_station_name": vname, "venue_walk_min": round(vmin, 2),
         "rule": (f"{scenario.branches.min_branch_members} ≤ {g.size} ≤ {scenario.branches.max_branch_members} "
                  f"members of {home} living in {city} ({host})"),
         "rationale_zh": (f"{home}有{g.size}名党员（原属{len(src)}个支部）长期居住在{city}{county}（{host}辖区），"
