@@ -127,7 +127,12 @@ def radius_of(cost: sp.csr_array | sp.spmatrix, open_mask: npt.ArrayLike) -> tup
         ``nan`` radius when nobody is served.
     """
     _, best = _nearest_open(sp.csr_array(cost), np.asarray(open_mask, bool))
-    fin = best[np.isfinite(best)]
+    return _radius_served(best)
+
+
+def _radius_served(minutes: np.ndarray) -> tuple[float, int]:
+    """Longest finite walk (``nan`` when none) and how many members have one."""
+    fin = minutes[np.isfinite(minutes)]
     return (float(fin.max()) if fin.size else float("nan")), int(fin.size)
 
 
@@ -177,8 +182,7 @@ def p_center(
     open_mask = ex.copy()
     open_mask[best_sel] = True
     site, minutes = _nearest_open(c, open_mask)
-    fin = minutes[np.isfinite(minutes)]  # what radius_of gives, from the same pass
-    radius, served = (float(fin.max()) if fin.size else float("nan")), int(fin.size)
+    radius, served = _radius_served(minutes)  # radius_of, from the pass just made
     status = "optimal" if proven else "time_limit"
     msg = (f"p_center ({status}): {best_sel.size} new site(s); longest walk of the {served} of {n_i} members "
            f"served {radius:.2f} min ({solves} covering solves)")
