@@ -384,21 +384,17 @@ def run_province(
         if on_region:
             on_region(summary["region"], summary)
 
-    crossed: dict[str, pd.DataFrame] = {}
-
-    def finish(run_calls: Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]) -> None:
+    def finish(run_calls: Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]) -> tuple[pd.DataFrame, pd.DataFrame]:
         # 异地 across regions: found in the host's extracts, then served on the host's networks
-        cross = resolve_cross_region(province, results)
-        crossed["members"], crossed["branches"] = serve_cross_region(province, dirs, results, cross, run_calls)
+        return serve_cross_region(province, dirs, results, resolve_cross_region(province, results), run_calls)
 
     if scheduler is None:
         for name, scenario in province.regions:
             done(run_region(name, scenario, dirs[name], on_progress=on_progress))
-        finish(lambda calls: [serve_host(*c) for c in calls])
+        cross, branches = finish(lambda calls: [serve_host(*c) for c in calls])
     else:
-        _run_on_dask(province, dirs, scheduler, cluster_options, done, on_progress, finish)
+        cross, branches = _run_on_dask(province, dirs, scheduler, cluster_options, done, on_progress, finish)
 
-    cross, branches = crossed["members"], crossed["branches"]
     table = regions_table(province, results, cross)
     atomic_write(out / "regions.csv", lambda p: table.to_csv(p, index=False, encoding="utf-8-sig"))
     atomic_write(out / "cross_region.csv", lambda p: cross.to_csv(p, index=False, encoding="utf-8-sig"))
@@ -427,11 +423,11 @@ def run_province(
 def _run_on_dask(
     province: Province, dirs: dict[str, Path], scheduler: str, cluster_options: dict[str, Any] | None,
     done: Callable[[dict[str, Any]], None], on_progress: RegionProgressFn | None,
-    finish: Callable[[Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]], None],
-) -> None:
+    finish: Callable[[Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]], tuple[pd.DataFrame, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One Dask task per region; ``done(summary)`` as each finishes, progress events to ``on_progress``.
 
-    Then ``finish(run_calls)`` while the cluster is still up: ``run_calls`` runs
+    Then, while the cluster is still up, returns ``finish(run_calls)``: ``run_calls`` runs
     :func:`serve_host` calls as Dask tasks (one per host region) and returns their results.
     """
     from distributed import as_completed
@@ -462,7 +458,7 @@ def _run_on_dask(
                     out.append(_host_failed(c[0], c[3], exc))
             return out
 
-        finish(run_calls)
+        return finish(run_calls)
     finally:
         if on_progress is not None:
             client.unsubscribe_topic(PROGRESS_TOPIC)
