@@ -156,7 +156,8 @@ def _geocode_layer(
                 blank = df.loc[idx, col].fillna("").astype(str) == ""
                 df.loc[idx[blank.to_numpy()], col] = res.loc[blank.to_numpy(), src].to_numpy()
         unmatched = df.loc[idx, "geocode_precision"] == "unmatched"
-        for i in idx[unmatched.to_numpy()]:
+        written = df.loc[idx, "address"].fillna("").astype(str) != "" if "address" in df else unmatched & False
+        for i in idx[(unmatched & written).to_numpy()]:  # a blank address was warned about when loaded
             problems.append(
                 {
                     "file": str(layer.info.get("file", "")),

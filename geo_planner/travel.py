@@ -41,6 +41,8 @@ STATUS_NO_LOCATION = "no_location"
 STATUS_NO_TARGET = "no_target"
 #: With a cut-off: the time exceeds the limit (not measured further; reported as "> limit").
 STATUS_BEYOND_LIMIT = "beyond_limit"
+#: A member whose branch matched no branch of the branches table (kept, counted for stations and hospitals).
+STATUS_UNKNOWN_BRANCH = "unknown_branch"
 
 
 @dataclass(frozen=True)
@@ -495,6 +497,7 @@ def member_travel_table(
     pos = pd.Index(branches["id"].astype(str)).get_indexer(members["branch_id"].astype(str))
     out["walk_min_branch"], out["branch_status"] = time_to_assigned(walk, m_walk, b_snap, pos,
                                                                     limit_min=branch_limit_min)
+    out.loc[pos < 0, "branch_status"] = STATUS_UNKNOWN_BRANCH
 
     s_snap = snap_of(stations)
     res = nearest_facility(walk, m_walk, s_snap)

@@ -179,6 +179,8 @@ VALUE_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "imprecise_location": "地址仅到乡镇或区县(不计时间)",
                 "no_target": "无目标",
                 "beyond_limit": "超过计算上限(未计具体时间)",
+                "unknown_branch": "支部未识别",
+                "outside_network": "在已加载路网范围外",
             }
         ),
     }

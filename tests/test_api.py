@@ -264,16 +264,16 @@ def test_upload_import_reports(demo, planted):
     m = reports["members"]
     assert m["kind"] == "members" and m["filename"] == "members.csv"
     assert m["encoding"] == "gb18030"  # the demo's members table is GB18030
-    assert m["accepted"] == 708 and m["rejected"] == 4 and m["n_read"] == 712
+    assert m["accepted"] == 711 and m["rejected"] == 1 and m["n_read"] == 712
     assert m["branches_dataset"] == reports["branches"]["id"]
     rejected = {r["row"]: r for r in m["rejections"] if r["action"] == "rejected"}
+    warned = {r["row"]: r for r in m["rejections"] if r["action"] == "warning"}
     bad = planted["bad_rows"]
     for key in ("duplicate_id", "unknown_branch", "bad_lon", "no_location"):
-        assert bad[key]["row"] in rejected, key
-        row = rejected[bad[key]["row"]]
+        row = (rejected if key == "duplicate_id" else warned)[bad[key]["row"]]  # persons are kept, flagged
         assert row["file"] == "members.csv" and row["field"] and row["reason"]
     assert "duplicate id 'M0001'" in rejected[bad["duplicate_id"]["row"]]["reason"]
-    assert "unknown branch" in rejected[bad["unknown_branch"]["row"]]["reason"]
+    assert "unknown branch" in warned[bad["unknown_branch"]["row"]]["reason"]
     warnings = {r["row"] for r in m["rejections"] if r["action"] == "warning"}
     assert bad["swapped"]["row"] in warnings  # fixed, kept
     assert m["column_map"]["姓名"] == "name"
@@ -304,7 +304,7 @@ def test_datasets_listed_and_stored(server, demo):
             assert server.store().get_dataset(m["id"]).sha256 == m["sha256"]
         # a viewer sees the counts of a members table, not its rows
         one = viewer.get(f"/datasets/{m['id']}").json()
-        assert one["accepted"] == 708 and one["rejections"] == [] and one["rejections_redacted"] is True
+        assert one["accepted"] == 711 and one["rejections"] == [] and one["rejections_redacted"] is True
     with server.client("planner") as planner:
         full = planner.get(f"/datasets/{m['id']}").json()
         assert len(full["rejections"]) == len(m["rejections"]) and full["rejections_redacted"] is False
@@ -368,7 +368,7 @@ def test_run_progress_and_summary(server, demo):
     stages = {s for _, s, _ in seen if s}
     assert stages - {"start", "done"}, seen  # at least one pipeline stage was reported
     run = demo["run"]
-    assert run["summary"]["members"] == 708 and run["summary"]["rejected_rows"] == 4
+    assert run["summary"]["members"] == 711 and run["summary"]["rejected_rows"] == 1
     assert run["summary"]["stations"] == 7 and run["summary"]["hospitals"] == 6
     assert run["inputs"]["members"] == demo["reports"]["members"]["id"]
     assert run["osm"] == ["guixi_jiangxi.osm", "nanjing_xuanwu.osm"]
@@ -430,12 +430,12 @@ def test_coverage_by_area(server, demo):
         t_row = next(row for row in town if row["level"] == "township")
         assert t_row["members"] == sum(row["members"] for row in town if row["level"] == "community")
         every = viewer.get(f"/runs/{run_id}/coverage", params={"level": "township"}).json()["areas"]
-        assert sum(row["members"] for row in every) == 708  # every member counted once per level
+        assert sum(row["members"] for row in every) == 711  # every member counted once per level
         shares = [row["share_covered_station"] for row in every]
         assert shares == sorted(shares)  # worst coverage first
         assert viewer.get(f"/runs/{run_id}/coverage", params={"area": "不存在社区"}).status_code == 404
         br = viewer.get(f"/runs/{run_id}/coverage/branches").json()["branches"]
-        assert len(br) == 14 and sum(b["members"] for b in br) == 708
+        assert len(br) == 14 and sum(b["members"] for b in br) == 710  # 711 but M9001 (unknown branch)
 
 
 def test_coverage_at_point(server, demo):
@@ -531,7 +531,7 @@ def test_exports(server, demo, tmp_path):
         wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
         ws = wb[wb.sheetnames[0]]
         rows = list(ws.iter_rows(values_only=True))
-        assert "编号" in rows[0] and "姓名" in rows[0] and len(rows) == 1 + 708
+        assert "编号" in rows[0] and "姓名" in rows[0] and len(rows) == 1 + 711
         walk = rows[0].index("步行至支部(分钟)")
         assert any(r[walk] == "> 120" for r in rows[1:])  # beyond the search cut-off, not a blank
         c = planner.get(f"/runs/{run_id}/exports/members.csv")
@@ -539,7 +539,7 @@ def test_exports(server, demo, tmp_path):
         assert c.headers["content-type"].startswith("text/csv")
         en = planner.get(f"/runs/{run_id}/exports/members.csv", params={"language": "en"})
         table = pd.read_csv(io.BytesIO(en.content), encoding="utf-8-sig", dtype={"id": str})
-        assert len(table) == 708 and {"id", "lon", "lat", "walk_min_station"} <= set(table.columns)
+        assert len(table) == 711 and {"id", "lon", "lat", "walk_min_station"} <= set(table.columns)
         cov = planner.get(f"/runs/{run_id}/exports/coverage_by_area.csv")
         assert cov.status_code == 200 and cov.content.startswith(b"\xef\xbb\xbf")
         gj = planner.get(f"/runs/{run_id}/exports/recommendations.geojson").json()
@@ -844,7 +844,7 @@ def test_restart_keeps_datasets_and_runs_and_fails_interrupted_runs(server, demo
             assert {rep["id"] for rep in demo["reports"].values()} <= ids
             runs = {r["id"]: r for r in viewer.get("/runs").json()["runs"]}
             assert runs[demo["run_id"]]["status"] == "done"
-            assert runs[demo["run_id"]]["summary"]["members"] == 708
+            assert runs[demo["run_id"]]["summary"]["members"] == 711
             assert runs[crashed.id]["status"] == "failed"
             assert (
                 viewer.get(f"/runs/{demo['run_id']}/coverage", params={"area": "花园社区"}).status_code == 200
@@ -908,7 +908,7 @@ def test_serve_demo_prints_url_and_tokens(tmp_path, cache_dir):
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
             body, _ = wait_run(c, run_id)
             assert body["status"] == "done" and body["origin"] == "demo", body
-            assert body["summary"]["members"] == 708
+            assert body["summary"]["members"] == 711
             assert len(c.get("/datasets").json()["datasets"]) == 4
         page = httpx.get(url, timeout=120)
         assert page.status_code == 200 and "L.map(" in page.text

@@ -143,7 +143,7 @@ def test_1_rules_needing_the_inputs_are_checked_before_queueing(server, demo):
         r = planner.post("/runs", json=bad)
         assert r.status_code == 422 and "min_branch_members" in r.text, r.text
         bad = scenario_request(demo["reports"])
-        bad["siting"] = {"new_stations": 1000}  # more new stations than the 708 accepted members
+        bad["siting"] = {"new_stations": 1000}  # more new stations than the 711 accepted members
         r = planner.post("/runs", json=bad)
         assert r.status_code == 422, r.text
         assert [p["field"] for p in r.json()["problems"]] == ["siting.new_stations"]
@@ -368,7 +368,7 @@ def test_6_small_cell_rule_on_every_viewer_route(server, demo):
                     assert num.size
         # the import report of a members table: counts of 1–4 rows suppressed too
         m = viewer.get(f"/datasets/{demo['reports']['members']['id']}").json()
-        assert m["accepted"] == 708 and all(m[k] is None or m[k] == 0 or m[k] >= 5
+        assert m["accepted"] == 711 and all(m[k] is None or m[k] == 0 or m[k] >= 5
                                             for k in ("n_read", "accepted", "rejected", "warnings"))
         assert 0 < demo["reports"]["members"]["rejected"] < 5 and m["rejected"] is None
         # the viewer's map: no count of 1–4 in a popup

@@ -377,15 +377,28 @@ def test_swapped_fixed_with_warning_and_outside_china_rejected(tmp_path: Path) -
     assert res.info["n_warnings"] == 1
 
 
-def test_unknown_crs_value_and_no_place_rejected(tmp_path: Path) -> None:
+def test_unknown_crs_value_and_no_place_kept_as_members(tmp_path: Path) -> None:
+    """A member row is a person: an unknown 坐标系 or no place at all is a warning, the member stays."""
     text = "人员编号,所在党支部,经度,纬度,坐标系,住址\n1,B1,116.4,39.9,火星文,\n2,B1,,,,\n3,B1,,,,某路3号\n"
     res = load_layer("members", LayerInput(path=_write(tmp_path / "m.csv", text)))
     _assert_partition(res)
-    assert res.frame["id"].tolist() == ["3"]
+    assert res.frame["id"].tolist() == ["1", "2", "3"]
+    assert res.frame["lon"].isna().all()  # none has a usable point
     rej = res.rejections.set_index("row")
-    assert rej.loc[2, "field"] == "坐标系" and "火星文" in rej.loc[2, "reason"]
+    assert (rej["action"] == "warning").all()
+    assert rej.loc[2, "field"] == "坐标系" and "火星文" in rej.loc[2, "reason"] and "kept" in rej.loc[2, "reason"]
     assert rej.loc[3, "field"] == "住址" and "neither coordinates nor an address" in rej.loc[3, "reason"]
-    assert res.frame["branch_id"].tolist() == ["B1"]  # branches=None: unresolved value kept
+    assert "no_location" in rej.loc[3, "reason"]
+    assert res.frame["branch_id"].tolist() == ["B1"] * 3  # branches=None: unresolved value kept
+
+
+def test_unknown_crs_value_and_no_place_reject_a_facility(tmp_path: Path) -> None:
+    text = "名称,经度,纬度,坐标系,地址\n甲站,116.4,39.9,火星文,\n乙站,,,,\n丙站,,,,某路3号\n"
+    res = load_layer("stations", LayerInput(path=_write(tmp_path / "s.csv", text)))
+    _assert_partition(res)
+    assert res.frame["name"].tolist() == ["丙站"]
+    rej = res.rejections[res.rejections["action"] == "rejected"].set_index("row")
+    assert "火星文" in rej.loc[2, "reason"] and "neither coordinates nor an address" in rej.loc[3, "reason"]
 
 
 def test_duplicate_id_rejected_naming_first_row(tmp_path: Path) -> None:
@@ -401,16 +414,19 @@ def test_duplicate_id_rejected_naming_first_row(tmp_path: Path) -> None:
     assert rej.loc[rej["row"] == 7, "reason"].tolist() == ["empty id"]
 
 
-def test_unknown_and_ambiguous_branch_rejected(tmp_path: Path) -> None:
+def test_unknown_and_ambiguous_branch_kept_without_a_branch(tmp_path: Path) -> None:
     branches = pd.DataFrame({"id": ["B1", "B2", "B3"], "name": ["第一支部", "同名支部", "同名支部"]})
     text = "人员编号,所在党支部,住址\n1,B1,a\n2,第一支部,b\n3,第九支部,c\n4,同名支部,d\n5,,e\n6,B3,f\n"
     res = load_layer("members", LayerInput(path=_write(tmp_path / "m.csv", text)), branches=branches)
     _assert_partition(res)
-    assert res.frame["branch_id"].tolist() == ["B1", "B1", "B3"]
-    reasons = res.rejections.set_index("row")["reason"]
-    assert reasons[4] == "unknown branch '第九支部'"
+    assert res.frame["id"].tolist() == ["1", "2", "3", "4", "5", "6"]  # nobody is lost
+    assert res.frame["branch_id"].tolist() == ["B1", "B1", "", "", "", "B3"]
+    rej = res.rejections
+    assert (rej["action"] == "warning").all()
+    reasons = rej.set_index("row")["reason"]
+    assert reasons[4].startswith("unknown branch '第九支部'") and "unknown_branch" in reasons[4]
     assert "several branches" in reasons[5]
-    assert reasons[6] == "empty branch"
+    assert reasons[6].startswith("empty branch")
 
 
 def test_status_party_and_age_parsing(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def test_outputs_and_columns(demo_run):
     assert (out / "rejections.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # Excel shows Chinese
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert {"load", "geocode", "network", "travel", "coverage", "dispersion"} <= set(doc["timings_s"])
-    assert doc["counts"]["members"] == len(m) == 708
+    assert doc["counts"]["members"] == len(m) == 711  # 712 rows: only the duplicate id is rejected
     assert doc["versions"]["osmnx"] and doc["scenario"]["network"]["walk_speed_kmh"] == 4.0
     # progress reported stage by stage up to 100 %
     assert [s for s, _ in stages][:2] == ["load", "load"] and stages[-1][1] == pytest.approx(1.0)
@@ -45,8 +45,15 @@ def test_every_input_row_accounted_for(demo_run, planted):
     rejected_rows = set(rej.loc[rej["action"] == "rejected", "row"])
     assert len(m) + len(rejected_rows) == len(raw)
     bad = planted["bad_rows"]
-    for key in ("duplicate_id", "unknown_branch", "bad_lon", "no_location"):
-        assert bad[key]["row"] in rejected_rows, key
+    assert bad["duplicate_id"]["row"] in rejected_rows and len(rejected_rows) == 1
+    # a row that is a person stays a member: what is uncertain about it is flagged
+    for key in ("unknown_branch", "bad_lon", "no_location"):
+        assert bad[key]["row"] not in rejected_rows and bad[key]["id"] in m.index, key
+        assert bad[key]["row"] in set(rej.loc[rej["action"] == "warning", "row"]), key
+    assert m.loc[bad["unknown_branch"]["id"], "branch_status"] == "unknown_branch"
+    assert m.loc[bad["unknown_branch"]["id"], "station_status"] == "ok"  # still counted for stations
+    for key in ("bad_lon", "no_location"):
+        assert m.loc[bad[key]["id"], "network_status"] == "no_location"
     reasons = " ".join(rej["reason"])
     assert "duplicate id 'M0001'" in reasons and "unknown branch" in reasons
     # swapped lon/lat is fixed with a warning, not rejected
@@ -149,7 +156,7 @@ def test_cli_run_and_errors(tmp_path, cache_dir):
     assert main[0] == "load" and main[-1] == "done" and len(main) == len(set(main)) >= 8, ok.stderr
     assert len(lines) < 100, ok.stderr  # a line per stage and per model, never a line per redraw
     assert "\r" not in ok.stderr and "█" not in ok.stderr
-    assert "708 accepted" in ok.stdout and (tmp_path / "o" / "members.csv").exists()
+    assert "711 accepted" in ok.stdout and (tmp_path / "o" / "members.csv").exists()
     bad = tmp_path / "bad.toml"
     bad.write_text('[network]\nosm = ["missing.osm"]\nwalk_speed_kmh = 40\n[inputs]\nmembers = "m.csv"\n',
                    encoding="utf-8")

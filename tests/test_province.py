@@ -137,7 +137,7 @@ def test_demo_as_one_region_on_local_cluster_equals_plain_run(tmp_path, cache_di
     out = tmp_path / "out"
     assert main(["run", str(toml), "--out", str(out), "--scheduler", "local", "--no-map-copy"]) == 0
     err = capsys.readouterr().err
-    assert "region 1/1 贵溪: ok (708 members" in err
+    assert "region 1/1 贵溪: ok (711 members" in err
     region = out / "regions" / "贵溪"
     for name in ("members.csv", "recommendations.csv"):
         assert _csv(region / name) == _csv(demo_out / name), name

@@ -2,7 +2,8 @@
 
 Every parser is vectorised and runs on the distinct values of a column only
 (:func:`on_uniques`): planners' columns repeat a few values.  A value that cannot be read
-gives a warning naming the row and field (or a rejection, for a member's branch).
+gives a warning naming the row and field; a member's branch is resolved by
+:func:`geo_planner.io.roster.match_branch_names` (tolerantly; an unknown branch is a warning).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .rejections import BoolArray, FloatArray, Issues
+from .roster import match_branch_names
 
 _STATUS_VALUES: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -155,47 +157,17 @@ def member_fields(
     present in the file, ``ref`` the date ages are computed at.
     """
     branch = col("branch")
-    issues.add((branch == "").to_numpy(), fld("branch"), branch, "empty branch", "rejected")
     if branches is None:
+        issues.add((branch == "").to_numpy(), fld("branch"), branch, "empty branch", "warning")
         values["branch_id"] = branch
-    else:
-        values["branch_id"] = _resolve_branch(branch, branches, fld("branch"), issues)
+    else:  # by id, name, name key, fuzzily; an unknown branch keeps the member without one
+        values["branch_id"] = match_branch_names(branch, branches, fld("branch"), issues)
     values["status"] = _status(col("status"), fld("status"), "status" in original, issues)
     values["age"] = _age(col, fld, original, issues, ref)
     if "is_party_member" in original:
         values["is_party_member"] = _party(col("is_party_member"), fld("is_party_member"), issues)
     else:
         values["is_party_member"] = np.ones(len(branch), dtype=bool)
-
-
-def _resolve_branch(branch: pd.Series, branches: pd.DataFrame, field: str, issues: Issues) -> pd.Series:
-    """Branch ids of members' branch values: by id first, then by a name only one branch has."""
-    b_ids = branches["id"].astype(str)
-    id_set = set(b_ids)
-    if "name" in branches.columns:
-        b_names = branches["name"].astype(str)
-        counts = b_names[b_names != ""].value_counts()
-        unique_names = counts.index[counts == 1]
-        name_map = pd.Series(b_ids.to_numpy(), index=b_names.to_numpy())
-        name_map = name_map[name_map.index.isin(unique_names)]
-        ambiguous = set(counts.index[counts > 1])
-    else:
-        name_map = pd.Series(dtype=str)
-        ambiguous = set()
-    by_id = branch.isin(id_set).to_numpy()
-    by_name = branch.map(name_map)
-    resolved = branch.where(by_id, by_name)
-    is_ambiguous = ~by_id & branch.isin(ambiguous).to_numpy()
-    unknown = (branch != "").to_numpy() & resolved.isna().to_numpy() & ~is_ambiguous
-    issues.add(unknown, field, branch, lambda m: "unknown branch '" + branch[m] + "'", "rejected")
-    issues.add(
-        is_ambiguous,
-        field,
-        branch,
-        lambda m: "branch name '" + branch[m] + "' is shared by several branches; use the branch id",
-        "rejected",
-    )
-    return resolved.fillna("").astype(str)
 
 
 def _status(status_raw: pd.Series, field: str, given: bool, issues: Issues) -> pd.Series:

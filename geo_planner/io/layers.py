@@ -28,6 +28,7 @@ from .coords import Coords, coordinates
 from .fields import member_fields, station_capacity
 from .readers import read_table
 from .rejections import BoolArray, Issues
+from .roster import fill_ditto, footer_rows, report_footers
 
 __all__ = ["LayerResult", "load_layer"]
 
@@ -168,12 +169,18 @@ def load_layer(
     coordinates or ``address`` (ids ``S001``/``H001``… generated when absent, ``B001``…
     for branches without ids, each stated as a warning).
 
-    Every row is accepted or rejected.  Rejected: empty id (members) or name (stations,
-    hospitals), duplicate id (every occurrence after the first, naming the first row),
-    coordinates that are half given, not numbers, out of range or outside China, an
-    unknown 坐标系 value, no coordinates and no address, a member with no branch or an
-    unknown branch.  Warnings (row kept): longitude/latitude swapped (fixed), unknown
-    离退休类别, unreadable 年龄/出生年月/是否党员/容量, generated ids.
+    Every row is accepted or rejected, or reported as not a person (合计/小计 rows and
+    填表人/审核人/填表日期/注 footers: ``action = "not_a_member"``, :mod:`.roster`).
+    ``同上``/``同前``/``〃`` cells take the value of the row above (a warning).  Rejected: empty
+    id (members) or name (stations, hospitals), duplicate id (every occurrence after the
+    first, naming the first row); for facilities also coordinates that are half given, not
+    numbers, out of range or outside China, an unknown 坐标系 value, no coordinates and no
+    address.  A member row is a person and stays a member: those coordinate problems, no
+    place at all, and an empty, unknown or ambiguous branch are warnings (the member is
+    kept without a location or without a branch).  A branch written by name is matched
+    tolerantly (:func:`~geo_planner.io.roster.match_branch_names`; a warning names what it
+    matched and the score).  Warnings (row kept): longitude/latitude swapped (fixed),
+    unknown 离退休类别, unreadable 年龄/出生年月/是否党员/容量, generated ids.
 
     Coordinates are converted to WGS-84 per row: the file's default is ``spec.crs``,
     overridden by a 坐标系 column (高德/腾讯 = GCJ02, 百度 = BD09).  For GeoJSON and
@@ -216,16 +223,26 @@ def load_layer(
     raw, read_info = read_table(spec.path, sheet=spec.sheet, encoding=spec.encoding)
     column_map = match_columns(raw.columns, kind, file=file)
     _check_required(kind, set(column_map.values()), file)
+    not_person, footer_kind = footer_rows(raw)  # 合计/小计 rows and 填表人/审核人… footers
+    footers = report_footers(raw, not_person, footer_kind, file)
+    raw = raw[~not_person]
+    issues = Issues(file, raw.index.to_numpy(dtype=np.int64))
+    raw = fill_ditto(raw, issues)  # 同上 / 同前 / 〃 take the value of the row above
     table = _Table(raw, {canonical: header for header, canonical in column_map.items()})
-    issues = Issues(file, table.rows)
     _workbook_warnings(issues, read_info, table.rows)
+    for note in read_info.get("header_notes") or ():
+        issues.add_file("header", str(note))
 
     values: dict[str, Any] = {
         c: table.col(c) for c in CANONICAL_ORDER[kind] if c in HEADER_ALIASES[kind]
     }
     values["id"] = _ids(kind, table, issues)
     coord_fields = {c: table.fld(c) for c in ("lon", "lat", "crs")}
+    n_parts = len(issues.parts)
     coords = coordinates(table.col("lon"), table.col("lat"), table.col("crs"), spec.crs, coord_fields, issues)
+    if kind == "members":  # a person with unusable coordinates stays a member (placed by address, if any)
+        issues.demote(n_parts, "; the member is kept: placed from the address if there is one, else without a "
+                               "location (network_status = no_location)")
     values["address"] = _address(kind, table, coords, issues)
     if kind == "members":
         member_fields(values, table.col, table.fld, table.original, issues, branches, ref)
@@ -235,6 +252,10 @@ def load_layer(
     issues_frame, rejected = issues.finish()
     frame = _accepted_frame(kind, table, values, coords, ~rejected, file)
     info = _layer_info(kind, file, read_info, column_map, issues_frame, rejected)
+    info["n_not_member"] = int(not_person.sum())
+    if len(footers):
+        issues_frame = (pd.concat([issues_frame, footers], ignore_index=True)
+                        .sort_values("row", na_position="first", kind="stable").reset_index(drop=True))
     return LayerResult(frame=frame, rejections=issues_frame, info=info)
 
 
@@ -305,7 +326,11 @@ def _address(kind: str, table: _Table, coords: Coords, issues: Issues) -> pd.Ser
         place_field = table.fld("address")
     else:
         place_field = table.fld("meeting_place")
-    issues.add(no_place, place_field, address, "neither coordinates nor an address", "rejected")
+    if kind == "members":  # a person without a place is still a member, counted in their branch
+        issues.add(no_place, place_field, address, "neither coordinates nor an address: the member is kept "
+                   "without a location (network_status = no_location)", "warning")
+    else:
+        issues.add(no_place, place_field, address, "neither coordinates nor an address", "rejected")
     return address
 
 

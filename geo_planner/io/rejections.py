@@ -108,6 +108,17 @@ class Issues:
             )
         )
 
+    def demote(self, since: int, note: str) -> None:
+        """Turn the rejections recorded since ``self.parts[since]`` into warnings, ``note`` appended."""
+        for i in range(since, len(self.parts)):
+            part = self.parts[i]
+            rej = part["action"] == "rejected"
+            if rej.any():
+                part = part.copy()
+                part.loc[rej, "reason"] = part.loc[rej, "reason"].astype(str) + note
+                part.loc[rej, "action"] = "warning"
+                self.parts[i] = part
+
     def finish(self) -> tuple[pd.DataFrame, BoolArray]:
         """Return the rejections frame and the mask of rejected rows.
 
