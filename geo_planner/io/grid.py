@@ -91,25 +91,79 @@ def rows_to_frame(rows: list[list[str]], file: str) -> tuple[pd.DataFrame, dict[
         if header_score(grid[pos]) >= 2:
             header_pos = int(pos)
             break
+    notes: list[str] = []
     if header_pos != nonblank[0]:
         logger.info(
             "%s: header found on row %d; %d row(s) above it skipped", file, header_pos + 1, header_pos
         )
+        for pos in nonblank[nonblank < header_pos]:
+            text = " ".join(str(c) for c in grid[pos] if c)
+            notes.append(f"row {pos + 1} above the header read as a title, not data: '{text[:60]}'")
+    headers = [str(h) for h in grid[header_pos]]
+    last_header = header_pos
+    below = nonblank[nonblank > header_pos]
+    if below.size:
+        joined = sub_header(headers, [str(c) for c in grid[below[0]]])
+        if joined is not None:
+            notes.append(f"rows {header_pos + 1}–{below[0] + 1} read as one two-level header "
+                         f"({', '.join(h for h, o in zip(joined, headers, strict=True) if h != o)})")
+            headers, last_header = joined, int(below[0])
     body_mask = ~blank
-    body_mask[: header_pos + 1] = False
+    body_mask[: last_header + 1] = False
     cells = grid[body_mask]
     if cells.shape[0] == 0:
         raise input_error(file, "file has a header but no data rows", row=header_pos + 1)
-    headers = [str(h) for h in grid[header_pos]]
     keep_col = [bool(h) or bool((cells[:, j] != "").any()) for j, h in enumerate(headers)]
     names = clean_headers([h for h, k in zip(headers, keep_col, strict=True) if k])
     index = pd.Index(np.flatnonzero(body_mask) + 1, name="source_row")
     columns = zip(names, np.flatnonzero(keep_col), strict=True)
     body = pd.DataFrame({name: pd.Series(cells[:, j], index=index, dtype=str) for name, j in columns})
-    n_blank = int(blank[header_pos + 1 :].sum())
+    n_blank = int(blank[last_header + 1 :].sum())
     if n_blank:
         logger.info("%s: %d blank row(s) skipped", file, n_blank)
-    return body, {"header_row": header_pos + 1, "n_blank": n_blank}
+    info: dict[str, Any] = {"header_row": last_header + 1, "n_blank": n_blank}
+    if notes:
+        info["header_notes"] = notes
+    return body, info
+
+
+def sub_header(top: list[str], row: list[str]) -> list[str] | None:
+    """The joined header when ``row`` is the second row of a two-level header, else ``None``.
+
+    A roster's header often spans two rows: 离退休时间 merged over 年 and 月, the other
+    headers merged down both rows (filled down, or blank in a CSV export). ``row`` is a
+    sub-header when each of its cells is blank, repeats the header above, or sits under a
+    group — a header cell followed by blank header cells (the rest of a merged range), the
+    group written again or not — and at least one group has sub-headers. A data row fails:
+    its 姓名 cell holds a name under a header that is not a group.
+
+    Returns
+    -------
+    list of str or None
+        Headers ``离退休时间_年``, ``离退休时间_月`` for the grouped columns, the top
+        header elsewhere.
+    """
+    width = max(len(top), len(row))
+    top = top + [""] * (width - len(top))
+    row = row + [""] * (width - len(row))
+    parent = [""] * width
+    for j in range(width):
+        if top[j] == "" and j > 0:
+            parent[j] = parent[j - 1]
+        elif j + 1 < width and top[j] != "" and top[j + 1] == "":
+            parent[j] = top[j]  # the first column of a merged group
+    joined: list[str] = []
+    grouped = 0
+    for j in range(width):
+        cell = row[j]
+        if cell == "" or cell == top[j]:
+            joined.append(top[j])
+            continue
+        if not parent[j] or len(cell) > 12 or cell.replace(".", "").isdigit():
+            return None
+        joined.append(f"{parent[j]}_{cell}")
+        grouped += 1
+    return joined if grouped else None
 
 
 def cell_text(value: object) -> str:

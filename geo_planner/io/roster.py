@@ -44,7 +44,7 @@ DITTO_MARKS: Final[frozenset[str]] = frozenset({"同上", "同前", "〃", "仝�
 #: ``action`` of a rejections line about a row that is not a person (合计, footer, sub-header).
 FOOTER_ACTION: Final = "not_a_member"
 #: Least rapidfuzz ratio (0–100) of two branch keys for a fuzzy match.
-BRANCH_FUZZY_MIN: Final = 90.0
+BRANCH_FUZZY_MIN: Final = 85.0
 #: A fuzzy match must beat the second-best branch by this many points (else it is ambiguous).
 _BRANCH_FUZZY_MARGIN: Final = 5.0
 
