@@ -11,10 +11,17 @@ Reason codes, in order of precedence (a member can carry several, joined by ``;`
       place, so a 玄武区 branch's member living in 秦淮区 is not 异地;
     * ``"county"`` — any other county-level division, 区 included;
 
-    or lives outside the extent of every loaded extract (no road network to measure on; not
-    for an address known only to its township or county, whose point is that unit's centre).
-    Cities and counties are decided by boundary polygons (:mod:`geo_planner.admin`).
-    ``dispersion_note`` says where (e.g. ``南京市玄武区``).
+    or lives outside the extent of every loaded extract where no boundary polygon places it
+    (not for an address known only to its township, county or city, whose point is that
+    unit's centre). Cities and counties are decided by boundary polygons
+    (:mod:`geo_planner.admin`). ``dispersion_note`` says where (e.g. ``南京市玄武区``). An
+    address naming another county or city is placed at its centre
+    (:mod:`geo_planner.geocode.elsewhere`) and is 异地 by the same rule; one known only to its
+    city has no ``member_county``.
+
+Outside the extract is not 异地: a member whose point lies outside every loaded extract but,
+by the polygons, in the place of their branch is not remote; off the loaded roads, they are
+``outside_network`` (:func:`mark_outside_network`: no times, a note to load a larger extract).
 ``cross_township`` (跨乡镇)
     lives in a different 街道/乡镇 from the meeting place.
 ``far`` (远距离)
@@ -36,7 +43,13 @@ import numpy as np
 import pandas as pd
 
 from .geocode import Gazetteer, assign_admin_units, assign_county
-from .travel import STATUS_BEYOND_LIMIT
+from .travel import STATUS_BEYOND_LIMIT, STATUS_OFF_NETWORK
+
+#: Travel status of a member off the loaded roads, outside every extract, in the branch's own place.
+STATUS_OUTSIDE_NETWORK = "outside_network"
+#: ``dispersion_note`` of such a member.
+OUTSIDE_NOTE = ("outside the loaded map extracts, in the branch's own city: not 异地; load a larger extract "
+                "for travel times")
 from .vocab import REASONS
 
 log = logging.getLogger(__name__)
@@ -77,7 +90,9 @@ def classify_members(
         Aligned with ``members``: ``member_city``, ``member_county``, ``admin_source`` (what
         decided them: ``polygon``, ``nearest_seat`` or ""), ``meeting_township``,
         ``dispersed`` (bool), ``dispersion_reason`` (``;``-joined codes or ""),
-        ``dispersion_note`` (where a remote member lives).
+        ``dispersion_note`` (where a remote member lives), ``outside_extract`` (bool:
+        outside every loaded extract, in the branch's place — see :func:`mark_outside_network`;
+        the pipeline does not keep this column).
 
     Raises
     ------
@@ -100,6 +115,8 @@ def classify_members(
     # a point standing for a whole township/county (imprecise address) says nothing about the extent
     outside = located & ~pd.Series(gazetteer.in_extents(lon, lat), index=members.index) & (
         status != "imprecise_location")
+    precision = members.get("geocode_precision", pd.Series("", index=members.index)).fillna("").astype(str)
+    loc.loc[(precision == "city").to_numpy(), "county"] = ""  # a city's centre says nothing of its county
 
     known = (loc["county"] != "") & (b_county != "")
     other_county = known & (loc["county"] != b_county)
@@ -108,7 +125,9 @@ def classify_members(
     else:
         other_city = (loc["city"] != "") & (b_city != "") & (loc["city"] != b_city)
         elsewhere = other_city | (other_county & (b_type == "county"))
-    remote = located & (outside | elsewhere)
+    by_polygon = loc["admin_source"] == "polygon"
+    remote = located & (elsewhere | (outside & ~by_polygon))  # outside, in the branch's place: not 异地
+    outside_here = outside & ~remote
     town = members.get("township", pd.Series("", index=members.index)).fillna("").astype(str)
     cross = ~remote & located & (town != "") & (b_town != "") & (town != b_town)
     walk = pd.to_numeric(members.get("walk_min_branch"), errors="coerce")
@@ -123,6 +142,7 @@ def classify_members(
     note = np.where(remote, place, np.where(far & beyond, beyond_limit_note(branch_limit_min), ""))
     note = np.where(remote & outside, np.where(place != "", place + "（", "") + "outside the loaded map extracts"
                     + np.where(place != "", "）", ""), note)
+    note = np.where(outside_here, OUTSIDE_NOTE, note)
     return pd.DataFrame(
         {
             "member_city": loc["city"].to_numpy(),
@@ -132,9 +152,34 @@ def classify_members(
             "dispersed": r | c | f,
             "dispersion_reason": reason,
             "dispersion_note": note,
+            "outside_extract": outside_here.to_numpy(),
         },
         index=members.index,
     )
+
+
+def mark_outside_network(members: pd.DataFrame, outside_extract: pd.Series) -> pd.DataFrame:
+    """Call members off the loaded roads outside every extract ``outside_network`` (not 异地).
+
+    Parameters
+    ----------
+    members
+        With the travel status columns (``network_status``, ``station_status`` …).
+    outside_extract
+        From :func:`classify_members`: outside every loaded extract but in the branch's place.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy where those members' ``off_network`` statuses read ``outside_network`` (they
+        have no times either way; the note says to load a larger extract).
+    """
+    out = members.copy()
+    rows = outside_extract.reindex(out.index, fill_value=False).to_numpy(dtype=bool)
+    for col in [c for c in out.columns if c.endswith("_status")]:
+        off = rows & (out[col].astype(str) == STATUS_OFF_NETWORK).to_numpy()
+        out.loc[off, col] = STATUS_OUTSIDE_NETWORK
+    return out
 
 
 def beyond_limit_note(limit_min: float | None) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
-from .dispersion import branch_dispersion, classify_members
+from .dispersion import branch_dispersion, classify_members, mark_outside_network
 from .errors import InputError
 from .export import export_table
 from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
@@ -327,7 +327,8 @@ def _stage_dispersion(st: _State) -> None:
     sc = st.scenario
     disp = classify_members(st.members, st.frames["branches"], st.gaz, branch_walk_min=sc.thresholds.branch_walk_min,
                             remote_rule=sc.dispersion.remote, branch_limit_min=sc.thresholds.branch_limit())
-    st.members = pd.concat([st.members, disp], axis=1)
+    outside = disp.pop("outside_extract")  # outside the extracts, in the branch's city: not 异地
+    st.members = mark_outside_network(pd.concat([st.members, disp], axis=1), outside)
     bd = branch_dispersion(st.members, flag_share=sc.branches.dispersed_share_flag)
     st.by_branch = st.by_branch.merge(bd, on="branch_id", how="left")
     # branches carry their dispersion shares (map colours, branches.csv)

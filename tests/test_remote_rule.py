@@ -232,10 +232,15 @@ def test_remote_branches_one_per_city_split_by_district(walk_net) -> None:  # no
 
 
 def test_imprecise_point_is_not_outside_the_map(gaz: Gazetteer) -> None:
-    """A 龙岗区-only address sits at the district's centre; it is not 异地 for lying off the map."""
+    """A 龙岗区-only address sits at the district's centre; it is not 异地 for lying off the map.
+
+    Nor is a precise point there: outside the extract, in the branch's own city (by the
+    polygons), is not another city (issue 19) — it is outside the loaded network.
+    """
     members = _members([(114.30, 22.75), (114.30, 22.75)],
                        network_status=["imprecise_location", "ok"])
     assert not gaz.in_extents([114.30], [22.75]).any()
     out = classify_members(members, _branch(DAYUN), gaz, branch_walk_min=20)
-    assert out["dispersion_reason"].tolist() == ["", "remote"]
+    assert out["dispersion_reason"].tolist() == ["", ""]
+    assert out["outside_extract"].tolist() == [False, True]
     assert out["member_city"].tolist() == ["深圳市", "深圳市"]

@@ -191,3 +191,151 @@ def test_two_level_header_in_a_csv_export(tmp_path: Path) -> None:
     res = load_layer("members", LayerInput(path=path), reference_date=REF)
     assert res.frame["branch_id"].tolist() == ["B1", "B1"] and res.frame["离退休时间_月"].tolist() == ["5", "11"]
     assert res.info["n_not_member"] == 2 and len(res.frame) == 2
+
+
+# --------------------------------------------------------------------------- one run on both extracts
+
+#: Addresses in places no loaded extract covers: (address, city, county or "" when only the city is named).
+ELSEWHERE = {
+    "guixi": [("江西省南昌市红谷滩区丰和中大道1999号", "南昌市", "红谷滩区"),  # another city (provincial capital)
+              ("南昌市东湖区八一大道", "南昌市", "东湖区"),
+              ("江西省南昌市", "南昌市", ""),
+              ("湖南省长沙市岳麓区麓山路", "长沙市", "岳麓区"),  # another province
+              ("湖南省长沙市岳麓区", "长沙市", "岳麓区")],
+    "nanjing": [("上海市浦东新区世纪大道100号", "上海市", "浦东新区"),  # another province
+                ("上海市浦东新区", "上海市", "浦东新区"),
+                ("上海市浦东新区张杨路", "上海市", "浦东新区"),
+                ("江苏省苏州市姑苏区人民路", "苏州市", "姑苏区")],  # another city
+}
+#: Points outside the extract's extent but in the branch's own city: (lon, lat).
+EDGE = {"guixi": [(117.2200, 28.2776), (117.2200, 28.2700)], "nanjing": [(118.8010, 32.0450), (118.8120, 32.0400)]}
+#: Meeting places (WGS-84) of each extract's branches and the homes around them.
+CENTRE = {"guixi": (117.2400747, 28.2958127), "nanjing": (118.7880, 32.0460)}
+
+
+def _run_roster(path: Path, seed: int) -> tuple[pd.DataFrame, dict[str, list[int]]]:
+    """A roster of both extracts' members; returns the rows (1-based person numbers) of each group."""
+    rng = np.random.default_rng(seed)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["贵溪市、南京市玄武区离退休干部花名册"])
+    top = ["序号", "姓名", "出生年月", "离退休时间", "", "政治面貌", "所在党支部", "现居住地址", "经度", "纬度"]
+    ws.append(top)
+    ws.append(["", "", "", "年", "月", "", "", "", "", ""])
+    ws.merge_cells("D2:E2")
+    groups: dict[str, list[int]] = {"elsewhere": [], "edge": [], "local": [], "unknown": [], "blank": []}
+    rows: list[list[object]] = []
+
+    def add(group: str, branch: str, address: str, lon: float | str = "", lat: float | str = "") -> None:
+        i = len(rows) + 1
+        rows.append([i, f"成员{i:03d}", f"19{int(rng.integers(40, 62))}.0{int(rng.integers(1, 10))}", 2005, 6,
+                     "中共党员", branch, address, lon, lat])
+        groups[group].append(i)
+
+    for extract in ("guixi", "nanjing"):
+        spec = BRANCHES[extract]
+        cx, cy = CENTRE[extract]
+        for k in range(24):
+            _bid, full, short = spec["branches"][k % len(spec["branches"])]  # type: ignore[index]
+            x, y = cx + rng.uniform(-0.004, 0.004), cy + rng.uniform(-0.003, 0.003)
+            add("local", short if k % 2 else full, "", round(x, 6), round(y, 6))
+        for address, _city, _county in ELSEWHERE[extract]:
+            add("elsewhere", spec["branches"][0][1], address)  # type: ignore[index]
+        for x, y in EDGE[extract]:
+            add("edge", spec["branches"][1][2], "", x, y)  # type: ignore[index]
+        add("unknown", "老年大学临时党支部", "", cx, cy)
+        add("blank", spec["branches"][2][2], "")  # type: ignore[index]
+    for r in rows:
+        ws.append(r)
+    ws.append(["合计", "", "", "", "", "", "", f"{len(rows)}人"])
+    ws.append(["填表人：张某", "", "审核人：李某", "", "", "填表日期：2026年12月1日"])
+    wb.save(path)
+    return pd.DataFrame(rows, columns=["n", "name", *top[2:]]), groups
+
+
+@pytest.fixture(scope="module")
+def roster_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):  # noqa: ANN201
+    """One run of a roster kept the usual way, on the 贵溪 and 南京 extracts (no hospitals, short limits)."""
+    from geo_planner.pipeline import run
+    from geo_planner.settings import scenario_from_dict
+
+    from .conftest import GUIXI, NANJING
+
+    folder = tmp_path_factory.mktemp("roster-run")
+    roster, groups = _run_roster(folder / "members.xlsx", seed=19)
+    lines = ["编号,支部名称,经度,纬度"]
+    for extract in ("guixi", "nanjing"):
+        cx, cy = CENTRE[extract]
+        for k, (bid, full, _short) in enumerate(BRANCHES[extract]["branches"]):  # type: ignore[arg-type]
+            lines.append(f"{bid},{full},{cx + 0.0005 * k:.6f},{cy:.6f}")
+    (folder / "branches.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "stations.csv").write_text(
+        "名称,经度,纬度\n花园社区桑榆红驿站,117.239785,28.2907838\n玄武老党员之家,118.7880,32.0460\n", encoding="utf-8")
+    scenario = scenario_from_dict({
+        "name": "roster", "network": {"osm": [str(GUIXI), str(NANJING)], "cache_dir": str(cache_dir)},
+        "inputs": {"members": str(folder / "members.xlsx"), "branches": str(folder / "branches.csv"),
+                   "stations": str(folder / "stations.csv")},
+        "siting": {"new_stations": 1, "time_limit_s": 10, "decision_time_limit_s": 10},
+        "report": {"pdf": False},
+    }, base_dir=folder)
+    out = folder / "out"
+    run(scenario, out)
+    members = pd.read_csv(out / "members.csv", dtype=str, encoding="utf-8-sig").set_index("name", drop=False)
+    rej = pd.read_csv(out / "rejections.csv", encoding="utf-8-sig", dtype={"row": "Int64"})
+    recs = pd.read_csv(out / "recommendations.csv", encoding="utf-8-sig", dtype=str)
+    return roster, groups, members, rej, recs
+
+
+def _names(groups: dict[str, list[int]], key: str) -> list[str]:
+    return [f"成员{i:03d}" for i in groups[key]]
+
+
+def test_run_keeps_every_person_and_reports_the_footer(roster_run) -> None:  # noqa: ANN001
+    roster, groups, members, rej, _ = roster_run
+    assert len(members) == len(roster) and set(members.index) == set(roster["name"])
+    assert (rej["action"] == "rejected").sum() == 0
+    assert (rej["action"] == "not_a_member").sum() == 2  # 合计 and the 填表人 line
+    for name in _names(groups, "unknown"):
+        assert members.loc[name, "branch_status"] == "unknown_branch" and members.loc[name, "branch_id"] != members.loc[name, "branch_id"]  # noqa: PLR0124 - NaN: no branch
+        assert members.loc[name, "station_status"] == "ok"  # still counted for stations
+    for name in _names(groups, "blank"):
+        assert members.loc[name, "network_status"] == "no_location" and members.loc[name, "branch_id"] in ("B03", "N03")
+
+
+@pytest.mark.parametrize("extract", ["guixi", "nanjing"])
+def test_remote_from_the_address_text(roster_run, extract: str) -> None:  # noqa: ANN001
+    _, groups, members, _, recs = roster_run
+    names = _names(groups, "elsewhere")
+    start = 0 if extract == "guixi" else len(ELSEWHERE["guixi"])
+    for name, (address, city, county) in zip(names[start:], ELSEWHERE[extract], strict=False):
+        row = members.loc[name]
+        assert row["dispersion_reason"] == "remote", (address, row["geocode_precision"])
+        assert row["member_city"] == city
+        assert row["geocode_precision"] == ("county" if county else "city")
+        if county:
+            assert row["member_county"] == county
+        else:
+            assert row["member_county"] != row["member_county"]  # NaN: a city's centre names no county
+        assert row["network_status"] == "imprecise_location" and row["walk_min_station"] != row["walk_min_station"]
+    # the 异地支部 recommendations count them: one per city with ≥ 3, else mobile members
+    remote = recs[recs["kind"].isin(["remote_branch", "mobile_member"])]
+    counted = {m for ids in remote["member_ids"] for m in ids.split(";")}
+    ids = members.set_index("name")["id"]
+    for name in names[start:start + len(ELSEWHERE[extract])]:
+        assert ids[name] in counted, name
+    if extract == "guixi":
+        nanchang = remote[remote["name"].str.startswith("南昌市")]
+        assert len(nanchang) == 1 and nanchang["kind"].iat[0] == "remote_branch"
+        assert int(nanchang["n_members"].iat[0]) == 3
+
+
+@pytest.mark.parametrize("extract", ["guixi", "nanjing"])
+def test_outside_the_extract_is_not_remote(roster_run, extract: str) -> None:  # noqa: ANN001
+    _, groups, members, _, _ = roster_run
+    start = 0 if extract == "guixi" else len(EDGE["guixi"])
+    edge = members.loc[_names(groups, "edge")[start:start + len(EDGE[extract])]]
+    assert not edge["dispersion_reason"].fillna("").str.contains("remote").any()
+    assert set(edge["network_status"]) <= {"ok", "outside_network"}
+    off = edge[edge["network_status"] == "outside_network"]
+    assert len(off) >= 1 and off["walk_min_station"].isna().all()
+    assert off["dispersion_note"].str.contains("load a larger extract").all()

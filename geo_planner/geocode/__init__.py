@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from ..settings import GeocodeSettings
 from .admin_units import assign_admin_units, assign_county
 from .counties import load_county_centres
+from .elsewhere import national_divisions, place_in_division
 from .gazetteer import ENTRY_COLUMNS, Gazetteer
 from .match import _make_query, _Match, _Matcher, _Query
 from .online import (
@@ -67,6 +68,7 @@ __all__ = [
     "geocode",
     "precise_for_times",
     "load_county_centres",
+    "national_divisions",
     "normalise_address",
     "online_geocoder_from_settings",
     "parse_address",
@@ -110,7 +112,11 @@ def geocode(
     excluded; agreement with that region and with the written township adds 5 points
     each, a different township takes 5 off; ties between far-apart places make the level
     ambiguous and the next coarser one is tried. Free-text POI names need at least 85.
-    A score below ``settings.min_score`` leaves the address unmatched.
+    A score below ``settings.min_score`` leaves the address unmatched — unless it names a
+    county or city of its own that the national table knows (a gazetteer built with the
+    county centres): it is then placed at that division's centre at ``county`` / ``city``
+    precision (:mod:`.elsewhere`; 「江西省南昌市红谷滩区丰和中大道1999号」 → 红谷滩区), as is
+    an address naming only a city that the matcher took for a county of another name.
 
     If ``online`` is given, addresses left unmatched or coarser than "street" are sent to
     it (answers cached in ``cache`` under the service's name) and its answer is used when
@@ -134,7 +140,7 @@ def geocode(
     pandas.DataFrame
         Aligned to ``addresses`` (RangeIndex) with columns ``lon``, ``lat`` (WGS-84, NaN
         when unmatched), ``geocode_precision`` (poi/street/community/township/county/
-        unmatched), ``geocode_score`` (0–100; for unmatched rows the best score seen below
+        city/unmatched), ``geocode_score`` (0–100; for unmatched rows the best score seen below
         the threshold, 0 if none), ``geocode_match`` (matched name, "" if none),
         ``geocode_township`` and ``geocode_community`` (as written in the address, else
         the matched place's context, else "").
@@ -151,6 +157,7 @@ def geocode(
     queries = [_make_query(t, default) for t in distinct]
     matcher = _Matcher(gazetteer, queries, settings.min_score)
     e = gazetteer.entries
+    national = bool((e["source"] == "cpca").any())
     entries = {c: e[c].to_numpy(dtype=object) for c in ("name", "township", "community")}
     entries["lon"], entries["lat"] = e["lon"].to_numpy(), e["lat"].to_numpy()
 
@@ -158,6 +165,8 @@ def geocode(
     online_calls = 0
     for text, q in zip(distinct, queries, strict=True):
         row = _offline_row(q, matcher.match(q), entries)
+        if national:  # a gazetteer built with the county table may place other divisions' addresses
+            row = _elsewhere_row(q, row)
         if online is not None and _RANK[row[2]] > _RANK["street"]:
             row, called = _online_row(online, cache, settings, text, q, row)
             online_calls += called
@@ -191,6 +200,26 @@ def _offline_row(q: _Query, m: _Match, entries: dict[str, NDArray[Any]]) -> _Row
         community = entries["community"][m.row]
     lon, lat = entries["lon"][m.row], entries["lat"][m.row]
     return (lon, lat, m.precision, round(m.score, 1), name, township, community)
+
+
+def _elsewhere_row(q: _Query, row: _Row) -> _Row:
+    """An address naming a division no extract holds: its county's (or city's) centre.
+
+    Used when the address was left unmatched, or when it names a city but no county and the
+    matcher took a county of another name (江西省南昌市 is not 南昌县). An address without a
+    region of its own (the default region fills it) is never placed this way.
+    """
+    if q.from_default:
+        return row
+    wrong_county = (row[2] == "county" and not q.parsed.county and bool(q.parsed.city)
+                    and str(row[4]) not in q.parsed.raw)
+    if row[2] != "unmatched" and not wrong_county:
+        return row
+    hit = place_in_division(q.parsed)
+    if hit is None:
+        return row
+    lon, lat, precision, label = hit
+    return (lon, lat, precision, 100.0, label, q.township, "")
 
 
 def _online_row(

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-Precision = Literal["poi", "street", "community", "township", "county", "unmatched"]
-#: Precision levels, most specific first.
-PRECISIONS: Final[tuple[str, ...]] = ("poi", "street", "community", "township", "county", "unmatched")
+Precision = Literal["poi", "street", "community", "township", "county", "city", "unmatched"]
+#: Precision levels, most specific first (``city``: an address naming only another city, placed at
+#: its centre — :mod:`geo_planner.geocode.elsewhere`).
+PRECISIONS: Final[tuple[str, ...]] = ("poi", "street", "community", "township", "county", "city", "unmatched")
 _RANK: Final[dict[str, int]] = {p: i for i, p in enumerate(PRECISIONS)}
 #: ``network_status`` of a member placed too coarsely for travel times.
 IMPRECISE_STATUS: Final = "imprecise_location"
@@ -39,8 +40,8 @@ def precise_for_times(precision: ArrayLike, min_precision: str = "community") ->
     ValueError
         For an unknown ``min_precision``.
     """
-    if min_precision not in _RANK or min_precision == "unmatched":
-        levels = ", ".join(PRECISIONS[:-1])
+    if min_precision not in _RANK or min_precision in ("unmatched", "city"):
+        levels = ", ".join(PRECISIONS[:-2])
         raise ValueError(f"min_precision_for_times must be one of {levels}, not {min_precision!r}")
     values = pd.Series(np.asarray(precision, dtype=object).ravel()).fillna("").astype(str)
     rank = values.map(_RANK).fillna(-1).to_numpy()  # coordinates / "" → -1 (finer than poi)
