@@ -492,3 +492,53 @@ def _small_nested(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return small_count(value)
     return value
+
+
+#: Personal data of a member beyond name and address (PIPL): masked in planners' exports unless the
+#: planner asks for them in the export (viewers never see a member row at all).
+PERSONAL_COLUMNS: tuple[str, ...] = ("id_number", "phone")
+
+
+def mask_text(value: str, keep_head: int, keep_tail: int) -> str:
+    """``value`` with all but its first ``keep_head`` and last ``keep_tail`` characters as ``*``."""
+    if len(value) <= keep_head + keep_tail:
+        return "*" * len(value)
+    return value[:keep_head] + "*" * (len(value) - keep_head - keep_tail) + value[-keep_tail:]
+
+
+def mask_personal(df: pd.DataFrame) -> pd.DataFrame:
+    """Mask the :data:`PERSONAL_COLUMNS` of a members table.
+
+    身份证号 keeps its first 6 (the county of issue) and last 4 characters
+    (``360681********123X``), a phone number its first 3 and last 4 digits (``138****5678``).
+
+    Parameters
+    ----------
+    df
+        A members table (canonical column names); other tables pass unchanged.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with those columns masked (empty cells stay empty).
+    """
+    out = df.copy()
+    for col, head, tail in (("id_number", 6, 4), ("phone", 3, 4)):
+        if col in out.columns:
+            text = out[col].fillna("").astype(str).replace({"nan": ""})
+            out[col] = [mask_text(v, head, tail) if v else "" for v in text]
+    return out
+
+
+def personal_export_requested(run_id: str, table: str, role: str, filename: str) -> None:
+    """Hook called when a planner exports members with 身份证号 and phone numbers unmasked.
+
+    The 等保 audit log (recording who exported personal data, when and what) is kept by the
+    service's audit module; until it is wired here this logs the request at WARNING level on the
+    ``geo_planner.audit`` logger, so nothing unmasked leaves without a trace.
+    """
+    import logging
+
+    logging.getLogger("geo_planner.audit").warning(
+        "personal data exported unmasked: run %s, table %s, file %s, role %s", run_id, table, filename, role)
+

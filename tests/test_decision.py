@@ -193,7 +193,10 @@ def test_demo_writes_decision_outputs(demo_run) -> None:
     # the curve at p = new_stations is the run's maximal covering result
     row = curve[curve["p"] == p].iloc[0]
     assert row["covered_weight"] == pytest.approx(siting["mclp"]["covered_weight"], abs=1e-3)
-    assert row["weighted_coverage_share"] == pytest.approx(siting["mclp"]["coverage_share"], abs=1e-4)
+    # one meaning per name: coverage_share is the members' share in both files, the weighted one is named so
+    assert row["weighted_coverage_share"] == pytest.approx(siting["mclp"]["weighted_coverage_share"], abs=1e-4)
+    assert row["coverage_share"] == pytest.approx(siting["mclp"]["coverage_share"], abs=1e-4)
+    assert row["members_covered"] == siting["mclp"]["members_covered"]
     assert list(curve["p"]) == list(range(result.scenario.siting.tradeoff_max_p + 1))
     assert (curve["status"] == "optimal").all()
     assert np.all(np.diff(curve["covered_weight"]) >= -1e-9)

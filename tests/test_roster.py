@@ -283,7 +283,7 @@ def roster_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):  # no
     members = pd.read_csv(out / "members.csv", dtype=str, encoding="utf-8-sig").set_index("name", drop=False)
     rej = pd.read_csv(out / "rejections.csv", encoding="utf-8-sig", dtype={"row": "Int64"})
     recs = pd.read_csv(out / "recommendations.csv", encoding="utf-8-sig", dtype=str)
-    return roster, groups, members, rej, recs
+    return roster, groups, members, rej, recs, out
 
 
 def _names(groups: dict[str, list[int]], key: str) -> list[str]:
@@ -291,7 +291,7 @@ def _names(groups: dict[str, list[int]], key: str) -> list[str]:
 
 
 def test_run_keeps_every_person_and_reports_the_footer(roster_run) -> None:  # noqa: ANN001
-    roster, groups, members, rej, _ = roster_run
+    roster, groups, members, rej, _, _ = roster_run
     assert len(members) == len(roster) and set(members.index) == set(roster["name"])
     assert (rej["action"] == "rejected").sum() == 0
     assert (rej["action"] == "not_a_member").sum() == 2  # 合计 and the 填表人 line
@@ -304,7 +304,7 @@ def test_run_keeps_every_person_and_reports_the_footer(roster_run) -> None:  # n
 
 @pytest.mark.parametrize("extract", ["guixi", "nanjing"])
 def test_remote_from_the_address_text(roster_run, extract: str) -> None:  # noqa: ANN001
-    _, groups, members, _, recs = roster_run
+    _, groups, members, _, recs, _ = roster_run
     names = _names(groups, "elsewhere")
     start = 0 if extract == "guixi" else len(ELSEWHERE["guixi"])
     for name, (address, city, county) in zip(names[start:], ELSEWHERE[extract], strict=False):
@@ -331,7 +331,7 @@ def test_remote_from_the_address_text(roster_run, extract: str) -> None:  # noqa
 
 @pytest.mark.parametrize("extract", ["guixi", "nanjing"])
 def test_outside_the_extract_is_not_remote(roster_run, extract: str) -> None:  # noqa: ANN001
-    _, groups, members, _, _ = roster_run
+    _, groups, members, _, _, _ = roster_run
     start = 0 if extract == "guixi" else len(EDGE["guixi"])
     edge = members.loc[_names(groups, "edge")[start:start + len(EDGE[extract])]]
     assert not edge["dispersion_reason"].fillna("").str.contains("remote").any()
@@ -339,3 +339,64 @@ def test_outside_the_extract_is_not_remote(roster_run, extract: str) -> None:  #
     off = edge[edge["network_status"] == "outside_network"]
     assert len(off) >= 1 and off["walk_min_station"].isna().all()
     assert off["dispersion_note"].str.contains("load a larger extract").all()
+
+
+def test_run_json_and_tradeoff_use_one_meaning_per_name(roster_run) -> None:  # noqa: ANN001
+    """``coverage_share`` is the members' share in run.json and tradeoff.csv; the weighted one is named so."""
+    import json
+
+    out = roster_run[-1]
+    mclp = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]["siting"]["mclp"]
+    curve = pd.read_csv(out / "tradeoff.csv", encoding="utf-8-sig")
+    row = curve[curve["p"] == mclp["new_sites"]].iloc[0]
+    for name in ("coverage_share", "weighted_coverage_share", "members_covered"):
+        assert row[name] == pytest.approx(mclp[name], abs=1e-4), name
+
+
+# --------------------------------------------------------------------------- personal data
+
+def _id(s17: str) -> str:
+    """A GB 11643 number: 17 digits and their check digit."""
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return s17 + "10X98765432"[sum(int(c) * k for c, k in zip(s17, w, strict=True)) % 11]
+
+
+def test_id_numbers_checked_and_masked_in_exports(tmp_path: Path) -> None:
+    from geo_planner.errors import PermissionDeniedError
+    from geo_planner.export import export_table
+    from geo_planner.privacy import redact_for_role
+
+    good, late = _id("36068119460315123"), _id("36068119500101002")
+    wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
+    text = ("编号,姓名,所在党支部,住址,出生年月,身份证号,联系电话\n"
+            f"1,甲,B1,贵溪市,1946.03,{good},13812345678\n"
+            f"2,乙,B1,贵溪市,1946年3月,{late},\n"  # born 1950 by the number: a mismatch
+            f"3,丙,B1,贵溪市,1946.03,{wrong_check},0701-1234567\n"
+            "4,丁,B1,贵溪市,1946.03,36068119460315,\n"  # 15 characters
+            f"5,戊,B1,贵溪市,,{''.join(chr(ord(c) + 0xFEE0) for c in good[:9])} {good[9:].lower()},\n")
+    path = tmp_path / "m.csv"
+    path.write_text(text, encoding="utf-8")
+    res = load_layer("members", LayerInput(path=path), reference_date=REF)
+    m, rej = res.frame, res.rejections
+    assert len(m) == 5 and m["id_number"].iat[4] == good  # full-width/lower case normalised
+    reasons = rej[rej["field"] == "身份证号"].set_index("row")["reason"]
+    assert set(reasons.index) == {3, 4, 5}
+    assert "1950-01-01" in reasons[3] and "出生年月" in reasons[3]
+    assert "not valid" in reasons[4] and "not valid" in reasons[5]
+    assert good not in " ".join(rej["reason"]) + " ".join(rej["value"])  # messages show it masked
+    # planners' exports: masked by default, unmasked only when asked for
+    masked = pd.read_csv(export_table(m, tmp_path / "m.csv", table="members", language="en"), dtype=str)
+    assert masked["id_number"].iat[0] == good[:6] + "********" + good[-4:]
+    assert masked["phone"].iat[0] == "138****5678"
+    full = pd.read_csv(export_table(m, tmp_path / "full.csv", table="members", language="en", personal=True),
+                       dtype=str)
+    assert full["id_number"].iat[0] == good and full["phone"].iat[0] == "13812345678"
+    # viewers never see a member row, so never an ID number
+    with pytest.raises(PermissionDeniedError):
+        redact_for_role(m, "members", "viewer")
+
+
+def test_no_id_column_made_up(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("编号,所在党支部,住址\n1,B1,贵溪市\n", encoding="utf-8")
+    assert "id_number" not in load_layer("members", LayerInput(path=path), reference_date=REF).frame.columns

@@ -13,6 +13,7 @@ from starlette.background import BackgroundTask
 
 from geo_planner.errors import NotFoundError
 from geo_planner.export import export_table
+from geo_planner.privacy import personal_export_requested
 from geo_planner.results import available_exports, table_for_role
 from geo_planner.vocab import FORMATS, MEDIA_TYPES, TABLES
 
@@ -46,23 +47,30 @@ def download_export(
     language: Annotated[
         Literal["zh", "en"], Query(description="zh: Chinese headers and values; en: column names")
     ] = "zh",
+    personal: Annotated[
+        bool, Query(description="members table, planners: 身份证号 and phone numbers unmasked (recorded)")
+    ] = False,
 ) -> FileResponse:
     """Download ``{table}.{format}``.
 
     Tables: ``members`` (planners), ``recommendations``, ``coverage_by_area``,
     ``coverage_by_branch``, ``branches`` as ``xlsx``, ``csv``, ``geojson`` or ``gpkg``. Browsers may
-    pass ``?access_token=``. A viewer's recommendations carry counts, not member ids.
+    pass ``?access_token=``. A viewer's recommendations carry counts, not member ids. In the
+    members table 身份证号 and phone numbers are masked unless ``personal=true`` (recorded).
     """
     table, _, fmt = filename.rpartition(".")
     if table not in TABLES or fmt not in FORMATS:
         raise NotFoundError(f"no export {filename!r}: use {{table}}.{{format}} with table one of "
                             f"{', '.join(TABLES)} and format one of {', '.join(FORMATS)}")
     run = store.finished_run(run_id)
-    df = table_for_role(store, run_id, table, role)  # type: ignore[arg-type]
+    df = table_for_role(store, run_id, table, role)  # type: ignore[arg-type]  (viewers: no members)
+    unmasked = personal and table == "members"
+    if unmasked:  # hook for the audit log of personal-data exports
+        personal_export_requested(run_id, table, role, filename)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=store.data_dir))
     try:
         path = export_table(df, tmp / filename, table=table, fmt=fmt, language=language,  # type: ignore[arg-type]
-                            branch_limit_min=run.scenario_model().thresholds.branch_limit())
+                            branch_limit_min=run.scenario_model().thresholds.branch_limit(), personal=unmasked)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -98,6 +98,7 @@ _PER_TABLE: Final[dict[str, dict[str, str]]] = {
         # 党支部编号 (both are read back as the member's branch), so it gets its own name
         "branch": "原填党支部",
         "unit": "原工作单位",
+        "id_number": "身份证号",
         "address": "家庭住址",
         "township": "所在街道",
         "community": "所在社区",

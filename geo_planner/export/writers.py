@@ -99,6 +99,7 @@ def export_table(
     language: Language = "zh",
     sheet_name: str | None = None,
     branch_limit_min: float | None = None,
+    personal: bool = False,
 ) -> Path:
     """Write a result table as XLSX, CSV, GeoJSON or GeoPackage.
 
@@ -123,6 +124,10 @@ def export_table(
     branch_limit_min
         The run's own-branch search cut-off, minutes: in ``zh`` spreadsheets a member beyond it
         reads ``> 120`` in the walk-to-branch column (GIS attributes stay numeric).
+    personal
+        Members table only: write 身份证号 and phone numbers unmasked. By default they are
+        masked (:func:`geo_planner.privacy.mask_personal`); a caller that sets this records it
+        (:func:`geo_planner.privacy.personal_export_requested`).
 
     Returns
     -------
@@ -137,6 +142,10 @@ def export_table(
         If a GIS format is asked for a table without coordinates.
     """
     check_table(table)
+    if table == "members" and not personal:
+        from ..privacy import mask_personal
+
+        df = mask_personal(df)
     if language not in ("zh", "en"):
         raise ValueError(f"unknown language {language!r}; use 'zh' or 'en'")
     path = Path(path)

@@ -79,6 +79,7 @@ _LAYER_ALIASES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "age": ("年龄", "age"),
         "birth": ("出生年月", "出生日期", "出生年月日", "birth", "birthday", "birth_date"),
         "is_party_member": ("是否党员", "党员", "政治面貌", "party_member", "is_party_member"),
+        "id_number": ("身份证号", "身份证号码", "公民身份号码", "公民身份证号", "身份证", "证件号码", "id_number"),
     },
     "branches": {
         "id": ("编号", "序号", "ID", "支部编号", "党支部编号", "id", "branch_id"),
@@ -132,6 +133,7 @@ CANONICAL_ORDER: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "birth",
             "is_party_member",
             "phone",
+            "id_number",  # kept only when the file has it (personal data: masked in exports)
         ),
         "branches": ("id", "name", "meeting_place", "address", "community", "township", "unit", "phone"),
         "stations": ("id", "name", "kind", "capacity", "address", "community", "township", "phone"),

@@ -164,10 +164,80 @@ def member_fields(
         values["branch_id"] = match_branch_names(branch, branches, fld("branch"), issues)
     values["status"] = _status(col("status"), fld("status"), "status" in original, issues)
     values["age"] = _age(col, fld, original, issues, ref)
+    if "id_number" in original:
+        values["id_number"] = id_numbers(col("id_number"), fld("id_number"), col("birth") if "birth" in original
+                                         else None, fld("birth"), issues, ref)
     if "is_party_member" in original:
         values["is_party_member"] = _party(col("is_party_member"), fld("is_party_member"), issues)
     else:
         values["is_party_member"] = np.ones(len(branch), dtype=bool)
+
+
+_ID_WEIGHTS: Final = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_ID_CHECK: Final = np.array(list("10X98765432"), dtype=object)
+
+
+def mask_id_number(text: str) -> str:
+    """An ID number as messages may show it: the first 6 and last 4 characters (360681********123X)."""
+    return text[:6] + "*" * max(len(text) - 10, 0) + text[-4:] if len(text) > 10 else "*" * len(text)
+
+
+def id_numbers(
+    raw: pd.Series, field: str, birth: pd.Series | None, birth_field: str, issues: Issues, ref: dt.date
+) -> pd.Series:
+    """身份证号 checked (GB 11643-1999): 18 characters, the check digit, the birth date in it.
+
+    Full-width forms and spaces are removed and a final ``x`` written ``X``. A number that
+    is not 18 characters, whose check digit is wrong or whose birth date is not a date is a
+    warning; so is a birth date that disagrees with 出生年月 (year and month). The number is
+    kept as written (normalised) either way; messages show it masked.
+    """
+    text = raw.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.upper()
+    arr = text.to_numpy(dtype=object)
+    n = len(arr)
+    ok_shape = text.str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(dtype=bool)
+    valid = np.zeros(n, dtype=bool)
+    birth_ymd = np.full((n, 3), -1, dtype=np.int64)
+    if ok_shape.any():
+        digits = np.array([[ord(c) - 48 for c in s[:17]] for s in arr[ok_shape]], dtype=np.int64)
+        check = _ID_CHECK[(digits @ _ID_WEIGHTS) % 11]
+        last = np.array([s[17] for s in arr[ok_shape]], dtype=object)
+        ymd = np.column_stack([digits[:, 6:10] @ [1000, 100, 10, 1], digits[:, 10:12] @ [10, 1],
+                               digits[:, 12:14] @ [10, 1]])
+        dates = pd.to_datetime(pd.DataFrame({"year": ymd[:, 0], "month": ymd[:, 1], "day": ymd[:, 2]}),
+                               errors="coerce")
+        real = dates.notna().to_numpy() & (ymd[:, 0] >= 1880) & (dates <= pd.Timestamp(ref)).to_numpy()
+        valid[ok_shape] = (check == last) & real
+        birth_ymd[ok_shape] = np.where(real[:, None], ymd, -1)
+    given = (text != "").to_numpy()
+
+    def bad(m: BoolArray) -> list[str]:
+        return [f"身份证号 '{mask_id_number(v)}' is not valid (18 characters with the GB 11643 check digit and a "
+                "birth date expected); kept as written, check it" for v in arr[m]]
+
+    issues.add(given & ~valid, field, text.map(mask_id_number), bad, "warning")
+    if birth is not None:
+        year, month = _birth_year_month(birth)
+        mismatch = valid & ~np.isnan(year) & ((birth_ymd[:, 0] != year) | (~np.isnan(month) & (birth_ymd[:, 1] != month)))
+        issues.add(mismatch, field, text.map(mask_id_number),
+                   lambda m: [f"身份证号 gives the birth date {y:04d}-{mo:02d}-{d:02d}, {birth_field} says '{b}'; check both"
+                              for (y, mo, d), b in zip(birth_ymd[m], birth[m], strict=True)], "warning")
+    return text
+
+
+def _birth_year_month(birth: pd.Series) -> tuple[FloatArray, FloatArray]:
+    """Year and month written in 出生年月 (NaN where not readable or not written)."""
+    text = birth.str.normalize("NFKC").str.strip()
+    found = text.str.extract(r"^(?P<y>\d{4})\s*[-./年]?\s*(?P<m>\d{1,2})?")
+    year = pd.to_numeric(found["y"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    month = pd.to_numeric(found["m"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    serial = pd.to_numeric(text.str.extract(r"^(\d{5})(?:\.0+)?$")[0], errors="coerce")
+    is_serial = serial.notna().to_numpy() & (serial.fillna(0).to_numpy() < 80000)
+    if is_serial.any():
+        dates = _EXCEL_EPOCH + pd.to_timedelta(serial[is_serial].to_numpy(dtype=np.float64), unit="D")
+        year[is_serial], month[is_serial] = dates.year, dates.month
+    month = np.where((month >= 1) & (month <= 12), month, np.nan)
+    return year, month
 
 
 def _status(status_raw: pd.Series, field: str, given: bool, issues: Issues) -> pd.Series:

@@ -251,6 +251,8 @@ def load_layer(
 
     issues_frame, rejected = issues.finish()
     frame = _accepted_frame(kind, table, values, coords, ~rejected, file)
+    if kind == "members" and "id_number" not in table.original:
+        frame = frame.drop(columns="id_number")  # no 身份证号 column: none is made up
     info = _layer_info(kind, file, read_info, column_map, issues_frame, rejected)
     info["n_not_member"] = int(not_person.sum())
     if len(footers):

@@ -220,9 +220,14 @@ def recommend_stations(
 
 
 def _summary(res: SitingResult) -> dict[str, Any]:
+    """A model's entry in ``run.json``: ``coverage_share`` is the members' share (as in ``tradeoff.csv``),
+    ``weighted_coverage_share`` the weighted one (the objective of the covering models)."""
+    n = int(res.member_site.size)
+    covered = int((res.member_site >= 0).sum())
     return {
         "method": res.method, "status": res.status, "objective": round(float(res.objective), 4),
-        "new_sites": int(res.selected.size), "coverage_share": round(float(res.coverage_share), 4),
+        "new_sites": int(res.selected.size), "coverage_share": round(covered / n, 4) if n else 0.0,
+        "weighted_coverage_share": round(float(res.coverage_share), 4), "members_covered": covered,
         "covered_weight": round(float(res.covered_weight), 3), "total_weight": round(float(res.total_weight), 3),
         "coverable_weight": round(float(res.coverable_weight), 3),
         "gap": None if res.gap is None else round(float(res.gap), 6), "runtime_s": round(float(res.runtime_s), 3),
