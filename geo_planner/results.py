@@ -250,7 +250,9 @@ def check_point_in_network(walk: RoadNetwork, lon: float, lat: float, margin_m: 
     Raises
     ------
     InputError
-        Naming the ``lon``/``lat`` fields and the area the run covers.
+        For a longitude or latitude that is not finite.
+    NotFoundError
+        For a point outside the area the run covers (named): the run holds nothing there.
     """
     x = np.asarray(walk.node_lon, dtype="float64")
     y = np.asarray(walk.node_lat, dtype="float64")
@@ -259,11 +261,10 @@ def check_point_in_network(walk: RoadNetwork, lon: float, lat: float, margin_m: 
     m_lon, m_lat = metres_per_degree(float(np.nanmean(y)))
     dlat, dlon = margin_m / m_lat, margin_m / max(0.01 * M_PER_DEG_LON_EQUATOR, float(m_lon))
     w, e, s, n = np.nanmin(x) - dlon, np.nanmax(x) + dlon, np.nanmin(y) - dlat, np.nanmax(y) + dlat
-    if not (w <= lon <= e and s <= lat <= n):
-        raise InputError(Problem(
-            "request", None, "lon,lat",
+    if not (w <= lon <= e and s <= lat <= n):  # a well-formed question about a place the run does not hold: 404
+        raise NotFoundError(
             f"({lon:g}, {lat:g}) lies outside this run's road network (lon {w:.4f}–{e:.4f}, "
-            f"lat {s:.4f}–{n:.4f}); ask about a point inside it"))
+            f"lat {s:.4f}–{n:.4f}); ask about a point inside it")
 
 
 def point_services(run: LoadedRun, lon: float, lat: float) -> dict[str, Any]:
@@ -284,7 +285,7 @@ def point_services(run: LoadedRun, lon: float, lat: float) -> dict[str, Any]:
 
     Raises
     ------
-    InputError
+    NotFoundError
         The point lies outside the run's road network area.
     """
     check_point_in_network(run.walk, lon, lat, run.scenario.network.max_snap_m)

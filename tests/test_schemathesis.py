@@ -3,9 +3,11 @@
 A real ``uvicorn`` server on loopback with the demo run done; schemathesis (its CLI, in a
 child process) reads ``/openapi.json`` and sends generated requests — valid and invalid —
 with a planner token and then an admin token, every check on except those needing
-resources it cannot create (``positive_data_acceptance``: most generated scenarios name
-datasets that do not exist; ``use_after_free`` / ``ensure_resource_availability``: deletes
-are left out so the demo run stays). Path ids are pinned to real ones (the demo run, one
+resources it cannot create (``use_after_free`` / ``ensure_resource_availability``: deletes
+are left out so the demo run stays). ``positive_data_acceptance`` is on: a schema-valid
+request is accepted or answered 404 (a scenario naming datasets that do not exist, a point
+outside the run's roads) — except for uploads, whose schema (any file) cannot say which
+bytes are a readable table, so an unreadable one stays 422. Path ids are pinned to real ones (the demo run, one
 of its datasets, a branch) so generated requests reach the routes' own code, not only 404s.
 The run is bounded by ``--max-time`` (``GEO_PLANNER_SCHEMATHESIS_S``, default 30 s per token).
 """
@@ -24,7 +26,7 @@ import pytest
 from .test_api import ApiServer
 
 MAX_TIME_S = int(os.environ.get("GEO_PLANNER_SCHEMATHESIS_S", "30"))
-EXCLUDED_CHECKS = "positive_data_acceptance,use_after_free,ensure_resource_availability"
+EXCLUDED_CHECKS = "use_after_free,ensure_resource_availability"
 
 
 def _schemathesis() -> list[str]:
@@ -51,7 +53,10 @@ def test_schemathesis_finds_nothing(served, role: str) -> None:
         "[parameters]\n"
         f'"path.run_id" = "{run["id"]}"\n'
         f'"path.dataset_id" = "{reports["stations"]["id"]}"\n'
-        '"path.branch_id" = "B01"\n',
+        '"path.branch_id" = "B01"\n'
+        "[[operations]]\n"  # any bytes are a schema-valid upload; unreadable ones are 422
+        'include-path = "/datasets/{kind}"\ninclude-method = "POST"\n'
+        "checks.positive_data_acceptance.enabled = false\n",
         encoding="utf-8",
     )
     cmd = [

@@ -178,21 +178,22 @@ def footer_rows(raw: pd.DataFrame) -> tuple[BoolArray, NDArray[np.object_]]:
     grid = raw.astype(str).to_numpy(dtype=object)
     n = grid.shape[0]
     kind = np.full(n, "", dtype=object)
-    if n == 0:
-        return np.zeros(0, dtype=bool), kind
+    if n == 0 or grid.shape[1] == 0:
+        return np.zeros(n, dtype=bool), kind
     filled = grid != ""
     n_cells = filled.sum(axis=1)
-    in_footer = False
-    for i in range(n):
-        cells = grid[i][filled[i]]
-        first = str(cells[0]) if len(cells) else ""
-        if _TOTAL.match(first):
-            kind[i] = "total"
-        elif _FOOTER.match(first) or any(_FOOTER.match(str(c)) for c in cells[:3]) and n_cells[i] <= 3:
-            kind[i] = "footer"
-            in_footer = True
-        elif in_footer and n_cells[i] <= 2:
-            kind[i] = "footer"
+    first = pd.Series(grid[np.arange(n), filled.argmax(axis=1)], dtype=str)  # first non-empty cell
+    kind[first.str.match(_TOTAL.pattern).to_numpy(dtype=bool)] = "total"
+    footer = first.str.match(_FOOTER.pattern).to_numpy(dtype=bool, copy=True)
+    if grid.shape[1] > 1:  # a footer word in one of the first cells of a short row (填表人 in column B)
+        for j in range(1, min(3, grid.shape[1])):
+            cell = pd.Series(grid[:, j], dtype=str)
+            footer |= cell.str.match(_FOOTER.pattern).to_numpy(dtype=bool) & (n_cells <= 3)
+    footer &= kind == ""
+    kind[footer] = "footer"
+    if footer.any():  # short rows after the first footer line belong to the footer (signatures, dates)
+        after = np.arange(n) > np.flatnonzero(footer)[0]
+        kind[after & (kind == "") & (n_cells <= 2) & (n_cells > 0)] = "footer"
     return kind != "", kind
 
 

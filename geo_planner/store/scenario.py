@@ -45,8 +45,10 @@ def scenario_from_request(
 
     Raises
     ------
+    NotFoundError
+        Naming every unknown dataset id.
     ScenarioError
-        One problem per unknown dataset, wrong layer kind, unknown extract or invalid key.
+        One problem per wrong layer kind, unknown extract or invalid key.
     """
     data = json.loads(json.dumps(dict(request), ensure_ascii=False, default=str))
     problems: list[Problem] = []
@@ -81,8 +83,16 @@ def scenario_from_request(
 def _resolve_inputs(
     inputs: dict[str, Any], get_dataset: Callable[[str], DatasetRecord], source: str, problems: list[Problem],
 ) -> dict[str, DatasetRecord]:
-    """Replace each ``{"dataset": id}`` of ``inputs`` (in place) by the dataset's file and options."""
+    """Replace each ``{"dataset": id}`` of ``inputs`` (in place) by the dataset's file and options.
+
+    Raises
+    ------
+    NotFoundError
+        Naming every dataset id that does not exist (a well-formed request for a missing
+        resource: 404, not a malformed one).
+    """
     found: dict[str, DatasetRecord] = {}
+    unknown: list[str] = []
     for key, ref in list(inputs.items()):
         if ref is None:
             inputs.pop(key)
@@ -96,8 +106,7 @@ def _resolve_inputs(
         try:
             ds = get_dataset(str(ref["dataset"]))
         except NotFoundError:
-            problems.append(Problem(source, None, f"inputs.{key}.dataset",
-                                    f"unknown dataset {ref['dataset']!r}; upload the table first"))
+            unknown.append(f"inputs.{key}.dataset {ref['dataset']!r}")
             continue
         if key in LAYER_KINDS and ds.kind != key:
             problems.append(Problem(source, None, f"inputs.{key}.dataset",
@@ -107,6 +116,8 @@ def _resolve_inputs(
         layer = {"path": str(ds.path), "sheet": ds.sheet, "crs": ds.crs, "encoding": ds.encoding}
         layer.update({k: v for k, v in ref.items() if k != "dataset"})
         inputs[key] = layer
+    if unknown:
+        raise NotFoundError(f"{source}: unknown dataset(s): {'; '.join(unknown)}; upload the table first")
     return found
 
 
