@@ -52,12 +52,15 @@ class LayerResult:
         original headers, then ``geometry`` (Point, or ``None``).
     rejections
         One line per problem: :data:`REJECTION_COLUMNS`; ``action`` is ``"rejected"``
-        (row dropped; a row may have several reasons) or ``"warning"`` (row kept);
+        (row dropped; a row may have several reasons), ``"warning"`` (row kept) or
+        ``"not_a_member"`` (a total or footer row, not a person);
         ``row`` is empty for a note about the whole file.
     info
         ``file``, ``format``, ``encoding``, ``sheet``, ``header_row``, ``n_blank``, ``n_read``,
         ``n_accepted``, ``n_rejected`` (rows; ``n_read == n_accepted + n_rejected``),
-        ``n_warnings`` and ``column_map`` ``{original header: canonical}``.
+        ``n_warnings``, ``n_not_member`` (合计/小计 and footer rows, not read, each a line with
+        ``action = "not_a_member"``), ``header_notes`` (title rows skipped, a two-level header
+        joined) when there are any, and ``column_map`` ``{original header: canonical}``.
     """
 
     frame: gpd.GeoDataFrame
