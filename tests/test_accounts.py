@@ -305,3 +305,120 @@ def test_admin_manages_users(client: TestClient) -> None:
     for r in (planner.get("/admin/users"), planner.get("/admin/audit"),
               planner.patch("/admin/users/wang", json={"role": "admin"})):
         assert r.status_code == 403
+
+
+# --------------------------------------------------------------------------- the audit log (a real server)
+
+
+def test_member_level_views_are_audited_by_name_and_hold_no_personal_data(hardened_server, hardened_demo,
+                                                                            tmp_path: Path) -> None:
+    """On the live service with the demo run: a user's own token, a configured token, a viewer."""
+    import subprocess
+    import sys
+
+    import httpx
+    import pandas as pd
+
+    from .conftest import ROOT
+
+    srv, run_id = hardened_server, hardened_demo["run_id"]
+    members_ds = hardened_demo["reports"]["members"]["id"]
+    store = srv.store()
+    try:
+        store.add_user("audit_zhang", "张审计", "planner", PASSWORD)
+        token = store.issue_token("audit_zhang", "script")
+    finally:
+        store.close()
+    before = {(r["actor"], r["what"]) for r in
+              srv.client("admin").get("/admin/audit").json()["records"]}
+    with httpx.Client(base_url=srv.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
+        dispersed = c.get(f"/runs/{run_id}/branches/B01/dispersed")
+        assert dispersed.status_code == 200
+        n_dispersed = len(dispersed.json()["dispersed"])
+        assert c.get(f"/runs/{run_id}/exports/members.csv").status_code == 200
+        assert c.get(f"/runs/{run_id}/map").status_code == 200
+        recs = c.get(f"/runs/{run_id}/recommendations").json()["recommendations"]
+        assert c.get(f"/datasets/{members_ds}").status_code == 200
+        assert c.get(f"/runs/{run_id}/coverage").status_code == 200  # aggregates: not audited
+    with srv.client("planner") as env_planner:  # a configured token, unnamed
+        assert env_planner.get(f"/runs/{run_id}/branches/B01/dispersed").status_code == 200
+    with srv.client("viewer") as viewer:  # aggregates only: nothing to audit
+        assert viewer.get(f"/runs/{run_id}/map").status_code == 200
+        assert viewer.get(f"/runs/{run_id}/exports/recommendations.csv").status_code == 200
+    with srv.client("admin") as admin:
+        log = admin.get("/admin/audit", params={"since": "2000-01-01"})
+        assert log.status_code == 200
+        records = log.json()["records"]
+        csv_text = admin.get("/admin/audit", params={"format": "csv"}).text
+    mine = {r["what"]: r for r in records if r["actor"] == "audit_zhang"}
+    assert set(mine) == {"dispersed", "members_export", "map", "recommendations", "import_report"}, mine
+    assert all(r["actor_kind"] == "user" and r["role"] == "planner" for r in mine.values())
+    assert all(r["run_id"] == run_id for w, r in mine.items() if w != "import_report")
+    assert mine["dispersed"]["n_people"] == n_dispersed and mine["dispersed"]["detail"] == "branch B01"
+    assert mine["members_export"]["n_people"] == hardened_demo["run"]["summary"]["members"]
+    assert mine["map"]["n_people"] == hardened_demo["run"]["summary"]["members"]
+    assert mine["recommendations"]["n_people"] == len({m for r in recs for m in r.get("member_ids") or []})
+    assert mine["import_report"]["n_people"] > 0 and mine["import_report"]["detail"] == members_ds
+    env_name = service_name(srv.tokens["planner"])
+    assert any(r["actor"] == env_name and r["actor_kind"] == "service" and r["what"] == "dispersed"
+               for r in records)
+    new = {(r["actor"], r["what"]) for r in records} - before
+    assert not any(actor == service_name(srv.tokens["viewer"]) for actor, _ in new)
+    assert csv_text.startswith("\ufefftime,actor,") and "audit_zhang" in csv_text
+    # the log holds no personal data: no member's name, address, phone or ID number, no token
+    raw = pd.read_csv(DEMO / "members.csv", encoding="gb18030", dtype=str)
+    cells = {v for col in raw.columns if any(k in col for k in ("姓名", "地址", "电话", "身份证"))
+             for v in raw[col].dropna() if len(v) >= 2}
+    assert len(cells) > 700
+    dump = json.dumps(records, ensure_ascii=False) + csv_text
+    leaked = [v for v in cells if v in dump]
+    assert not leaked, leaked[:5]
+    assert token not in dump and srv.tokens["planner"] not in dump
+    # the same log from the command line, as CSV (mode 600)
+    out = tmp_path / "audit.csv"
+    env = {**srv.env(), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "geo_planner", "audit", "--since", "2000-01-01", "--csv", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    cli = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    assert (out.stat().st_mode & 0o777) == 0o600
+    assert {"audit_zhang", env_name} <= set(cli["actor"])
+    assert len(cli) >= len(records)
+
+
+def test_users_command_line(tmp_path: Path) -> None:
+    """``geo-planner users add|list|disable|reset|token`` on a data folder; passwords never echoed."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    data = tmp_path / "svc"
+
+    def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GEO_PLANNER_DATA_DIR": str(data)}
+        return subprocess.run([sys.executable, "-m", "geo_planner", "users", *args], cwd=ROOT, env=env,
+                              input=stdin, capture_output=True, text=True, timeout=120, check=False)
+
+    added = cli("add", "zhang", "--role", "planner", "--display-name", "张科长", "--password-stdin",
+                stdin=PASSWORD + "\n")
+    assert added.returncode == 0 and PASSWORD not in added.stdout + added.stderr, added.stderr
+    no_tty = cli("add", "li", "--role", "admin", stdin="")
+    assert no_tty.returncode == 2 and "--password-stdin" in no_tty.stderr
+    assert cli("add", "wang", "--role", "boss", "--password-stdin", stdin=PASSWORD).returncode == 2
+    token = cli("token", "zhang", "--name", "etl").stdout.strip()
+    assert token.startswith("gpu_")
+    assert cli("reset", "zhang", "--password-stdin", stdin=PASSWORD + "-2\n").returncode == 0
+    assert cli("disable", "zhang").returncode == 0
+    listed = cli("list").stdout.splitlines()
+    assert listed[1].split("\t") == ["zhang", "张科长", "planner", "disabled", "1"]
+    assert cli("disable", "nobody").returncode == 2
+    store = Store(data)
+    try:
+        assert store.token_user(token) is None  # disabled
+        store.update_user("zhang", disabled=False)
+        assert store.token_user(token).username == "zhang"
+        assert store.authenticate("zhang", PASSWORD + "-2") is not None
+        assert store.authenticate("zhang", PASSWORD) is None
+    finally:
+        store.close()

@@ -87,6 +87,14 @@ def check_username(username: str, source: str = "username") -> str:
     return name
 
 
+def check_display_name(display_name: str, source: str = "display_name") -> str:
+    """Return the display name stripped; :class:`InputError` if empty, longer than 100 or with control characters."""
+    name = (display_name or "").strip()
+    if not name or len(name) > 100 or any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        raise InputError(Problem(source, None, "display_name", "1–100 characters, no control characters"))
+    return name
+
+
 def check_role(role: str, source: str = "role") -> Role:
     """Return ``role`` if it is one of :data:`geo_planner.vocab.ROLES`, else raise :class:`InputError`."""
     if role not in ROLES:
@@ -101,6 +109,11 @@ def check_password(password: str, source: str = "password") -> str:
     if password != password.strip() or "\n" in password:
         raise InputError(Problem(source, None, "password", "no leading or trailing spaces or line breaks"))
     return password
+
+
+def _pw(password: str) -> bytes:
+    """The password as bytes for argon2 (a lone surrogate a JSON body may carry is kept, not an error)."""
+    return (password or "").encode("utf-8", "surrogatepass")
 
 
 def new_password() -> str:
@@ -128,18 +141,20 @@ class AccountsMixin:
         username = check_username(username)
         role = check_role(role)
         check_password(password)
-        display = (display_name or "").strip() or username
+        display = check_display_name(display_name or username)
         stamp = now()
         with self.db.begin() as con:
             if con.execute(sa.text("SELECT 1 FROM users WHERE username=:u"), {"u": username}).first():
                 raise ConflictError(f"user {username!r} exists")
             con.execute(sa.text("INSERT INTO users (username, display_name, role, password_hash, disabled, "
                                 "created, updated) VALUES (:u, :d, :r, :h, 0, :t, :t)"),
-                        {"u": username, "d": display, "r": role, "h": _hasher.hash(password), "t": stamp})
+                        {"u": username, "d": display, "r": role, "h": _hasher.hash(_pw(password)), "t": stamp})
         return self.get_user(username)
 
     def get_user(self, username: str) -> UserRecord:
         """Return a user; :class:`NotFoundError` when unknown."""
+        if not USERNAME_RE.fullmatch(username or ""):
+            raise NotFoundError(f"user {username!r} not found")
         with self.db.begin() as con:
             row = con.execute(sa.text("SELECT * FROM users WHERE username=:u"), {"u": username}).first()
         if row is None:
@@ -177,15 +192,13 @@ class AccountsMixin:
         """
         sets: dict[str, Any] = {}
         if display_name is not None:
-            if not display_name.strip():
-                raise InputError(Problem("user", None, "display_name", "must not be empty"))
-            sets["display_name"] = display_name.strip()
+            sets["display_name"] = check_display_name(display_name)
         if role is not None:
             sets["role"] = check_role(role)
         if disabled is not None:
             sets["disabled"] = 1 if disabled else 0
         if password is not None:
-            sets["password_hash"] = _hasher.hash(check_password(password))
+            sets["password_hash"] = _hasher.hash(_pw(check_password(password)))
         self.get_user(username)
         sets["updated"] = now()
         assignments = ", ".join(f"{k}=:{k}" for k in sets)  # keys are the literals above
@@ -203,12 +216,14 @@ class AccountsMixin:
 
         An unknown username costs the same argon2 verification as a wrong password.
         """
-        with self.db.begin() as con:
-            row = con.execute(sa.text("SELECT * FROM users WHERE username=:u"),
-                              {"u": (username or "").strip()}).first()
+        name = (username or "").strip()
+        row = None
+        if USERNAME_RE.fullmatch(name):  # anything else is no username (and never reaches the database)
+            with self.db.begin() as con:
+                row = con.execute(sa.text("SELECT * FROM users WHERE username=:u"), {"u": name}).first()
         stored = row.password_hash if row is not None and row.password_hash else _dummy_hash()
         try:
-            _hasher.verify(stored, password or "")
+            _hasher.verify(stored, _pw(password))
             ok = row is not None and bool(row.password_hash)
         except (VerificationError, InvalidHashError):
             ok = False
@@ -217,7 +232,7 @@ class AccountsMixin:
         if _hasher.check_needs_rehash(stored):
             with self.db.begin() as con:
                 con.execute(sa.text("UPDATE users SET password_hash=:h WHERE username=:u"),
-                            {"h": _hasher.hash(password), "u": row.username})
+                            {"h": _hasher.hash(_pw(password)), "u": row.username})
         return _user(row)
 
     def _active_user(self, con: sa.Connection, username: str) -> UserRecord | None:
