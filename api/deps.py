@@ -228,7 +228,8 @@ def require(minimum: Role) -> Callable[..., Role]:
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Role:
         role = principal.role
         if ROLE_RANK[role] < ROLE_RANK[minimum]:
-            raise PermissionDeniedError(f"this needs the {minimum} role; your token has the {role} role")
+            raise PermissionDeniedError(f"this needs the {minimum} role; "
+                                        f"{'your token has' if principal.via == 'token' else 'you have'} the {role} role")
         return role
 
     check.__name__ = f"require_{minimum}"

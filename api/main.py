@@ -131,6 +131,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.queue = queue
     app.state.networks = NetworkCache(settings.max_networks)
     app.state.assets = maps.AssetTable()
+    store.purge_sessions(settings.session_idle_s)  # sessions over and codes used while the service was down
     resumed = store.recover(settings.stale_after_s)
     queue.start()
     for run_id in resumed:
