@@ -6,8 +6,9 @@ Start it with::
         uvicorn api.main:create_app --factory --host 127.0.0.1 --port 8000
 
 or ``geo-planner-serve --demo`` (:func:`main` → :func:`serve_demo`, the README's main command): it
-generates local tokens when none are configured, registers the embedded demo, prints the map's URL
-(and where the tokens file is) and serves. OpenAPI docs are at ``/docs``.
+creates the demo users, generates local tokens when none are configured, registers the embedded
+demo, prints where the passwords and tokens files are and a one-time sign-in link, and serves.
+OpenAPI docs are at ``/docs``.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from geo_planner.vocab import ROLE_RANK
 
 from . import docs
 from .config import ApiSettings
-from .deps import NetworkCache, role_for_token
-from .routers import coverage, datasets, exports, maps, recommendations, runs
+from .deps import NetworkCache, session_role, token_role
+from .routers import admin, auth, coverage, datasets, exports, maps, recommendations, runs
+from .routers.auth import LoginGuard
 from .schemas import ErrorResponse, Health, ProblemOut
 from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
 
@@ -63,10 +65,13 @@ Service coverage of retired cadres (离退休干部): upload the four tables, ru
 real road network, then ask where the 15-minute circle has gaps, what serves a point, which
 members live dispersed, what to change — as JSON, GeoJSON, maps and spreadsheets.
 
-**Authentication.** Every route but `/health` needs a bearer token: `Authorization: Bearer <token>`.
-Roles: **viewer** (aggregates only: areas, branches, recommendations with counts, grid maps),
-**planner** (also member-level data; starts runs), **admin** (also uploads and deletes).
-No token → 401, a role too low → 403.
+**Authentication.** Every route but `/health` and `/auth/login` needs a bearer token
+(`Authorization: Bearer <token>`: a service account's, or one issued to a user) or the session
+cookie `gp_session` that `POST /auth/login` sets (then every POST/PUT/PATCH/DELETE also sends
+`X-CSRF-Token` with the value of the `gp_csrf` cookie). Roles: **viewer** (aggregates only:
+areas, branches, recommendations with counts, grid maps), **planner** (also member-level data;
+starts runs), **admin** (also uploads, deletes, users and the audit log). No credentials → 401,
+a role too low → 403. Every view or export of member-level data is written to the audit log.
 
 **Links opened by a browser** (the map page, downloads) cannot carry a header: GET routes also
 accept `?access_token=<token>`. Treat such links like passwords.
@@ -116,14 +121,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     private_files()  # personal data: every file this process writes is 0600, folders 0700
     store = Store(settings.data_dir, settings.database_url)
     app.state.store = store
-    app.state.tokens = settings.token_roles()
-    if not app.state.tokens:
-        log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE): "
-                    "every request gets 401")
+    app.state.token_accounts = settings.token_accounts()
+    app.state.tokens = {token: role for token, (_name, role) in app.state.token_accounts.items()}
+    app.state.login_guard = LoginGuard(settings.login_max_failures, settings.login_lockout_s)
+    if not app.state.tokens and not store.has_users():
+        log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE) and no users "
+                    "(geo-planner users add): every request gets 401")
     queue = RunQueue(store.data_dir, database_url=settings.database_url, stale_after_s=settings.stale_after_s)
     app.state.queue = queue
     app.state.networks = NetworkCache(settings.max_networks)
     app.state.assets = maps.AssetTable()
+    store.purge_sessions(settings.session_idle_s)  # sessions over and codes used while the service was down
     resumed = store.recover(settings.stale_after_s)
     queue.start()
     for run_id in resumed:
@@ -160,10 +168,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings = settings or ApiSettings()
     app.state.tokens = {}
+    app.state.token_accounts = {}
     upload_limit = int(settings.max_upload_mb * 1024 * 1024) + MULTIPART_OVERHEAD
     app.add_middleware(
-        BodyGuard, role_of=lambda token: role_for_token(app.state.tokens, token), upload_limit=upload_limit,
-        upload_role="admin", rank=ROLE_RANK,
+        BodyGuard, role_of=lambda token: token_role(app, token), upload_limit=upload_limit,
+        upload_role="admin", rank=ROLE_RANK, session_role=session_role,
     )
     app.add_middleware(MethodsAllowed, openapi=lambda: app.openapi())
     app.add_middleware(SecurityHeaders)
@@ -204,7 +213,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
-    for module in (datasets, runs, coverage, recommendations, maps, exports):
+    for module in (datasets, runs, coverage, recommendations, maps, exports, auth, admin):
         app.include_router(module.router, responses=errors)
     docs.install(app)
     return app
@@ -247,12 +256,14 @@ def local_tokens(data_dir: Path) -> tuple[Path, dict[str, str]]:
 
 
 def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings | None = None) -> None:
-    """Serve the embedded demo: tokens, demo datasets and run, the map's URL printed, then uvicorn.
+    """Serve the embedded demo: demo users, API tokens, demo datasets and run, a one-time sign-in link.
 
-    Without configured tokens, random ones are written to ``<data_dir>/tokens.json`` (mode 600;
-    the data folder is not committed); only the planner's map link is printed, with the path of
-    that file. The demo run starts in the background; its
-    map is ready when the run is done (a few seconds to a minute the first time).
+    The demo users (admin, planner, viewer; :mod:`api.demo_accounts`) get random passwords,
+    written to ``<data_dir>/demo_users.json`` (mode 600). Without configured tokens, random API
+    tokens are written to ``<data_dir>/tokens.json`` (mode 600) for scripts. Neither is printed:
+    the console (often a shared log) gets where the files are and, as its last line, a one-time
+    sign-in link for the demo admin (a code exchanged once for a session cookie, then dead). The
+    demo run starts in the background; its map is ready when the run is done.
 
     Parameters
     ----------
@@ -261,6 +272,8 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     settings
         Service settings (``None``: from the environment).
     """
+    from .demo_accounts import demo_users, sign_in_link
+
     settings = settings or ApiSettings()
     private_files()
     store = Store(settings.data_dir, settings.database_url)
@@ -268,6 +281,7 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     if not settings.tokens and settings.tokens_file is None:
         path, tokens = local_tokens(store.data_dir)
         settings = settings.model_copy(update={"tokens_file": path})
+    users_file = demo_users(store)
     run = demo_run(store)
     if run is None:
         if store.is_empty():
@@ -277,13 +291,17 @@ def serve_demo(host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     base = f"http://{shown}:{port}"
     out = sys.stdout
     print(f"geo_planner service — data folder {store.data_dir}", file=out)
-    if run is not None:
-        token = tokens.get("planner", "<your planner token>")
-        print(f"open the demo map:  {base}/runs/{run.id}/map?access_token={token}", file=out)
+    print(f"demo users (admin, planner, viewer) and passwords: {users_file} (mode 600)", file=out)
+    if tokens:  # stdout often ends up in a shared log: tokens stay in the file
+        print(f"API tokens for scripts (admin, planner, viewer): {settings.tokens_file} (mode 600)", file=out)
     print(f"API docs:           {base}/docs", file=out)
-    if tokens:  # the other roles' tokens stay in the file: stdout often ends up in a shared log
-        print(f"tokens for every role (admin, planner, viewer): {settings.tokens_file} (mode 600)", file=out)
+    if run is not None:
+        print(f"the demo map (once signed in): {base}/runs/{run.id}/map", file=out)
+    minutes = round(settings.login_link_ttl_s / 60)
+    print(f"sign in (one-time link, valid {minutes} min): {sign_in_link(store, base, settings.login_link_ttl_s)}",
+          file=out)
     out.flush()
+    store.close()
     serve(host, port, settings)
 
 
@@ -297,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None,
                    help="store folder (default $GEO_PLANNER_DATA_DIR or out/service)")
     p.add_argument("--demo", action="store_true",
-                   help="register the embedded demo, create local tokens, print the URL")
+                   help="register the embedded demo, create demo users and local tokens, print a one-time "
+                        "sign-in link")
     return p
 
 

@@ -57,8 +57,14 @@ def mask_query(query: str) -> str:
     return "".join(parts)
 
 
+#: Paths that carry a secret: the one-time sign-in link ``/auth/link/<code>``.
+SECRET_PATH = re.compile(r"(/auth/link/)[^/?#\s\"]+", re.I)
+
+
 def mask_tokens(text: str) -> str:
-    """Hide secret query values in a request target or URL (``/runs/x/map?access%5Ftoken=…``)."""
+    """Hide secret query values in a request target or URL (``/runs/x/map?access%5Ftoken=…``), and the
+    code of a one-time sign-in link (``/auth/link/<code>``)."""
+    text = SECRET_PATH.sub(r"\1***", text)
     path, sep, query = text.partition("?")
     if not sep:
         return text
@@ -76,7 +82,7 @@ class MaskTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and record.args:
             record.args = tuple(mask_tokens(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str) and "?" in record.msg:
+        if isinstance(record.msg, str) and ("?" in record.msg or "/auth/link/" in record.msg):
             record.msg = mask_tokens(record.msg)
         return True
 
@@ -113,7 +119,10 @@ class BodyGuard:
     app
         The wrapped application.
     role_of
-        ``role_of(token) -> role | None`` (constant-time comparison with the configured tokens).
+        ``role_of(token) -> role | None`` (configured tokens, constant-time, and users' tokens).
+    session_role
+        ``session_role(scope) -> role`` of a request without an ``Authorization`` header, by its
+        session cookie (and CSRF header); ``(status, detail)`` when refused. ``None``: bearer only.
     upload_limit
         Largest upload body, bytes (``POST /datasets/…``).
     json_limit
@@ -133,9 +142,11 @@ class BodyGuard:
         json_limit: int = MAX_JSON_BYTES,
         upload_role: str = "admin",
         rank: dict[str, int] | None = None,
+        session_role: Callable[[Scope], str | tuple[int, str]] | None = None,
     ) -> None:
         self.app = app
         self.role_of = role_of
+        self.session_role = session_role
         self.upload_limit = int(upload_limit)
         self.json_limit = int(json_limit)
         self.upload_role = upload_role
@@ -149,7 +160,7 @@ class BodyGuard:
         upload = scope["method"] == "POST" and path.rstrip("/").startswith("/datasets/")
         headers = Headers(scope=scope)
         if upload:
-            denied = self._check_uploader(headers)
+            denied = self._check_uploader(headers, scope)
             if denied is not None:
                 status, detail = denied
                 extra = [("www-authenticate", "Bearer")] if status == 401 else []
@@ -198,14 +209,21 @@ class BodyGuard:
                 return
             raise
 
-    def _check_uploader(self, headers: Headers) -> tuple[int, str] | None:
+    def _check_uploader(self, headers: Headers, scope: Scope) -> tuple[int, str] | None:
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
-        if not auth:
-            return 401, "missing bearer token (uploads need the Authorization header)"
-        if scheme.lower() != "bearer" or not token.strip():
+        role: str | None
+        if not auth and self.session_role is not None and "gp_session=" in headers.get("cookie", ""):
+            found = self.session_role(scope)
+            if isinstance(found, tuple):
+                return found
+            role = found
+        elif not auth:
+            return 401, "missing bearer token (uploads need the Authorization header or a session)"
+        elif scheme.lower() != "bearer" or not token.strip():
             return 401, "use Authorization: Bearer <token>"
-        role = self.role_of(token.strip())
+        else:
+            role = self.role_of(token.strip())
         if role is None:
             return 401, "unknown token"
         if self.rank.get(role, -1) < self.rank.get(self.upload_role, 0):

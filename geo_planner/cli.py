@@ -234,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--osm", type=Path, default=None, help="default: the bundled data's osm/")
     d.add_argument("--seed", type=int, default=20261125)
     d.set_defaults(func=_cmd_demo)
+
+    from .accounts_cli import add_parsers  # users, audit: the service's accounts and audit log
+
+    add_parsers(sub)
     return p
 
 

@@ -15,6 +15,10 @@ from types import MappingProxyType
 from typing import Final, Literal, Mapping, get_args
 
 __all__ = [
+    "ActorKind",
+    "ACTOR_KINDS",
+    "AUDIT_WHATS",
+    "AuditWhat",
     "DispersionReason",
     "ExportFormat",
     "FORMATS",
@@ -56,6 +60,16 @@ Role = Literal["viewer", "planner", "admin"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 #: A role may do everything the roles before it may do.
 ROLE_RANK: Final[Mapping[str, int]] = MappingProxyType({r: i for i, r in enumerate(ROLES)})
+#: Who made a request: a person signed in (session or their own token), or a service token from the
+#: configuration (``GEO_PLANNER_TOKENS`` / ``GEO_PLANNER_TOKENS_FILE``).
+ActorKind = Literal["user", "service"]
+ACTOR_KINDS: Final[tuple[ActorKind, ...]] = get_args(ActorKind)
+#: What an audit record says was viewed or exported (member-level data, PIPL): the member table as a
+#: download, a branch's dispersed members, the planner's map (member points), recommendations naming
+#: members, a members table's import report (rejected rows quote the cells).
+AuditWhat = Literal["members_export", "dispersed", "map", "recommendations", "recommendations_export",
+                    "import_report"]
+AUDIT_WHATS: Final[tuple[AuditWhat, ...]] = get_args(AuditWhat)
 
 # --------------------------------------------------------------------------------------
 # runs and their outputs

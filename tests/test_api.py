@@ -865,8 +865,9 @@ def test_restart_keeps_datasets_and_runs_and_fails_interrupted_runs(server, demo
     server.start()  # later tests of the module keep a server
 
 
-def test_serve_demo_prints_url_and_tokens(tmp_path, cache_dir):
-    """The README's main command: local tokens (mode 600), the demo registered, the map's URL printed."""
+def test_serve_demo_prints_a_one_time_link_and_no_token(tmp_path, cache_dir):
+    """The README's main command: demo users and API tokens in mode-600 files, the demo registered, and
+    a one-time sign-in link as the last line; no reusable token or password in the console or the log."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_PLANNER_")}
     env.update(
@@ -876,9 +877,10 @@ def test_serve_demo_prints_url_and_tokens(tmp_path, cache_dir):
             "PYTHONUNBUFFERED": "1",
         }
     )
-    log = open(tmp_path / "serve_demo.log", "wb")  # noqa: SIM115
+    log_path = tmp_path / "serve_demo.log"
+    log = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-c", f"from api.main import serve_demo; serve_demo('127.0.0.1', {port})"],
+        [sys.executable, "-m", "api.main", "--demo", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -887,25 +889,27 @@ def test_serve_demo_prints_url_and_tokens(tmp_path, cache_dir):
     )
     log.close()
     try:
-        url = None
+        link = None
+        text = ""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline and url is None:
-            text = (tmp_path / "serve_demo.log").read_text(encoding="utf-8", errors="replace")
-            m = re.search(r"(http://127\.0\.0\.1:\d+/runs/(run_\w+)/map\?access_token=(\S+))", text)
+        while time.monotonic() < deadline and link is None:
+            text = log_path.read_text(encoding="utf-8", errors="replace")
+            m = re.search(r"(http://127\.0\.0\.1:\d+/auth/link/(\S+))\n", text)
             if m:
-                url, run_id, token = m.group(1), m.group(2), m.group(3)
+                link, code = m.group(1), m.group(2)
             time.sleep(0.2)
-        assert url, text
-        tokens_file = tmp_path / "svc" / "tokens.json"
-        assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+        assert link, text
+        printed = text[: text.index(link) + len(link)].splitlines()
+        assert printed[-1].endswith(link)  # the link is the last line the command prints
+        run_id = re.search(r"/runs/(run_\w+)/map", text).group(1)
+        tokens_file, users_file = tmp_path / "svc" / "tokens.json", tmp_path / "svc" / "demo_users.json"
+        for f in (tokens_file, users_file):
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600 and str(f) in text
         tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
-        assert tokens[token] == "planner" and sorted(tokens.values()) == ["admin", "planner", "viewer"]
-        # only the planner's map link is printed, and where the tokens file is (stdout often lands in
-        # a world-readable log): the admin and viewer tokens are not
-        for t, role in tokens.items():
-            assert (t in text) == (role == "planner"), role
-        assert str(tokens_file) in text
-        base = url.split("/runs/")[0]
+        users = json.loads(users_file.read_text(encoding="utf-8"))
+        assert sorted(tokens.values()) == ["admin", "planner", "viewer"]
+        assert sorted(u["role"] for u in users.values()) == ["admin", "planner", "viewer"]
+        base = link.split("/auth/")[0]
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
@@ -913,13 +917,26 @@ def test_serve_demo_prints_url_and_tokens(tmp_path, cache_dir):
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=120) as c:
-            body, _ = wait_run(c, run_id)
+        with httpx.Client(base_url=base, timeout=120) as browser:
+            r = browser.get(link, follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == "/"  # no code left in the address bar
+            me = browser.get("/auth/me").json()
+            assert me["role"] == "admin" and me["username"] == "admin"
+            body, _ = wait_run(browser, run_id)
             assert body["status"] == "done" and body["origin"] == "demo", body
             assert body["summary"]["members"] == 711
-            assert len(c.get("/datasets").json()["datasets"]) == 4
-        page = httpx.get(url, timeout=120)
-        assert page.status_code == 200 and "L.map(" in page.text
+            assert len(browser.get("/datasets").json()["datasets"]) == 4
+            page = browser.get(f"/runs/{run_id}/map")
+            assert page.status_code == 200 and "L.map(" in page.text
+        with httpx.Client(base_url=base, timeout=30) as other:
+            again = other.get(link, follow_redirects=False)
+            assert again.status_code in (401, 410) and "gp_session" not in again.headers.get("set-cookie", "")
+        # the demo passwords sign in; the API tokens still work for scripts
+        with httpx.Client(base_url=base, timeout=30) as c:
+            assert c.post("/auth/login", json={"username": "planner",
+                                               "password": users["planner"]["password"]}).status_code == 200
+        planner_token = next(t for t, r in tokens.items() if r == "planner")
+        assert httpx.get(f"{base}/runs", headers={"Authorization": f"Bearer {planner_token}"}).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -927,6 +944,13 @@ def test_serve_demo_prints_url_and_tokens(tmp_path, cache_dir):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    # nothing reusable in the console or the access log: no token, no password; the code only once
+    # (the printed line: the access log masks it)
+    for secret in [*tokens, *(u["password"] for u in users.values())]:
+        assert secret not in text
+    assert text.count(code) == 1, text[-3000:]
+    assert "/auth/link/***" in text
 
 
 def test_openapi_documents_every_route(server):
@@ -944,12 +968,20 @@ def test_openapi_documents_every_route(server):
         "/runs/{run_id}/recommendations",
         "/runs/{run_id}/map",
         "/runs/{run_id}/exports/{filename}",
+        "/auth/login",
+        "/auth/logout",
+        "/auth/me",
+        "/auth/link/{code}",
+        "/admin/users",
+        "/admin/users/{username}",
+        "/admin/audit",
     ):
         assert p in paths, p
-    # every JSON answer has a schema
+    # every JSON answer has a schema (the one-time link answers a redirect, 303)
     for path, ops in paths.items():
         for method, op in ops.items():
-            ok = op["responses"].get("200") or op["responses"].get("201") or op["responses"].get("202")
+            ok = (op["responses"].get("200") or op["responses"].get("201") or op["responses"].get("202")
+                  or op["responses"].get("303"))
             content = ok.get("content", {})
             if "application/json" in content:
                 assert content["application/json"].get("schema"), (method, path)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from geo_planner.errors import NotFoundError
 from geo_planner.results import dispersed_of_branch, point_services, table_for_role
 
-from ..deps import NetworksDep, Planner, StoreDep, Viewer
+from ..deps import NetworksDep, Planner, StoreDep, Viewer, audit
 from ..schemas import (
     AreaCoverage,
     BranchCoverage,
@@ -90,15 +90,19 @@ def coverage_at_point(
     )
 
 
+# audit: member-level
 @router.get("/branches/{branch_id}/dispersed", response_model=DispersedMembers, tags=["coverage"],
             summary="Dispersed members of a branch (planner)")
-def dispersed_members(run_id: str, branch_id: str, store: StoreDep, role: Planner) -> DispersedMembers:
+def dispersed_members(
+    run_id: str, branch_id: str, request: Request, store: StoreDep, role: Planner
+) -> DispersedMembers:
     """Dispersed members of a branch (planners only).
 
     Members of the branch who live far from its meeting place, in another township or another city,
     with the reason (``remote``, ``cross_township``, ``far``) — member-level data.
     """
     name, n_members, dispersed = dispersed_of_branch(store, run_id, branch_id)
+    audit(request, run_id, "dispersed", len(dispersed), detail=f"branch {branch_id}")
     return DispersedMembers(
         run_id=run_id, branch_id=branch_id, branch_name=name, members=n_members,
         dispersed=[DispersedMember(**r) for r in records(dispersed)],

@@ -6,15 +6,16 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, UploadFile
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 
 from geo_planner.errors import InputError, Problem
+from geo_planner.pipl import rejected_rows
 from geo_planner.privacy import count_for_role, member_rows_visible
 from geo_planner.settings import CRSName
 from geo_planner.store import DatasetRecord
 from geo_planner.vocab import Role
 
-from ..deps import Admin, SettingsDep, StoreDep, Viewer
+from ..deps import Admin, SettingsDep, StoreDep, Viewer, audit
 from ..schemas import DatasetList, DatasetOut, Deleted, ImportReport, LayerKind, RejectionOut
 from ..security import BodyTooLarge
 
@@ -39,9 +40,15 @@ def dataset_out(rec: DatasetRecord, role: Role = "admin") -> DatasetOut:
     )
 
 
-def import_report(rec: DatasetRecord, role: Role) -> ImportReport:
-    """Shape the import report; member-level rejected rows are hidden from viewers."""
+def import_report(rec: DatasetRecord, role: Role, request: Request | None = None) -> ImportReport:
+    """Shape the import report; member-level rejected rows are hidden from viewers.
+
+    A members table's report quotes the rejected rows' cells (names, addresses): shown to a
+    planner or an admin, it is written to the audit log (``request`` given).
+    """
     redacted = not member_rows_visible(rec.kind, role)
+    if request is not None and rec.kind == "members" and not redacted and rec.report.get("rejections"):
+        audit(request, None, "import_report", rejected_rows(rec.report["rejections"]), detail=rec.id)
     rows = [] if redacted else [
         RejectionOut(**{k: (None if v is None else (v if k == "row" else str(v))) for k, v in r.items()
                         if k in RejectionOut.model_fields})
@@ -50,10 +57,12 @@ def import_report(rec: DatasetRecord, role: Role) -> ImportReport:
     return ImportReport(**dataset_out(rec, role).model_dump(), rejections=rows, rejections_redacted=redacted)
 
 
+# audit: member-level (a members table's rejected rows)
 @router.post("/{kind}", response_model=ImportReport, status_code=201, summary="Upload a layer (admin)")
 # the token is checked (api.security.BodyGuard) before the body is read, and the body's size while it streams
 def upload_dataset(
     kind: LayerKind,
+    request: Request,
     file: Annotated[UploadFile, File(description="CSV (UTF-8, GB18030…), XLSX, GeoJSON or GeoPackage")],
     store: StoreDep,
     settings: SettingsDep,
@@ -95,7 +104,7 @@ def upload_dataset(
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
-    return import_report(rec, role)
+    return import_report(rec, role, request)
 
 
 @router.get("", response_model=DatasetList, summary="List datasets")
@@ -104,10 +113,11 @@ def list_datasets(store: StoreDep, role: Viewer, kind: LayerKind | None = None) 
     return DatasetList(datasets=[dataset_out(d, role) for d in store.list_datasets(kind)])
 
 
+# audit: member-level (a members table's rejected rows)
 @router.get("/{dataset_id}", response_model=ImportReport, summary="A dataset and its import report")
-def get_dataset(dataset_id: DatasetId, store: StoreDep, role: Viewer) -> ImportReport:
+def get_dataset(dataset_id: DatasetId, request: Request, store: StoreDep, role: Viewer) -> ImportReport:
     """Return the import report (a viewer sees the counts of a members table, not its rows)."""
-    return import_report(store.get_dataset(dataset_id), role)
+    return import_report(store.get_dataset(dataset_id), role, request)
 
 
 @router.delete("/{dataset_id}", response_model=Deleted, summary="Delete a dataset (admin)")

@@ -13,11 +13,12 @@ from starlette.background import BackgroundTask
 
 from geo_planner.errors import NotFoundError
 from geo_planner.export import export_table
+from geo_planner.pipl import export_audit_what, people_in
 from geo_planner.privacy import personal_export_requested
 from geo_planner.results import available_exports, table_for_role
 from geo_planner.vocab import FORMATS, MEDIA_TYPES, TABLES
 
-from ..deps import StoreDep, Viewer
+from ..deps import StoreDep, Viewer, audit
 from ..schemas import ErrorResponse, ExportLink, ExportList
 
 router = APIRouter(prefix="/runs/{run_id}/exports", tags=["exports"])
@@ -32,6 +33,7 @@ def list_exports(run_id: str, request: Request, store: StoreDep, role: Viewer) -
     return ExportList(run_id=run_id, exports=links)
 
 
+# audit: member-level (members; a planner's recommendations name members)
 @router.get(
     "/{filename}",
     response_class=FileResponse,
@@ -42,6 +44,7 @@ def list_exports(run_id: str, request: Request, store: StoreDep, role: Viewer) -
 def download_export(
     run_id: str,
     filename: str,
+    request: Request,
     store: StoreDep,
     role: Viewer,
     language: Annotated[
@@ -74,6 +77,10 @@ def download_export(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    what = export_audit_what(table, role)
+    if what is not None:
+        audit(request, run_id, what, people_in(df, table),
+              detail=f"{filename} personal=true" if unmasked else filename)
     safe_name = "".join(ch for ch in run.name if ch not in '\\/:*?"<>|').strip() or run_id
     return FileResponse(
         path, media_type=MEDIA_TYPES[fmt], filename=f"{safe_name}_{filename}",

@@ -23,9 +23,11 @@ from fastapi.responses import HTMLResponse
 
 from geo_planner.errors import NotFoundError
 from geo_planner.outputs import REPORT_HTML, REPORT_PDF
+from geo_planner.pipl import map_people
+from geo_planner.privacy import is_viewer
 from geo_planner.results import map_page
 
-from ..deps import NetworksDep, StoreDep, Viewer
+from ..deps import NetworksDep, StoreDep, Viewer, audit
 from ..schemas import ErrorResponse
 from ..security import csp_for_html
 
@@ -89,6 +91,7 @@ class AssetTable:
         return asset
 
 
+# audit: member-level (a planner's map shows every member's home)
 @router.get(
     "/runs/{run_id}/map",
     response_class=HTMLResponse,
@@ -106,6 +109,8 @@ def run_map(
     ``/runs/{run_id}/map?access_token=<token>``.
     """
     path = map_page(store, run_id, role, lambda: networks.get(store, run_id))
+    if not is_viewer(role):
+        audit(request, run_id, "map", map_people(store.get_run(run_id).counts))
     html = path.read_text(encoding="utf-8")
     assets: AssetTable = request.app.state.assets
     page = assets.localize(html, request.scope.get("root_path", ""))

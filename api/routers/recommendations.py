@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from geo_planner.pipl import member_ids
+from geo_planner.privacy import is_viewer
 from geo_planner.results import table_for_role
 from geo_planner.store import Store
 from geo_planner.vocab import Role
 
-from ..deps import StoreDep, Viewer
+from ..deps import StoreDep, Viewer, audit
 from ..schemas import Feature, FeatureCollection, PointGeometry, Recommendation, Recommendations, records
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["recommendations"])
@@ -40,6 +42,7 @@ def _recommendations(store: Store, run_id: str, role: Role, kind: str | None) ->
     return out
 
 
+# audit: member-level (for planners: member ids and names in the rationales)
 @router.get(
     "/recommendations",
     response_model=Recommendations | FeatureCollection,
@@ -48,6 +51,7 @@ def _recommendations(store: Store, run_id: str, role: Role, kind: str | None) ->
 )
 def recommendations(
     run_id: str,
+    request: Request,
     store: StoreDep,
     role: Viewer,
     format: Annotated[Literal["json", "geojson"], Query(description="json (default) or geojson")] = "json",
@@ -59,6 +63,9 @@ def recommendations(
     minutes before and after, the rule satisfied and a rationale in Chinese and English.
     """
     recs = _recommendations(store, run_id, role, kind)
+    if not is_viewer(role):
+        audit(request, run_id, "recommendations", len(member_ids(r.member_ids or [] for r in recs)),
+              detail=f"{format}{' ' + kind if kind else ''}")
     if format == "json":
         return Recommendations(run_id=run_id, recommendations=recs)
     features = []

@@ -10,8 +10,11 @@
 | :mod:`.records` | :class:`DatasetRecord`, :class:`RunRecord` |
 | :mod:`.files` | safe file names, private file modes, the output tables' reader |
 | :mod:`.demo` | the embedded demo as records |
+| :mod:`.accounts`, :mod:`.audit` | users, sessions, one-time codes, user tokens; the audit log of member-level data |
 """
 
+from .accounts import UserRecord, new_password
+from .audit import AuditRecord, audit_csv_text, parse_since, write_audit_csv
 from .base import Store
 from .db import parse_database_url
 from .demo import demo_run, seed_demo
@@ -27,6 +30,7 @@ from .queue import RunQueue, execute_run
 from .records import LAYER_KINDS, DatasetRecord, LayerKind, RunRecord, RunStatus
 
 __all__ = [
+    "AuditRecord", "UserRecord", "audit_csv_text", "new_password", "parse_since", "write_audit_csv",
     "LAYER_KINDS", "PRIVATE_UMASK", "RUN_TABLES", "DatasetRecord", "LayerKind", "RunQueue", "RunRecord",
     "RunStatus", "Store", "demo_run", "execute_run", "file_mode_600", "parse_database_url", "private_files",
     "read_table_csv", "safe_filename", "seed_demo",

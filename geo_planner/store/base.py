@@ -31,6 +31,8 @@ import sqlalchemy as sa
 
 from ..errors import NotFoundError
 from ..settings import Scenario
+from .accounts import AccountsMixin
+from .audit import AuditMixin
 from .datasets import DatasetsMixin
 from .db import Database
 from .files import RUN_TABLES, chmod_private, read_table_csv
@@ -40,8 +42,8 @@ from .scenario import scenario_from_request
 log = logging.getLogger(__name__)
 
 
-class Store(DatasetsMixin, RunsMixin):
-    """Datasets and runs of one data folder (and, optionally, one PostgreSQL database).
+class Store(DatasetsMixin, RunsMixin, AccountsMixin, AuditMixin):
+    """Datasets, runs, accounts and the audit log of one data folder (and, optionally, one PostgreSQL database).
 
     Parameters
     ----------

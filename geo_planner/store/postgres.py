@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 
 from .files import RUN_TABLES, is_file, read_table_csv
-from .tables import ADDED, DATASETS, RUNS, create_table
+from .tables import ACCOUNT_TABLES, ADDED, AUDIT, DATASETS, RUNS, create_table
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,10 @@ _SCHEMA = (
     *(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {col} {kind}"
       for table, columns in ADDED.items() for col, kind in columns),
     "CREATE INDEX IF NOT EXISTS runs_status_seq ON runs (status, seq)",
+    *(create_table(name, columns, _TYPES) for name, columns in ACCOUNT_TABLES),
+    create_table("audit", AUDIT, _TYPES, [_IDENTITY]),
+    "CREATE INDEX IF NOT EXISTS audit_time ON audit (time, seq)",
+    "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (username)",
     """CREATE TABLE IF NOT EXISTS run_tables (
         run_id   TEXT NOT NULL,
         name     TEXT NOT NULL,

@@ -8,14 +8,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .files import chmod_private
-from .tables import ADDED, DATASETS, RUNS, create_table
+from .tables import ACCOUNT_TABLES, ADDED, AUDIT, DATASETS, RUNS, create_table
 
 FILE_NAME = "store.sqlite3"
 #: SQLite's implicit row id orders records inserted in the same second.
 SEQ = "rowid"
 
 _TYPES = {"bigint": "INTEGER", "real": "REAL"}
-_SCHEMA = (create_table("datasets", DATASETS, _TYPES), create_table("runs", RUNS, _TYPES))
+_SCHEMA = (
+    create_table("datasets", DATASETS, _TYPES),
+    create_table("runs", RUNS, _TYPES),
+    *(create_table(name, columns, _TYPES) for name, columns in ACCOUNT_TABLES),
+    create_table("audit", AUDIT, _TYPES),
+    "CREATE INDEX IF NOT EXISTS audit_time ON audit (time)",
+    "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (username)",
+)
 
 
 def engine(path: Path) -> Engine:

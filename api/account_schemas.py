@@ -1,0 +1,98 @@
+"""Pydantic models of the sign-in, user administration and audit routes (``/auth``, ``/admin``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from geo_planner.vocab import ActorKind, AuditWhat, Role
+
+Username = Annotated[str, Field(min_length=1, max_length=64, examples=["zhang.wei"])]
+Password = Annotated[str, Field(min_length=1, max_length=1024, description="never echoed nor logged")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(_In):
+    """A username and password."""
+
+    username: Username
+    password: Password
+
+
+class Me(_Out):
+    """Who is signed in (a user, or a service token's name)."""
+
+    username: str
+    display_name: str
+    role: Role
+    kind: ActorKind = "user"
+
+
+class SignedOut(_Out):
+    """The session is over and its cookies cleared."""
+
+    signed_out: bool = True
+
+
+class UserOut(_Out):
+    """A user as an admin sees them (never a password or its hash)."""
+
+    username: str
+    display_name: str
+    role: Role
+    disabled: bool
+    created: str
+    updated: str
+
+
+class UserList(_Out):
+    """Every user."""
+
+    users: list[UserOut]
+
+
+class UserIn(_In):
+    """A new user."""
+
+    username: Username
+    display_name: Annotated[str, Field(min_length=1, max_length=100, examples=["张科长"])]
+    role: Role
+    password: Annotated[str, Field(min_length=10, max_length=1024, description="at least 10 characters")]
+
+
+class UserPatch(_In):
+    """Changes to a user (fields left out keep their value)."""
+
+    display_name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    role: Role | None = None
+    disabled: bool | None = None
+    password: Annotated[str | None, Field(min_length=10, max_length=1024,
+                                          description="a new password: ends the user's sessions")] = None
+
+
+class AuditOut(_Out):
+    """One view or export of member-level data (never the data itself)."""
+
+    time: str
+    actor: str
+    actor_kind: ActorKind
+    role: Role
+    run_id: str | None
+    what: AuditWhat
+    n_people: int
+    detail: str | None
+    client: str | None
+
+
+class AuditLog(_Out):
+    """Audit records, oldest first."""
+
+    records: list[AuditOut]
