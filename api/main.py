@@ -42,7 +42,7 @@ from geo_planner.vocab import ROLE_RANK
 from . import docs
 from .config import ApiSettings
 from .deps import NetworkCache, role_for_token
-from .routers import coverage, datasets, exports, layers, maps, recommendations, runs, workspace
+from .routers import coverage, datasets, exports, layers, maps, recommendations, runs, uploads, workspace
 from .schemas import ErrorResponse, Health, ProblemOut
 from .workspace import STATIC_DIR
 from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
@@ -208,7 +208,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
-    for module in (datasets, runs, coverage, recommendations, maps, exports, layers):
+    for module in (datasets, uploads, runs, coverage, recommendations, maps, exports, layers):
         app.include_router(module.router, responses=errors)
     app.include_router(workspace.router)  # the workspace's pages (HTML)
     app.mount("/workspace/static", StaticFiles(directory=STATIC_DIR), name="workspace-static")

@@ -20,6 +20,7 @@
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+  window.gpMap = map;
   const mapLoaded = new Promise(resolve => map.on('load', resolve));
 
   /* ---------------------------------------------------------------- headline */
@@ -131,6 +132,7 @@
     const src = map.getSource('highlight');
     if (!src || !coords) return;
     src.setData({ type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: coords }, properties: {} }] });
+    state.highlighted = coords;
     if (fly) map.flyTo({ center: coords, zoom: Math.max(map.getZoom(), 15), duration: 400 });
   }
 
@@ -249,10 +251,10 @@
     for (const x of data.exports) {
       const url = new URL(x.url, window.location.href);
       url.searchParams.set('language', LANG);
-      list.appendChild(el('li', {}, el('a', { href: url.pathname + url.search, download: '', class: 'export', dataset: { table: x.table, format: x.format } }, `${name(x.table)} (${x.table}.${x.format})`)));
+      list.appendChild(el('li', {}, el('a', { href: url.pathname + url.search, class: 'export', dataset: { table: x.table, format: x.format } }, `${name(x.table)} (${x.table}.${x.format})`)));
     }
     list.appendChild(el('li', {}, el('a', { href: `${base}/report`, target: '_blank', rel: 'noopener', id: 'report-link' }, T.report)));
-    list.appendChild(el('li', {}, el('a', { href: `${base}/report.pdf`, download: '' }, T.report_pdf)));
+    list.appendChild(el('li', {}, el('a', { href: `${base}/report.pdf` }, T.report_pdf)));
   }
 
   function wireTabs() {
@@ -281,6 +283,7 @@
   function addLayers(grid) {
     let coords = [];
     if (grid) {
+      state.grid = grid;
       map.addSource('grid', { type: 'geojson', data: grid });
       map.addLayer({ id: 'grid', type: 'fill', source: 'grid', paint: {
         'fill-color': ['step', ['get', 'count'], '#fdd49e', 10, '#fc8d59', 30, '#d7301f', 100, '#7f0000'], 'fill-opacity': 0.6 } });
