@@ -263,3 +263,32 @@ def member_details(store: RunSource, run_id: str, member_id: str) -> dict[str, A
     cols = [c for c in DETAIL_COLUMNS if c in row.columns]
     rec = row[cols].iloc[0]
     return {k: (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v)) for k, v in rec.items()}
+
+
+#: Geocoding precisions too coarse to place a home (the location review lists them).
+COARSE_PRECISIONS: Final[tuple[str, ...]] = ("township", "county")
+#: Columns of the location review list.
+REVIEW_COLUMNS: Final[tuple[str, ...]] = (
+    "id", "name", "branch_id", "address", "township", "community", "geocode_precision", "geocode_score",
+    "geocode_match", "network_status", "lon", "lat",
+)
+
+
+def review_members(store: RunSource, run_id: str) -> pd.DataFrame:
+    """Members whose home was placed only to a township or county, or not at all (planners only).
+
+    Each with what was matched (``geocode_match``, ``geocode_score``, ``geocode_precision``), so a
+    planner can see which addresses to correct; members without a point come first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REVIEW_COLUMNS` (those the run has).
+    """
+    members = read_table(store, run_id, "members")
+    _lon, _lat, ok = lonlat(members)
+    precision = members.get("geocode_precision", pd.Series("", index=members.index)).astype("object")
+    coarse = precision.isin(COARSE_PRECISIONS).to_numpy(dtype=bool) | ~ok
+    out = members.loc[coarse, [c for c in REVIEW_COLUMNS if c in members.columns]].copy()
+    out["_placed"] = ok[coarse]
+    return out.sort_values(["_placed", "id"], kind="stable").drop(columns="_placed")

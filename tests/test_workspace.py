@@ -359,6 +359,11 @@ def test_result_page_planner(chromium_browser, server, finished, tmp_path):
         assert b.js("document.querySelectorAll('#t-dispersed tbody tr').length") == int(
             members["dispersed"].astype(str).str.lower().eq("true").sum())
 
+        # the location review list: members placed only to a township or county, or not at all
+        b.page.page.click("#tabs button[data-tab='review']")
+        coarse = int((members["geocode_precision"].isin(["township", "county"]) | members["lon"].isna()).sum())
+        assert coarse >= 1 and b.js("document.querySelectorAll('#t-review tbody tr').length") == coarse
+
         # download the XLSX export of the members and read it back
         b.page.page.click("#tabs button[data-tab='downloads']")
         with b.page.page.expect_download() as dl:
@@ -407,8 +412,8 @@ def test_viewer_sees_no_name_address_or_point(chromium_browser, server, finished
         ready = b.wait("window.gpReady || window.gpFailed", 60)
         assert isinstance(ready, dict) and ready["members"] == 0 and ready["cells"] > 0, ready
         assert b.wait("window.gpState.tables", 60)
-        b.page.page.click("#tabs button[data-tab='downloads']")
         b.shot("result_viewer.png")
+        b.page.page.click("#tabs button[data-tab='downloads']")
         html = readable(b.js("document.documentElement.outerHTML"))
         texts = {"page": html, **{u: readable(t) for u, t in b.bodies.items()}}
         assert not [u for u in b.page.urls if re.search(r"/layers/members|/dispersed|/members/", u)]
@@ -425,7 +430,7 @@ def test_viewer_sees_no_name_address_or_point(chromium_browser, server, finished
     finally:
         b.close()
     with server.client("viewer") as viewer:
-        for path in ("layers/members", "dispersed", "members/M0002"):
+        for path in ("layers/members", "dispersed", "members/M0002", "review"):
             assert viewer.get(f"/runs/{run_id}/{path}").status_code == 403, path
         assert viewer.get(f"/datasets/{uploaded_members_id(server)}/problems.xlsx").status_code == 403
 

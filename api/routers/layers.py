@@ -104,3 +104,11 @@ def member(run_id: str, member_id: MemberId, store: StoreDep, role: Planner) -> 
 def dispersed(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
     """Members living dispersed from their branch, with the reason (member-level data)."""
     return _json({"run_id": run_id, "members": records(weblayers.dispersed_members(store, run_id))})
+
+
+# audit: member-level
+@router.get("/review", response_model=MemberRows, summary="Members placed only to a township or county (planner)")
+def location_review(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
+    """The location review list: members without a point or placed only to a 街道/乡镇 or county, with
+    what their address matched (member-level data)."""
+    return _json({"run_id": run_id, "members": records(weblayers.review_members(store, run_id))})

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from geo_planner.vocab import KIND_LABELS, REASON_LABELS, VALUE_LABELS, Language
 
-TEXT: Final[dict[str, dict[str, str]]] = {
+TEXT: Final[dict[str, dict[str, Any]]] = {
     "zh": {
         "app": "离退休干部服务覆盖规划",
         "nav_home": "工作台", "nav_upload": "上传数据", "nav_docs": "接口文档", "logout": "退出",
@@ -42,7 +42,12 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "admin_needed": "上传需要管理员权限。", "column_map": "表头对应", "crs": "坐标系",
         "members_layer": "成员", "branches_layer": "支部", "stations_layer": "驿站", "hospitals_layer": "医院",
         "minutes": "分钟", "of": "/", "error": "出错了", "loading": "加载中…", "zoom_to": "定位",
-        "unplaced": "未定位成员（不在地图上）",
+        "unplaced": "未定位成员（不在地图上）", "review": "定位复核",
+        "review_hint": "地址只定位到街道(乡镇)或区县、或未能定位的成员，及其匹配结果；请核对地址后重新上传。",
+        "match": "匹配到", "score": "得分",
+        "exports": {"members": "成员", "recommendations": "建议", "coverage_by_area": "片区覆盖",
+                    "coverage_by_branch": "支部覆盖", "branches": "支部", "tradeoff": "权衡曲线",
+                    "sensitivity": "敏感性分析", "phased_plan": "分期建设计划"},
     },
     "en": {
         "app": "Retired-cadre service coverage planner",
@@ -85,6 +90,13 @@ TEXT: Final[dict[str, dict[str, str]]] = {
         "members_layer": "Members", "branches_layer": "Branches", "stations_layer": "Stations",
         "hospitals_layer": "Hospitals", "minutes": "min", "of": "/", "error": "Something went wrong",
         "loading": "Loading…", "zoom_to": "Zoom to", "unplaced": "Members without a point (not on the map)",
+        "review": "Location review",
+        "review_hint": "Members placed only to a township or county, or not at all, with what their address matched; "
+                       "correct the addresses and upload again.",
+        "match": "Matched", "score": "Score",
+        "exports": {"members": "Members", "recommendations": "Recommendations", "coverage_by_area": "Coverage by area",
+                    "coverage_by_branch": "Coverage by branch", "branches": "Branches", "tradeoff": "Trade-off curve",
+                    "sensitivity": "Sensitivity", "phased_plan": "Phased plan"},
     },
 }
 

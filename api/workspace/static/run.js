@@ -244,10 +244,27 @@
     });
   }
 
+  async function reviewTable() {
+    if (!planner) return;
+    const data = await api(`${base}/review`);
+    const index = new Map(state.members ? state.members.id.map((id, i) => [id, i]) : []);
+    GP.fillTable(document.getElementById('t-review'), [
+      { key: 'id', label: '#' }, { key: 'name', label: T.name }, { key: 'branch_id', label: T.branch },
+      { key: 'address', label: T.area, cls: 'wrap' }, { key: 'geocode_precision', label: T.precision },
+      { key: 'geocode_match', label: T.match }, { key: 'geocode_score', label: T.score, fmt: v => num(v, 0), cls: 'num' },
+    ], data.members, (tr, r) => {
+      tr.id = 'review-' + r.id;
+      const i = index.get(String(r.id));
+      if (i === undefined) return;
+      tr.classList.add('clickable');
+      tr.addEventListener('click', () => { markRow('t-review', tr.id); highlight([state.members.lon[i], state.members.lat[i]]); showMember(i); });
+    });
+  }
+
   async function downloads() {
     const list = clear(document.getElementById('downloads'));
     const data = await api(`${base}/exports`);
-    const name = tbl => T[tbl] || tbl;
+    const name = tbl => (T.exports && T.exports[tbl]) || tbl;
     for (const x of data.exports) {
       const url = new URL(x.url, window.location.href);
       url.searchParams.set('language', LANG);
@@ -364,7 +381,7 @@
       window.gpReady = { ms: performance.now(), members: planner ? layer.n : 0, cells: planner ? 0 : layer.features.length };
       addBaseMap(map, runId, planner ? 'members' : 'grid').then(() => { state.baseMap = true; }).catch(() => { state.baseMap = false; });
     });
-    await Promise.all([areaTable(), branchTable(), dispersedTable(), downloads()]);
+    await Promise.all([areaTable(), branchTable(), dispersedTable(), reviewTable(), downloads()]);
     state.tables = true;
   }
 
