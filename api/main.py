@@ -25,7 +25,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_planner import __version__
@@ -42,9 +43,12 @@ from geo_planner.vocab import ROLE_RANK
 from . import docs
 from .config import ApiSettings
 from .deps import NetworkCache, session_role, token_role
-from .routers import admin, auth, coverage, datasets, exports, maps, recommendations, runs
+from .routers import (
+    admin, auth, coverage, datasets, exports, layers, maps, recommendations, runs, uploads, workspace,
+)
 from .routers.auth import LoginGuard
 from .schemas import ErrorResponse, Health, ProblemOut
+from .workspace import STATIC_DIR
 from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
 
 log = logging.getLogger(__name__)
@@ -191,7 +195,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return JSONResponse(body.model_dump(mode="json"), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401 and workspace.PAGE_TAG in getattr(request.scope.get("route"), "tags", ()):
+            return RedirectResponse("/login", status_code=303)  # a workspace page: sign in first
         detail = exc.detail if isinstance(exc.detail, str) else "request refused"
         body = ErrorResponse(detail=detail)
         return JSONResponse(body.model_dump(mode="json"), status_code=exc.status_code,
@@ -213,8 +219,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
-    for module in (datasets, runs, coverage, recommendations, maps, exports, auth, admin):
+    for module in (datasets, uploads, runs, coverage, recommendations, maps, exports, layers, auth, admin):
         app.include_router(module.router, responses=errors)
+    app.include_router(workspace.router)  # the workspace's pages (HTML)
+    app.mount("/workspace/static", StaticFiles(directory=STATIC_DIR), name="workspace-static")
     docs.install(app)
     return app
 

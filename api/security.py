@@ -267,6 +267,29 @@ def csp_for_html(page: str | None = None) -> str:
     ])
 
 
+def workspace_csp() -> str:
+    """The Content-Security-Policy of the workspace's pages: nothing from outside this service.
+
+    No inline script at all (the pages' scripts are files; data reaches them as JSON the
+    browser never executes); MapLibre GL JS's worker is a file of this service (its CSP build)
+    and its images and tiles are drawn from ``data:``/``blob:`` URLs it makes itself.
+    """
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "worker-src 'self' blob:",
+        "child-src 'self' blob:",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ])
+
+
 class SecurityHeaders:
     """Add ``nosniff`` to every answer and a CSP (unless the route set one) to HTML answers."""
 

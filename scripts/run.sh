@@ -12,6 +12,12 @@ setup() {
         "$PY" -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+    # the workspace's map library (MapLibre GL JS) from the npm registry, served by the service (never a CDN)
+    if command -v npm >/dev/null 2>&1; then
+        (cd api/workspace && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+    else
+        echo "npm not found: the workspace's map (MapLibre GL JS) is not installed; install Node.js 20 and npm" >&2
+    fi
 }
 
 ensure_chromium() {

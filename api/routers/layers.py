@@ -1,0 +1,114 @@
+"""A run's map layers and member tables for the workspace map (MapLibre GL in the browser).
+
+Members' homes, names and details are member-level data: planners only, and each such route
+is marked ``# audit: member-level`` (the audit log records who viewed them). Viewers get the
+grid counts under the small-cell rule instead; facilities and roads are public.
+The shapes are made by :mod:`geo_planner.weblayers`; the routes only call it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from geo_planner import weblayers
+
+from ..deps import NetworksDep, Planner, StoreDep, Viewer
+from ..schemas import records
+
+router = APIRouter(prefix="/runs/{run_id}", tags=["layers"])
+
+MemberId = Annotated[str, Path(max_length=200, description="member id (编号)")]
+
+
+class MemberColumns(BaseModel):
+    """Members as parallel columns (codes into ``labels``); no name, address or phone."""
+
+    model_config = ConfigDict(extra="allow")
+
+    n: int = Field(description="members drawn (with a point)")
+    unplaced: int = Field(description="members without a point (not drawn, counted)")
+    id: list[str]
+    lon: list[float]
+    lat: list[float]
+    branch: list[int]
+    township: list[int]
+    community: list[int]
+    precision: list[int]
+    reasons: list[int] = Field(description="bit mask over reason_codes")
+    covered: list[int] = Field(description="bit 0 station, bit 1 branch, bit 2 hospital")
+    reason_codes: list[str]
+    labels: dict[str, list[str]]
+
+
+class GeoJSONLayer(BaseModel):
+    """A GeoJSON FeatureCollection (WGS-84) with collection-level ``properties``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "FeatureCollection"
+    features: list[dict[str, Any]]
+    properties: dict[str, Any] = {}
+
+
+class MemberRows(BaseModel):
+    """Member rows (planners only)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    run_id: str
+    members: list[dict[str, Any]]
+
+
+def _json(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
+
+
+# audit: member-level
+@router.get("/layers/members", response_model=MemberColumns, summary="Members for the map (planner)")
+def member_layer(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
+    """Every placed member's point with coded branch, 街道, 社区, precision, reasons and coverage."""
+    return _json(weblayers.member_columns(store, run_id))
+
+
+@router.get("/layers/grid", response_model=GeoJSONLayer, summary="Member counts on the privacy grid")
+def grid_layer(run_id: str, store: StoreDep, role: Viewer) -> JSONResponse:
+    """Members counted on the fixed viewer grid; cells of fewer than 5 members are not shown."""
+    return _json(weblayers.viewer_grid(store, run_id))
+
+
+@router.get("/layers/facilities", response_model=GeoJSONLayer, summary="Stations, hospitals, branch meeting places")
+def facility_layer(run_id: str, store: StoreDep, role: Viewer) -> JSONResponse:
+    """The run's stations, hospitals and branch meeting places (public places)."""
+    return _json(weblayers.facility_features(store, run_id))
+
+
+@router.get("/layers/roads", response_model=GeoJSONLayer, summary="The run's walking road network")
+def road_layer(run_id: str, store: StoreDep, networks: NetworksDep, role: Viewer) -> JSONResponse:
+    """The walking network as straight node-to-node segments (for orientation on the map)."""
+    return _json(weblayers.road_lines(networks.get(store, run_id).walk))
+
+
+# audit: member-level
+@router.get("/members/{member_id}", response_model=dict[str, Any], summary="One member (planner)")
+def member(run_id: str, member_id: MemberId, store: StoreDep, role: Planner) -> JSONResponse:
+    """A member's details: branch, address, placement, travel times, coverage and dispersion."""
+    return _json(weblayers.member_details(store, run_id, member_id))
+
+
+# audit: member-level
+@router.get("/dispersed", response_model=MemberRows, summary="Every dispersed member (planner)")
+def dispersed(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
+    """Members living dispersed from their branch, with the reason (member-level data)."""
+    return _json({"run_id": run_id, "members": records(weblayers.dispersed_members(store, run_id))})
+
+
+# audit: member-level
+@router.get("/review", response_model=MemberRows, summary="Members placed only to a township or county (planner)")
+def location_review(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
+    """The location review list: members without a point or placed only to a 街道/乡镇 or county, with
+    what their address matched (member-level data)."""
+    return _json({"run_id": run_id, "members": records(weblayers.review_members(store, run_id))})

@@ -1,0 +1,88 @@
+"""What the upload page asks besides the upload itself: a file's sheets, and the problem rows of an import."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path as FilePath
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from starlette.background import BackgroundTask
+
+from geo_planner.errors import InputError, PermissionDeniedError, Problem
+from geo_planner.export.xlsx import write_xlsx
+from geo_planner.io.problems import list_sheets, problem_rows
+from geo_planner.privacy import member_rows_visible
+from geo_planner.vocab import MEDIA_TYPES
+
+from ..deps import Admin, SettingsDep, StoreDep, Viewer
+from ..schemas import ErrorResponse, LayerKind
+from ..security import BodyTooLarge
+from .datasets import DatasetId
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+class Sheets(BaseModel):
+    """The worksheets (XLSX) or layers (GeoPackage) of a file; empty for CSV and GeoJSON."""
+
+    filename: str
+    sheets: list[str]
+
+
+@router.post("/{kind}/sheets", response_model=Sheets, summary="List a file's sheets before uploading it (admin)")
+# the token is checked (api.security.BodyGuard) before the body is read, and the body's size while it streams
+def file_sheets(
+    kind: LayerKind,
+    file: Annotated[UploadFile, File(description="the XLSX workbook or GeoPackage")],
+    store: StoreDep,
+    settings: SettingsDep,
+    role: Admin,
+) -> Sheets:
+    """Read the file's worksheet (layer) names; nothing is stored."""
+    filename = file.filename or f"{kind}.xlsx"
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".sheets-") as tmp:
+        size = 0
+        while chunk := file.file.read(1024 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            tmp.write(chunk)
+        tmp.flush()
+        try:
+            sheets = list_sheets(tmp.name)
+        except Exception as exc:  # an unreadable workbook: say which file
+            raise InputError(Problem(filename, None, None, f"cannot read the file's sheets: {type(exc).__name__}")) \
+                from exc
+    return Sheets(filename=filename, sheets=sheets)
+
+
+# audit: member-level (for a members dataset: the rows hold names, addresses, phones)
+@router.get(
+    "/{dataset_id}/problems.xlsx",
+    response_class=FileResponse,
+    summary="The rejected and warned rows of an upload, as written, with the reasons (XLSX)",
+    responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}}, "description": "the workbook"},
+               403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
+def problems_xlsx(dataset_id: DatasetId, store: StoreDep, role: Viewer) -> FileResponse:
+    """Every row the import rejected or warned about, with row number, field, value, reason and action
+    first and then the row's own cells: fix them and upload the file again (viewers: not for members)."""
+    rec = store.get_dataset(dataset_id)
+    if not member_rows_visible(rec.kind, role):
+        raise PermissionDeniedError("a viewer may not see the rows of a members table")
+    df = problem_rows(rec.path, rec.report.get("rejections", []), sheet=rec.sheet, encoding=rec.encoding)
+    tmp = FilePath(tempfile.mkdtemp(prefix=".problems-", dir=store.data_dir))
+    try:
+        path = tmp / "problems.xlsx"
+        write_xlsx(df, path, "问题行")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    stem = FilePath(rec.filename).stem or rec.kind
+    return FileResponse(path, media_type=MEDIA_TYPES["xlsx"], filename=f"{stem}_问题行.xlsx",
+                        background=BackgroundTask(shutil.rmtree, tmp, True))

@@ -1,0 +1,119 @@
+/* Upload page: drop the four tables, pick each file's layer and sheet, upload (branches first, so that
+ * members are checked against them), and read each import report as a table. */
+'use strict';
+(() => {
+  const { T, api, el, clear, int } = GP;
+  const KINDS = ['branches', 'members', 'stations', 'hospitals'];
+  const GUESS = [[/member|成员|花名册|人员|干部/i, 'members'], [/branch|支部/i, 'branches'],
+    [/station|驿站|阵地|活动中心/i, 'stations'], [/hospital|医院/i, 'hospitals']];
+  const pending = [];  // {file, kind, sheet, crs}
+  const drop = document.getElementById('drop');
+  const input = document.getElementById('file-input');
+  const uploadBtn = document.getElementById('upload-all');
+  window.gpUpload = { reports: [] };
+
+  function guess(name) {
+    for (const [re, kind] of GUESS) if (re.test(name)) return kind;
+    return KINDS[pending.length % KINDS.length];
+  }
+
+  async function sheetsOf(item) {
+    if (!/\.(xlsx|gpkg)$/i.test(item.file.name)) return [];
+    const form = new FormData();
+    form.append('file', item.file, item.file.name);
+    try { return (await api(`/datasets/${item.kind}/sheets`, { method: 'POST', body: form })).sheets; }
+    catch (e) { return []; }
+  }
+
+  function select(options, selected, onchange, attrs) {
+    const sel = el('select', attrs || {}, options.map(([v, text]) => el('option', { value: v, selected: v === selected }, text)));
+    sel.addEventListener('change', () => onchange(sel.value));
+    return sel;
+  }
+
+  function render() {
+    const tbody = clear(document.querySelector('#pending tbody'));
+    pending.forEach((item, i) => {
+      const sheetCell = item.sheets && item.sheets.length
+        ? select(item.sheets.map(s => [s, s]), item.sheet, v => { item.sheet = v; }, { class: 'sheet-select' })
+        : '—';
+      tbody.appendChild(el('tr', { dataset: { file: item.file.name } },
+        el('td', {}, item.file.name),
+        el('td', {}, select(KINDS.map(k => [k, T[k + '_layer']]), item.kind, v => { item.kind = v; }, { class: 'kind-select' })),
+        el('td', {}, sheetCell),
+        el('td', {}, select(['WGS84', 'GCJ02', 'BD09'].map(c => [c, c]), item.crs, v => { item.crs = v; })),
+        el('td', {}, el('button', { type: 'button', onclick: () => { pending.splice(i, 1); render(); } }, '×'))));
+    });
+    uploadBtn.disabled = pending.length === 0;
+  }
+
+  async function add(files) {
+    for (const file of files) {
+      const item = { file, kind: guess(file.name), sheet: null, crs: 'WGS84', sheets: [] };
+      pending.push(item);
+      item.sheets = await sheetsOf(item);
+      item.sheet = item.sheets[0] || null;
+    }
+    render();
+  }
+
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); add([...e.dataTransfer.files]); });
+  input.addEventListener('change', () => { add([...input.files]); input.value = ''; });
+
+  function report(item, rep, err) {
+    const box = el('div', { class: 'report', dataset: { kind: item.kind, file: item.file.name } });
+    box.appendChild(el('h2', {}, `${T.import_report}: ${item.file.name} → ${T[item.kind + '_layer']}`));
+    if (err) {
+      box.appendChild(el('p', { class: 'error' }, err.message));
+    } else {
+      box.appendChild(el('div', { class: 'counts' },
+        el('span', {}, `${T.read}: `, el('b', {}, int(rep.n_read))),
+        el('span', {}, `${T.accepted}: `, el('b', { class: 'n-accepted' }, int(rep.accepted))),
+        el('span', {}, `${T.rejected}: `, el('b', { class: 'n-rejected' }, int(rep.rejected))),
+        el('span', {}, `${T.warnings}: `, el('b', {}, int(rep.warnings)))));
+      const map = Object.entries(rep.column_map || {});
+      if (map.length) box.appendChild(el('p', { class: 'hint' }, `${T.column_map}: `, map.map(([h, f]) => `${h} → ${f}`).join('，')));
+      if (rep.rejections.length) {
+        box.appendChild(el('a', { href: `/datasets/${encodeURIComponent(rep.id)}/problems.xlsx`, class: 'problems-link' }, T.download_problems));
+      }
+    }
+    const rows = err ? err.problems : rep.rejections;
+    if (rows && rows.length) {
+      const table = el('table', { class: 'grid rejections' });
+      GP.fillTable(table, [
+        { key: 'file', label: T.file }, { key: 'row', label: T.row, cls: 'num' }, { key: 'field', label: T.field },
+        { key: 'value', label: T.value }, { key: 'reason', label: T.reason_col }, { key: 'action', label: T.action },
+      ], rows);
+      box.appendChild(table);
+    }
+    document.getElementById('reports').appendChild(box);
+  }
+
+  uploadBtn.addEventListener('click', async () => {
+    uploadBtn.disabled = true;
+    clear(document.getElementById('reports'));
+    const order = pending.slice().sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind));
+    let branchesId = null;
+    for (const item of order) {
+      const form = new FormData();
+      form.append('file', item.file, item.file.name);
+      if (item.sheet) form.append('sheet', item.sheet);
+      form.append('crs', item.crs);
+      if (item.kind === 'members' && branchesId) form.append('branches_dataset', branchesId);
+      try {
+        const rep = await api(`/datasets/${item.kind}`, { method: 'POST', body: form });
+        if (item.kind === 'branches') branchesId = rep.id;
+        window.gpUpload.reports.push(rep);
+        report(item, rep, null);
+      } catch (e) {
+        window.gpUpload.reports.push({ error: e.message, kind: item.kind });
+        report(item, null, e);
+      }
+    }
+    pending.length = 0;
+    render();
+    window.gpUpload.done = true;
+  });
+})();

@@ -1,0 +1,441 @@
+"""The planner's workspace in a real browser: Playwright driving Debian's headless Chromium against a real
+uvicorn server on loopback (one server and one run for the module).
+
+The flow a planner follows, on the demo tables with an XSS roster planted (a member named
+``<img src=x onerror=alert(1)>`` and a branch named ``</script><script>alert(2)</script>``):
+upload the four files through the upload page, start a run from the scenario form (a threshold
+changed, a bad value refused first), watch it progress and finish, open the result, filter the map,
+click a member and a recommendation, download the XLSX export and read it back; then a viewer finds no
+name, address, member id or point anywhere. Every page runs no injected script (no dialog, no element
+from the roster), raises no JavaScript error and asks nothing from outside 127.0.0.1.
+
+Authentication: before the accounts branch lands, the browser carries the bearer tokens
+(``extra_http_headers``); the sign-in flow replaces them after the merge. The ``/auth/me`` answer
+(404 until then) is the only failed request allowed.
+
+Screenshots of the main pages go to ``docs/screenshots/`` (the README's "For planners" section).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+import pandas as pd
+import pytest
+
+from .browser import VIEWPORT, WatchedPage
+from .conftest import DEMO, ROOT
+from .test_api import ApiServer, new_tokens, readable
+
+pytestmark = pytest.mark.browser
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+XSS_BRANCH = "</script><script>alert(2)</script>"
+XSS_BRANCH_ID = "B11"  # referenced by id only in the demo's members table
+SHOTS = ROOT / "docs" / "screenshots"
+#: Routes of the accounts branch the pages call; absent before the merge.
+ACCOUNTS_ROUTES = ("/auth/me",)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def roster(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo's four tables with the XSS member and branch names planted."""
+    folder = tmp_path_factory.mktemp("xss-roster")
+    members = (DEMO / "members.csv").read_text(encoding="gb18030")
+    members = re.sub(r"^M0001,[^,]*,", f"M0001,{XSS_NAME},", members, count=1, flags=re.M)
+    (folder / "members.csv").write_bytes(members.encode("gb18030"))
+    branches = (DEMO / "branches.csv").read_text(encoding="utf-8-sig")
+    branches = re.sub(rf"^{XSS_BRANCH_ID},[^,]*,", f"{XSS_BRANCH_ID},{XSS_BRANCH},", branches, count=1, flags=re.M)
+    (folder / "branches.csv").write_text(branches, encoding="utf-8-sig")
+    for name in ("stations.xlsx", "hospitals.csv"):
+        shutil.copyfile(DEMO / name, folder / name)
+    return {p.stem: p for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
+    srv = ApiServer(tmp_path_factory.mktemp("workspace") / "data", new_tokens(), cache_dir).start()
+    yield srv
+    srv.stop()
+
+
+class Browser:
+    """A page of one role (its bearer token on every request), with dialogs and responses recorded."""
+
+    def __init__(self, chromium: Any, server: ApiServer, role: str) -> None:
+        self.server = server
+        self.context = chromium.new_context(
+            viewport=VIEWPORT, device_scale_factor=1, accept_downloads=True,
+            extra_http_headers={"Authorization": f"Bearer {server.tokens[role]}"},
+        )
+        self.page = WatchedPage(self.context.new_page())
+        self.dialogs: list[str] = []
+        self.bodies: dict[str, str] = {}
+        self.page.page.on("dialog", self._dialog)
+        self.page.page.on("response", self._body)
+        self.downloads: set[str] = set()  # a download ends its request with ERR_ABORTED: that is no failure
+        self.page.page.on("download", lambda d: self.downloads.add(d.url))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _body(self, resp: Any) -> None:
+        if "json" in (resp.headers.get("content-type") or "") and resp.status == 200:
+            try:
+                self.bodies[resp.url] = resp.text()
+            except Exception:  # noqa: BLE001 - a body gone with a navigation
+                pass
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.server.base_url + path)
+
+    def js(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
+
+    def wait(self, expression: str, timeout_s: float = 30.0) -> Any:
+        """Poll ``expression`` until truthy (the pages' CSP forbids Playwright's eval-based waiting)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            value = self.page.evaluate(expression)
+            if value or time.monotonic() > deadline:
+                return value
+            self.page.page.wait_for_timeout(100)
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.page.screenshot(path=str(SHOTS / name), type="png")
+
+    def check_clean(self, allow: tuple[str, ...] = ()) -> None:
+        """No JavaScript error, no failed request (but the accounts routes and ``allow``), nothing off the
+        machine, no dialog, no element from the roster."""
+        allow = (*allow, *(f"{r} (404)" for r in ACCOUNTS_ROUTES))
+        bad = [b for b in self.page.bad if not any(a in b for a in allow)
+               and not (b.endswith("(net::ERR_ABORTED)") and b.split(" ")[0] in self.downloads)]
+        codes = {a.rsplit("(", 1)[-1].rstrip(")") for a in allow}
+        errors = [e for e in self.page.errors
+                  if not (e.startswith("Failed to load resource") and any(f"status of {c} " in e for c in codes))]
+        assert bad == [] and errors == [], (bad, errors)
+        outside = [u for u in self.page.urls if not u.startswith((self.server.base_url, "data:", "blob:", "about:"))]
+        assert outside == [], outside
+        assert not [u for u in self.page.urls if "access_token" in u]  # no token in a URL
+        assert self.dialogs == []  # the roster's script never ran
+        assert self.js("document.querySelectorAll('img[src=\"x\"], script:not([src]):not([type])').length") == 0
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def uploaded(chromium_browser, server, roster) -> dict[str, Any]:
+    """The four tables uploaded through the upload page (as the admin)."""
+    b = Browser(chromium_browser, server, "admin")
+    try:
+        b.goto("/workspace/upload")
+        b.page.page.set_input_files("#file-input", [str(roster[k]) for k in ("members", "branches", "stations",
+                                                                             "hospitals")])
+        b.wait("document.querySelectorAll('#pending tbody tr').length === 4 && "
+               "document.querySelector('#pending tr[data-file=\"stations.xlsx\"] .sheet-select')")
+        kinds = b.js("Array.from(document.querySelectorAll('#pending tbody tr')).map(tr => "
+                     "[tr.dataset.file, tr.querySelector('.kind-select').value])")
+        sheet = b.js("document.querySelector('#pending tr[data-file=\"stations.xlsx\"] .sheet-select').value")
+        b.page.page.click("#upload-all")
+        assert b.wait("window.gpUpload.done", 120)
+        reports = b.js("window.gpUpload.reports")
+        b.page.page.wait_for_timeout(200)
+        b.shot("upload.png")
+        table = b.js("Array.from(document.querySelectorAll('.report[data-kind=\"members\"] table.rejections tbody tr'))"
+                     ".map(tr => Array.from(tr.cells).map(td => td.textContent))")
+        with b.page.page.expect_download() as dl:
+            b.page.page.click(".report[data-kind='members'] .problems-link")
+        problems = Path(dl.value.path()).read_bytes()
+        b.check_clean()
+        return {"kinds": dict(kinds), "sheet": sheet, "reports": reports, "table": table, "problems": problems}
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def finished(chromium_browser, server, uploaded) -> dict[str, Any]:
+    """A run started from the scenario form (a bad value refused first), watched until done."""
+    b = Browser(chromium_browser, server, "planner")
+    try:
+        b.goto("/")
+        b.wait("document.querySelector('.dataset-select[data-kind=\"members\"]').options.length > 0")
+        page = b.page.page
+        page.fill("input[name='name']", "工作台测试")
+        page.check("input[name='network.osm'][value='guixi_jiangxi.osm']")
+        page.check("input[name='network.osm'][value='nanjing_xuanwu.osm']")
+        page.fill("input[name='geocode.default_region']", "江西省贵溪市")
+        page.fill("input[name='thresholds.station_walk_min']", "0")  # refused by the same rules as POST /runs
+        page.click("#start-run")
+        assert b.wait("!document.getElementById('form-problems').hidden")
+        problems = b.js("document.getElementById('form-problems').textContent")
+        invalid = b.js("Array.from(document.querySelectorAll('.field.invalid')).map(f => f.dataset.field)")
+        page.fill("input[name='thresholds.station_walk_min']", "12")
+        page.click("#start-run")
+        run_id = b.wait("(() => { const tr = document.querySelector('#runs tbody tr'); "
+                        "return tr && tr.querySelector('td').textContent === '工作台测试' && tr.dataset.runId; })()")
+        assert run_id
+        seen = set()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status = b.js(f"(() => {{ const tr = document.getElementById('run-{run_id}'); return tr && "
+                          "[tr.dataset.status, !!tr.querySelector('progress'), tr.textContent]; })()")
+            seen.add((status[0], status[1]))
+            if status[0] in ("done", "failed", "cancelled"):
+                break
+            page.wait_for_timeout(250)
+        b.shot("home.png")
+        row = b.js(f"Array.from(document.getElementById('run-{run_id}').cells).map(td => td.textContent)")
+        b.check_clean(allow=("/runs (422)",))  # the refused scenario
+        return {"run_id": run_id, "status": status[0], "seen": seen, "problems": problems, "invalid": invalid,
+                "row": row}
+    finally:
+        b.close()
+
+
+# --------------------------------------------------------------------------- sign-in page and redirects
+
+
+def test_pages_need_a_principal_and_login_page_is_served(server):
+    with httpx.Client(base_url=server.base_url, follow_redirects=False) as anon:
+        for path in ("/", "/workspace/upload", "/workspace/runs/run_x"):
+            r = anon.get(path)
+            assert r.status_code == 303 and r.headers["location"] == "/login", (path, r.status_code)
+        assert anon.get("/runs").status_code == 401  # the JSON API still answers 401
+        page = anon.get("/login")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert 'lang="zh-CN"' in page.text and "登录" in page.text and 'id="login-form"' in page.text
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self';" in csp and "http" not in csp  # no remote (or inline) script
+        en = anon.get("/login", params={"lang": "en"})
+        assert "Sign in" in en.text and en.cookies.get("gp_lang") == "en"
+    with httpx.Client(base_url=server.base_url, cookies={"gp_lang": "en"}) as english:
+        assert "Sign in" in english.get("/login").text
+    with httpx.Client(base_url=server.base_url) as anon:
+        lib = anon.get("/workspace/vendor/maplibre-gl-csp.js")
+        assert lib.status_code == 200 and len(lib.content) > 100_000  # MapLibre from npm, served here
+        assert anon.get("/workspace/vendor/package.json").status_code == 404  # only the listed files
+    with server.client("viewer") as viewer:
+        assert viewer.get("/workspace/upload").status_code == 403
+
+
+# --------------------------------------------------------------------------- upload
+
+
+def test_upload_page_shows_import_reports_and_problem_rows(uploaded):
+    assert uploaded["kinds"] == {"members.csv": "members", "branches.csv": "branches",
+                                 "stations.xlsx": "stations", "hospitals.csv": "hospitals"}
+    assert uploaded["sheet"] == "驿站"  # the workbook's sheet, read before the upload
+    by_kind = {r["kind"]: r for r in uploaded["reports"]}
+    assert set(by_kind) == {"members", "branches", "stations", "hospitals"}
+    m = by_kind["members"]
+    assert (m["n_read"], m["accepted"], m["rejected"]) == (712, 708, 4)
+    assert m["branches_dataset"] == by_kind["branches"]["id"]  # branches went first, members checked against them
+    assert by_kind["stations"]["sheet"] == "驿站" and by_kind["stations"]["accepted"] == 7
+    rows = {r[1] for r in uploaded["table"]}
+    assert any("duplicate id 'M0001'" in r[4] for r in uploaded["table"]) and "709" in rows
+    wb = openpyxl.load_workbook(io.BytesIO(uploaded["problems"]), read_only=True)
+    cells = [tuple(row) for row in wb.worksheets[0].iter_rows(values_only=True)]
+    assert cells[0][:5] == ("行号", "问题字段", "问题值", "问题原因", "处理") and "姓名" in cells[0]
+    assert len(cells) - 1 == len(uploaded["table"])  # one row per problem
+    dup = next(r for r in cells[1:] if str(r[0]) == "709")
+    assert dup[cells[0].index("编号")] == "M0001" and dup[cells[0].index("姓名")] == "重复编号"  # the row as written
+
+
+# --------------------------------------------------------------------------- run from the form
+
+
+def test_run_started_from_the_form_progresses_and_finishes(server, finished):
+    assert "station_walk_min" in finished["problems"]
+    assert finished["invalid"] == ["thresholds.station_walk_min"]
+    assert finished["status"] == "done", (finished, server.log()[-3000:])
+    assert ("running", True) in finished["seen"] or ("queued", True) in finished["seen"]  # live progress shown
+    assert finished["row"][1] == "已完成" and finished["row"][4] == "708"
+    with server.client("planner") as planner:
+        run = planner.get(f"/runs/{finished['run_id']}").json()
+    assert run["thresholds"]["station_walk_min"] == 12  # the threshold set in the form
+    assert run["osm"] == ["guixi_jiangxi.osm", "nanjing_xuanwu.osm"]
+    share = run["summary"]["covered_station"] / run["summary"]["members"]
+    assert finished["row"][5] == f"{100 * share:.1f}%"
+
+
+def test_cancel_from_the_runs_list(chromium_browser, server, finished):
+    with server.client("planner") as planner:
+        body = planner.get(f"/runs/{finished['run_id']}").json()
+        req = {"name": "取消测试", "network": {"osm": body["osm"]},
+               "inputs": {k: {"dataset": v} for k, v in body["inputs"].items()}}
+        run_id = planner.post("/runs", json=req).json()["id"]
+    b = Browser(chromium_browser, server, "planner")
+    try:
+        b.goto("/")
+        assert b.wait(f"document.querySelector('#run-{run_id} button.cancel')")
+        b.page.page.click(f"#run-{run_id} button.cancel")
+        assert b.wait(f"document.getElementById('run-{run_id}').dataset.status === 'cancelled'")
+        b.check_clean()
+    finally:
+        b.close()
+    with server.client("planner") as planner:
+        assert planner.get(f"/runs/{run_id}").json()["status"] == "cancelled"
+
+
+# --------------------------------------------------------------------------- the result, as a planner
+
+
+def test_result_page_planner(chromium_browser, server, finished, tmp_path):
+    run_id = finished["run_id"]
+    with server.client("planner") as planner:
+        members = pd.read_csv(io.BytesIO(planner.get(f"/runs/{run_id}/exports/members.csv",
+                                                     params={"language": "en"}).content),
+                              encoding="utf-8-sig", dtype={"id": str, "branch_id": str})
+    placed = members[members["lon"].notna()]
+    b = Browser(chromium_browser, server, "planner")
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        ready = b.wait("window.gpReady || window.gpFailed", 60)
+        assert isinstance(ready, dict), ready
+        assert ready["members"] == len(placed)
+        assert b.wait("window.gpState.tables && window.gpState.baseMap", 60)
+        # one WebGL canvas, no DOM element per member
+        assert b.js("document.querySelectorAll('#map canvas.maplibregl-canvas').length") == 1
+        assert b.js("!!document.querySelector('#map canvas').getContext('webgl2')")
+        assert b.js("document.querySelectorAll('.maplibregl-marker').length") == 0
+        assert b.js("gpMap.queryRenderedFeatures({layers: ['members']}).length") > 100
+        b.shot("result_planner.png")
+
+        # filter the map by branch: the count and the drawn points follow
+        code = b.js("gpState.members.labels.branch.indexOf('B01')")
+        b.page.page.select_option("#f-branch", str(code))
+        want = int((placed["branch_id"] == "B01").sum())
+        assert b.wait(f"document.getElementById('shown-count').textContent === '{want}'")
+        b.page.page.wait_for_timeout(300)
+        drawn = b.js("gpMap.queryRenderedFeatures({layers: ['members']}).map(f => f.properties.b)")
+        assert drawn and set(drawn) == {code}
+        reason = b.js("gpState.members.reason_codes.indexOf('remote')")
+        assert reason >= 0
+        b.page.page.select_option("#f-branch", "")
+        b.page.page.select_option("#f-reason", "remote")
+        remote = int(placed["dispersion_reason"].fillna("").str.contains("remote").sum())
+        assert b.wait(f"document.getElementById('shown-count').textContent === '{remote}'")
+        b.page.page.select_option("#f-reason", "")
+
+        # open a recommendation from the table: the row is marked, the map shows its place
+        first = b.js("document.querySelector('#t-recs tbody tr').dataset.recId")
+        b.page.page.click(f"#rec-{first}")
+        assert b.js(f"document.getElementById('rec-{first}').classList.contains('hl')")
+        hl = b.wait("window.gpState.highlighted")
+        assert hl == b.js(f"gpState.recs.features.find(f => f.properties.rec_id === '{first}').geometry.coordinates")
+        assert b.js("window.gpState.openedRec") == first
+        rationale = b.js(f"document.getElementById('rec-{first}').cells[5].textContent")
+        assert "建议" in rationale or "驿站" in rationale or "支部" in rationale
+
+        # click the XSS member on the map: details as text, nothing run
+        b.js("(() => { document.getElementById('map').scrollIntoView(); "
+             "const m = gpState.members; const i = m.id.indexOf('M0001'); gpMap.jumpTo({center: [m.lon[i], m.lat[i]], zoom: 18}); })()")
+        b.page.page.wait_for_timeout(800)
+        xy = b.js("(() => { const m = gpState.members; const i = m.id.indexOf('M0001'); "
+                  "const p = gpMap.project([m.lon[i], m.lat[i]]); const r = gpMap.getCanvas().getBoundingClientRect(); "
+                  "return [r.left + p.x, r.top + p.y]; })()")
+        b.page.page.mouse.click(xy[0], xy[1])
+        name = b.wait("(() => { const td = document.querySelector('#member-details td[data-key=\"name\"]'); "
+                      "return td && td.textContent; })()")
+        assert name == XSS_NAME
+
+        # the XSS branch name in the branches table, as text
+        b.page.page.click("#tabs button[data-tab='branches']")
+        assert b.js(f"document.getElementById('branch-{XSS_BRANCH_ID}').cells[1].textContent") == XSS_BRANCH
+        b.page.page.click("#tabs button[data-tab='dispersed']")
+        assert b.js("document.querySelectorAll('#t-dispersed tbody tr').length") == int(
+            members["dispersed"].astype(str).str.lower().eq("true").sum())
+
+        # the location review list: members placed only to a township or county, or not at all
+        b.page.page.click("#tabs button[data-tab='review']")
+        coarse = int((members["geocode_precision"].isin(["township", "county"]) | members["lon"].isna()).sum())
+        assert coarse >= 1 and b.js("document.querySelectorAll('#t-review tbody tr').length") == coarse
+
+        # download the XLSX export of the members and read it back
+        b.page.page.click("#tabs button[data-tab='downloads']")
+        with b.page.page.expect_download() as dl:
+            b.page.page.click("a.export[data-table='members'][data-format='xlsx']")
+        wb = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()), read_only=True)
+        rows = list(wb.worksheets[0].iter_rows(values_only=True))
+        assert "姓名" in rows[0] and len(rows) - 1 == len(members)
+        assert XSS_NAME in {r[rows[0].index("姓名")] for r in rows[1:]}
+        b.check_clean()
+    finally:
+        b.close()
+
+
+def test_english_switch(chromium_browser, server, finished):
+    b = Browser(chromium_browser, server, "planner")
+    try:
+        b.goto(f"/workspace/runs/{finished['run_id']}?lang=en")
+        assert b.wait("window.gpReady", 60)
+        assert b.js("document.documentElement.lang") == "en"
+        assert "Members" in b.js("document.getElementById('headline').innerText")
+        b.goto("/")  # the choice is remembered (cookie)
+        assert "Runs" in b.js("document.querySelector('h1').innerText")
+        b.check_clean()
+    finally:
+        b.close()
+
+
+# --------------------------------------------------------------------------- the result, as a viewer
+
+
+def test_viewer_sees_no_name_address_or_point(chromium_browser, server, finished):
+    run_id = finished["run_id"]
+    raw = pd.read_csv(DEMO / "members.csv", encoding="gb18030", dtype=str)
+    public = (DEMO / "branches.csv").read_text(encoding="utf-8-sig") + (DEMO / "hospitals.csv").read_text(
+        encoding="utf-8-sig")
+    names = {n for n in raw["姓名"].dropna() if len(n) >= 2 and n not in public} | {XSS_NAME}
+    addresses = {a for a in raw["家庭住址"].dropna() if len(a) >= 6}
+    points = {s for s in pd.concat([raw["经度"], raw["纬度"]]).dropna() if re.fullmatch(r"\d+\.\d{5,}", s)}
+    points -= set(re.findall(r"\d+\.\d{5,}", public))
+    name_re = re.compile("|".join(sorted(map(re.escape, names), key=len, reverse=True)))
+    b = Browser(chromium_browser, server, "viewer")
+    try:
+        b.goto("/")
+        assert b.wait("document.querySelectorAll('#runs tbody tr').length > 0")
+        b.goto(f"/workspace/runs/{run_id}")
+        ready = b.wait("window.gpReady || window.gpFailed", 60)
+        assert isinstance(ready, dict) and ready["members"] == 0 and ready["cells"] > 0, ready
+        assert b.wait("window.gpState.tables", 60)
+        b.shot("result_viewer.png")
+        b.page.page.click("#tabs button[data-tab='downloads']")
+        html = readable(b.js("document.documentElement.outerHTML"))
+        texts = {"page": html, **{u: readable(t) for u, t in b.bodies.items()}}
+        assert not [u for u in b.page.urls if re.search(r"/layers/members|/dispersed|/members/", u)]
+        assert "members.xlsx" not in html  # no members export offered
+        for key, text in texts.items():
+            found = name_re.search(text)
+            assert not found, (key, found.group(0))
+            assert not re.search(r"\bM\d{4}\b", text), key
+            assert not [a for a in addresses if a in text], key
+            assert not [p for p in points if p in text], key
+        grid = b.js("gpState.grid.features.map(f => f.properties.count)")
+        assert grid and min(grid) >= 5  # the small-cell rule: no cell of 1–4 people
+        b.check_clean()
+    finally:
+        b.close()
+    with server.client("viewer") as viewer:
+        for path in ("layers/members", "dispersed", "members/M0002", "review"):
+            assert viewer.get(f"/runs/{run_id}/{path}").status_code == 403, path
+        assert viewer.get(f"/datasets/{uploaded_members_id(server)}/problems.xlsx").status_code == 403
+
+
+def uploaded_members_id(server: ApiServer) -> str:
+    """The id of the members dataset uploaded through the page."""
+    with server.client("admin") as admin:
+        return next(d["id"] for d in admin.get("/datasets").json()["datasets"] if d["kind"] == "members")
