@@ -36,6 +36,7 @@ from ..crs import local_xy
 from ..network import RoadNetwork
 from ..settings import MapSettings, Thresholds
 from ..vocab import ROLES, Role
+from .basemap import add_basemap
 from .assets import TIANDITU_KEY_ENV, add_tiles, inline_assets, save_map
 from .canvas import Canvas
 from .elements import Display, Html, MetricScale
@@ -82,6 +83,7 @@ def build_map(
     station_areas: gpd.GeoDataFrame | None = None,
     hospital_areas: gpd.GeoDataFrame | None = None,
     max_snap_m: float = 500.0,
+    basemap: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Draw a run on an interactive map.
 
@@ -118,6 +120,9 @@ def build_map(
         Precomputed :func:`service_areas` (row order of ``stations``/``hospitals``).
     max_snap_m
         Snapping limit for the service areas, metres.
+    basemap
+        The extract's own base map (:func:`geo_planner.basemap.build_basemap`), drawn under
+        everything; on at first with ``tiles = "none"``, a layer to switch on under other tiles.
 
     Returns
     -------
@@ -134,6 +139,8 @@ def build_map(
         raise ValueError(f"unknown role {role!r}; use one of {', '.join(map(repr, ROLES))}")
     c = _new_canvas(settings, role)
     c.branch_limit_min = thresholds.branch_limit()
+    add_basemap(c, basemap, show=settings.tiles == "none")
+    c.has_base = basemap is not None and not basemap.empty
     add_members(c, members, settings)
     add_branches(c, branches, members)
     add_facilities(c, STATIONS, stations, members, limit=thresholds.station_walk_min, net=walk,
@@ -171,7 +178,7 @@ def _finish(
     if coverage_by_area is not None and len(coverage_by_area):
         extra = coverage_panel(coverage_by_area, c.lang, role, L["coverage"])
     if settings.tiles == "none":
-        c.notes.append(L["no_tiles"])
+        c.notes.append(L["no_tiles"] if c.has_base else L["no_base"])
     c.notes.append(L["osm_note"])
     root = c.m.get_root()
     root.add_child(Html(legend_html(L["legend"], c.legend, c.notes, extra)))

@@ -67,8 +67,18 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "level": "等级",
         "no_areas": "（未提供路网，未绘制服务范围）",
         "osm_note": "路网与服务范围数据 © OpenStreetMap 贡献者（ODbL）",
-        "no_tiles": "未加载底图（默认，境内可用、无需联网）。如需底图：方案中设 [map] tiles = \"tianditu\" "
-                    "并配置天地图密钥 GEO_PLANNER_TIANDITU_KEY。",
+        "no_tiles": "底图取自本次分析所用的 OpenStreetMap 数据（无需联网）。如需天地图：方案中设 [map] tiles = "
+                    "\"tianditu\" 并配置天地图密钥 GEO_PLANNER_TIANDITU_KEY。",
+        "no_base": "未加载底图（未提供 OpenStreetMap 数据）。如需天地图：方案中设 [map] tiles = \"tianditu\" "
+                   "并配置天地图密钥 GEO_PLANNER_TIANDITU_KEY。",
+        "base_landuse": "底图：建成区",
+        "base_green": "底图：绿地",
+        "base_water": "底图：水系",
+        "base_buildings": "底图：建筑",
+        "base_railways": "底图：铁路",
+        "base_streets": "底图：街道",
+        "base_boundaries": "底图：行政界线",
+        "base_labels": "底图：路名与地名",
         "glyph_station": "站",
         "glyph_hospital": "医",
         "glyph_branch": "支",
@@ -123,8 +133,18 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "level": "Level",
         "no_areas": "(no road network given: service areas not drawn)",
         "osm_note": "Roads and service areas © OpenStreetMap contributors (ODbL)",
-        "no_tiles": "No base map (the default: works inside China and offline). For one, set [map] tiles = "
-                    "\"tianditu\" with a 天地图 key in GEO_PLANNER_TIANDITU_KEY, or \"osm\" outside China.",
+        "no_tiles": "Base map drawn from the run's own OpenStreetMap extract (no network needed). For 天地图, "
+                    "set [map] tiles = \"tianditu\" with a key in GEO_PLANNER_TIANDITU_KEY.",
+        "no_base": "No base map (no OpenStreetMap extract given). For 天地图, set [map] tiles = \"tianditu\" "
+                   "with a key in GEO_PLANNER_TIANDITU_KEY.",
+        "base_landuse": "Base map: built-up areas",
+        "base_green": "Base map: green areas",
+        "base_water": "Base map: water",
+        "base_buildings": "Base map: buildings",
+        "base_railways": "Base map: railways",
+        "base_streets": "Base map: streets",
+        "base_boundaries": "Base map: boundaries",
+        "base_labels": "Base map: street and place names",
         "glyph_station": "S",
         "glyph_hospital": "H",
         "glyph_branch": "B",
