@@ -29,7 +29,7 @@ import pandas as pd
 from .crs import M_PER_DEG_LON_EQUATOR, metres_per_degree
 from .errors import InputError, NotFoundError, Problem
 from .network import RoadNetwork
-from .basemap import read_basemap
+from .basemap import basemap_style, read_basemap
 from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
 from .pointindex import PointIndex, build_point_index, load_point_index
 from .privacy import exportable_tables, is_viewer, redact_for_role
@@ -338,3 +338,20 @@ def map_page(store: RunSource, run_id: str, role: Role, load: Callable[[], Loade
     )
     save_map(fmap, path)
     return path
+
+
+def basemap_file(store: RunSource, run_id: str) -> Path:
+    """The run's base map (``basemap.geojson``: OpenStreetMap data only, every role may read it).
+
+    Raises
+    ------
+    NotFoundError, ConflictError
+        Unknown run, a run from before base maps, or a run not finished.
+    """
+    return Path(store.run_file(run_id, BASEMAP_FILE))
+
+
+def basemap_style_of(store: RunSource, run_id: str, data_url: str, glyphs_url: str) -> dict[str, Any]:
+    """A MapLibre style for the run's base map, its source at ``data_url`` and glyphs at ``glyphs_url``."""
+    basemap_file(store, run_id)  # 404 for a run without a base map
+    return basemap_style(data_url, glyphs_url=glyphs_url, name=str(store.finished_run(run_id).name))

@@ -161,3 +161,69 @@ def test_demo_map_draws_street_and_community_names_offline(demo_run, page, tmp_p
     page.screenshot(shot)
     if (ROOT / "maps").is_dir():
         shutil.copyfile(shot, ROOT / "maps" / "basemap_demo.png")
+
+
+# ------------------------------------------------------------------ the service: features, style, glyphs
+
+
+def _glyph_ids(pbf: bytes) -> list[int]:
+    """Code points of a glyph PBF (a minimal protobuf reader: stacks → glyphs → id)."""
+    def fields(buf: bytes):
+        i = 0
+        while i < len(buf):
+            key, i = _varint(buf, i)
+            num, wire = key >> 3, key & 7
+            if wire == 0:
+                val, i = _varint(buf, i)
+                yield num, val
+            elif wire == 2:
+                n, i = _varint(buf, i)
+                yield num, buf[i:i + n]
+                i += n
+            else:
+                raise AssertionError(f"unexpected wire type {wire}")
+
+    ids = []
+    for num, stack in fields(pbf):
+        assert num == 1
+        for n2, glyph in fields(stack):
+            if n2 == 3:
+                ids += [v for n3, v in fields(glyph) if n3 == 1]
+    return ids
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+def test_service_serves_features_style_and_glyphs(hardened_server, hardened_demo):
+    run_id = hardened_demo["run_id"]
+    with hardened_server.client("viewer") as viewer, hardened_server.client() as anon:
+        style = viewer.get(f"/runs/{run_id}/basemap/style.json")
+        assert style.status_code == 200, style.text
+        s = style.json()
+        data_url = s["sources"]["base"]["data"]
+        assert data_url.startswith(hardened_server.base_url) and data_url.endswith("/basemap/basemap.geojson")
+        assert "{fontstack}" in s["glyphs"] and "{range}" in s["glyphs"]
+        assert s["metadata"]["geo_planner:localIdeographFontFamily"]
+        feats = viewer.get(data_url.removeprefix(hardened_server.base_url))
+        assert feats.status_code == 200 and feats.headers["content-type"].startswith("application/geo+json")
+        names = {f["properties"]["name"] for f in feats.json()["features"]}
+        assert {"花园社区", "贵溪大道"} <= names
+        # OpenStreetMap only: no member of the demo is in the base map
+        assert "肖生林" not in feats.text and "M0001" not in feats.text
+        assert anon.get(data_url.removeprefix(hardened_server.base_url)).status_code == 401
+        glyph_url = s["glyphs"].replace("{fontstack}", "GeoPlanner Sans").replace("{range}", "0-255")
+        pbf = anon.get(glyph_url.removeprefix(hardened_server.base_url))  # fonts are public
+        assert pbf.status_code == 200 and pbf.headers["content-type"] == "application/x-protobuf"
+        ids = _glyph_ids(pbf.content)
+        assert {ord(c) for c in "AZaz09-()."} <= set(ids) and 0 not in ids
+        assert anon.get("/basemap/glyphs/GeoPlanner%20Sans/5-260.pbf").status_code == 422
+        assert viewer.get("/runs/nope/basemap/style.json").status_code == 404
