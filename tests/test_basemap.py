@@ -119,6 +119,16 @@ def test_pbf_extract(tmp_path):
 
 # ------------------------------------------------------------------ the demo's map in a real browser
 
+BADGES = """(() => Array.from(document.querySelectorAll('.leaflet-marker-icon.gp-icon')).map(e => {
+    const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }))()"""
+
+
+def _overlaps(boxes: list[list[float]], slack: float = 0.5) -> list[tuple[list[float], list[float]]]:
+    """Pairs of screen boxes that overlap by more than ``slack`` pixels on both axes."""
+    return [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if min(a[2], b[2]) - max(a[0], b[0]) > slack and min(a[3], b[3]) - max(a[1], b[1]) > slack]
+
+
 LABELS = """(() => Array.from(document.querySelectorAll('.gp-label')).map(e => e.textContent))()"""
 
 
@@ -134,6 +144,9 @@ def test_demo_map_draws_street_and_community_names_offline(demo_run, page, tmp_p
                     else route.abort())
     page.goto((out / "map.html").as_uri())
     shown = page.wait_for(f"() => {{ const l = {LABELS}; return l.length > 5 ? l : null; }}") or []
+    # badges (branches, stations, hospitals, recommendations by kind) never overlap
+    assert _overlaps(page.evaluate(BADGES)) == []
+    assert "scenario" not in page.evaluate("document.getElementById('gp-title').textContent")
     streets = set(base.loc[(base["layer"] == "road") & (base["name"] != ""), "name"])
     places = set(base.loc[base["layer"] == "place", "name"])
     assert streets & set(shown), shown

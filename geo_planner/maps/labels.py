@@ -71,6 +71,10 @@ LABELS: Final[dict[str, dict[str, str]]] = {
                     "\"tianditu\" 并配置天地图密钥 GEO_PLANNER_TIANDITU_KEY。",
         "no_base": "未加载底图（未提供 OpenStreetMap 数据）。如需天地图：方案中设 [map] tiles = \"tianditu\" "
                    "并配置天地图密钥 GEO_PLANNER_TIANDITU_KEY。",
+        "default_title": "离退休干部服务覆盖",
+        "coverage_grid": "覆盖情况（网格：驿站步行{t:g}分钟内的比例）",
+        "coverage_tip": "该网格 {n} 人，其中 {p} 步行{t:g}分钟内可达驿站",
+        "coverage_share": "驿站步行可达比例",
         "base_landuse": "底图：建成区",
         "base_green": "底图：绿地",
         "base_water": "底图：水系",
@@ -137,6 +141,10 @@ LABELS: Final[dict[str, dict[str, str]]] = {
                     "set [map] tiles = \"tianditu\" with a key in GEO_PLANNER_TIANDITU_KEY.",
         "no_base": "No base map (no OpenStreetMap extract given). For 天地图, set [map] tiles = \"tianditu\" "
                    "with a key in GEO_PLANNER_TIANDITU_KEY.",
+        "default_title": "Retired cadres: service coverage",
+        "coverage_grid": "Coverage (grid: share within a {t:g}-min walk of a station)",
+        "coverage_tip": "{n} members in this cell, {p} within a {t:g}-min walk of a station",
+        "coverage_share": "Share within walking reach of a station",
         "base_landuse": "Base map: built-up areas",
         "base_green": "Base map: green areas",
         "base_water": "Base map: water",
