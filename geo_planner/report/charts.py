@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -22,7 +24,9 @@ from ..vocab import REASON_LABELS
 if TYPE_CHECKING:
     from ..pipeline import RunResult
 
-__all__ = ["MODEL_NAMES", "SMALL_CELL", "Charts", "shown_areas"]
+__all__ = ["MODEL_NAMES", "SMALL_CELL", "Charts", "cjk_font_files", "shown_areas"]
+
+log = logging.getLogger(__name__)
 
 #: Grid cells and areas with fewer members than this are not drawn (the viewer rule of the maps).
 SMALL_CELL: Final[int] = MIN_GROUP
@@ -39,15 +43,52 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
                      ("far", "far from the branch"))
 }
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
-              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC")
+              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC",
+              "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans CJK HK", "Source Han Serif SC", "AR PL UMing CN",
+              "AR PL UKai CN", "Droid Sans Fallback")
+#: Folders of system and user fonts (Linux, macOS, Windows) searched for CJK font files.
+FONT_DIRS: Final = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts",
+                    "/System/Library/Fonts", "/Library/Fonts", "C:/Windows/Fonts")
+#: File names of CJK fonts (lower case, glob patterns).
+_CJK_FILES: Final = ("*notosanscjk*", "*notoserifcjk*", "*sourcehansans*", "*sourcehanserif*", "wqy-*",
+                     "simhei*", "simsun*", "msyh*", "pingfang*", "uming*", "ukai*", "droidsansfallback*")
+
+
+def cjk_font_files(dirs: tuple[str, ...] = FONT_DIRS) -> list[Path]:
+    """CJK font files installed on this machine (``.ttf``/``.otf``/``.ttc``), sans before serif."""
+    import fnmatch
+
+    found: list[Path] = []
+    for folder in dirs:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*"):
+            name = path.name.lower()
+            if path.suffix.lower() in (".ttf", ".otf", ".ttc") and any(fnmatch.fnmatch(name, p) for p in _CJK_FILES):
+                found.append(path)
+    return sorted(found, key=lambda p: ("serif" in p.name.lower(), "bold" in p.name.lower(), str(p)))
 
 
 def _cjk_font() -> str | None:
+    """A CJK font family matplotlib can draw with, registered from the files themselves.
+
+    matplotlib's font list is a cache built the first time it ran: a machine whose fonts were
+    installed later (a container image, a server) has a cache without them. So the files found
+    by :func:`cjk_font_files` are registered with ``font_manager.fontManager.addfont`` (in this
+    process only; the cache on disk is left alone), then the first known family is used.
+    """
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
+    if not any(n in names for n in _CJK_FONTS):
+        for path in cjk_font_files():
+            try:
+                font_manager.fontManager.addfont(str(path))
+            except (OSError, RuntimeError, ValueError) as exc:  # an unreadable file: try the next one
+                log.debug("font %s not registered: %s", path, exc)
+        names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in _CJK_FONTS if n in names), None)
-
 
 
 class Charts:
