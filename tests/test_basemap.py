@@ -240,3 +240,37 @@ def test_service_serves_features_style_and_glyphs(hardened_server, hardened_demo
         assert {ord(c) for c in "AZaz09-()."} <= set(ids) and 0 not in ids
         assert anon.get("/basemap/glyphs/GeoPlanner%20Sans/5-260.pbf").status_code == 422
         assert viewer.get("/runs/nope/basemap/style.json").status_code == 404
+
+
+# ------------------------------------------------------------------ the report's map picture
+
+
+def test_report_picture_draws_the_base_map_with_names(bases, demo_run):
+    from matplotlib.figure import Figure
+
+    from geo_planner.report.basemap import draw_basemap
+    from geo_planner.report.charts import Charts, _run_basemap
+
+    ch = Charts()
+    f = bases["guixi_jiangxi"].features
+    fig = Figure(figsize=(7, 7), dpi=96)
+    ax = fig.add_subplot(1, 1, 1)
+    bounds = (117.19, 117.26, 28.27, 28.33)
+    ax.set_xlim(*bounds[:2])
+    ax.set_ylim(*bounds[2:])
+    with ch._mpl.rc_context(ch.rc):
+        written = draw_basemap(ax, f, bounds, labels=ch.font is not None)
+    texts = [t.get_text() for t in ax.texts]
+    assert len(ax.collections) >= 5  # areas, water, railways, roads by class
+    if ch.font is not None:
+        assert written == len(texts) > 5 and any(t.endswith("社区") for t in texts)
+        # names written level never overlap: their boxes as matplotlib draws them
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        with ch._mpl.rc_context(ch.rc):
+            boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_rotation() == 0]
+        assert _overlaps([[b.x0, b.y0, b.x1, b.y1] for b in boxes], slack=2.0) == []
+    # the run's own base map is what the report draws
+    result = demo_run[0]
+    assert _run_basemap(result) is not None and len(_run_basemap(result)) > 100

@@ -253,7 +253,7 @@ def chart_phases(ch: Charts, phased: pd.DataFrame, base_share: float) -> str:
 
 
 def chart_map(ch: Charts, result: RunResult) -> str:
-    """Draw the layers as a static picture: roads, member counts on 500 m cells, stations, new sites.
+    """Draw the layers as a static picture: the base map, member counts on 500 m cells, stations, new sites.
 
     Members living in another city (``remote``) are left out, so the picture shows the city.
     """
@@ -279,11 +279,20 @@ def chart_map(ch: Charts, result: RunResult) -> str:
     aspect = (y1 - y0) / max((x1 - x0) * k, 1e-9)
     fig = ch.figure(7.0, float(np.clip(7.0 * aspect, 3.5, 9.0)))
     ax = fig.add_subplot(1, 1, 1)
-    u, v = walk.edge_u, walk.edge_v
-    ex, ey = np.c_[walk.node_lon[u], walk.node_lon[v]], np.c_[walk.node_lat[u], walk.node_lat[v]]
-    inside = ((ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)).any(axis=1)
-    segs = np.stack([np.c_[ex[inside, 0], ey[inside, 0]], np.c_[ex[inside, 1], ey[inside, 1]]], axis=1)
-    ax.add_collection(LineCollection(segs, colors="#bbbbbb", linewidths=0.4, zorder=1))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect(1 / k)
+    base = _run_basemap(result)
+    if base is not None and len(base):
+        from .basemap import draw_basemap
+
+        draw_basemap(ax, base, (x0, x1, y0, y1), labels=ch.font is not None)
+    else:  # a run from before base maps: the walking network's lines
+        u, v = walk.edge_u, walk.edge_v
+        ex, ey = np.c_[walk.node_lon[u], walk.node_lon[v]], np.c_[walk.node_lat[u], walk.node_lat[v]]
+        inside = ((ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)).any(axis=1)
+        segs = np.stack([np.c_[ex[inside, 0], ey[inside, 0]], np.c_[ex[inside, 1], ey[inside, 1]]], axis=1)
+        ax.add_collection(LineCollection(segs, colors="#bbbbbb", linewidths=0.4, zorder=1))
     _draw_member_cells(ch, fig, ax, lon[ok], lat[ok], k)
     st = result.stations
     ax.scatter(st["lon"], st["lat"], marker="o", s=46, c="#2166ac", edgecolors="white", zorder=3,
@@ -296,6 +305,15 @@ def chart_map(ch: Charts, result: RunResult) -> str:
     ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
     ax.set_title("© OpenStreetMap contributors (ODbL)", fontsize=7, loc="right")
     return ch.png(fig)
+
+
+def _run_basemap(result: RunResult) -> Any:
+    """The run's base map (``basemap.geojson`` in its folder), or ``None`` when it has none."""
+    from ..basemap import read_basemap
+    from ..outputs import BASEMAP_FILE
+
+    path = result.out_dir / BASEMAP_FILE
+    return read_basemap(path) if path.is_file() else None
 
 
 def _draw_member_cells(ch: Charts, fig: Any, ax: Any, lon: np.ndarray, lat: np.ndarray, k: float) -> None:
@@ -312,7 +330,7 @@ def _draw_member_cells(ch: Charts, fig: Any, ax: Any, lon: np.ndarray, lat: np.n
     cells, n = np.unique(np.c_[gx, gy], axis=0, return_counts=True)
     big = n >= SMALL_CELL
     sc = ax.scatter((cells[big, 0] + 0.5) * cx, (cells[big, 1] + 0.5) * cy, s=90, c=n[big], cmap="YlOrRd",
-                    marker="s", alpha=0.75, zorder=2, edgecolors="none")
+                    marker="s", alpha=0.6, zorder=2, edgecolors="none")
     if big.any():
         fig.colorbar(sc, ax=ax, shrink=0.6, label=ch.label(f"每{VIEWER_CELL_M:g}米网格人数",
                                                            f"members per {VIEWER_CELL_M:g} m cell"))
