@@ -321,7 +321,13 @@ def write_basemap(base: BaseMap, path: Path | str) -> Path:
 
 
 def read_basemap(path: Path | str) -> gpd.GeoDataFrame:
-    """Read a base map written by :func:`write_basemap` (``layer``, ``kind``, ``name``, ``rank``, ``minzoom``).
+    """Read a base map written by :func:`write_basemap`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``layer``, ``kind``, ``name``, ``rank``, ``minzoom`` and the geometry (WGS-84).
+
 
     Raises
     ------
@@ -333,7 +339,8 @@ def read_basemap(path: Path | str) -> gpd.GeoDataFrame:
         data = json.loads(p.read_text(encoding="utf-8"))
         feats = data["features"]
         geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in feats]) if feats else []
-        props = pd.DataFrame([f["properties"] for f in feats], columns=["layer", "kind", "name", "rank", "minzoom"])
+        props = pd.DataFrame([f["properties"] for f in feats],
+                             columns=["layer", "kind", "name", "rank", "minzoom"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(Problem(str(p), None, None, f"not a base map file: {exc}")) from None
     props["name"] = props["name"].fillna("").astype(str)
@@ -341,7 +348,7 @@ def read_basemap(path: Path | str) -> gpd.GeoDataFrame:
 
 
 def write_style(path: Path | str, source_url: str, *, glyphs_url: str | None = None) -> Path:
-    """Write :func:`basemap_style` as JSON, atomically (``source_url`` relative to the style, e.g. ``basemap.geojson``)."""
+    """Write :func:`basemap_style` as JSON, atomically; ``source_url`` is relative to it (``basemap.geojson``)."""
     text = json.dumps(basemap_style(source_url, glyphs_url=glyphs_url), ensure_ascii=False, indent=1)
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
@@ -384,7 +391,8 @@ def street_label_points(features: gpd.GeoDataFrame, *, min_length_deg: float = 4
             out.append((name, kind, rank, minzoom, float(shapely.get_x(mid[i])), float(shapely.get_y(mid[i])),
                         float(angle[i]), float(lengths[i])))
     df = pd.DataFrame(out, columns=cols)
-    return df.sort_values(["rank", "length_deg"], ascending=[True, False], kind="stable").reset_index(drop=True)
+    df = df.sort_values(["rank", "length_deg"], ascending=[True, False], kind="stable")
+    return df.reset_index(drop=True)
 
 
 #: Colours of the base map (shared by the MapLibre style and the Folium map).
@@ -403,7 +411,8 @@ ROAD_WIDTHS: Final[dict[str, tuple[float, float]]] = {
 #: Font stack of the glyphs made by :mod:`geo_planner.glyphs` (Latin letters, digits, punctuation).
 GLYPH_FONT: Final = "GeoPlanner Sans"
 #: CSS font family the browser draws CJK labels with (``localIdeographFontFamily``).
-LOCAL_CJK_FONTS: Final = "'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', sans-serif"
+LOCAL_CJK_FONTS: Final = ("'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', "
+                          "sans-serif")
 
 
 def _filter(layer: str, *more: Any) -> list[Any]:
@@ -426,7 +435,8 @@ def _road_layers() -> list[dict[str, Any]]:
                                          "service": "service", "path": "footway"}[kind]][2],
                 "filter": _filter("road", ["==", ["get", "kind"], kind]),
                 "layout": {"line-cap": "round", "line-join": "round"},
-                "paint": {"line-color": c["road_casing"] if casing else c[f"road_{kind}"], "line-width": width,
+                "paint": {"line-color": c["road_casing"] if casing else c[f"road_{kind}"],
+                          "line-width": width,
                           **({"line-dasharray": [2, 1.5]} if kind == "path" else {})},
             })
     return layers
@@ -474,7 +484,8 @@ def basemap_style(
          "paint": {"line-color": c["railway"], "line-width": 1.6, "line-dasharray": [3, 2]}},
         {"id": "railway-tunnel", "type": "line", "source": "base", "minzoom": 12,
          "filter": _filter("railway", ["in", "tunnel", ["get", "kind"]]),
-         "paint": {"line-color": c["railway"], "line-width": 1.0, "line-opacity": 0.5, "line-dasharray": [1, 2]}},
+         "paint": {"line-color": c["railway"], "line-width": 1.0, "line-opacity": 0.5,
+                   "line-dasharray": [1, 2]}},
         *_road_layers(),
         {"id": "boundary", "type": "line", "source": "base", "filter": _filter("boundary"),
          "paint": {"line-color": c["boundary"], "line-dasharray": [4, 2, 1, 2],
@@ -495,7 +506,8 @@ def basemap_style(
         layers += [
             {"id": "street-label", "type": "symbol", "source": "base", "minzoom": 13,
              "filter": _filter("road", ["!=", ["get", "name"], ""], ["<=", ["get", "rank"], 3]),
-             "layout": {**text, "symbol-placement": "line", "text-size": 12, "symbol-sort-key": ["get", "rank"],
+             "layout": {**text, "symbol-placement": "line", "text-size": 12,
+                        "symbol-sort-key": ["get", "rank"],
                         "text-max-angle": 30},
              "paint": {"text-color": c["street_text"], **halo}},
             *[{"id": f"place-label-z{z}", "type": "symbol", "source": "base", "minzoom": z,

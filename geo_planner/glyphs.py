@@ -34,7 +34,8 @@ _CUTOFF: Final[float] = 0.25
 #: MapLibre's baseline shift for glyphs (the one it uses for locally drawn CJK: they line up).
 _TOP_ADJUST: Final[int] = 27
 _CJK_FILES: Final = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-                     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+                     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+                     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 
 def range_name(start: int) -> str:
@@ -140,7 +141,8 @@ def glyph_range(fontstack: str, start: int) -> bytes:
         If ``start`` is not a range start.
     """
     if start < 0 or start % 256 or start >= 65536:
-        raise InputError(Problem("glyphs", None, "range", f"{start} is not the start of a 256-code-point range"))
+        raise InputError(Problem("glyphs", None, "range",
+                                 f"{start} is not the start of a 256-code-point range"))
     path = _font_for(start)
     glyphs = b""
     if path is not None:

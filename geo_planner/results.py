@@ -26,10 +26,10 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pandas as pd
 
+from .basemap import basemap_style, read_basemap
 from .crs import M_PER_DEG_LON_EQUATOR, metres_per_degree
 from .errors import InputError, NotFoundError, Problem
 from .network import RoadNetwork
-from .basemap import basemap_style, read_basemap
 from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
 from .pointindex import PointIndex, build_point_index, load_point_index
 from .privacy import exportable_tables, is_viewer, redact_for_role

@@ -69,7 +69,8 @@ def basemap_glyphs(
     fontstack: str,
     range_: str = Path(pattern=r"^\d{1,5}-\d{1,5}$", description="a range such as 0-255"),
 ) -> Response:
-    """Glyphs of 256 code points (only the style's own font stack is made; another name gets the same glyphs)."""
+    """Glyphs of 256 code points (one font stack is made: every name gets the same glyphs)."""
     start = int(range_.split("-", 1)[0])
     body = glyph_range(GLYPH_FONT if fontstack != GLYPH_FONT else fontstack, start)
-    return Response(body, media_type="application/x-protobuf", headers={"Cache-Control": "public, max-age=86400"})
+    return Response(body, media_type="application/x-protobuf",
+                    headers={"Cache-Control": "public, max-age=86400"})

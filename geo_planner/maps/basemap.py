@@ -64,7 +64,7 @@ def _road_style(kind: str) -> dict[str, Any]:
 
 
 def _flat_deltas(coords: np.ndarray, x0: float, y0: float) -> list[int]:
-    """``[dx0, dy0, dx1, dy1, …]``: integer lon/lat steps (1e-5°) from the origin, then from the vertex before."""
+    """``[dx0, dy0, dx1, dy1, …]``: integer lon/lat steps (1e-5°), from the origin, then the vertex before."""
     q = np.rint((coords - np.array([x0, y0])) * SCALE).astype(np.int64)
     d = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
     return d.ravel().tolist()  # type: ignore[no-any-return]
@@ -105,7 +105,8 @@ def label_rows(features: gpd.GeoDataFrame, disp: Any) -> list[list[Any]]:
     rows: list[list[Any]] = []
     if len(places):
         x, y = disp.xy(shapely.get_x(places.geometry.to_numpy()), shapely.get_y(places.geometry.to_numpy()))
-        for i, (name, rank, mz) in enumerate(zip(places["name"], places["rank"], places["minzoom"], strict=True)):
+        cols = zip(places["name"], places["rank"], places["minzoom"], strict=True)
+        for i, (name, rank, mz) in enumerate(cols):
             rows.append([float(y[i]), float(x[i]), str(name), int(rank), int(mz), 0.0, 0])
     if len(streets):
         x, y = disp.xy(streets["lon"].to_numpy(), streets["lat"].to_numpy())
@@ -156,7 +157,8 @@ class _BaseLayer(MacroElement):  # type: ignore[misc]
                     if (s.line) { styled.push([p, s.w]); }
                 } else {
                     if (s.casing) {
-                        var c = L.polyline(rings[0], Object.assign({}, common, {color: s.casing, weight: s.w[0] + 1}));
+                        var c = L.polyline(rings[0], Object.assign({}, common,
+                                                                   {color: s.casing, weight: s.w[0] + 1}));
                         byZoom[key].addLayer(c);
                         styled.push([c, s.w, 1]);
                     }
@@ -180,7 +182,9 @@ class _BaseLayer(MacroElement):  # type: ignore[misc]
                     var weight = w[0] + (w[1] - w[0]) * t * t + (styled[j][2] ? 2 : 0);
                     styled[j][0].setStyle({weight: weight});
                 }
-                group.eachLayer(function (g) { g.eachLayer(function (f) { if (f._gpTop) { f.bringToFront(); } }); });
+                group.eachLayer(function (g) {
+                    g.eachLayer(function (f) { if (f._gpTop) { f.bringToFront(); } });
+                });
             };
             map.on("zoomend", update);
             map.whenReady(update);
@@ -211,7 +215,8 @@ class _Labels(MacroElement):  # type: ignore[misc]
             var ctx = document.createElement("canvas").getContext("2d");
             var font = function (r) {
                 var size = r[6] ? 12 : (r[3] <= 1 ? 16 : r[3] <= 2 ? 14 : r[3] <= 3 ? 13 : 12);
-                return (r[6] ? "" : "bold ") + size + "px 'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif";
+                return (r[6] ? "" : "bold ") + size +
+                    "px 'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif";
             };
             var Labels = L.Layer.extend({
                 onAdd: function (m) {
@@ -238,7 +243,9 @@ class _Labels(MacroElement):  # type: ignore[misc]
                                 var c = cells[gx + ":" + gy] || [];
                                 for (var k = 0; k < c.length; k++) {
                                     var o = c[k];
-                                    if (b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]) { return true; }
+                                    if (b[0] < o[2] && o[0] < b[2] && b[1] < o[3] && o[1] < b[3]) {
+                                        return true;
+                                    }
                                 }
                             }
                         }
@@ -273,7 +280,8 @@ class _Labels(MacroElement):  # type: ignore[misc]
                         }
                         keep(b);
                         placed++;
-                        var el = L.DomUtil.create("div", r[6] ? "gp-label gp-street" : "gp-label gp-place", box);
+                        var cls = r[6] ? "gp-label gp-street" : "gp-label gp-place";
+                        var el = L.DomUtil.create("div", cls, box);
                         el.textContent = r[2];
                         el.style.font = font(r);
                         var lp = m.containerPointToLayerPoint(p);

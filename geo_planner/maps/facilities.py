@@ -305,9 +305,8 @@ def add_recommendations(
     for kind, data in rows.items():
         label = kind_label(kind, c.lang)
         color = KIND_COLORS.get(kind, UNKNOWN_KIND_COLOR)
-        group = folium.FeatureGroup(name=f"{c.labels['recommendations']}{sep}{label}（{len(data)}）"
-                                    if c.lang == "zh" else f"{c.labels['recommendations']}{sep}{label} ({len(data)})",
-                                    show=True)
+        count = f"（{len(data)}）" if c.lang == "zh" else f" ({len(data)})"
+        group = folium.FeatureGroup(name=f"{c.labels['recommendations']}{sep}{label}{count}", show=True)
         group.add_child(Markers(data, max_width=400, label=label, color=color, priority=0))
         group.add_to(c.m)
         swatch = swatch_icon(KIND_GLYPH[c.lang].get(kind, "?"), color, round_=False)

@@ -163,7 +163,8 @@ def _coverage_grid(c: Canvas, mem: pd.DataFrame, lon: FloatArray, lat: FloatArra
     share = cells["covered"] / cells["count"]
     name = L["coverage_grid"].format(t=limit)
     group = folium.FeatureGroup(name=name, show=c.city)
-    boxes = c.disp.geoms(np.asarray(shapely.box(cells["west"], cells["south"], cells["east"], cells["north"])))
+    boxes = np.asarray(shapely.box(cells["west"], cells["south"], cells["east"], cells["north"]))
+    boxes = c.disp.geoms(boxes)
     gdf = gpd.GeoDataFrame(
         {"label": [L["coverage_tip"].format(n=int(n), p=f"{p * 100:.0f}%", t=limit)
                    for n, p in zip(cells["count"], share, strict=True)],
@@ -174,7 +175,8 @@ def _coverage_grid(c: Canvas, mem: pd.DataFrame, lon: FloatArray, lat: FloatArra
     folium.GeoJson(
         gdf, name=name,
         style_function=lambda f: {"color": f["properties"]["color"], "weight": 0.3,
-                                  "fillColor": f["properties"]["color"], "fillOpacity": f["properties"]["opacity"]},
+                                  "fillColor": f["properties"]["color"],
+                                  "fillOpacity": f["properties"]["opacity"]},
         tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
     ).add_to(group)
     group.add_to(c.m)

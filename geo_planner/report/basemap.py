@@ -19,7 +19,8 @@ from ..basemap import BASE_COLORS, street_label_points
 __all__ = ["draw_basemap"]
 
 #: Line widths (points) of the road classes in the picture.
-_ROAD_LW: Final[dict[str, float]] = {"major": 2.2, "secondary": 1.5, "minor": 0.8, "service": 0.4, "path": 0.3}
+_ROAD_LW: Final[dict[str, float]] = {"major": 2.2, "secondary": 1.5, "minor": 0.8, "service": 0.4,
+                                     "path": 0.3}
 
 
 def _rings(geoms: np.ndarray) -> list[np.ndarray]:
@@ -53,7 +54,8 @@ def draw_basemap(ax: Any, base: gpd.GeoDataFrame, bounds: tuple[float, float, fl
         rings = _rings(feats.loc[feats["layer"] == layer].geometry.to_numpy())
         if rings:
             edge = "#c4b8ab" if layer == "building" else "none"
-            ax.add_collection(PolyCollection(rings, facecolors=c[layer], edgecolors=edge, linewidths=0.2, zorder=z))
+            ax.add_collection(PolyCollection(rings, facecolors=c[layer], edgecolors=edge, linewidths=0.2,
+                                             zorder=z))
     for layer, color, lw, style, z in (("waterway", c["waterway"], 1.2, "solid", 0.5),
                                        ("railway", c["railway"], 0.9, (0, (4, 2)), 0.6),
                                        ("boundary", c["boundary"], 0.8, (0, (6, 2, 1, 2)), 0.9)):
@@ -106,7 +108,8 @@ def _draw_labels(ax: Any, feats: gpd.GeoDataFrame, bounds: tuple[float, float, f
             continue
         placed.append(box)
         ax.text(x, y, name, fontsize=size, ha="center", va="center", rotation=-angle, rotation_mode="anchor",
-                color=BASE_COLORS["place_text" if bold else "street_text"], fontweight="bold" if bold else "normal",
+                color=BASE_COLORS["place_text" if bold else "street_text"],
+                fontweight="bold" if bold else "normal",
                 path_effects=halo, zorder=2.5, clip_on=True)
         n += 1
     return n

@@ -44,8 +44,8 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
 }
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
               "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC",
-              "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans CJK HK", "Source Han Serif SC", "AR PL UMing CN",
-              "AR PL UKai CN", "Droid Sans Fallback")
+              "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans CJK HK", "Source Han Serif SC",
+              "AR PL UMing CN", "AR PL UKai CN", "Droid Sans Fallback")
 #: Folders of system and user fonts (Linux, macOS, Windows) searched for CJK font files.
 FONT_DIRS: Final = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts",
                     "/System/Library/Fonts", "/Library/Fonts", "C:/Windows/Fonts")
@@ -65,7 +65,8 @@ def cjk_font_files(dirs: tuple[str, ...] = FONT_DIRS) -> list[Path]:
             continue
         for path in root.rglob("*"):
             name = path.name.lower()
-            if path.suffix.lower() in (".ttf", ".otf", ".ttc") and any(fnmatch.fnmatch(name, p) for p in _CJK_FILES):
+            font_file = path.suffix.lower() in (".ttf", ".otf", ".ttc")
+            if font_file and any(fnmatch.fnmatch(name, p) for p in _CJK_FILES):
                 found.append(path)
     return sorted(found, key=lambda p: ("serif" in p.name.lower(), "bold" in p.name.lower(), str(p)))
 
