@@ -31,6 +31,9 @@ MAP_FILE: Final = "map.html"
 #: Maps the service draws on demand, per role (a viewer's shows members only as grid counts).
 ROLE_MAP_FILES: Final = {"viewer": "map_viewer.html", "planner": "map_planner.html",
                          "admin": "map_planner.html"}
+#: The extract's own base map (``basemap.py``): GeoJSON features and a MapLibre style for them.
+BASEMAP_FILE: Final = "basemap.geojson"
+BASEMAP_STYLE_FILE: Final = "basemap.style.json"
 #: What a point query needs, precomputed per network node (``pointindex.py``).
 POINT_INDEX_FILE: Final = "point_index.npz"
 #: The printable report (``report.py``).

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .basemap import build_basemap, write_basemap, write_style
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members, mark_outside_network
 from .errors import InputError
@@ -34,7 +35,16 @@ from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units
 from .io import LayerResult, load_layer
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
-from .outputs import DECISION_TABLES, MAP_FILE, POINT_INDEX_FILE, members_table, write_outputs, write_run_json
+from .outputs import (
+    BASEMAP_FILE,
+    BASEMAP_STYLE_FILE,
+    DECISION_TABLES,
+    MAP_FILE,
+    POINT_INDEX_FILE,
+    members_table,
+    write_outputs,
+    write_run_json,
+)
 from .pointindex import build_point_index, save_point_index
 from .settings import Scenario
 from .siting.branches import recommend_branches
@@ -269,6 +279,7 @@ class _State:
     organisation: dict[str, Any] = field(default_factory=dict)
     decision: DecisionResult | None = None
     map_files: list[Path] = field(default_factory=list)
+    basemap_counts: dict[str, Any] = field(default_factory=dict)
     exports: dict[str, Path] = field(default_factory=dict)
 
 
@@ -393,12 +404,17 @@ def _stage_decision(st: _State) -> None:
 
 
 def _stage_maps(st: _State, map_copy: Path | str | None) -> None:
-    """The planner's map (``map.html``, and a copy where asked)."""
+    """The extract's own base map (``basemap.geojson`` and its style), the planner's map (``map.html``)."""
     sc = st.scenario
+    base = build_basemap(sc.network.osm)
+    st.exports["basemap"] = write_basemap(base, st.out / BASEMAP_FILE)
+    st.exports["basemap_style"] = write_style(st.out / BASEMAP_STYLE_FILE, BASEMAP_FILE)
+    st.basemap_counts = {"features": base.counts(), "not_drawn": base.skipped,
+                         "bytes": (st.out / BASEMAP_FILE).stat().st_size}
     fmap = build_map(
         st.members, st.branches_out, st.frames["stations"], st.frames.get("hospitals"), st.recs, walk=st.walk,
         drive=st.drive, thresholds=sc.thresholds, settings=sc.map, role="planner", coverage_by_area=st.by_area,
-        title=sc.name, max_snap_m=sc.network.max_snap_m,
+        title=sc.name, max_snap_m=sc.network.max_snap_m, basemap=base.features,
     )
     st.map_files = [st.out / MAP_FILE] + ([Path(map_copy)] if map_copy else [])
     for path in st.map_files:
@@ -443,7 +459,8 @@ def _result(st: _State) -> RunResult:
         decision=st.decision,
         counts={"siting": st.siting_summary, "organisation": st.organisation, "candidates": int(len(st.cands)),
                 "siting_time_limit_s": float(sc.siting.time_limit_s),
-                "models_stopped": sorted(stopped_models(st.siting_summary, st.organisation))},  # p-center too
+                "models_stopped": sorted(stopped_models(st.siting_summary, st.organisation)),  # p-center too
+                "basemap": st.basemap_counts},
     )
     if st.decision is not None:
         result.counts["decision"] = {k: v for k, v in st.decision.summary.items() if k != "p_center"}

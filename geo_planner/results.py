@@ -26,10 +26,11 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pandas as pd
 
+from .basemap import basemap_style, read_basemap
 from .crs import M_PER_DEG_LON_EQUATOR, metres_per_degree
 from .errors import InputError, NotFoundError, Problem
 from .network import RoadNetwork
-from .outputs import MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
+from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
 from .pointindex import PointIndex, build_point_index, load_point_index
 from .privacy import exportable_tables, is_viewer, redact_for_role
 from .settings import Scenario
@@ -328,12 +329,30 @@ def map_page(store: RunSource, run_id: str, role: Role, load: Callable[[], Loade
     from .maps import build_map, save_map  # folium: only when a map is drawn
 
     loaded, sc = load(), run.scenario_model()
+    base_file = Path(run.out_dir / BASEMAP_FILE)
     fmap = build_map(
         read_table(store, run_id, "members"), loaded.tables.branches, loaded.tables.stations,
         loaded.tables.hospitals, optional_table(store, run_id, "recommendations"),
         walk=loaded.walk, drive=loaded.drive, thresholds=sc.thresholds, settings=sc.map, role=role,
         coverage_by_area=optional_table(store, run_id, "coverage_by_area"), title=run.name,
-        max_snap_m=sc.network.max_snap_m,
+        max_snap_m=sc.network.max_snap_m, basemap=read_basemap(base_file) if base_file.is_file() else None,
     )
     save_map(fmap, path)
     return path
+
+
+def basemap_file(store: RunSource, run_id: str) -> Path:
+    """The run's base map (``basemap.geojson``: OpenStreetMap data only, every role may read it).
+
+    Raises
+    ------
+    NotFoundError, ConflictError
+        Unknown run, a run from before base maps, or a run not finished.
+    """
+    return Path(store.run_file(run_id, BASEMAP_FILE))
+
+
+def basemap_style_of(store: RunSource, run_id: str, data_url: str, glyphs_url: str) -> dict[str, Any]:
+    """A MapLibre style for the run's base map, its source at ``data_url`` and glyphs at ``glyphs_url``."""
+    basemap_file(store, run_id)  # 404 for a run without a base map
+    return basemap_style(data_url, glyphs_url=glyphs_url, name=str(store.finished_run(run_id).name))

@@ -37,9 +37,12 @@ from ..network import RoadNetwork
 from ..settings import MapSettings, Thresholds
 from ..vocab import ROLES, Role
 from .assets import TIANDITU_KEY_ENV, add_tiles, inline_assets, save_map
+from .badges import BadgeEngine
+from .basemap import add_basemap
 from .canvas import Canvas
 from .elements import Display, Html, MetricScale
 from .facilities import HOSPITALS, STATIONS, add_branches, add_facilities, add_recommendations
+from .labels import LABELS
 from .layers import LARGE_CELL_M, MIN_CELL_MEMBERS, add_members, grid_counts
 from .legend import PAGE_STYLE, coverage_panel, legend_html, title_html
 from .service_areas import service_areas
@@ -55,6 +58,7 @@ __all__ = [
     "build_map",
     "grid_counts",
     "inline_assets",
+    "map_title",
     "save_map",
     "service_areas",
 ]
@@ -82,6 +86,7 @@ def build_map(
     station_areas: gpd.GeoDataFrame | None = None,
     hospital_areas: gpd.GeoDataFrame | None = None,
     max_snap_m: float = 500.0,
+    basemap: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """Draw a run on an interactive map.
 
@@ -118,6 +123,9 @@ def build_map(
         Precomputed :func:`service_areas` (row order of ``stations``/``hospitals``).
     max_snap_m
         Snapping limit for the service areas, metres.
+    basemap
+        The extract's own base map (:func:`geo_planner.basemap.build_basemap`), drawn under
+        everything; on at first with ``tiles = "none"``, a layer to switch on under other tiles.
 
     Returns
     -------
@@ -134,7 +142,10 @@ def build_map(
         raise ValueError(f"unknown role {role!r}; use one of {', '.join(map(repr, ROLES))}")
     c = _new_canvas(settings, role)
     c.branch_limit_min = thresholds.branch_limit()
-    add_members(c, members, settings)
+    c.city = members is not None and len(members) > settings.max_member_points
+    add_basemap(c, basemap, show=settings.tiles == "none")
+    c.has_base = basemap is not None and not basemap.empty
+    add_members(c, members, settings, station_walk_min=thresholds.station_walk_min)
     add_branches(c, branches, members)
     add_facilities(c, STATIONS, stations, members, limit=thresholds.station_walk_min, net=walk,
                    given=station_areas, max_snap_m=max_snap_m)
@@ -149,6 +160,7 @@ def _new_canvas(settings: MapSettings, role: Role) -> Canvas:
     """Start an empty map with a metric scale bar, the base tiles and only Leaflet's own files."""
     m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, zoom_start=12, location=[30.0, 115.0])
     m.add_child(MetricScale())
+    m.add_child(BadgeEngine())  # before every badge layer: they register with it
     m.options["max_zoom"] = 18  # marker clusters need it even without a tile layer
     # only Leaflet itself: no jQuery/Bootstrap/font icons (markers are inline DivIcons), so
     # the page needs fewer downloads and can be made fully offline (save_map(assets_dir=…))
@@ -171,13 +183,23 @@ def _finish(
     if coverage_by_area is not None and len(coverage_by_area):
         extra = coverage_panel(coverage_by_area, c.lang, role, L["coverage"])
     if settings.tiles == "none":
-        c.notes.append(L["no_tiles"])
+        c.notes.append(L["no_tiles"] if c.has_base else L["no_base"])
     c.notes.append(L["osm_note"])
     root = c.m.get_root()
     root.add_child(Html(legend_html(L["legend"], c.legend, c.notes, extra)))
-    if title:
-        root.add_child(Html(title_html(title)))
+    root.add_child(Html(title_html(map_title(title, c.lang))))
     root.header.add_child(folium.Element(PAGE_STYLE), name="gp_style")
+
+
+def map_title(title: str, lang: str) -> str:
+    """The map's title: the scenario's (or run's) name; a name left at its default reads as the map's subject.
+
+    ``"scenario"`` is the default name of a scenario file without one: never shown as a title.
+    """
+    name = (title or "").strip()
+    if not name or name.lower() in ("scenario", "run"):
+        return LABELS["en" if lang == "en" else "zh"]["default_title"]
+    return name
 
 
 def _focus_bounds(

@@ -39,6 +39,12 @@ class Canvas:
         Display coordinates of everything drawn, for the first view.
     branch_limit_min
         The own-branch search cut-off of the run (a member beyond it reads ``> 120``).
+    has_base
+        Whether the extract's own base map is drawn.
+    city
+        More members than ``MapSettings.max_member_points``: the first view shows the coverage
+        picture (members as a grid coloured by coverage, stations, recommendations), the other
+        layers start switched off.
     """
 
     m: folium.Map
@@ -50,6 +56,8 @@ class Canvas:
     bounds_lon: list[FloatArray] = field(default_factory=list)
     bounds_lat: list[FloatArray] = field(default_factory=list)
     branch_limit_min: float | None = None
+    has_base: bool = False
+    city: bool = False
 
     @property
     def labels(self) -> dict[str, str]:

@@ -200,12 +200,15 @@ class MetricScale(MacroElement):
         self._name = "MetricScale"
 
 class Markers(MacroElement):
-    """Badge markers with popups and tooltips from one JSON array.
+    """Badge markers with popups and tooltips from one JSON array, placed by the badge engine.
 
     Every text reaches the page as script-safe JSON (:func:`script_json`; never inside a
     JavaScript template literal, where ``${…}`` in a planner's data would run, as folium's
     ``Popup``/``Tooltip`` do), and popups/tooltips are HTML-escaped in Python.
-    Rows: ``[lat, lon, icon_html, popup_html, tooltip_html, size]``.
+    Rows: ``[lat, lon, icon_html, popup_html, tooltip_html, size]``.  The markers are not
+    added to the parent layer itself: :class:`~.badges.BadgeEngine` (``window.gpBadges``)
+    shows them while the parent layer is on, joined where they would overlap (``label`` and
+    ``color`` name and colour such a joined badge; a smaller ``priority`` is placed first).
     """
 
     _template = Template(
@@ -214,6 +217,7 @@ class Markers(MacroElement):
         (function () {
             var data = {{ this.data_json }};
             var parent = {{ this._parent.get_name() }};
+            var markers = new Array(data.length);
             for (var i = 0; i < data.length; i++) {
                 var r = data[i];
                 var icon = L.divIcon({html: r[2], className: 'gp-icon', iconSize: [r[5], r[5]],
@@ -221,16 +225,25 @@ class Markers(MacroElement):
                 var m = L.marker([r[0], r[1]], {icon: icon});
                 if (r[3]) { m.bindPopup(r[3], {maxWidth: {{ this.max_width }}}); }
                 if (r[4]) { m.bindTooltip(r[4]); }
-                m.addTo(parent);
+                markers[i] = m;
+            }
+            var map = {{ this._parent._parent.get_name() }};
+            if (window.gpBadges) {
+                window.gpBadges.register(map, parent, markers, {{ this.opts_json }});
+            } else {
+                markers.forEach(function (m) { m.addTo(parent); });
             }
         })();
         {% endmacro %}
         """
     )
 
-    def __init__(self, data: list[list[Any]], max_width: int = 360) -> None:
+    def __init__(
+        self, data: list[list[Any]], max_width: int = 360, *, label: str = "", color: str = "#555555",
+        priority: int = 5,
+    ) -> None:
         super().__init__()
         self._name = "Markers"
         self.data_json = script_json(data)
         self.max_width = int(max_width)
-
+        self.opts_json = script_json({"label": label, "color": color, "priority": int(priority)})

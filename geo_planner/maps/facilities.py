@@ -81,7 +81,7 @@ def add_branches(c: Canvas, branches: pd.DataFrame | None, members: pd.DataFrame
     colors = [col if pd.notna(s) else BRANCH_COLOR for col, s in zip(colors, share, strict=True)]
     counts = _branch_counts(br, members)
     x, y = c.disp.xy(b_lon[b_ok], b_lat[b_ok])
-    group = folium.FeatureGroup(name=L["branches"], show=True)
+    group = folium.FeatureGroup(name=L["branches"], show=not c.city)
     names = _str_col(br, "name")
     ids = _str_col(br, "id")
     places = _str_col(br, "meeting_place")
@@ -92,7 +92,7 @@ def add_branches(c: Canvas, branches: pd.DataFrame | None, members: pd.DataFrame
         rows = _branch_rows(c, ids.iloc[i], places.iloc[i], notes.iloc[i], counts, share, i)
         data.append([float(y[i]), float(x[i]), icon_html(L["glyph_branch"], colors[i], 20, "3px"),
                      popup_html(html_text(label), rows), html.escape(label), 20])
-    group.add_child(Markers(data))
+    group.add_child(Markers(data, label=L["branches"], color=BRANCH_COLOR, priority=3))
     group.add_to(c.m)
     c.extend(x, y)
     if share.notna().any():
@@ -185,7 +185,7 @@ def add_facilities(
     L = c.labels
     area_name = L[style.areas_key].format(t=limit)
     if areas is not None and len(areas) == len(fac):
-        group = folium.FeatureGroup(name=area_name, show=True)
+        group = folium.FeatureGroup(name=area_name, show=not c.city)
         _area_layer(areas, names, limit, L[style.tip_key], style, c.disp, group)
         group.add_to(c.m)
         c.legend.append((swatch_area(style.color, style.area_opacity), area_name))
@@ -209,6 +209,7 @@ def _facility_markers(
     L = c.labels
     group = folium.FeatureGroup(name=L[style.key], show=True)
     glyph = L[style.glyph_key]
+    priority = 1 if style.key == "stations" else 2
     ids = _str_col(fac, "id")
     extra = _str_col(fac, style.extra_col)
     shape = "50%" if style.round_badge else "4px"
@@ -223,7 +224,7 @@ def _facility_markers(
             rows.append((L["reach"].format(t=limit), shown_text))
         data.append([float(y[i]), float(x[i]), icon_html(glyph, style.color, 22, shape),
                      popup_html(html_text(names.iloc[i]), rows), html.escape(names.iloc[i]), 22])
-    group.add_child(Markers(data))
+    group.add_child(Markers(data, label=L[style.key], color=style.color, priority=priority))
     group.add_to(c.m)
     c.extend(x, y)
     c.legend.append((swatch_icon(glyph, style.color, round_=style.round_badge), L[style.key]))
@@ -287,10 +288,9 @@ def add_recommendations(
         return
     recs = recs.loc[r_ok]
     x, y = c.disp.xy(r_lon[r_ok], r_lat[r_ok])
-    group = folium.FeatureGroup(name=c.labels["recommendations"], show=True)
     kinds = _str_col(recs, "kind")
     sep = "：" if c.lang == "zh" else ": "
-    data = []
+    rows: dict[str, list[list[object]]] = {}
     for i in range(len(recs)):
         row = recs.iloc[i]
         kind = kinds.iloc[i]
@@ -299,14 +299,19 @@ def add_recommendations(
         icon = icon_html(KIND_GLYPH[c.lang].get(kind, "?"), color, 24, "6px")
         name = row.get("name", "")
         tip = label + (sep + str(name) if isinstance(name, str) and name else "")
-        data.append([float(y[i]), float(x[i]), icon, _rec_popup(c, row, label), html.escape(tip), 24])
-    group.add_child(Markers(data, max_width=400))
-    group.add_to(c.m)
+        rows.setdefault(kind, []).append(
+            [float(y[i]), float(x[i]), icon, _rec_popup(c, row, label), html.escape(tip), 24])
+    # one layer per kind, so a planner can filter them; one badge engine places them all
+    for kind, data in rows.items():
+        label = kind_label(kind, c.lang)
+        color = KIND_COLORS.get(kind, UNKNOWN_KIND_COLOR)
+        count = f"（{len(data)}）" if c.lang == "zh" else f" ({len(data)})"
+        group = folium.FeatureGroup(name=f"{c.labels['recommendations']}{sep}{label}{count}", show=True)
+        group.add_child(Markers(data, max_width=400, label=label, color=color, priority=0))
+        group.add_to(c.m)
+        swatch = swatch_icon(KIND_GLYPH[c.lang].get(kind, "?"), color, round_=False)
+        c.legend.append((swatch, label))
     c.extend(x, y)
-    for kind in dict.fromkeys(kinds.tolist()):
-        swatch = swatch_icon(KIND_GLYPH[c.lang].get(kind, "?"), KIND_COLORS.get(kind, UNKNOWN_KIND_COLOR),
-                             round_=False)
-        c.legend.append((swatch, kind_label(kind, c.lang)))
 
 
 def _rec_popup(c: Canvas, row: pd.Series, kind_text: str) -> str:

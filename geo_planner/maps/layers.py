@@ -30,7 +30,7 @@ from .canvas import Canvas
 from .elements import Display, PointLayer, html_minutes, html_text, ramp
 from .labels import reason_label
 from .legend import swatch_dot, swatch_ramp
-from .style import GRID_COLORS, MEMBER_COLOR, OTHER_REASON_COLOR, REASON_COLORS
+from .style import COVERAGE_COLORS, GRID_COLORS, MEMBER_COLOR, OTHER_REASON_COLOR, REASON_COLORS
 
 __all__ = ["LARGE_CELL_M", "MIN_CELL_MEMBERS", "add_members", "grid_counts"]
 
@@ -93,8 +93,14 @@ def grid_counts(
     return df[kept].reset_index(drop=True), int(df.loc[~kept, "count"].sum())
 
 
-def add_members(c: Canvas, members: pd.DataFrame | None, settings: MapSettings) -> None:
-    """Draw the members as a viewer or a planner may see them (see the module docstring)."""
+def add_members(
+    c: Canvas, members: pd.DataFrame | None, settings: MapSettings, *, station_walk_min: float = 15.0
+) -> None:
+    """Draw the members as a viewer or a planner may see them (see the module docstring).
+
+    A planner also gets the coverage picture: members on :data:`LARGE_CELL_M` cells coloured by
+    the share within ``station_walk_min`` minutes' walk of a station (on at first in a city).
+    """
     m_lon, m_lat, m_ok = _lonlat(members)
     if members is None or not m_ok.any():
         return
@@ -105,6 +111,7 @@ def add_members(c: Canvas, members: pd.DataFrame | None, settings: MapSettings) 
         return
     dx, dy = c.disp.xy(lon, lat)
     c.extend(dx, dy)
+    _coverage_grid(c, mem, lon, lat, station_walk_min)
     if len(mem) > settings.max_member_points:
         heat = _large_grid(c, lon, lat, settings.max_member_points)
     else:
@@ -132,7 +139,7 @@ def _large_grid(c: Canvas, lon: FloatArray, lat: FloatArray, max_points: int) ->
     """Many members for a planner: counts on :data:`LARGE_CELL_M` cells; returns heat-map rows."""
     L = c.labels
     cells, _ = grid_counts(lon, lat, cell_m=LARGE_CELL_M)
-    group = folium.FeatureGroup(name=L["members_large"], show=True)
+    group = folium.FeatureGroup(name=L["members_large"], show=not c.city)
     _grid_layer(cells, c.disp, L["members_large"], L["cell_tip"], group)
     group.add_to(c.m)
     c.legend.append((_count_ramp(cells), L["cell"]))
@@ -140,6 +147,40 @@ def _large_grid(c: Canvas, lon: FloatArray, lat: FloatArray, max_points: int) ->
     cx, cy = c.disp.xy(cells["lon"], cells["lat"])
     heat: list[list[float]] = np.c_[cy, cx, cells["count"].to_numpy(dtype=float)].tolist()
     return heat
+
+
+def _coverage_grid(c: Canvas, mem: pd.DataFrame, lon: FloatArray, lat: FloatArray, limit: float) -> None:
+    """Members on :data:`LARGE_CELL_M` cells coloured by the share covered by a station (planners)."""
+    if "covered_station" not in mem.columns:
+        return
+    L = c.labels
+    covered = mem["covered_station"].fillna(False).astype(bool).to_numpy()
+    cells, _ = grid_counts(lon, lat, cell_m=LARGE_CELL_M)
+    hit, _ = grid_counts(lon[covered], lat[covered], cell_m=LARGE_CELL_M)
+    key = ["west", "south"]
+    cells = cells.merge(hit[[*key, "count"]].rename(columns={"count": "covered"}), on=key, how="left")
+    cells["covered"] = cells["covered"].fillna(0).astype(int)
+    share = cells["covered"] / cells["count"]
+    name = L["coverage_grid"].format(t=limit)
+    group = folium.FeatureGroup(name=name, show=c.city)
+    boxes = np.asarray(shapely.box(cells["west"], cells["south"], cells["east"], cells["north"]))
+    boxes = c.disp.geoms(boxes)
+    gdf = gpd.GeoDataFrame(
+        {"label": [L["coverage_tip"].format(n=int(n), p=f"{p * 100:.0f}%", t=limit)
+                   for n, p in zip(cells["count"], share, strict=True)],
+         "color": ramp(COVERAGE_COLORS, share, 0.0, 1.0),
+         "opacity": np.round(0.35 + 0.45 * np.minimum(1.0, np.log1p(cells["count"]) / np.log1p(50)), 2)},
+        geometry=list(boxes), crs="EPSG:4326",
+    )
+    folium.GeoJson(
+        gdf, name=name,
+        style_function=lambda f: {"color": f["properties"]["color"], "weight": 0.3,
+                                  "fillColor": f["properties"]["color"],
+                                  "fillOpacity": f["properties"]["opacity"]},
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+    ).add_to(group)
+    group.add_to(c.m)
+    c.legend.append((swatch_ramp(COVERAGE_COLORS, "0%", "100%"), L["coverage_share"]))
 
 
 def _member_points(c: Canvas, mem: pd.DataFrame, dx: FloatArray, dy: FloatArray) -> list[list[float]]:
@@ -251,7 +292,7 @@ def _dispersed_layer(
     data = [[float(y), float(x), i, v] for x, y, i, v in rows]
     colors = [REASON_COLORS.get(code, OTHER_REASON_COLOR) for code in palette]
     PointLayer(data, labels=labels, colors=colors, name=L["dispersed"], radius=6,
-               cluster=len(data) > settings.max_member_points).add_to(c.m)
+               cluster=len(data) > settings.max_member_points, show=not c.city).add_to(c.m)
     for code in palette:
         if (codes == code).any():
             label = L["other_reason"] if code == "other" else reason_label(code, c.lang)

@@ -25,3 +25,5 @@ BRANCH_COLOR: Final[str] = "#607d8b"
 SHARE_COLORS: Final[tuple[str, str, str]] = ("#1a9850", "#fdae61", "#d73027")
 #: Ramp of grid-cell member counts, fewest → most.
 GRID_COLORS: Final[tuple[str, str, str]] = ("#ffffb2", "#fd8d3c", "#bd0026")
+#: Ramp of a grid cell's share of members within walking reach of a station, 0 % → 100 %.
+COVERAGE_COLORS: Final[tuple[str, str, str]] = ("#d7191c", "#fdae61", "#1a9641")

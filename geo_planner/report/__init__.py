@@ -70,6 +70,12 @@ def render_report(result: RunResult) -> str:
     parts += sections.recommendations(result)
     if result.decision is not None:
         parts += [*sections.sensitivity(ch, result), *sections.phased_plan(ch, result)]
+    if ch.font is None:
+        log.warning("no CJK font on this machine: the report's charts are labelled in English")
+        parts.append('<p class="note">' + tr(
+            "本机未安装中文字体（如 fonts-noto-cjk），图表标注为英文、分区以编号代替名称。",
+            "No CJK font is installed on this machine (e.g. fonts-noto-cjk): chart labels are in English "
+            "and areas are numbered instead of named.") + "</p>")
     source = tr("数据来源：OpenStreetMap 路网（© OpenStreetMap contributors, ODbL）；各模型由 HiGHS 求解。",
                 "Roads: © OpenStreetMap contributors (ODbL); models solved with HiGHS.")
     parts.append(f'<p class="note">{source}</p>')

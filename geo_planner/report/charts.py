@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -22,7 +24,9 @@ from ..vocab import REASON_LABELS
 if TYPE_CHECKING:
     from ..pipeline import RunResult
 
-__all__ = ["MODEL_NAMES", "SMALL_CELL", "Charts", "shown_areas"]
+__all__ = ["MODEL_NAMES", "SMALL_CELL", "Charts", "cjk_font_files", "shown_areas"]
+
+log = logging.getLogger(__name__)
 
 #: Grid cells and areas with fewer members than this are not drawn (the viewer rule of the maps).
 SMALL_CELL: Final[int] = MIN_GROUP
@@ -39,15 +43,53 @@ REASONS: Final[dict[str, tuple[str, str]]] = {
                      ("far", "far from the branch"))
 }
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
-              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC")
+              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC",
+              "Noto Sans CJK TC", "Noto Sans CJK KR", "Noto Sans CJK HK", "Source Han Serif SC",
+              "AR PL UMing CN", "AR PL UKai CN", "Droid Sans Fallback")
+#: Folders of system and user fonts (Linux, macOS, Windows) searched for CJK font files.
+FONT_DIRS: Final = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts",
+                    "/System/Library/Fonts", "/Library/Fonts", "C:/Windows/Fonts")
+#: File names of CJK fonts (lower case, glob patterns).
+_CJK_FILES: Final = ("*notosanscjk*", "*notoserifcjk*", "*sourcehansans*", "*sourcehanserif*", "wqy-*",
+                     "simhei*", "simsun*", "msyh*", "pingfang*", "uming*", "ukai*", "droidsansfallback*")
+
+
+def cjk_font_files(dirs: tuple[str, ...] = FONT_DIRS) -> list[Path]:
+    """CJK font files installed on this machine (``.ttf``/``.otf``/``.ttc``), sans before serif."""
+    import fnmatch
+
+    found: list[Path] = []
+    for folder in dirs:
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            continue
+        for path in root.rglob("*"):
+            name = path.name.lower()
+            font_file = path.suffix.lower() in (".ttf", ".otf", ".ttc")
+            if font_file and any(fnmatch.fnmatch(name, p) for p in _CJK_FILES):
+                found.append(path)
+    return sorted(found, key=lambda p: ("serif" in p.name.lower(), "bold" in p.name.lower(), str(p)))
 
 
 def _cjk_font() -> str | None:
+    """A CJK font family matplotlib can draw with, registered from the files themselves.
+
+    matplotlib's font list is a cache built the first time it ran: a machine whose fonts were
+    installed later (a container image, a server) has a cache without them. So the files found
+    by :func:`cjk_font_files` are registered with ``font_manager.fontManager.addfont`` (in this
+    process only; the cache on disk is left alone), then the first known family is used.
+    """
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
+    if not any(n in names for n in _CJK_FONTS):
+        for path in cjk_font_files():
+            try:
+                font_manager.fontManager.addfont(str(path))
+            except (OSError, RuntimeError, ValueError) as exc:  # an unreadable file: try the next one
+                log.debug("font %s not registered: %s", path, exc)
+        names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in _CJK_FONTS if n in names), None)
-
 
 
 class Charts:
@@ -212,7 +254,7 @@ def chart_phases(ch: Charts, phased: pd.DataFrame, base_share: float) -> str:
 
 
 def chart_map(ch: Charts, result: RunResult) -> str:
-    """Draw the layers as a static picture: roads, member counts on 500 m cells, stations, new sites.
+    """Draw the layers as a static picture: the base map, member counts on 500 m cells, stations, new sites.
 
     Members living in another city (``remote``) are left out, so the picture shows the city.
     """
@@ -238,11 +280,20 @@ def chart_map(ch: Charts, result: RunResult) -> str:
     aspect = (y1 - y0) / max((x1 - x0) * k, 1e-9)
     fig = ch.figure(7.0, float(np.clip(7.0 * aspect, 3.5, 9.0)))
     ax = fig.add_subplot(1, 1, 1)
-    u, v = walk.edge_u, walk.edge_v
-    ex, ey = np.c_[walk.node_lon[u], walk.node_lon[v]], np.c_[walk.node_lat[u], walk.node_lat[v]]
-    inside = ((ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)).any(axis=1)
-    segs = np.stack([np.c_[ex[inside, 0], ey[inside, 0]], np.c_[ex[inside, 1], ey[inside, 1]]], axis=1)
-    ax.add_collection(LineCollection(segs, colors="#bbbbbb", linewidths=0.4, zorder=1))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect(1 / k)
+    base = _run_basemap(result)
+    if base is not None and len(base):
+        from .basemap import draw_basemap
+
+        draw_basemap(ax, base, (x0, x1, y0, y1), labels=ch.font is not None)
+    else:  # a run from before base maps: the walking network's lines
+        u, v = walk.edge_u, walk.edge_v
+        ex, ey = np.c_[walk.node_lon[u], walk.node_lon[v]], np.c_[walk.node_lat[u], walk.node_lat[v]]
+        inside = ((ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)).any(axis=1)
+        segs = np.stack([np.c_[ex[inside, 0], ey[inside, 0]], np.c_[ex[inside, 1], ey[inside, 1]]], axis=1)
+        ax.add_collection(LineCollection(segs, colors="#bbbbbb", linewidths=0.4, zorder=1))
     _draw_member_cells(ch, fig, ax, lon[ok], lat[ok], k)
     st = result.stations
     ax.scatter(st["lon"], st["lat"], marker="o", s=46, c="#2166ac", edgecolors="white", zorder=3,
@@ -255,6 +306,15 @@ def chart_map(ch: Charts, result: RunResult) -> str:
     ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
     ax.set_title("© OpenStreetMap contributors (ODbL)", fontsize=7, loc="right")
     return ch.png(fig)
+
+
+def _run_basemap(result: RunResult) -> Any:
+    """The run's base map (``basemap.geojson`` in its folder), or ``None`` when it has none."""
+    from ..basemap import read_basemap
+    from ..outputs import BASEMAP_FILE
+
+    path = result.out_dir / BASEMAP_FILE
+    return read_basemap(path) if path.is_file() else None
 
 
 def _draw_member_cells(ch: Charts, fig: Any, ax: Any, lon: np.ndarray, lat: np.ndarray, k: float) -> None:
@@ -271,7 +331,7 @@ def _draw_member_cells(ch: Charts, fig: Any, ax: Any, lon: np.ndarray, lat: np.n
     cells, n = np.unique(np.c_[gx, gy], axis=0, return_counts=True)
     big = n >= SMALL_CELL
     sc = ax.scatter((cells[big, 0] + 0.5) * cx, (cells[big, 1] + 0.5) * cy, s=90, c=n[big], cmap="YlOrRd",
-                    marker="s", alpha=0.75, zorder=2, edgecolors="none")
+                    marker="s", alpha=0.6, zorder=2, edgecolors="none")
     if big.any():
         fig.colorbar(sc, ax=ax, shrink=0.6, label=ch.label(f"每{VIEWER_CELL_M:g}米网格人数",
                                                            f"members per {VIEWER_CELL_M:g} m cell"))
