@@ -30,6 +30,8 @@ from .coverage import fill_admin_units, member_coverage, summarize_by_area, summ
 from .dispersion import branch_dispersion, classify_members
 from .errors import InputError
 from .export import export_table
+from .functions import FUNCTIONS_COLUMN, function_counts, function_coverage, functions_text, served_from_text
+from .functions import station_functions as kinds_to_functions
 from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
 from .io import LayerResult, load_layer
 from .maps import build_map, save_map
@@ -269,6 +271,7 @@ class _State:
     decision: DecisionResult | None = None
     map_files: list[Path] = field(default_factory=list)
     exports: dict[str, Path] = field(default_factory=dict)
+    unknown_kinds: int = 0
 
 
 def _stage_load(st: _State) -> None:
@@ -302,9 +305,17 @@ def _stage_travel(st: _State) -> None:
     imprecise = ~precise & members["lon"].notna().to_numpy() & members["lat"].notna().to_numpy()
     timed = members.copy()
     timed.loc[imprecise, ["lon", "lat"]] = np.nan
+    # what each station is for (四就近): its kind through [functions]; unknown kinds warned, counted as activity
+    stations = st.frames["stations"]
+    served, warn = kinds_to_functions(stations, st.scenario.functions,
+                                      file=str(st.layers["stations"].info.get("file", "")))
+    st.rejections.append(warn)
+    st.unknown_kinds = len(warn)
+    st.frames["stations"] = stations.assign(**{FUNCTIONS_COLUMN: functions_text(served).to_numpy()})
     times = member_travel_table(
         st.walk, st.drive, timed, st.frames["branches"], st.frames["stations"], st.frames.get("hospitals"),
         max_snap_m=st.scenario.network.max_snap_m, branch_limit_min=st.scenario.thresholds.branch_limit(),
+        station_functions=served,
     )
     for col in [c for c in times.columns if c.endswith("_status")]:
         times.loc[imprecise, col] = IMPRECISE_STATUS
@@ -315,7 +326,8 @@ def _stage_coverage(st: _State) -> None:
     """Admin units, coverage flags, and the summaries by area and by branch."""
     members = st.members
     members[["township", "community", "area_source"]] = fill_admin_units(members, st.gaz)
-    members = pd.concat([members, member_coverage(members, st.scenario.thresholds)], axis=1)
+    members = pd.concat([members, member_coverage(members, st.scenario.thresholds),
+                         function_coverage(members, st.scenario.thresholds)], axis=1)
     st.by_area = summarize_by_area(members)
     st.by_branch = summarize_by_branch(members, st.frames["branches"])
     st.members = members
@@ -443,6 +455,8 @@ def _result(st: _State) -> RunResult:
                 "siting_time_limit_s": float(sc.siting.time_limit_s),
                 "models_stopped": sorted(stopped_models(st.siting_summary, st.organisation))},  # p-center too
     )
+    served = served_from_text(st.frames["stations"][FUNCTIONS_COLUMN])
+    result.counts["coverage"] = {"functions": function_counts(st.members, served, sc.thresholds, st.unknown_kinds)}
     if st.decision is not None:
         result.counts["decision"] = {k: v for k, v in st.decision.summary.items() if k != "p_center"}
     result.files.update({k: str(v) for k, v in st.exports.items()})

@@ -1,0 +1,192 @@
+"""四就近 by function: the kind → function mapping, per-function times and coverage (planted answers)."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_planner.coverage import member_coverage, summarize_by_area
+from geo_planner.errors import ScenarioError
+from geo_planner.functions import function_coverage, kind_functions, station_functions
+from geo_planner.settings import Thresholds, scenario_from_dict
+from geo_planner.travel import member_travel_table, node_minutes_from
+from geo_planner.vocab import DEFAULT_FUNCTION_KINDS
+
+from .conftest import DEMO, GUIXI
+from .nxref import split_graph
+
+
+def _scenario(**extra):
+    base = {"network": {"osm": [str(GUIXI)]},
+            "inputs": {"members": "m.csv", "branches": "b.csv", "stations": "s.csv"}}
+    return scenario_from_dict({**base, **extra})
+
+
+def test_default_mapping_by_kind_word():
+    kinds = _scenario().functions
+    assert kind_functions("桑榆红驿站", kinds) == ("activity",)
+    assert kind_functions("贵溪市老年大学", kinds) == ("study",)
+    assert kind_functions("老干部活动中心", kinds) == ("activity",)
+    assert kind_functions("社区养老服务站", kinds) == ("service",)
+    # the longest word wins: a 志愿服务站 is for contributing, not a 服务站 of any kind
+    assert kind_functions("志愿服务站", kinds) == ("contribution",)
+    assert kind_functions("棋牌室", kinds) is None and kind_functions("", kinds) is None
+    assert set(DEFAULT_FUNCTION_KINDS) >= {"老年大学", "教学点", "党校", "驿站", "老党员之家", "日间照料中心", "实践基地"}
+
+
+def test_scenario_mapping_adds_to_defaults_and_thresholds_default_to_station():
+    sc = _scenario(functions={"老干部活动中心": ["activity", "study"], "书画院": "study"},
+                   thresholds={"station_walk_min": 12, "functions": {"study": 20}})
+    assert kind_functions("贵溪市老干部活动中心", sc.functions) == ("study", "activity")  # a place serving two
+    assert kind_functions("书画院", sc.functions) == ("study",)
+    assert kind_functions("枫叶驿站", sc.functions) == ("activity",)  # defaults kept
+    t = sc.thresholds
+    assert (t.function_walk_min("study"), t.function_walk_min("activity"), t.function_walk_min("service")) == (
+        20.0, 12.0, 12.0)
+    with pytest.raises(ScenarioError, match="functions"):
+        _scenario(functions={"驿站": ["dancing"]})
+    with pytest.raises(ScenarioError, match="thresholds"):
+        _scenario(thresholds={"functions": {"study": -1}})
+
+
+def test_unknown_kind_is_warned_and_counts_as_activity():
+    st = pd.DataFrame({"id": ["S1", "S2", "S3"], "kind": ["老年大学", "棋牌室", ""], "source_row": [2, 3, 4]})
+    served, warn = station_functions(st, _scenario().functions, file="stations.xlsx")
+    assert served.loc[0, "study"] and not served.loc[0, "activity"]
+    assert served.loc[1, "activity"] and served.loc[2, "activity"]
+    assert not served[["service", "contribution"]].to_numpy().any()
+    assert warn[["file", "row", "field", "value", "action"]].values.tolist() == [
+        ["stations.xlsx", 3, "kind", "棋牌室", "warning"], ["stations.xlsx", 4, "kind", "", "warning"]]
+    assert "counted as activity" in warn["reason"].iloc[0]
+
+
+def _nodes_of(net, extract):
+    ex = net.extracts[extract]
+    return np.unique(np.r_[net.edge_u[ex.edge_start:ex.edge_stop], net.edge_v[ex.edge_start:ex.edge_stop]])
+
+
+def _planted(net, extract, seed):
+    """Three places far apart: an activity station A, a study place B and a place C serving both."""
+    rng = np.random.default_rng(seed)
+    nodes = _nodes_of(net, extract)
+    lon, lat = net.node_lon, net.node_lat
+
+    def minutes_from(n):
+        return node_minutes_from(net, net.snap(lon[[n]], lat[[n]]), direction="from")[0]
+
+    for _ in range(50):
+        a = int(rng.choice(nodes))
+        ta = minutes_from(a)
+        far = nodes[(ta[nodes] > 40) & np.isfinite(ta[nodes])]
+        if far.size < 20:
+            continue
+        b = int(rng.choice(far))
+        tb = minutes_from(b)
+        both = far[(tb[far] > 40) & np.isfinite(tb[far])]
+        if both.size:
+            return a, b, int(rng.choice(both))
+    raise AssertionError("no three nodes 40 minutes apart")
+
+
+@pytest.mark.parametrize("extract,seed", [(0, 11), (1, 12)])  # 贵溪, 南京
+def test_planted_functions_and_independent_dijkstra(walk_net, extract, seed):
+    net = walk_net
+    a, b, c = _planted(net, extract, seed)
+    lon, lat = net.node_lon, net.node_lat
+    stations = pd.DataFrame({"id": ["A", "B", "C"], "name": ["桑榆红驿站", "老年大学分校", "活动中心"],
+                             "kind": ["桑榆红驿站", "老年大学分校", "老干部活动中心"],
+                             "lon": lon[[a, b, c]], "lat": lat[[a, b, c]], "source_row": [2, 3, 4]})
+    sc = _scenario(functions={"老干部活动中心": ["activity", "study"]})
+    served, warn = station_functions(stations, sc.functions)
+    assert warn.empty and served["study"].tolist() == [False, True, True]
+    # planted members a few metres from each place, plus seeded random members on the extract
+    rng = np.random.default_rng(seed)
+    w, s, e, n = net.extracts[extract].bounds_lonlat
+    k = 150
+    mlon = np.r_[lon[[a, b, c]] + 0.00005, rng.uniform(w, e, k)]
+    mlat = np.r_[lat[[a, b, c]], rng.uniform(s, n, k)]
+    members = pd.DataFrame({"id": [f"M{i}" for i in range(k + 3)], "lon": mlon, "lat": mlat, "branch_id": "X",
+                            "network_status": "ok"})
+    branches = pd.DataFrame({"id": ["X"], "lon": lon[[a]], "lat": lat[[a]]})
+    times = member_travel_table(net, None, members, branches, stations, None, max_snap_m=500,
+                                station_functions=served)
+    # a function without a place has no columns at all (no NaN columns that look like data)
+    assert {"walk_min_study", "walk_min_activity", "nearest_study_id", "nearest_activity_id"} <= set(times)
+    assert not [col for col in times if "service" in col or "contribution" in col]
+    m = pd.concat([members, times.drop(columns=["network_status"])], axis=1)
+    cov = function_coverage(m, sc.thresholds)
+    assert list(cov.columns) == ["covered_study", "covered_activity"]
+    # next to the activity station, far from study: covered for activity, not study, not 四就近
+    assert cov.loc[0, "covered_activity"] and not cov.loc[0, "covered_study"]
+    assert m.loc[0, "nearest_activity_id"] == "A" and m.loc[0, "walk_min_study"] > 40
+    assert cov.loc[1, "covered_study"] and not cov.loc[1, "covered_activity"]
+    assert cov.loc[2, "covered_study"] and cov.loc[2, "covered_activity"]
+    assert m.loc[2, "nearest_study_id"] == "C" == m.loc[2, "nearest_activity_id"]
+    # shares by area: the activity-only member is not 四就近
+    m = pd.concat([m, member_coverage(m, sc.thresholds), cov], axis=1)
+    m["township"] = ["T0", "T1", "T2"] + ["R"] * k
+    m["community"] = "c"
+    area = summarize_by_area(m).set_index(["level", "area"])
+    assert area.loc[("township", "T0"), ["share_covered_activity", "share_covered_study", "share_four_near"]].tolist() == [
+        1.0, 0.0, 0.0]
+    assert area.loc[("township", "T2"), "share_four_near"] == 1.0
+    assert "share_covered_service" not in area
+    # per-function times equal an independent networkx Dijkstra on the split graph
+    msnap = net.snap(mlon, mlat, max_snap_m=500)
+    fsnap = net.snap(stations["lon"].to_numpy(), stations["lat"].to_numpy(), max_snap_m=500)
+    G = split_graph(net, {"m": msnap, "f": fsnap}).reverse()
+    for function, places in (("study", [1, 2]), ("activity", [0, 2])):
+        ref = nx.multi_source_dijkstra_path_length(G, [("f", j) for j in places], weight="weight")
+        expected = np.array([ref.get(("m", i), np.inf) / 60 for i in range(k + 3)])
+        got = m[f"walk_min_{function}"].to_numpy(float)
+        reach = np.isfinite(expected)
+        assert reach.sum() > k // 2
+        np.testing.assert_allclose(got[reach], expected[reach], rtol=1e-9, atol=1e-6)
+        assert np.isnan(got[~reach]).all()
+    # the station columns stay: the nearest place of any function
+    np.testing.assert_allclose(m["walk_min_station"], np.fmin(m["walk_min_study"], m["walk_min_activity"]))
+
+
+def test_demo_outputs_by_function(demo_run):
+    result, m, out, _ = demo_run
+    # the demo's kinds: 老年大学 → study; 驿站, 老党员之家, 老干部活动中心 → activity; nothing else
+    stations = pd.read_csv(out / "stations.csv", encoding="utf-8-sig")
+    assert set(stations.loc[stations["kind"] == "老年大学", "functions"]) == {"study"}
+    assert set(stations.loc[stations["kind"] != "老年大学", "functions"]) == {"activity"}
+    for f in ("study", "activity"):
+        assert {f"walk_min_{f}", f"nearest_{f}_id", f"covered_{f}"} <= set(m.columns)
+        ok = m[f"walk_min_{f}"].notna()
+        thr = result.scenario.thresholds.function_walk_min(f)
+        assert (m.loc[ok, f"covered_{f}"] == (m.loc[ok, f"walk_min_{f}"] <= thr)).all()
+    assert not [c for c in m.columns if "service" in c or "contribution" in c]
+    # imprecise addresses get no time, as for stations
+    coarse = m["network_status"] == "imprecise_location"
+    assert coarse.any() and m.loc[coarse, ["walk_min_study", "walk_min_activity"]].isna().all().all()
+    ok = m["walk_min_station"].notna()
+    np.testing.assert_allclose(m.loc[ok, "walk_min_station"],
+                               np.fmin(m.loc[ok, "walk_min_study"], m.loc[ok, "walk_min_activity"]), atol=0.011)
+    counts = json.loads((out / "run.json").read_text(encoding="utf-8"))["counts"]["coverage"]["functions"]
+    precise = m[~coarse]
+    assert counts["study"]["places"] == 1 and counts["activity"]["places"] == 6
+    assert counts["service"] == {"places": 0, "threshold_min": 15.0}
+    assert counts["study"]["covered"] == int(precise["covered_study"].sum())
+    both = int((precise["covered_study"] & precise["covered_activity"]).sum())
+    assert counts["four_near"] == {"functions": ["study", "activity"], "covered": both,
+                                   "share_covered": round(both / len(precise), 4)}
+    for name in ("coverage_by_area", "coverage_by_branch"):
+        table = pd.read_csv(out / f"{name}.csv", encoding="utf-8-sig")
+        assert {"share_covered_study", "share_covered_activity", "share_four_near"} <= set(table.columns)
+        assert "share_covered_service" not in table
+        assert (table["share_four_near"].dropna() <= table["share_covered_study"].dropna() + 1e-9).all()
+    rej = pd.read_csv(out / "rejections.csv", encoding="utf-8-sig")
+    assert not (rej["field"] == "kind").any()  # every demo kind is known
+    assert (DEMO / "stations.xlsx").is_file()
+
+
+def test_thresholds_functions_default():
+    t = Thresholds()
+    assert t.function_walk_min("contribution") == t.station_walk_min == 15.0
