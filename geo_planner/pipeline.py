@@ -42,6 +42,7 @@ from .settings import Scenario
 from .siting.branches import recommend_branches
 from .siting.budget import MIN_SHARE_S, TimeBudget
 from .siting.decision import DecisionResult, add_stability, decide
+from .siting.function import siting_view
 from .siting.instance import SitingInstance, siting_instance
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
@@ -348,23 +349,26 @@ def _stage_dispersion(st: _State) -> None:
 def _stage_siting(st: _State) -> None:
     """New stations, then the organisation (joint branches, transfers …) within one time budget."""
     sc, members, prog = st.scenario, st.members, st.prog
+    # [siting] function: the station models see only that function's places, times and threshold
+    view = siting_view(members, st.frames["stations"], sc)
     st.cands = cands = station_candidates(
-        st.frames["stations"], st.gaz, st.walk, station_walk_min=sc.thresholds.station_walk_min,
+        view.stations, st.gaz, st.walk, station_walk_min=view.scenario.thresholds.station_walk_min,
         max_snap_m=sc.network.max_snap_m,
     )
     # one time limit for the stage, shared out among its models (siting/budget.py)
     budget = TimeBudget(sc.siting.time_limit_s)
     # one member × candidate matrix for the station models and the decision stage
-    st.instance = siting_instance(members, cands, st.walk, sc) if len(cands) else None
+    st.instance = siting_instance(view.members, cands, st.walk, view.scenario) if len(cands) else None
     station_recs, st.siting_summary = recommend_stations(
-        members, cands, st.walk, sc, budget=budget, reserve=ORGANISATION_WEIGHT,
+        view.members, cands, st.walk, view.scenario, budget=budget, reserve=ORGANISATION_WEIGHT,
         progress=lambda text, f: prog.step("siting", text, 0.6 * f),
         cost=st.instance.cost if st.instance is not None else None,
     )
-    # meeting places for joint branches: existing stations first, then OSM host places
-    sites = cands[cands["source"] != "network_node"].assign(
-        kind=lambda d: np.where(d["existing"], "station", "candidate")
-    )
+    station_recs = view.label(station_recs)
+    if view.function is not None and st.siting_summary:
+        st.siting_summary["function"] = view.function
+    # meeting places for joint branches: existing stations first (of every function), then OSM host places
+    sites = view.branch_sites(cands)
     # an imprecise address (a township/county centre) never becomes a meeting point or a walk
     coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
     org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
@@ -392,7 +396,8 @@ def _stage_decision(st: _State) -> None:
     inst, st.instance = st.instance, None  # not kept past this stage (its cost matrix is the largest array)
     if not summary:
         return
-    st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary, instance=inst)
+    view = siting_view(st.members, st.frames["stations"], st.scenario)  # [siting] function, as the models saw it
+    st.decision = decision = decide(view.members, st.cands, st.walk, view.scenario, summary, instance=inst)
     for model, fig in decision.equity.items():
         if isinstance(summary.get(model), dict):
             summary[model]["equity"] = fig
