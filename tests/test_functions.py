@@ -190,3 +190,44 @@ def test_demo_outputs_by_function(demo_run):
 def test_thresholds_functions_default():
     t = Thresholds()
     assert t.function_walk_min("contribution") == t.station_walk_min == 15.0
+
+
+@pytest.mark.parametrize("extract", [0, 1])  # 贵溪, 南京
+def test_point_index_per_function_equals_full_computation(walk_net, extract, tmp_path):
+    from geo_planner.coverage import point_coverage
+    from geo_planner.functions import functions_text
+    from geo_planner.pointindex import build_point_index, load_point_index, save_point_index
+
+    rng = np.random.default_rng(40 + extract)
+    w, s, e, n = walk_net.extracts[extract].bounds_lonlat
+    k = 12
+    kinds = rng.choice(["老年大学", "桑榆红驿站", "老干部活动中心"], k)
+    stations = pd.DataFrame({"id": [f"S{i}" for i in range(k)], "name": [f"场所{i}" for i in range(k)],
+                             "kind": kinds, "lon": rng.uniform(w, e, k), "lat": rng.uniform(s, n, k)})
+    sc = _scenario(functions={"老干部活动中心": ["activity", "study"]},
+                   thresholds={"station_walk_min": 15, "functions": {"study": 25}})
+    served, _ = station_functions(stations, sc.functions)
+    stations["functions"] = functions_text(served).to_numpy()
+    branches = stations.iloc[:1][["id", "name", "lon", "lat"]]
+    index = build_point_index(walk_net, None, stations=stations, branches=branches, hospitals=None,
+                              thresholds=sc.thresholds, max_snap_m=500)
+    index = load_point_index(save_point_index(index, tmp_path / "point_index.npz"))
+    assert set(index.layers) == {"stations", "branches", "study", "activity"}  # no layer for a function without places
+    listed = 0
+    for lon, lat in np.c_[rng.uniform(w, e, 40), rng.uniform(s, n, 40)]:
+        got = index.query(walk_net, None, float(lon), float(lat))
+        assert set(got["functions"]) == {"study", "activity"}
+        for f in ("study", "activity"):
+            thr = sc.thresholds.function_walk_min(f)
+            sub = stations[served[f].to_numpy()]
+            ref = point_coverage(walk_net, None, float(lon), float(lat), stations=sub, branches=branches,
+                                 hospitals=None, thresholds=Thresholds(station_walk_min=thr), max_snap_m=500)
+            a = {p["id"]: p["minutes"] for p in got["functions"][f]["places"]}
+            b = {p["id"]: p["minutes"] for p in ref["stations"]}
+            assert a.keys() == b.keys() and all(a[i] == pytest.approx(b[i], abs=0.011) for i in a)
+            assert got["functions"][f]["threshold_min"] == thr
+            near = ref["nearest_station_min"]
+            assert (got["functions"][f]["nearest_min"] is None) if near is None else (
+                got["functions"][f]["nearest_min"] == pytest.approx(near, abs=0.011))
+            listed += len(a)
+    assert listed > 10
