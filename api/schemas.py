@@ -10,6 +10,7 @@ from geo_planner.settings import (
     BranchSettings,
     CRSName,
     DispersionSettings,
+    FunctionKinds,
     GeocodeSettings,
     MapSettings,
     ReportSettings,
@@ -187,6 +188,9 @@ class ScenarioRequest(_Out):
     dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
+    functions: FunctionKinds | None = Field(
+        None, description="四就近: station kind (类型) → functions it serves (study, activity, service, "
+                          "contribution), added to the documented defaults")
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
 

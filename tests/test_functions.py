@@ -231,3 +231,45 @@ def test_point_index_per_function_equals_full_computation(walk_net, extract, tmp
                 got["functions"][f]["nearest_min"] == pytest.approx(near, abs=0.011))
             listed += len(a)
     assert listed > 10
+
+
+def test_map_has_a_layer_per_function_with_a_legend(demo_run, page):
+    """The demo's map in a real browser: a hidden layer per function with a place, turned on by its checkbox."""
+    result, m, out, _ = demo_run
+    page.goto((out / "map.html").as_uri())
+    page.wait_for("() => document.querySelector('.leaflet-control-layers-list')")
+    page.settle(300)
+    legend = page.evaluate("() => document.getElementById('gp-legend').textContent")
+    assert "四就近·就近学习场所（步行15分钟）" in legend and "四就近·就近活动场所（步行15分钟）" in legend
+    assert "就近服务" not in legend and "就近发挥作用" not in legend  # no place of service or contribution
+    count = "() => document.querySelectorAll('.gp-icon').length"
+    before = page.evaluate(count)
+    # turn the study layer on: its one place (the 老年大学) appears, with its function in the popup
+    page.page.locator(".leaflet-control-layers-list").get_by_text("四就近·就近学习场所（步行15分钟）").click()
+    page.settle(300)
+    assert page.evaluate(count) == before + 1
+    page.page.locator(".leaflet-control-layers-list").get_by_text("四就近·就近活动场所（步行15分钟）").click()
+    page.settle(300)
+    assert page.evaluate(count) == before + 1 + 6
+    assert page.errors == [] and page.bad == []
+
+
+def test_report_has_the_four_near_table_by_township(demo_run):
+    result, m, out, _ = demo_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    table = page[page.index('<table class="four-near">'):]
+    table = table[:table.index("</table>")]
+    assert "就近学习（15分钟）" in table and "就近活动（15分钟）" in table and "四就近（各项均可达）" in table
+    assert "就近服务" not in table and "就近发挥作用" not in table  # no place: no column
+    area = pd.read_csv(out / "coverage_by_area.csv", encoding="utf-8-sig")
+    towns = area[(area["level"] == "township") & (area["members"] >= 5)]
+    for _, row in towns.iterrows():
+        assert f"<td>{row['area']}</td><td>{int(row['members'])}</td>" in table
+    big = towns.sort_values("members").iloc[-1]  # shares as in coverage_by_area.csv (whole numbers of people ≥ 5)
+    assert f"{big['share_covered_activity']:.1%}" in table
+    # no share standing for 1–4 people
+    precise = towns["members"] - towns["imprecise_location"]
+    for col in ("share_covered_study", "share_covered_activity", "share_four_near"):
+        people = (towns[col] * precise).round()
+        for share in towns.loc[(people >= 1) & (people < 5), col]:
+            assert f"<td>{share:.1%}</td>" not in table

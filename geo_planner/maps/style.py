@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..vocab import REASONS, RECOMMENDATION_KINDS
+from ..vocab import FUNCTIONS, REASONS, RECOMMENDATION_KINDS
 
 __all__ = ["KIND_COLORS", "REASON_COLORS"]
 
@@ -25,3 +25,7 @@ BRANCH_COLOR: Final[str] = "#607d8b"
 SHARE_COLORS: Final[tuple[str, str, str]] = ("#1a9850", "#fdae61", "#d73027")
 #: Ramp of grid-cell member counts, fewest → most.
 GRID_COLORS: Final[tuple[str, str, str]] = ("#ffffb2", "#fd8d3c", "#bd0026")
+#: Badges of the places of each 四就近 function (study, activity, service, contribution).
+FUNCTION_COLORS: Final[dict[str, str]] = dict(
+    zip(FUNCTIONS, ("#6a3d9a", "#c2185b", "#00838f", "#ef6c00"), strict=True)
+)
