@@ -451,7 +451,7 @@ def nearest_by_function(
     served: pd.DataFrame,
     *,
     every: NearestResult | None = None,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Time to the nearest place of each 四就近 function: one multi-source Dijkstra per function.
 
     Parameters
@@ -471,12 +471,13 @@ def nearest_by_function(
 
     Returns
     -------
-    pandas.DataFrame
-        ``walk_min_<function>`` and ``nearest_<function>_id`` per function with at least one
-        place (no columns for a function without any); NaN and ``""`` where there is no time.
+    dict
+        Column name → array aligned with ``members``: ``walk_min_<function>`` and
+        ``nearest_<function>_id`` per function with at least one place (no columns for a
+        function without any); NaN and ``""`` where there is no time.
     """
     out: dict[str, np.ndarray] = {}
-    ids = np.asarray(place_ids).astype(str)
+    ids = np.asarray(place_ids, dtype=object)
     for function in served.columns:
         mask = served[function].to_numpy(bool)
         if not mask.any():
@@ -486,7 +487,7 @@ def nearest_by_function(
         fac = res.facility if res is every else np.where(res.facility >= 0, idx[np.clip(res.facility, 0, None)], -1)
         out[f"walk_min_{function}"] = res.minutes
         out[f"nearest_{function}_id"] = np.where(fac >= 0, ids[np.clip(fac, 0, None)], "")
-    return pd.DataFrame(out, index=pd.RangeIndex(members.edge.shape[0]))
+    return out
 
 
 def member_travel_table(
@@ -556,8 +557,8 @@ def member_travel_table(
     if station_functions is not None:
         by_function = nearest_by_function(walk, m_walk, s_snap, ids, station_functions.reset_index(drop=True),
                                           every=res)
-        for col in by_function.columns:
-            out[col] = by_function[col].to_numpy()
+        for col, values in by_function.items():
+            out[col] = values
 
     if drive is not None and hospitals is not None and len(hospitals):
         m_drive = drive.snap(lon, lat, max_snap_m=max_snap_m)

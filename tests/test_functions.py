@@ -273,3 +273,16 @@ def test_report_has_the_four_near_table_by_township(demo_run):
         people = (towns[col] * precise).round()
         for share in towns.loc[(people >= 1) & (people < 5), col]:
             assert f"<td>{share:.1%}</td>" not in table
+
+
+def test_xlsx_chinese_headers_for_function_columns(demo_run):
+    from openpyxl import load_workbook
+
+    result, m, out, _ = demo_run
+    for name, expected in (("members", {"步行至最近学习场所(分钟)", "最近学习场所", "学习场所步行可达",
+                                        "步行至最近活动场所(分钟)", "最近活动场所", "活动场所步行可达"}),
+                           ("coverage_by_area", {"学习场所步行覆盖率", "活动场所步行覆盖率", "四就近覆盖率(各项均可达)"})):
+        ws = load_workbook(out / f"{name}.xlsx", read_only=True).active
+        header = {str(c.value) for c in next(ws.iter_rows(max_row=1))}
+        assert expected <= header, name
+        assert not [h for h in header if "study" in h or "activity" in h or "four_near" in h]
