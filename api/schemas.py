@@ -248,7 +248,8 @@ class AreaCoverage(_Open):
     share_covered_station: float | None = None
     share_covered_branch: float | None = None
     share_covered_hospital: float | None = None
-    share_four_near: float | None = Field(None, description="share covered for every 四就近 function with a place")
+    share_four_near: float | None = Field(
+        None, description="share covered for every 四就近 function with a place")
 
 
 class CoverageByArea(_Out):

@@ -106,18 +106,21 @@ def station_functions(
         row, field ``kind``, value, reason, action ``warning``) for kinds the mapping does not
         know, which count as ``activity``.
     """
-    kind = (stations["kind"] if "kind" in stations else pd.Series("", index=stations.index)).fillna("").astype(str)
+    blank = pd.Series("", index=stations.index)
+    kind = (stations["kind"] if "kind" in stations else blank).fillna("").astype(str)
     known = {k: kind_functions(k, kinds) for k in kind.unique()}  # a handful of distinct kinds
     fns = kind.map(lambda k: known[k] or (UNKNOWN_KIND_FUNCTION,))
-    served = pd.DataFrame({f: fns.map(lambda t, f=f: f in t).astype(bool) for f in FUNCTIONS}, index=stations.index)
+    served = pd.DataFrame({f: fns.map(lambda t, f=f: f in t).astype(bool) for f in FUNCTIONS},
+                          index=stations.index)
     unknown = kind.map(lambda k: known[k] is None).to_numpy(bool)
-    rows = stations["source_row"] if "source_row" in stations else pd.Series(stations.index + 1, index=stations.index)
+    rows = (stations["source_row"] if "source_row" in stations
+            else pd.Series(np.arange(len(stations)) + 1, index=stations.index))
+    reasons = [(f"station kind {k!r} is not in the [functions] mapping: counted as {UNKNOWN_KIND_FUNCTION} "
+                f"(add it to [functions] to say what it serves)") if k else
+               f"station has no kind (类型): counted as {UNKNOWN_KIND_FUNCTION}" for k in kind[unknown]]
     warn = pd.DataFrame({
-        "file": file, "row": rows[unknown].astype(int).to_numpy(), "field": "kind", "value": kind[unknown].to_numpy(),
-        "reason": [(f"station kind {k!r} is not in the [functions] mapping: counted as {UNKNOWN_KIND_FUNCTION} "
-                    f"(add it to [functions] to say what it serves)") if k else
-                   f"station has no kind (类型): counted as {UNKNOWN_KIND_FUNCTION}" for k in kind[unknown]],
-        "action": "warning",
+        "file": file, "row": rows[unknown].astype(int).to_numpy(), "field": "kind",
+        "value": kind[unknown].to_numpy(), "reason": reasons, "action": "warning",
     }, columns=["file", "row", "field", "value", "reason", "action"])
     if unknown.any():
         log.warning("%d station(s) of a kind the [functions] mapping does not know count as %s",
@@ -136,7 +139,8 @@ def functions_text(served: pd.DataFrame) -> pd.Series:
 def served_from_text(text: pd.Series) -> pd.DataFrame:
     """The boolean frame of :func:`station_functions` from a stations table's ``functions`` column."""
     parts = text.fillna("").astype(str).str.split(";")
-    return pd.DataFrame({f: parts.map(lambda p, f=f: f in p).astype(bool) for f in FUNCTIONS}, index=text.index)
+    return pd.DataFrame({f: parts.map(lambda p, f=f: f in p).astype(bool) for f in FUNCTIONS},
+                        index=text.index)
 
 
 def present_functions(columns: Iterable[str]) -> list[StationFunction]:
@@ -175,7 +179,9 @@ def four_near(members: pd.DataFrame) -> np.ndarray | None:
     return members[cols].astype(bool).to_numpy().all(axis=1)
 
 
-def function_shares(df: pd.DataFrame, keys: list[str], precise: np.ndarray, n_precise: pd.Series) -> list[pd.Series]:
+def function_shares(
+    df: pd.DataFrame, keys: list[str], precise: np.ndarray, n_precise: pd.Series
+) -> list[pd.Series]:
     """``share_covered_<function>`` per function present and ``share_four_near``, per group of ``keys``.
 
     Shares are over the members with a precise enough location (``precise``; ``n_precise`` per group).

@@ -396,7 +396,8 @@ def _stage_decision(st: _State) -> None:
     inst, st.instance = st.instance, None  # not kept past this stage (its cost matrix is the largest array)
     if not summary:
         return
-    view = siting_view(st.members, st.frames["stations"], st.scenario)  # [siting] function, as the models saw it
+    # [siting] function: the members, places and threshold as the station models saw them
+    view = siting_view(st.members, st.frames["stations"], st.scenario)
     st.decision = decision = decide(view.members, st.cands, st.walk, view.scenario, summary, instance=inst)
     for model, fig in decision.equity.items():
         if isinstance(summary.get(model), dict):
@@ -461,7 +462,8 @@ def _result(st: _State) -> RunResult:
                 "models_stopped": sorted(stopped_models(st.siting_summary, st.organisation))},  # p-center too
     )
     served = served_from_text(st.frames["stations"][FUNCTIONS_COLUMN])
-    result.counts["coverage"] = {"functions": function_counts(st.members, served, sc.thresholds, st.unknown_kinds)}
+    result.counts["coverage"] = {
+        "functions": function_counts(st.members, served, sc.thresholds, st.unknown_kinds)}
     if st.decision is not None:
         result.counts["decision"] = {k: v for k, v in st.decision.summary.items() if k != "p_center"}
     result.files.update({k: str(v) for k, v in st.exports.items()})

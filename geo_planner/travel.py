@@ -483,8 +483,11 @@ def nearest_by_function(
         if not mask.any():
             continue
         idx = np.flatnonzero(mask)
-        res = every if every is not None and mask.all() else nearest_facility(net, members, places.subset(idx))
-        fac = res.facility if res is every else np.where(res.facility >= 0, idx[np.clip(res.facility, 0, None)], -1)
+        if every is not None and mask.all():  # every station serves it: the search already made
+            res, fac = every, every.facility
+        else:
+            res = nearest_facility(net, members, places.subset(idx))
+            fac = np.where(res.facility >= 0, idx[np.clip(res.facility, 0, None)], -1)
         out[f"walk_min_{function}"] = res.minutes
         out[f"nearest_{function}_id"] = np.where(fac >= 0, ids[np.clip(fac, 0, None)], "")
     return out

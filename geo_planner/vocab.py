@@ -41,6 +41,7 @@ __all__ = [
     "TABLES",
     "TERMINAL_STATUSES",
     "TableName",
+    "UNKNOWN_KIND_FUNCTION",
     "VALUE_LABELS",
     "table_file",
 ]

@@ -286,3 +286,35 @@ def test_xlsx_chinese_headers_for_function_columns(demo_run):
         header = {str(c.value) for c in next(ws.iter_rows(max_row=1))}
         assert expected <= header, name
         assert not [h for h in header if "study" in h or "activity" in h or "four_near" in h]
+
+
+def test_siting_view_for_one_function():
+    from geo_planner.siting.function import siting_view
+
+    sc = _scenario(thresholds={"station_walk_min": 15, "functions": {"study": 25}}, siting={"function": "study"})
+    stations = pd.DataFrame({"id": ["A", "U", "C"], "name": ["驿站", "老年大学", "活动中心"],
+                             "functions": ["activity", "study", "activity;study"],
+                             "lon": [1.0, 2.0, 3.0], "lat": [1.0, 2.0, 3.0]})
+    members = pd.DataFrame({"id": ["M1", "M2"], "walk_min_station": [3.0, 4.0], "walk_min_study": [30.0, np.nan],
+                            "walk_min_activity": [3.0, 4.0]})
+    view = siting_view(members, stations, sc)
+    assert view.function == "study" and view.stations["id"].tolist() == ["U", "C"]
+    assert view.others["id"].tolist() == ["A"]
+    assert view.scenario.thresholds.station_walk_min == 25.0 and sc.thresholds.station_walk_min == 15.0
+    np.testing.assert_array_equal(view.members["walk_min_station"], [30.0, np.nan])
+    assert members["walk_min_station"].tolist() == [3.0, 4.0]  # the run's own table is untouched
+    # the other stations stay meeting places for joint branches
+    cands = pd.DataFrame({"id": ["U", "C", "C0001", "N1"], "name": ["老年大学", "活动中心", "社区", "路口"],
+                          "kind": ["station", "station", "candidate", "candidate"],
+                          "source": ["existing", "existing", "osm_place", "network_node"],
+                          "lon": [2.0, 3.0, 4.0, 5.0], "lat": [2.0, 3.0, 4.0, 5.0],
+                          "existing": [True, True, False, False]})
+    sites = view.branch_sites(cands)
+    assert sites["id"].tolist() == ["U", "C", "C0001", "A"]
+    assert sites["kind"].tolist() == ["station", "station", "candidate", "station"]
+    # a function without any place: nothing is open and nobody is covered yet
+    none = siting_view(members, stations, _scenario(siting={"function": "service"}))
+    assert none.stations.empty and none.members["walk_min_station"].isna().all()
+    # without a function the view is the run itself
+    plain = siting_view(members, stations, _scenario())
+    assert plain.function is None and plain.members is members and plain.stations is stations

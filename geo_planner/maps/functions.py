@@ -67,10 +67,12 @@ def add_function_layers(
             if kinds.iloc[i]:
                 rows.append((L["kind"], html_text(kinds.iloc[i])))
             labels = [FUNCTION_LABELS[c.lang].get(p, p) for p in fn_text.iloc[i].split(";") if p]
-            rows.append((L["fn_functions"], html_text("、".join(labels) if c.lang == "zh" else ", ".join(labels))))
+            joined = "、".join(labels) if c.lang == "zh" else ", ".join(labels)
+            rows.append((L["fn_functions"], html_text(joined)))
             if reach is not None:
                 shown = int(reach.iloc[i]) if c.planner else small_count(int(reach.iloc[i]))
-                rows.append((L["reach"].format(t=limit), html_text(shown if shown is not None else f"<{MIN_GROUP}")))
+                shown_text = html_text(shown if shown is not None else f"<{MIN_GROUP}")
+                rows.append((L["reach"].format(t=limit), shown_text))
             label = names.iloc[i] or ids.iloc[i]
             data.append([float(y[i]), float(x[i]), icon_html(L[f"glyph_{f}"], FUNCTION_COLORS[f], 20, "50%"),
                          popup_html(html_text(label), rows), html.escape(label), 20])

@@ -64,7 +64,8 @@ def four_near(result: RunResult) -> list[str]:
         lead_zh += "四项功能均有场所。"
         lead_en += "every function has a place."
     title = tr("四就近：就近学习、活动、服务、发挥作用", "Close to home: study, activities, service, contribution")
-    parts = [f"<h3>{title}</h3>", f'<p class="note">{tr(lead_zh, lead_en)}</p>', table(header, rows, "four-near")]
+    parts = [f"<h3>{title}</h3>", f'<p class="note">{tr(lead_zh, lead_en)}</p>',
+             table(header, rows, "four-near")]
     if hidden:
         note = tr(f"另有 {hidden} 个街道(乡镇)不足 {SMALL_CELL} 人，不单独列出。",
                   f"{hidden} townships with fewer than {SMALL_CELL} members are not shown.")

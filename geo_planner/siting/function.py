@@ -53,10 +53,11 @@ class SitingView:
         """Meeting places for joint branches: the candidates that are places, and every other station."""
         sites = candidates[candidates["source"] != "network_node"]
         if len(self.others):
+            o = self.others
             other = pd.DataFrame({
-                "id": self.others["id"].astype(str), "name": self.others["name"].astype(str), "kind": "station",
-                "source": "existing", "lon": self.others["lon"].astype(float),
-                "lat": self.others["lat"].astype(float), "existing": True,
+                "id": o["id"].astype(str), "name": o["name"].astype(str), "kind": "station",
+                "source": "existing", "lon": o["lon"].astype(float), "lat": o["lat"].astype(float),
+                "existing": True,
             })
             sites = pd.concat([sites, other], ignore_index=True)
         return sites.assign(kind=lambda d: np.where(d["existing"], "station", "candidate"))
@@ -70,7 +71,8 @@ class SitingView:
         return recs.assign(
             rationale_zh="【" + zh + "】" + recs["rationale_zh"].astype(str),
             rationale_en=f"[{en}] " + recs["rationale_en"].astype(str),
-            rule=f"function {self.function} (≤ {thr:g} min to a place serving it): " + recs["rule"].astype(str),
+            rule=(f"function {self.function} (≤ {thr:g} min to a place serving it): "
+                  + recs["rule"].astype(str)),
         )
 
 
@@ -100,7 +102,8 @@ def siting_view(members: pd.DataFrame, stations: pd.DataFrame, scenario: Scenari
         served = station_functions(stations, scenario.functions)[0]
     mask = served[function].to_numpy(bool)
     thr = scenario.thresholds.function_walk_min(function)
-    own = pd.to_numeric(members.get(time_column(function), pd.Series(np.nan, index=members.index)), errors="coerce")
+    blank = pd.Series(np.nan, index=members.index)
+    own = pd.to_numeric(members.get(time_column(function), blank), errors="coerce")
     view_members = members.assign(walk_min_station=own.to_numpy(float))
     view_scenario = scenario.model_copy(
         update={"thresholds": scenario.thresholds.model_copy(update={"station_walk_min": thr})})
