@@ -10,6 +10,7 @@ from geo_planner.settings import (
     BranchSettings,
     CRSName,
     DispersionSettings,
+    FunctionKinds,
     GeocodeSettings,
     MapSettings,
     ReportSettings,
@@ -17,7 +18,7 @@ from geo_planner.settings import (
     Thresholds,
     check_text_encoding,
 )
-from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, TableName
+from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, StationFunction, TableName
 
 ExportTable = TableName
 Scalar = str | int | float | bool | None
@@ -187,6 +188,9 @@ class ScenarioRequest(_Out):
     dispersion: DispersionSettings = DispersionSettings()
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
+    functions: FunctionKinds | None = Field(
+        None, description="四就近: station kind (类型) → functions it serves (study, activity, service, "
+                          "contribution), added to the documented defaults")
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
 
@@ -244,6 +248,8 @@ class AreaCoverage(_Open):
     share_covered_station: float | None = None
     share_covered_branch: float | None = None
     share_covered_hospital: float | None = None
+    share_four_near: float | None = Field(
+        None, description="share covered for every 四就近 function with a place")
 
 
 class CoverageByArea(_Out):
@@ -278,6 +284,16 @@ class FacilityWithin(_Out):
     minutes: float
 
 
+class FunctionAtPoint(_Out):
+    """One 四就近 function at a location: its places within its walking threshold, and the nearest."""
+
+    threshold_min: float = Field(description="the function's walking threshold ([thresholds.functions])")
+    nearest_min: float | None = Field(None, description="walk to the nearest place of the function; "
+                                                          "empty when none is reachable")
+    places: list[FacilityWithin] = Field(description="places serving the function within the threshold, "
+                                                      "nearest first")
+
+
 class PointCoverage(_Out):
     """What serves one location (stations and branch meeting places on foot, hospitals by car)."""
 
@@ -291,6 +307,8 @@ class PointCoverage(_Out):
     branches: list[FacilityWithin]
     hospitals: list[FacilityWithin]
     nearest_station_min: float | None = None
+    functions: dict[StationFunction, FunctionAtPoint] = Field(
+        default_factory=dict, description="四就近 by function: only the functions the run has a place for")
 
 
 class DispersedMember(_Open):

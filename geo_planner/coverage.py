@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .functions import function_shares
 from .geocode import Gazetteer, assign_admin_units
 from .network import RoadNetwork
 from .settings import Thresholds
@@ -104,7 +105,8 @@ def _stats(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Members, share covered, median and 90th percentile per group (vectorised groupby).
 
     Shares are over the members with a precise enough location; ``imprecise_location``
-    counts the others.
+    counts the others. With 四就近 functions (``covered_<function>`` columns):
+    ``share_covered_<function>`` per function with a place and ``share_four_near``.
     """
     status = df["network_status"] if "network_status" in df else pd.Series("", index=df.index)
     imprecise = (status.astype(str) == IMPRECISE).to_numpy()
@@ -127,6 +129,7 @@ def _stats(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         if time_col in CUT_OFF_TIMES:
             n_beyond = df.assign(_b=beyond).groupby(keys, sort=True, dropna=False)["_b"].sum().astype(int)
             parts.append(n_beyond.rename(f"beyond_limit_{short}"))
+    parts.extend(function_shares(df, keys, ~imprecise, n_precise))  # 四就近 by function
     return pd.concat(parts, axis=1).reset_index()
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from . import __version__
 from .atomic import atomic_write
+from .functions import covered_column, nearest_column, present_functions, time_column
 from .geocode import IMPRECISE_STATUS
 from .io import write_rejections
 from .vocab import table_file
@@ -76,9 +77,16 @@ def _versions() -> dict[str, str]:
 def members_table(members: pd.DataFrame) -> pd.DataFrame:
     """The ``members.csv`` columns: the documented ones first, then the planner's extra columns."""
     cols = [c for c in MEMBER_COLUMNS if c in members.columns]
+    # 四就近 by function: times and nearest places after the station's, flags after the hospital's
+    fns = present_functions(members.columns)
+    times = [c for f in fns for c in (time_column(f), nearest_column(f)) if c in members]
+    flags = [covered_column(f) for f in fns if covered_column(f) in members]
+    for after, new in (("station_status", times), ("covered_hospital", flags)):
+        at = cols.index(after) + 1 if after in cols else len(cols)
+        cols[at:at] = new
     extra = [c for c in members.columns if c not in cols and c not in ("geometry", "source_row")]
     table = members[cols + extra].copy()
-    for c in ("walk_min_branch", "walk_min_station", "drive_min_hospital"):
+    for c in ("walk_min_branch", "walk_min_station", "drive_min_hospital", *map(time_column, fns)):
         if c in table:
             table[c] = table[c].round(2)
     return table

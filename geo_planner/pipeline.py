@@ -31,6 +31,8 @@ from .coverage import fill_admin_units, member_coverage, summarize_by_area, summ
 from .dispersion import branch_dispersion, classify_members, mark_outside_network
 from .errors import InputError
 from .export import export_table
+from .functions import FUNCTIONS_COLUMN, function_counts, function_coverage, functions_text, served_from_text
+from .functions import station_functions as kinds_to_functions
 from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
 from .io import LayerResult, load_layer
 from .maps import build_map, save_map
@@ -50,6 +52,7 @@ from .settings import Scenario
 from .siting.branches import recommend_branches
 from .siting.budget import MIN_SHARE_S, TimeBudget
 from .siting.decision import DecisionResult, add_stability, decide
+from .siting.function import siting_view
 from .siting.instance import SitingInstance, siting_instance
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
@@ -281,6 +284,7 @@ class _State:
     map_files: list[Path] = field(default_factory=list)
     basemap_counts: dict[str, Any] = field(default_factory=dict)
     exports: dict[str, Path] = field(default_factory=dict)
+    unknown_kinds: int = 0
 
 
 def _stage_load(st: _State) -> None:
@@ -314,9 +318,17 @@ def _stage_travel(st: _State) -> None:
     imprecise = ~precise & members["lon"].notna().to_numpy() & members["lat"].notna().to_numpy()
     timed = members.copy()
     timed.loc[imprecise, ["lon", "lat"]] = np.nan
+    # what each station is for (四就近): its kind through [functions]; unknown kinds warned, counted as activity
+    stations = st.frames["stations"]
+    served, warn = kinds_to_functions(stations, st.scenario.functions,
+                                      file=str(st.layers["stations"].info.get("file", "")))
+    st.rejections.append(warn)
+    st.unknown_kinds = len(warn)
+    st.frames["stations"] = stations.assign(**{FUNCTIONS_COLUMN: functions_text(served).to_numpy()})
     times = member_travel_table(
         st.walk, st.drive, timed, st.frames["branches"], st.frames["stations"], st.frames.get("hospitals"),
         max_snap_m=st.scenario.network.max_snap_m, branch_limit_min=st.scenario.thresholds.branch_limit(),
+        station_functions=served,
     )
     for col in [c for c in times.columns if c.endswith("_status")]:
         times.loc[imprecise, col] = IMPRECISE_STATUS
@@ -327,7 +339,8 @@ def _stage_coverage(st: _State) -> None:
     """Admin units, coverage flags, and the summaries by area and by branch."""
     members = st.members
     members[["township", "community", "area_source"]] = fill_admin_units(members, st.gaz)
-    members = pd.concat([members, member_coverage(members, st.scenario.thresholds)], axis=1)
+    members = pd.concat([members, member_coverage(members, st.scenario.thresholds),
+                         function_coverage(members, st.scenario.thresholds)], axis=1)
     st.by_area = summarize_by_area(members)
     st.by_branch = summarize_by_branch(members, st.frames["branches"])
     st.members = members
@@ -349,23 +362,26 @@ def _stage_dispersion(st: _State) -> None:
 def _stage_siting(st: _State) -> None:
     """New stations, then the organisation (joint branches, transfers …) within one time budget."""
     sc, members, prog = st.scenario, st.members, st.prog
+    # [siting] function: the station models see only that function's places, times and threshold
+    view = siting_view(members, st.frames["stations"], sc)
     st.cands = cands = station_candidates(
-        st.frames["stations"], st.gaz, st.walk, station_walk_min=sc.thresholds.station_walk_min,
+        view.stations, st.gaz, st.walk, station_walk_min=view.scenario.thresholds.station_walk_min,
         max_snap_m=sc.network.max_snap_m,
     )
     # one time limit for the stage, shared out among its models (siting/budget.py)
     budget = TimeBudget(sc.siting.time_limit_s)
     # one member × candidate matrix for the station models and the decision stage
-    st.instance = siting_instance(members, cands, st.walk, sc) if len(cands) else None
+    st.instance = siting_instance(view.members, cands, st.walk, view.scenario) if len(cands) else None
     station_recs, st.siting_summary = recommend_stations(
-        members, cands, st.walk, sc, budget=budget, reserve=ORGANISATION_WEIGHT,
+        view.members, cands, st.walk, view.scenario, budget=budget, reserve=ORGANISATION_WEIGHT,
         progress=lambda text, f: prog.step("siting", text, 0.6 * f),
         cost=st.instance.cost if st.instance is not None else None,
     )
-    # meeting places for joint branches: existing stations first, then OSM host places
-    sites = cands[cands["source"] != "network_node"].assign(
-        kind=lambda d: np.where(d["existing"], "station", "candidate")
-    )
+    station_recs = view.label(station_recs)
+    if view.function is not None and st.siting_summary:
+        st.siting_summary["function"] = view.function
+    # meeting places for joint branches: existing stations first (of every function), then OSM host places
+    sites = view.branch_sites(cands)
     # an imprecise address (a township/county centre) never becomes a meeting point or a walk
     coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
     org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
@@ -393,7 +409,9 @@ def _stage_decision(st: _State) -> None:
     inst, st.instance = st.instance, None  # not kept past this stage (its cost matrix is the largest array)
     if not summary:
         return
-    st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary, instance=inst)
+    # [siting] function: the members, places and threshold as the station models saw them
+    view = siting_view(st.members, st.frames["stations"], st.scenario)
+    st.decision = decision = decide(view.members, st.cands, st.walk, view.scenario, summary, instance=inst)
     for model, fig in decision.equity.items():
         if isinstance(summary.get(model), dict):
             summary[model]["equity"] = fig
@@ -462,6 +480,9 @@ def _result(st: _State) -> RunResult:
                 "models_stopped": sorted(stopped_models(st.siting_summary, st.organisation)),  # p-center too
                 "basemap": st.basemap_counts},
     )
+    served = served_from_text(st.frames["stations"][FUNCTIONS_COLUMN])
+    result.counts["coverage"] = {
+        "functions": function_counts(st.members, served, sc.thresholds, st.unknown_kinds)}
     if st.decision is not None:
         result.counts["decision"] = {k: v for k, v in st.decision.summary.items() if k != "p_center"}
     result.files.update({k: str(v) for k, v in st.exports.items()})

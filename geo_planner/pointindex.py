@@ -8,6 +8,10 @@ hospitals by car) the index stores, for every road node:
 * the minutes to **every** facility within the type's threshold (one cut-off Dijkstra per
   chunk of facilities), as a sparse node × facility matrix.
 
+The same two lookups are kept per 四就近 function that has a place (layers ``study``,
+``activity``, ``service``, ``contribution``: the stations serving it, per the stations table's
+``functions`` column, with the function's threshold ``[thresholds.functions]``).
+
 A point on edge ``(u, v)`` at fraction ``t`` then needs, for facility ``f``::
 
     access + min(t·bwd + D[u, f],  (1−t)·fwd + D[v, f],  along the edge when f is on it)
@@ -36,9 +40,11 @@ from scipy.sparse.csgraph import dijkstra
 
 from .atomic import atomic_write
 from .errors import InputError, Problem
+from .functions import FUNCTIONS_COLUMN, served_from_text
 from .network import RoadNetwork, Snap
 from .settings import Thresholds
 from .travel import _augmented_reverse, _part
+from .vocab import FUNCTIONS
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +53,7 @@ __all__ = ["FacilityLayer", "PointIndex", "build_point_index", "load_point_index
 #: Layers of a point index: (name, network, threshold attribute of :class:`Thresholds`).
 LAYERS = (("stations", "walk", "station_walk_min"), ("branches", "walk", "branch_walk_min"),
           ("hospitals", "drive", "hospital_drive_min"))
-_FORMAT = 2  # 2: the networks' fingerprint (an index of format 1 is rebuilt)
+_FORMAT = 3  # 2: the networks' fingerprint; 3: layers per 四就近 function (older indexes are rebuilt)
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,9 @@ class PointIndex:
         dict
             ``lon``, ``lat``, ``on_network``, ``snap_m``, ``stations``, ``branches``,
             ``hospitals`` (lists of ``{"id", "name", "minutes"}`` within the threshold,
-            nearest first) and ``nearest_station_min``.
+            nearest first), ``nearest_station_min``, and ``functions``: per 四就近 function
+            with a place, ``{"threshold_min", "nearest_min", "places"}`` (places within its
+            threshold, nearest first; ``nearest_min`` at any distance, ``None`` when unreachable).
         """
         x, y = np.array([lon], dtype=float), np.array([lat], dtype=float)
         pw = walk.snap(x, y, max_snap_m=self.max_snap_m)
@@ -136,6 +144,14 @@ class PointIndex:
         st = self.layers.get("stations")
         near = _nearest_seconds(walk, pw, st) if st is not None else np.inf
         out["nearest_station_min"] = round(float(near) / 60.0, 2) if np.isfinite(near) else None
+        out["functions"] = {}
+        for f in FUNCTIONS:  # 四就近: only the functions that have a place
+            layer = self.layers.get(f)
+            if layer is None:
+                continue
+            near = _nearest_seconds(walk, pw, layer)
+            out["functions"][f] = {"threshold_min": layer.limit_min, "places": _within(walk, pw, layer),
+                                   "nearest_min": round(float(near) / 60.0, 2) if np.isfinite(near) else None}
         return out
 
 
@@ -272,9 +288,11 @@ def build_point_index(
     walk, drive
         The run's networks (``drive`` may be None when there are no hospitals).
     stations, branches, hospitals
-        Accepted facility tables with ``id``, ``name``, ``lon``, ``lat`` (WGS-84).
+        Accepted facility tables with ``id``, ``name``, ``lon``, ``lat`` (WGS-84); a
+        ``functions`` column of the stations (``study;activity``) adds a layer per function.
     thresholds
-        Minutes: each type's lookups are complete up to its threshold.
+        Minutes: each type's lookups are complete up to its threshold (a function's up to
+        ``[thresholds.functions]``).
     max_snap_m
         Off-network distance, metres.
 
@@ -288,6 +306,12 @@ def build_point_index(
     }
     if drive is not None and hospitals is not None and len(hospitals):
         layers["hospitals"] = _layer(drive, hospitals, thresholds.hospital_drive_min, max_snap_m)
+    if FUNCTIONS_COLUMN in stations:  # one layer per 四就近 function with a place
+        served = served_from_text(stations[FUNCTIONS_COLUMN])
+        for f in FUNCTIONS:
+            mask = served[f].to_numpy(bool)
+            if mask.any():
+                layers[f] = _layer(walk, stations[mask], thresholds.function_walk_min(f), max_snap_m)
     return PointIndex(n_walk_nodes=walk.n_nodes, n_drive_nodes=drive.n_nodes if drive is not None else 0,
                       max_snap_m=float(max_snap_m), layers=layers, fingerprint=network_fingerprint(walk, drive))
 

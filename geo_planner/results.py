@@ -34,14 +34,15 @@ from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
 from .pointindex import PointIndex, build_point_index, load_point_index
 from .privacy import exportable_tables, is_viewer, redact_for_role
 from .settings import Scenario
-from .vocab import FORMATS, ExportFormat, Role, TableName, table_file
+from .vocab import FORMATS, FUNCTIONS, ExportFormat, Role, TableName, table_file
 
 log = logging.getLogger(__name__)
 
 #: Tables without coordinates: no GIS export formats.
 NO_GEOMETRY_TABLES: Final = ("coverage_by_area", "coverage_by_branch", "tradeoff", "sensitivity")
 #: Columns holding true/false flags (CSV writes them as ``True``/``False``; a blank is unknown).
-FLAG_COLUMNS: Final = ("covered_station", "covered_branch", "covered_hospital", "dispersed", "flagged",
+FLAG_COLUMNS: Final = ("covered_station", "covered_branch", "covered_hospital",
+                       *(f"covered_{f}" for f in FUNCTIONS), "dispersed", "flagged",
                        "suppressed", "existing")
 #: Members' columns a planner sees in a branch's list of dispersed members.
 DISPERSED_COLUMNS: Final = (

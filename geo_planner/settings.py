@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import Problem, ScenarioError
-from .vocab import LAYER_KINDS
+from .vocab import DEFAULT_FUNCTION_KINDS, FUNCTIONS, LAYER_KINDS, StationFunction
 
 CRSName = Literal["WGS84", "GCJ02", "BD09"]
 
@@ -176,6 +176,15 @@ class GeocodeSettings(_Model):
         return v
 
 
+class FunctionThresholds(_Model):
+    """Walking minutes per 四就近 function (``[thresholds.functions]``); ``None``: ``station_walk_min``."""
+
+    study: float | None = Field(None, gt=0, le=240)
+    activity: float | None = Field(None, gt=0, le=240)
+    service: float | None = Field(None, gt=0, le=240)
+    contribution: float | None = Field(None, gt=0, le=240)
+
+
 class Thresholds(_Model):
     """Coverage thresholds in minutes (the 15-minute life circle).
 
@@ -191,12 +200,21 @@ class Thresholds(_Model):
         the exact figure changes no decision, and the searches stop early. When given, it must
         exceed ``branch_walk_min``; the default is off where ``branch_walk_min`` reaches it.
         ``0`` (or ``null`` in JSON) measures every walk in full.
+    functions
+        Per-function walking thresholds (``[thresholds.functions]``, e.g. ``study = 20``),
+        each defaulting to ``station_walk_min``.
     """
 
     station_walk_min: float = Field(15.0, gt=0, le=240)
     branch_walk_min: float = Field(20.0, gt=0, le=240)
     hospital_drive_min: float = Field(30.0, gt=0, le=480)
     branch_search_limit_min: float | None = Field(120.0, ge=0, le=10_000)
+    functions: FunctionThresholds = FunctionThresholds()
+
+    def function_walk_min(self, function: StationFunction) -> float:
+        """The walking threshold of a 四就近 function, minutes (``station_walk_min`` unless set)."""
+        value = getattr(self.functions, function)
+        return float(self.station_walk_min if value is None else value)
 
     @model_validator(mode="after")
     def _limit_above_threshold(self) -> Thresholds:
@@ -259,6 +277,11 @@ class SitingSettings(_Model):
         Optional budget a year, in the units of ``site_cost`` (``None``: only ``per_year`` limits).
     site_cost, site_costs
         Cost of one new station, and per-candidate overrides (``{"C0012": 3.0}``).
+    function
+        ``None`` (default): the station models site stations of any function. A 四就近
+        function (``"study"``, ``"activity"``, ``"service"``, ``"contribution"``): only the
+        existing places serving it are kept as sites, and coverage is measured to them with
+        that function's threshold ("where should a 老年大学 teaching point go").
     """
 
     new_stations: int = Field(3, ge=0, le=1000)
@@ -286,6 +309,7 @@ class SitingSettings(_Model):
     site_cost: float = Field(1.0, gt=0, le=1e12)
     site_costs: dict[Annotated[str, Field(max_length=200)], Annotated[float, Field(gt=0, le=1e12)]] = Field(
         default_factory=dict, max_length=100_000)
+    function: StationFunction | None = None
 
     @field_validator("sensitivity_thresholds_min", "life_circle_tiers_min", "sensitivity_speed_factors")
     @classmethod
@@ -413,8 +437,21 @@ class RegionSettings(_Model):
         return v
 
 
+FunctionKinds = dict[Annotated[str, Field(min_length=1, max_length=100)],
+                     Annotated[list[StationFunction], Field(min_length=1, max_length=len(FUNCTIONS))]]
+
+
+def _default_function_kinds() -> dict[str, list[StationFunction]]:
+    return {kind: list(fns) for kind, fns in DEFAULT_FUNCTION_KINDS.items()}
+
+
 class Scenario(_Model):
-    """A complete, validated scenario: every stage reads its options from here."""
+    """A complete, validated scenario: every stage reads its options from here.
+
+    ``functions`` maps a station kind (类型) to the 四就近 functions it serves (``[functions]``:
+    ``"老干部活动中心" = ["activity", "study"]``); the scenario's entries are added to (and
+    replace) :data:`geo_planner.vocab.DEFAULT_FUNCTION_KINDS`.
+    """
 
     name: str = Field("scenario", min_length=1, max_length=200)
     network: NetworkSettings
@@ -427,7 +464,17 @@ class Scenario(_Model):
     map: MapSettings = MapSettings()
     report: ReportSettings = ReportSettings()
     run: RunSettings = RunSettings()
+    functions: FunctionKinds = Field(default_factory=_default_function_kinds, max_length=1000)
     seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _over_defaults(cls, v: Any) -> Any:
+        # the scenario's kinds are added to the documented defaults; one function may be a string
+        if not isinstance(v, dict):
+            return v
+        given = {k: ([f] if isinstance(f, str) else f) for k, f in v.items()}
+        return {**_default_function_kinds(), **given}
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:

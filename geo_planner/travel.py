@@ -445,6 +445,56 @@ def node_minutes_from(
     return out / 60.0
 
 
+def nearest_by_function(
+    net: RoadNetwork,
+    members: Snap,
+    places: Snap,
+    place_ids: np.ndarray,
+    served: pd.DataFrame,
+    *,
+    every: NearestResult | None = None,
+) -> dict[str, np.ndarray]:
+    """Time to the nearest place of each 四就近 function: one multi-source Dijkstra per function.
+
+    Parameters
+    ----------
+    net
+        The walking network.
+    members, places
+        Snapped members and stations (all of them).
+    place_ids
+        The stations' ids, aligned with ``places``.
+    served
+        Boolean frame, one column per function, aligned with ``places``
+        (:func:`geo_planner.functions.station_functions`).
+    every
+        The nearest station of any function when already measured: a function every station
+        serves reuses it instead of searching again.
+
+    Returns
+    -------
+    dict
+        Column name → array aligned with ``members``: ``walk_min_<function>`` and
+        ``nearest_<function>_id`` per function with at least one place (no columns for a
+        function without any); NaN and ``""`` where there is no time.
+    """
+    out: dict[str, np.ndarray] = {}
+    ids = np.asarray(place_ids, dtype=object)
+    for function in served.columns:
+        mask = served[function].to_numpy(bool)
+        if not mask.any():
+            continue
+        idx = np.flatnonzero(mask)
+        if every is not None and mask.all():  # every station serves it: the search already made
+            res, fac = every, every.facility
+        else:
+            res = nearest_facility(net, members, places.subset(idx))
+            fac = np.where(res.facility >= 0, idx[np.clip(res.facility, 0, None)], -1)
+        out[f"walk_min_{function}"] = res.minutes
+        out[f"nearest_{function}_id"] = np.where(fac >= 0, ids[np.clip(fac, 0, None)], "")
+    return out
+
+
 def member_travel_table(
     walk: RoadNetwork,
     drive: RoadNetwork | None,
@@ -455,6 +505,7 @@ def member_travel_table(
     *,
     max_snap_m: float,
     branch_limit_min: float | None = None,
+    station_functions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The per-member travel columns of ``members.csv``.
 
@@ -472,13 +523,17 @@ def member_travel_table(
         Optional cut-off of the own-branch searches (see :func:`time_to_assigned`): members
         farther than this from their meeting place get ``branch_status == "beyond_limit"``
         and no time. ``None`` (default) measures every walk.
+    station_functions
+        Which 四就近 functions each station serves (boolean frame aligned with ``stations``,
+        :func:`geo_planner.functions.station_functions`): adds ``walk_min_<function>`` and
+        ``nearest_<function>_id`` per function with a place (:func:`nearest_by_function`).
 
     Returns
     -------
     pandas.DataFrame
         Aligned with ``members``: ``snap_m``, ``network_status``, ``walk_min_branch``,
         ``branch_status``, ``walk_min_station``, ``nearest_station_id``,
-        ``drive_min_hospital``, ``nearest_hospital_id``.
+        ``drive_min_hospital``, ``nearest_hospital_id``, and the function columns.
     """
     lon = members["lon"].to_numpy(dtype="float64")
     lat = members["lat"].to_numpy(dtype="float64")
@@ -505,6 +560,11 @@ def member_travel_table(
     out["walk_min_station"] = res.minutes
     out["nearest_station_id"] = np.where(res.facility >= 0, ids[np.clip(res.facility, 0, None)], "")
     out["station_status"] = res.status
+    if station_functions is not None:
+        by_function = nearest_by_function(walk, m_walk, s_snap, ids, station_functions.reset_index(drop=True),
+                                          every=res)
+        for col, values in by_function.items():
+            out[col] = values
 
     if drive is not None and hospitals is not None and len(hospitals):
         m_drive = drive.snap(lon, lat, max_snap_m=max_snap_m)

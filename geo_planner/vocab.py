@@ -19,9 +19,12 @@ __all__ = [
     "ACTOR_KINDS",
     "AUDIT_WHATS",
     "AuditWhat",
+    "DEFAULT_FUNCTION_KINDS",
     "DispersionReason",
     "ExportFormat",
     "FORMATS",
+    "FUNCTIONS",
+    "FUNCTION_LABELS",
     "KIND_LABELS",
     "LAYER_KINDS",
     "Language",
@@ -38,9 +41,11 @@ __all__ = [
     "RecommendationKind",
     "Role",
     "RunStatus",
+    "StationFunction",
     "TABLES",
     "TERMINAL_STATUSES",
     "TableName",
+    "UNKNOWN_KIND_FUNCTION",
     "VALUE_LABELS",
     "table_file",
 ]
@@ -51,6 +56,30 @@ __all__ = [
 #: The four input layers a planner provides (members and branches required).
 LayerKind = Literal["members", "branches", "stations", "hospitals"]
 LAYER_KINDS: Final[tuple[LayerKind, ...]] = get_args(LayerKind)
+
+# --------------------------------------------------------------------------------------
+# 四就近: what a place is for
+
+#: The four functions of 四就近 (就近学习、就近活动、就近服务、就近发挥作用): study, take part in
+#: activities, get service and contribute close to home. A station (place) serves one or more.
+StationFunction = Literal["study", "activity", "service", "contribution"]
+FUNCTIONS: Final[tuple[StationFunction, ...]] = get_args(StationFunction)
+#: What a station kind (类型) the ``[functions]`` mapping does not know counts as.
+UNKNOWN_KIND_FUNCTION: Final[StationFunction] = "activity"
+#: The default ``[functions]`` mapping: a word of a station's 类型 → the functions it serves.
+#: A kind takes the entry it equals, else the longest word it contains (「桑榆红驿站」 → 驿站).
+DEFAULT_FUNCTION_KINDS: Final[Mapping[str, tuple[StationFunction, ...]]] = MappingProxyType({
+    "老年大学": ("study",), "分校": ("study",), "教学点": ("study",), "党校": ("study",),
+    "驿站": ("activity",), "老党员之家": ("activity",), "活动中心": ("activity",), "活动室": ("activity",),
+    "老干部服务中心": ("service",), "社区养老服务站": ("service",), "日间照料中心": ("service",),
+    "志愿服务站": ("contribution",), "实践基地": ("contribution",),
+})
+FUNCTION_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
+    "zh": MappingProxyType({"study": "就近学习", "activity": "就近活动", "service": "就近服务",
+                            "contribution": "就近发挥作用", "four_near": "四就近"}),
+    "en": MappingProxyType({"study": "Study", "activity": "Activities", "service": "Service",
+                            "contribution": "Contribution", "four_near": "All four functions"}),
+})
 
 # --------------------------------------------------------------------------------------
 # who sees what

@@ -439,6 +439,7 @@ def test_coverage_by_area(server, demo):
         every = viewer.get(f"/runs/{run_id}/coverage", params={"level": "township"}).json()["areas"]
         assert sum(row["members"] for row in every) == 711  # every member counted once per level
         shares = [row["share_covered_station"] for row in every]
+        assert all(row["share_four_near"] <= row["share_covered_study"] for row in every if row["share_four_near"] is not None)
         assert shares == sorted(shares)  # worst coverage first
         assert viewer.get(f"/runs/{run_id}/coverage", params={"area": "不存在社区"}).status_code == 404
         br = viewer.get(f"/runs/{run_id}/coverage/branches").json()["branches"]
@@ -461,6 +462,11 @@ def test_coverage_at_point(server, demo):
             assert minutes == sorted(minutes) and all(0 <= t <= limit for t in minutes), kind
         assert p["hospitals"], "the 贵溪 hospitals are within a 30-minute drive of the city centre"
         assert p["nearest_station_min"] == pytest.approx(p["stations"][0]["minutes"], abs=0.01)
+        # 四就近 by function: the demo has places of study (老年大学) and activity, none of service or contribution
+        fns = p["functions"]
+        assert set(fns) == {"study", "activity"} and fns["activity"]["places"][0]["id"] == "S04"
+        assert {f["id"] for f in fns["study"]["places"]} <= {"S05"} and fns["study"]["threshold_min"] == 15
+        assert fns["study"]["nearest_min"] >= fns["activity"]["nearest_min"] == p["nearest_station_min"]
         # a point between the two extracts, far from every road: off the network, nothing within reach
         far = viewer.get(f"/runs/{run_id}/coverage/point", params={"lon": 117.9, "lat": 30.2}).json()
         assert far["on_network"] is False and far["stations"] == [] and far["branches"] == []

@@ -18,6 +18,7 @@ from ..schemas import (
     DispersedMember,
     DispersedMembers,
     FacilityWithin,
+    FunctionAtPoint,
     PointCoverage,
     records,
 )
@@ -87,6 +88,9 @@ def coverage_at_point(
         branches=[FacilityWithin(**f) for f in res.get("branches", [])],
         hospitals=[FacilityWithin(**f) for f in res.get("hospitals", [])],
         nearest_station_min=res.get("nearest_station_min"),
+        functions={f: FunctionAtPoint(threshold_min=v["threshold_min"], nearest_min=v["nearest_min"],
+                                      places=[FacilityWithin(**p) for p in v["places"]])
+                   for f, v in res.get("functions", {}).items()},
     )
 
 

@@ -87,6 +87,17 @@ _COMMON: Final[dict[str, str]] = {
     "dispersion_note": "分散说明",
 }
 
+#: 四就近 by function: the place each function is served at, for the headers of its columns.
+_FUNCTION_PLACES: Final[dict[str, str]] = {"study": "学习场所", "activity": "活动场所", "service": "服务场所",
+                                           "contribution": "发挥作用场所"}
+_COMMON.update({
+    **{f"walk_min_{f}": f"步行至最近{p}(分钟)" for f, p in _FUNCTION_PLACES.items()},
+    **{f"nearest_{f}_id": f"最近{p}" for f, p in _FUNCTION_PLACES.items()},
+    **{f"covered_{f}": f"{p}步行可达" for f, p in _FUNCTION_PLACES.items()},
+    **{f"share_covered_{f}": f"{p}步行覆盖率" for f, p in _FUNCTION_PLACES.items()},
+    "share_four_near": "四就近覆盖率(各项均可达)",
+})
+
 _PER_TABLE: Final[dict[str, dict[str, str]]] = {
     "members": {
         "id": "编号",

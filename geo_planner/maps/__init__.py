@@ -43,6 +43,7 @@ from .canvas import Canvas
 from .elements import Display, Html, MetricScale
 from .facilities import HOSPITALS, STATIONS, add_branches, add_facilities, add_recommendations
 from .labels import LABELS
+from .functions import add_function_layers
 from .layers import LARGE_CELL_M, MIN_CELL_MEMBERS, add_members, grid_counts
 from .legend import PAGE_STYLE, coverage_panel, legend_html, title_html
 from .service_areas import service_areas
@@ -151,6 +152,7 @@ def build_map(
                    given=station_areas, max_snap_m=max_snap_m)
     add_facilities(c, HOSPITALS, hospitals, members, limit=thresholds.hospital_drive_min, net=drive,
                    given=hospital_areas, max_snap_m=max_snap_m)
+    add_function_layers(c, stations, members, thresholds)  # 四就近: a hidden layer per function
     add_recommendations(c, recommendations, members)
     _finish(c, settings, role, coverage_by_area, title)
     return c.m

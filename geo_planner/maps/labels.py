@@ -87,6 +87,13 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "glyph_hospital": "医",
         "glyph_branch": "支",
         "hidden_rows": "另有{n}个区域人数少于{k}人，未列出。",
+        "fn_layer": "四就近·{fn}场所（步行{t:g}分钟）",
+        "fn_note": "四就近各功能图层默认隐藏，可在图层控件中打开；一处场所可承担多项功能。",
+        "fn_functions": "承担功能",
+        "glyph_study": "学",
+        "glyph_activity": "活",
+        "glyph_service": "服",
+        "glyph_contribution": "献",
     },
     "en": {
         "members": "Retired cadres",
@@ -157,6 +164,14 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "glyph_hospital": "H",
         "glyph_branch": "B",
         "hidden_rows": "{n} more areas with fewer than {k} members are not listed.",
+        "fn_layer": "Close to home · {fn} ({t:g} min walk)",
+        "fn_note": "The layers of the four functions are hidden at first: turn them on in the layer control; "
+                   "one place may serve several functions.",
+        "fn_functions": "Functions",
+        "glyph_study": "L",
+        "glyph_activity": "A",
+        "glyph_service": "S",
+        "glyph_contribution": "C",
     },
 }
 

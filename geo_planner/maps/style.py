@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..vocab import REASONS, RECOMMENDATION_KINDS
+from ..vocab import FUNCTIONS, REASONS, RECOMMENDATION_KINDS
 
 __all__ = ["KIND_COLORS", "REASON_COLORS"]
 
@@ -27,3 +27,7 @@ SHARE_COLORS: Final[tuple[str, str, str]] = ("#1a9850", "#fdae61", "#d73027")
 GRID_COLORS: Final[tuple[str, str, str]] = ("#ffffb2", "#fd8d3c", "#bd0026")
 #: Ramp of a grid cell's share of members within walking reach of a station, 0 % → 100 %.
 COVERAGE_COLORS: Final[tuple[str, str, str]] = ("#d7191c", "#fdae61", "#1a9641")
+#: Badges of the places of each 四就近 function (study, activity, service, contribution).
+FUNCTION_COLORS: Final[dict[str, str]] = dict(
+    zip(FUNCTIONS, ("#6a3d9a", "#c2185b", "#00838f", "#ef6c00"), strict=True)
+)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..atomic import atomic_write
 from . import sections
 from .charts import SMALL_CELL, Charts
+from .four_near import four_near
 from .page import page, tr
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def render_report(result: RunResult) -> str:
         HTML with the charts embedded as PNG data URIs.
     """
     ch = Charts()
-    parts = [*sections.header(result), *sections.situation(ch, result)]
+    parts = [*sections.header(result), *sections.situation(ch, result), *four_near(result)]
     if result.decision is not None:
         parts += [*sections.tradeoff(ch, result), *sections.equity(ch, result)]
     parts += sections.recommendations(result)
