@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
 from .greedy import greedy_joint
+from .lagrange import lagrangian
 from .solve import Outcome, RowBlock, assemble, run_highs
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ class ComponentResult:
         HiGHS's relative gap on the component's objective (``None`` without HiGHS).
     time_limit_s, runtime_s
         The component's share of the time limit and the seconds it took (all steps).
+    method
+        ``highs`` (the class-aggregated MILP), ``lagrangian`` (Lagrangian bound and a MILP
+        over the units the relaxation chose, :mod:`.lagrange`) or ``greedy``.
     """
 
     members: int
@@ -62,6 +67,7 @@ class ComponentResult:
     gap: float | None
     time_limit_s: float
     runtime_s: float
+    method: str = "highs"
 
 
 def member_classes(
@@ -315,7 +321,7 @@ def _members_bound(c: _Component, n_y: int, one: Outcome, max_groups: float, k_m
 def solve_component(
     pi: np.ndarray, pj: np.ndarray, pt: np.ndarray, unit: np.ndarray, size: np.ndarray,
     is_station: np.ndarray, *, n_blocks: int, min_members: int, max_members: int, max_units: int,
-    threshold_min: float, time_limit_s: float, max_exact_size: int = 100_000,
+    threshold_min: float, time_limit_s: float, max_exact_size: int = 100_000, lagrangian: bool = True,
 ) -> tuple[np.ndarray, ComponentResult]:
     """Solve the joint-branch model on one component (local block and site indices).
 
@@ -343,21 +349,43 @@ def solve_component(
                           deadline=t_start + (0.2 if exact else 0.95) * time_limit_s)
     greedy_placed = int(size[greedy >= 0].sum())
 
-    def result(site_of: np.ndarray, status: str, gap: float | None, bound: int
+    def result(site_of: np.ndarray, status: str, gap: float | None, bound: int, method: str = ""
                ) -> tuple[np.ndarray, ComponentResult]:
         placed_now = int(size[site_of >= 0].sum())
         return site_of, ComponentResult(
             members=c.n_members, sites=int(np.unique(pj).size), pairs=int(pi.size), status=status,
             placed=placed_now, greedy_placed=greedy_placed, bound=max(bound, placed_now), gap=gap,
-            time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start)
+            time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start,
+            method=method or ("greedy" if status == "greedy" else "highs"))
 
+    if not exact and lagrangian:
+        return _lagrangian_answer(c, greedy, deadline, result)
     if not exact:  # HiGHS would not keep to the time limit on a model this large
         log.warning("joint branches: a component of %d members gives a model of %d columns (max_exact_size "
                     "%d, %.3g s for this component); the greedy grouping is the answer (bound: every site "
                     "full)", c.n_members, n_cols, max_exact_size, time_limit_s)
-        return result(greedy, "greedy", None, min(c.n_members, int(np.unique(pj).size) * max_members))
+        return result(greedy, "greedy", None, _full_sites_bound(c))
+    site_of, one, bound = _highs_answer(c, cls, rep, greedy, deadline)
+    if site_of is None:
+        log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d "
+                    "members; using the greedy grouping", one.status, time_limit_s, c.n_members)
+        return result(greedy, "greedy", None, bound)
+    return result(site_of, "optimal" if one.status == "optimal" else "time_limit", one.gap, bound)
+
+
+def _full_sites_bound(c: _Component) -> int:
+    """The trivial bound on the members placed: every site full (or every member placed)."""
+    return min(c.n_members, int(np.unique(c.pj).size) * c.max_members)
+
+
+def _highs_answer(c: _Component, cls: np.ndarray, rep: np.ndarray, greedy: np.ndarray, deadline: float
+                  ) -> tuple[np.ndarray | None, Outcome, int]:
+    """Solve the class-aggregated MILP from the greedy start, then the walks: the site per block.
+
+    Returns the site per block (``None`` when HiGHS found no solution), HiGHS's outcome and
+    the bound on the members placed that its dual bound proves (for ``c``'s pairs only).
+    """
     model = _class_model(c, cls, rep)
-    assert model.a.shape[1] == n_cols
     start = _class_start(c, model, cls, greedy)
     col_cost, max_groups, k_member = _class_objective(c, model, cls)
     one = run_highs("joint branches (members, groups, walks)", col_cost, model.upper, True, model.a,
@@ -366,10 +394,53 @@ def solve_component(
                     mip_abs_gap=TIE_BREAK_ABS_GAP)
     bound = _members_bound(c, model.n_y, one, max_groups, k_member)
     if one.x is None:
-        log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d "
-                    "members; using the greedy grouping", one.status, time_limit_s, c.n_members)
-        return result(greedy, "greedy", None, bound)
+        return None, one, bound
     x_pair = np.round(one.x[:model.n_p])
     site_of = _blocks_of_classes(c, model, cls, rep, x_pair)
     site_of = _shortest_walks(c, model, x_pair, site_of, max(deadline - time.perf_counter(), 0.01))
-    return result(site_of, "optimal" if one.status == "optimal" else "time_limit", one.gap, bound)
+    return site_of, one, bound
+
+
+#: Share of a large component's time left that the Lagrangian bound may take; HiGHS, on the
+#: units the relaxation chose, gets the rest.
+LAGRANGE_SHARE = 0.4
+
+
+def _lagrangian_answer(
+    c: _Component, greedy: np.ndarray, deadline: float,
+    result: Callable[[np.ndarray, str, float | None, int, str], tuple[np.ndarray, ComponentResult]],
+) -> tuple[np.ndarray, ComponentResult]:
+    """A component too large for HiGHS: the Lagrangian bound, then HiGHS on the units it chose.
+
+    The model restricted to the (site, unit) pairs the relaxation took in its last
+    iterations, and those of the greedy grouping (so the greedy start stays feasible), is
+    solved whole by HiGHS; its answer is a grouping of the full model, measured against the
+    Lagrangian bound (:mod:`.lagrange`). When the restricted model is too large to set up in
+    the time left, or HiGHS finds nothing better, the greedy grouping is the answer.
+    """
+    greedy_placed = int(c.size[greedy >= 0].sum())
+    lg = lagrangian(c.pi, c.pj, c.unit, c.size, c.n_sites, max_members=c.max_members, max_units=c.max_units,
+                    target=greedy_placed, time_limit_s=LAGRANGE_SHARE * (deadline - time.perf_counter()))
+    bound = min(_full_sites_bound(c), lg.bound)
+    key = c.pj * c.n_units + c.unit[c.pi]
+    g_pairs = greedy[c.pi] == c.pj
+    keys = np.union1d(lg.keys, key[g_pairs])
+    keep = np.isin(key, keys)
+    r = _Component(c.pi[keep], c.pj[keep], c.pt[keep], c.unit, c.size, c.is_station, c.n_blocks,
+                   int(c.size[np.unique(c.pi[keep])].sum()), c.min_members, c.max_members, c.max_units,
+                   c.threshold_min)
+    cls, rep = member_classes(r.pi, r.pj, r.unit, r.n_blocks, r.n_sites, r.size)
+    n_cols = _model_columns(r, cls, rep)
+    left = deadline - time.perf_counter()
+    if n_cols > 0.5 * HIGHS_COLS_PER_S * left:
+        log.warning("joint branches: the model on the units the Lagrangian relaxation chose has %d columns, "
+                    "too many for the %.3g s left; the greedy grouping is the answer (Lagrangian bound %d)",
+                    n_cols, left, bound)
+        return result(greedy, "greedy", None, bound, "greedy")
+    site_of, one, _ = _highs_answer(r, cls, rep, greedy, deadline)
+    if site_of is None or int(c.size[site_of >= 0].sum()) < greedy_placed:
+        site_of = greedy
+    placed = int(c.size[site_of >= 0].sum())
+    log.info("joint branches: Lagrangian method placed %d members (greedy %d) of at most %d, %d (site, unit) "
+             "pairs of %d tried", placed, greedy_placed, bound, keys.size, np.unique(key).size)
+    return result(site_of, "optimal" if placed >= bound else "time_limit", one.gap, bound, "lagrangian")
