@@ -17,6 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from .greedy import greedy_joint
+from .flow import fill_units, flow_regroup
 from .lagrange import lagrangian
 from .solve import Outcome, RowBlock, assemble, run_highs
 
@@ -271,15 +272,15 @@ def _blocks_of_classes(c: _Component, model: _ClassModel, cls: np.ndarray, rep: 
     return site_of
 
 
-def _shortest_walks(c: _Component, model: _ClassModel, x_pair: np.ndarray, site_of: np.ndarray,
-                    time_limit_s: float) -> np.ndarray:
+def _shortest_walks(c: _Component, site_of: np.ndarray, time_limit_s: float) -> np.ndarray:
     """Minimise the walks with the open sites and their units fixed: the site per block.
 
-    Places the same members as the class model; keeps ``site_of`` (the class order) when
-    HiGHS gives no integral answer.
+    Places the same members as ``site_of`` at the same sites with the same units; keeps
+    ``site_of`` when HiGHS gives no integral answer.
     """
-    n_best = float((x_pair * model.sz_p).sum())
-    open_units = np.unique(model.gj[x_pair > 0] * c.n_units + model.g_unit[model.gi[x_pair > 0]])
+    placed = site_of >= 0
+    n_best = float(c.size[placed].sum())
+    open_units = np.unique(site_of[placed] * c.n_units + c.unit[placed])
     allow = np.isin(c.pj * c.n_units + c.unit[c.pi], open_units)
     qi, qj, qt = c.pi[allow], c.pj[allow], c.pt[allow]
     q_sites, qj_c = np.unique(qj, return_inverse=True)
@@ -338,15 +339,20 @@ def solve_component(
     deadline = t_start + time_limit_s
     c = _Component(pi, pj, pt, unit, size, is_station, n_blocks, int(size[np.unique(pi)].sum()), min_members,
                    max_members, max_units, threshold_min)
-    cls, rep = member_classes(pi, pj, unit, n_blocks, c.n_sites, size)
-    n_cols = _model_columns(c, cls, rep)
     # HiGHS spends about n_cols / HIGHS_COLS_PER_S seconds before it looks at its time limit:
-    # hand it the model only when that fits in half of the component's share
-    exact = n_cols <= max_exact_size and n_cols <= 0.5 * HIGHS_COLS_PER_S * time_limit_s
+    # hand it the model only when that fits in half of the component's share. The model has
+    # at least a z column per (site, unit) pair and a y column per site: when these alone are
+    # too many, the classes are not worked out.
+    n_min = np.unique(pj * c.n_units + unit[pi]).size + c.n_sites
+    max_cols = min(max_exact_size, 0.5 * HIGHS_COLS_PER_S * time_limit_s)
+    cls, rep = (member_classes(pi, pj, unit, n_blocks, c.n_sites, size) if n_min <= max_cols
+                else (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)))
+    n_cols = _model_columns(c, cls, rep) if n_min <= max_cols else n_min
+    exact = n_cols <= max_cols
     # the greedy start gets a fifth of the time, or all of it when it is the answer
     greedy = greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
                           max_members=max_members, max_units=max_units, size=size,
-                          deadline=t_start + (0.2 if exact else 0.95) * time_limit_s)
+                          deadline=t_start + (0.2 if exact else 0.5 if lagrangian else 0.95) * time_limit_s)
     greedy_placed = int(size[greedy >= 0].sum())
 
     def result(site_of: np.ndarray, status: str, gap: float | None, bound: int, method: str = ""
@@ -361,7 +367,7 @@ def solve_component(
     if not exact and lagrangian:
         return _lagrangian_answer(c, greedy, deadline, result)
     if not exact:  # HiGHS would not keep to the time limit on a model this large
-        log.warning("joint branches: a component of %d members gives a model of %d columns (max_exact_size "
+        log.warning("joint branches: a component of %d members gives a model of at least %d columns (max_exact_size "
                     "%d, %.3g s for this component); the greedy grouping is the answer (bound: every site "
                     "full)", c.n_members, n_cols, max_exact_size, time_limit_s)
         return result(greedy, "greedy", None, _full_sites_bound(c))
@@ -397,50 +403,51 @@ def _highs_answer(c: _Component, cls: np.ndarray, rep: np.ndarray, greedy: np.nd
         return None, one, bound
     x_pair = np.round(one.x[:model.n_p])
     site_of = _blocks_of_classes(c, model, cls, rep, x_pair)
-    site_of = _shortest_walks(c, model, x_pair, site_of, max(deadline - time.perf_counter(), 0.01))
+    site_of = _shortest_walks(c, site_of, max(deadline - time.perf_counter(), 0.01))
     return site_of, one, bound
 
 
-#: Share of a large component's time left that the Lagrangian bound may take; HiGHS, on the
-#: units the relaxation chose, gets the rest.
+#: Share of a large component's time left (after the greedy grouping and its flow) that the
+#: Lagrangian bound may take; the walks get the rest.
 LAGRANGE_SHARE = 0.4
+#: Rounds of "top the units up, flow again" after the first flow.
+FLOW_ROUNDS = 3
 
 
 def _lagrangian_answer(
     c: _Component, greedy: np.ndarray, deadline: float,
     result: Callable[[np.ndarray, str, float | None, int, str], tuple[np.ndarray, ComponentResult]],
 ) -> tuple[np.ndarray, ComponentResult]:
-    """A component too large for HiGHS: the Lagrangian bound, then HiGHS on the units it chose.
+    """A component too large for HiGHS: units fixed, members by maximum flow; the Lagrangian bound.
 
-    The model restricted to the (site, unit) pairs the relaxation took in its last
-    iterations, and those of the greedy grouping (so the greedy start stays feasible), is
-    solved whole by HiGHS; its answer is a grouping of the full model, measured against the
-    Lagrangian bound (:mod:`.lagrange`). When the restricted model is too large to set up in
-    the time left, or HiGHS finds nothing better, the greedy grouping is the answer.
+    The greedy grouping's units, topped up to *U* per site (:func:`.flow.fill_units`), are
+    kept and the members re-assigned by maximum flow (:func:`.flow.flow_regroup`); the
+    units the flow used are topped up again and the flow repeated while it places more
+    (``FLOW_ROUNDS``). The Lagrangian relaxation (:mod:`.lagrange`) proves the bound;
+    with the open sites and units fixed, HiGHS then shortens the walks.
     """
-    greedy_placed = int(c.size[greedy >= 0].sum())
+    best = greedy
+    placed = int(c.size[best >= 0].sum())
+    for _ in range(FLOW_ROUNDS + 1):
+        if time.perf_counter() > deadline:
+            break
+        keys = fill_units(c.pi, c.pj, c.unit, c.size, best, c.n_sites, max_units=c.max_units)
+        site_of = flow_regroup(c.pi, c.pj, c.unit, c.size, keys, c.n_sites, min_members=c.min_members,
+                               max_members=c.max_members)
+        now = int(c.size[site_of >= 0].sum())
+        if now <= placed:
+            break
+        best, placed = site_of, now
     lg = lagrangian(c.pi, c.pj, c.unit, c.size, c.n_sites, max_members=c.max_members, max_units=c.max_units,
-                    target=greedy_placed, time_limit_s=LAGRANGE_SHARE * (deadline - time.perf_counter()))
+                    target=placed, time_limit_s=LAGRANGE_SHARE * (deadline - time.perf_counter()))
     bound = min(_full_sites_bound(c), lg.bound)
-    key = c.pj * c.n_units + c.unit[c.pi]
-    g_pairs = greedy[c.pi] == c.pj
-    keys = np.union1d(lg.keys, key[g_pairs])
-    keep = np.isin(key, keys)
-    r = _Component(c.pi[keep], c.pj[keep], c.pt[keep], c.unit, c.size, c.is_station, c.n_blocks,
-                   int(c.size[np.unique(c.pi[keep])].sum()), c.min_members, c.max_members, c.max_units,
-                   c.threshold_min)
-    cls, rep = member_classes(r.pi, r.pj, r.unit, r.n_blocks, r.n_sites, r.size)
-    n_cols = _model_columns(r, cls, rep)
+    # the walks' model has a column per pair of an open site's units; HiGHS sets it up before it
+    # looks at its time limit, so it runs only when that set-up fits in half the time left
     left = deadline - time.perf_counter()
-    if n_cols > 0.5 * HIGHS_COLS_PER_S * left:
-        log.warning("joint branches: the model on the units the Lagrangian relaxation chose has %d columns, "
-                    "too many for the %.3g s left; the greedy grouping is the answer (Lagrangian bound %d)",
-                    n_cols, left, bound)
-        return result(greedy, "greedy", None, bound, "greedy")
-    site_of, one, _ = _highs_answer(r, cls, rep, greedy, deadline)
-    if site_of is None or int(c.size[site_of >= 0].sum()) < greedy_placed:
-        site_of = greedy
-    placed = int(c.size[site_of >= 0].sum())
-    log.info("joint branches: Lagrangian method placed %d members (greedy %d) of at most %d, %d (site, unit) "
-             "pairs of %d tried", placed, greedy_placed, bound, keys.size, np.unique(key).size)
-    return result(site_of, "optimal" if placed >= bound else "time_limit", one.gap, bound, "lagrangian")
+    n_walk = int(np.isin(c.pj * c.n_units + c.unit[c.pi],
+                         np.unique(best[best >= 0] * c.n_units + c.unit[best >= 0])).sum())
+    if n_walk <= 0.5 * HIGHS_COLS_PER_S * left:
+        best = _shortest_walks(c, best, max(left - n_walk / HIGHS_COLS_PER_S, 0.01))
+    log.info("joint branches: %d members placed by flow over fixed units (greedy %d) of at most %d "
+             "(Lagrangian bound, %d iterations)", placed, int(c.size[greedy >= 0].sum()), bound, lg.iterations)
+    return result(best, "optimal" if placed >= bound else "time_limit", None, bound, "lagrangian")

@@ -137,7 +137,7 @@ class JointBranchSolution:
         """
         comps = self.components
         return {
-            "method": "greedy" if self.status == "greedy" else "highs", "status": self.status,
+            "method": self.model_name, "status": self.status,
             "gap": None if self.gap is None else round(float(self.gap), 6),
             "solver_gap": None if self.solver_gap is None else round(float(self.solver_gap), 6),
             "runtime_s": round(float(self.runtime_s), 3), "placed": self.n_placed, "bound": int(self.bound),
@@ -154,6 +154,15 @@ class JointBranchSolution:
                                    "time_limit_s": round(comps[0].time_limit_s, 3)} if comps else None),
             "blocks_split": int(self.blocks_split), "message": self.method,
         }
+
+    @property
+    def model_name(self) -> str:
+        """``highs``, ``lagrangian`` (a component solved by flow over fixed units with the Lagrangian
+        bound), ``greedy``, or several joined by ``+`` (largest component first)."""
+        if self.status == "greedy" and not any(c.method == "lagrangian" for c in self.components):
+            return "greedy"
+        names = list(dict.fromkeys(c.method for c in self.components)) or ["highs"]
+        return "+".join(names)
 
     @property
     def n_placed(self) -> int:
@@ -332,7 +341,8 @@ def members_gap(placed: int, bound: int) -> float:
     return (bound - placed) / bound if bound > 0 else 0.0
 
 
-def _method(state: str, gap: float, time_limit_s: float, n_components: int, placed: int, bound: int) -> str:
+def _method(state: str, gap: float, time_limit_s: float, n_components: int, placed: int, bound: int,
+            lagrangian: bool = False) -> str:
     """Text for the ``method`` column: the model, the gap on the members placed and, unless optimal, the bound.
 
     A greedy answer does not depend on the machine's speed, so its text names no seconds
@@ -345,8 +355,11 @@ def _method(state: str, gap: float, time_limit_s: float, n_components: int, plac
         return (f"greedy (model too large for the time limit, or no HiGHS solution within it{parts}; "
                 f"{placed} members placed of at most {bound}, {gap_txt})")
     if state == "time_limit":
-        return (f"highs (time limit {time_limit_s:g} s{parts}; {placed} members placed of at most {bound}, "
+        how = ("flow over fixed units, Lagrangian bound" if lagrangian else "highs")
+        return (f"{how} (time limit {time_limit_s:g} s{parts}; {placed} members placed of at most {bound}, "
                 f"{gap_txt})")
+    if lagrangian:
+        return f"flow over fixed units, Lagrangian bound ({gap_txt}{parts})"
     return f"highs ({gap_txt}{parts})"
 
 
@@ -364,7 +377,7 @@ def solve_joint_branches(
     progress: Callable[[str, float], None] | None = None,
     max_exact_size: int = 100_000,
     decompose: bool = True,
-    lagrangian: bool = False,
+    lagrangian: bool = True,
 ) -> JointBranchSolution:
     """Group members into joint branches around sites (the model of the module docstring).
 
@@ -464,6 +477,7 @@ def solve_joint_branches(
              np.unique(site_of[placed]).size, len(results), state, runtime,
              sum(r.greedy_placed for r in results), bound)
     return JointBranchSolution(site_of, minutes, state, gap, runtime,
-                               _method(state, gap, time_limit_s, len(results), int(placed.sum()), bound),
+                               _method(state, gap, time_limit_s, len(results), int(placed.sum()), bound,
+                                       any(r.method == "lagrangian" for r in results)),
                                components=tuple(results), bound=bound, blocks_split=bl.split,
                                solver_gap=solver_gap)

@@ -55,9 +55,6 @@ class LagrangeResult:
         ``L`` at ``λ = 0``: ``Σ_j min(M, members of the U largest units reaching j)``.
     lam
         The multipliers of the best bound, per block.
-    keys
-        The (site, unit) pairs the relaxation took in its last iterations, as
-        ``site · n_units + unit``, sorted: the units to try per site.
     iterations
         Subgradient iterations run.
     runtime_s
@@ -68,7 +65,6 @@ class LagrangeResult:
     value: float
     start_value: float
     lam: np.ndarray
-    keys: np.ndarray
     iterations: int
     runtime_s: float
 
@@ -145,7 +141,7 @@ def _relaxed_answer(lay: _Layout, dens: np.ndarray, mu: np.ndarray, max_members:
     taken &= table > 0
     key_taken = taken[lay.key_site, lay.key_slot]
     cand = np.flatnonzero(key_taken[lay.pkey] & (dens > below[lay.psite]))
-    order = cand[np.lexsort((-dens[cand], lay.psite[cand]))]  # by site, most profitable first
+    order = cand[np.argsort(lay.psite[cand] + 0.5 * (1.0 - dens[cand]))]  # by site, most profitable first
     site = lay.psite[order]
     csum = np.cumsum(lay.ps[order])
     first = np.searchsorted(site, site)  # first position of each site's run
@@ -158,7 +154,7 @@ def _relaxed_answer(lay: _Layout, dens: np.ndarray, mu: np.ndarray, max_members:
 def lagrangian(
     pi: np.ndarray, pj: np.ndarray, unit: np.ndarray, size: np.ndarray, n_sites: int, *,
     max_members: int, max_units: int, target: float, time_limit_s: float, max_iter: int = 200,
-    patience: int = 8, step0: float = 1.0, memory: float = 0.3,
+    patience: int = 8, step0: float = 1.0,
 ) -> LagrangeResult:
     """Lower the Lagrangian bound on the members placed by subgradient optimisation.
 
@@ -180,8 +176,6 @@ def lagrangian(
     max_iter, patience, step0
         At most ``max_iter`` iterations; the step factor starts at ``step0`` and is halved
         after ``patience`` iterations without a lower bound.
-    memory
-        The keys returned are those taken in the last ``memory`` share of the iterations.
 
     Returns
     -------
@@ -196,7 +190,6 @@ def lagrangian(
     lam = np.zeros(n_blocks)
     best_val, best_lam, start_val = np.inf, lam.copy(), np.nan
     step, stall, it = step0, 0, 0
-    history: list[np.ndarray] = []
     # at λ = 0: μ_j = 1 (the site term is M) where the U largest units fill the site, else 0
     full = _top_sum(_site_table(lay, np.ones(lay.pb.size), np.zeros(n_sites)), max_units) >= max_members
     mu = np.where(full, 1.0, 0.0)
@@ -210,11 +203,10 @@ def lagrangian(
         pick = np.argmin(phi, axis=0)
         mu = rows[pick, np.arange(n_sites)]
         delta = np.where(pick == 1, np.maximum(delta / 2.0, 1e-3), np.minimum(delta * 1.5, 0.5))
-        key_taken, pair_taken = _relaxed_answer(lay, dens, mu, max_members, max_units)
+        _, pair_taken = _relaxed_answer(lay, dens, mu, max_members, max_units)
         val = float(lam[reach].sum()) + float(phi[pick, np.arange(n_sites)].sum())
         if it == 1:
             start_val = val
-        history.append(key_taken)
         if val < best_val - 1e-9:
             best_val, best_lam, stall = val, lam.copy(), 0
         else:
@@ -228,10 +220,8 @@ def lagrangian(
         if norm == 0:  # the relaxed answer takes every block once: it is a grouping up to the minimum
             break
         lam = np.clip(lam - step * max(val - target, 1.0) / norm * sub, 0.0, s)
-    keep = history[-max(1, int(np.ceil(memory * len(history)))):]
-    taken = np.logical_or.reduce(keep) if keep else np.zeros(lay.keys.size, dtype=bool)
     runtime = time.perf_counter() - t0
     bound = int(np.floor(best_val + 1e-9))
-    log.info("joint branches: Lagrangian bound %d members (%.1f; %.1f at λ = 0) after %d iterations in "
-             "%.2f s; %d (site, unit) pairs to try", bound, best_val, start_val, it, runtime, int(taken.sum()))
-    return LagrangeResult(bound, best_val, float(start_val), best_lam, lay.keys[taken], it, runtime)
+    log.info("joint branches: Lagrangian bound %d members (%.1f; %.1f at the start) after %d iterations in "
+             "%.2f s", bound, best_val, start_val, it, runtime)
+    return LagrangeResult(bound, best_val, float(start_val), best_lam, it, runtime)
