@@ -210,3 +210,28 @@ def test_planted_neighbourhood_of_eight_stays_together(extract_net, mode: str) -
         assert jb["method"] == ("highs" if mode == "highs" else "lagrangian")
     assert jb["placed"] <= jb["bound"] and jb["gap"] == pytest.approx((jb["bound"] - jb["placed"]) / jb["bound"],
                                                                       abs=1e-6)
+
+
+#: Today's answers (the code before the Lagrangian method, proved optimal by HiGHS) on county-sized
+#: instances, per seed: members placed and the site of every member (-1: none).
+TODAY = {
+    11: (115, [8, -1, 5, 8, 7, 9, 6, 1, 4, 4, 2, 5, 0, 1, 2, 2, 9, 7, 7, 2, 8, 3, 7, 0, 1, 9, 3, 4, 0, 0, 9, 0, 7, 9, -1, -1, 3, 3, 8, 0, 8, 2, 0, 6, 0, 1, 1, 4, 1, 3, 9, 5, 7, 2, 7, 2, 3, 6, 7, 2, 8, 5, 3, 0, 5, -1, 1, 4, -1, 6, 3, 8, 5, 7, 6, 1, 2, 5, 5, 5, 5, 9, 7, 8, 3, 2, 9, 6, 6, 9, 8, 0, 1, 6, 1, 2, 8, 7, 9, 3, 3, 6, 1, 5, 0, 7, 4, 3, 9, 6, 4, 8, 8, 6, 1, 6, 5, 2, 9, 0]),
+    13: (116, [2, 8, 3, 6, -1, 4, 3, 6, 5, 1, 7, 1, 1, 3, 0, 7, 2, 6, 6, 7, 2, 1, 9, 2, 2, 2, 6, 9, 4, 5, 2, 0, 1, 8, 8, 7, 0, 8, 3, 0, 9, 1, 8, 7, 4, 0, 3, 6, 8, 4, 5, 6, 6, 2, 9, 5, 2, 0, 3, 1, 9, 6, 0, 8, 4, 2, 4, 4, 5, 1, 5, 3, 5, 3, 8, 4, 9, 9, 0, 5, 6, 0, -1, 6, 3, 1, 9, 8, 0, 4, 0, -1, 9, 3, 0, 2, 7, 5, 5, -1, 4, 8, 7, 2, 7, 9, 1, 3, 9, 8, 4, 5, 9, 8, 1, 1, 3, 6, 4, 5]),
+}
+
+
+@pytest.mark.parametrize("seed", sorted(TODAY))
+def test_county_sized_answers_unchanged_where_proved_optimal(seed: int) -> None:
+    """Where HiGHS proves today's answer optimal, the answer is the same member for member."""
+    rng = np.random.default_rng(seed)
+    n, s = 120, 10
+    xy, sxy = rng.uniform(0, 4, (n, 2)), rng.uniform(0, 4, (s, 2))
+    minutes = np.hypot(*(xy[:, None, :] - sxy[None, :, :]).transpose(2, 0, 1)) * 10
+    minutes = np.where(minutes <= 20, np.round(minutes, 1) + 0.1, 0.0)
+    unit = rng.integers(0, 25, n)
+    block = np.where(rng.random(n) < 0.2, unit, -1)
+    sol = solve_joint_branches(sp.csr_matrix(minutes), unit, rng.random(s) < 0.4, min_members=3, max_members=12,
+                               max_units=4, threshold_min=20, block=block)
+    placed, site = TODAY[seed]
+    assert sol.status == "optimal" and sol.gap == 0.0 and sol.summary()["method"] == "highs"
+    assert sol.n_placed == placed and sol.site.tolist() == site

@@ -428,13 +428,16 @@ def _lagrangian_answer(
     """
     best = greedy
     placed = int(c.size[best >= 0].sum())
+    last = 0.0  # seconds of the last flow round: the next one starts only when it fits
     for _ in range(FLOW_ROUNDS + 1):
-        if time.perf_counter() > deadline:
+        if time.perf_counter() + last > deadline:
             break
+        t_round = time.perf_counter()
         keys = fill_units(c.pi, c.pj, c.unit, c.size, best, c.n_sites, max_units=c.max_units)
         site_of = flow_regroup(c.pi, c.pj, c.unit, c.size, keys, c.n_sites, min_members=c.min_members,
                                max_members=c.max_members)
         now = int(c.size[site_of >= 0].sum())
+        last = time.perf_counter() - t_round
         if now <= placed:
             break
         best, placed = site_of, now
@@ -450,4 +453,6 @@ def _lagrangian_answer(
         best = _shortest_walks(c, best, max(left - n_walk / HIGHS_COLS_PER_S, 0.01))
     log.info("joint branches: %d members placed by flow over fixed units (greedy %d) of at most %d "
              "(Lagrangian bound, %d iterations)", placed, int(c.size[greedy >= 0].sum()), bound, lg.iterations)
+    if best is greedy:  # no flow ran (or none placed more): the greedy grouping, with the Lagrangian bound
+        return result(best, "optimal" if placed >= bound else "greedy", None, bound, "greedy")
     return result(best, "optimal" if placed >= bound else "time_limit", None, bound, "lagrangian")

@@ -52,7 +52,8 @@ class LagrangeResult:
     value
         The best ``L`` itself (members, fractional).
     start_value
-        ``L`` at ``λ = 0``: ``Σ_j min(M, members of the U largest units reaching j)``.
+        The bound before any iteration: ``Σ_j min(M, members of the U largest units reaching j)``
+        (``L`` at ``λ = 0``).
     lam
         The multipliers of the best bound, per block.
     iterations
@@ -188,13 +189,17 @@ def lagrangian(
     s = size.astype(np.float64)
     reach = np.bincount(pi, minlength=n_blocks) > 0
     lam = np.zeros(n_blocks)
-    best_val, best_lam, start_val = np.inf, lam.copy(), np.nan
     step, stall, it = step0, 0, 0
-    # at λ = 0: μ_j = 1 (the site term is M) where the U largest units fill the site, else 0
-    full = _top_sum(_site_table(lay, np.ones(lay.pb.size), np.zeros(n_sites)), max_units) >= max_members
-    mu = np.where(full, 1.0, 0.0)
+    # at λ = 0: μ_j = 1 (the site term is M) where the U largest units fill the site, else 0:
+    # L = Σ_j min(M, members of the U largest units reaching j), the bound with no iteration
+    top0 = _top_sum(_site_table(lay, np.ones(lay.pb.size), np.zeros(n_sites)), max_units)
+    mu = np.where(top0 >= max_members, 1.0, 0.0)
+    start_val = float(np.minimum(top0, max_members).sum())
+    best_val, best_lam = start_val, lam.copy()
     delta = np.full(n_sites, 0.25)
-    while it < max_iter:
+    last = time.perf_counter() - t0  # an iteration costs about as much as this set-up
+    while it < max_iter and np.floor(best_val + 1e-9) > target and time.perf_counter() + last <= t_end:
+        t_it = time.perf_counter()
         it += 1
         # each site's μ: the best of μ_j − δ_j, μ_j, μ_j + δ_j (a pattern search on a convex function)
         rows = np.clip(np.stack([mu - delta, mu, mu + delta]), 0.0, 1.0)
@@ -205,21 +210,20 @@ def lagrangian(
         delta = np.where(pick == 1, np.maximum(delta / 2.0, 1e-3), np.minimum(delta * 1.5, 0.5))
         _, pair_taken = _relaxed_answer(lay, dens, mu, max_members, max_units)
         val = float(lam[reach].sum()) + float(phi[pick, np.arange(n_sites)].sum())
-        if it == 1:
-            start_val = val
         if val < best_val - 1e-9:
             best_val, best_lam, stall = val, lam.copy(), 0
         else:
             stall += 1
             if stall >= patience:
                 step, stall = step / 2.0, 0
-        if np.floor(best_val + 1e-9) <= target or time.perf_counter() > t_end or step < 1e-3:
+        if step < 1e-3:
             break
         sub = np.where(reach, 1.0, 0.0) - np.bincount(lay.pb[pair_taken], minlength=n_blocks)
         norm = float(sub @ sub)
         if norm == 0:  # the relaxed answer takes every block once: it is a grouping up to the minimum
             break
         lam = np.clip(lam - step * max(val - target, 1.0) / norm * sub, 0.0, s)
+        last = time.perf_counter() - t_it
     runtime = time.perf_counter() - t0
     bound = int(np.floor(best_val + 1e-9))
     log.info("joint branches: Lagrangian bound %d members (%.1f; %.1f at the start) after %d iterations in "
