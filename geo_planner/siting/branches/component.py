@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
 from .greedy import greedy_joint
+from .flow import fill_units, flow_regroup
+from .lagrange import lagrangian
 from .solve import Outcome, RowBlock, assemble, run_highs
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,9 @@ class ComponentResult:
         HiGHS's relative gap on the component's objective (``None`` without HiGHS).
     time_limit_s, runtime_s
         The component's share of the time limit and the seconds it took (all steps).
+    method
+        ``highs`` (the class-aggregated MILP), ``lagrangian`` (Lagrangian bound and a MILP
+        over the units the relaxation chose, :mod:`.lagrange`) or ``greedy``.
     """
 
     members: int
@@ -62,6 +68,7 @@ class ComponentResult:
     gap: float | None
     time_limit_s: float
     runtime_s: float
+    method: str = "highs"
 
 
 def member_classes(
@@ -265,15 +272,15 @@ def _blocks_of_classes(c: _Component, model: _ClassModel, cls: np.ndarray, rep: 
     return site_of
 
 
-def _shortest_walks(c: _Component, model: _ClassModel, x_pair: np.ndarray, site_of: np.ndarray,
-                    time_limit_s: float) -> np.ndarray:
+def _shortest_walks(c: _Component, site_of: np.ndarray, time_limit_s: float) -> np.ndarray:
     """Minimise the walks with the open sites and their units fixed: the site per block.
 
-    Places the same members as the class model; keeps ``site_of`` (the class order) when
-    HiGHS gives no integral answer.
+    Places the same members as ``site_of`` at the same sites with the same units; keeps
+    ``site_of`` when HiGHS gives no integral answer.
     """
-    n_best = float((x_pair * model.sz_p).sum())
-    open_units = np.unique(model.gj[x_pair > 0] * c.n_units + model.g_unit[model.gi[x_pair > 0]])
+    placed = site_of >= 0
+    n_best = float(c.size[placed].sum())
+    open_units = np.unique(site_of[placed] * c.n_units + c.unit[placed])
     allow = np.isin(c.pj * c.n_units + c.unit[c.pi], open_units)
     qi, qj, qt = c.pi[allow], c.pj[allow], c.pt[allow]
     q_sites, qj_c = np.unique(qj, return_inverse=True)
@@ -315,7 +322,7 @@ def _members_bound(c: _Component, n_y: int, one: Outcome, max_groups: float, k_m
 def solve_component(
     pi: np.ndarray, pj: np.ndarray, pt: np.ndarray, unit: np.ndarray, size: np.ndarray,
     is_station: np.ndarray, *, n_blocks: int, min_members: int, max_members: int, max_units: int,
-    threshold_min: float, time_limit_s: float, max_exact_size: int = 100_000,
+    threshold_min: float, time_limit_s: float, max_exact_size: int = 100_000, lagrangian: bool = True,
 ) -> tuple[np.ndarray, ComponentResult]:
     """Solve the joint-branch model on one component (local block and site indices).
 
@@ -332,32 +339,59 @@ def solve_component(
     deadline = t_start + time_limit_s
     c = _Component(pi, pj, pt, unit, size, is_station, n_blocks, int(size[np.unique(pi)].sum()), min_members,
                    max_members, max_units, threshold_min)
-    cls, rep = member_classes(pi, pj, unit, n_blocks, c.n_sites, size)
-    n_cols = _model_columns(c, cls, rep)
     # HiGHS spends about n_cols / HIGHS_COLS_PER_S seconds before it looks at its time limit:
-    # hand it the model only when that fits in half of the component's share
-    exact = n_cols <= max_exact_size and n_cols <= 0.5 * HIGHS_COLS_PER_S * time_limit_s
+    # hand it the model only when that fits in half of the component's share. The model has
+    # at least a z column per (site, unit) pair and a y column per site: when these alone are
+    # too many, the classes are not worked out.
+    n_min = np.unique(pj * c.n_units + unit[pi]).size + c.n_sites
+    max_cols = min(max_exact_size, 0.5 * HIGHS_COLS_PER_S * time_limit_s)
+    cls, rep = (member_classes(pi, pj, unit, n_blocks, c.n_sites, size) if n_min <= max_cols
+                else (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)))
+    n_cols = _model_columns(c, cls, rep) if n_min <= max_cols else n_min
+    exact = n_cols <= max_cols
     # the greedy start gets a fifth of the time, or all of it when it is the answer
     greedy = greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
                           max_members=max_members, max_units=max_units, size=size,
-                          deadline=t_start + (0.2 if exact else 0.95) * time_limit_s)
+                          deadline=t_start + (0.2 if exact else 0.5 if lagrangian else 0.95) * time_limit_s)
     greedy_placed = int(size[greedy >= 0].sum())
 
-    def result(site_of: np.ndarray, status: str, gap: float | None, bound: int
+    def result(site_of: np.ndarray, status: str, gap: float | None, bound: int, method: str = ""
                ) -> tuple[np.ndarray, ComponentResult]:
         placed_now = int(size[site_of >= 0].sum())
         return site_of, ComponentResult(
             members=c.n_members, sites=int(np.unique(pj).size), pairs=int(pi.size), status=status,
             placed=placed_now, greedy_placed=greedy_placed, bound=max(bound, placed_now), gap=gap,
-            time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start)
+            time_limit_s=time_limit_s, runtime_s=time.perf_counter() - t_start,
+            method=method or ("greedy" if status == "greedy" else "highs"))
 
+    if not exact and lagrangian:
+        return _lagrangian_answer(c, greedy, deadline, result)
     if not exact:  # HiGHS would not keep to the time limit on a model this large
-        log.warning("joint branches: a component of %d members gives a model of %d columns (max_exact_size "
+        log.warning("joint branches: a component of %d members gives a model of at least %d columns (max_exact_size "
                     "%d, %.3g s for this component); the greedy grouping is the answer (bound: every site "
                     "full)", c.n_members, n_cols, max_exact_size, time_limit_s)
-        return result(greedy, "greedy", None, min(c.n_members, int(np.unique(pj).size) * max_members))
+        return result(greedy, "greedy", None, _full_sites_bound(c))
+    site_of, one, bound = _highs_answer(c, cls, rep, greedy, deadline)
+    if site_of is None:
+        log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d "
+                    "members; using the greedy grouping", one.status, time_limit_s, c.n_members)
+        return result(greedy, "greedy", None, bound)
+    return result(site_of, "optimal" if one.status == "optimal" else "time_limit", one.gap, bound)
+
+
+def _full_sites_bound(c: _Component) -> int:
+    """The trivial bound on the members placed: every site full (or every member placed)."""
+    return min(c.n_members, int(np.unique(c.pj).size) * c.max_members)
+
+
+def _highs_answer(c: _Component, cls: np.ndarray, rep: np.ndarray, greedy: np.ndarray, deadline: float
+                  ) -> tuple[np.ndarray | None, Outcome, int]:
+    """Solve the class-aggregated MILP from the greedy start, then the walks: the site per block.
+
+    Returns the site per block (``None`` when HiGHS found no solution), HiGHS's outcome and
+    the bound on the members placed that its dual bound proves (for ``c``'s pairs only).
+    """
     model = _class_model(c, cls, rep)
-    assert model.a.shape[1] == n_cols
     start = _class_start(c, model, cls, greedy)
     col_cost, max_groups, k_member = _class_objective(c, model, cls)
     one = run_highs("joint branches (members, groups, walks)", col_cost, model.upper, True, model.a,
@@ -366,10 +400,59 @@ def solve_component(
                     mip_abs_gap=TIE_BREAK_ABS_GAP)
     bound = _members_bound(c, model.n_y, one, max_groups, k_member)
     if one.x is None:
-        log.warning("joint branches: HiGHS found no solution (%s) within %.3g s on a component of %d "
-                    "members; using the greedy grouping", one.status, time_limit_s, c.n_members)
-        return result(greedy, "greedy", None, bound)
+        return None, one, bound
     x_pair = np.round(one.x[:model.n_p])
     site_of = _blocks_of_classes(c, model, cls, rep, x_pair)
-    site_of = _shortest_walks(c, model, x_pair, site_of, max(deadline - time.perf_counter(), 0.01))
-    return result(site_of, "optimal" if one.status == "optimal" else "time_limit", one.gap, bound)
+    site_of = _shortest_walks(c, site_of, max(deadline - time.perf_counter(), 0.01))
+    return site_of, one, bound
+
+
+#: Share of a large component's time left (after the greedy grouping and its flow) that the
+#: Lagrangian bound may take; the walks get the rest.
+LAGRANGE_SHARE = 0.4
+#: Rounds of "top the units up, flow again" after the first flow.
+FLOW_ROUNDS = 3
+
+
+def _lagrangian_answer(
+    c: _Component, greedy: np.ndarray, deadline: float,
+    result: Callable[[np.ndarray, str, float | None, int, str], tuple[np.ndarray, ComponentResult]],
+) -> tuple[np.ndarray, ComponentResult]:
+    """A component too large for HiGHS: units fixed, members by maximum flow; the Lagrangian bound.
+
+    The greedy grouping's units, topped up to *U* per site (:func:`.flow.fill_units`), are
+    kept and the members re-assigned by maximum flow (:func:`.flow.flow_regroup`); the
+    units the flow used are topped up again and the flow repeated while it places more
+    (``FLOW_ROUNDS``). The Lagrangian relaxation (:mod:`.lagrange`) proves the bound;
+    with the open sites and units fixed, HiGHS then shortens the walks.
+    """
+    best = greedy
+    placed = int(c.size[best >= 0].sum())
+    last = 0.0  # seconds of the last flow round: the next one starts only when it fits
+    for _ in range(FLOW_ROUNDS + 1):
+        if time.perf_counter() + last > deadline:
+            break
+        t_round = time.perf_counter()
+        keys = fill_units(c.pi, c.pj, c.unit, c.size, best, c.n_sites, max_units=c.max_units)
+        site_of = flow_regroup(c.pi, c.pj, c.unit, c.size, keys, c.n_sites, min_members=c.min_members,
+                               max_members=c.max_members)
+        now = int(c.size[site_of >= 0].sum())
+        last = time.perf_counter() - t_round
+        if now <= placed:
+            break
+        best, placed = site_of, now
+    lg = lagrangian(c.pi, c.pj, c.unit, c.size, c.n_sites, max_members=c.max_members, max_units=c.max_units,
+                    target=placed, time_limit_s=LAGRANGE_SHARE * (deadline - time.perf_counter()))
+    bound = min(_full_sites_bound(c), lg.bound)
+    # the walks' model has a column per pair of an open site's units; HiGHS sets it up before it
+    # looks at its time limit, so it runs only when that set-up fits in half the time left
+    left = deadline - time.perf_counter()
+    n_walk = int(np.isin(c.pj * c.n_units + c.unit[c.pi],
+                         np.unique(best[best >= 0] * c.n_units + c.unit[best >= 0])).sum())
+    if n_walk <= 0.5 * HIGHS_COLS_PER_S * left:
+        best = _shortest_walks(c, best, max(left - n_walk / HIGHS_COLS_PER_S, 0.01))
+    log.info("joint branches: %d members placed by flow over fixed units (greedy %d) of at most %d "
+             "(Lagrangian bound, %d iterations)", placed, int(c.size[greedy >= 0].sum()), bound, lg.iterations)
+    if best is greedy:  # no flow ran (or none placed more): the greedy grouping, with the Lagrangian bound
+        return result(best, "optimal" if placed >= bound else "greedy", None, bound, "greedy")
+    return result(best, "optimal" if placed >= bound else "time_limit", None, bound, "lagrangian")

@@ -99,8 +99,11 @@ class JointBranchSolution:
         grouping: its model was too large for HiGHS, or HiGHS found nothing) or ``empty`` (no
         site can host a joint branch).
     gap
-        The largest relative MIP gap HiGHS reported on a component (0 when every one is
-        proved optimal; ``None`` without HiGHS).
+        The honest gap on the members placed, ``(bound − placed) / bound`` (0 when nothing can
+        be placed), whatever the method: 0 when the member count is proved optimal.
+    solver_gap
+        The largest relative MIP gap HiGHS reported on a component's whole objective (member
+        count and tie-breaks; ``None`` when no component was handed to HiGHS).
     runtime_s
         Seconds of the whole call (every step).
     method
@@ -124,13 +127,19 @@ class JointBranchSolution:
     components: tuple[ComponentResult, ...] = ()
     bound: int = 0
     blocks_split: int = 0
+    solver_gap: float | None = None
 
     def summary(self) -> dict[str, object]:
-        """Return the model's record for ``run.json``: method, status, gap, runtime, bound, components."""
+        """Return the model's record for ``run.json``: method, status, gap, runtime, bound, components.
+
+        ``gap`` is ``(bound − placed) / bound`` on the members placed for every method (greedy
+        included); ``solver_gap`` is HiGHS's own relative gap on the whole objective.
+        """
         comps = self.components
         return {
-            "method": "greedy" if self.status == "greedy" else "highs", "status": self.status,
+            "method": self.model_name, "status": self.status,
             "gap": None if self.gap is None else round(float(self.gap), 6),
+            "solver_gap": None if self.solver_gap is None else round(float(self.solver_gap), 6),
             "runtime_s": round(float(self.runtime_s), 3), "placed": self.n_placed, "bound": int(self.bound),
             "greedy_placed": int(sum(c.greedy_placed for c in comps)),
             "components": len(comps),
@@ -138,10 +147,22 @@ class JointBranchSolution:
                                      for s in sorted({c.status for c in comps})},
             "largest_component": ({"members": comps[0].members, "sites": comps[0].sites,
                                    "pairs": comps[0].pairs, "status": comps[0].status,
+                                   "method": comps[0].method, "placed": comps[0].placed,
+                                   "greedy_placed": comps[0].greedy_placed, "bound": comps[0].bound,
+                                   "gap": round(members_gap(comps[0].placed, comps[0].bound), 6),
                                    "runtime_s": round(comps[0].runtime_s, 3),
                                    "time_limit_s": round(comps[0].time_limit_s, 3)} if comps else None),
             "blocks_split": int(self.blocks_split), "message": self.method,
         }
+
+    @property
+    def model_name(self) -> str:
+        """``highs``, ``lagrangian`` (a component solved by flow over fixed units with the Lagrangian
+        bound), ``greedy``, or several joined by ``+`` (largest component first)."""
+        if self.status == "greedy" and not any(c.method == "lagrangian" for c in self.components):
+            return "greedy"
+        names = list(dict.fromkeys(c.method for c in self.components)) or ["highs"]
+        return "+".join(names)
 
     @property
     def n_placed(self) -> int:
@@ -276,7 +297,7 @@ def _blocks(
 def _solve_components(
     bl: _Blocks, is_station: np.ndarray, budget: TimeBudget, *, decompose: bool,
     progress: Callable[[str, float], None] | None, min_members: int, max_members: int, max_units: int,
-    threshold_min: float, max_exact_size: int,
+    threshold_min: float, max_exact_size: int, lagrangian: bool = True,
 ) -> tuple[np.ndarray, list[ComponentResult]]:
     """Solve every component of the block–site graph, largest first: the site per block.
 
@@ -307,27 +328,38 @@ def _solve_components(
         site_local, res = solve_component(
             li.ravel(), lj.ravel(), bl.bt[sel], lu.ravel(), bl.size[blocks_c], is_station[sites_c],
             n_blocks=blocks_c.size, min_members=min_members, max_members=max_members, max_units=max_units,
-            threshold_min=threshold_min, time_limit_s=share, max_exact_size=max_exact_size)
+            threshold_min=threshold_min, time_limit_s=share, max_exact_size=max_exact_size,
+            lagrangian=lagrangian)
         placed = site_local >= 0
         block_site[blocks_c[placed]] = sites_c[site_local[placed]]
         results.append(res)
     return block_site, results
 
 
-def _method(state: str, gap: float | None, time_limit_s: float, n_components: int, bound: int) -> str:
-    """Text for the ``method`` column: the model, its gap and, unless optimal, the bound.
+def members_gap(placed: int, bound: int) -> float:
+    """The honest gap on the members placed: ``(bound − placed) / bound`` (0 when ``bound`` is 0)."""
+    return (bound - placed) / bound if bound > 0 else 0.0
+
+
+def _method(state: str, gap: float, time_limit_s: float, n_components: int, placed: int, bound: int,
+            lagrangian: bool = False) -> str:
+    """Text for the ``method`` column: the model, the gap on the members placed and, unless optimal, the bound.
 
     A greedy answer does not depend on the machine's speed, so its text names no seconds
     (the time left varies from run to run; ``run.json`` has it): the same scenario gives the
     same recommendations file serially and on a Dask worker.
     """
-    gap_txt = f"gap {100 * (gap or 0.0):.2f}%"
+    gap_txt = f"gap {100 * gap:.2f}%"
     parts = f", {n_components} components" if n_components > 1 else ""
     if state == "greedy":
         return (f"greedy (model too large for the time limit, or no HiGHS solution within it{parts}; "
-                f"bound {bound} members)")
+                f"{placed} members placed of at most {bound}, {gap_txt})")
     if state == "time_limit":
-        return f"highs (time limit {time_limit_s:g} s{parts}, {gap_txt}; bound {bound} members)"
+        how = ("flow over fixed units, Lagrangian bound" if lagrangian else "highs")
+        return (f"{how} (time limit {time_limit_s:g} s{parts}; {placed} members placed of at most {bound}, "
+                f"{gap_txt})")
+    if lagrangian:
+        return f"flow over fixed units, Lagrangian bound ({gap_txt}{parts})"
     return f"highs ({gap_txt}{parts})"
 
 
@@ -345,6 +377,7 @@ def solve_joint_branches(
     progress: Callable[[str, float], None] | None = None,
     max_exact_size: int = 100_000,
     decompose: bool = True,
+    lagrangian: bool = True,
 ) -> JointBranchSolution:
     """Group members into joint branches around sites (the model of the module docstring).
 
@@ -387,6 +420,10 @@ def solve_joint_branches(
     decompose
         Solve the spatial components separately (``False``: one model for all, the baseline
         of ``benchmarks/city.py``).
+    lagrangian
+        A component too large for HiGHS is solved by the Lagrangian method
+        (:mod:`.lagrange`: a proven bound, and HiGHS on the units the relaxation chose);
+        ``False`` keeps the greedy grouping there (the baseline of ``benchmarks/joint.py``).
 
     Returns
     -------
@@ -422,7 +459,7 @@ def solve_joint_branches(
     block_site, results = _solve_components(
         bl, is_station, budget, decompose=decompose, progress=progress, min_members=min_members,
         max_members=max_members, max_units=max_units, threshold_min=threshold_min,
-        max_exact_size=max_exact_size)
+        max_exact_size=max_exact_size, lagrangian=lagrangian)
     site_of = block_site[bl.bid]
     minutes = np.full(n_m, np.nan)
     placed = site_of >= 0
@@ -431,13 +468,16 @@ def solve_joint_branches(
     state = ("greedy" if "greedy" in statuses else "time_limit" if "time_limit" in statuses
              else "optimal" if results else "empty")
     gaps = [r.gap for r in results if r.gap is not None]
-    gap = max(gaps) if gaps else None
+    solver_gap = max(gaps) if gaps else None
     bound = int(sum(r.bound for r in results))
+    gap = members_gap(int(placed.sum()), bound)
     runtime = time.perf_counter() - t_start
     log.info("joint branches: %d of %d members placed in %d groups, %d component(s), %s in %.3f s "
              "(greedy: %d; bound %d)", int(placed.sum()), int(np.unique(pi).size),
              np.unique(site_of[placed]).size, len(results), state, runtime,
              sum(r.greedy_placed for r in results), bound)
     return JointBranchSolution(site_of, minutes, state, gap, runtime,
-                               _method(state, gap, time_limit_s, len(results), bound),
-                               components=tuple(results), bound=bound, blocks_split=bl.split)
+                               _method(state, gap, time_limit_s, len(results), int(placed.sum()), bound,
+                                       any(r.method == "lagrangian" for r in results)),
+                               components=tuple(results), bound=bound, blocks_split=bl.split,
+                               solver_gap=solver_gap)
