@@ -225,3 +225,68 @@ def test_summary_is_json(case: Case) -> None:
     assert s["solver"]["solver"] == "PyVRP" and s["solver"]["bound"] is None
     per = s["drive_min_per_visitor"]
     assert sum(per.values()) == pytest.approx(s["drive_min_total"], abs=0.1 * len(case.plan.visits))
+
+
+# --------------------------------------------------------------------------- files, CLI, map in a browser
+
+
+@pytest.fixture(scope="module")
+def cli_out(demo_run, cache_dir, tmp_path_factory):
+    """``geo-planner visits`` on the demo run (its scenario plus a [visits] section), as a planner runs it."""
+    from geo_planner.cli import main
+
+    from .conftest import DEMO
+
+    tmp = tmp_path_factory.mktemp("visits-cli")
+    text = (DEMO / "scenario.toml").read_text(encoding="utf-8").replace('"../osm/', f'"{DEMO.parent}/osm/')
+    text = text.replace('path = "', f'path = "{DEMO}/').replace('branches = "', f'branches = "{DEMO}/')
+    text = text.replace('hospitals = "', f'hospitals = "{DEMO}/')
+    text = text.replace("walk_speed_kmh = 4.0", f"walk_speed_kmh = 4.0\ncache_dir = \"{cache_dir}\"")
+    text += ('\n[visits]\nselect = ["lixiu"]\nduration_min = 20\ntime_limit_s = 1\n'
+             '[[visits.offices]]\nname = "贵溪市委老干部局"\nsite = "S01"\nvisitors = 2\ndays = 2\n')
+    scenario = tmp / "scenario.toml"
+    scenario.write_text(text, encoding="utf-8")
+    out = tmp / "visits"
+    assert main(["visits", str(scenario), "--run", str(demo_run[2]), "--out", str(out)]) == 0
+    return out
+
+
+def test_cli_writes_every_file(cli_out) -> None:
+    from geo_planner.visits.write import SHEET_HEADERS
+
+    visits = pd.read_csv(cli_out / "visits.csv", encoding="utf-8-sig", dtype={"member_id": str})
+    assert list(visits.columns[:8]) == ["visitor", "day", "order", "stop", "member_id", "arrive", "leave",
+                                        "drive_min"]
+    assert "office" in visits.columns
+    unvisited = pd.read_csv(cli_out / "unvisited.csv", encoding="utf-8-sig")
+    assert {"member_id", "reason"} <= set(unvisited.columns)
+    summary = json.loads((cli_out / "visits.json").read_text(encoding="utf-8"))
+    assert summary["visits_planned"] == int((visits["stop"] == "visit").sum()) > 20
+    assert summary["selected"] == summary["visits_planned"] + len(unvisited)
+    import openpyxl
+
+    wb = openpyxl.load_workbook(cli_out / "visits.xlsx")
+    routes = visits[["day", "visitor"]].drop_duplicates()
+    assert len(wb.sheetnames) == len(routes)
+    ws = wb[wb.sheetnames[0]]
+    assert tuple(c.value for c in ws[2]) == SHEET_HEADERS
+    assert ws.print_title_rows == "$1:$2" and ws.page_setup.fitToWidth == 1
+    numbered = [r[0] for r in ws.iter_rows(min_row=3, values_only=True) if isinstance(r[0], int)]
+    day, visitor = wb.sheetnames[0].split("-", 1)
+    first = visits[(visits["visitor"] == visitor) & (visits["day"] == int(day[1:-1]))]
+    assert numbered == list(range(1, int((first["stop"] == "visit").sum()) + 1))
+    for day in visits["day"].unique():
+        page = (cli_out / f"visits_day{day}.html").read_text(encoding="utf-8")
+        assert "<script src=\"http" not in page  # Leaflet inlined: opens offline
+
+
+def test_day_map_draws_routes_along_roads_in_a_browser(cli_out, page) -> None:
+    page.page.goto((cli_out / "visits_day1.html").as_uri())
+    page.page.wait_for_selector(".gp-icon")
+    lines = page.page.evaluate("document.querySelectorAll('path.leaflet-interactive').length")
+    homes = page.page.evaluate("document.querySelectorAll('.gp-icon').length")
+    visits = pd.read_csv(cli_out / "visits.csv", encoding="utf-8-sig")
+    day1 = visits[(visits["day"] == 1)]
+    assert homes == int((day1["stop"] == "visit").sum()) + 1  # the homes and the office
+    assert lines == int((day1["stop"] != "depart").sum())  # one line per leg
+    assert page.errors == []

@@ -59,8 +59,8 @@ class VisitPlan:
         Visits planned, drive minutes in total and per visitor, the solver's status, bound and gap.
     members
         The selected members' details (:data:`MEMBER_DETAIL`), indexed by ``id``.
-    stops_lon, stops_lat, stops_snap, stop_ids
-        The routed stops (offices first, then homes): where they are, their snaps on the drive
+    stops_lon, stops_lat, stops_snap, stop_ids, n_offices
+        The routed stops (``n_offices`` offices first, then homes): where they are, their snaps on the drive
         network and their ids (office name or member id), for drawing the routes.
     legs
         Per row of ``visits`` after a departure, the ``(from, to)`` stop indices of its leg (``-1`` pairs for departures).
@@ -75,6 +75,7 @@ class VisitPlan:
     stops_snap: Snap
     stop_ids: tuple[str, ...]
     legs: tuple[tuple[int, int], ...]
+    n_offices: int
 
 
 def resolve_offices(
@@ -196,7 +197,7 @@ def plan_visits(
     detail = chosen[[c for c in MEMBER_DETAIL if c in chosen.columns]].copy()
     detail["id"] = detail["id"].astype(str)
     return VisitPlan(visits, unvisited, summary, detail.set_index("id", drop=False), lon, lat, snap,
-                     tuple(offices.names) + tuple(routed["id"].astype(str)), legs)
+                     tuple(offices.names) + tuple(routed["id"].astype(str)), legs, o)
 
 
 def clock(seconds: float) -> str:
