@@ -50,6 +50,8 @@ class ApiSettings(BaseSettings):
     seed_demo: bool = Field(True, description="register the demo datasets and run when the store is empty")
     max_upload_mb: float = Field(200.0, gt=0, description="largest accepted upload, MB")
     max_networks: int = Field(4, ge=1, description="runs whose road networks are kept in memory")
+    visits_max_time_limit_s: float = Field(10.0, gt=0, le=3600, description="longest routing solver run a "
+                                           "POST /runs/{id}/visits may ask for (a larger time_limit_s is cut)")
 
     @field_validator("database_url")
     @classmethod

@@ -41,7 +41,7 @@ from geo_planner.vocab import ROLE_RANK
 from . import docs
 from .config import ApiSettings
 from .deps import NetworkCache, role_for_token
-from .routers import coverage, datasets, exports, maps, recommendations, runs
+from .routers import coverage, datasets, exports, maps, recommendations, runs, visits
 from .schemas import ErrorResponse, Health, ProblemOut
 from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
 
@@ -204,7 +204,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
-    for module in (datasets, runs, coverage, recommendations, maps, exports):
+    for module in (datasets, runs, coverage, recommendations, maps, exports, visits):
         app.include_router(module.router, responses=errors)
     docs.install(app)
     return app

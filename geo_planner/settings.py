@@ -433,6 +433,9 @@ class OfficeSettings(_Model):
 #: ``min_age``); ``alone`` (独居, where the members' table says so); ``ids`` (``member_ids``);
 #: ``far`` (flagged dispersed: far from their branch, another township, 异地); ``uncovered`` (no station
 #: within the walking threshold).
+#: Most car-shifts (visitors × days × working spans, all offices) one visit plan routes.
+MAX_VISIT_ROUTES = 5_000
+
 VisitRule = Literal["all", "lixiu", "age", "alone", "ids", "far", "uncovered"]
 
 
@@ -479,6 +482,14 @@ class VisitSettings(_Model):
         for span in v.values():
             parse_span(span)
         return v
+
+    @model_validator(mode="after")
+    def _routes(self) -> VisitSettings:
+        routes = sum(o.visitors * o.days * len(o.hours) for o in self.offices)
+        if routes > MAX_VISIT_ROUTES:
+            raise ValueError(f"offices give {routes} car-shifts (visitors × days × working spans); plan at most "
+                             f"{MAX_VISIT_ROUTES:,} at once")
+        return self
 
 
 class RunSettings(_Model):

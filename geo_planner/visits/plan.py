@@ -33,6 +33,8 @@ VISIT_COLUMNS: Final = ("visitor", "day", "order", "stop", "member_id", "arrive"
                         "wait_min", "office", "span")
 #: Columns of ``unvisited.csv``.
 UNVISITED_COLUMNS: Final = ("member_id", "name", "reason")
+#: Most homes one plan routes (the drive-time matrix holds every pair: 5,000² × 8 bytes = 200 MB).
+MAX_HOMES: Final = 5_000
 #: Member columns the printed sheets and the map show (those the run has).
 MEMBER_DETAIL: Final = ("id", "name", "address", "phone", "status", "age", "lon", "lat")
 
@@ -169,6 +171,9 @@ def plan_visits(
     chosen = members[select_members(members, settings, source).to_numpy(bool)].reset_index(drop=True)
     reason = unroutable_reason(chosen)
     routed = chosen[reason.eq("").to_numpy(bool)].reset_index(drop=True)
+    if len(routed) > MAX_HOMES:
+        raise InputError(Problem("[visits]", None, "select", f"{len(routed):,} members to route; plan at most "
+                                 f"{MAX_HOMES:,} homes at once (narrow the rules or split by office)"))
     lon = np.r_[offices.lon, pd.to_numeric(routed["lon"], errors="coerce").to_numpy(float)]
     lat = np.r_[offices.lat, pd.to_numeric(routed["lat"], errors="coerce").to_numpy(float)]
     snap = drive.snap(lon, lat, max_snap_m=max_snap_m)

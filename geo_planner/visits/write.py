@@ -201,3 +201,38 @@ def plan_run_dir(
                        max_snap_m=scenario.network.max_snap_m, seed=scenario.seed,
                        source=str(Path(run_dir) / "members.csv"))
     return plan, write_plan(plan, out_dir, drive, scenario=scenario, title=scenario.name)
+
+
+def plan_for_run(
+    store: Any, run_id: str, loaded: Any, settings: VisitSettings | None = None, *, max_time_limit_s: float | None = None,
+) -> VisitPlan:
+    """Plan the visits of a finished run in the service's store (what ``POST /runs/{id}/visits`` calls).
+
+    Parameters
+    ----------
+    store
+        The store holding the run (:class:`geo_planner.results.RunSource`).
+    run_id
+        The run.
+    loaded
+        The loaded run (:class:`geo_planner.results.LoadedRun`: scenario, facilities, networks).
+    settings
+        ``[visits]``; default the run's scenario's.
+    max_time_limit_s
+        The solver's time limit is cut to this (the service's bound on one request).
+
+    Raises
+    ------
+    InputError
+        No office given, unknown site or member ids (see :func:`plan_visits`).
+    """
+    from ..results import read_table
+
+    settings = settings or loaded.scenario.visits
+    if max_time_limit_s is not None and settings.time_limit_s > max_time_limit_s:
+        settings = settings.model_copy(update={"time_limit_s": max_time_limit_s})
+    members = read_table(store, run_id, "members")
+    drive = loaded.drive if loaded.drive is not None else drive_network(loaded.scenario)
+    return plan_visits(members, drive, settings, stations=loaded.tables.stations, branches=loaded.tables.branches,
+                       max_snap_m=loaded.scenario.network.max_snap_m, seed=loaded.scenario.seed,
+                       source=f"run {run_id}: members.csv")
