@@ -64,6 +64,8 @@ class VisitPlan:
     stops_lon, stops_lat, stops_snap, stop_ids, n_offices
         The routed stops (``n_offices`` offices first, then homes): where they are, their snaps on the drive
         network and their ids (office name or member id), for drawing the routes.
+    instance, solution
+        What the solver was given (the homes that fit a shift on their own) and its answer.
     legs
         Per row of ``visits`` after a departure, the ``(from, to)`` stop indices of its leg (``-1`` pairs for departures).
     """
@@ -78,6 +80,8 @@ class VisitPlan:
     stop_ids: tuple[str, ...]
     legs: tuple[tuple[int, int], ...]
     n_offices: int
+    instance: Instance
+    solution: Solution
 
 
 def resolve_offices(
@@ -202,7 +206,7 @@ def plan_visits(
     detail = chosen[[c for c in MEMBER_DETAIL if c in chosen.columns]].copy()
     detail["id"] = detail["id"].astype(str)
     return VisitPlan(visits, unvisited, summary, detail.set_index("id", drop=False), lon, lat, snap,
-                     tuple(offices.names) + tuple(routed["id"].astype(str)), legs, o)
+                     tuple(offices.names) + tuple(routed["id"].astype(str)), legs, o, sub, sol)
 
 
 def clock(seconds: float) -> str:
