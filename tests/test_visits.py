@@ -290,3 +290,24 @@ def test_day_map_draws_routes_along_roads_in_a_browser(cli_out, page) -> None:
     assert homes == int((day1["stop"] == "visit").sum()) + 1  # the homes and the office
     assert lines == int((day1["stop"] != "depart").sum())  # one line per leg
     assert page.errors == []
+
+
+def test_selection_rules_on_the_demo_run(demo_run) -> None:
+    from geo_planner.visits import select_members
+
+    members = _read(demo_run[2] / "members.csv")
+    age = pd.to_numeric(members["age"], errors="coerce")
+
+    def pick(**kw) -> set[str]:
+        return set(members.loc[select_members(members, VisitSettings(**kw)).to_numpy(bool), "id"])
+
+    assert pick(select=["lixiu"]) == set(members.loc[members["status"] == "lixiu", "id"])
+    assert pick(select=["age"], min_age=90) == set(members.loc[age >= 90, "id"])
+    assert pick(select=["far"]) == set(members.loc[members["dispersed"].fillna(False).astype(bool), "id"])
+    uncovered = pick(select=["uncovered"])
+    assert uncovered and not uncovered & set(members.loc[members["covered_station"].fillna(False).astype(bool), "id"])
+    assert pick(select=["all"]) == set(members["id"])
+    assert pick(select=["lixiu", "ids"], member_ids=["M0001"]) == pick(select=["lixiu"]) | {"M0001"}
+    alone = members.assign(独居=np.where(members.index % 7 == 0, "是", "否"))
+    chosen = select_members(alone, VisitSettings(select=["alone"]))
+    assert set(alone.loc[chosen.to_numpy(bool), "id"]) == set(alone.loc[alone.index % 7 == 0, "id"])
