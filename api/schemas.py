@@ -17,7 +17,8 @@ from geo_planner.settings import (
     Thresholds,
     check_text_encoding,
 )
-from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, TableName
+from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, TableName, UnvisitedReason
+from geo_planner.vocab import VisitStop as VisitStopKind
 
 ExportTable = TableName
 Scalar = str | int | float | bool | None
@@ -410,7 +411,7 @@ class VisitStop(_Out):
     visitor: str = Field(description="the car (office name and number)")
     day: int
     order: int = Field(description="0 for the departure, then the homes in order, last the return")
-    stop: Literal["depart", "visit", "return"]
+    stop: VisitStopKind
     member_id: str | None = Field(None, description="the member visited (visits only)")
     arrive: str = Field(description="HH:MM, rounded to the minute")
     leave: str = Field(description="HH:MM")
@@ -425,8 +426,7 @@ class UnvisitedMember(_Out):
 
     member_id: str
     name: str | None = None
-    reason: str = Field(description="imprecise_location, remote, no_location, off_network, unreachable, "
-                                    "outside_hours or no_capacity")
+    reason: UnvisitedReason
 
 
 class VisitPlanOut(_Out):

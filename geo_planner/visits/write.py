@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 
@@ -26,6 +26,9 @@ from ..settings import Scenario, VisitSettings
 from ..vocab import UNVISITED_LABELS
 from .plan import VisitPlan, plan_visits
 from .routemap import SPAN_NAMES
+
+if TYPE_CHECKING:
+    from ..results import LoadedRun, RunSource
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +207,8 @@ def plan_run_dir(
 
 
 def plan_for_run(
-    store: Any, run_id: str, loaded: Any, settings: VisitSettings | None = None, *, max_time_limit_s: float | None = None,
+    store: RunSource, run_id: str, loaded: LoadedRun, settings: VisitSettings | None = None, *,
+    max_time_limit_s: float | None = None,
 ) -> VisitPlan:
     """Plan the visits of a finished run in the service's store (what ``POST /runs/{id}/visits`` calls).
 
