@@ -429,6 +429,17 @@ class UnvisitedMember(_Out):
     reason: UnvisitedReason
 
 
+class RouteLine(_Out):
+    """The roads one leg of a visit plan follows (to the stop of ``order`` from the one before)."""
+
+    visitor: str
+    day: int
+    span: int
+    order: int
+    drive_min: float
+    coordinates: list[list[float]] = Field(description="WGS-84 [lon, lat] pairs; empty without a route")
+
+
 class VisitPlanOut(_Out):
     """A home-visit plan (planner only: names and homes)."""
 
@@ -437,3 +448,4 @@ class VisitPlanOut(_Out):
                                                 "the solver's status, bound and gap (none: PyVRP is a heuristic)")
     visits: list[VisitStop]
     unvisited: list[UnvisitedMember]
+    lines: list[RouteLine] | None = Field(None, description="with lines=true: the roads of every leg")

@@ -47,7 +47,8 @@ def _read(path):
 @pytest.fixture(scope="module")
 def demo_case(demo_run, drive_net) -> Case:
     """离休 members and those aged 85+ of the demo, plus named imprecise, remote and windowed members;
-    two cars for one day: not everyone fits (prize-collecting)."""
+    two cars for one day: not everyone fits (prize-collecting).
+    """
     _result, _members, out, _stages = demo_run
     members = _read(out / "members.csv")
     stations = pd.read_csv(out / "stations.csv", encoding="utf-8-sig", dtype={"id": str})
@@ -68,7 +69,8 @@ def demo_case(demo_run, drive_net) -> Case:
 @pytest.fixture(scope="module")
 def nanjing_case(drive_net) -> Case:
     """36 seeded homes along the 南京 (玄武) roads, an office there, windows, one imprecise, one remote
-    and one unlocated member; three cars, two days: everyone who can be routed fits."""
+    and one unlocated member; three cars, two days: everyone who can be routed fits.
+    """
     rng = np.random.default_rng(20261207)
     sampler = RoadPointSampler(drive_net, 1, rng)
     lon, lat = sampler.anywhere(37)
@@ -159,7 +161,7 @@ def test_drive_minutes_match_an_independent_dijkstra(case: Case) -> None:
     legs = [leg for leg in plan.legs if leg[0] >= 0]
     rows = plan.visits[[leg[0] >= 0 for leg in plan.legs]]
     assert len(legs) == len(rows) > 5
-    for (i, j), drive_min in zip(legs, rows["drive_min"]):
+    for (i, j), drive_min in zip(legs, rows["drive_min"], strict=True):
         ref = nx.shortest_path_length(G, ("s", i), ("s", j), weight="weight") if i != j else 0.0
         assert abs(drive_min - ref / 60.0) <= 0.051, (i, j)
 
@@ -205,6 +207,16 @@ def test_legs_are_drawn_along_the_roads(nanjing_case: Case) -> None:
     for end, stop in ((lines[longest][0], i), (lines[longest][-1], j)):
         d_m = np.hypot((end[0] - plan.stops_lon[stop]) * 94_000, (end[1] - plan.stops_lat[stop]) * 111_000)
         assert d_m <= plan.stops_snap.access_m[stop] + 5
+
+
+def test_route_lines_follow_the_plan(nanjing_case: Case) -> None:
+    from geo_planner.visits.plan import route_lines
+
+    plan = nanjing_case.plan
+    lines = route_lines(plan, nanjing_case.drive, day=1)
+    legs = plan.visits[(plan.visits["stop"] != "depart") & (plan.visits["day"] == 1)]
+    assert [(x["visitor"], x["order"]) for x in lines] == list(zip(legs["visitor"], legs["order"], strict=True))
+    assert all(len(x["coordinates"]) >= 2 for x in lines)
 
 
 def test_unknown_site_and_member_ids_are_named(demo_run, drive_net) -> None:

@@ -27,7 +27,7 @@ def run_id(hardened_demo: dict[str, Any]) -> str:
 
 def test_planner_gets_a_plan_with_every_selected_member_once(server: ApiServer, run_id: str) -> None:
     with server.client("planner") as planner:
-        r = planner.post(f"/runs/{run_id}/visits", json=BODY)
+        r = planner.post(f"/runs/{run_id}/visits", json=BODY, params={"lines": "true"})
         assert r.status_code == 200, r.text
         plan = r.json()
     visited = [s["member_id"] for s in plan["visits"] if s["stop"] == "visit"]
@@ -39,6 +39,11 @@ def test_planner_gets_a_plan_with_every_selected_member_once(server: ApiServer, 
     assert plan["summary"]["solver"]["solver"] == "PyVRP"
     for s in plan["visits"]:
         assert (s["member_id"] is None) == (s["stop"] != "visit")
+    legs = [s for s in plan["visits"] if s["stop"] != "depart"]
+    assert len(plan["lines"]) == len(legs)  # a line along the roads for every leg, for the workspace's map
+    assert all(len(line["coordinates"]) >= 2 for line in plan["lines"])
+    assert [(x["visitor"], x["day"], x["order"]) for x in plan["lines"]] == [
+        (s["visitor"], s["day"], s["order"]) for s in legs]
     m2 = [s for s in plan["visits"] if s["member_id"] == "M0002"]
     assert not m2 or "14:00" <= m2[0]["arrive"] <= "15:00" or m2[0]["wait_min"] > 0
 

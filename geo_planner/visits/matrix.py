@@ -139,7 +139,10 @@ def _leg_shape(
     via_u = float(_part(np.array([ti]), net.edge_bwd_s[[ei]])[0]) + dist[u]
     via_v = float(_part(np.array([1.0 - ti]), net.edge_fwd_s[[ei]])[0]) + dist[v]
     pieces: list[shapely.LineString] = []
-    if ei == ej and float(_same_edge_seconds(net, stops, stops, np.array([i]), np.array([j]))[0]) <= min(via_u, via_v):
+    direct = np.inf
+    if ei == ej:
+        direct = float(_same_edge_seconds(net, stops, stops, np.array([i]), np.array([j]))[0])
+    if direct <= min(via_u, via_v):
         pieces.append(_piece(net, ei, ti, tj))
     elif not np.isfinite(min(via_u, via_v)):
         return None

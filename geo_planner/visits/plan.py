@@ -22,7 +22,7 @@ import pandas as pd
 from ..errors import InputError, Problem
 from ..network import RoadNetwork, Snap
 from ..settings import VisitSettings, parse_span
-from .matrix import drive_seconds
+from .matrix import drive_seconds, leg_lines
 from .select import select_members, unroutable_reason
 from .solve import Instance, Shift, Solution, drive_total_s, fits_alone, solve_vrptw
 
@@ -67,7 +67,7 @@ class VisitPlan:
     instance, solution
         What the solver was given (the homes that fit a shift on their own) and its answer.
     legs
-        Per row of ``visits`` after a departure, the ``(from, to)`` stop indices of its leg (``-1`` pairs for departures).
+        Per row of ``visits``, the ``(from, to)`` stop indices of its leg (``(-1, -1)`` for departures).
     """
 
     visits: pd.DataFrame
@@ -176,15 +176,17 @@ def plan_visits(
     reason = unroutable_reason(chosen)
     routed = chosen[reason.eq("").to_numpy(bool)].reset_index(drop=True)
     if len(routed) > MAX_HOMES:
-        raise InputError(Problem("[visits]", None, "select", f"{len(routed):,} members to route; plan at most "
-                                 f"{MAX_HOMES:,} homes at once (narrow the rules or split by office)"))
+        raise InputError(Problem("[visits]", None, "select",
+                                 f"{len(routed):,} members to route; plan at most {MAX_HOMES:,} homes "
+                                 "at once (narrow the rules or split by office)"))
     lon = np.r_[offices.lon, pd.to_numeric(routed["lon"], errors="coerce").to_numpy(float)]
     lat = np.r_[offices.lat, pd.to_numeric(routed["lat"], errors="coerce").to_numpy(float)]
     snap = drive.snap(lon, lat, max_snap_m=max_snap_m)
     off_road = np.flatnonzero(~snap.on_network[: len(offices.names)])
     if off_road.size:
-        raise InputError([Problem("[visits]", None, f"offices[{i}]", f"{offices.names[i]!r} lies more than "
-                                  f"{max_snap_m:g} m from every drivable road of this run") for i in off_road])
+        raise InputError([Problem("[visits]", None, f"offices[{i}]",
+                                  f"{offices.names[i]!r} lies more than {max_snap_m:g} m from every "
+                                  "drivable road of this run") for i in off_road])
     seconds = drive_seconds(drive, snap)
     t_matrix = time.perf_counter() - t0
     early, late = _windows(routed["id"], settings)
@@ -216,7 +218,8 @@ def clock(seconds: float) -> str:
 
 
 def _visit_rows(
-    inst: Instance, sol: Solution, office_names: tuple[str, ...], member_ids: np.ndarray, stop_of_home: np.ndarray,
+    inst: Instance, sol: Solution, office_names: tuple[str, ...], member_ids: np.ndarray,
+    stop_of_home: np.ndarray,
 ) -> tuple[pd.DataFrame, tuple[tuple[int, int], ...]]:
     """The rows of ``visits.csv`` (times from the float drive seconds) and each row's leg in plan stops."""
     o = inst.n_offices
@@ -230,33 +233,35 @@ def _visit_rows(
         base = {"visitor": visitor, "day": r.shift.day, "office": office_names[r.shift.office],
                 "span": r.shift.span + 1}
         t, at, at_plan = r.depart_s, r.shift.office, r.shift.office
-        rows.append({**base, "order": 0, "stop": "depart", "member_id": "", "arrive": clock(t), "leave": clock(t),
-                     "drive_min": 0.0, "wait_min": 0.0, "_t": t})
+        rows.append({**base, "order": 0, "stop": "depart", "member_id": "", "arrive": clock(t),
+                     "leave": clock(t), "drive_min": 0.0, "wait_min": 0.0})
         legs.append((-1, -1))
         for n, k in enumerate(r.homes, start=1):
             drive = float(inst.seconds[at, o + k])
             arrive = t + drive
             start = max(arrive, float(inst.early_s[k]))
             t = start + float(inst.service_s[k])
-            rows.append({**base, "order": n, "stop": "visit", "member_id": member_ids[k], "arrive": clock(arrive),
-                         "leave": clock(t), "drive_min": round(drive / 60.0, 1),
-                         "wait_min": round((start - arrive) / 60.0, 1), "_t": arrive})
+            rows.append({**base, "order": n, "stop": "visit", "member_id": member_ids[k],
+                         "arrive": clock(arrive), "leave": clock(t), "drive_min": round(drive / 60.0, 1),
+                         "wait_min": round((start - arrive) / 60.0, 1)})
             legs.append((at_plan, int(stop_of_home[k])))
             at, at_plan = o + k, int(stop_of_home[k])
         drive = float(inst.seconds[at, r.shift.office])
         rows.append({**base, "order": len(r.homes) + 1, "stop": "return", "member_id": "",
-                     "arrive": clock(t + drive), "leave": clock(t + drive), "drive_min": round(drive / 60.0, 1),
-                     "wait_min": 0.0, "_t": t + drive})
+                     "arrive": clock(t + drive), "leave": clock(t + drive),
+                     "drive_min": round(drive / 60.0, 1), "wait_min": 0.0})
         legs.append((at_plan, r.shift.office))
-    frame = pd.DataFrame(rows, columns=[*VISIT_COLUMNS, "_t"])
-    frame = frame.drop(columns="_t")
+    frame = pd.DataFrame(rows, columns=list(VISIT_COLUMNS))
     frame["day"] = frame["day"].astype("int64")
     return frame, tuple(legs)
 
 
-def _unvisited(chosen: pd.DataFrame, reason: pd.Series, routed: pd.DataFrame, why: np.ndarray) -> pd.DataFrame:
+def _unvisited(
+    chosen: pd.DataFrame, reason: pd.Series, routed: pd.DataFrame, why: np.ndarray,
+) -> pd.DataFrame:
     """Every selected member not visited, with the reason."""
-    early = chosen.loc[reason.ne("").to_numpy(bool), ["id", "name"]].assign(reason=reason[reason.ne("")].to_numpy())
+    unrouted = reason.ne("").to_numpy(bool)
+    early = chosen.loc[unrouted, ["id", "name"]].assign(reason=reason[unrouted].to_numpy())
     late = routed.loc[why != "", ["id", "name"]].assign(reason=why[why != ""])
     out = pd.concat([early, late], ignore_index=True).rename(columns={"id": "member_id"})
     out["member_id"] = out["member_id"].astype(str)
@@ -284,3 +289,33 @@ def _summary(
         "times_note": "drive times of the run's drive network (as the hospital analysis), home access legs "
                       "walked at the network's pace; clock times rounded to the minute",
     }
+
+
+def route_lines(plan: VisitPlan, drive: RoadNetwork, day: int | None = None) -> list[dict[str, Any]]:
+    """Return the roads each leg of the plan follows, for drawing (a planner's map or page).
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    drive
+        The drive network it was timed on.
+    day
+        Only this day (default every day).
+
+    Returns
+    -------
+    list of dict
+        Per leg (a row of ``visits`` after a departure): ``visitor``, ``day``, ``span``, ``order``, ``drive_min``
+        and ``coordinates`` (WGS-84 ``[lon, lat]`` pairs along the roads; empty when there is no route).
+    """
+    rows = plan.visits.reset_index(drop=True)
+    keep = [k for k, leg in enumerate(plan.legs) if leg[0] >= 0 and (day is None or int(rows["day"][k]) == day)]
+    lines = leg_lines(drive, plan.stops_snap, [plan.legs[k] for k in keep])
+    out = []
+    for k, line in zip(keep, lines, strict=True):
+        r = rows.iloc[k]
+        coords = [] if line is None else np.round(line, 6).tolist()
+        out.append({"visitor": str(r["visitor"]), "day": int(r["day"]), "span": int(r["span"]),
+                    "order": int(r["order"]), "drive_min": float(r["drive_min"]), "coordinates": coords})
+    return out

@@ -8,9 +8,8 @@ Member names appear on it: a planner's page, like the visit sheets.
 
 from __future__ import annotations
 
-from typing import Final
-
 from pathlib import Path
+from typing import Final
 
 import folium
 import numpy as np
@@ -33,7 +32,9 @@ SPAN_NAMES: Final = {1: "上午", 2: "下午"}
 OSM_NOTE: Final = "路网 © OpenStreetMap contributors"
 
 
-def day_map(plan: VisitPlan, drive: RoadNetwork, day: int, settings: MapSettings, *, title: str = "") -> folium.Map:
+def day_map(
+    plan: VisitPlan, drive: RoadNetwork, day: int, settings: MapSettings, *, title: str = "",
+) -> folium.Map:
     """The routes of ``day`` (see the module docstring).
 
     Parameters
@@ -49,7 +50,8 @@ def day_map(plan: VisitPlan, drive: RoadNetwork, day: int, settings: MapSettings
     title
         Shown at the top of the page.
     """
-    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False, zoom_start=13, location=[30.0, 115.0])
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=False, zoom_start=13,
+                   location=[30.0, 115.0])
     m.add_child(MetricScale())
     m.options["max_zoom"] = 19
     m.default_js = [js for js in m.default_js if js[0] == "leaflet"]
@@ -58,9 +60,10 @@ def day_map(plan: VisitPlan, drive: RoadNetwork, day: int, settings: MapSettings
     rows = plan.visits.reset_index(drop=True)
     today = np.flatnonzero(rows["day"].to_numpy() == day)
     legs = [plan.legs[k] for k in today if plan.legs[k][0] >= 0]
-    lines = dict(zip(legs, leg_lines(drive, plan.stops_snap, legs)))
+    lines = dict(zip(legs, leg_lines(drive, plan.stops_snap, legs), strict=True))
     xs, ys = [], []
-    cars = {v: CAR_COLORS[n % len(CAR_COLORS)] for n, v in enumerate(sorted(set(rows["visitor"].iloc[today])))}
+    visitors = sorted(set(rows["visitor"].iloc[today]))
+    cars = {v: CAR_COLORS[n % len(CAR_COLORS)] for n, v in enumerate(visitors)}
     for (visitor, span), route in rows.iloc[today].groupby(["visitor", "span"], sort=True):
         color = cars[visitor]
         part = SPAN_NAMES.get(int(span), f"第{int(span)}段")
@@ -73,7 +76,8 @@ def day_map(plan: VisitPlan, drive: RoadNetwork, day: int, settings: MapSettings
             line = lines.get(leg)
             if line is not None:
                 x, y = disp.xy(line[:, 0], line[:, 1])
-                folium.PolyLine(np.column_stack([y, x]).tolist(), color=color, weight=4, opacity=0.8).add_to(group)
+                folium.PolyLine(np.column_stack([y, x]).tolist(), color=color, weight=4,
+                                opacity=0.8).add_to(group)
                 xs.append(x)
                 ys.append(y)
             if row["stop"] == "visit":
@@ -94,8 +98,10 @@ def day_map(plan: VisitPlan, drive: RoadNetwork, day: int, settings: MapSettings
 
 
 def _home_row(plan: VisitPlan, row: pd.Series, stop: int, color: str, disp: Display) -> list[object]:
-    """A numbered badge at a visited home (a :class:`~geo_planner.maps.elements.Markers` row), with
-    name, address, phone and times in its popup (escaped here, passed as JSON)."""
+    """Return a numbered badge at a visited home (a :class:`~geo_planner.maps.elements.Markers` row).
+
+    Its popup holds the name, address, phone and times (escaped here, passed as JSON).
+    """
     mid = str(row["member_id"])
     info = plan.members.loc[mid] if mid in plan.members.index else pd.Series(dtype=object)
     x, y = disp.xy([plan.stops_lon[stop]], [plan.stops_lat[stop]])

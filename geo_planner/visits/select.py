@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem

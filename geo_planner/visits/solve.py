@@ -29,7 +29,7 @@ NO_ROUTE_S: Final = 10**8
 
 @dataclass(frozen=True)
 class Shift:
-    """One vehicle type: cars of ``office`` on ``day`` in the span ``[start_s, end_s]`` (seconds of the day)."""
+    """One vehicle type: cars of ``office`` on ``day`` in the span ``[start_s, end_s]`` (seconds of day)."""
 
     office: int
     day: int
@@ -90,7 +90,7 @@ class Solution:
 
 
 def _int_matrix(seconds: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Seconds rounded up (the solver's plan is never shorter than the times shown), no route = :data:`NO_ROUTE_S`."""
+    """Round seconds up (the plan is never shorter than the times shown); no route: :data:`NO_ROUTE_S`."""
     out = np.where(np.isfinite(seconds), np.ceil(seconds), NO_ROUTE_S)
     return np.minimum(out, NO_ROUTE_S).astype(np.int64)
 
@@ -141,8 +141,8 @@ def solve_vrptw(inst: Instance, *, time_limit_s: float, seed: int = 0) -> Soluti
         for k in range(inst.n_homes)
     ]
     types = [
-        pyvrp.VehicleType(num_available=sh.cars, start_depot=sh.office, end_depot=sh.office, tw_early=sh.start_s,
-                          tw_late=sh.end_s, unit_distance_cost=1, unit_duration_cost=0)
+        pyvrp.VehicleType(num_available=sh.cars, start_depot=sh.office, end_depot=sh.office,
+                          tw_early=sh.start_s, tw_late=sh.end_s, unit_distance_cost=1, unit_duration_cost=0)
         for sh in inst.shifts
     ]
     data = pyvrp.ProblemData(locations=locations, clients=clients, depots=depots, vehicle_types=types,
@@ -159,9 +159,11 @@ def solve_vrptw(inst: Instance, *, time_limit_s: float, seed: int = 0) -> Soluti
     for r in routes:
         planned[list(r.homes)] = True
     status = "feasible" if best.is_feasible() else "infeasible"
-    return Solution(tuple(routes), np.flatnonzero(~planned), status, float(res.runtime), int(res.num_iterations),
-                    {"solver": "PyVRP", "method": "hybrid genetic search (heuristic)",
-                     "bound": None, "gap": None, "bound_note": "PyVRP is a heuristic: it gives no bound"})
+    notes: dict[str, object] = {"solver": "PyVRP", "method": "hybrid genetic search (heuristic)",
+                                "bound": None, "gap": None,
+                                "bound_note": "PyVRP is a heuristic: it gives no bound"}
+    return Solution(tuple(routes), np.flatnonzero(~planned), status, float(res.runtime),
+                    int(res.num_iterations), notes)
 
 
 def nearest_neighbour(inst: Instance, homes: NDArray[np.int64] | None = None) -> Solution:

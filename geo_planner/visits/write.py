@@ -45,8 +45,8 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_plan(
-    plan: VisitPlan, out_dir: Path | str, drive: RoadNetwork | None = None, *, scenario: Scenario | None = None,
-    title: str = "",
+    plan: VisitPlan, out_dir: Path | str, drive: RoadNetwork | None = None, *,
+    scenario: Scenario | None = None, title: str = "",
 ) -> dict[str, Path]:
     """Write a plan's files into ``out_dir`` (created); the maps only when ``drive`` is given.
 
@@ -87,24 +87,29 @@ def sheet_rows(plan: VisitPlan, visitor: str, day: int) -> list[list[Any]]:
                          if r["stop"] == "return" else ""])
             continue
         n += 1
-        m = plan.members.loc[r["member_id"]] if r["member_id"] in plan.members.index else pd.Series(dtype=object)
+        known = r["member_id"] in plan.members.index
+        m = plan.members.loc[r["member_id"]] if known else pd.Series(dtype=object)
         note = [f"车程 {r['drive_min']:.1f} 分钟"]
         if r["wait_min"] > 0:
             note.append(f"等候 {r['wait_min']:.0f} 分钟")
         if m.get("status") == "lixiu":
             note.append("离休")
         stay = f"{plan.summary['visit_min']:g} 分钟"
-        rows.append([n, _text(m.get("name")), _text(m.get("address")), _text(m.get("phone")), r["arrive"], stay,
-                     "；".join(note)])
+        rows.append([n, _text(m.get("name")), _text(m.get("address")), _text(m.get("phone")), r["arrive"],
+                     stay, "；".join(note)])
     return rows
 
 
 def _text(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and value != value) or value is pd.NA else str(value)
+    missing = value is None or value is pd.NA or (isinstance(value, float) and value != value)
+    return "" if missing else str(value)
 
 
 def write_sheets(plan: VisitPlan, path: Path, *, title: str = "") -> None:
-    """``visits.xlsx``: a printable sheet per visitor-day (title row, header repeated on every page, A4 fitted to width)."""
+    """Write ``visits.xlsx``: a printable sheet per visitor-day.
+
+    A title row, the header repeated on every page, A4 landscape fitted to the page width.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
 
@@ -173,7 +178,8 @@ def read_run_members(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, 
 
     path = Path(run_dir) / "members.csv"
     if not path.is_file():
-        raise InputError(Problem(str(path), None, None, "not found: give the output folder of a finished run"))
+        raise InputError(Problem(str(path), None, None,
+                                 "not found: give the output folder of a finished run"))
     text = {"id": str, "branch_id": str, "phone": str, "nearest_station_id": str}
     members = parse_flags(pd.read_csv(path, encoding="utf-8-sig", dtype=text, keep_default_na=True))
     tables = []
@@ -187,7 +193,8 @@ def drive_network(scenario: Scenario) -> RoadNetwork:
     """The run's drive network, as the pipeline builds it (from the network cache when it is there)."""
     net = scenario.network
     return build_network(net.osm, "drive", walk_speed_kmh=net.walk_speed_kmh,
-                         drive_fallback_speed_kmh=net.drive_fallback_speed_kmh, cache_dir=net.resolved_cache_dir())
+                         drive_fallback_speed_kmh=net.drive_fallback_speed_kmh,
+                         cache_dir=net.resolved_cache_dir())
 
 
 def plan_run_dir(
@@ -209,7 +216,7 @@ def plan_run_dir(
 def plan_for_run(
     store: RunSource, run_id: str, loaded: LoadedRun, settings: VisitSettings | None = None, *,
     max_time_limit_s: float | None = None,
-) -> VisitPlan:
+) -> tuple[VisitPlan, RoadNetwork]:
     """Plan the visits of a finished run in the service's store (what ``POST /runs/{id}/visits`` calls).
 
     Parameters
@@ -225,6 +232,11 @@ def plan_for_run(
     max_time_limit_s
         The solver's time limit is cut to this (the service's bound on one request).
 
+    Returns
+    -------
+    (VisitPlan, RoadNetwork)
+        The plan and the drive network it was timed on (for :func:`.plan.route_lines`).
+
     Raises
     ------
     InputError
@@ -237,6 +249,7 @@ def plan_for_run(
         settings = settings.model_copy(update={"time_limit_s": max_time_limit_s})
     members = read_table(store, run_id, "members")
     drive = loaded.drive if loaded.drive is not None else drive_network(loaded.scenario)
-    return plan_visits(members, drive, settings, stations=loaded.tables.stations, branches=loaded.tables.branches,
-                       max_snap_m=loaded.scenario.network.max_snap_m, seed=loaded.scenario.seed,
-                       source=f"run {run_id}: members.csv")
+    plan = plan_visits(members, drive, settings, stations=loaded.tables.stations,
+                       branches=loaded.tables.branches, max_snap_m=loaded.scenario.network.max_snap_m,
+                       seed=loaded.scenario.seed, source=f"run {run_id}: members.csv")
+    return plan, drive
