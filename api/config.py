@@ -11,6 +11,7 @@
 | ``demo_dir`` | ``GEO_PLANNER_DEMO_DIR`` | the bundled ``data/demo`` |
 | ``cache_dir`` | ``GEO_PLANNER_CACHE_DIR`` | ``$GEO_PLANNER_CACHE`` or ``~/.cache/geo_planner`` |
 | ``seed_demo`` | ``GEO_PLANNER_SEED_DEMO`` | ``true``: an empty store gets the demo datasets and run |
+| ``visits_max_time_limit_s`` | ``GEO_PLANNER_VISITS_MAX_TIME_LIMIT_S`` | ``10``: longest routing solve of ``POST /runs/{id}/visits`` |
 
 Tokens are never part of the code or the repository: give them in the environment or in a
 file outside it (``serve_demo`` writes one with mode 600 under the data folder).
