@@ -15,6 +15,7 @@
 | ``demo_dir`` | ``GEO_PLANNER_DEMO_DIR`` | the bundled ``data/demo`` |
 | ``cache_dir`` | ``GEO_PLANNER_CACHE_DIR`` | ``$GEO_PLANNER_CACHE`` or ``~/.cache/geo_planner`` |
 | ``seed_demo`` | ``GEO_PLANNER_SEED_DEMO`` | ``true``: an empty store gets the demo datasets and run |
+| ``visits_max_time_limit_s`` | ``GEO_PLANNER_VISITS_MAX_TIME_LIMIT_S`` | ``10``: longest routing solve of ``POST /runs/{id}/visits`` |
 
 Tokens are never part of the code or the repository: give them in the environment or in a
 file outside it (``serve_demo`` writes one with mode 600 under the data folder). Each configured
@@ -66,6 +67,8 @@ class ApiSettings(BaseSettings):
     login_max_failures: int = Field(5, ge=1, description="failed sign-ins (per username and per client "
                                     "address) before further attempts are refused for login_lockout_s")
     login_lockout_s: float = Field(300.0, gt=0, description="window and refusal time of failed sign-ins, s")
+    visits_max_time_limit_s: float = Field(10.0, gt=0, le=3600, description="longest routing solver run a "
+                                           "POST /runs/{id}/visits may ask for (a larger time_limit_s is cut)")
 
     @field_validator("database_url")
     @classmethod

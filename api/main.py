@@ -44,7 +44,7 @@ from . import docs
 from .config import ApiSettings
 from .deps import NetworkCache, session_role, token_role
 from .routers import (
-    admin, auth, basemap, coverage, datasets, exports, layers, maps, recommendations, runs, uploads, workspace,
+    admin, auth, basemap, coverage, datasets, exports, layers, maps, recommendations, runs, uploads, visits, workspace,
 )
 from .routers.auth import LoginGuard
 from .schemas import ErrorResponse, Health, ProblemOut
@@ -219,7 +219,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
-    for module in (datasets, uploads, runs, coverage, recommendations, maps, exports, layers, auth, admin, basemap):
+    for module in (datasets, uploads, runs, coverage, recommendations, maps, exports, layers, auth, admin, basemap, visits):
         app.include_router(module.router, responses=errors)
     app.include_router(workspace.router)  # the workspace's pages (HTML)
     app.mount("/workspace/static", StaticFiles(directory=STATIC_DIR), name="workspace-static")

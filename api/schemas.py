@@ -18,7 +18,8 @@ from geo_planner.settings import (
     Thresholds,
     check_text_encoding,
 )
-from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, StationFunction, TableName
+from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, StationFunction, TableName, UnvisitedReason
+from geo_planner.vocab import VisitStop as VisitStopKind
 
 ExportTable = TableName
 Scalar = str | int | float | bool | None
@@ -417,3 +418,52 @@ def records(df: Any, columns: list[str] | None = None) -> list[dict[str, Any]]:
     for rec in clean.to_dict(orient="records"):
         out.append({str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
     return out
+
+
+# --------------------------------------------------------------------------- home visits
+
+
+class VisitStop(_Out):
+    """One row of a visit plan: a car leaving its office, a home visit, or the car back."""
+
+    visitor: str = Field(description="the car (office name and number)")
+    day: int
+    order: int = Field(description="0 for the departure, then the homes in order, last the return")
+    stop: VisitStopKind
+    member_id: str | None = Field(None, description="the member visited (visits only)")
+    arrive: str = Field(description="HH:MM, rounded to the minute")
+    leave: str = Field(description="HH:MM")
+    drive_min: float = Field(description="drive minutes from the previous stop (the run's drive network)")
+    wait_min: float = Field(description="minutes waited for the member's time window")
+    office: str
+    span: int = Field(description="the working span of the day (1: morning, 2: afternoon with the default hours)")
+
+
+class UnvisitedMember(_Out):
+    """A selected member not in the plan, with the reason."""
+
+    member_id: str
+    name: str | None = None
+    reason: UnvisitedReason
+
+
+class RouteLine(_Out):
+    """The roads one leg of a visit plan follows (to the stop of ``order`` from the one before)."""
+
+    visitor: str
+    day: int
+    span: int
+    order: int
+    drive_min: float
+    coordinates: list[list[float]] = Field(description="WGS-84 [lon, lat] pairs; empty without a route")
+
+
+class VisitPlanOut(_Out):
+    """A home-visit plan (planner only: names and homes)."""
+
+    run_id: str
+    summary: dict[str, Any] = Field(description="visits planned, drive minutes in total and per visitor, "
+                                                "the solver's status, bound and gap (none: PyVRP is a heuristic)")
+    visits: list[VisitStop]
+    unvisited: list[UnvisitedMember]
+    lines: list[RouteLine] | None = Field(None, description="with lines=true: the roads of every leg")

@@ -187,6 +187,19 @@ def warn_stopped_models(counts: dict[str, Any], file: TextIO) -> int:
     return len(stopped)
 
 
+def _cmd_visits(args: argparse.Namespace) -> int:
+    from .settings import load_scenario
+    from .visits.write import plan_run_dir
+
+    plan, files = plan_run_dir(load_scenario(args.scenario), args.run, args.out)
+    s = plan.summary
+    print(f"visits: {s['visits_planned']} planned of {s['selected']} selected, {s['unvisited']} unvisited "
+          f"{s['unvisited_by_reason']}; drive {s['drive_min_total']:.1f} min; solver {s['solver']['status']}")
+    for name, path in files.items():
+        print(f"  {name:<22} {path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import generate_demo
 
@@ -228,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     # parsed by the service itself (see _serve): listed here so that --help shows it
     sub.add_parser("serve", help="start the web service (map, JSON API, exports): geo-planner serve --help",
                    add_help=False)
+
+    v = sub.add_parser("visits", help="plan home visits ([visits] of the scenario) from a finished run")
+    v.add_argument("scenario", type=Path, help="the scenario TOML file the run was made from, with [visits]")
+    v.add_argument("--run", type=Path, required=True, help="the run's output folder")
+    v.add_argument("--out", type=Path, required=True, help="folder for visits.csv, unvisited.csv, visits.xlsx …")
+    v.set_defaults(func=_cmd_visits)
 
     d = sub.add_parser("demo", help="(re)generate the seeded demo scenario on the bundled OSM extracts")
     d.add_argument("--out", type=Path, default=None, help="default: the bundled data's demo/ (geo_planner.bundled)")

@@ -386,6 +386,136 @@ class ReportSettings(_Model):
     pdf: bool = True
 
 
+#: A span of the day, ``HH:MM-HH:MM`` (e.g. ``08:30-11:30``).
+_SPAN = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*[-–~至]\s*([01]?\d|2[0-4]):([0-5]\d)\s*$")
+
+
+def parse_span(text: str) -> tuple[int, int]:
+    """Return ``(start, end)`` minutes after midnight of a span written ``HH:MM-HH:MM``.
+
+    Raises
+    ------
+    ValueError
+        Not that form, or the end is not after the start.
+    """
+    m = _SPAN.match(str(text))
+    if m is None:
+        raise ValueError(f"{text!r} is not a span of the day written HH:MM-HH:MM (e.g. 08:30-11:30)")
+    start, end = int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
+    if end <= start or end > 24 * 60:
+        raise ValueError(f"{text!r}: the end must come after the start, within one day")
+    return start, end
+
+
+def _spans_in_order(spans: list[str]) -> list[str]:
+    parsed = [parse_span(s) for s in spans]
+    if any(b[0] < a[1] for a, b in zip(parsed, parsed[1:])):
+        raise ValueError("working hours must be in order and must not overlap (e.g. 08:30-11:30, 14:00-17:30)")
+    return spans
+
+
+class OfficeSettings(_Model):
+    """One office the visitors set out from (``[[visits.offices]]``).
+
+    Attributes
+    ----------
+    name
+        Shown in the plan (``office``).
+    lon, lat
+        WGS-84 degrees; or ``site``, the id of one of the run's stations or branches.
+    visitors
+        Cars (each with its staff) leaving from this office.
+    days
+        Working days of the plan.
+    hours
+        Working spans of each day; a car returns to the office between them (lunch kept).
+    """
+
+    name: str = Field(min_length=1, max_length=100)
+    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90)
+    site: str | None = Field(None, min_length=1, max_length=100)
+    visitors: int = Field(1, ge=1, le=500)
+    days: int = Field(1, ge=1, le=60)
+    hours: list[str] = Field(default_factory=lambda: ["08:30-11:30", "14:00-17:30"], min_length=1, max_length=6)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v: list[str]) -> list[str]:
+        return _spans_in_order(v)
+
+    @model_validator(mode="after")
+    def _where(self) -> OfficeSettings:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or a site id")
+        if (self.lon is None) == (self.site is None):
+            raise ValueError("give the office's lon and lat, or the id of a station or branch (site), not both")
+        return self
+
+
+#: Who a visit plan selects (any of the rules given): ``all``; ``lixiu`` (离休); ``age`` (at least
+#: ``min_age``); ``alone`` (独居, where the members' table says so); ``ids`` (``member_ids``);
+#: ``far`` (flagged dispersed: far from their branch, another township, 异地); ``uncovered`` (no station
+#: within the walking threshold).
+#: Most car-shifts (visitors × days × working spans, all offices) one visit plan routes.
+MAX_VISIT_ROUTES = 5_000
+
+VisitRule = Literal["all", "lixiu", "age", "alone", "ids", "far", "uncovered"]
+
+
+class VisitSettings(_Model):
+    """Home visits (走访慰问, 上门服务) planned from a finished run (``[visits]``).
+
+    Attributes
+    ----------
+    offices
+        Where the cars leave from (at least one to plan).
+    select, min_age, member_ids
+        Who is visited: every member matching any of the rules (:data:`VisitRule`).
+    duration_min
+        Minutes spent at each home.
+    window
+        Optional span in which every visit must start (e.g. ``08:30-11:30``: mornings only).
+    member_windows
+        Optional span per member id (overrides ``window``).
+    time_limit_s
+        The routing solver's time limit.
+    """
+
+    offices: list[OfficeSettings] = Field(default_factory=list, max_length=100)
+    select: list[VisitRule] = Field(default_factory=lambda: ["lixiu"], min_length=1)
+    min_age: int = Field(80, ge=0, le=130)
+    member_ids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
+                                                                                 max_length=100_000)
+    duration_min: float = Field(30.0, gt=0, le=480)
+    window: str | None = None
+    member_windows: dict[Annotated[str, Field(max_length=100)], str] = Field(default_factory=dict,
+                                                                            max_length=100_000)
+    time_limit_s: float = Field(5.0, gt=0, le=3600)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_span(v)
+        return v
+
+    @field_validator("member_windows")
+    @classmethod
+    def _member_windows(cls, v: dict[str, str]) -> dict[str, str]:
+        for span in v.values():
+            parse_span(span)
+        return v
+
+    @model_validator(mode="after")
+    def _routes(self) -> VisitSettings:
+        routes = sum(o.visitors * o.days * len(o.hours) for o in self.offices)
+        if routes > MAX_VISIT_ROUTES:
+            raise ValueError(f"offices give {routes} car-shifts (visitors × days × working spans); plan at most "
+                             f"{MAX_VISIT_ROUTES:,} at once")
+        return self
+
+
 class RunSettings(_Model):
     """How a scenario is executed.
 
@@ -465,6 +595,7 @@ class Scenario(_Model):
     report: ReportSettings = ReportSettings()
     run: RunSettings = RunSettings()
     functions: FunctionKinds = Field(default_factory=_default_function_kinds, max_length=1000)
+    visits: VisitSettings = VisitSettings()
     seed: int = Field(0, ge=0, le=2**32 - 1)
 
     @field_validator("functions", mode="before")

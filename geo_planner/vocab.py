@@ -46,6 +46,11 @@ __all__ = [
     "TERMINAL_STATUSES",
     "TableName",
     "UNKNOWN_KIND_FUNCTION",
+    "UNVISITED_LABELS",
+    "UNVISITED_REASONS",
+    "UnvisitedReason",
+    "VISIT_STOPS",
+    "VisitStop",
     "VALUE_LABELS",
     "table_file",
 ]
@@ -190,6 +195,38 @@ REASON_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
         "far": "Far from the branch",
     }),
 })
+
+# --------------------------------------------------------------------------------------
+# home visits (visits/)
+
+#: Why a selected member is not in a visit plan (``unvisited.csv``'s ``reason``).
+UnvisitedReason = Literal[
+    "imprecise_location", "remote", "no_location", "off_network", "unreachable", "outside_hours", "no_capacity",
+]
+UNVISITED_REASONS: Final[tuple[UnvisitedReason, ...]] = get_args(UnvisitedReason)
+UNVISITED_LABELS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
+    "zh": MappingProxyType({
+        "imprecise_location": "地址仅到乡镇或区县，未排入路线",
+        "remote": "异地居住，由居住地安排",
+        "no_location": "未定位",
+        "off_network": "距道路过远",
+        "unreachable": "从办公地点驾车不可达",
+        "outside_hours": "往返加走访超出工作时段或时间窗",
+        "no_capacity": "所给天数和车辆内排不下",
+    }),
+    "en": MappingProxyType({
+        "imprecise_location": "Address only known to the township or county: not routed",
+        "remote": "Lives in another city/county: visited there",
+        "no_location": "No location",
+        "off_network": "Too far from a road",
+        "unreachable": "Not reachable by car from the office",
+        "outside_hours": "Round trip and visit do not fit the working hours or the time window",
+        "no_capacity": "Does not fit in the cars and days given",
+    }),
+})
+#: What a row of ``visits.csv`` is: leaving the office, a home visit, back at the office.
+VisitStop = Literal["depart", "visit", "return"]
+VISIT_STOPS: Final[tuple[VisitStop, ...]] = get_args(VisitStop)
 
 #: Coded values shown to people in Chinese, per column: ``VALUE_LABELS[column][value]``.
 #: ``_status`` serves every travel-status column (``network_status``, ``branch_status`` …).
