@@ -40,8 +40,8 @@ from geo_planner.vocab import ROLE_RANK
 
 from . import docs
 from .config import ApiSettings
-from .deps import NetworkCache, role_for_token
-from .routers import coverage, datasets, exports, maps, recommendations, runs
+from .deps import NetworkCache, WhatIfCache, role_for_token
+from .routers import compare, coverage, datasets, exports, maps, recommendations, runs, whatif
 from .schemas import ErrorResponse, Health, ProblemOut
 from .security import BodyGuard, MaskTokens, MethodsAllowed, SecurityHeaders, mask_tokens
 
@@ -123,6 +123,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     queue = RunQueue(store.data_dir, database_url=settings.database_url, stale_after_s=settings.stale_after_s)
     app.state.queue = queue
     app.state.networks = NetworkCache(settings.max_networks)
+    app.state.whatif = WhatIfCache(app.state.networks, settings.max_networks)
     app.state.assets = maps.AssetTable()
     resumed = store.recover(settings.stale_after_s)
     queue.start()
@@ -204,7 +205,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
-    for module in (datasets, runs, coverage, recommendations, maps, exports):
+    for module in (datasets, runs, coverage, recommendations, maps, exports, whatif, compare):
         app.include_router(module.router, responses=errors)
     docs.install(app)
     return app

@@ -33,6 +33,8 @@ ROLE_MAP_FILES: Final = {"viewer": "map_viewer.html", "planner": "map_planner.ht
                          "admin": "map_planner.html"}
 #: What a point query needs, precomputed per network node (``pointindex.py``).
 POINT_INDEX_FILE: Final = "point_index.npz"
+#: The run's station-siting instance, re-solved by the service with locks and bans (``reoptimise.py``).
+SITING_INSTANCE_FILE: Final = "siting_instance.npz"
 #: The printable report (``report.py``).
 REPORT_HTML: Final = "report.html"
 REPORT_PDF: Final = "report.pdf"

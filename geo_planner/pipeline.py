@@ -34,13 +34,16 @@ from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units
 from .io import LayerResult, load_layer
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
-from .outputs import DECISION_TABLES, MAP_FILE, POINT_INDEX_FILE, members_table, write_outputs, write_run_json
+from .outputs import (
+    DECISION_TABLES, MAP_FILE, POINT_INDEX_FILE, SITING_INSTANCE_FILE, members_table, write_outputs, write_run_json,
+)
 from .pointindex import build_point_index, save_point_index
 from .settings import Scenario
 from .siting.branches import recommend_branches
 from .siting.budget import MIN_SHARE_S, TimeBudget
 from .siting.decision import DecisionResult, add_stability, decide
 from .siting.instance import SitingInstance, siting_instance
+from .siting.instance_file import save_siting_instance
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -380,6 +383,8 @@ def _stage_decision(st: _State) -> None:
     inst, st.instance = st.instance, None  # not kept past this stage (its cost matrix is the largest array)
     if not summary:
         return
+    if inst is not None:  # kept on disk: the service re-solves the station models on it (reoptimise.py)
+        st.exports["siting_instance"] = save_siting_instance(inst, st.out / SITING_INSTANCE_FILE)
     st.decision = decision = decide(st.members, st.cands, st.walk, st.scenario, summary, instance=inst)
     for model, fig in decision.equity.items():
         if isinstance(summary.get(model), dict):

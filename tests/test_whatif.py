@@ -218,3 +218,35 @@ def test_viewers_get_no_member_ids_and_no_small_cells(demo_case: Case) -> None:
         assert row["covered"] is None or row["covered"] == 0 or row["covered"] >= 5
     small = [r for r in fig["by_area"] if r["suppressed"]]
     assert small and all(r["coverage_share"] is None and r["before_share"] is None for r in small)
+
+
+def test_reoptimise_on_the_runs_instance(demo_case: Case) -> None:
+    """Without locks the run's own optimum comes back; locks are kept, bans left out, optimality said."""
+    from geo_planner.outputs import SITING_INSTANCE_FILE
+    from geo_planner.reoptimise import reoptimise
+    from geo_planner.siting.instance_file import load_siting_instance
+
+    run = demo_case.run
+    inst = load_siting_instance(run.out_dir / SITING_INSTANCE_FILE)
+    assert inst.cost.shape == (len(inst.member_ids), len(inst.candidates))
+    siting = run.counts["siting"]
+    p = run.scenario.siting.new_stations
+    for model in ("mclp", "p_median"):
+        res = reoptimise(demo_case.base, inst, model=model, p=p)
+        assert res["optimal"] and res["status"] == "optimal" and len(res["sites"]) == p
+        assert round(res["objective"], 4) == pytest.approx(siting[model]["objective"], abs=1e-3), model
+    best = reoptimise(demo_case.base, inst, model="mclp", p=p)
+    chosen = [s["id"] for s in best["sites"]]
+    others = inst.candidates.loc[~inst.existing & ~inst.candidates["id"].isin(chosen), "id"].tolist()
+    locked = reoptimise(demo_case.base, inst, model="mclp", p=p, lock=[others[0]], ban=chosen[:1])
+    ids = [s["id"] for s in locked["sites"]]
+    assert others[0] in ids and chosen[0] not in ids and len(ids) == p
+    assert [s["locked"] for s in locked["sites"] if s["id"] == others[0]] == [True]
+    assert locked["objective"] <= best["objective"] + 1e-9
+    # the coverage of the plan is the what-if of its sites (exact walks)
+    direct = what_if(demo_case.base, add=[NewStation(s["lon"], s["lat"], s["name"], s["id"]) for s in locked["sites"]],
+                     service_areas=False).figures
+    assert locked["coverage"]["covered_station"] == direct["covered_station"]
+    with pytest.raises(InputError) as err:
+        reoptimise(demo_case.base, inst, model="lscp", p=1000, lock=["C9999"], ban=["?"])
+    assert {p_.field for p_ in err.value.problems} == {"model", "p", "lock[0]", "ban[0]"}
