@@ -18,12 +18,12 @@ from fastapi import Depends, HTTPException, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from geo_planner.errors import PermissionDeniedError
-from geo_planner.results import LoadedRun, load_run
-from geo_planner.store import RunQueue, Store
-from geo_planner.vocab import ROLE_RANK, Role
 from geo_planner.outputs import SITING_INSTANCE_FILE
+from geo_planner.results import LoadedRun, load_run
 from geo_planner.siting.instance import SitingInstance
 from geo_planner.siting.instance_file import load_siting_instance
+from geo_planner.store import RunQueue, Store
+from geo_planner.vocab import ROLE_RANK, Role
 from geo_planner.whatif import WhatIfBase, prepare_whatif
 
 from .config import ApiSettings

@@ -505,7 +505,7 @@ class WhatIfOut(WhatIfFigures):
     added: list[WhatIfStation]
     closed: list[str]
     service_areas: AreaFeatureCollection
-    dijkstra: dict[str, Any] = Field(description="how the walks were measured: searches, sources, bound (minutes)")
+    dijkstra: dict[str, Any] = Field(description="how the walks were measured: searches, sources, bound")
     elapsed_ms: float = Field(description="time the library took, milliseconds")
 
 
@@ -516,7 +516,7 @@ class OptimiseRequest(_In):
     p: int = Field(3, ge=0, le=1000)
     lock: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=1000)
     ban: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=10000)
-    time_limit_s: float = Field(10.0, gt=0, le=300, description="HiGHS's time limit, seconds")
+    time_limit_s: float = Field(10.0, gt=0, le=30, description="HiGHS's time limit, seconds (interactive: ≤ 30)")
 
 
 class OptimisedSite(WhatIfStation):
@@ -560,7 +560,7 @@ class OptimiseOut(_Out):
     elapsed_ms: float
 
 
-# --------------------------------------------------------------------------- comparing two runs (geo_planner.compare)
+# --------------------------------------------------------------------------- comparing two runs (compare.py)
 
 
 class CompareMembers(_Out):

@@ -53,7 +53,7 @@ def _birth_key(df: pd.DataFrame) -> pd.Series:
 
 
 def _match(before: pd.DataFrame, after: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
-    """Row pairs (before, after) matched by id, then by name + birth among the rest; and how many by the latter."""
+    """Row pairs (before, after) by id, then by name + birth among the rest; and how many by the latter."""
     b_ids = pd.Index(before["id"].astype(str))
     a_ids = after["id"].astype(str).to_numpy()
     pos = b_ids.get_indexer(a_ids)
@@ -90,9 +90,12 @@ def _by_area(store: RunSource, before_id: str, after_id: str, role: Role) -> pd.
     cols = [*keys, "members", "share_covered_station"]
     b = table_for_role(store, before_id, "coverage_by_area", role)
     a = table_for_role(store, after_id, "coverage_by_area", role)
-    out = b[[c for c in cols if c in b]].merge(a[[c for c in cols if c in a]], on=keys, how="outer",
-                                               suffixes=("_before", "_after"))
-    out = out.rename(columns={"share_covered_station_before": "before", "share_covered_station_after": "after"})
+    out = b[[c for c in cols if c in b]].merge(
+        a[[c for c in cols if c in a]], on=keys, how="outer", suffixes=("_before", "_after")
+    )
+    out = out.rename(
+        columns={"share_covered_station_before": "before", "share_covered_station_after": "after"}
+    )
     out["change"] = (out["after"] - out["before"]).round(4)
     return out.sort_values(["level", "change"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
@@ -144,15 +147,28 @@ def compare_runs(store: RunSource, run_id: str, other_id: str, *, role: Role) ->
     gone = np.setdiff1d(np.arange(len(before)), bi)
     count = (lambda v: small_count(v)) if is_viewer(role) else int
     res: dict[str, Any] = {
-        "run_id": run_id, "with": other_id,
-        "members": {"new": count(new.size), "gone": count(gone.size), "moved": count(int(moved.sum())),
-                    "branch_changed": count(int(branch.sum())), "unchanged": count(int((~moved & ~branch).sum()))},
+        "run_id": run_id,
+        "with": other_id,
+        "members": {
+            "new": count(new.size),
+            "gone": count(gone.size),
+            "moved": count(int(moved.sum())),
+            "branch_changed": count(int(branch.sum())),
+            "unchanged": count(int((~moved & ~branch).sum())),
+        },
         "matched_by": {"id": count(len(bi) - by_name), "name_birth": count(by_name)},
-        "note": (f"{by_name} member(s) matched by name and birth month: their ids differ between the rosters"
-                 if by_name else ""),
-        "coverage": {"before": _coverage_share(before), "after": _coverage_share(after),
-                     "by_area": _by_area(store, other_id, run_id, role)},
-        "moved_out_of_circle": count(int(out_circle.sum())), "moved_into_circle": count(int(into_circle.sum())),
+        "note": (
+            f"{by_name} member(s) matched by name and birth month: their ids differ between the rosters"
+            if by_name
+            else ""
+        ),
+        "coverage": {
+            "before": _coverage_share(before),
+            "after": _coverage_share(after),
+            "by_area": _by_area(store, other_id, run_id, role),
+        },
+        "moved_out_of_circle": count(int(out_circle.sum())),
+        "moved_into_circle": count(int(into_circle.sum())),
         "moved_m": MOVED_M,
     }
     if not is_viewer(role):
@@ -167,33 +183,64 @@ def _rows(df: pd.DataFrame, extra: dict[str, Any] | None = None) -> pd.DataFrame
     return out
 
 
-def _lists(before: pd.DataFrame, after: pd.DataFrame, b: pd.DataFrame, a: pd.DataFrame, new: np.ndarray,
-           gone: np.ndarray, dist: np.ndarray, moved: np.ndarray, branch: np.ndarray, out_circle: np.ndarray,
-           away: np.ndarray) -> dict[str, pd.DataFrame]:
-    """The planner's member lists (tables; the route turns them into rows)."""
+def _lists(
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    b: pd.DataFrame,
+    a: pd.DataFrame,
+    new: np.ndarray,
+    gone: np.ndarray,
+    dist: np.ndarray,
+    moved: np.ndarray,
+    branch: np.ndarray,
+    out_circle: np.ndarray,
+    away: np.ndarray,
+) -> dict[str, pd.DataFrame]:
+    """Return the planner's member lists (tables; the route turns them into rows)."""
     walk = pd.to_numeric(a.get("walk_min_station"), errors="coerce").round(2).to_numpy()
-    reason = np.where(out_circle & away, "station_circle,branch", np.where(out_circle, "station_circle", "branch"))
+    reason = np.where(
+        out_circle & away, "station_circle,branch", np.where(out_circle, "station_circle", "branch")
+    )
     work = out_circle | away
     return {
         "new": _rows(after.iloc[new]),
         "gone": _rows(before.iloc[gone]),
-        "moved": _rows(a[moved], {"moved_m": np.round(dist[moved], 0),
-                                  "covered_before": _flag(b, "covered_station")[moved],
-                                  "covered_after": _flag(a, "covered_station")[moved]}),
+        "moved": _rows(
+            a[moved],
+            {
+                "moved_m": np.round(dist[moved], 0),
+                "covered_before": _flag(b, "covered_station")[moved],
+                "covered_after": _flag(a, "covered_station")[moved],
+            },
+        ),
         "branch_changed": _rows(a[branch], {"branch_before": b["branch_id"].astype(str).to_numpy()[branch]}),
-        "work_list": _rows(a[work], {"reason": reason[work], "walk_min_station": walk[work],
-                                     "moved_m": np.round(dist[work], 0)}),
+        "work_list": _rows(
+            a[work],
+            {"reason": reason[work], "walk_min_station": walk[work], "moved_m": np.round(dist[work], 0)},
+        ),
     }
 
 
 def comparison_workbook(result: dict[str, Any]) -> bytes:
-    """The comparison as an XLSX workbook, one sheet per part (members, coverage, by area, lists)."""
-    summary = pd.DataFrame([{"part": k, "value": v} for k, v in
-                            [*result["members"].items(), *(("matched_by_" + k, v) for k, v in result["matched_by"].items()),
-                             ("moved_out_of_circle", result["moved_out_of_circle"]),
-                             ("moved_into_circle", result["moved_into_circle"]), ("note", result["note"])]])
-    coverage = pd.DataFrame([{"run": result["with"], "coverage_share": result["coverage"]["before"]},
-                             {"run": result["run_id"], "coverage_share": result["coverage"]["after"]}])
+    """Write the comparison as XLSX bytes, one sheet per part (members, coverage, by area, lists)."""
+    summary = pd.DataFrame(
+        [
+            {"part": k, "value": v}
+            for k, v in [
+                *result["members"].items(),
+                *(("matched_by_" + k, v) for k, v in result["matched_by"].items()),
+                ("moved_out_of_circle", result["moved_out_of_circle"]),
+                ("moved_into_circle", result["moved_into_circle"]),
+                ("note", result["note"]),
+            ]
+        ]
+    )
+    coverage = pd.DataFrame(
+        [
+            {"run": result["with"], "coverage_share": result["coverage"]["before"]},
+            {"run": result["run_id"], "coverage_share": result["coverage"]["after"]},
+        ]
+    )
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xl:
         summary.to_excel(xl, sheet_name="members", index=False)

@@ -35,7 +35,13 @@ from .io import LayerResult, load_layer
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
 from .outputs import (
-    DECISION_TABLES, MAP_FILE, POINT_INDEX_FILE, SITING_INSTANCE_FILE, members_table, write_outputs, write_run_json,
+    DECISION_TABLES,
+    MAP_FILE,
+    POINT_INDEX_FILE,
+    SITING_INSTANCE_FILE,
+    members_table,
+    write_outputs,
+    write_run_json,
 )
 from .pointindex import build_point_index, save_point_index
 from .settings import Scenario

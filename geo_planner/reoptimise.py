@@ -89,54 +89,112 @@ def reoptimise(
     existing = (inst.existing | locked)[keep]
     n_new = p - int((locked & ~inst.existing).sum())
     s = base.run.scenario.siting
-    res = _solve(inst, model, keep, existing, n_new, s.capacity, time_limit_s, s.mip_gap,
-                 s.max_exact_size if model == "mclp" else s.max_exact_pmedian_size)
+    res = _solve(
+        inst,
+        model,
+        keep,
+        existing,
+        n_new,
+        s.capacity,
+        time_limit_s,
+        s.mip_gap,
+        s.max_exact_size if model == "mclp" else s.max_exact_pmedian_size,
+    )
     chosen = np.union1d(keep[res.selected], np.flatnonzero(locked & ~inst.existing)).astype(np.int64)
     rows = cand.iloc[chosen]
-    sites = [{"id": str(r.id), "name": str(r.name), "lon": float(r.lon), "lat": float(r.lat),
-              "locked": bool(locked[j])} for j, r in zip(chosen, rows.itertuples(), strict=True)]
+    sites = [
+        {
+            "id": str(r.id),
+            "name": str(r.name),
+            "lon": float(r.lon),
+            "lat": float(r.lat),
+            "locked": bool(locked[j]),
+        }
+        for j, r in zip(chosen, rows.itertuples(), strict=True)
+    ]
     closed = [str(i) for i in ids[banned & inst.existing]]
-    cover = what_if(base, add=[NewStation(x["lon"], x["lat"], x["name"], x["id"]) for x in sites],
-                    close=[c for c in closed if c in set(base.station_ids)], role=role, service_areas=False)
+    cover = what_if(
+        base,
+        add=[NewStation(x["lon"], x["lat"], x["name"], x["id"]) for x in sites],
+        close=[c for c in closed if c in set(base.station_ids)],
+        role=role,
+        service_areas=False,
+    )
     figures = {k: v for k, v in cover.figures.items() if k != "service_areas"}
     return {
-        "model": model, "p": p, "lock": list(map(str, lock)), "ban": list(map(str, ban)), "sites": sites,
-        "status": res.status, "optimal": res.status == "optimal", "gap": None if res.gap is None else float(res.gap),
-        "objective": float(res.objective), "method": res.method, "message": res.message,
-        "solve_ms": round(res.runtime_s * 1000.0, 1), "coverage": figures,
+        "model": model,
+        "p": p,
+        "lock": list(map(str, lock)),
+        "ban": list(map(str, ban)),
+        "sites": sites,
+        "status": res.status,
+        "optimal": res.status == "optimal",
+        "gap": None if res.gap is None else float(res.gap),
+        "objective": float(res.objective),
+        "method": res.method,
+        "message": res.message,
+        "solve_ms": round(res.runtime_s * 1000.0, 1),
+        "coverage": figures,
         "elapsed_ms": round((time.perf_counter() - t0) * 1000.0, 1),
     }
 
 
-def _checked(model: str, p: int, lock: Sequence[str], ban: Sequence[str], ids: np.ndarray,
-             existing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _checked(
+    model: str, p: int, lock: Sequence[str], ban: Sequence[str], ids: np.ndarray, existing: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Masks of the locked and banned candidates; every problem of the request raised at once."""
     problems: list[Problem] = []
     if model not in OPTIMISE_MODELS:
-        problems.append(Problem(REQUEST, None, "model", f"{model!r} is not one of {', '.join(OPTIMISE_MODELS)}"))
+        problems.append(
+            Problem(REQUEST, None, "model", f"{model!r} is not one of {', '.join(OPTIMISE_MODELS)}")
+        )
     index = pd.Index(ids)
     masks = {"lock": np.zeros(ids.size, bool), "ban": np.zeros(ids.size, bool)}
     for name, given in (("lock", lock), ("ban", ban)):
         pos = index.get_indexer([str(i) for i in given])
         for k in np.flatnonzero(pos < 0):
-            problems.append(Problem(REQUEST, None, f"{name}[{k}]",
-                                    f"{given[k]!r} is not a candidate site of this run (see its recommendations)"))
+            problems.append(
+                Problem(
+                    REQUEST,
+                    None,
+                    f"{name}[{k}]",
+                    f"{given[k]!r} is not a candidate site of this run (see its recommendations)",
+                )
+            )
         masks[name][pos[pos >= 0]] = True
     both = masks["lock"] & masks["ban"]
     if both.any():
-        problems.append(Problem(REQUEST, None, "lock,ban", f"locked and banned at once: {', '.join(ids[both][:5])}"))
+        problems.append(
+            Problem(REQUEST, None, "lock,ban", f"locked and banned at once: {', '.join(ids[both][:5])}")
+        )
     n_lock = int((masks["lock"] & ~existing).sum())
     n_open = int((~existing & ~masks["ban"]).sum())
     if not (isinstance(p, (int, np.integer)) and n_lock <= p <= n_open):
-        problems.append(Problem(REQUEST, None, "p", f"{p!r}: give a whole number from {n_lock} (the locked sites) "
-                                                    f"to {n_open} (the candidates not banned)"))
+        problems.append(
+            Problem(
+                REQUEST,
+                None,
+                "p",
+                f"{p!r}: give a whole number from {n_lock} (the locked sites) "
+                f"to {n_open} (the candidates not banned)",
+            )
+        )
     if problems:
         raise InputError(problems)
     return masks["lock"], masks["ban"]
 
 
-def _solve(inst: SitingInstance, model: str, keep: np.ndarray, existing: np.ndarray, n_new: int,
-           capacity: Any, time_limit_s: float, mip_gap: float, max_exact_size: int) -> SitingResult:
+def _solve(
+    inst: SitingInstance,
+    model: str,
+    keep: np.ndarray,
+    existing: np.ndarray,
+    n_new: int,
+    capacity: Any,
+    time_limit_s: float,
+    mip_gap: float,
+    max_exact_size: int,
+) -> SitingResult:
     """One solve of ``model`` on the instance's columns ``keep`` (the run's own model functions)."""
     cut = sp.csr_matrix(sp.csr_array(inst.cost)[:, keep])
     # the run's own rules (siting/plan.py): covered within the threshold; walks kept up to 3× it
@@ -146,7 +204,23 @@ def _solve(inst: SitingInstance, model: str, keep: np.ndarray, existing: np.ndar
     cut.eliminate_zeros()
     if model == "mclp":
         cut.data = np.ones_like(cut.data)
-        return mclp(cut, inst.weights, n_new, existing=existing, capacity=capacity, time_limit_s=time_limit_s,
-                    mip_gap=mip_gap, max_exact_size=max_exact_size)
-    return p_median(cut, inst.weights, n_new, existing=existing, capacity=capacity, time_limit_s=time_limit_s,
-                    mip_gap=mip_gap, max_exact_size=max_exact_size)
+        return mclp(
+            cut,
+            inst.weights,
+            n_new,
+            existing=existing,
+            capacity=capacity,
+            time_limit_s=time_limit_s,
+            mip_gap=mip_gap,
+            max_exact_size=max_exact_size,
+        )
+    return p_median(
+        cut,
+        inst.weights,
+        n_new,
+        existing=existing,
+        capacity=capacity,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        max_exact_size=max_exact_size,
+    )

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .coverage import IMPRECISE, UNASSIGNED_AREA
 from .equity import equity_figures
@@ -47,7 +47,14 @@ from .network import Snap
 from .privacy import MIN_GROUP, is_viewer
 from .results import LoadedRun, RunSource, check_point_in_network, read_table
 from .siting.plan import member_weights, siting_members
-from .travel import STATUS_OK, _augmented_reverse, _combine, _pairs_on_same_edge, _same_edge_seconds, nearest_facility
+from .travel import (
+    STATUS_OK,
+    _augmented_reverse,
+    _combine,
+    _pairs_on_same_edge,
+    _same_edge_seconds,
+    nearest_facility,
+)
 from .vocab import Role
 
 log = logging.getLogger(__name__)
@@ -93,9 +100,11 @@ class WhatIfBase:
         The run's stations and where they meet the network.
     minutes
         Each member's walk to the nearest current station (``inf``: no time), exactly as the run measured it.
-    limit_s
-        Bound of an added station's search: the longest finite current walk (``inf`` when some
-        member on the network reaches no station at all).
+    part, limit_s
+        Weakly connected part of the walking network of each road node, and per part the bound of
+        an added station's search, seconds: the longest current walk of a member in that part
+        (``inf`` when one of them reaches no station). A node farther than that from the new
+        station cannot shorten anyone's walk; members in other parts cannot reach it at all.
     township, community, area_names
         Area codes of each member (``township`` indexes ``area_names[0]``, ``community`` ``area_names[1]``,
         whose entries are ``(township, community)``).
@@ -114,7 +123,8 @@ class WhatIfBase:
     station_ids: np.ndarray
     station_snap: Snap
     minutes: np.ndarray
-    limit_s: float
+    part: np.ndarray
+    limit_s: np.ndarray
     township: np.ndarray
     community: np.ndarray
     area_names: tuple[np.ndarray, np.ndarray]
@@ -178,19 +188,40 @@ def whatif_base(run: LoadedRun, members: pd.DataFrame) -> WhatIfBase:
     minutes = _as_inf(nearest_facility(walk, snap, st_snap).minutes)
     considered = siting_members(members.assign(network_status=status))
     weights = np.where(considered, member_weights(members, sc), 0.0)
-    twp = members.get("township", pd.Series("", index=members.index)).fillna("").astype(str).replace("", UNASSIGNED_AREA)
-    com = members.get("community", pd.Series("", index=members.index)).fillna("").astype(str).replace("", UNASSIGNED_AREA)
+    twp = (
+        members.get("township", pd.Series("", index=members.index))
+        .fillna("")
+        .astype(str)
+        .replace("", UNASSIGNED_AREA)
+    )
+    com = (
+        members.get("community", pd.Series("", index=members.index))
+        .fillna("")
+        .astype(str)
+        .replace("", UNASSIGNED_AREA)
+    )
     t_code, t_names = pd.factorize(twp.to_numpy(), sort=True)
     pairs = pd.MultiIndex.from_arrays([twp.to_numpy(), com.to_numpy()])
     c_code, c_names = pd.factorize(pairs, sort=True)
-    finite = minutes[np.isfinite(minutes)]
-    reaches_none = bool((snap.on_network & ~np.isfinite(minutes)).any())
-    limit_s = math.inf if reaches_none or finite.size == 0 else float(finite.max()) * 60.0 * (1 + 1e-9) + 1e-3
+    n_parts, part = connected_components(walk.cost, directed=True, connection="weak")
+    on = np.flatnonzero(snap.on_network)
+    worst = np.zeros(n_parts)
+    np.maximum.at(worst, part[walk.edge_u[snap.edge[on]]], minutes[on] * 60.0)  # inf stays inf
+    limit_s = worst * (1 + 1e-9) + 1e-3  # minutes → seconds may round down: a margin
     base = WhatIfBase(
-        run=run, member_ids=members["id"].astype(str).to_numpy(), snap=snap, considered=considered,
-        precise=(status != IMPRECISE).to_numpy(), weights=weights,
-        station_ids=stations["id"].astype(str).to_numpy(), station_snap=st_snap, minutes=minutes,
-        limit_s=limit_s, township=t_code, community=c_code,
+        run=run,
+        member_ids=members["id"].astype(str).to_numpy(),
+        snap=snap,
+        considered=considered,
+        precise=(status != IMPRECISE).to_numpy(),
+        weights=weights,
+        station_ids=stations["id"].astype(str).to_numpy(),
+        station_snap=st_snap,
+        minutes=minutes,
+        part=part,
+        limit_s=limit_s,
+        township=t_code,
+        community=c_code,
         area_names=(np.asarray(t_names, dtype=object), np.asarray(list(c_names), dtype=object)),
     )
     _check_against_table(base, members)
@@ -214,8 +245,12 @@ def _check_against_table(base: WhatIfBase, members: pd.DataFrame) -> None:
     now = np.round(np.where(np.isfinite(base.minutes), base.minutes, np.nan), 2)
     same = (np.isnan(table) & np.isnan(now)) | (np.abs(table - now) <= 0.0101)
     if not same.all():
-        log.warning("run %s: %d members' walks to the stations differ from members.csv (first: %s)",
-                    base.run.run_id, int((~same).sum()), base.member_ids[~same][:3].tolist())
+        log.warning(
+            "run %s: %d members' walks to the stations differ from members.csv (first: %s)",
+            base.run.run_id,
+            int((~same).sum()),
+            base.member_ids[~same][:3].tolist(),
+        )
 
 
 # --------------------------------------------------------------------------- the edit
@@ -275,11 +310,16 @@ def what_if(
     out = _figures(base, minutes, thr, role=role)
     was = base.minutes <= base.threshold_min
     newly, lost = covered & ~was, was & ~covered
-    out.update({
-        "newly_covered": int(newly.sum()), "newly_uncovered": int(lost.sum()), "before": base.before,
-        "added": [{"id": s.id, "name": s.name, "lon": s.lon, "lat": s.lat} for s in new],
-        "closed": [str(i) for i in base.station_ids[~keep]], "dijkstra": how,
-    })
+    out.update(
+        {
+            "newly_covered": int(newly.sum()),
+            "newly_uncovered": int(lost.sum()),
+            "before": base.before,
+            "added": [{"id": s.id, "name": s.name, "lon": s.lon, "lat": s.lat} for s in new],
+            "closed": [str(i) for i in base.station_ids[~keep]],
+            "dijkstra": how,
+        }
+    )
     if not is_viewer(role):
         out["newly_covered_ids"] = base.member_ids[newly].tolist()
         out["newly_uncovered_ids"] = base.member_ids[lost].tolist()
@@ -289,37 +329,52 @@ def what_if(
 
 
 def _checked(
-    base: WhatIfBase, add: Sequence[NewStation], close: Sequence[str], move: Sequence[NewStation],
+    base: WhatIfBase,
+    add: Sequence[NewStation],
+    close: Sequence[str],
+    move: Sequence[NewStation],
     station_walk_min: float | None,
 ) -> tuple[float, np.ndarray, Snap, list[NewStation]]:
-    """Check the request (every problem at once); return threshold, stations kept, added snaps and stations."""
+    """Check the request (every problem at once); return threshold, kept stations, added snaps, stations."""
     problems: list[Problem] = []
     thr = base.threshold_min if station_walk_min is None else station_walk_min
     if not (isinstance(thr, (int, float)) and math.isfinite(thr) and thr > 0):
-        problems.append(Problem(REQUEST, None, "station_walk_min", f"{thr!r} is not a positive number of minutes"))
+        problems.append(
+            Problem(REQUEST, None, "station_walk_min", f"{thr!r} is not a positive number of minutes")
+        )
     keep = np.ones(base.station_ids.size, dtype=bool)
     known = pd.Index(base.station_ids)
     names = base.run.tables.stations["name"].fillna("").astype(str).to_numpy()
     moved: list[tuple[str, NewStation]] = []
-    for field_name, sid, target in ([(f"close_stations[{k}]", sid, None) for k, sid in enumerate(close)]
-                                    + [(f"move_stations[{k}].id", s.id, s) for k, s in enumerate(move)]):
+    for field_name, sid, target in [(f"close_stations[{k}]", sid, None) for k, sid in enumerate(close)] + [
+        (f"move_stations[{k}].id", s.id, s) for k, s in enumerate(move)
+    ]:
         pos = known.get_indexer([str(sid)])[0]
         if pos < 0:
             sample = ", ".join(base.station_ids[:5].tolist())
-            problems.append(Problem(REQUEST, None, field_name,
-                                    f"no station {sid!r} in this run (its stations: {sample}…)"))
+            problems.append(
+                Problem(
+                    REQUEST, None, field_name, f"no station {sid!r} in this run (its stations: {sample}…)"
+                )
+            )
             continue
         keep[pos] = False
         if target is not None:
-            moved.append((field_name.removesuffix(".id"),
-                          NewStation(target.lon, target.lat, target.name or names[pos], str(sid))))
+            moved.append(
+                (
+                    field_name.removesuffix(".id"),
+                    NewStation(target.lon, target.lat, target.name or names[pos], str(sid)),
+                )
+            )
     new: list[NewStation] = []
     fields: list[str] = []
     walk, max_snap = base.run.walk, base.run.scenario.network.max_snap_m
     taken = set(base.station_ids[keep].tolist())
     for name, s in [(f"add_stations[{k}]", s) for k, s in enumerate(add)] + moved:
         if not (math.isfinite(s.lon) and math.isfinite(s.lat)):
-            problems.append(Problem(REQUEST, None, f"{name}.lon,lat", f"({s.lon}, {s.lat}) is not a finite WGS-84 point"))
+            problems.append(
+                Problem(REQUEST, None, f"{name}.lon,lat", f"({s.lon}, {s.lat}) is not a finite WGS-84 point")
+            )
             continue
         try:
             check_point_in_network(walk, s.lon, s.lat, max_snap)
@@ -328,15 +383,25 @@ def _checked(
             continue
         sid = s.id or _free_id(taken)
         if sid in taken:
-            problems.append(Problem(REQUEST, None, f"{name}.id", f"station id {sid!r} is already open in this run"))
+            problems.append(
+                Problem(REQUEST, None, f"{name}.id", f"station id {sid!r} is already open in this run")
+            )
         taken.add(sid)
         new.append(NewStation(lon=float(s.lon), lat=float(s.lat), name=s.name or sid, id=sid))
         fields.append(name)
-    added = walk.snap(np.array([s.lon for s in new], float), np.array([s.lat for s in new], float), max_snap_m=max_snap)
+    added = walk.snap(
+        np.array([s.lon for s in new], float), np.array([s.lat for s in new], float), max_snap_m=max_snap
+    )
     for k in np.flatnonzero(~added.on_network):
-        problems.append(Problem(REQUEST, None, f"{fields[k]}.lon,lat",
-                                f"({new[k].lon:g}, {new[k].lat:g}) is farther than {max_snap:g} m from every road of "
-                                "this run's walking network; put the station on a road"))
+        problems.append(
+            Problem(
+                REQUEST,
+                None,
+                f"{fields[k]}.lon,lat",
+                f"({new[k].lon:g}, {new[k].lat:g}) is farther than {max_snap:g} m from every road of "
+                "this run's walking network; put the station on a road",
+            )
+        )
     if problems:
         raise InputError(problems)
     return float(thr), keep, added, new
@@ -350,8 +415,13 @@ def _free_id(taken: set[str]) -> str:
 
 
 def _join(a: Snap, b: Snap) -> Snap:
-    return Snap(np.r_[a.edge, b.edge], np.r_[a.frac, b.frac], np.r_[a.access_m, b.access_m],
-                np.r_[a.on_network, b.on_network], np.r_[a.located, b.located])
+    return Snap(
+        np.r_[a.edge, b.edge],
+        np.r_[a.frac, b.frac],
+        np.r_[a.access_m, b.access_m],
+        np.r_[a.on_network, b.on_network],
+        np.r_[a.located, b.located],
+    )
 
 
 def _walks(base: WhatIfBase, keep: np.ndarray, added: Snap) -> tuple[np.ndarray, dict[str, Any]]:
@@ -361,20 +431,24 @@ def _walks(base: WhatIfBase, keep: np.ndarray, added: Snap) -> tuple[np.ndarray,
     if keep.all():
         if n_added == 0:
             return base.minutes.copy(), {"searches": 0, "limit_min": None}
-        return np.minimum(base.minutes, _added_walks(base, added)), {
-            "searches": 1, "sources": n_added,
-            "limit_min": None if not math.isfinite(base.limit_s) else round(base.limit_s / 60.0, 2)}
+        new, limit_s = _added_walks(base, added)
+        return np.minimum(base.minutes, new), {
+            "searches": 1,
+            "sources": n_added,
+            "limit_min": None if not math.isfinite(limit_s) else round(limit_s / 60.0, 2),
+        }
     # a closed station: the remaining and added stations measured again, as the run measures them
     fac = _join(base.station_snap.subset(np.flatnonzero(keep)), added)
     minutes = _as_inf(nearest_facility(walk, base.snap, fac).minutes)
     return minutes, {"searches": 1, "sources": int(fac.on_network.sum()), "limit_min": None}
 
 
-def _added_walks(base: WhatIfBase, added: Snap) -> np.ndarray:
-    """Walks to the nearest added station, exact wherever they could beat a current walk."""
+def _added_walks(base: WhatIfBase, added: Snap) -> tuple[np.ndarray, float]:
+    """Return walks to the nearest added station (exact where they could beat a walk now) and the bound."""
     walk = base.run.walk
+    limit_s = float(base.limit_s[base.part[walk.edge_u[added.edge[added.on_network]]]].max())
     graph, virt = _augmented_reverse(walk, added)
-    dist = dijkstra(graph, directed=True, indices=virt[virt >= 0], min_only=True, limit=base.limit_s)
+    dist = dijkstra(graph, directed=True, indices=virt[virt >= 0], min_only=True, limit=limit_s)
     on = np.flatnonzero(base.snap.on_network)
     sub = base.snap.subset(on)
     e = sub.edge
@@ -384,7 +458,7 @@ def _added_walks(base: WhatIfBase, added: Snap) -> np.ndarray:
         np.minimum.at(secs, pm, _same_edge_seconds(walk, sub, added, pm, pf))
     out = np.full(base.snap.edge.shape[0], np.inf)
     out[on] = secs / 60.0
-    return out
+    return out, limit_s
 
 
 # --------------------------------------------------------------------------- the figures
@@ -401,22 +475,27 @@ def _figures(base: WhatIfBase, minutes: np.ndarray, thr: float, *, role: Role = 
     w = base.weights
     eq = equity_figures(minutes[cons], thr)
     return {
-        "station_walk_min": thr, "members_considered": int(cons.sum()),
+        "station_walk_min": thr,
+        "members_considered": int(cons.sum()),
         "covered_station": int((covered & cons).sum()),
         "coverage_share": _share((covered & cons).sum(), cons.sum()),
         "weighted_coverage_share": _share(float(w[covered & cons].sum()), float(w[cons].sum())),
-        "equity": {k: eq[k] for k in ("n", "n_unreachable", "gini", "share_beyond", "p90_min", "mean_min", "max_min")},
+        "equity": {
+            k: eq[k] for k in ("n", "n_unreachable", "gini", "share_beyond", "p90_min", "mean_min", "max_min")
+        },
         "by_area": _by_area(base, covered, role),
     }
 
 
 def _by_area(base: WhatIfBase, covered: np.ndarray, role: Role) -> list[dict[str, Any]]:
-    """Coverage per 街道 and 社区 as ``coverage_by_area`` counts it (shares over precisely located members)."""
+    """Coverage per 街道 and 社区 as ``coverage_by_area`` counts it (shares over precise locations)."""
     was = base.minutes <= base.threshold_min
     rows: list[dict[str, Any]] = []
     viewer = is_viewer(role)
-    for level, code, names in (("township", base.township, base.area_names[0]),
-                               ("community", base.community, base.area_names[1])):
+    for level, code, names in (
+        ("township", base.township, base.area_names[0]),
+        ("community", base.community, base.area_names[1]),
+    ):
         k = len(names)
         members = np.bincount(code, minlength=k)
         precise = np.bincount(code, weights=base.precise, minlength=k)
@@ -426,17 +505,26 @@ def _by_area(base: WhatIfBase, covered: np.ndarray, role: Role) -> list[dict[str
             twp, area = (names[i], names[i]) if level == "township" else names[i]
             share, before = _share(hit[i], precise[i]), _share(hit0[i], precise[i])
             small = viewer and members[i] < MIN_GROUP
-            rows.append({
-                "level": level, "area": str(area), "township": str(twp),
-                "members": None if small else int(members[i]),
-                "covered": None if small or (viewer and 0 < hit[i] < MIN_GROUP) else int(hit[i]),
-                "coverage_share": None if small else share,
-                "before_share": None if small else before,
-                "change": None if small or share is None or before is None else round(share - before, 4),
-                "suppressed": bool(small),
-            })
-    rows.sort(key=lambda r: (r["level"] != "township", math.inf if r["coverage_share"] is None
-                             else r["coverage_share"], -(r["members"] or 0)))
+            rows.append(
+                {
+                    "level": level,
+                    "area": str(area),
+                    "township": str(twp),
+                    "members": None if small else int(members[i]),
+                    "covered": None if small or (viewer and 0 < hit[i] < MIN_GROUP) else int(hit[i]),
+                    "coverage_share": None if small else share,
+                    "before_share": None if small else before,
+                    "change": None if small or share is None or before is None else round(share - before, 4),
+                    "suppressed": bool(small),
+                }
+            )
+    rows.sort(
+        key=lambda r: (
+            r["level"] != "township",
+            math.inf if r["coverage_share"] is None else r["coverage_share"],
+            -(r["members"] or 0),
+        )
+    )
     return rows
 
 
@@ -448,7 +536,13 @@ def _service_areas(base: WhatIfBase, new: list[NewStation], thr: float) -> dict[
     """Each added station's service area (network isochrone at ``thr``), as GeoJSON."""
     from .maps.service_areas import service_areas
 
-    areas = service_areas(base.run.walk, [s.lon for s in new], [s.lat for s in new], thr,
-                          ids=[s.id for s in new], max_snap_m=base.run.scenario.network.max_snap_m)
+    areas = service_areas(
+        base.run.walk,
+        [s.lon for s in new],
+        [s.lat for s in new],
+        thr,
+        ids=[s.id for s in new],
+        max_snap_m=base.run.scenario.network.max_snap_m,
+    )
     areas["name"] = [s.name for s in new]
     return json.loads(areas.to_json(drop_id=True))

@@ -93,10 +93,22 @@ def pair(demo_run, tmp_path_factory) -> Pair:
     tmp = tmp_path_factory.mktemp("compare")
     roster, planted = _plant(set(result.members["id"].astype(str)), tmp)
     sc = result.scenario
-    siting = sc.siting.model_copy(update={"time_limit_s": 8.0, "decision_time_limit_s": 8.0, "tradeoff_max_p": 1,
-                                          "new_stations": 1, "sensitivity_draws": 0})
-    sc = sc.model_copy(update={"inputs": sc.inputs.model_copy(update={"members": LayerInput(path=roster)}),
-                               "siting": siting, "report": sc.report.model_copy(update={"pdf": False})})
+    siting = sc.siting.model_copy(
+        update={
+            "time_limit_s": 8.0,
+            "decision_time_limit_s": 8.0,
+            "tradeoff_max_p": 1,
+            "new_stations": 1,
+            "sensitivity_draws": 0,
+        }
+    )
+    sc = sc.model_copy(
+        update={
+            "inputs": sc.inputs.model_copy(update={"members": LayerInput(path=roster)}),
+            "siting": siting,
+            "report": sc.report.model_copy(update={"pdf": False}),
+        }
+    )
     later = run(sc, tmp / "this-year")
     store = TwoRuns(RunFolder(result.scenario, out), RunFolder(sc, later.out_dir))
     return Pair(store, out.name, later.out_dir.name, planted)
@@ -107,8 +119,12 @@ def test_counts_equal_the_planted_changes(pair: Pair) -> None:
     n_before = len(pair.store.run_table(pair.before, "members"))
     p = PLANTED
     assert res["members"] == {
-        "new": p["new"], "gone": p["gone"], "moved": p["moved"], "branch_changed": p["branch"],
-        "unchanged": n_before - p["gone"] - p["moved"] - p["branch"]}
+        "new": p["new"],
+        "gone": p["gone"],
+        "moved": p["moved"],
+        "branch_changed": p["branch"],
+        "unchanged": n_before - p["gone"] - p["moved"] - p["branch"],
+    }
     assert res["matched_by"] == {"id": n_before - p["gone"] - p["renumbered"], "name_birth": p["renumbered"]}
     assert str(p["renumbered"]) in res["note"] and "name and birth" in res["note"]
     lists = res["lists"]
@@ -121,7 +137,9 @@ def test_counts_equal_the_planted_changes(pair: Pair) -> None:
     # the circle: moves in and out are the moved members whose coverage flag changed
     flips = moved["covered_before"] != moved["covered_after"]
     assert res["moved_out_of_circle"] + res["moved_into_circle"] == int(flips.sum())
-    assert set(lists["work_list"]["id"]) >= set(moved.loc[moved["covered_before"] & ~moved["covered_after"], "id"])
+    assert set(lists["work_list"]["id"]) >= set(
+        moved.loc[moved["covered_before"] & ~moved["covered_after"], "id"]
+    )
     cov = res["coverage"]
     assert 0 < cov["before"] <= 1 and 0 < cov["after"] <= 1
     assert {"level", "township", "area", "before", "after", "change"} <= set(cov["by_area"].columns)
@@ -144,9 +162,22 @@ def test_workbook_has_a_sheet_per_part(pair: Pair, tmp_path: Path) -> None:
     path = tmp_path / "compare.xlsx"
     path.write_bytes(comparison_workbook(res))
     wb = load_workbook(path, read_only=True)
-    assert wb.sheetnames == ["members", "coverage", "by_area", "new", "gone", "moved", "branch_changed", "work_list"]
-    viewer = load_workbook(__import__("io").BytesIO(comparison_workbook(
-        compare_runs(pair.store, pair.after, pair.before, role="viewer"))), read_only=True)
+    assert wb.sheetnames == [
+        "members",
+        "coverage",
+        "by_area",
+        "new",
+        "gone",
+        "moved",
+        "branch_changed",
+        "work_list",
+    ]
+    viewer = load_workbook(
+        __import__("io").BytesIO(
+            comparison_workbook(compare_runs(pair.store, pair.after, pair.before, role="viewer"))
+        ),
+        read_only=True,
+    )
     assert viewer.sheetnames == ["members", "coverage", "by_area"]
 
 

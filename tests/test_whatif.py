@@ -47,10 +47,18 @@ def _prepare(result) -> WhatIfBase:  # noqa: ANN001
 
 def _light(scenario: Scenario) -> Scenario:
     """Less solver time and no PDF: coverage, equity and the p = 0 trade-off point do not depend on them."""
-    siting = scenario.siting.model_copy(update={"time_limit_s": 8.0, "decision_time_limit_s": 8.0,
-                                                "tradeoff_max_p": 1, "new_stations": 1, "sensitivity_draws": 0})
-    return scenario.model_copy(update={"siting": siting,
-                                       "report": scenario.report.model_copy(update={"pdf": False})})
+    siting = scenario.siting.model_copy(
+        update={
+            "time_limit_s": 8.0,
+            "decision_time_limit_s": 8.0,
+            "tradeoff_max_p": 1,
+            "new_stations": 1,
+            "sensitivity_draws": 0,
+        }
+    )
+    return scenario.model_copy(
+        update={"siting": siting, "report": scenario.report.model_copy(update={"pdf": False})}
+    )
 
 
 def _rerun(result, add: list[NewStation], close: list[str], threshold: float, out: Path):  # noqa: ANN001
@@ -59,16 +67,26 @@ def _rerun(result, add: list[NewStation], close: list[str], threshold: float, ou
 
     st = result.stations
     kept = st[~st["id"].astype(str).isin(close)][["id", "name", "lon", "lat"]]
-    new = pd.DataFrame({"id": [s.id for s in add], "name": [s.name for s in add],
-                        "lon": [s.lon for s in add], "lat": [s.lat for s in add]})
+    new = pd.DataFrame(
+        {
+            "id": [s.id for s in add],
+            "name": [s.name for s in add],
+            "lon": [s.lon for s in add],
+            "lat": [s.lat for s in add],
+        }
+    )
     out.mkdir(parents=True, exist_ok=True)
     path = out / "stations_edited.csv"
-    pd.concat([kept, new], ignore_index=True).to_csv(path, index=False, encoding="utf-8", float_format="%.17g")
+    pd.concat([kept, new], ignore_index=True).to_csv(
+        path, index=False, encoding="utf-8", float_format="%.17g"
+    )
     sc = result.scenario
-    sc = sc.model_copy(update={
-        "inputs": sc.inputs.model_copy(update={"stations": LayerInput(path=path)}),
-        "thresholds": sc.thresholds.model_copy(update={"station_walk_min": threshold}),
-    })
+    sc = sc.model_copy(
+        update={
+            "inputs": sc.inputs.model_copy(update={"stations": LayerInput(path=path)}),
+            "thresholds": sc.thresholds.model_copy(update={"station_walk_min": threshold}),
+        }
+    )
     return run(_light(sc), out / "run")
 
 
@@ -102,15 +120,24 @@ def city_case(tmp_path_factory, cache_dir) -> Case:
     from geo_planner.settings import load_scenario
 
     tmp = tmp_path_factory.mktemp("whatif-city")
-    path = generate_city(tmp / "city", n_members=3000, n_branches=60, n_stations=12, n_hospitals=3,
-                         cache_dir=cache_dir, seed=SEED)
+    path = generate_city(
+        tmp / "city",
+        n_members=3000,
+        n_branches=60,
+        n_stations=12,
+        n_hospitals=3,
+        cache_dir=cache_dir,
+        seed=SEED,
+    )
     sc = load_scenario(path)
     sc = _light(sc.model_copy(update={"network": sc.network.model_copy(update={"cache_dir": cache_dir})}))
     result = run(sc, tmp / "run")
     base = _prepare(result)
     rng = np.random.default_rng(SEED)
-    add = [NewStation(lon, lat, f"新驿站{k + 1}", f"W{k + 1}") for k, (lon, lat) in
-           enumerate(_uncovered_homes(result, base, 2, rng))]
+    add = [
+        NewStation(lon, lat, f"新驿站{k + 1}", f"W{k + 1}")
+        for k, (lon, lat) in enumerate(_uncovered_homes(result, base, 2, rng))
+    ]
     rerun = _rerun(result, add, [], 10.0, tmp / "rerun")
     return Case("longgang", result, base, add, [], 10.0, rerun, _prepare(rerun))
 
@@ -158,13 +185,17 @@ def test_edit_equals_a_full_rerun(case: Case) -> None:
     fig = answer.figures
     was = case.run.members["covered_station"].astype(bool).to_numpy()
     now = case.rerun.members["covered_station"].astype(bool).to_numpy()
-    assert fig["newly_covered"] == int((now & ~was).sum()) and fig["newly_uncovered"] == int((was & ~now).sum())
+    assert fig["newly_covered"] == int((now & ~was).sum()) and fig["newly_uncovered"] == int(
+        (was & ~now).sum()
+    )
     assert sorted(fig["newly_covered_ids"]) == sorted(case.run.members["id"].astype(str)[now & ~was])
     assert [a["id"] for a in fig["added"]] == [s.id for s in case.add] and fig["closed"] == case.close
     areas = fig["service_areas"]["features"]
     assert [f["properties"]["id"] for f in areas] == [s.id for s in case.add]
-    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") and f["properties"]["area_km2"] > 0
-               for f in areas)
+    assert all(
+        f["geometry"]["type"] in ("Polygon", "MultiPolygon") and f["properties"]["area_km2"] > 0
+        for f in areas
+    )
     # the search from the added stations only (no station closed) is bounded
     if not case.close:
         assert fig["dijkstra"]["searches"] == 1 and fig["dijkstra"]["sources"] == len(case.add)
@@ -173,16 +204,23 @@ def test_edit_equals_a_full_rerun(case: Case) -> None:
 def test_undoing_the_edit_equals_the_run(case: Case) -> None:
     """On the re-run: close the added stations (and move a moved one back) at the old threshold."""
     old = case.run.stations.set_index(case.run.stations["id"].astype(str))
-    back = [NewStation(float(old.loc[i, "lon"]), float(old.loc[i, "lat"]), str(old.loc[i, "name"]), i)
-            for i in case.close]
-    answer = what_if(case.rebase, add=back, close=[s.id for s in case.add],
-                     station_walk_min=case.base.threshold_min, service_areas=False)
+    back = [
+        NewStation(float(old.loc[i, "lon"]), float(old.loc[i, "lat"]), str(old.loc[i, "name"]), i)
+        for i in case.close
+    ]
+    answer = what_if(
+        case.rebase,
+        add=back,
+        close=[s.id for s in case.add],
+        station_walk_min=case.base.threshold_min,
+        service_areas=False,
+    )
     _same_as_run(answer, case.run, case.base.threshold_min)
     assert answer.figures["service_areas"]["features"] == []
 
 
 def test_bounded_search_equals_measuring_every_station_again(case: Case) -> None:
-    """Adding stations (one bounded search) equals closing and re-adding a station with them (all measured)."""
+    """Adding stations (one bounded search) equals closing and re-adding a station with them."""
     st = case.run.stations
     first = str(st["id"].iloc[0])
     same = NewStation(float(st["lon"].iloc[0]), float(st["lat"].iloc[0]), "", first)
@@ -191,16 +229,28 @@ def test_bounded_search_equals_measuring_every_station_again(case: Case) -> None
     full = what_if(case.base, add=[*added, same], close=[first], service_areas=False)
     assert fast.figures["dijkstra"]["limit_min"] is None or fast.figures["dijkstra"]["limit_min"] > 0
     np.testing.assert_array_equal(fast.minutes, full.minutes)
-    assert fast.figures["equity"] == full.figures["equity"] and fast.figures["by_area"] == full.figures["by_area"]
+    assert (
+        fast.figures["equity"] == full.figures["equity"]
+        and fast.figures["by_area"] == full.figures["by_area"]
+    )
 
 
 def test_bad_input_names_the_field(demo_case: Case) -> None:
     base = demo_case.base
     with pytest.raises(InputError) as err:
-        what_if(base, add=[NewStation(float("nan"), 28.3), NewStation(0.0, 0.0), NewStation(117.23, 28.29)],
-                close=["S999"], station_walk_min=float("inf"))
+        what_if(
+            base,
+            add=[NewStation(float("nan"), 28.3), NewStation(0.0, 0.0), NewStation(117.23, 28.29)],
+            close=["S999"],
+            station_walk_min=float("inf"),
+        )
     fields = {p.field for p in err.value.problems}
-    assert fields == {"station_walk_min", "close_stations[0]", "add_stations[0].lon,lat", "add_stations[1].lon,lat"}
+    assert fields == {
+        "station_walk_min",
+        "close_stations[0]",
+        "add_stations[0].lon,lat",
+        "add_stations[1].lon,lat",
+    }
     assert all(p.file == "request" for p in err.value.problems)
     # inside the network's box but far from every road of it (between 贵溪 and 南京)
     with pytest.raises(InputError, match=r"add_stations\[0\].*farther than"):
@@ -244,8 +294,11 @@ def test_reoptimise_on_the_runs_instance(demo_case: Case) -> None:
     assert [s["locked"] for s in locked["sites"] if s["id"] == others[0]] == [True]
     assert locked["objective"] <= best["objective"] + 1e-9
     # the coverage of the plan is the what-if of its sites (exact walks)
-    direct = what_if(demo_case.base, add=[NewStation(s["lon"], s["lat"], s["name"], s["id"]) for s in locked["sites"]],
-                     service_areas=False).figures
+    direct = what_if(
+        demo_case.base,
+        add=[NewStation(s["lon"], s["lat"], s["name"], s["id"]) for s in locked["sites"]],
+        service_areas=False,
+    ).figures
     assert locked["coverage"]["covered_station"] == direct["covered_station"]
     with pytest.raises(InputError) as err:
         reoptimise(demo_case.base, inst, model="lscp", p=1000, lock=["C9999"], ban=["?"])

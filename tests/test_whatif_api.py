@@ -22,8 +22,11 @@ def test_whatif_answers_as_the_library(served) -> None:  # noqa: ANN001
     from geo_planner.whatif import NewStation, prepare_whatif, what_if
 
     srv, run_id = served
-    body = {"add_stations": [{"lon": ON_ROAD[0], "lat": ON_ROAD[1], "name": "建设路老年大学"}],
-            "move_stations": [{"id": "S02", "lon": 117.2205, "lat": 28.2950}], "station_walk_min": 12}
+    body = {
+        "add_stations": [{"lon": ON_ROAD[0], "lat": ON_ROAD[1], "name": "建设路老年大学"}],
+        "move_stations": [{"id": "S02", "lon": 117.2205, "lat": 28.2950}],
+        "station_walk_min": 12,
+    }
     with srv.client("planner") as planner:
         r = planner.post(f"/runs/{run_id}/whatif", json=body)
         assert r.status_code == 200, r.text
@@ -36,11 +39,28 @@ def test_whatif_answers_as_the_library(served) -> None:  # noqa: ANN001
 
     store = srv.store()
     base = prepare_whatif(store, run_id, load_run(store, run_id))
-    want = what_if(base, add=[NewStation(ON_ROAD[0], ON_ROAD[1], "建设路老年大学")],
-                   move=[NewStation(117.2205, 28.2950, "", "S02")], station_walk_min=12).figures
-    for key in ("members_considered", "covered_station", "coverage_share", "weighted_coverage_share",
-                "equity", "newly_covered", "newly_uncovered", "newly_covered_ids", "newly_uncovered_ids",
-                "by_area", "before", "added", "closed", "station_walk_min"):
+    want = what_if(
+        base,
+        add=[NewStation(ON_ROAD[0], ON_ROAD[1], "建设路老年大学")],
+        move=[NewStation(117.2205, 28.2950, "", "S02")],
+        station_walk_min=12,
+    ).figures
+    for key in (
+        "members_considered",
+        "covered_station",
+        "coverage_share",
+        "weighted_coverage_share",
+        "equity",
+        "newly_covered",
+        "newly_uncovered",
+        "newly_covered_ids",
+        "newly_uncovered_ids",
+        "by_area",
+        "before",
+        "added",
+        "closed",
+        "station_walk_min",
+    ):
         assert got[key] == want[key], key
     assert [f["properties"]["id"] for f in got["service_areas"]["features"]] == ["W1", "S02"]
     assert got["closed"] == ["S02"] and got["added"][1]["name"] != "S02"  # a moved station keeps its name
@@ -51,16 +71,28 @@ def test_whatif_answers_as_the_library(served) -> None:  # noqa: ANN001
 def test_bad_input_is_422_naming_the_field(served) -> None:  # noqa: ANN001
     srv, run_id = served
     with srv.client("planner") as planner:
-        r = planner.post(f"/runs/{run_id}/whatif", json={
-            "add_stations": [{"lon": 0.0, "lat": 0.0}, {"lon": 117.9, "lat": 30.0}],
-            "close_stations": ["S999"], "move_stations": [{"id": "NOPE", "lon": ON_ROAD[0], "lat": ON_ROAD[1]}]})
+        r = planner.post(
+            f"/runs/{run_id}/whatif",
+            json={
+                "add_stations": [{"lon": 0.0, "lat": 0.0}, {"lon": 117.9, "lat": 30.0}],
+                "close_stations": ["S999"],
+                "move_stations": [{"id": "NOPE", "lon": ON_ROAD[0], "lat": ON_ROAD[1]}],
+            },
+        )
         assert r.status_code == 422, r.text
         fields = {p["field"] for p in r.json()["problems"]}
-        assert fields == {"add_stations[0].lon,lat", "add_stations[1].lon,lat", "close_stations[0]",
-                          "move_stations[0].id"}
+        assert fields == {
+            "add_stations[0].lon,lat",
+            "add_stations[1].lon,lat",
+            "close_stations[0]",
+            "move_stations[0].id",
+        }
         # not a number: refused by the schema, naming the field
-        r = planner.post(f"/runs/{run_id}/whatif", content=b'{"station_walk_min": NaN}',
-                         headers={"Content-Type": "application/json"})
+        r = planner.post(
+            f"/runs/{run_id}/whatif",
+            content=b'{"station_walk_min": NaN}',
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 422 and "station_walk_min" in r.json()["problems"][0]["field"]
         r = planner.post(f"/runs/{run_id}/whatif", json={"add_stations": [{"lon": "x", "lat": 28.3}]})
         assert r.status_code == 422 and r.json()["problems"][0]["field"] == "body.add_stations.0.lon"
@@ -84,13 +116,16 @@ def test_optimise_with_locks_and_bans(served) -> None:  # noqa: ANN001
         best = r.json()
         assert best["optimal"] and len(best["sites"]) == 2 and best["coverage"]["newly_uncovered"] == 0
         first = best["sites"][0]["id"]
-        r = planner.post(f"/runs/{run_id}/whatif/optimise",
-                         json={"model": "p_median", "p": 2, "ban": [first], "close": []})
+        r = planner.post(
+            f"/runs/{run_id}/whatif/optimise", json={"model": "p_median", "p": 2, "ban": [first], "close": []}
+        )
         assert r.status_code == 422 and r.json()["problems"][0]["field"] == "body.close"
-        r = planner.post(f"/runs/{run_id}/whatif/optimise", json={"model": "p_median", "p": 2, "ban": [first]})
+        r = planner.post(
+            f"/runs/{run_id}/whatif/optimise", json={"model": "p_median", "p": 2, "ban": [first]}
+        )
         assert r.status_code == 200, r.text
         assert first not in [s["id"] for s in r.json()["sites"]] and r.json()["status"]
-        r = planner.post(f"/runs/{run_id}/whatif/optimise", json={"p": 1, "lock": ["C9999", first]})
+        r = planner.post(f"/runs/{run_id}/whatif/optimise", json={"p": 0, "lock": ["C9999", first]})
         assert r.status_code == 422
         assert {p["field"] for p in r.json()["problems"]} == {"lock[0]", "p"}
         assert viewer.post(f"/runs/{run_id}/whatif/optimise", json={}).status_code == 403
@@ -110,8 +145,13 @@ def test_compare_two_rosters_planner_lists_viewer_aggregates(served, hardened_de
         assert r.status_code == 201, r.text
         reports["members"] = r.json()
         req = scenario_request(reports)
-        req["siting"] = {"new_stations": 1, "time_limit_s": 8, "decision_time_limit_s": 8, "tradeoff_max_p": 1,
-                         "sensitivity_draws": 0}
+        req["siting"] = {
+            "new_stations": 1,
+            "time_limit_s": 8,
+            "decision_time_limit_s": 8,
+            "tradeoff_max_p": 1,
+            "sensitivity_draws": 0,
+        }
         r = planner.post("/runs", json=req)
         assert r.status_code == 202, r.text
         later, _ = wait_run(planner, r.json()["id"])

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from geo_planner.compare import comparison_workbook, compare_runs
+from geo_planner.compare import compare_runs, comparison_workbook
 from geo_planner.vocab import MEDIA_TYPES
 
 from ..deps import StoreDep, Viewer
@@ -15,20 +15,30 @@ from ..schemas import CompareArea, CompareOut, ErrorResponse, records
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["compare"])
 
-FormatQuery = Annotated[Literal["json", "xlsx"], Query(alias="format", description="json, or xlsx: one sheet per part")]
+FormatQuery = Annotated[
+    Literal["json", "xlsx"], Query(alias="format", description="json, or xlsx: one sheet per part")
+]
 
 
 @router.get(
-    "/compare", response_model=CompareOut, summary="What changed since another run",
-    responses={200: {"content": {"application/json": {}, MEDIA_TYPES["xlsx"]: {}},
-                     "description": "the comparison (JSON, or a workbook with ?format=xlsx)"},
-               404: {"model": ErrorResponse}},
+    "/compare",
+    response_model=CompareOut,
+    summary="What changed since another run",
+    responses={
+        200: {
+            "content": {"application/json": {}, MEDIA_TYPES["xlsx"]: {}},
+            "description": "the comparison (JSON, or a workbook with ?format=xlsx)",
+        },
+        404: {"model": ErrorResponse},
+    },
 )
 def compare(
     run_id: str,
     store: StoreDep,
     role: Viewer,
-    with_: Annotated[str, Query(alias="with", min_length=1, max_length=200, description="the earlier run's id")],
+    with_: Annotated[
+        str, Query(alias="with", min_length=1, max_length=200, description="the earlier run's id")
+    ],
     fmt: FormatQuery = "json",
 ) -> CompareOut | Response:
     """Members new, gone, moved (home more than 100 m away) or in another branch, and coverage before/after.
@@ -39,14 +49,26 @@ def compare(
     """
     res = compare_runs(store, run_id, with_, role=role)
     if fmt == "xlsx":
-        return Response(comparison_workbook(res), media_type=MEDIA_TYPES["xlsx"],
-                        headers={"Content-Disposition": f'attachment; filename="compare_{run_id}_{with_}.xlsx"'})
+        return Response(
+            comparison_workbook(res),
+            media_type=MEDIA_TYPES["xlsx"],
+            headers={"Content-Disposition": f'attachment; filename="compare_{run_id}_{with_}.xlsx"'},
+        )
     cov = res["coverage"]
     lists = res.get("lists")
     return CompareOut(
-        run_id=run_id, with_=with_, members=res["members"], matched_by=res["matched_by"], note=res["note"],
-        coverage={"before": cov["before"], "after": cov["after"],
-                  "by_area": [CompareArea(**r) for r in records(cov["by_area"])]},
-        moved_out_of_circle=res["moved_out_of_circle"], moved_into_circle=res["moved_into_circle"],
-        moved_m=res["moved_m"], lists=None if lists is None else {k: records(v) for k, v in lists.items()},
+        run_id=run_id,
+        with_=with_,
+        members=res["members"],
+        matched_by=res["matched_by"],
+        note=res["note"],
+        coverage={
+            "before": cov["before"],
+            "after": cov["after"],
+            "by_area": [CompareArea(**r) for r in records(cov["by_area"])],
+        },
+        moved_out_of_circle=res["moved_out_of_circle"],
+        moved_into_circle=res["moved_into_circle"],
+        moved_m=res["moved_m"],
+        lists=None if lists is None else {k: records(v) for k, v in lists.items()},
     )

@@ -13,7 +13,9 @@ from ..schemas import OptimiseOut, OptimiseRequest, WhatIfOut, WhatIfRequest
 router = APIRouter(prefix="/runs/{run_id}", tags=["what-if"])
 
 
-@router.post("/whatif", response_model=WhatIfOut, summary="What if stations were added, closed or moved (planner)")
+@router.post(
+    "/whatif", response_model=WhatIfOut, summary="What if stations were added, closed or moved (planner)"
+)
 def whatif(run_id: str, body: WhatIfRequest, store: StoreDep, cache: WhatIfDep, role: Planner) -> WhatIfOut:
     """Coverage of the run's stations with the edits, exactly as a full re-run would compute it.
 
@@ -30,14 +32,21 @@ def whatif(run_id: str, body: WhatIfRequest, store: StoreDep, cache: WhatIfDep, 
         add=[NewStation(s.lon, s.lat, s.name, s.id) for s in body.add_stations],
         close=body.close_stations,
         move=[NewStation(s.lon, s.lat, s.name, s.id) for s in body.move_stations],
-        station_walk_min=body.station_walk_min, role=role, service_areas=body.service_areas,
+        station_walk_min=body.station_walk_min,
+        role=role,
+        service_areas=body.service_areas,
     )
     return WhatIfOut(run_id=run_id, **res.figures)
 
 
-@router.post("/whatif/optimise", response_model=OptimiseOut,
-             summary="Re-solve the station model with sites locked or banned (planner)")
-def optimise(run_id: str, body: OptimiseRequest, store: StoreDep, cache: WhatIfDep, role: Planner) -> OptimiseOut:
+@router.post(
+    "/whatif/optimise",
+    response_model=OptimiseOut,
+    summary="Re-solve the station model with sites locked or banned (planner)",
+)
+def optimise(
+    run_id: str, body: OptimiseRequest, store: StoreDep, cache: WhatIfDep, role: Planner
+) -> OptimiseOut:
     """Re-solve maximal covering or p-median on the run's siting instance (no walk measured again).
 
     ``p`` new stations in all, the ``lock`` candidates among them; ``ban`` candidates are left out
@@ -45,6 +54,14 @@ def optimise(run_id: str, body: OptimiseRequest, store: StoreDep, cache: WhatIfD
     (else its status and gap) and gives the coverage with the chosen sites, as ``/whatif`` does.
     """
     base = cache.get(store, run_id)
-    out = reoptimise(base, cache.instance(store, run_id), model=body.model, p=body.p, lock=body.lock,
-                     ban=body.ban, time_limit_s=body.time_limit_s, role=role)
+    out = reoptimise(
+        base,
+        cache.instance(store, run_id),
+        model=body.model,
+        p=body.p,
+        lock=body.lock,
+        ban=body.ban,
+        time_limit_s=body.time_limit_s,
+        role=role,
+    )
     return OptimiseOut(run_id=run_id, **out)

@@ -1,4 +1,4 @@
-"""The run's station-siting instance on disk (``siting_instance.npz``): a finished run re-solved without travel.
+"""The run's station-siting instance on disk (``siting_instance.npz``), re-solved without travel.
 
 The pipeline builds one :class:`~geo_planner.siting.instance.SitingInstance` per run (members ×
 candidates, walking minutes cut off at the decision stage's largest threshold) and releases it
@@ -31,14 +31,26 @@ def save_siting_instance(inst: SitingInstance, path: Path | str) -> Path:
     cost = sp.csr_array(inst.cost)
     cand = inst.candidates
     arrays: dict[str, np.ndarray] = {
-        "format": np.array(_FORMAT), "member_ids": inst.member_ids.astype(str), "rows": inst.rows,
-        "weights": inst.weights, "data": cost.data, "indices": cost.indices, "indptr": cost.indptr,
-        "shape": np.array(cost.shape), "cutoff_min": np.array(inst.cutoff_min), "existing": inst.existing,
-        "threshold_min": np.array(inst.threshold_min), "before_min": inst.before_min,
-        "precision": inst.precision.astype(str), "lon": inst.lon, "lat": inst.lat,
+        "format": np.array(_FORMAT),
+        "member_ids": inst.member_ids.astype(str),
+        "rows": inst.rows,
+        "weights": inst.weights,
+        "data": cost.data,
+        "indices": cost.indices,
+        "indptr": cost.indptr,
+        "shape": np.array(cost.shape),
+        "cutoff_min": np.array(inst.cutoff_min),
+        "existing": inst.existing,
+        "threshold_min": np.array(inst.threshold_min),
+        "before_min": inst.before_min,
+        "precision": inst.precision.astype(str),
+        "lon": inst.lon,
+        "lat": inst.lat,
     }
     for col in _TEXT:
-        arrays[f"cand.{col}"] = cand.get(col, pd.Series("", index=cand.index)).fillna("").astype(str).to_numpy(str)
+        arrays[f"cand.{col}"] = (
+            cand.get(col, pd.Series("", index=cand.index)).fillna("").astype(str).to_numpy(str)
+        )
     for col in _NUMBERS:
         arrays[f"cand.{col}"] = cand[col].to_numpy(float)
     path = Path(path)
@@ -71,9 +83,18 @@ def load_siting_instance(path: Path | str) -> SitingInstance:
                 cand[c] = z[f"cand.{c}"]
             cand["existing"] = existing
             return SitingInstance(
-                member_ids=z["member_ids"].astype(str), rows=z["rows"], weights=z["weights"], cost=cost,
-                cutoff_min=float(z["cutoff_min"]), candidates=cand, existing=existing,
-                threshold_min=float(z["threshold_min"]), before_min=z["before_min"], precision=z["precision"],
-                lon=z["lon"], lat=z["lat"])
+                member_ids=z["member_ids"].astype(str),
+                rows=z["rows"],
+                weights=z["weights"],
+                cost=cost,
+                cutoff_min=float(z["cutoff_min"]),
+                candidates=cand,
+                existing=existing,
+                threshold_min=float(z["threshold_min"]),
+                before_min=z["before_min"],
+                precision=z["precision"],
+                lon=z["lon"],
+                lat=z["lat"],
+            )
     except (OSError, KeyError, ValueError) as exc:
         raise InputError(Problem(str(path), None, None, f"not a readable siting instance: {exc}")) from exc
