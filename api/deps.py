@@ -43,10 +43,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Scope
 
 from geo_planner.errors import PermissionDeniedError
+from geo_planner.outputs import SITING_INSTANCE_FILE
 from geo_planner.results import LoadedRun, load_run
+from geo_planner.siting.instance import SitingInstance
+from geo_planner.siting.instance_file import load_siting_instance
 from geo_planner.store import RunQueue, Store
 from geo_planner.store.accounts import secret_hash
 from geo_planner.vocab import ROLE_RANK, ActorKind, AuditWhat, Role
+from geo_planner.whatif import WhatIfBase, prepare_whatif
 
 from .config import ApiSettings
 
@@ -306,3 +310,69 @@ class NetworkCache:
 
 
 NetworksDep = Annotated[NetworkCache, Depends(get_networks)]
+
+
+class WhatIfCache:
+    """Runs prepared for what-ifs (:func:`geo_planner.whatif.prepare_whatif`), least recently used dropped.
+
+    Each holds the loaded run of :class:`NetworkCache` plus its members' snaps and walks.
+    """
+
+    def __init__(self, networks: NetworkCache, max_items: int = 4) -> None:
+        self.networks = networks
+        self.max_items = max_items
+        self._items: OrderedDict[str, WhatIfBase] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    def get(self, store: Store, run_id: str) -> WhatIfBase:
+        """Return the prepared run, preparing it once even under concurrent requests."""
+        run = self.networks.get(store, run_id)
+        with self._lock:
+            base = self._items.get(run_id)
+            if base is not None and base.run is run:
+                self._items.move_to_end(run_id)
+                return base
+            lock = self._loading.setdefault(run_id, threading.Lock())
+        with lock:
+            with self._lock:
+                base = self._items.get(run_id)
+                if base is not None and base.run is run:
+                    return base
+            base = prepare_whatif(store, run_id, run)
+            with self._lock:
+                self._items[run_id] = base
+                while len(self._items) > self.max_items:
+                    self._items.popitem(last=False)
+                self._loading.pop(run_id, None)
+            return base
+
+    def instance(self, store: Store, run_id: str) -> SitingInstance:
+        """Return the run's siting instance (read once per prepared run).
+
+        Raises
+        ------
+        NotFoundError
+            A run made before siting instances were kept (or one without candidate sites).
+        """
+        base = self.get(store, run_id)
+        with self._lock:
+            inst = base.memo.get("siting_instance")
+        if inst is None:
+            inst = load_siting_instance(store.run_file(run_id, SITING_INSTANCE_FILE))
+            with self._lock:
+                base.memo["siting_instance"] = inst
+        return inst  # type: ignore[no-any-return]
+
+    def drop(self, run_id: str) -> None:
+        """Forget a run (deleted)."""
+        with self._lock:
+            self._items.pop(run_id, None)
+
+
+def get_whatif(request: Request) -> WhatIfCache:
+    """Return the runs prepared for what-ifs."""
+    return request.app.state.whatif  # type: ignore[no-any-return]
+
+
+WhatIfDep = Annotated[WhatIfCache, Depends(get_whatif)]

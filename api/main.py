@@ -42,9 +42,9 @@ from geo_planner.vocab import ROLE_RANK
 
 from . import docs
 from .config import ApiSettings
-from .deps import NetworkCache, session_role, token_role
+from .deps import NetworkCache, WhatIfCache, session_role, token_role
 from .routers import (
-    admin, auth, basemap, coverage, datasets, exports, layers, maps, recommendations, runs, uploads, visits, workspace,
+    admin, auth, basemap, compare, coverage, datasets, exports, layers, maps, recommendations, runs, uploads, visits, whatif, workspace,
 )
 from .routers.auth import LoginGuard
 from .schemas import ErrorResponse, Health, ProblemOut
@@ -134,6 +134,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     queue = RunQueue(store.data_dir, database_url=settings.database_url, stale_after_s=settings.stale_after_s)
     app.state.queue = queue
     app.state.networks = NetworkCache(settings.max_networks)
+    app.state.whatif = WhatIfCache(app.state.networks, settings.max_networks)
     app.state.assets = maps.AssetTable()
     store.purge_sessions(settings.session_idle_s)  # sessions over and codes used while the service was down
     resumed = store.recover(settings.stale_after_s)
@@ -219,7 +220,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         409: {"model": ErrorResponse, "description": "the run is not finished, or the object is in use"},
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
-    for module in (datasets, uploads, runs, coverage, recommendations, maps, exports, layers, auth, admin, basemap, visits):
+    for module in (datasets, uploads, runs, coverage, recommendations, maps, exports, layers, auth, admin, basemap,
+                   visits, whatif, compare):
         app.include_router(module.router, responses=errors)
     app.include_router(workspace.router)  # the workspace's pages (HTML)
     app.mount("/workspace/static", StaticFiles(directory=STATIC_DIR), name="workspace-static")

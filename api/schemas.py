@@ -467,3 +467,217 @@ class VisitPlanOut(_Out):
     visits: list[VisitStop]
     unvisited: list[UnvisitedMember]
     lines: list[RouteLine] | None = Field(None, description="with lines=true: the roads of every leg")
+# --------------------------------------------------------------------------- what-if (geo_planner.whatif)
+
+
+class _In(BaseModel):
+    """A request body: unknown fields and NaN/Infinity refused (422 naming the field)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class StationAdd(_In):
+    """A station to add (WGS-84 degrees; it must lie on the run's walking network)."""
+
+    lon: float = Field(ge=-180, le=180, examples=[117.23])
+    lat: float = Field(ge=-90, le=90, examples=[28.30])
+    name: str = Field("", max_length=200, examples=["建设路老年大学"])
+    id: str = Field("", max_length=64, description="default W1, W2 …")
+
+
+class StationMove(_In):
+    """A station of the run put elsewhere (closed and added at the new point under its id)."""
+
+    id: str = Field(min_length=1, max_length=64, examples=["S03"])
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    name: str = Field("", max_length=200, description="default: the station's name")
+
+
+class WhatIfRequest(_In):
+    """Edits of the run's stations; every field optional (no edit: the run's own figures)."""
+
+    add_stations: list[StationAdd] = Field(default_factory=list, max_length=50)
+    close_stations: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=1000,
+                                                                        examples=[["S03"]])
+    move_stations: list[StationMove] = Field(default_factory=list, max_length=50)
+    station_walk_min: float | None = Field(None, gt=0, le=240, description="default: the run's threshold")
+    service_areas: bool = Field(True, description="draw each added station's service area (GeoJSON)")
+
+
+class WhatIfEquity(_Out):
+    """Equity of the considered members' walks (``geo_planner.equity``)."""
+
+    n: int
+    n_unreachable: int
+    gini: float | None
+    share_beyond: float | None
+    p90_min: float | None
+    mean_min: float | None
+    max_min: float | None
+
+
+class WhatIfArea(_Out):
+    """Coverage of one 街道 or 社区 (shares over members with a precise location)."""
+
+    level: Literal["township", "community"]
+    area: str
+    township: str
+    members: int | None
+    covered: int | None
+    coverage_share: float | None
+    before_share: float | None
+    change: float | None
+    suppressed: bool
+
+
+class WhatIfFigures(_Out):
+    """Headline figures of one station set (members the station models consider)."""
+
+    station_walk_min: float
+    members_considered: int
+    covered_station: int
+    coverage_share: float | None
+    weighted_coverage_share: float | None
+    equity: WhatIfEquity
+
+
+class WhatIfStation(_Out):
+    """A station the what-if added (or a moved one at its new point)."""
+
+    id: str
+    name: str
+    lon: float
+    lat: float
+
+
+class AreaFeatureCollection(_Out):
+    """GeoJSON FeatureCollection of (Multi)Polygons (RFC 7946, WGS-84)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[dict[str, Any]]
+
+
+class WhatIfOut(WhatIfFigures):
+    """The coverage of the edited station set, exactly as a full re-run would compute it."""
+
+    run_id: str
+    newly_covered: int
+    newly_uncovered: int
+    newly_covered_ids: list[str] = Field(default_factory=list, description="member ids (planners)")
+    newly_uncovered_ids: list[str] = Field(default_factory=list, description="member ids (planners)")
+    by_area: list[WhatIfArea]
+    before: WhatIfFigures
+    added: list[WhatIfStation]
+    closed: list[str]
+    service_areas: AreaFeatureCollection
+    dijkstra: dict[str, Any] = Field(description="how the walks were measured: searches, sources, bound")
+    elapsed_ms: float = Field(description="time the library took, milliseconds")
+
+
+class OptimiseRequest(_In):
+    """Re-solve the run's station model: ``p`` new stations in all, ``lock`` forced open, ``ban`` left out."""
+
+    model: Literal["mclp", "p_median"] = "mclp"
+    p: int = Field(3, ge=0, le=1000)
+    lock: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=1000)
+    ban: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=10000)
+    time_limit_s: float = Field(10.0, gt=0, le=30, description="HiGHS's time limit, seconds (interactive: ≤ 30)")
+
+
+class OptimisedSite(WhatIfStation):
+    """A site of the re-solved plan (``locked``: forced open by the request)."""
+
+    locked: bool
+
+
+class WhatIfCoverage(WhatIfFigures):
+    """Coverage of the run's stations plus the chosen sites (exact walks, as ``/whatif`` computes them)."""
+
+    newly_covered: int
+    newly_uncovered: int
+    newly_covered_ids: list[str] = Field(default_factory=list, description="member ids (planners)")
+    newly_uncovered_ids: list[str] = Field(default_factory=list, description="member ids (planners)")
+    by_area: list[WhatIfArea]
+    before: WhatIfFigures
+    added: list[WhatIfStation]
+    closed: list[str]
+    dijkstra: dict[str, Any]
+    elapsed_ms: float
+
+
+class OptimiseOut(_Out):
+    """The re-solved plan: HiGHS's status (``optimal`` when proven), gap, sites and their coverage."""
+
+    run_id: str
+    model: Literal["mclp", "p_median"]
+    p: int
+    lock: list[str]
+    ban: list[str]
+    sites: list[OptimisedSite]
+    status: str
+    optimal: bool = Field(description="HiGHS proved the plan optimal (else see status and gap)")
+    gap: float | None
+    objective: float
+    method: str
+    message: str
+    solve_ms: float
+    coverage: WhatIfCoverage
+    elapsed_ms: float
+
+
+# --------------------------------------------------------------------------- comparing two runs (compare.py)
+
+
+class CompareMembers(_Out):
+    """Members of the two runs (viewers: a count of 1–4 people is empty)."""
+
+    new: int | None
+    gone: int | None
+    moved: int | None = Field(description="home moved more than moved_m metres")
+    branch_changed: int | None
+    unchanged: int | None
+
+
+class CompareMatched(_Out):
+    """How the members were matched: by id, else by name and birth month."""
+
+    id: int | None
+    name_birth: int | None
+
+
+class CompareArea(_Open):
+    """One 街道 or 社区: members and share within the station threshold in each run."""
+
+    level: str
+    township: str | None = None
+    area: str | None = None
+    before: float | None = None
+    after: float | None = None
+    change: float | None = None
+
+
+class CompareCoverage(_Out):
+    """Share of the considered members within the station threshold, before and after, and by area."""
+
+    before: float | None
+    after: float | None
+    by_area: list[CompareArea]
+
+
+class CompareOut(_Out):
+    """What changed between two runs (``with`` is the earlier one)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+    run_id: str
+    with_: str = Field(alias="with")
+    members: CompareMembers
+    matched_by: CompareMatched
+    note: str
+    coverage: CompareCoverage
+    moved_out_of_circle: int | None
+    moved_into_circle: int | None
+    moved_m: float
+    lists: dict[str, list[dict[str, Any]]] | None = Field(
+        None, description="planners: new, gone, moved, branch_changed and the work list (member rows)")

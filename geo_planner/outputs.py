@@ -37,6 +37,8 @@ BASEMAP_FILE: Final = "basemap.geojson"
 BASEMAP_STYLE_FILE: Final = "basemap.style.json"
 #: What a point query needs, precomputed per network node (``pointindex.py``).
 POINT_INDEX_FILE: Final = "point_index.npz"
+#: The run's station-siting instance, re-solved by the service with locks and bans (``reoptimise.py``).
+SITING_INSTANCE_FILE: Final = "siting_instance.npz"
 #: The printable report (``report.py``).
 REPORT_HTML: Final = "report.html"
 REPORT_PDF: Final = "report.pdf"

@@ -43,6 +43,7 @@ from .outputs import (
     DECISION_TABLES,
     MAP_FILE,
     POINT_INDEX_FILE,
+    SITING_INSTANCE_FILE,
     members_table,
     write_outputs,
     write_run_json,
@@ -54,6 +55,7 @@ from .siting.budget import MIN_SHARE_S, TimeBudget
 from .siting.decision import DecisionResult, add_stability, decide
 from .siting.function import siting_view
 from .siting.instance import SitingInstance, siting_instance
+from .siting.instance_file import save_siting_instance
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -411,6 +413,8 @@ def _stage_decision(st: _State) -> None:
         return
     # [siting] function: the members, places and threshold as the station models saw them
     view = siting_view(st.members, st.frames["stations"], st.scenario)
+    if inst is not None:  # kept on disk: the service re-solves the station models on it (reoptimise.py)
+        st.exports["siting_instance"] = save_siting_instance(inst, st.out / SITING_INSTANCE_FILE)
     st.decision = decision = decide(view.members, st.cands, st.walk, view.scenario, summary, instance=inst)
     for model, fig in decision.equity.items():
         if isinstance(summary.get(model), dict):

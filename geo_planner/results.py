@@ -357,3 +357,46 @@ def basemap_style_of(store: RunSource, run_id: str, data_url: str, glyphs_url: s
     """A MapLibre style for the run's base map, its source at ``data_url`` and glyphs at ``glyphs_url``."""
     basemap_file(store, run_id)  # 404 for a run without a base map
     return basemap_style(data_url, glyphs_url=glyphs_url, name=str(store.finished_run(run_id).name))
+@dataclass(frozen=True)
+class _FolderRecord:
+    """What :class:`RunFolder` answers for ``finished_run``: the run's name, folder and scenario."""
+
+    name: str
+    out_dir: Path
+    scenario: Scenario
+
+    def scenario_model(self) -> Scenario:
+        """The scenario the run was made with."""
+        return self.scenario
+
+
+class RunFolder:
+    """A pipeline's output folder read as a store of one finished run (benchmarks, tests, scripts).
+
+    ``RunFolder(scenario, out_dir)`` answers :class:`RunSource` for the run id ``out_dir.name``
+    with the same table reader as the service's store (:func:`geo_planner.store.files.read_table_csv`).
+    """
+
+    def __init__(self, scenario: Scenario, out_dir: Path | str) -> None:
+        self.out_dir = Path(out_dir)
+        self.run_id = self.out_dir.name
+        self._record = _FolderRecord(scenario.name, self.out_dir, scenario)
+
+    def finished_run(self, run_id: str) -> _FolderRecord:
+        """The run's record; :class:`NotFoundError` for another id."""
+        if run_id != self.run_id:
+            raise NotFoundError(f"no run {run_id!r} (this folder holds {self.run_id!r})")
+        return self._record
+
+    def run_file(self, run_id: str, name: str) -> Path:
+        """Path of an output file of the run."""
+        path = self.finished_run(run_id).out_dir / name
+        if Path(name).name != name or not path.is_file():
+            raise NotFoundError(f"run {run_id!r} has no {name}")
+        return path
+
+    def run_table(self, run_id: str, table: str) -> pd.DataFrame:
+        """One table of the run, read as the store reads it."""
+        from .store.files import read_table_csv
+
+        return read_table_csv(self.run_file(run_id, table_file(table)))

@@ -1,0 +1,188 @@
+"""Comparing two runs: a seeded roster pair with planted changes, counted exactly; viewers see no member.
+
+The demo run (session fixture) is "last year"; "this year" is the pipeline run once more on the
+demo roster with planted changes: members gone, new, moved (> 100 m), moved a little (< 100 m:
+not a move), in another branch, and renumbered (matched by name and birth month, and said so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_planner.compare import compare_runs, comparison_workbook
+from geo_planner.errors import InputError, NotFoundError
+from geo_planner.results import RunFolder
+
+from .conftest import DEMO
+
+SEED = 20261207
+PLANTED = {"gone": 6, "new": 7, "moved": 8, "near": 3, "branch": 5, "renumbered": 3}
+
+
+class TwoRuns:
+    """Two pipeline output folders answered as one store (the library's ``RunSource``)."""
+
+    def __init__(self, *folders: RunFolder) -> None:
+        self.folders = {f.run_id: f for f in folders}
+
+    def _folder(self, run_id: str) -> RunFolder:
+        if run_id not in self.folders:
+            raise NotFoundError(f"no run {run_id!r}")
+        return self.folders[run_id]
+
+    def finished_run(self, run_id: str) -> Any:  # noqa: D102
+        return self._folder(run_id).finished_run(run_id)
+
+    def run_file(self, run_id: str, name: str) -> Path:  # noqa: D102
+        return self._folder(run_id).run_file(run_id, name)
+
+    def run_table(self, run_id: str, table: str) -> pd.DataFrame:  # noqa: D102
+        return self._folder(run_id).run_table(run_id, table)
+
+
+@dataclass
+class Pair:
+    store: TwoRuns
+    before: str
+    after: str
+    planted: dict[str, list[str]]
+
+
+def _plant(accepted: set[str], out: Path) -> tuple[Path, dict[str, list[str]]]:
+    """The demo roster with seeded, disjoint planted changes (rows kept clear of 同上 cells)."""
+    raw = pd.read_csv(DEMO / "members.csv", encoding="gb18030", dtype=str, keep_default_na=False)
+    ditto = raw.apply(lambda r: r.astype(str).str.contains("同上").any(), axis=1).to_numpy()
+    safe = ~ditto & ~np.r_[ditto[1:], False] & raw["编号"].isin(accepted).to_numpy()
+    has_xy = (raw["经度"] != "") & (raw["纬度"] != "")
+    key = raw["姓名"] + "|" + raw["出生年月"]
+    unique_key = ~key.duplicated(keep=False) & (raw["出生年月"] != "")
+    rng = np.random.default_rng(SEED)
+    pool = list(rng.permutation(np.flatnonzero(safe & has_xy.to_numpy() & unique_key.to_numpy())))
+    take = {k: [pool.pop() for _ in range(n)] for k, n in PLANTED.items() if k != "new"}
+    rows = raw.copy()
+    rows.loc[take["moved"], "经度"] = (rows.loc[take["moved"], "经度"].astype(float) + 0.004).map(repr)
+    rows.loc[take["near"], "纬度"] = (rows.loc[take["near"], "纬度"].astype(float) + 0.0003).map(repr)
+    branches = sorted(set(raw["所在党支部"]) - {""})
+    for i in take["branch"]:
+        rows.loc[i, "所在党支部"] = next(b for b in branches if b != rows.loc[i, "所在党支部"])
+    rows.loc[take["renumbered"], "编号"] = "R" + rows.loc[take["renumbered"], "编号"]
+    new = rows.loc[[pool.pop() for _ in range(PLANTED["new"])]].copy()
+    new["编号"] = [f"N{k + 1:04d}" for k in range(len(new))]
+    new["姓名"] = [f"新成员{k + 1}" for k in range(len(new))]
+    at = int(np.flatnonzero(safe)[0]) + 1  # new rows after a row no 同上 follows
+    rows = pd.concat([rows.iloc[:at], new, rows.iloc[at:]]).drop(index=take["gone"])
+    path = out / "members_next_year.csv"
+    rows.to_csv(path, index=False, encoding="gb18030")
+    ids = raw["编号"]
+    planted = {k: ids[v].tolist() for k, v in take.items()} | {"new": new["编号"].tolist()}
+    return path, planted
+
+
+@pytest.fixture(scope="module")
+def pair(demo_run, tmp_path_factory) -> Pair:
+    from geo_planner.pipeline import run
+    from geo_planner.settings import LayerInput
+
+    result, _members, out, _stages = demo_run
+    tmp = tmp_path_factory.mktemp("compare")
+    roster, planted = _plant(set(result.members["id"].astype(str)), tmp)
+    sc = result.scenario
+    siting = sc.siting.model_copy(
+        update={
+            "time_limit_s": 8.0,
+            "decision_time_limit_s": 8.0,
+            "tradeoff_max_p": 1,
+            "new_stations": 1,
+            "sensitivity_draws": 0,
+        }
+    )
+    sc = sc.model_copy(
+        update={
+            "inputs": sc.inputs.model_copy(update={"members": LayerInput(path=roster)}),
+            "siting": siting,
+            "report": sc.report.model_copy(update={"pdf": False}),
+        }
+    )
+    later = run(sc, tmp / "this-year")
+    store = TwoRuns(RunFolder(result.scenario, out), RunFolder(sc, later.out_dir))
+    return Pair(store, out.name, later.out_dir.name, planted)
+
+
+def test_counts_equal_the_planted_changes(pair: Pair) -> None:
+    res = compare_runs(pair.store, pair.after, pair.before, role="planner")
+    n_before = len(pair.store.run_table(pair.before, "members"))
+    p = PLANTED
+    assert res["members"] == {
+        "new": p["new"],
+        "gone": p["gone"],
+        "moved": p["moved"],
+        "branch_changed": p["branch"],
+        "unchanged": n_before - p["gone"] - p["moved"] - p["branch"],
+    }
+    assert res["matched_by"] == {"id": n_before - p["gone"] - p["renumbered"], "name_birth": p["renumbered"]}
+    assert str(p["renumbered"]) in res["note"] and "name and birth" in res["note"]
+    lists = res["lists"]
+    assert sorted(lists["new"]["id"]) == sorted(pair.planted["new"])
+    assert sorted(lists["gone"]["id"]) == sorted(pair.planted["gone"])
+    assert sorted(lists["branch_changed"]["id"]) == sorted(pair.planted["branch"])
+    moved = lists["moved"]
+    assert sorted(moved["id"]) == sorted(pair.planted["moved"])
+    assert (moved["moved_m"] > 300).all() and (moved["moved_m"] < 450).all()
+    # the circle: moves in and out are the moved members whose coverage flag changed
+    flips = moved["covered_before"] != moved["covered_after"]
+    assert res["moved_out_of_circle"] + res["moved_into_circle"] == int(flips.sum())
+    assert set(lists["work_list"]["id"]) >= set(
+        moved.loc[moved["covered_before"] & ~moved["covered_after"], "id"]
+    )
+    cov = res["coverage"]
+    assert 0 < cov["before"] <= 1 and 0 < cov["after"] <= 1
+    assert {"level", "township", "area", "before", "after", "change"} <= set(cov["by_area"].columns)
+
+
+def test_viewers_get_aggregates_only(pair: Pair) -> None:
+    res = compare_runs(pair.store, pair.after, pair.before, role="viewer")
+    assert "lists" not in res
+    assert res["members"]["new"] == PLANTED["new"] and res["members"]["branch_changed"] == PLANTED["branch"]
+    assert res["matched_by"]["name_birth"] is None  # 3 people: a count a viewer does not see
+    text = str(res)
+    ids = set(pair.store.run_table(pair.before, "members")["id"].astype(str))
+    assert not any(i in text for i in ids)
+
+
+def test_workbook_has_a_sheet_per_part(pair: Pair, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    res = compare_runs(pair.store, pair.after, pair.before, role="planner")
+    path = tmp_path / "compare.xlsx"
+    path.write_bytes(comparison_workbook(res))
+    wb = load_workbook(path, read_only=True)
+    assert wb.sheetnames == [
+        "members",
+        "coverage",
+        "by_area",
+        "new",
+        "gone",
+        "moved",
+        "branch_changed",
+        "work_list",
+    ]
+    viewer = load_workbook(
+        __import__("io").BytesIO(
+            comparison_workbook(compare_runs(pair.store, pair.after, pair.before, role="viewer"))
+        ),
+        read_only=True,
+    )
+    assert viewer.sheetnames == ["members", "coverage", "by_area"]
+
+
+def test_a_run_is_not_compared_with_itself(pair: Pair) -> None:
+    with pytest.raises(InputError, match="with"):
+        compare_runs(pair.store, pair.after, pair.after, role="planner")
+    with pytest.raises(NotFoundError):
+        compare_runs(pair.store, pair.after, "nope", role="planner")
