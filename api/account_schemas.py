@@ -96,3 +96,31 @@ class AuditLog(_Out):
     """Audit records, oldest first."""
 
     records: list[AuditOut]
+
+
+class TokenIn(_In):
+    """What a new API token is for."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.-]+$", examples=["etl"])] = "api"
+
+
+class TokenIssued(_Out):
+    """A new API token: shown this once (only its hash is kept)."""
+
+    username: str
+    name: str
+    token: str
+
+
+class TokenInfo(_Out):
+    """One of a user's tokens (never the token itself)."""
+
+    name: str
+    created: str
+
+
+class TokenList(_Out):
+    """A user's tokens."""
+
+    username: str
+    tokens: list[TokenInfo]

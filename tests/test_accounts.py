@@ -301,8 +301,15 @@ def test_admin_manages_users(client: TestClient) -> None:
     assert admin.patch("/admin/users/zhang", json={"disabled": True}).json()["disabled"] is True
     assert admin.patch("/admin/users/nobody", json={"disabled": True}).status_code == 404
     assert admin.patch("/admin/users/li", json={"disabled": True}).status_code == 409  # not oneself
+    issued = admin.post("/admin/users/wang/tokens", json={"name": "dashboard"})
+    assert issued.status_code == 201 and issued.json()["token"].startswith("gpu_")
+    assert admin.get("/admin/users/wang/tokens").json()["tokens"][0]["name"] == "dashboard"
+    assert "gpu_" not in admin.get("/admin/users/wang/tokens").text
+    as_wang = TestClient(client.app, headers={"Authorization": f"Bearer {issued.json()['token']}"})
+    assert as_wang.get("/auth/me").json()["username"] == "wang"
+    assert admin.post("/admin/users/nobody/tokens", json={}).status_code == 404
     planner = TestClient(client.app, headers={"Authorization": f"Bearer {NAMED}"})
-    for r in (planner.get("/admin/users"), planner.get("/admin/audit"),
+    for r in (planner.get("/admin/users"), planner.post("/admin/users/wang/tokens", json={}), planner.get("/admin/audit"),
               planner.patch("/admin/users/wang", json={"role": "admin"})):
         assert r.status_code == 403
 

@@ -14,7 +14,18 @@ from fastapi.responses import Response
 from geo_planner.errors import ConflictError
 from geo_planner.store import UserRecord, audit_csv_text, parse_since
 
-from ..account_schemas import AuditLog, AuditOut, UserIn, UserList, UserOut, UserPatch
+from ..account_schemas import (
+    AuditLog,
+    AuditOut,
+    TokenIn,
+    TokenInfo,
+    TokenIssued,
+    TokenList,
+    UserIn,
+    UserList,
+    UserOut,
+    UserPatch,
+)
 from ..deps import Admin, CurrentUser, StoreDep
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -49,6 +60,21 @@ def change_user(username: str, body: UserPatch, store: StoreDep, role: Admin, me
         raise ConflictError("you cannot disable your own account or give up your own admin role")
     return user_out(store.update_user(username, display_name=body.display_name, role=body.role,
                                       disabled=body.disabled, password=body.password))
+
+
+@router.post("/users/{username}/tokens", response_model=TokenIssued, status_code=201,
+             summary="Issue an API token to a user (admin)")
+def issue_token(username: str, body: TokenIn, store: StoreDep, role: Admin) -> TokenIssued:
+    """A bearer token acting as the user (with their current role), shown once; the store keeps its hash."""
+    token = store.issue_token(username, body.name)
+    return TokenIssued(username=username, name=body.name, token=token)
+
+
+@router.get("/users/{username}/tokens", response_model=TokenList, summary="A user's API tokens (admin)")
+def list_tokens(username: str, store: StoreDep, role: Admin) -> TokenList:
+    """Names and creation times of the user's tokens (never the tokens)."""
+    store.get_user(username)
+    return TokenList(username=username, tokens=[TokenInfo(**t) for t in store.list_tokens(username)])
 
 
 @router.get("/audit", response_model=AuditLog, summary="The audit log of member-level data (admin)",
