@@ -416,6 +416,13 @@ def test_bad_scenarios_are_422(server, demo):
         req = scenario_request(reports)
         req["thresholds"]["station_walk_min"] = -1
         assert planner.post("/runs", json=req).status_code == 422
+        req = scenario_request(reports)
+        req["functions"] = {"驿站": ["dancing"]}  # not one of the four functions of 四就近
+        r = planner.post("/runs", json=req)
+        assert r.status_code == 422 and any("functions" in (p["field"] or "") for p in r.json()["problems"])
+        req = scenario_request(reports)
+        req["siting"] = {"function": "leisure"}
+        assert planner.post("/runs", json=req).status_code == 422
 
 
 # --------------------------------------------------------------------------- questions
