@@ -252,8 +252,9 @@ def test_4_valid_looking_requests_get_a_clear_4xx(server, demo, tmp_path):
     run_id = demo["run_id"]
     with server.client("viewer") as viewer:
         for lon, lat in ((30, 0), (0, 0), (-179.9, 89.9), (114.2, 22.7)):
+            # well-formed, about a place the run holds nothing of: 404 with the run's area (issue 19)
             r = viewer.get(f"/runs/{run_id}/coverage/point", params={"lon": lon, "lat": lat})
-            assert r.status_code == 422, (lon, lat, r.text)
+            assert r.status_code == 404, (lon, lat, r.text)
             assert "outside this run's road network" in r.json()["detail"]
         for lon, lat in (("nan", 28), ("inf", 28), (117, "-inf"), ("1e999", 28)):
             r = viewer.get(f"/runs/{run_id}/coverage/point", params={"lon": lon, "lat": lat})

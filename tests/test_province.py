@@ -142,7 +142,7 @@ def test_demo_as_one_region_on_local_cluster_equals_plain_run(tmp_path, cache_di
     for name in ("members.csv", "recommendations.csv"):
         assert _csv(region / name) == _csv(demo_out / name), name
     table = pd.read_csv(out / "regions.csv", encoding="utf-8-sig")
-    assert table.loc[0, "status"] == "ok" and table.loc[0, "members"] == 708
+    assert table.loc[0, "status"] == "ok" and table.loc[0, "members"] == 711
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert doc["scheduler"] == "local" and doc["regions"][0]["status"] == "ok"
     assert not _spawned_children(), "the LocalCluster's worker processes must be gone"

@@ -74,8 +74,8 @@ def _cn_number(text: str) -> int:
 
 
 @lru_cache(maxsize=1)
-def _region_names() -> tuple[str, ...]:
-    """Province, city and county names (full and without their suffix), longest first."""
+def _region_names() -> frozenset[str]:
+    """Province, city and county names (full and without their suffix)."""
     from ..admin import load_divisions
 
     names: set[str] = set()
@@ -85,7 +85,27 @@ def _region_names() -> tuple[str, ...]:
             names.update(str(v) for v in col if v)
     short = {re.sub(r"(省|市|自治区|自治州|地区|盟|区|县|旗)$", "", n) for n in names}
     names |= {s for s in short if len(s) >= 2}
-    return tuple(sorted(names, key=len, reverse=True))
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def _longest_region() -> int:
+    return max((len(n) for n in _region_names()), default=0)
+
+
+def _strip_region(text: str) -> str:
+    """``text`` without leading region names (longest first; at least two characters left)."""
+    names = _region_names()
+    longest = _longest_region()
+    changed = True
+    while changed and text:
+        changed = False
+        for size in range(min(longest, len(text) - 2), 1, -1):
+            if text[:size] in names:
+                text = text[size:]
+                changed = True
+                break
+    return text
 
 
 def branch_key(name: str) -> str:
@@ -108,15 +128,7 @@ def branch_key(name: str) -> str:
     """
     text = unicodedata.normalize("NFKC", str(name))
     text = _PUNCT.sub("", _SPACES.sub("", text))
-    text = re.sub(r"^(中共|中国共产党)", "", text)
-    changed = True
-    while changed and text:
-        changed = False
-        for region in _region_names():
-            if text.startswith(region) and len(text) > len(region) + 1:
-                text = text[len(region):]
-                changed = True
-                break
+    text = _strip_region(re.sub(r"^(中共|中国共产党)", "", text))
     text = _WORDS.sub("", text)
     text = _ORDINAL.sub(lambda m: str(_cn_number(m.group(1))), text)
     return text.replace("党支部", "支部").replace("党总支", "总支")
@@ -146,7 +158,7 @@ def fill_ditto(raw: pd.DataFrame, issues: Issues, columns: list[str] | None = No
     rows = raw.index.to_numpy()
     for col in columns if columns is not None else list(raw.columns):
         cells = raw[col].astype(str)
-        mask = cells.str.replace(r"\s+", "", regex=True).isin(DITTO_MARKS).to_numpy()
+        mask = cells.isin(DITTO_MARKS).to_numpy()  # cells arrive stripped; 同 上 is in the set
         if not mask.any():
             continue
         source_row = pd.Series(np.where(mask, np.nan, rows.astype(float)), index=raw.index).ffill()
