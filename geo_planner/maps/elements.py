@@ -134,19 +134,29 @@ class PointLayer(plugins.MarkerCluster):  # type: ignore[misc]
                     return h + "</table></div>";
                 };
             };
-            var markers = new Array(data.length);
-            for (var i = 0; i < data.length; i++) {
-                var r = data[i];
-                var m = L.circleMarker([r[0], r[1]], {radius: {{ this.radius }}, color: "#ffffff", weight: 1,
-                    fillColor: colors[r[2]], fillOpacity: 0.9});
-                if (r[3]) { m.bindPopup(popup(r[3]), {maxWidth: 360}); }
-                markers[i] = m;
-            }
+            var build = function () {
+                var markers = new Array(data.length);
+                for (var i = 0; i < data.length; i++) {
+                    var r = data[i];
+                    var m = L.circleMarker([r[0], r[1]], {radius: {{ this.radius }}, color: "#ffffff", weight: 1,
+                        fillColor: colors[r[2]], fillOpacity: 0.9});
+                    if (r[3]) { m.bindPopup(popup(r[3]), {maxWidth: 360}); }
+                    markers[i] = m;
+                }
+                return markers;
+            };
             {% if this.cluster %}
             var group = L.markerClusterGroup({{ this.options|tojavascript }});
-            group.addLayers(markers);
+            var fill = function () { group.addLayers(build()); };
             {% else %}
-            var group = L.featureGroup(markers);
+            var group = L.featureGroup();
+            var fill = function () { build().forEach(function (m) { group.addLayer(m); }); };
+            {% endif %}
+            {% if this.show %}
+            fill();
+            {% else %}
+            // a layer that starts switched off is built the first time it is switched on
+            group.once("add", fill);
             {% endif %}
             return group;
         })();
@@ -173,6 +183,7 @@ class PointLayer(plugins.MarkerCluster):  # type: ignore[misc]
         self.colors_json = script_json(list(colors))
         self.cluster = bool(cluster)
         self.radius = int(radius)
+        self.show = bool(show)
 
 class Html(MacroElement):
     """A fixed HTML block on the page (legend, title)."""
