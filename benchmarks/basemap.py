@@ -10,8 +10,8 @@ twice from the run's own tables and networks, each in a fresh process:
   (``git merge-base HEAD main``, exported with ``git archive``), no base map;
 * **new**: this tree's map, with the extract's own base map (``basemap.geojson``).
 
-Each page is opened in headless Chromium (Playwright, system ``chromium``, network blocked):
-seconds from navigation to the map being drawn (Leaflet's load event, the badge engine and
+Each page is opened in headless Chromium (Playwright, system ``chromium``, network blocked),
+``--repeat`` times alternated, the best shown: seconds from navigation to the map being drawn (Leaflet's load event, the badge engine and
 the label layer done), and the number of badge pairs that overlap on the first view.
 Targets: ``map.html`` under 15 MB, open in ≤ 3 s, no overlapping badges.
 The base map builder itself is timed on the city's three extracts.
@@ -116,6 +116,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--members", type=int, default=56_000)
     p.add_argument("--shots", type=Path, default=ROOT / "maps", help="folder for the screenshots (JPEG)")
+    p.add_argument("--repeat", type=int, default=3, help="opens of each page, alternated (best is shown)")
     p.add_argument("--workdir", type=Path, default=None,
                    help="keep the generated city and its run here (a second call reuses them)")
     args = p.parse_args()
@@ -151,8 +152,13 @@ def main() -> None:
         new_build = _draw(ROOT, scenario, tmp_p / "cache", out, new_html, with_base=True)
         args.shots.mkdir(parents=True, exist_ok=True)
         with chromium_browser(find_chromium()) as browser:
-            old = _open(browser, old_html, args.shots / "city_map_baseline.jpg")
-            new = _open(browser, new_html, args.shots / "city_map.jpg")
+            # alternated, best of --repeat: the shared machine's load swings by 2× from minute to minute
+            old = new = None
+            for i in range(args.repeat):
+                o = _open(browser, old_html, args.shots / "city_map_baseline.jpg" if i == 0 else None)
+                n = _open(browser, new_html, args.shots / "city_map.jpg" if i == 0 else None)
+                old = o if old is None or o["open_s"] < old["open_s"] else old
+                new = n if new is None or n["open_s"] < new["open_s"] else new
         sizes = {"baseline": old_html.stat().st_size, "new": new_html.stat().st_size}
         geo_size = (out / "basemap.geojson").stat().st_size
 

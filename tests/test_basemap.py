@@ -273,3 +273,58 @@ def test_report_picture_draws_the_base_map_with_names(bases, demo_run):
     # the run's own base map is what the report draws
     result = demo_run[0]
     assert _run_basemap(result) is not None and len(_run_basemap(result)) > 100
+
+
+# ------------------------------------------------------------------ a city's badges: joined, filterable, never overlapping
+
+
+def test_map_title_is_never_the_word_scenario():
+    from geo_planner.maps import map_title
+
+    assert map_title("scenario", "zh") == "离退休干部服务覆盖" and map_title("", "en").startswith("Retired")
+    assert map_title("贵溪市离退休干部服务覆盖（演示）", "zh") == "贵溪市离退休干部服务覆盖（演示）"
+
+
+@pytest.mark.browser
+def test_many_recommendations_never_overlap_and_filter_by_kind(demo_run, page, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from geo_planner.maps import build_map, save_map
+    from geo_planner.settings import MapSettings, Thresholds
+
+    _, _, out, _ = demo_run
+    rd = lambda n: pd.read_csv(out / n, encoding="utf-8-sig", dtype={"id": str, "branch_id": str})  # noqa: E731
+    recs = rd("recommendations.csv")
+    rng = np.random.default_rng(20)
+    many = pd.concat([recs] * 12, ignore_index=True)  # several hundred badges over one town, as in a city
+    many["lon"] = many["lon"] + rng.normal(0, 0.002, len(many))
+    many["lat"] = many["lat"] + rng.normal(0, 0.002, len(many))
+    m = build_map(rd("members.csv"), rd("branches.csv"), rd("stations.csv"), rd("hospitals.csv"), many,
+                  thresholds=Thresholds(), settings=MapSettings(max_member_points=100), title="scenario",
+                  basemap=read_basemap(out / BASEMAP_FILE))
+    path = save_map(m, tmp_path / "many.html")
+    page.goto(path.as_uri())
+    page.wait_for("() => document.querySelector('.leaflet-container[data-gp-badges]')")
+    page.settle(300)
+    assert _overlaps(page.evaluate(BADGES)) == []
+    counts = page.evaluate("""(() => Array.from(document.querySelectorAll('.gp-icon')).map(
+        e => { const d = e.querySelector('[data-n]'); return d ? Number(d.getAttribute('data-n')) : 1; }))()""")
+    n_places = sum(len(rd(f"{t}.csv")) for t in ("branches", "stations", "hospitals"))
+    assert sum(counts) <= len(many) + n_places and max(counts) > 1  # badges were joined
+    # a city opens on the coverage picture: the coverage grid on, the count grid and branches off
+    checked = page.evaluate("""(() => Object.fromEntries(Array.from(document.querySelectorAll(
+        '.leaflet-control-layers-overlays label')).map(l => [l.textContent.trim(), l.querySelector('input').checked])))()""")
+    assert any(k.startswith("覆盖情况") and v for k, v in checked.items()), checked
+    assert checked["党支部活动地点"] is False and checked["离退休干部（网格汇总）"] is False
+    kinds = [k for k in checked if k.startswith("调整建议：")]
+    assert len(kinds) == recs["kind"].nunique()  # one layer per kind: filterable
+    before = sum(counts)
+    page.page.get_by_text(kinds[0]).click()
+    page.settle(500)
+    after = page.evaluate("""(() => Array.from(document.querySelectorAll('.gp-icon')).map(
+        e => { const d = e.querySelector('[data-n]'); return d ? Number(d.getAttribute('data-n')) : 1; })
+        .reduce((a, b) => a + b, 0))()""")
+    assert after < before and _overlaps(page.evaluate(BADGES)) == []
+    assert "scenario" not in page.evaluate("document.getElementById('gp-title').textContent")
+    assert page.errors == []

@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..crs import from_wgs84
 
 __all__ = [
-    "Display", "Html", "Markers", "MetricScale", "PointLayer", "html_minutes", "html_text", "icon_html",
+    "Display", "Html", "LazyGeoJson", "Markers", "MetricScale", "PointLayer", "html_minutes", "html_text", "icon_html",
     "popup_html", "ramp", "script_json",
 ]
 
@@ -124,7 +124,6 @@ class PointLayer(plugins.MarkerCluster):  # type: ignore[misc]
         var {{ this.get_name() }} = (function () {
             var labels = {{ this.labels_json }};
             var colors = {{ this.colors_json }};
-            var data = {{ this.data_json }};
             var popup = function (v) {
                 return function () {
                     var h = "<div class='gp-pop'><b>" + v[0] + "</b><table>";
@@ -134,19 +133,31 @@ class PointLayer(plugins.MarkerCluster):  # type: ignore[misc]
                     return h + "</table></div>";
                 };
             };
-            var markers = new Array(data.length);
-            for (var i = 0; i < data.length; i++) {
-                var r = data[i];
-                var m = L.circleMarker([r[0], r[1]], {radius: {{ this.radius }}, color: "#ffffff", weight: 1,
-                    fillColor: colors[r[2]], fillOpacity: 0.9});
-                if (r[3]) { m.bindPopup(popup(r[3]), {maxWidth: 360}); }
-                markers[i] = m;
-            }
+            var build = function () {
+                // the data inside the function: a layer switched off costs the parser a scan, no objects
+                var data = {{ this.data_json }};
+                var markers = new Array(data.length);
+                for (var i = 0; i < data.length; i++) {
+                    var r = data[i];
+                    var m = L.circleMarker([r[0], r[1]], {radius: {{ this.radius }}, color: "#ffffff", weight: 1,
+                        fillColor: colors[r[2]], fillOpacity: 0.9});
+                    if (r[3]) { m.bindPopup(popup(r[3]), {maxWidth: 360}); }
+                    markers[i] = m;
+                }
+                return markers;
+            };
             {% if this.cluster %}
             var group = L.markerClusterGroup({{ this.options|tojavascript }});
-            group.addLayers(markers);
+            var fill = function () { group.addLayers(build()); };
             {% else %}
-            var group = L.featureGroup(markers);
+            var group = L.featureGroup();
+            var fill = function () { build().forEach(function (m) { group.addLayer(m); }); };
+            {% endif %}
+            {% if this.show %}
+            fill();
+            {% else %}
+            // a layer that starts switched off is built the first time it is switched on
+            group.once("add", fill);
             {% endif %}
             return group;
         })();
@@ -173,6 +184,7 @@ class PointLayer(plugins.MarkerCluster):  # type: ignore[misc]
         self.colors_json = script_json(list(colors))
         self.cluster = bool(cluster)
         self.radius = int(radius)
+        self.show = bool(show)
 
 class Html(MacroElement):
     """A fixed HTML block on the page (legend, title)."""
@@ -217,10 +229,11 @@ class Markers(MacroElement):
         (function () {
             var data = {{ this.data_json }};
             var parent = {{ this._parent.get_name() }};
+            var shared = {{ this.shared_json }};  // the one badge of a layer whose badges are all alike
             var markers = new Array(data.length);
             for (var i = 0; i < data.length; i++) {
                 var r = data[i];
-                var icon = L.divIcon({html: r[2], className: 'gp-icon', iconSize: [r[5], r[5]],
+                var icon = L.divIcon({html: r[2] || shared, className: 'gp-icon', iconSize: [r[5], r[5]],
                                       iconAnchor: [r[5] / 2, r[5] / 2]});
                 var m = L.marker([r[0], r[1]], {icon: icon});
                 if (r[3]) { m.bindPopup(r[3], {maxWidth: {{ this.max_width }}}); }
@@ -244,6 +257,52 @@ class Markers(MacroElement):
     ) -> None:
         super().__init__()
         self._name = "Markers"
+        icons = {r[2] for r in data}
+        shared = icons.pop() if len(icons) == 1 else ""
+        if shared:
+            data = [[*r[:2], "", *r[3:]] for r in data]
+        self.shared_json = script_json(shared)
         self.data_json = script_json(data)
         self.max_width = int(max_width)
         self.opts_json = script_json({"label": label, "color": color, "priority": int(priority)})
+
+
+class LazyGeoJson(MacroElement):  # type: ignore[misc]
+    """Polygons with a style and a tooltip per feature, built when their layer is first switched on.
+
+    ``features`` carry ``label`` (HTML-escaped tooltip) and ``style`` (Leaflet path options) in
+    their properties. The parent layer (a ``FeatureGroup``) that starts switched off costs only
+    its JSON at load: a city's map has several such layers (count grid, service areas).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var group = {{ this._parent.get_name() }};
+            var built = false;
+            var build = function () {
+                if (built) { return; }
+                built = true;
+                var data = {{ this.data_json }};
+                L.geoJson(data, {
+                    style: function (f) { return f.properties.style; },
+                    onEachFeature: function (f, l) {
+                        if (f.properties.label) { l.bindTooltip(f.properties.label, {sticky: true}); }
+                    }
+                }).addTo(group);
+            };
+            if (group._map) { build(); } else { group.once("add", build); }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, features: Any) -> None:
+        super().__init__()
+        self._name = "LazyGeoJson"
+        text = features.to_json(ensure_ascii=False, drop_id=True)
+        for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
+                        ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+            text = text.replace(ch, esc)
+        self.data_json = text

@@ -21,7 +21,7 @@ from ..privacy import MIN_GROUP, small_count, viewer_recommendations
 from ..privacy import lonlat as _lonlat
 from ..privacy import str_col as _str_col
 from .canvas import Canvas
-from .elements import Display, Markers, html_minutes, html_text, icon_html, popup_html, ramp
+from .elements import Display, LazyGeoJson, Markers, html_minutes, html_text, icon_html, popup_html, ramp
 from .labels import KIND_GLYPH, kind_label
 from .legend import swatch_area, swatch_icon, swatch_ramp
 from .service_areas import service_areas
@@ -251,14 +251,10 @@ def _area_layer(
         html.escape(tip.format(name=n, t=float(t)))
         for n, t in zip(names.to_numpy()[keep], minutes, strict=True)
     ]
-    gdf = gpd.GeoDataFrame({"label": labels}, geometry=list(geoms), crs="EPSG:4326")
-    folium.GeoJson(
-        gdf,
-        style_function=lambda f, c=style.color, o=style.area_opacity: {
-            "color": c, "weight": 1, "fillColor": c, "fillOpacity": o,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-    ).add_to(group)
+    path_style = {"color": style.color, "weight": 1, "fillColor": style.color, "fillOpacity": style.area_opacity}
+    gdf = gpd.GeoDataFrame({"label": labels, "style": [path_style] * len(labels)}, geometry=list(geoms),
+                           crs="EPSG:4326")
+    group.add_child(LazyGeoJson(gdf))
 
 
 def _within_counts(

@@ -27,7 +27,7 @@ from ..privacy import str_col as _str_col
 from ..settings import MapSettings
 from ..travel import STATUS_BEYOND_LIMIT
 from .canvas import Canvas
-from .elements import Display, PointLayer, html_minutes, html_text, ramp
+from .elements import Display, LazyGeoJson, PointLayer, html_minutes, html_text, ramp
 from .labels import reason_label
 from .legend import swatch_dot, swatch_ramp
 from .style import COVERAGE_COLORS, GRID_COLORS, MEMBER_COLOR, OTHER_REASON_COLOR, REASON_COLORS
@@ -165,20 +165,16 @@ def _coverage_grid(c: Canvas, mem: pd.DataFrame, lon: FloatArray, lat: FloatArra
     group = folium.FeatureGroup(name=name, show=c.city)
     boxes = np.asarray(shapely.box(cells["west"], cells["south"], cells["east"], cells["north"]))
     boxes = c.disp.geoms(boxes)
+    colors = ramp(COVERAGE_COLORS, share, 0.0, 1.0)
+    opacity = np.round(0.3 + 0.35 * np.minimum(1.0, np.log1p(cells["count"]) / np.log1p(50)), 2)
     gdf = gpd.GeoDataFrame(
-        {"label": [L["coverage_tip"].format(n=int(n), p=f"{p * 100:.0f}%", t=limit)
+        {"label": [html.escape(L["coverage_tip"].format(n=int(n), p=f"{p * 100:.0f}%", t=limit))
                    for n, p in zip(cells["count"], share, strict=True)],
-         "color": ramp(COVERAGE_COLORS, share, 0.0, 1.0),
-         "opacity": np.round(0.35 + 0.45 * np.minimum(1.0, np.log1p(cells["count"]) / np.log1p(50)), 2)},
+         "style": [{"color": col, "weight": 0.3, "fillColor": col, "fillOpacity": float(o)}
+                   for col, o in zip(colors, opacity, strict=True)]},
         geometry=list(boxes), crs="EPSG:4326",
     )
-    folium.GeoJson(
-        gdf, name=name,
-        style_function=lambda f: {"color": f["properties"]["color"], "weight": 0.3,
-                                  "fillColor": f["properties"]["color"],
-                                  "fillOpacity": f["properties"]["opacity"]},
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-    ).add_to(group)
+    group.add_child(LazyGeoJson(gdf))
     group.add_to(c.m)
     c.legend.append((swatch_ramp(COVERAGE_COLORS, "0%", "100%"), L["coverage_share"]))
 
@@ -207,19 +203,12 @@ def _grid_layer(cells: pd.DataFrame, disp: Display, name: str, tip: str, group: 
     boxes = disp.geoms(np.asarray(boxes))
     colors = ramp(GRID_COLORS, cells["count"], float(cells["count"].min()), float(cells["count"].max()))
     gdf = gpd.GeoDataFrame(
-        {"label": [tip.format(n=int(c)) for c in cells["count"]], "color": colors},
+        {"label": [html.escape(tip.format(n=int(c))) for c in cells["count"]],
+         "style": [{"color": col, "weight": 0.5, "fillColor": col, "fillOpacity": 0.55} for col in colors]},
         geometry=list(boxes),
         crs="EPSG:4326",
     )
-    folium.GeoJson(
-        gdf,
-        name=name,
-        style_function=lambda f: {
-            "color": f["properties"]["color"], "weight": 0.5, "fillColor": f["properties"]["color"],
-            "fillOpacity": 0.55,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-    ).add_to(group)
+    group.add_child(LazyGeoJson(gdf))
 
 
 def _member_values(
