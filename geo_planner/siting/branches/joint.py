@@ -55,8 +55,11 @@ Components and time. Members whose reachable sites never overlap cannot share a 
 the block–site graph is split into connected components, solved largest first, each with
 its greedy start and a share of the time left in proportion to its pairs. Every step counts
 against ``time_limit_s``; a component whose model has more than ``max_exact_size`` columns
-keeps its greedy grouping (HiGHS overran its limit on such models). The bound on the members
-placed (HiGHS's dual bound, else every open site full) is reported per component and summed.
+(or more than HiGHS sets up in half its time share: HiGHS overran its limit on such models)
+keeps the greedy grouping's units and re-assigns the members by maximum flow
+(:mod:`.flow`), with the Lagrangian bound (:mod:`.lagrange`). The bound on the members
+placed (HiGHS's dual bound, the Lagrangian bound, else every open site full) is reported per
+component and summed; the gap reported is ``(bound − placed) / bound`` for every method.
 
 The steps live in :mod:`.component` (one component: classes, the MILP, the walks),
 :mod:`.greedy` (the greedy start) and :mod:`.solve` (the HiGHS call); this module checks the
