@@ -348,7 +348,7 @@ def _method(state: str, gap: float, time_limit_s: float, n_components: int, plac
             lagrangian: bool = False) -> str:
     """Text for the ``method`` column: the model, the gap on the members placed and, unless optimal, the bound.
 
-    A greedy answer does not depend on the machine's speed, so its text names no seconds
+    A greedy answer (or the flow's) does not depend on the machine's speed, so its text names no seconds
     (the time left varies from run to run; ``run.json`` has it): the same scenario gives the
     same recommendations file serially and on a Dask worker.
     """
@@ -357,9 +357,11 @@ def _method(state: str, gap: float, time_limit_s: float, n_components: int, plac
     if state == "greedy":
         return (f"greedy (model too large for the time limit, or no HiGHS solution within it{parts}; "
                 f"{placed} members placed of at most {bound}, {gap_txt})")
+    if state == "time_limit" and lagrangian:  # the flow's answer does not depend on the machine: no seconds
+        return (f"flow over fixed units, Lagrangian bound (not proved optimal{parts}; {placed} members placed "
+                f"of at most {bound}, {gap_txt})")
     if state == "time_limit":
-        how = ("flow over fixed units, Lagrangian bound" if lagrangian else "highs")
-        return (f"{how} (time limit {time_limit_s:g} s{parts}; {placed} members placed of at most {bound}, "
+        return (f"highs (time limit {time_limit_s:g} s{parts}; {placed} members placed of at most {bound}, "
                 f"{gap_txt})")
     if lagrangian:
         return f"flow over fixed units, Lagrangian bound ({gap_txt}{parts})"
