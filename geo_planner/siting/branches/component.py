@@ -326,9 +326,12 @@ def solve_component(
 ) -> tuple[np.ndarray, ComponentResult]:
     """Solve the joint-branch model on one component (local block and site indices).
 
-    ``pt`` is the block's mean walk to the site (minutes). The greedy grouping is the start,
-    and the answer when the model is too large for HiGHS to set up in half of
-    ``time_limit_s`` (or has more than ``max_exact_size`` columns) or HiGHS finds nothing.
+    ``pt`` is the block's mean walk to the site (minutes). The greedy grouping is the start.
+    When the model is too large for HiGHS to set up in half of ``time_limit_s`` (or has more
+    than ``max_exact_size`` columns), ``lagrangian`` re-assigns the members by maximum flow
+    over the greedy grouping's units and proves the bound by Lagrangian relaxation
+    (:func:`_lagrangian_answer`); without it, or when HiGHS finds nothing, the greedy
+    grouping is the answer.
 
     Returns
     -------

@@ -97,10 +97,11 @@ class JointBranchSolution:
     minutes
         Per member, walking minutes to that site (NaN when not placed).
     status
-        ``optimal`` (every component proved optimal), ``time_limit`` (a component stopped at
-        its share of the time limit with a solution), ``greedy`` (a component kept its greedy
-        grouping: its model was too large for HiGHS, or HiGHS found nothing) or ``empty`` (no
-        site can host a joint branch).
+        ``optimal`` (every component proved optimal on the members placed), ``time_limit`` (a
+        component not proved optimal: HiGHS stopped at its share of the time limit, or the flow
+        over fixed units stayed below its Lagrangian bound; ``gap`` says by how much),
+        ``greedy`` (a component kept its greedy grouping: no time for the flow, or HiGHS found
+        nothing) or ``empty`` (no site can host a joint branch).
     gap
         The honest gap on the members placed, ``(bound − placed) / bound`` (0 when nothing can
         be placed), whatever the method: 0 when the member count is proved optimal.
