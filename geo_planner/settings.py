@@ -338,8 +338,13 @@ class BranchSettings(_Model):
     #: Members of one unit living within this many minutes' walk of each other are a
     #: neighbourhood: they join the same joint branch or none (0 turns cohesion off).
     cohesion_min: float = Field(2.0, ge=0, le=60)
+    #: Members of one unit whose homes are within this many metres in a straight line are
+    #: neighbours too, however far the roads they snap to are apart (one building or
+    #: courtyard next to an elevated road or a divided street; 0 turns it off).
+    cohesion_same_place_m: float = Field(30.0, ge=0, le=500)
     #: Largest joint-branch model (columns, per spatial component) solved with HiGHS; larger
-    #: components keep the greedy grouping (run.json says so).
+    #: components are solved by maximum flow over fixed units with a Lagrangian bound
+    #: (run.json says so).
     joint_max_exact_size: int = Field(100_000, gt=0, le=10**10)
 
     @model_validator(mode="after")

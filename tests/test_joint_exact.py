@@ -215,8 +215,18 @@ def test_planted_neighbourhood_of_eight_stays_together(extract_net, mode: str) -
 #: Today's answers (the code before the Lagrangian method, proved optimal by HiGHS) on county-sized
 #: instances, per seed: members placed and the site of every member (-1: none).
 TODAY = {
-    11: (115, [8, -1, 5, 8, 7, 9, 6, 1, 4, 4, 2, 5, 0, 1, 2, 2, 9, 7, 7, 2, 8, 3, 7, 0, 1, 9, 3, 4, 0, 0, 9, 0, 7, 9, -1, -1, 3, 3, 8, 0, 8, 2, 0, 6, 0, 1, 1, 4, 1, 3, 9, 5, 7, 2, 7, 2, 3, 6, 7, 2, 8, 5, 3, 0, 5, -1, 1, 4, -1, 6, 3, 8, 5, 7, 6, 1, 2, 5, 5, 5, 5, 9, 7, 8, 3, 2, 9, 6, 6, 9, 8, 0, 1, 6, 1, 2, 8, 7, 9, 3, 3, 6, 1, 5, 0, 7, 4, 3, 9, 6, 4, 8, 8, 6, 1, 6, 5, 2, 9, 0]),
-    13: (116, [2, 8, 3, 6, -1, 4, 3, 6, 5, 1, 7, 1, 1, 3, 0, 7, 2, 6, 6, 7, 2, 1, 9, 2, 2, 2, 6, 9, 4, 5, 2, 0, 1, 8, 8, 7, 0, 8, 3, 0, 9, 1, 8, 7, 4, 0, 3, 6, 8, 4, 5, 6, 6, 2, 9, 5, 2, 0, 3, 1, 9, 6, 0, 8, 4, 2, 4, 4, 5, 1, 5, 3, 5, 3, 8, 4, 9, 9, 0, 5, 6, 0, -1, 6, 3, 1, 9, 8, 0, 4, 0, -1, 9, 3, 0, 2, 7, 5, 5, -1, 4, 8, 7, 2, 7, 9, 1, 3, 9, 8, 4, 5, 9, 8, 1, 1, 3, 6, 4, 5]),
+    11: (115, [
+        8, -1, 5, 8, 7, 9, 6, 1, 4, 4, 2, 5, 0, 1, 2, 2, 9, 7, 7, 2, 8, 3, 7, 0, 1, 9, 3, 4, 0, 0, 9, 0, 7,
+        9, -1, -1, 3, 3, 8, 0, 8, 2, 0, 6, 0, 1, 1, 4, 1, 3, 9, 5, 7, 2, 7, 2, 3, 6, 7, 2, 8, 5, 3, 0, 5,
+        -1, 1, 4, -1, 6, 3, 8, 5, 7, 6, 1, 2, 5, 5, 5, 5, 9, 7, 8, 3, 2, 9, 6, 6, 9, 8, 0, 1, 6, 1, 2, 8, 7,
+        9, 3, 3, 6, 1, 5, 0, 7, 4, 3, 9, 6, 4, 8, 8, 6, 1, 6, 5, 2, 9, 0
+    ]),
+    13: (116, [
+        2, 8, 3, 6, -1, 4, 3, 6, 5, 1, 7, 1, 1, 3, 0, 7, 2, 6, 6, 7, 2, 1, 9, 2, 2, 2, 6, 9, 4, 5, 2, 0, 1,
+        8, 8, 7, 0, 8, 3, 0, 9, 1, 8, 7, 4, 0, 3, 6, 8, 4, 5, 6, 6, 2, 9, 5, 2, 0, 3, 1, 9, 6, 0, 8, 4, 2,
+        4, 4, 5, 1, 5, 3, 5, 3, 8, 4, 9, 9, 0, 5, 6, 0, -1, 6, 3, 1, 9, 8, 0, 4, 0, -1, 9, 3, 0, 2, 7, 5, 5,
+        -1, 4, 8, 7, 2, 7, 9, 1, 3, 9, 8, 4, 5, 9, 8, 1, 1, 3, 6, 4, 5
+    ]),
 }
 
 
@@ -235,3 +245,33 @@ def test_county_sized_answers_unchanged_where_proved_optimal(seed: int) -> None:
     placed, site = TODAY[seed]
     assert sol.status == "optimal" and sol.gap == 0.0 and sol.summary()["method"] == "highs"
     assert sol.n_placed == placed and sol.site.tolist() == site
+
+
+def test_neighbours_metres_apart_are_one_block(extract_net) -> None:
+    """8 homes scattered ~15 m around a spot are one neighbourhood, even where their roads meet far away.
+
+    Seeded spots on every bundled extract: by the walk alone some neighbourhoods fall apart
+    (homes 11 m apart snapped to roads 4–17 minutes apart on the network); with
+    ``same_place_m`` every one is a single block.
+    """
+    from geo_planner.settings import BranchSettings
+    from geo_planner.siting.branches import cohesion_blocks
+
+    same_place_m = BranchSettings().cohesion_same_place_m
+    assert same_place_m == 30.0
+    rng = np.random.default_rng(1)
+    n_blocks = []
+    for node in rng.choice(extract_net.n_nodes, 40, replace=False):
+        lon = extract_net.node_lon[node] + rng.normal(0, 1.5e-4, 8)
+        lat = extract_net.node_lat[node] + rng.normal(0, 1.5e-4, 8)
+        snap = extract_net.snap(lon, lat)
+        block = cohesion_blocks(extract_net, snap, np.zeros(8, dtype=int), lon, lat, cohesion_min=2.0,
+                                same_place_m=same_place_m)
+        n_blocks.append(np.unique(block).size if (block >= 0).all() else 0)
+    assert n_blocks == [1] * 40
+    # members of another unit next door are never in the block
+    lon = np.r_[lon, lon[0]]
+    lat = np.r_[lat, lat[0]]
+    block = cohesion_blocks(extract_net, extract_net.snap(lon, lat), np.r_[np.zeros(8, dtype=int), 1], lon, lat,
+                            cohesion_min=2.0, same_place_m=same_place_m)
+    assert block[8] == -1 and np.unique(block[:8]).size == 1

@@ -109,10 +109,10 @@ def test_a_stopped_model_says_so(max_exact_size: int) -> None:
     assert sol.status in {"time_limit", "greedy"}
     assert sol.n_placed <= sol.bound <= min(n, s * 20)
     assert sol.n_placed >= sum(c.greedy_placed for c in sol.components) and sol.n_placed > 0
-    assert ("time limit 0.3 s" in sol.method) or sol.method.startswith("greedy")
+    assert ("time limit 0.3 s" in sol.method) or sol.method.startswith(("greedy", "flow over fixed units"))
     if max_exact_size == 10:  # too large for HiGHS: flow over fixed units (if it had time) and the Lagrangian bound
         assert sol.summary()["method"] in {"lagrangian", "greedy"}
-        assert sol.method.startswith(("flow over fixed units, Lagrangian bound (time limit 0.3 s", "greedy ("))
+        assert sol.method.startswith(("flow over fixed units, Lagrangian bound (not proved optimal", "greedy ("))
     for j in sol.open_sites:  # the answer keeps every rule
         g = sol.site == j
         assert 3 <= g.sum() <= 20 and np.unique(unit[g]).size <= 4 and (m[g, j] > 0).all()

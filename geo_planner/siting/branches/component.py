@@ -17,7 +17,7 @@ import numpy as np
 from scipy import sparse
 
 from .greedy import greedy_joint
-from .flow import fill_units, flow_regroup
+from .flow import drop_weak_units, fill_units, flow_regroup
 from .lagrange import lagrangian
 from .solve import Outcome, RowBlock, assemble, run_highs
 
@@ -326,9 +326,12 @@ def solve_component(
 ) -> tuple[np.ndarray, ComponentResult]:
     """Solve the joint-branch model on one component (local block and site indices).
 
-    ``pt`` is the block's mean walk to the site (minutes). The greedy grouping is the start,
-    and the answer when the model is too large for HiGHS to set up in half of
-    ``time_limit_s`` (or has more than ``max_exact_size`` columns) or HiGHS finds nothing.
+    ``pt`` is the block's mean walk to the site (minutes). The greedy grouping is the start.
+    When the model is too large for HiGHS to set up in half of ``time_limit_s`` (or has more
+    than ``max_exact_size`` columns), ``lagrangian`` re-assigns the members by maximum flow
+    over the greedy grouping's units and proves the bound by Lagrangian relaxation
+    (:func:`_lagrangian_answer`); without it, or when HiGHS finds nothing, the greedy
+    grouping is the answer.
 
     Returns
     -------
@@ -429,18 +432,21 @@ def _lagrangian_answer(
     best = greedy
     placed = int(c.size[best >= 0].sum())
     last = 0.0  # seconds of the last flow round: the next one starts only when it fits
-    for _ in range(FLOW_ROUNDS + 1):
-        if time.perf_counter() + last > deadline:
-            break
-        t_round = time.perf_counter()
-        keys = fill_units(c.pi, c.pj, c.unit, c.size, best, c.n_sites, max_units=c.max_units)
-        site_of = flow_regroup(c.pi, c.pj, c.unit, c.size, keys, c.n_sites, min_members=c.min_members,
-                               max_members=c.max_members)
-        now = int(c.size[site_of >= 0].sum())
-        last = time.perf_counter() - t_round
-        if now <= placed:
-            break
-        best, placed = site_of, now
+    for swap in (False, True):  # top the units up and flow; then swap weak units and flow
+        for _ in range(FLOW_ROUNDS + 1):
+            if time.perf_counter() + last > deadline:
+                break
+            t_round = time.perf_counter()
+            start = (drop_weak_units(c.pi, c.pj, c.unit, c.size, best, c.n_sites, max_members=c.max_members,
+                                     max_units=c.max_units) if swap else best)
+            keys = fill_units(c.pi, c.pj, c.unit, c.size, start, c.n_sites, max_units=c.max_units)
+            site_of = flow_regroup(c.pi, c.pj, c.unit, c.size, keys, c.n_sites, min_members=c.min_members,
+                                   max_members=c.max_members)
+            now = int(c.size[site_of >= 0].sum())
+            last = time.perf_counter() - t_round
+            if now <= placed:
+                break
+            best, placed = site_of, now
     lg = lagrangian(c.pi, c.pj, c.unit, c.size, c.n_sites, max_members=c.max_members, max_units=c.max_units,
                     target=placed, time_limit_s=LAGRANGE_SHARE * (deadline - time.perf_counter()))
     bound = min(_full_sites_bound(c), lg.bound)

@@ -55,8 +55,11 @@ Components and time. Members whose reachable sites never overlap cannot share a 
 the block–site graph is split into connected components, solved largest first, each with
 its greedy start and a share of the time left in proportion to its pairs. Every step counts
 against ``time_limit_s``; a component whose model has more than ``max_exact_size`` columns
-keeps its greedy grouping (HiGHS overran its limit on such models). The bound on the members
-placed (HiGHS's dual bound, else every open site full) is reported per component and summed.
+(or more than HiGHS sets up in half its time share: HiGHS overran its limit on such models)
+keeps the greedy grouping's units and re-assigns the members by maximum flow
+(:mod:`.flow`), with the Lagrangian bound (:mod:`.lagrange`). The bound on the members
+placed (HiGHS's dual bound, the Lagrangian bound, else every open site full) is reported per
+component and summed; the gap reported is ``(bound − placed) / bound`` for every method.
 
 The steps live in :mod:`.component` (one component: classes, the MILP, the walks),
 :mod:`.greedy` (the greedy start) and :mod:`.solve` (the HiGHS call); this module checks the
@@ -94,10 +97,11 @@ class JointBranchSolution:
     minutes
         Per member, walking minutes to that site (NaN when not placed).
     status
-        ``optimal`` (every component proved optimal), ``time_limit`` (a component stopped at
-        its share of the time limit with a solution), ``greedy`` (a component kept its greedy
-        grouping: its model was too large for HiGHS, or HiGHS found nothing) or ``empty`` (no
-        site can host a joint branch).
+        ``optimal`` (every component proved optimal on the members placed), ``time_limit`` (a
+        component not proved optimal: HiGHS stopped at its share of the time limit, or the flow
+        over fixed units stayed below its Lagrangian bound; ``gap`` says by how much),
+        ``greedy`` (a component kept its greedy grouping: no time for the flow, or HiGHS found
+        nothing) or ``empty`` (no site can host a joint branch).
     gap
         The honest gap on the members placed, ``(bound − placed) / bound`` (0 when nothing can
         be placed), whatever the method: 0 when the member count is proved optimal.
@@ -345,7 +349,7 @@ def _method(state: str, gap: float, time_limit_s: float, n_components: int, plac
             lagrangian: bool = False) -> str:
     """Text for the ``method`` column: the model, the gap on the members placed and, unless optimal, the bound.
 
-    A greedy answer does not depend on the machine's speed, so its text names no seconds
+    A greedy answer (or the flow's) does not depend on the machine's speed, so its text names no seconds
     (the time left varies from run to run; ``run.json`` has it): the same scenario gives the
     same recommendations file serially and on a Dask worker.
     """
@@ -354,9 +358,11 @@ def _method(state: str, gap: float, time_limit_s: float, n_components: int, plac
     if state == "greedy":
         return (f"greedy (model too large for the time limit, or no HiGHS solution within it{parts}; "
                 f"{placed} members placed of at most {bound}, {gap_txt})")
+    if state == "time_limit" and lagrangian:  # the flow's answer does not depend on the machine: no seconds
+        return (f"flow over fixed units, Lagrangian bound (not proved optimal{parts}; {placed} members placed "
+                f"of at most {bound}, {gap_txt})")
     if state == "time_limit":
-        how = ("flow over fixed units, Lagrangian bound" if lagrangian else "highs")
-        return (f"{how} (time limit {time_limit_s:g} s{parts}; {placed} members placed of at most {bound}, "
+        return (f"highs (time limit {time_limit_s:g} s{parts}; {placed} members placed of at most {bound}, "
                 f"{gap_txt})")
     if lagrangian:
         return f"flow over fixed units, Lagrangian bound ({gap_txt}{parts})"

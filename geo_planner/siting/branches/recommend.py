@@ -99,7 +99,7 @@ def _joint_branch_recs(
     _, unit = np.unique(m.branch[cand], return_inverse=True)
     unit = unit.ravel()
     block = cohesion_blocks(walk, m.snap.subset(cand), unit, m.lon[cand], m.lat[cand],
-                            cohesion_min=rules.cohesion_min)
+                            cohesion_min=rules.cohesion_min, same_place_m=rules.cohesion_same_place_m)
     sol = solve_joint_branches(
         cm, unit, is_station, min_members=rules.min_branch_members, max_members=rules.max_branch_members,
         max_units=rules.max_units_per_joint_branch, threshold_min=limit_min,
