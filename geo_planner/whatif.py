@@ -45,7 +45,7 @@ from .equity import equity_figures
 from .errors import InputError, Problem
 from .network import Snap
 from .privacy import MIN_GROUP, is_viewer
-from .results import LoadedRun, RunSource, check_point_in_network, read_table
+from .results import LoadedRun, RunSource, read_table
 from .siting.plan import member_weights, siting_members
 from .travel import (
     STATUS_OK,
@@ -300,7 +300,7 @@ def what_if(
     ------
     InputError
         One problem per bad field: ``station_walk_min`` not a positive finite number,
-        ``add_stations[i]`` not finite, outside the run's area or off the network,
+        ``add_stations[i]`` not finite or farther than ``max_snap_m`` from every road,
         ``close_stations[i]`` / ``move_stations[i]`` not a station of the run.
     """
     t0 = time.perf_counter()
@@ -375,11 +375,6 @@ def _checked(
             problems.append(
                 Problem(REQUEST, None, f"{name}.lon,lat", f"({s.lon}, {s.lat}) is not a finite WGS-84 point")
             )
-            continue
-        try:
-            check_point_in_network(walk, s.lon, s.lat, max_snap)
-        except InputError as exc:
-            problems.extend(Problem(REQUEST, None, f"{name}.lon,lat", p.reason) for p in exc.problems)
             continue
         sid = s.id or _free_id(taken)
         if sid in taken:
