@@ -471,9 +471,9 @@ class VisitPlanOut(_Out):
 
 
 class _In(BaseModel):
-    """A request body: unknown fields and NaN/Infinity refused (422 naming the field)."""
+    """A request body: unknown fields, NaN/Infinity, true/false for numbers refused (422 naming the field)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class StationAdd(_In):
@@ -582,7 +582,7 @@ class OptimiseRequest(_In):
     p: int = Field(3, ge=0, le=1000)
     lock: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=1000)
     ban: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=10000)
-    time_limit_s: float = Field(10.0, gt=0, le=30, description="HiGHS's time limit, seconds (interactive: ≤ 30)")
+    time_limit_s: float = Field(10.0, gt=0, le=30, description="HiGHS's time limit, seconds (≤ 30)")
 
 
 class OptimisedSite(WhatIfStation):

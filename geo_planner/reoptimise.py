@@ -99,6 +99,7 @@ def reoptimise(
         time_limit_s,
         s.mip_gap,
         s.max_exact_size if model == "mclp" else s.max_exact_pmedian_size,
+        base.memo,
     )
     chosen = np.union1d(keep[res.selected], np.flatnonzero(locked & ~inst.existing)).astype(np.int64)
     rows = cand.iloc[chosen]
@@ -184,6 +185,21 @@ def _checked(
     return masks["lock"], masks["ban"]
 
 
+def model_matrix(inst: SitingInstance, model: str) -> sp.csr_matrix:
+    """Return the instance's matrix as ``model`` reads it: coverage within the threshold, or walks to 3× it.
+
+    The run's own rules (``siting/plan.py``); entries are minutes + 1e-9 (``travel.cost_matrix``),
+    so no true zero is dropped.
+    """
+    cut = sp.csr_matrix(inst.cost, copy=True)
+    limit = inst.threshold_min if model == "mclp" else P_MEDIAN_CUTOFF * inst.threshold_min + 1e-9
+    cut.data = np.where(cut.data <= limit, cut.data, 0.0)
+    cut.eliminate_zeros()
+    if model == "mclp":
+        cut.data = np.ones_like(cut.data)
+    return cut
+
+
 def _solve(
     inst: SitingInstance,
     model: str,
@@ -194,16 +210,15 @@ def _solve(
     time_limit_s: float,
     mip_gap: float,
     max_exact_size: int,
+    memo: dict[str, Any],
 ) -> SitingResult:
     """One solve of ``model`` on the instance's columns ``keep`` (the run's own model functions)."""
-    cut = sp.csr_matrix(sp.csr_array(inst.cost)[:, keep])
-    # the run's own rules (siting/plan.py): covered within the threshold; walks kept up to 3× it
-    # (entries are minutes + 1e-9, travel.cost_matrix, so no true zero is dropped)
-    limit = inst.threshold_min if model == "mclp" else P_MEDIAN_CUTOFF * inst.threshold_min + 1e-9
-    cut.data = np.where(cut.data <= limit, cut.data, 0.0)
-    cut.eliminate_zeros()
+    key = f"reoptimise.{model}"
+    if key not in memo or memo[key][0] is not inst:  # once per prepared run, instance and model
+        memo[key] = (inst, model_matrix(inst, model))
+    full = memo[key][1]
+    cut = full if keep.size == inst.cost.shape[1] else full[:, keep]
     if model == "mclp":
-        cut.data = np.ones_like(cut.data)
         return mclp(
             cut,
             inst.weights,

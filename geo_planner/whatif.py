@@ -45,7 +45,7 @@ from .equity import equity_figures
 from .errors import InputError, Problem
 from .network import Snap
 from .privacy import MIN_GROUP, is_viewer
-from .results import LoadedRun, RunSource, check_point_in_network, read_table
+from .results import LoadedRun, RunSource, read_table
 from .siting.plan import member_weights, siting_members
 from .travel import (
     STATUS_OK,
@@ -300,7 +300,7 @@ def what_if(
     ------
     InputError
         One problem per bad field: ``station_walk_min`` not a positive finite number,
-        ``add_stations[i]`` not finite, outside the run's area or off the network,
+        ``add_stations[i]`` not finite or farther than ``max_snap_m`` from every road,
         ``close_stations[i]`` / ``move_stations[i]`` not a station of the run.
     """
     t0 = time.perf_counter()
@@ -342,54 +342,11 @@ def _checked(
         problems.append(
             Problem(REQUEST, None, "station_walk_min", f"{thr!r} is not a positive number of minutes")
         )
-    keep = np.ones(base.station_ids.size, dtype=bool)
-    known = pd.Index(base.station_ids)
-    names = base.run.tables.stations["name"].fillna("").astype(str).to_numpy()
-    moved: list[tuple[str, NewStation]] = []
-    for field_name, sid, target in [(f"close_stations[{k}]", sid, None) for k, sid in enumerate(close)] + [
-        (f"move_stations[{k}].id", s.id, s) for k, s in enumerate(move)
-    ]:
-        pos = known.get_indexer([str(sid)])[0]
-        if pos < 0:
-            sample = ", ".join(base.station_ids[:5].tolist())
-            problems.append(
-                Problem(
-                    REQUEST, None, field_name, f"no station {sid!r} in this run (its stations: {sample}…)"
-                )
-            )
-            continue
-        keep[pos] = False
-        if target is not None:
-            moved.append(
-                (
-                    field_name.removesuffix(".id"),
-                    NewStation(target.lon, target.lat, target.name or names[pos], str(sid)),
-                )
-            )
-    new: list[NewStation] = []
-    fields: list[str] = []
-    walk, max_snap = base.run.walk, base.run.scenario.network.max_snap_m
-    taken = set(base.station_ids[keep].tolist())
-    for name, s in [(f"add_stations[{k}]", s) for k, s in enumerate(add)] + moved:
-        if not (math.isfinite(s.lon) and math.isfinite(s.lat)):
-            problems.append(
-                Problem(REQUEST, None, f"{name}.lon,lat", f"({s.lon}, {s.lat}) is not a finite WGS-84 point")
-            )
-            continue
-        try:
-            check_point_in_network(walk, s.lon, s.lat, max_snap)
-        except InputError as exc:
-            problems.extend(Problem(REQUEST, None, f"{name}.lon,lat", p.reason) for p in exc.problems)
-            continue
-        sid = s.id or _free_id(taken)
-        if sid in taken:
-            problems.append(
-                Problem(REQUEST, None, f"{name}.id", f"station id {sid!r} is already open in this run")
-            )
-        taken.add(sid)
-        new.append(NewStation(lon=float(s.lon), lat=float(s.lat), name=s.name or sid, id=sid))
-        fields.append(name)
-    added = walk.snap(
+    keep, moved = _closed(base, close, move, problems)
+    asked = [(f"add_stations[{k}]", s) for k, s in enumerate(add)] + moved
+    new, fields = _opened(base, asked, keep, problems)
+    max_snap = base.run.scenario.network.max_snap_m
+    added = base.run.walk.snap(
         np.array([s.lon for s in new], float), np.array([s.lat for s in new], float), max_snap_m=max_snap
     )
     for k in np.flatnonzero(~added.on_network):
@@ -405,6 +362,52 @@ def _checked(
     if problems:
         raise InputError(problems)
     return float(thr), keep, added, new
+
+
+def _closed(
+    base: WhatIfBase, close: Sequence[str], move: Sequence[NewStation], problems: list[Problem]
+) -> tuple[np.ndarray, list[tuple[str, NewStation]]]:
+    """Return the stations kept (closed and moved ones off) and the moved ones at their new points."""
+    keep = np.ones(base.station_ids.size, dtype=bool)
+    known = pd.Index(base.station_ids)
+    names = base.run.tables.stations["name"].fillna("").astype(str).to_numpy()
+    moved: list[tuple[str, NewStation]] = []
+    asked = [(f"close_stations[{k}]", sid, None) for k, sid in enumerate(close)]
+    asked += [(f"move_stations[{k}].id", s.id, s) for k, s in enumerate(move)]
+    for field_name, sid, target in asked:
+        pos = known.get_indexer([str(sid)])[0]
+        if pos < 0:
+            sample = ", ".join(base.station_ids[:5].tolist())
+            reason = f"no station {sid!r} in this run (its stations: {sample}…)"
+            problems.append(Problem(REQUEST, None, field_name, reason))
+            continue
+        keep[pos] = False
+        if target is not None:
+            station = NewStation(target.lon, target.lat, target.name or names[pos], str(sid))
+            moved.append((field_name.removesuffix(".id"), station))
+    return keep, moved
+
+
+def _opened(
+    base: WhatIfBase, asked: list[tuple[str, NewStation]], keep: np.ndarray, problems: list[Problem]
+) -> tuple[list[NewStation], list[str]]:
+    """Return the stations to open (finite points; ids ``W1``… when none given) and each one's field."""
+    new: list[NewStation] = []
+    fields: list[str] = []
+    taken = set(base.station_ids[keep].tolist())
+    for name, s in asked:
+        if not (math.isfinite(s.lon) and math.isfinite(s.lat)):
+            reason = f"({s.lon}, {s.lat}) is not a finite WGS-84 point"
+            problems.append(Problem(REQUEST, None, f"{name}.lon,lat", reason))
+            continue
+        sid = s.id or _free_id(taken)
+        if sid in taken:
+            reason = f"station id {sid!r} is already open in this run"
+            problems.append(Problem(REQUEST, None, f"{name}.id", reason))
+        taken.add(sid)
+        new.append(NewStation(lon=float(s.lon), lat=float(s.lat), name=s.name or sid, id=sid))
+        fields.append(name)
+    return new, fields
 
 
 def _free_id(taken: set[str]) -> str:
