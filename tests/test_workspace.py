@@ -254,6 +254,27 @@ def test_upload_page_shows_import_reports_and_problem_rows(uploaded):
     assert dup[cells[0].index("编号")] == "M0001" and dup[cells[0].index("姓名")] == "重复编号"  # the row as written
 
 
+def test_files_dropped_on_the_page_are_listed(chromium_browser, server, roster):
+    """A drop (DataTransfer with files, as a file manager makes it) lists the files with their guessed layer."""
+    b = Browser(chromium_browser, server, "admin")
+    try:
+        b.goto("/workspace/upload")
+        text = roster["hospitals"].read_text(encoding="utf-8-sig")
+        dt = b.page.page.evaluate_handle(
+            "(text) => { const dt = new DataTransfer(); dt.items.add(new File([text], '定点医院.csv', "
+            "{type: 'text/csv'})); dt.items.add(new File([text], 'branches-2026.csv')); return dt; }", text)
+        b.page.page.dispatch_event("#drop", "dragover", {"dataTransfer": dt})
+        assert b.js("document.getElementById('drop').classList.contains('over')")
+        b.page.page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
+        rows = b.wait("(() => { const r = Array.from(document.querySelectorAll('#pending tbody tr')); return r.length === 2 "
+                      "&& r.map(tr => [tr.dataset.file, tr.querySelector('.kind-select').value]); })()")
+        assert rows == [["定点医院.csv", "hospitals"], ["branches-2026.csv", "branches"]]
+        assert not b.js("document.getElementById('upload-all').disabled")
+        b.check_clean()
+    finally:
+        b.close()
+
+
 # --------------------------------------------------------------------------- run from the form
 
 
