@@ -106,7 +106,8 @@ def _first_render(browser: object, base: str, token: str, run_id: str) -> dict:
         deadline = time.monotonic() + 120
         ready = None
         while time.monotonic() < deadline and not ready:
-            ready = page.evaluate("window.gpReady || (window.gpFailed ? {failed: window.gpFailed} : null)")
+            ready = page.evaluate("window.gpComplete ? Object.assign({complete_ms: window.gpComplete.ms}, window.gpReady)"
+                                  " : (window.gpFailed ? {failed: window.gpFailed} : null)")
             if not ready:
                 page.wait_for_timeout(50)
         if not ready or "failed" in ready:
@@ -175,10 +176,13 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
     print(f"first render of a run's result page in headless Chromium (target ≤ {TARGET_S:g} s for the city)")
-    print(f"{'role':<9}{'demo s':>8}{'city s':>8}{'again s':>9}{'drawn':>14}{'ratio':>8}  target")
+    print("first render = the map idle with every member (or grid cell) and the facilities drawn; complete = "
+          "the clustered recommendations drawn too")
+    print(f"{'role':<9}{'demo s':>8}{'city s':>8}{'again s':>9}{'complete s':>12}{'drawn':>14}{'ratio':>8}  target")
     for role, demo, cty, again in rows:
         drawn = f"{cty['members']} pts" if role == "planner" else f"{cty['cells']} cells"
-        print(f"{role:<9}{demo['ms'] / 1000:>8.2f}{cty['ms'] / 1000:>8.2f}{again['ms'] / 1000:>9.2f}{drawn:>14}"
+        print(f"{role:<9}{demo['ms'] / 1000:>8.2f}{cty['ms'] / 1000:>8.2f}{again['ms'] / 1000:>9.2f}"
+              f"{cty['complete_ms'] / 1000:>12.2f}{drawn:>14}"
               f"{cty['ms'] / demo['ms']:>8.2f}  {'met' if cty['ms'] / 1000 <= TARGET_S else 'NOT met'}")
     print("baseline: the bundled demo's result page (708 members), same server, same browser, same run")
     for role, demo, cty, _again in rows:

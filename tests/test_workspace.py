@@ -254,6 +254,27 @@ def test_upload_page_shows_import_reports_and_problem_rows(uploaded):
     assert dup[cells[0].index("编号")] == "M0001" and dup[cells[0].index("姓名")] == "重复编号"  # the row as written
 
 
+def test_files_dropped_on_the_page_are_listed(chromium_browser, server, roster):
+    """A drop (DataTransfer with files, as a file manager makes it) lists the files with their guessed layer."""
+    b = Browser(chromium_browser, server, "admin")
+    try:
+        b.goto("/workspace/upload")
+        text = roster["hospitals"].read_text(encoding="utf-8-sig")
+        dt = b.page.page.evaluate_handle(
+            "(text) => { const dt = new DataTransfer(); dt.items.add(new File([text], '定点医院.csv', "
+            "{type: 'text/csv'})); dt.items.add(new File([text], 'branches-2026.csv')); return dt; }", text)
+        b.page.page.dispatch_event("#drop", "dragover", {"dataTransfer": dt})
+        assert b.js("document.getElementById('drop').classList.contains('over')")
+        b.page.page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
+        rows = b.wait("(() => { const r = Array.from(document.querySelectorAll('#pending tbody tr')); return r.length === 2 "
+                      "&& r.map(tr => [tr.dataset.file, tr.querySelector('.kind-select').value]); })()")
+        assert rows == [["定点医院.csv", "hospitals"], ["branches-2026.csv", "branches"]]
+        assert not b.js("document.getElementById('upload-all').disabled")
+        b.check_clean()
+    finally:
+        b.close()
+
+
 # --------------------------------------------------------------------------- run from the form
 
 
@@ -311,7 +332,15 @@ def test_result_page_planner(chromium_browser, server, finished, tmp_path):
         assert b.js("document.querySelectorAll('#map canvas.maplibregl-canvas').length") == 1
         assert b.js("!!document.querySelector('#map canvas').getContext('webgl2')")
         assert b.js("document.querySelectorAll('.maplibregl-marker').length") == 0
-        assert b.js("gpMap.queryRenderedFeatures({layers: ['members']}).length") > 100
+        assert b.js("gpState.pointLayer.count") == len(placed)
+        # the points are on the canvas: the map with and without the members' layer differs
+        box = b.page.page.locator("#map").bounding_box()
+        shown = b.page.page.screenshot(clip=box)
+        b.js("gpState.pointLayer.setIndices(() => false)")
+        b.page.page.wait_for_timeout(300)
+        hidden = b.page.page.screenshot(clip=box)
+        b.js("gpState.pointLayer.setIndices(null)")
+        assert changed_pixels(shown, hidden) > 2000
         b.shot("result_planner.png")
 
         # filter the map by branch: the count and the drawn points follow
@@ -320,8 +349,8 @@ def test_result_page_planner(chromium_browser, server, finished, tmp_path):
         want = int((placed["branch_id"] == "B01").sum())
         assert b.wait(f"document.getElementById('shown-count').textContent === '{want}'")
         b.page.page.wait_for_timeout(300)
-        drawn = b.js("gpMap.queryRenderedFeatures({layers: ['members']}).map(f => f.properties.b)")
-        assert drawn and set(drawn) == {code}
+        drawn = b.js("Array.from(gpState.pointLayer.indices).map(i => gpState.members.branch[i])")
+        assert len(drawn) == want and set(drawn) == {code}
         reason = b.js("gpState.members.reason_codes.indexOf('remote')")
         assert reason >= 0
         b.page.page.select_option("#f-branch", "")
@@ -381,7 +410,7 @@ def test_english_switch(chromium_browser, server, finished):
     b = Browser(chromium_browser, server, "planner")
     try:
         b.goto(f"/workspace/runs/{finished['run_id']}?lang=en")
-        assert b.wait("window.gpReady", 60)
+        assert b.wait("window.gpState.tables", 90)
         assert b.js("document.documentElement.lang") == "en"
         assert "Members" in b.js("document.getElementById('headline').innerText")
         b.goto("/")  # the choice is remembered (cookie)
@@ -433,6 +462,16 @@ def test_viewer_sees_no_name_address_or_point(chromium_browser, server, finished
         for path in ("layers/members", "dispersed", "members/M0002", "review"):
             assert viewer.get(f"/runs/{run_id}/{path}").status_code == 403, path
         assert viewer.get(f"/datasets/{uploaded_members_id(server)}/problems.xlsx").status_code == 403
+
+
+def changed_pixels(a: bytes, b: bytes) -> int:
+    """Number of pixels that differ between two PNG screenshots of the same size."""
+    import numpy as np
+    from PIL import Image
+
+    x = np.asarray(Image.open(io.BytesIO(a)).convert("RGB"), dtype=np.int16)
+    y = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=np.int16)
+    return int((np.abs(x - y).sum(axis=2) > 30).sum())
 
 
 def uploaded_members_id(server: ApiServer) -> str:

@@ -44,7 +44,7 @@ TEXT: Final[dict[str, dict[str, Any]]] = {
         "minutes": "分钟", "of": "/", "error": "出错了", "loading": "加载中…", "zoom_to": "定位",
         "unplaced": "未定位成员（不在地图上）", "review": "定位复核",
         "review_hint": "地址只定位到街道(乡镇)或区县、或未能定位的成员，及其匹配结果；请核对地址后重新上传。",
-        "match": "匹配到", "score": "得分",
+        "match": "匹配到", "score": "得分", "more_rows": "其余行见下载文件：",
         "exports": {"members": "成员", "recommendations": "建议", "coverage_by_area": "片区覆盖",
                     "coverage_by_branch": "支部覆盖", "branches": "支部", "tradeoff": "权衡曲线",
                     "sensitivity": "敏感性分析", "phased_plan": "分期建设计划"},
@@ -93,7 +93,7 @@ TEXT: Final[dict[str, dict[str, Any]]] = {
         "review": "Location review",
         "review_hint": "Members placed only to a township or county, or not at all, with what their address matched; "
                        "correct the addresses and upload again.",
-        "match": "Matched", "score": "Score",
+        "match": "Matched", "score": "Score", "more_rows": "More rows in the downloads:",
         "exports": {"members": "Members", "recommendations": "Recommendations", "coverage_by_area": "Coverage by area",
                     "coverage_by_branch": "Coverage by branch", "branches": "Branches", "tradeoff": "Trade-off curve",
                     "sensitivity": "Sensitivity", "phased_plan": "Phased plan"},

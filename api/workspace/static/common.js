@@ -80,16 +80,25 @@ const GP = (() => {
   }
   function status(s) { return T['st_' + s] || s; }
 
-  /* fill <table> with columns [{key, label, fmt}] and rows; onRow(tr, row) for extras */
+    const MAX_ROWS = 2000;
+
+  /* fill <table> with columns [{key, label, fmt}] and rows; onRow(tr, row) for extras. A city's tables are long:
+   * the first MAX_ROWS rows are drawn, and a last row says how many more the downloads hold. */
   function fillTable(table, columns, rows, onRow) {
     const thead = clear(table.tHead || table.createTHead());
     thead.appendChild(el('tr', {}, columns.map(c => el('th', {}, c.label))));
     const tbody = clear(table.tBodies[0] || table.createTBody());
-    for (const row of rows) {
+    const frag = document.createDocumentFragment();
+    for (const row of rows.slice(0, MAX_ROWS)) {
       const tr = el('tr', {}, columns.map(c => el('td', { class: c.cls || null }, c.fmt ? c.fmt(row[c.key], row) : (row[c.key] ?? ''))));
       if (onRow) onRow(tr, row);
-      tbody.appendChild(tr);
+      frag.appendChild(tr);
     }
+    if (rows.length > MAX_ROWS) {
+      frag.appendChild(el('tr', { class: 'more' }, el('td', { colspan: columns.length },
+        `${T.more_rows || '…'} ${(rows.length - MAX_ROWS).toLocaleString()}`)));
+    }
+    tbody.appendChild(frag);
     return tbody;
   }
 

@@ -39,46 +39,30 @@
   }
 
   /* ---------------------------------------------------------------- members (planner) */
-  function memberFeatures(m) {
-    const features = new Array(m.n);
-    const codes = m.reason_codes;
-    for (let i = 0; i < m.n; i++) {
-      let rs = ';';
-      for (let b = 0; b < codes.length; b++) if (m.reasons[i] & (1 << b)) rs += codes[b] + ';';
-      features[i] = { type: 'Feature', id: i, geometry: { type: 'Point', coordinates: [m.lon[i], m.lat[i]] },
-        properties: { i, b: m.branch[i], t: m.township[i], c: m.community[i], p: m.precision[i], rs, d: m.reasons[i] > 0 ? 1 : 0, cv: m.covered[i] & 1 } };
-    }
-    return { type: 'FeatureCollection', features };
-  }
-
-  function memberFilter() {
-    const f = state.filter;
-    const all = ['all'];
-    for (const [key, prop] of [['branch', 'b'], ['township', 't'], ['community', 'c'], ['precision', 'p']]) {
-      if (f[key] !== undefined && f[key] !== '') all.push(['==', ['get', prop], Number(f[key])]);
-    }
-    if (f.reason) all.push(['in', `;${f.reason};`, ['get', 'rs']]);
-    return all;
-  }
-
-  function countShown() {
+  /* the filter as a predicate over member indices; null when nothing is filtered */
+  function memberPredicate() {
     const m = state.members, f = state.filter;
-    if (!m) return;
     const want = k => (f[k] === undefined || f[k] === '') ? null : Number(f[k]);
     const wb = want('branch'), wt = want('township'), wc = want('community'), wp = want('precision');
     const bit = f.reason ? (1 << m.reason_codes.indexOf(f.reason)) : 0;
-    let n = 0;
-    for (let i = 0; i < m.n; i++) {
-      if ((wb === null || m.branch[i] === wb) && (wt === null || m.township[i] === wt) && (wc === null || m.community[i] === wc)
-        && (wp === null || m.precision[i] === wp) && (!bit || (m.reasons[i] & bit))) n++;
-    }
-    document.getElementById('shown-count').textContent = int(n);
-    state.shown = n;
+    if (wb === null && wt === null && wc === null && wp === null && !bit) return null;
+    return i => (wb === null || m.branch[i] === wb) && (wt === null || m.township[i] === wt)
+      && (wc === null || m.community[i] === wc) && (wp === null || m.precision[i] === wp) && (!bit || (m.reasons[i] & bit));
   }
 
   function applyFilter() {
-    if (map.getLayer('members')) map.setFilter('members', memberFilter());
+    if (!state.members) return;
+    const keep = memberPredicate();
+    if (state.pointLayer) state.pointLayer.setIndices(keep);
     countShown();
+  }
+
+  function countShown() {
+    const keep = memberPredicate();
+    let n = 0;
+    for (let i = 0; i < state.members.n; i++) if (!keep || keep(i)) n++;
+    state.shown = n;
+    document.getElementById('shown-count').textContent = int(n);
   }
 
   function fillSelect(id, labels, key, fmt) {
@@ -309,15 +293,11 @@
     }
     if (state.members) {
       const m = state.members;
-      map.addSource('members', { type: 'geojson', data: memberFeatures(m) });
-      map.addLayer({ id: 'members', type: 'circle', source: 'members', paint: {
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 2, 14, 3.5, 17, 6],
-        'circle-color': ['case', ['==', ['get', 'cv'], 1], '#1a9850', '#f46d43'],
-        'circle-stroke-color': '#7a0177', 'circle-stroke-width': ['case', ['==', ['get', 'd'], 1], 0.8, 0],
-        'circle-opacity': 0.85 } });
-      map.on('click', 'members', (e) => { const f = e.features && e.features[0]; if (f) showMember(f.properties.i); });
-      map.on('mouseenter', 'members', () => { map.getCanvas().style.cursor = 'pointer'; });
-      map.on('mouseleave', 'members', () => { map.getCanvas().style.cursor = ''; });
+      const style = m.covered.map((c, i) => (c & 1) | (m.reasons[i] > 0 ? 2 : 0));
+      state.pointLayer = new PointLayer('members', m.lon, m.lat, style);
+      map.addLayer(state.pointLayer);
+      map.on('click', (e) => { const i = state.pointLayer.pick(e.lngLat); if (i >= 0) showMember(i); });
+      map.on('mousemove', (e) => { map.getCanvas().style.cursor = state.pointLayer.pick(e.lngLat) >= 0 ? 'pointer' : ''; });
       coords = coreBounds(m.lon, m.lat);
     }
     map.addSource('facilities', { type: 'geojson', data: state.facilities });
@@ -325,13 +305,24 @@
       map.addLayer({ id: 'fac-' + layer, type: 'circle', source: 'facilities', filter: ['==', ['get', 'layer'], layer],
         paint: { 'circle-radius': radius, 'circle-color': '#ffffff', 'circle-stroke-color': color, 'circle-stroke-width': 2.5 } });
     }
+    map.addSource('highlight', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    map.addLayer({ id: 'highlight', type: 'circle', source: 'highlight', paint: {
+      'circle-radius': 14, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#000', 'circle-stroke-width': 3 } });
+    if (!coords.length) coords = state.facilities.features.map(f => f.geometry.coordinates);
+    const b = bounds(coords);
+    if (b) map.fitBounds(b, { padding: 30, duration: 0, maxZoom: 16 });
+    legend(!!grid);
+  }
+
+  /* the recommendations, clustered, by kind (they arrive after the members: a viewer's are scrubbed first) */
+  function addRecLayers() {
     map.addSource('recs', { type: 'geojson', data: recData(), cluster: true, clusterRadius: 36, clusterMaxZoom: 14 });
     map.addLayer({ id: 'rec-clusters', type: 'circle', source: 'recs', filter: ['has', 'point_count'],
       paint: { 'circle-color': '#fec44f', 'circle-stroke-color': '#993404', 'circle-stroke-width': 1.5,
-        'circle-radius': ['step', ['get', 'point_count'], 10, 5, 14, 20, 18] } });
+        'circle-radius': ['step', ['get', 'point_count'], 10, 5, 14, 20, 18] } }, 'highlight');
     map.addLayer({ id: 'recs', type: 'circle', source: 'recs', filter: ['!', ['has', 'point_count']],
       paint: { 'circle-radius': 7, 'circle-color': ['match', ['get', 'kind'], ...Object.entries(KIND_COLORS).flat(), '#444'],
-        'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } });
+        'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } }, 'highlight');
     map.on('click', 'recs', (e) => {
       const f = e.features && e.features[0];
       if (!f) return;
@@ -344,13 +335,6 @@
       const zoom = await map.getSource('recs').getClusterExpansionZoom(f.properties.cluster_id);
       map.easeTo({ center: f.geometry.coordinates, zoom });
     });
-    map.addSource('highlight', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-    map.addLayer({ id: 'highlight', type: 'circle', source: 'highlight', paint: {
-      'circle-radius': 14, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#000', 'circle-stroke-width': 3 } });
-    if (!coords.length) coords = state.facilities.features.map(f => f.geometry.coordinates);
-    const b = bounds(coords);
-    if (b) map.fitBounds(b, { padding: 30, duration: 0, maxZoom: 16 });
-    legend(!!grid);
   }
 
   function legend(viewer) {
@@ -364,23 +348,31 @@
   /* ---------------------------------------------------------------- start */
   async function start() {
     wireTabs();
-    const [run, recs, facilities, layer] = await Promise.all([
-      api(base), api(`${base}/recommendations?format=geojson`), api(`${base}/layers/facilities`),
-      api(planner ? `${base}/layers/members` : `${base}/layers/grid`),
-    ]);
-    state.recs = recs;
+    const mark = k => { state.times[k] = Math.round(performance.now()); };
+    state.times = {};
+    const data = window.gpData;  // asked for by run-data.js before the map library was parsed
+    const recsLoaded = data.recs;
+    const [run, facilities, layer] = await Promise.all([data.run, data.facilities, data.layer]);
+    mark('data');
     state.facilities = facilities;
     if (planner) state.members = layer;
-    headline(run, recs.features.length);
-    setupKinds();
-    recTable();
+    headline(run, null);
     if (planner) { setupFilters(layer); countShown(); }
     await mapLoaded;
     addLayers(planner ? null : layer);
-    map.once('idle', () => {
-      window.gpReady = { ms: performance.now(), members: planner ? layer.n : 0, cells: planner ? 0 : layer.features.length };
-      addBaseMap(map, runId, planner ? 'members' : 'grid').then(() => { state.baseMap = true; }).catch(() => { state.baseMap = false; });
-    });
+    mark('layers');
+    // first render: the map idle with every member (or grid cell) drawn; the rest follows it
+    await new Promise(resolve => map.once('idle', resolve));
+    window.gpReady = { ms: performance.now(), members: planner ? layer.n : 0, cells: planner ? 0 : layer.features.length };
+    state.recs = await recsLoaded;
+    mark('recs');
+    headline(run, state.recs.features.length);
+    setupKinds();
+    addRecLayers();
+    await new Promise(resolve => map.once('idle', resolve));
+    window.gpComplete = { ms: performance.now() };
+    addBaseMap(map, runId, planner ? 'members' : 'grid').then(() => { state.baseMap = true; }).catch(() => { state.baseMap = false; });
+    recTable();
     await Promise.all([areaTable(), branchTable(), dispersedTable(), reviewTable(), downloads()]);
     state.tables = true;
   }
