@@ -35,16 +35,8 @@ from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units
 from .io import LayerResult, load_layer
 from .maps import build_map, save_map
 from .network import RoadNetwork, build_network
-from .outputs import (
-    BASEMAP_FILE,
-    BASEMAP_STYLE_FILE,
-    DECISION_TABLES,
-    MAP_FILE,
-    POINT_INDEX_FILE,
-    members_table,
-    write_outputs,
-    write_run_json,
-)
+from .outputs import BASEMAP_FILE, BASEMAP_STYLE_FILE
+from .outputs import DECISION_TABLES, MAP_FILE, POINT_INDEX_FILE, members_table, write_outputs, write_run_json
 from .pointindex import build_point_index, save_point_index
 from .settings import Scenario
 from .siting.branches import recommend_branches
