@@ -46,6 +46,7 @@ import shapely
 
 from .atomic import atomic_write
 from .errors import InputError, Problem
+from .glyphs import GLYPH_FONT
 
 __all__ = [
     "BASEMAP_LAYERS", "BaseMap", "basemap_geojson", "basemap_style", "build_basemap", "read_basemap",
@@ -408,8 +409,6 @@ ROAD_WIDTHS: Final[dict[str, tuple[float, float]]] = {
     "major": (2.0, 12.0), "secondary": (1.4, 9.0), "minor": (0.6, 6.0), "service": (0.4, 3.5),
     "path": (0.3, 1.5),
 }
-#: Font stack of the glyphs made by :mod:`geo_planner.glyphs` (Latin letters, digits, punctuation).
-GLYPH_FONT: Final = "GeoPlanner Sans"
 #: CSS font family the browser draws CJK labels with (``localIdeographFontFamily``).
 LOCAL_CJK_FONTS: Final = ("'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', "
                           "sans-serif")

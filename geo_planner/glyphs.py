@@ -22,10 +22,12 @@ from scipy import ndimage
 
 from .errors import InputError, Problem
 
-__all__ = ["GLYPH_SIZE", "glyph_range", "range_name"]
+__all__ = ["GLYPH_FONT", "GLYPH_SIZE", "glyph_range", "range_name"]
 
 log = logging.getLogger(__name__)
 
+#: Font stack name of the glyphs the base map's style asks for (Latin letters, digits, punctuation).
+GLYPH_FONT: Final = "GeoPlanner Sans"
 #: Font size of the glyphs, pixels (MapLibre's ``ONE_EM``).
 GLYPH_SIZE: Final[int] = 24
 _BORDER: Final[int] = 3

@@ -26,7 +26,6 @@ from typing import Any, Final, Protocol
 import numpy as np
 import pandas as pd
 
-from .basemap import basemap_style, read_basemap
 from .crs import M_PER_DEG_LON_EQUATOR, metres_per_degree
 from .errors import InputError, NotFoundError, Problem
 from .network import RoadNetwork
@@ -327,6 +326,7 @@ def map_page(store: RunSource, run_id: str, role: Role, load: Callable[[], Loade
     path = Path(run.out_dir / ROLE_MAP_FILES[role])
     if path.is_file():
         return path
+    from .basemap import read_basemap
     from .maps import build_map, save_map  # folium: only when a map is drawn
 
     loaded, sc = load(), run.scenario_model()
@@ -355,6 +355,8 @@ def basemap_file(store: RunSource, run_id: str) -> Path:
 
 def basemap_style_of(store: RunSource, run_id: str, data_url: str, glyphs_url: str) -> dict[str, Any]:
     """A MapLibre style for the run's base map, its source at ``data_url`` and glyphs at ``glyphs_url``."""
+    from .basemap import basemap_style
+
     basemap_file(store, run_id)  # 404 for a run without a base map
     return basemap_style(data_url, glyphs_url=glyphs_url, name=str(store.finished_run(run_id).name))
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse
 
-from geo_planner.basemap import GLYPH_FONT
-from geo_planner.glyphs import glyph_range
+from geo_planner.glyphs import GLYPH_FONT, glyph_range
 from geo_planner.results import basemap_file, basemap_style_of
 
 from ..deps import StoreDep, Viewer
@@ -71,6 +70,6 @@ def basemap_glyphs(
 ) -> Response:
     """Glyphs of 256 code points (one font stack is made: every name gets the same glyphs)."""
     start = int(range_.split("-", 1)[0])
-    body = glyph_range(GLYPH_FONT if fontstack != GLYPH_FONT else fontstack, start)
+    body = glyph_range(GLYPH_FONT, start)
     return Response(body, media_type="application/x-protobuf",
                     headers={"Cache-Control": "public, max-age=86400"})
