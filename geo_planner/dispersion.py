@@ -142,7 +142,8 @@ def classify_members(
     note = np.where(remote, place, np.where(far & beyond, beyond_limit_note(branch_limit_min), ""))
     note = np.where(remote & outside, np.where(place != "", place + "（", "") + "outside the loaded map extracts"
                     + np.where(place != "", "）", ""), note)
-    note = np.where(outside_here, OUTSIDE_NOTE, note)
+    off_roads = status.isin([STATUS_OFF_NETWORK, STATUS_OUTSIDE_NETWORK]).to_numpy()
+    note = np.where(outside_here & off_roads, OUTSIDE_NOTE, note)  # on the roads they have their times
     return pd.DataFrame(
         {
             "member_city": loc["city"].to_numpy(),
