@@ -11,7 +11,6 @@ ideograph is ever asked for), nothing leaves 127.0.0.1 and no JavaScript error i
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -110,6 +109,13 @@ def test_result_page_draws_the_runs_base_map_with_chinese_names(signed_in, harde
     b, run_id = signed_in
     names = _base_names(hardened_server, run_id)
     assert all(names[c]["street"] and names[c]["community"] for c in CITIES), names
+    # the page's Content-Security-Policy lets the map reach this service (and its own blob:/data: URLs) only
+    page = b.context.request.get(f"{hardened_server.base_url}/workspace/runs/{run_id}")
+    assert page.status == 200
+    csp = dict((d.split()[0], d.split()[1:]) for d in page.headers["content-security-policy"].split("; "))
+    assert csp["connect-src"] == ["'self'"] and csp["default-src"] == ["'self'"]
+    sources = {t for d in csp.values() for t in d}
+    assert sources <= {"'self'", "'none'", "'unsafe-inline'", "data:", "blob:"}, sources
     b.goto(f"/workspace/runs/{run_id}")
     ready = b.wait("window.gpReady || window.gpFailed", 60)
     assert isinstance(ready, dict), ready
