@@ -1,7 +1,7 @@
 /* A run's result: headline figures, the MapLibre map (members as one WebGL layer for planners, grid
  * counts for viewers), filters, details on click, tables that highlight on the map and back, downloads. */
 'use strict';
-(() => {
+(async () => {
   const { T, LANG, api, el, clear, pct, num, int, kind, reasons, value } = GP;
   const root = document.getElementById('run-root');
   const runId = root.dataset.runId;
@@ -13,8 +13,10 @@
   window.gpState = state;  // for tests and the benchmark: what the page drew
 
   maplibregl.setWorkerUrl('/workspace/vendor/maplibre-gl-csp-worker.js');
+  // the run's base map style (basemap.js) first: its font family for Chinese names is fixed when the map is made
+  const baseStyle = await loadBaseStyle(runId).catch(() => null);
   const map = new maplibregl.Map({
-    container: 'map',
+    container: 'map', localIdeographFontFamily: baseFontFamily(baseStyle),
     style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f6f5f1' } }] },
     center: [0, 0], zoom: 1, attributionControl: { compact: true, customAttribution: '© OpenStreetMap contributors' },
   });
