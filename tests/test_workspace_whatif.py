@@ -1,0 +1,79 @@
+"""The planner's what-if, comparison and home-visits pages in a real browser (Playwright, system Chromium).
+
+Uses the session's hardened server and its demo run (``conftest.hardened_server`` / ``hardened_demo``): no
+extra server and no extra pipeline run. What the page shows is checked against what the API answers for
+the same request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .test_workspace import SHOTS, Browser
+from .test_whatif_api import ON_ROAD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(hardened_server, hardened_demo) -> tuple[Any, str]:  # noqa: ANN001
+    return hardened_server, hardened_demo["run_id"]
+
+
+def _click_lonlat(b: Browser, lon: float, lat: float, zoom: float = 16) -> None:
+    """Centre the map on a point and click it with the mouse."""
+    b.js(f"(() => {{ document.getElementById('map').scrollIntoView(); gpMap.jumpTo({{center: [{lon}, {lat}], zoom: {zoom}}}); }})()")
+    b.page.page.wait_for_timeout(500)
+    xy = b.js(f"(() => {{ const p = gpMap.project([{lon}, {lat}]); const r = gpMap.getCanvas().getBoundingClientRect(); "
+              "return [r.left + p.x, r.top + p.y]; })()")
+    b.page.page.mouse.click(xy[0], xy[1])
+
+
+def test_add_a_station_on_the_map_updates_figures_as_the_api_answers(chromium_browser, served) -> None:  # noqa: ANN001
+    srv, run_id = served
+    b = Browser(chromium_browser, srv, "planner")
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert b.wait("window.gpWhatIf && window.gpWhatIf.ready", 90)
+        base_covered = b.js("gpState.pointLayer.style.reduce((n, s) => n + (s & 1), 0)")
+        b.page.page.click("#wi-toggle")
+        _click_lonlat(b, *ON_ROAD)
+        assert b.wait("gpWhatIf.requests === 1 && !!gpWhatIf.last", 60), b.js("gpWhatIf.error")
+        sent = b.js("gpWhatIf.lastRequest")
+        assert len(sent["add_stations"]) == 1 and not sent["close_stations"]
+        lon, lat = sent["add_stations"][0]["lon"], sent["add_stations"][0]["lat"]
+        assert abs(lon - ON_ROAD[0]) < 1e-4 and abs(lat - ON_ROAD[1]) < 1e-4  # where the mouse clicked
+        with srv.client("planner") as planner:
+            want = planner.post(f"/runs/{run_id}/whatif", json=sent).json()
+        shown = b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent")
+        assert shown == f"{100 * want['coverage_share']:.1f}%"
+        assert want["newly_covered"] > 0 and want["coverage_share"] > want["before"]["coverage_share"]
+        before = b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] .before').textContent")
+        assert f"{100 * want['before']['coverage_share']:.1f}%" in before
+        assert b.js("document.querySelector('#wi-figures [data-key=\"newly_covered\"] b').textContent") == str(
+            want["newly_covered"])
+        # the members' colours follow: as many more covered points as the answer's net change
+        assert b.js("gpWhatIf.covered") - base_covered == want["newly_covered"] - want["newly_uncovered"]
+        # the area table lists the areas whose share changed, with the API's numbers
+        rows = b.js("Array.from(document.querySelectorAll('#wi-areas tbody tr')).map(tr => "
+                    "Array.from(tr.cells).map(td => td.textContent))")
+        changed = [r for r in want["by_area"] if r["change"] != 0]
+        assert len(rows) == len(changed) >= 1
+        assert rows[0][1] == changed[0]["area"] and rows[0][4] == f"{100 * changed[0]['coverage_share']:.1f}%"
+        assert b.js("document.querySelectorAll('.maplibregl-marker').length") == 0  # stations drawn by a layer
+        b.page.page.wait_for_timeout(300)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        b.page.page.locator("#whatif-card").scroll_into_view_if_needed()
+        b.page.page.screenshot(path=str(SHOTS / "whatif.png"), type="png", full_page=False)
+
+        # undo: back to the run's own figures
+        b.page.page.click("#wi-undo")
+        assert b.wait("gpWhatIf.requests === 2 && gpWhatIf.last.newly_covered === 0", 60)
+        assert b.js("gpWhatIf.add.length") == 0 and b.js("gpWhatIf.covered") == base_covered
+        assert b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent") == \
+            f"{100 * want['before']['coverage_share']:.1f}%"
+        b.check_clean()
+    finally:
+        b.close()
