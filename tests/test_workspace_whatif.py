@@ -77,3 +77,84 @@ def test_add_a_station_on_the_map_updates_figures_as_the_api_answers(chromium_br
         b.check_clean()
     finally:
         b.close()
+
+
+@pytest.fixture(scope="module")
+def saved(chromium_browser, served) -> dict[str, Any]:  # noqa: ANN001
+    """An administrator switches one station off and adds one, then saves the edits as a scenario."""
+    from .test_api import wait_run
+
+    srv, run_id = served
+    b = Browser(chromium_browser, srv, "admin")
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert b.wait("window.gpWhatIf && window.gpWhatIf.ready", 90)
+        station = b.js("gpState.facilities.features.find(f => f.properties.layer === 'station')")
+        b.page.page.click("#wi-toggle")
+        _click_lonlat(b, *station["geometry"]["coordinates"], zoom=17)  # a click on a station switches it off
+        assert b.wait("gpWhatIf.requests === 1", 60), b.js("gpWhatIf.error")
+        _click_lonlat(b, *ON_ROAD)
+        assert b.wait("gpWhatIf.requests === 2", 60), b.js("gpWhatIf.error")
+        edits = b.js("({close: gpWhatIf.close, add: gpWhatIf.add, last: gpWhatIf.last})")
+        b.page.page.click("#wi-save")
+        saved = b.wait("gpWhatIf.saved || gpWhatIf.saveError", 60)
+        assert isinstance(saved, dict), saved
+        b.check_clean()
+    finally:
+        b.close()
+    with srv.client("planner") as planner:
+        later, _ = wait_run(planner, saved["run"])
+    return {"edits": edits, "saved": saved, "later": later, "station": station["properties"]["id"]}
+
+
+def test_save_as_scenario_runs_the_edited_stations(served, saved) -> None:  # noqa: ANN001
+    srv, run_id = served
+    assert saved["edits"]["close"] == [saved["station"]] and len(saved["edits"]["add"]) == 1
+    later = saved["later"]
+    assert later["status"] == "done", srv.log()[-3000:]
+    with srv.client("planner") as planner:
+        first = planner.get(f"/runs/{run_id}/request").json()
+        second = planner.get(f"/runs/{later['id']}/request").json()
+    assert second["inputs"]["stations"]["dataset"] == saved["saved"]["dataset"]
+    assert {k: v for k, v in second.items() if k not in ("name", "inputs")} == \
+        {k: v for k, v in first.items() if k not in ("name", "inputs")}  # the run's scenario, stations edited
+    stations = srv.store().run_table(later["id"], "stations")
+    ids = set(stations["id"].astype(str))
+    assert saved["station"] not in ids and "W1" in ids
+    # the full re-run of the edited stations gives what the what-if said
+    summary = later["summary"]
+    assert summary["covered_station"] == saved["edits"]["last"]["covered_station"]
+
+
+def test_compare_two_runs_from_the_runs_list(chromium_browser, served, saved) -> None:  # noqa: ANN001
+    srv, run_id = served
+    later = saved["later"]["id"]
+    b = Browser(chromium_browser, srv, "planner")
+    try:
+        b.goto("/")
+        assert b.wait(f"document.querySelector('#run-{later} input.cmp-pick')", 30)
+        b.page.page.check(f"#run-{later} input.cmp-pick")
+        b.page.page.check(f"#run-{run_id} input.cmp-pick")
+        b.page.page.click("#cmp-go")
+        assert b.wait("window.gpCompareReady || window.gpFailed", 60) is True, b.js("window.gpFailed")
+        with srv.client("planner") as planner:
+            want = planner.get(f"/runs/{later}/compare", params={"with": run_id}).json()
+            xlsx = planner.get(f"/runs/{later}/compare", params={"with": run_id, "format": "xlsx"})
+        text = lambda sel: b.js(f"document.querySelector('{sel}').textContent")  # noqa: E731
+        assert text("#cmp-before [data-key=\"before\"] b") == f"{100 * want['coverage']['before']:.1f}%"
+        assert text("#cmp-after [data-key=\"after\"] b") == f"{100 * want['coverage']['after']:.1f}%"
+        assert want["coverage"]["before"] != want["coverage"]["after"]
+        for key in ("new", "gone", "moved", "branch_changed", "unchanged"):
+            assert text(f"#cmp-counts [data-key=\"{key}\"] b").replace(",", "") == str(want["members"][key]), key
+        assert b.js("document.querySelectorAll('#cmp-areas tbody tr').length") == min(len(want["coverage"]["by_area"]), 2000)
+        assert b.js("document.querySelectorAll('#cmp-work tbody tr').length") == len(want["lists"]["work_list"])
+        # the XLSX download is the route's workbook
+        with b.page.page.expect_download() as dl:
+            b.page.page.click("#cmp-xlsx")
+        from pathlib import Path
+
+        assert Path(dl.value.path()).read_bytes()[:2] == b"PK" and xlsx.content[:2] == b"PK"
+        b.page.page.screenshot(path=str(SHOTS / "compare.png"), type="png")
+        b.check_clean()
+    finally:
+        b.close()

@@ -251,14 +251,12 @@
     status.textContent = T.wi_saving;
     try {
       const run = await api(base);
+      const scenario = await api(`${base}/request`);
       const form = new FormData();
       form.append('file', new Blob([stationsCsv()], { type: 'text/csv' }), `stations_${runId}_whatif.csv`);
       const report = await api('/datasets/stations', { method: 'POST', body: form });
-      const inputs = {};
-      for (const [k, v] of Object.entries(run.inputs || {})) inputs[k] = { dataset: v };
-      inputs.stations = { dataset: report.id };
-      const req = { name: `${run.name}（${T.wi_edits}）`, network: { osm: run.osm }, inputs };
-      if (run.thresholds) req.thresholds = run.thresholds;
+      const req = Object.assign({}, scenario, { name: `${run.name}（${T.wi_edits}）` });
+      req.inputs = Object.assign({}, scenario.inputs, { stations: { dataset: report.id } });
       const created = await api('/runs', { method: 'POST', json: req });
       wi.saved = { dataset: report.id, run: created.id };
       clear(status).append(`${T.wi_saved}: `, el('a', { href: `/workspace/runs/${encodeURIComponent(created.id)}`, id: 'wi-new-run' }, created.name || created.id));
