@@ -158,3 +158,46 @@ def test_compare_two_runs_from_the_runs_list(chromium_browser, served, saved) ->
         b.check_clean()
     finally:
         b.close()
+
+
+def test_home_visits_page_plans_and_draws_a_day_along_the_roads(chromium_browser, served) -> None:  # noqa: ANN001
+    srv, run_id = served
+    b = Browser(chromium_browser, srv, "planner")
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        href = b.wait("(() => { const a = document.getElementById('visits-link'); return a && a.getAttribute('href'); })()", 60)
+        assert href == f"/workspace/runs/{run_id}/visits"
+        b.goto(href)  # (a click would abort the run page's pending road layer request)
+        assert b.wait("window.gpVisits && window.gpVisits.ready || window.gpFailed", 60) is True
+        office = b.js("document.getElementById('vis-offices').value")
+        assert office.endswith(",S01")  # a station of the run as the default office
+        b.page.page.fill("input[name='duration_min']", "20")
+        b.page.page.click("#vis-plan")
+        day = b.wait("window.gpVisits.day || window.gpVisits.error", 120)
+        assert isinstance(day, dict), day
+        plan = b.js("gpVisits.plan")
+        sent = b.js("gpVisits.request")
+        assert sent["offices"] == [{"name": office.split(",")[0], "visitors": 2, "days": 1, "site": "S01"}]
+        visits = [s for s in plan["visits"] if s["stop"] == "visit"]
+        assert len(visits) == plan["summary"]["visits_planned"] > 0
+        shown = b.js("document.querySelector('#vis-summary [data-key=\"visits_planned\"] b').textContent")
+        assert shown == str(plan["summary"]["visits_planned"])
+        # the first visitor-day is drawn: its legs as lines along the roads (many points, not straight lines)
+        first = b.js("[document.querySelector('#vis-days tbody tr').dataset.visitor, "
+                     "Number(document.querySelector('#vis-days tbody tr').dataset.day)]")
+        legs = [x for x in plan["lines"] if [x["visitor"], x["day"]] == first and len(x["coordinates"]) >= 2]
+        assert day["legs"] == len(legs) >= 2 and day["points"] > 2 * len(legs)
+        n_stops = sum(1 for s in visits if [s["visitor"], s["day"]] == first)
+        assert b.js("document.querySelectorAll('#vis-stops tbody tr').length") == sum(
+            1 for s in plan["visits"] if [s["visitor"], s["day"]] == first)
+        assert day["stops"] == n_stops + 1  # the homes and the office
+        b.page.page.wait_for_timeout(500)
+        b.wait("gpMap.loaded()", 30)
+        assert b.js("gpMap.queryRenderedFeatures({layers: ['route']}).length") > 0  # drawn on the canvas
+        b.page.page.locator("#map").scroll_into_view_if_needed()
+        b.page.page.screenshot(path=str(SHOTS / "visits.png"), type="png")
+        b.check_clean()
+    finally:
+        b.close()
+    with srv.client("viewer") as viewer:
+        assert viewer.get(f"/workspace/runs/{run_id}/visits").status_code == 403
