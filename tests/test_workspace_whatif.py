@@ -155,6 +155,12 @@ def test_compare_two_runs_from_the_runs_list(chromium_browser, served, saved) ->
 
         assert Path(dl.value.path()).read_bytes()[:2] == b"PK" and xlsx.content[:2] == b"PK"
         b.page.page.screenshot(path=str(SHOTS / "compare.png"), type="png")
+        assert b.js("location.pathname") == f"/workspace/runs/{later}/compare/{run_id}"
+        assert b.js("document.querySelector('h1').textContent") == "两次运行对比"
+        b.page.page.click("#lang-switch")  # the English switch keeps the two runs
+        assert b.wait("window.gpCompareReady || window.gpFailed", 60) is True
+        assert b.js("document.querySelector('h1').textContent") == "Compare two runs"
+        assert text("#cmp-after [data-key=\"after\"] b") == f"{100 * want['coverage']['after']:.1f}%"
         b.check_clean()
     finally:
         b.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path as PathParam, Query, Request
+from fastapi import APIRouter, Path as PathParam, Request
 from fastapi.responses import HTMLResponse
 
 from ..deps import Planner, StoreDep, Viewer
@@ -20,16 +20,12 @@ router = APIRouter(include_in_schema=False)
 RunId = Annotated[str, PathParam(max_length=100)]
 
 
-@router.get("/workspace/compare", response_class=HTMLResponse, tags=[PAGE_TAG])
-def compare_page(
-    request: Request,
-    store: StoreDep,
-    role: Viewer,
-    run: Annotated[str, Query(min_length=1, max_length=100, description="the later run")],
-    with_: Annotated[str, Query(alias="with", min_length=1, max_length=100, description="the earlier run")],
-) -> HTMLResponse:
-    """Two runs side by side: members new, gone, moved, branch changed; coverage before/after; the work list."""
-    later, earlier = store.get_run(run), store.get_run(with_)  # 404 for an unknown run
+@router.get("/workspace/runs/{run_id}/compare/{with_id}", response_class=HTMLResponse, tags=[PAGE_TAG])
+def compare_page(run_id: RunId, with_id: RunId, request: Request, store: StoreDep, role: Viewer) -> HTMLResponse:
+    """Two runs side by side (``with_id`` the earlier): members new, gone, moved, branch changed; coverage
+    before/after, by area; the planner's work list and the XLSX download. (Path parameters, so the
+    page's ``?lang=`` switch keeps them.)"""
+    later, earlier = store.get_run(run_id), store.get_run(with_id)  # 404 for an unknown run
     return _page(request, "compare.html", role, run_id=later.id, run_name=later.name,
                  with_id=earlier.id, with_name=earlier.name)
 

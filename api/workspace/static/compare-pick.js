@@ -9,7 +9,6 @@
       .map(cb => ({ id: cb.value, created: cb.dataset.created }));
     if (picked.length !== 2) { document.getElementById('cmp-hint').textContent = T.cmp_pick_two; return; }
     picked.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
-    const q = new URLSearchParams({ run: picked[1].id, with: picked[0].id });
-    window.location.assign('/workspace/compare?' + q.toString());
+    window.location.assign(`/workspace/runs/${encodeURIComponent(picked[1].id)}/compare/${encodeURIComponent(picked[0].id)}`);
   });
 })();

@@ -141,7 +141,7 @@
   async function start() {
     const fac = await api(`${base}/layers/facilities`);
     const st = fac.features.find(f => f.properties.layer === 'station');
-    if (st && !$('vis-offices').value) $('vis-offices').value = `${T.vis_office},${st.properties.id}`;
+    if (st && !$('vis-offices').value) $('vis-offices').value = `${String(st.properties.name || T.vis_office).replace(/[,，\n]/g, ' ')},${st.properties.id}`;
     const form = $('vis-form');
     form.addEventListener('submit', (e) => { e.preventDefault(); plan(form); });
     await mapLoaded;
