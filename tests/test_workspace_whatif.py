@@ -164,6 +164,9 @@ def test_compare_two_runs_from_the_runs_list(chromium_browser, served, saved) ->
         b.check_clean()
     finally:
         b.close()
+    with srv.client("viewer") as viewer:  # a viewer's page has no work list (the API gives a viewer none)
+        page = viewer.get(f"/workspace/runs/{later}/compare/{run_id}")
+        assert page.status_code == 200 and 'id="cmp-work"' not in page.text and 'id="cmp-areas"' in page.text
 
 
 def test_home_visits_page_plans_and_draws_a_day_along_the_roads(chromium_browser, served) -> None:  # noqa: ANN001
