@@ -24,14 +24,17 @@ def served(hardened_server, hardened_demo) -> tuple[Any, str]:  # noqa: ANN001
 
 def _click_lonlat(b: Browser, lon: float, lat: float, zoom: float = 16) -> None:
     """Centre the map on a point and click it with the mouse."""
-    b.js(f"(() => {{ document.getElementById('map').scrollIntoView(); gpMap.jumpTo({{center: [{lon}, {lat}], zoom: {zoom}}}); }})()")
+    b.js("document.getElementById('map').scrollIntoView()")
+    b.js(f"gpMap.jumpTo({{center: [{lon}, {lat}], zoom: {zoom}}})")
     b.page.page.wait_for_timeout(500)
-    xy = b.js(f"(() => {{ const p = gpMap.project([{lon}, {lat}]); const r = gpMap.getCanvas().getBoundingClientRect(); "
-              "return [r.left + p.x, r.top + p.y]; })()")
+    xy = b.js(f"(() => {{ const p = gpMap.project([{lon}, {lat}]); "
+              "const r = gpMap.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; })()")
     b.page.page.mouse.click(xy[0], xy[1])
 
 
-def test_add_a_station_on_the_map_updates_figures_as_the_api_answers(chromium_browser, served) -> None:  # noqa: ANN001
+def test_add_a_station_on_the_map_updates_figures_as_the_api_answers(  # noqa: ANN001
+    chromium_browser, served
+) -> None:
     srv, run_id = served
     b = Browser(chromium_browser, srv, "planner")
     try:
@@ -169,7 +172,9 @@ def test_compare_two_runs_from_the_runs_list(chromium_browser, served, saved) ->
         assert page.status_code == 200 and 'id="cmp-work"' not in page.text and 'id="cmp-areas"' in page.text
 
 
-def test_home_visits_page_plans_and_draws_a_day_along_the_roads(chromium_browser, served) -> None:  # noqa: ANN001
+def test_home_visits_page_plans_and_draws_a_day_along_the_roads(  # noqa: ANN001
+    chromium_browser, served
+) -> None:
     srv, run_id = served
     b = Browser(chromium_browser, srv, "planner")
     try:

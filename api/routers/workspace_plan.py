@@ -21,7 +21,9 @@ RunId = Annotated[str, PathParam(max_length=100)]
 
 
 @router.get("/workspace/runs/{run_id}/compare/{with_id}", response_class=HTMLResponse, tags=[PAGE_TAG])
-def compare_page(run_id: RunId, with_id: RunId, request: Request, store: StoreDep, role: Viewer) -> HTMLResponse:
+def compare_page(
+    run_id: RunId, with_id: RunId, request: Request, store: StoreDep, role: Viewer
+) -> HTMLResponse:
     """Two runs side by side (``with_id`` the earlier): members new, gone, moved, branch changed; coverage
     before/after, by area; the planner's work list and the XLSX download. (Path parameters, so the
     page's ``?lang=`` switch keeps them.)"""
