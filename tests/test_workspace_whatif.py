@@ -77,6 +77,29 @@ def test_add_a_station_on_the_map_updates_figures_as_the_api_answers(  # noqa: A
         assert b.js("gpWhatIf.add.length") == 0 and b.js("gpWhatIf.covered") == base_covered
         assert b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent") == \
             f"{100 * want['before']['coverage_share']:.1f}%"
+
+        # drag a station of the run elsewhere: a move, answered as the API answers it
+        st = b.js("gpState.facilities.features.find(f => f.properties.layer === 'station' && f.properties.id === 'S02')")
+        lon, lat = st["geometry"]["coordinates"]
+        b.js("document.getElementById('map').scrollIntoView()")
+        b.js(f"gpMap.jumpTo({{center: [{lon}, {lat}], zoom: 16}})")
+        b.page.page.wait_for_timeout(500)
+        xy = b.js(f"(() => {{ const p = gpMap.project([{lon}, {lat}]); "
+                  "const r = gpMap.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; })()")
+        mouse = b.page.page.mouse
+        mouse.move(xy[0], xy[1])
+        mouse.down()
+        mouse.move(xy[0] + 60, xy[1] + 40, steps=8)
+        mouse.up()
+        assert b.wait("gpWhatIf.requests === 3", 60), b.js("gpWhatIf.error")
+        sent = b.js("gpWhatIf.lastRequest")
+        assert [m["id"] for m in sent["move_stations"]] == ["S02"] and not sent["add_stations"]
+        assert b.js("gpMap.getCenter().toArray()") == pytest.approx([lon, lat], abs=1e-6)  # the map did not pan
+        with srv.client("planner") as planner:
+            moved = planner.post(f"/runs/{run_id}/whatif", json=sent).json()
+        assert moved["closed"] == ["S02"] and moved["added"][0]["id"] == "S02"
+        assert b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent") == \
+            f"{100 * moved['coverage_share']:.1f}%"
         b.check_clean()
     finally:
         b.close()
