@@ -100,6 +100,18 @@ def test_add_a_station_on_the_map_updates_figures_as_the_api_answers(  # noqa: A
         assert moved["closed"] == ["S02"] and moved["added"][0]["id"] == "S02"
         assert b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent") == \
             f"{100 * moved['coverage_share']:.1f}%"
+
+        # a shorter walking threshold on top of the move
+        b.page.page.fill("#wi-threshold", "10")
+        b.page.page.dispatch_event("#wi-threshold", "change")
+        assert b.wait("gpWhatIf.requests === 4", 60), b.js("gpWhatIf.error")
+        sent = b.js("gpWhatIf.lastRequest")
+        assert sent["station_walk_min"] == 10 and [m["id"] for m in sent["move_stations"]] == ["S02"]
+        with srv.client("planner") as planner:
+            short = planner.post(f"/runs/{run_id}/whatif", json=sent).json()
+        assert short["station_walk_min"] == 10 and short["covered_station"] < moved["covered_station"]
+        assert b.js("document.querySelector('#wi-figures [data-key=\"covered_station\"] b.after').textContent"
+                    ).replace(",", "") == str(short["covered_station"])
         b.check_clean()
     finally:
         b.close()

@@ -16,9 +16,13 @@
   window.gpWhatIf = wi;  // for tests: the edits and the last answer
 
   const $ = id => document.getElementById(id);
-  const snapshot = () => JSON.stringify({ add: wi.add, close: wi.close, move: wi.move });
-  const restore = s => { const o = JSON.parse(s); wi.add = o.add; wi.close = o.close; wi.move = o.move; };
-  const nEdits = () => wi.add.length + wi.close.length + Object.keys(wi.move).length;
+  const snapshot = () => JSON.stringify({ add: wi.add, close: wi.close, move: wi.move, threshold: wi.threshold });
+  const restore = (s) => {
+    const o = JSON.parse(s);
+    wi.add = o.add; wi.close = o.close; wi.move = o.move; wi.threshold = o.threshold || null;
+    document.getElementById('wi-threshold').value = wi.threshold ? String(wi.threshold) : '';
+  };
+  const nEdits = () => wi.add.length + wi.close.length + Object.keys(wi.move).length + (wi.threshold ? 1 : 0);
 
   function runStations() {
     const st = window.gpState;
@@ -61,6 +65,7 @@
       add_stations: wi.add.map(s => ({ lon: s.lon, lat: s.lat, name: s.name, id: s.id })),
       close_stations: wi.close.slice(),
       move_stations: Object.entries(wi.move).map(([id, p]) => ({ id, lon: p.lon, lat: p.lat })),
+      ...(wi.threshold ? { station_walk_min: wi.threshold } : {}),
     };
   }
 
@@ -148,6 +153,7 @@
       ...wi.add.map(s => `${T.wi_added}: ${s.name} (${s.lon.toFixed(5)}, ${s.lat.toFixed(5)})`),
       ...Object.keys(wi.move).map(id => `${T.wi_moved}: ${names.get(id) || id}`),
       ...wi.close.map(id => `${T.wi_closed}: ${names.get(id) || id}`),
+      ...(wi.threshold ? [`${T.wi_threshold}: ${wi.threshold}`] : []),
     ];
     if (!items.length) box.appendChild(el('li', { class: 'hint' }, T.wi_none));
     for (const text of items) box.appendChild(el('li', {}, text));
@@ -257,6 +263,7 @@
       const report = await api('/datasets/stations', { method: 'POST', body: form });
       const req = Object.assign({}, scenario, { name: `${run.name}（${T.wi_edits}）` });
       req.inputs = Object.assign({}, scenario.inputs, { stations: { dataset: report.id } });
+      if (wi.threshold) req.thresholds = Object.assign({}, scenario.thresholds, { station_walk_min: wi.threshold });
       const created = await api('/runs', { method: 'POST', json: req });
       wi.saved = { dataset: report.id, run: created.id };
       clear(status).append(`${T.wi_saved}: `, el('a', { href: `/workspace/runs/${encodeURIComponent(created.id)}`, id: 'wi-new-run' }, created.name || created.id));
@@ -292,6 +299,10 @@
     });
     $('wi-reset').addEventListener('click', () => edit(() => { wi.add = []; wi.close = []; wi.move = {}; }));
     $('wi-save').addEventListener('click', save);
+    $('wi-threshold').addEventListener('change', () => {
+      const v = Number($('wi-threshold').value);
+      edit(() => { wi.threshold = ($('wi-threshold').value !== '' && Number.isFinite(v) && v > 0) ? v : null; });
+    });
     wi.ready = true;
   }
 
