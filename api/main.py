@@ -45,6 +45,7 @@ from .config import ApiSettings
 from .deps import NetworkCache, WhatIfCache, session_role, token_role
 from .routers import (
     admin, auth, basemap, compare, coverage, datasets, exports, layers, maps, recommendations, runs, uploads, visits, whatif, workspace,
+    workspace_plan,
 )
 from .routers.auth import LoginGuard
 from .schemas import ErrorResponse, Health, ProblemOut
@@ -224,6 +225,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                    visits, whatif, compare):
         app.include_router(module.router, responses=errors)
     app.include_router(workspace.router)  # the workspace's pages (HTML)
+    app.include_router(workspace_plan.router)  # comparison and home-visits pages, a run's request
     app.mount("/workspace/static", StaticFiles(directory=STATIC_DIR), name="workspace-static")
     docs.install(app)
     return app

@@ -10,6 +10,8 @@ from typing import Any, Final
 
 from geo_planner.vocab import KIND_LABELS, REASON_LABELS, VALUE_LABELS, Language
 
+from .i18n_plan import PLAN_TEXT
+
 TEXT: Final[dict[str, dict[str, Any]]] = {
     "zh": {
         "app": "离退休干部服务覆盖规划",
@@ -103,7 +105,7 @@ TEXT: Final[dict[str, dict[str, Any]]] = {
 
 def texts(lang: Language) -> dict[str, Any]:
     """Every text a page and its script need in ``lang``, with the code labels of :mod:`geo_planner.vocab`."""
-    base = dict(TEXT[lang])
+    base = {**TEXT[lang], **PLAN_TEXT[lang]}
     return {
         **base,
         "kinds": dict(KIND_LABELS[lang]),

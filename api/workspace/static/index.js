@@ -20,6 +20,7 @@
     const s = run.summary;
     const actions = el('td', {});
     if (run.status === 'done') actions.appendChild(el('a', { href: `/workspace/runs/${encodeURIComponent(run.id)}`, class: 'open' }, T.open));
+    if (run.status === 'done') actions.appendChild(el('label', { class: 'inline' }, ' ', el('input', { type: 'checkbox', class: 'cmp-pick', value: run.id, dataset: { created: run.created || '' } }), T.cmp_pick));
     if (planner && (run.status === 'queued' || run.status === 'running')) {
       actions.appendChild(el('button', { type: 'button', class: 'cancel', onclick: () => cancel(run.id) }, T.cancel));
     }

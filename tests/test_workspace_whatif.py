@@ -1,0 +1,252 @@
+"""The planner's what-if, comparison and home-visits pages in a real browser (Playwright, system Chromium).
+
+Uses the session's hardened server and its demo run (``conftest.hardened_server`` / ``hardened_demo``): no
+extra server and no extra pipeline run. What the page shows is checked against what the API answers for
+the same request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .test_workspace import SHOTS, Browser
+from .test_whatif_api import ON_ROAD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(hardened_server, hardened_demo) -> tuple[Any, str]:  # noqa: ANN001
+    return hardened_server, hardened_demo["run_id"]
+
+
+def _click_lonlat(b: Browser, lon: float, lat: float, zoom: float = 16) -> None:
+    """Centre the map on a point and click it with the mouse."""
+    b.js("document.getElementById('map').scrollIntoView()")
+    b.js(f"gpMap.jumpTo({{center: [{lon}, {lat}], zoom: {zoom}}})")
+    b.page.page.wait_for_timeout(500)
+    xy = b.js(f"(() => {{ const p = gpMap.project([{lon}, {lat}]); "
+              "const r = gpMap.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; })()")
+    b.page.page.mouse.click(xy[0], xy[1])
+
+
+def test_add_a_station_on_the_map_updates_figures_as_the_api_answers(  # noqa: ANN001
+    chromium_browser, served
+) -> None:
+    srv, run_id = served
+    b = Browser(chromium_browser, srv, "planner")
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert b.wait("window.gpWhatIf && window.gpWhatIf.ready", 90)
+        base_covered = b.js("gpState.pointLayer.style.reduce((n, s) => n + (s & 1), 0)")
+        b.page.page.click("#wi-toggle")
+        _click_lonlat(b, *ON_ROAD)
+        assert b.wait("gpWhatIf.requests === 1 && !!gpWhatIf.last", 60), b.js("gpWhatIf.error")
+        sent = b.js("gpWhatIf.lastRequest")
+        assert len(sent["add_stations"]) == 1 and not sent["close_stations"]
+        lon, lat = sent["add_stations"][0]["lon"], sent["add_stations"][0]["lat"]
+        assert abs(lon - ON_ROAD[0]) < 1e-4 and abs(lat - ON_ROAD[1]) < 1e-4  # where the mouse clicked
+        with srv.client("planner") as planner:
+            want = planner.post(f"/runs/{run_id}/whatif", json=sent).json()
+        shown = b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent")
+        assert shown == f"{100 * want['coverage_share']:.1f}%"
+        assert want["newly_covered"] > 0 and want["coverage_share"] > want["before"]["coverage_share"]
+        before = b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] .before').textContent")
+        assert f"{100 * want['before']['coverage_share']:.1f}%" in before
+        assert b.js("document.querySelector('#wi-figures [data-key=\"newly_covered\"] b').textContent") == str(
+            want["newly_covered"])
+        # the members' colours follow: as many more covered points as the answer's net change
+        assert b.js("gpWhatIf.covered") - base_covered == want["newly_covered"] - want["newly_uncovered"]
+        # the area table lists the areas whose share changed, with the API's numbers
+        rows = b.js("Array.from(document.querySelectorAll('#wi-areas tbody tr')).map(tr => "
+                    "Array.from(tr.cells).map(td => td.textContent))")
+        changed = [r for r in want["by_area"] if r["change"] != 0]
+        assert len(rows) == len(changed) >= 1
+        assert rows[0][1] == changed[0]["area"] and rows[0][4] == f"{100 * changed[0]['coverage_share']:.1f}%"
+        assert b.js("document.querySelectorAll('.maplibregl-marker').length") == 0  # stations drawn by a layer
+        b.page.page.wait_for_timeout(300)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        b.page.page.locator("#whatif-card").scroll_into_view_if_needed()
+        b.page.page.screenshot(path=str(SHOTS / "whatif.png"), type="png", full_page=False)
+
+        # undo: back to the run's own figures
+        b.page.page.click("#wi-undo")
+        assert b.wait("gpWhatIf.requests === 2 && gpWhatIf.last.newly_covered === 0", 60)
+        assert b.js("gpWhatIf.add.length") == 0 and b.js("gpWhatIf.covered") == base_covered
+        assert b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent") == \
+            f"{100 * want['before']['coverage_share']:.1f}%"
+
+        # drag a station of the run elsewhere: a move, answered as the API answers it
+        st = b.js("gpState.facilities.features.find(f => f.properties.layer === 'station' && f.properties.id === 'S02')")
+        lon, lat = st["geometry"]["coordinates"]
+        b.js("document.getElementById('map').scrollIntoView()")
+        b.js(f"gpMap.jumpTo({{center: [{lon}, {lat}], zoom: 16}})")
+        b.page.page.wait_for_timeout(500)
+        xy = b.js(f"(() => {{ const p = gpMap.project([{lon}, {lat}]); "
+                  "const r = gpMap.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; })()")
+        mouse = b.page.page.mouse
+        mouse.move(xy[0], xy[1])
+        mouse.down()
+        mouse.move(xy[0] + 60, xy[1] + 40, steps=8)
+        mouse.up()
+        assert b.wait("gpWhatIf.requests === 3", 60), b.js("gpWhatIf.error")
+        sent = b.js("gpWhatIf.lastRequest")
+        assert [m["id"] for m in sent["move_stations"]] == ["S02"] and not sent["add_stations"]
+        assert b.js("gpMap.getCenter().toArray()") == pytest.approx([lon, lat], abs=1e-6)  # the map did not pan
+        with srv.client("planner") as planner:
+            moved = planner.post(f"/runs/{run_id}/whatif", json=sent).json()
+        assert moved["closed"] == ["S02"] and moved["added"][0]["id"] == "S02"
+        assert b.js("document.querySelector('#wi-figures [data-key=\"coverage_share\"] b.after').textContent") == \
+            f"{100 * moved['coverage_share']:.1f}%"
+
+        # a shorter walking threshold on top of the move
+        b.page.page.fill("#wi-threshold", "10")
+        b.page.page.dispatch_event("#wi-threshold", "change")
+        assert b.wait("gpWhatIf.requests === 4", 60), b.js("gpWhatIf.error")
+        sent = b.js("gpWhatIf.lastRequest")
+        assert sent["station_walk_min"] == 10 and [m["id"] for m in sent["move_stations"]] == ["S02"]
+        with srv.client("planner") as planner:
+            short = planner.post(f"/runs/{run_id}/whatif", json=sent).json()
+        assert short["station_walk_min"] == 10 and short["covered_station"] < moved["covered_station"]
+        assert b.js("document.querySelector('#wi-figures [data-key=\"covered_station\"] b.after').textContent"
+                    ).replace(",", "") == str(short["covered_station"])
+        b.check_clean()
+    finally:
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def saved(chromium_browser, served) -> dict[str, Any]:  # noqa: ANN001
+    """An administrator switches one station off and adds one, then saves the edits as a scenario."""
+    from .test_api import wait_run
+
+    srv, run_id = served
+    b = Browser(chromium_browser, srv, "admin")
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert b.wait("window.gpWhatIf && window.gpWhatIf.ready", 90)
+        station = b.js("gpState.facilities.features.find(f => f.properties.layer === 'station')")
+        b.page.page.click("#wi-toggle")
+        _click_lonlat(b, *station["geometry"]["coordinates"], zoom=17)  # a click on a station switches it off
+        assert b.wait("gpWhatIf.requests === 1", 60), b.js("gpWhatIf.error")
+        _click_lonlat(b, *ON_ROAD)
+        assert b.wait("gpWhatIf.requests === 2", 60), b.js("gpWhatIf.error")
+        edits = b.js("({close: gpWhatIf.close, add: gpWhatIf.add, last: gpWhatIf.last})")
+        b.page.page.click("#wi-save")
+        saved = b.wait("gpWhatIf.saved || gpWhatIf.saveError", 60)
+        assert isinstance(saved, dict), saved
+        b.check_clean()
+    finally:
+        b.close()
+    with srv.client("planner") as planner:
+        later, _ = wait_run(planner, saved["run"])
+    return {"edits": edits, "saved": saved, "later": later, "station": station["properties"]["id"]}
+
+
+def test_save_as_scenario_runs_the_edited_stations(served, saved) -> None:  # noqa: ANN001
+    srv, run_id = served
+    assert saved["edits"]["close"] == [saved["station"]] and len(saved["edits"]["add"]) == 1
+    later = saved["later"]
+    assert later["status"] == "done", srv.log()[-3000:]
+    with srv.client("planner") as planner:
+        first = planner.get(f"/runs/{run_id}/request").json()
+        second = planner.get(f"/runs/{later['id']}/request").json()
+    assert second["inputs"]["stations"]["dataset"] == saved["saved"]["dataset"]
+    assert {k: v for k, v in second.items() if k not in ("name", "inputs")} == \
+        {k: v for k, v in first.items() if k not in ("name", "inputs")}  # the run's scenario, stations edited
+    stations = srv.store().run_table(later["id"], "stations")
+    ids = set(stations["id"].astype(str))
+    assert saved["station"] not in ids and "W1" in ids
+    # the full re-run of the edited stations gives what the what-if said
+    summary = later["summary"]
+    assert summary["covered_station"] == saved["edits"]["last"]["covered_station"]
+
+
+def test_compare_two_runs_from_the_runs_list(chromium_browser, served, saved) -> None:  # noqa: ANN001
+    srv, run_id = served
+    later = saved["later"]["id"]
+    b = Browser(chromium_browser, srv, "planner")
+    try:
+        b.goto("/")
+        assert b.wait(f"document.querySelector('#run-{later} input.cmp-pick')", 30)
+        b.page.page.check(f"#run-{later} input.cmp-pick")
+        b.page.page.check(f"#run-{run_id} input.cmp-pick")
+        b.page.page.click("#cmp-go")
+        assert b.wait("window.gpCompareReady || window.gpFailed", 60) is True, b.js("window.gpFailed")
+        with srv.client("planner") as planner:
+            want = planner.get(f"/runs/{later}/compare", params={"with": run_id}).json()
+            xlsx = planner.get(f"/runs/{later}/compare", params={"with": run_id, "format": "xlsx"})
+        text = lambda sel: b.js(f"document.querySelector('{sel}').textContent")  # noqa: E731
+        assert text("#cmp-before [data-key=\"before\"] b") == f"{100 * want['coverage']['before']:.1f}%"
+        assert text("#cmp-after [data-key=\"after\"] b") == f"{100 * want['coverage']['after']:.1f}%"
+        assert want["coverage"]["before"] != want["coverage"]["after"]
+        for key in ("new", "gone", "moved", "branch_changed", "unchanged"):
+            assert text(f"#cmp-counts [data-key=\"{key}\"] b").replace(",", "") == str(want["members"][key]), key
+        assert b.js("document.querySelectorAll('#cmp-areas tbody tr').length") == min(len(want["coverage"]["by_area"]), 2000)
+        assert b.js("document.querySelectorAll('#cmp-work tbody tr').length") == len(want["lists"]["work_list"])
+        # the XLSX download is the route's workbook
+        with b.page.page.expect_download() as dl:
+            b.page.page.click("#cmp-xlsx")
+        from pathlib import Path
+
+        assert Path(dl.value.path()).read_bytes()[:2] == b"PK" and xlsx.content[:2] == b"PK"
+        b.page.page.screenshot(path=str(SHOTS / "compare.png"), type="png")
+        assert b.js("location.pathname") == f"/workspace/runs/{later}/compare/{run_id}"
+        assert b.js("document.querySelector('h1').textContent") == "两次运行对比"
+        b.page.page.click("#lang-switch")  # the English switch keeps the two runs
+        assert b.wait("window.gpCompareReady || window.gpFailed", 60) is True
+        assert b.js("document.querySelector('h1').textContent") == "Compare two runs"
+        assert text("#cmp-after [data-key=\"after\"] b") == f"{100 * want['coverage']['after']:.1f}%"
+        b.check_clean()
+    finally:
+        b.close()
+    with srv.client("viewer") as viewer:  # a viewer's page has no work list (the API gives a viewer none)
+        page = viewer.get(f"/workspace/runs/{later}/compare/{run_id}")
+        assert page.status_code == 200 and 'id="cmp-work"' not in page.text and 'id="cmp-areas"' in page.text
+
+
+def test_home_visits_page_plans_and_draws_a_day_along_the_roads(  # noqa: ANN001
+    chromium_browser, served
+) -> None:
+    srv, run_id = served
+    b = Browser(chromium_browser, srv, "planner")
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        href = b.wait("(() => { const a = document.getElementById('visits-link'); return a && a.getAttribute('href'); })()", 60)
+        assert href == f"/workspace/runs/{run_id}/visits"
+        b.goto(href)  # (a click would abort the run page's pending road layer request)
+        assert b.wait("window.gpVisits && window.gpVisits.ready || window.gpFailed", 60) is True
+        office = b.js("document.getElementById('vis-offices').value")
+        assert office.endswith(",S01")  # a station of the run as the default office
+        b.page.page.fill("input[name='duration_min']", "20")
+        b.page.page.click("#vis-plan")
+        day = b.wait("window.gpVisits.day || window.gpVisits.error", 120)
+        assert isinstance(day, dict), day
+        plan = b.js("gpVisits.plan")
+        sent = b.js("gpVisits.request")
+        assert sent["offices"] == [{"name": office.split(",")[0], "visitors": 2, "days": 1, "site": "S01"}]
+        visits = [s for s in plan["visits"] if s["stop"] == "visit"]
+        assert len(visits) == plan["summary"]["visits_planned"] > 0
+        shown = b.js("document.querySelector('#vis-summary [data-key=\"visits_planned\"] b').textContent")
+        assert shown == str(plan["summary"]["visits_planned"])
+        # the first visitor-day is drawn: its legs as lines along the roads (many points, not straight lines)
+        first = b.js("[document.querySelector('#vis-days tbody tr').dataset.visitor, "
+                     "Number(document.querySelector('#vis-days tbody tr').dataset.day)]")
+        legs = [x for x in plan["lines"] if [x["visitor"], x["day"]] == first and len(x["coordinates"]) >= 2]
+        assert day["legs"] == len(legs) >= 2 and day["points"] > 2 * len(legs)
+        n_stops = sum(1 for s in visits if [s["visitor"], s["day"]] == first)
+        assert b.js("document.querySelectorAll('#vis-stops tbody tr').length") == sum(
+            1 for s in plan["visits"] if [s["visitor"], s["day"]] == first)
+        assert day["stops"] == n_stops + 1  # the homes and the office
+        b.page.page.wait_for_timeout(500)
+        b.wait("gpMap.loaded()", 30)
+        assert b.js("gpMap.queryRenderedFeatures({layers: ['route']}).length") > 0  # drawn on the canvas
+        b.page.page.locator("#map").scroll_into_view_if_needed()
+        b.page.page.screenshot(path=str(SHOTS / "visits.png"), type="png")
+        b.check_clean()
+    finally:
+        b.close()
+    with srv.client("viewer") as viewer:
+        assert viewer.get(f"/workspace/runs/{run_id}/visits").status_code == 403
