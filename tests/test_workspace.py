@@ -21,6 +21,7 @@ Screenshots of the main pages go to ``docs/screenshots/`` (the README's "For pla
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import time
@@ -34,7 +35,7 @@ import pytest
 
 from .browser import VIEWPORT, WatchedPage
 from .conftest import DEMO, ROOT
-from .test_api import ApiServer, new_tokens, readable
+from .test_api import ApiServer, new_tokens, readable, wait_run
 
 pytestmark = pytest.mark.browser
 
@@ -496,6 +497,59 @@ def test_result_page_planner(chromium_browser, server, sessions, finished, tmp_p
         b.check_clean()
     finally:
         b.close()
+
+
+def test_manual_placement_from_the_review_list(chromium_browser, server, sessions, finished):
+    """A planner places a member of the review list by clicking the map; a later run places the member
+    there with ``geocode_precision = manual`` (kept by member id and address text) and no longer lists
+    them for review."""
+    run_id = finished["run_id"]
+    b = Browser(chromium_browser, server, sessions["planner"])
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert isinstance(b.wait("window.gpReady || window.gpFailed", 60), dict)
+        assert b.wait("window.gpState.tables", 60)
+        page = b.page.page
+        page.click("#tabs button[data-tab='review']")
+        mid = b.wait("(() => { const tr = document.querySelector('#t-review tbody tr[data-member-id]'); "
+                     "return tr && tr.dataset.memberId; })()")
+        assert mid
+        page.click(f"#review-{mid} button.place")
+        assert b.js("document.getElementById('map').classList.contains('placing')")
+        page.wait_for_timeout(500)
+        box = page.locator("#map canvas.maplibregl-canvas").bounding_box()
+        x, y = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6
+        want = b.js(f"(() => {{ const r = gpMap.getCanvas().getBoundingClientRect(); "
+                    f"const p = gpMap.unproject([{x} - r.left, {y} - r.top]); return [p.lng, p.lat]; }})()")
+        page.mouse.click(x, y)
+        assert b.wait(f"document.getElementById('review-{mid}').dataset.placed === 'manual'")
+        assert b.js(f"document.getElementById('review-{mid}').cells[4].textContent") == "manual"
+        b.check_clean()
+        assert [(m, u.split("/runs/", 1)[1]) for m, u, _h in b.writes()] == [("PUT", f"{run_id}/members/{mid}/placement")]
+        placed = json.loads(b.bodies[f"{server.base_url}/runs/{run_id}/members/{mid}/placement"])
+        # the point kept is where the click landed (a pixel or two from the fractional point asked for)
+        assert abs(placed["lon"] - want[0]) < 1e-3 and abs(placed["lat"] - want[1]) < 1e-3
+        assert placed["by"] == USERS["planner"] and placed["geocode_precision"] == "manual"
+    finally:
+        b.close()
+    with server.client("planner") as planner:
+        body = planner.get(f"/runs/{run_id}").json()
+        req = {"name": "人工标注后", "network": {"osm": body["osm"]}, "thresholds": {"station_walk_min": 12},
+               "geocode": {"default_region": "江西省贵溪市"},
+               "inputs": {k: {"dataset": v} for k, v in body["inputs"].items()}}
+        r = planner.post("/runs", json=req)
+        assert r.status_code == 202, r.text
+        again, _seen = wait_run(planner, r.json()["id"])
+        assert again["status"] == "done", (again, server.log()[-3000:])
+        members = pd.read_csv(io.BytesIO(planner.get(f"/runs/{again['id']}/exports/members.csv",
+                                                     params={"language": "en"}).content),
+                              encoding="utf-8-sig", dtype={"id": str})
+        review = planner.get(f"/runs/{again['id']}/review").json()["members"]
+    row = members[members["id"] == mid].iloc[0]
+    assert row["geocode_precision"] == "manual"
+    assert abs(row["lon"] - placed["lon"]) < 1e-6 and abs(row["lat"] - placed["lat"]) < 1e-6
+    assert mid not in {str(m["id"]) for m in review}
+    assert (members["geocode_precision"] == "manual").sum() == 1  # only that member
 
 
 def test_english_switch(chromium_browser, server, sessions, finished):

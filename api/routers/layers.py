@@ -15,8 +15,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_planner import weblayers
+from geo_planner.placements import place_run_member
 
-from ..deps import NetworksDep, Planner, StoreDep, Viewer, audit
+from ..deps import CurrentUser, NetworksDep, Planner, StoreDep, Viewer, audit
 from ..schemas import records
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["layers"])
@@ -120,3 +121,33 @@ def location_review(run_id: str, request: Request, store: StoreDep, role: Planne
     df = weblayers.review_members(store, run_id)
     audit(request, run_id, "location_review", len(df))
     return _json({"run_id": run_id, "members": records(df)})
+
+
+class PointIn(BaseModel):
+    """A point clicked on the map (WGS-84)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class PlacementOut(BaseModel):
+    """A kept manual placement (the address it is keyed by is not echoed)."""
+
+    member_id: str
+    lon: float
+    lat: float
+    by: str
+    time: str
+    geocode_precision: str = "manual"
+
+
+@router.put("/members/{member_id}/placement", response_model=PlacementOut,
+            summary="Place a member by hand (planner): kept for later runs")
+def place_member(run_id: str, member_id: MemberId, body: PointIn, store: StoreDep, role: Planner,
+                 me: CurrentUser) -> PlacementOut:
+    """Keep the point a planner clicked for this member, keyed by the member id and the address text as
+    written; every later run places the member there with ``geocode_precision = manual``."""
+    pl = place_run_member(store, run_id, member_id, body.lon, body.lat, me.name)
+    return PlacementOut(member_id=pl.member_id, lon=pl.lon, lat=pl.lat, by=pl.by, time=pl.time)

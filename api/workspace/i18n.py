@@ -101,7 +101,7 @@ TEXT: Final[dict[str, dict[str, Any]]] = {
 }
 
 
-#: The admin page's texts (users and the audit log).
+#: The admin page's texts (users and the audit log) and the review list's manual placement.
 ADMIN_TEXT: Final[dict[str, dict[str, Any]]] = {
     "zh": {
         "nav_admin": "管理", "admin_title": "用户与审计", "users": "用户", "display_name": "显示名称", "role": "角色",
@@ -112,6 +112,7 @@ ADMIN_TEXT: Final[dict[str, dict[str, Any]]] = {
         "time": "时间", "actor": "操作人", "actor_kind": "类型", "run": "运行", "what": "内容", "n_people": "涉及人数",
         "detail": "说明", "client": "来源地址", "role_viewer": "查看", "role_planner": "规划", "role_admin": "管理员",
         "state": "状态", "actions": "操作",
+        "place_on_map": "在地图上标注", "placing": "请在地图上点击该成员的住址位置：", "placed": "已人工标注，以后的运行将使用此位置",
     },
     "en": {
         "nav_admin": "Admin", "admin_title": "Users and audit", "users": "Users", "display_name": "Display name",
@@ -124,6 +125,8 @@ ADMIN_TEXT: Final[dict[str, dict[str, Any]]] = {
         "time": "Time", "actor": "User", "actor_kind": "Kind", "run": "Run", "what": "What", "n_people": "People",
         "detail": "Detail", "client": "Client", "role_viewer": "viewer", "role_planner": "planner",
         "role_admin": "admin", "state": "State", "actions": "Actions",
+        "place_on_map": "Place on the map", "placing": "Click the map where this member lives:",
+        "placed": "placed by hand; later runs use this point",
     },
 }
 
