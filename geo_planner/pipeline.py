@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -48,6 +48,7 @@ from .outputs import (
     write_outputs,
     write_run_json,
 )
+from .placements import Placement, apply_placements
 from .pointindex import build_point_index, save_point_index
 from .settings import Scenario
 from .siting.branches import recommend_branches
@@ -139,17 +140,23 @@ class _Progress:
 
 
 def _geocode_layer(
-    layer: LayerResult, kind: str, gaz: Gazetteer, scenario: Scenario
+    layer: LayerResult, kind: str, gaz: Gazetteer, scenario: Scenario,
+    placements: Mapping[tuple[str, str], Placement] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fill missing coordinates from addresses; report what could not be placed.
 
     Members without a match are kept (no location, no time, a warning row); facilities
-    without a location are rejected, because nothing can be measured to them.
+    without a location are rejected, because nothing can be measured to them. Members placed by
+    hand (``placements``, keyed by id and address text) get their point and ``manual`` first.
     """
     df = layer.frame.copy()
     df["geocode_precision"] = np.where(df["lon"].notna() & df["lat"].notna(), "coordinates", "")
     df["geocode_score"] = np.where(df["geocode_precision"] == "coordinates", 100.0, np.nan)
     df["geocode_match"] = ""
+    if kind == "members" and placements:
+        df["geocode_score"] = df["geocode_score"].astype(float)
+        df["geocode_match"] = df["geocode_match"].astype(object)
+        apply_placements(df, placements)
     need = df["lon"].isna() | df["lat"].isna()
     problems = []
     if need.any():
@@ -272,6 +279,7 @@ class _State:
     rejections: list[pd.DataFrame] = field(default_factory=list)
     gaz: Gazetteer | None = None
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    placements: Mapping[tuple[str, str], Placement] | None = None
     walk: RoadNetwork | None = None
     drive: RoadNetwork | None = None
     members: pd.DataFrame | None = None
@@ -308,7 +316,7 @@ def _stage_geocode(st: _State) -> None:
     """Place rows that only have an address (offline gazetteer of the scenario's OSM extracts)."""
     st.gaz = Gazetteer.from_osm(st.scenario.network.osm, cache_dir=st.scenario.network.resolved_cache_dir())
     for kind, layer in st.layers.items():
-        st.frames[kind], rej = _geocode_layer(layer, kind, st.gaz, st.scenario)
+        st.frames[kind], rej = _geocode_layer(layer, kind, st.gaz, st.scenario, st.placements)
         st.rejections.append(rej)
 
 
@@ -500,6 +508,7 @@ def run(
     *,
     progress: ProgressFn | None = None,
     map_copy: Path | str | None = None,
+    placements: Mapping[tuple[str, str], Placement] | None = None,
 ) -> RunResult:
     """Run every stage of a scenario and write the result files.
 
@@ -513,6 +522,8 @@ def run(
         Called as ``progress(stage, fraction_done)`` at each stage boundary.
     map_copy
         Also write the planner map here (the CLI writes one under ``maps/``).
+    placements
+        Members placed by hand (:func:`geo_planner.placements.load_placements`), applied before geocoding.
 
     Returns
     -------
@@ -525,7 +536,7 @@ def run(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    st = _State(scenario=scenario, out=out, prog=_Progress(progress))
+    st = _State(scenario=scenario, out=out, prog=_Progress(progress), placements=placements)
     started = datetime.now(timezone.utc)
     steps: tuple[tuple[str, Callable[[], None]], ...] = (
         ("load", lambda: _stage_load(st)),

@@ -67,3 +67,25 @@ def map_people(counts: Mapping[str, Any]) -> int:
         return int(counts.get("members") or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def visit_people(visits: pd.DataFrame, unvisited: pd.DataFrame) -> int:
+    """How many distinct members a home-visit plan names (visited and unvisited; departures and returns
+    carry no member)."""
+    ids: set[str] = set()
+    for df in (visits, unvisited):
+        if "member_id" in df.columns:
+            ids.update(str(v) for v in df["member_id"].dropna() if str(v).strip())
+    return len(ids)
+
+
+def list_people(lists: Mapping[str, pd.DataFrame]) -> int:
+    """How many distinct members a comparison's member lists name (by ``id``, else by row)."""
+    ids: set[str] = set()
+    rows = 0
+    for df in lists.values():
+        if "id" in df.columns:
+            ids.update(str(v) for v in df["id"].dropna())
+        else:
+            rows += len(df)
+    return len(ids) + rows

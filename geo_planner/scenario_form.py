@@ -53,6 +53,9 @@ EXPLAIN_ZH: Final[dict[str, str]] = {
     "network.walk_speed_kmh": "老年人步行速度（公里/小时）。",
     "network.max_snap_m": "离最近道路超过该距离（米）的点视为不在路网上，不给出时间。",
     "network.drive_fallback_speed_kmh": "道路没有限速信息时采用的车速（公里/小时）。",
+    "thresholds.functions": "按四就近功能（学习、活动、服务、贡献）分别设定步行分钟数；留空沿用驿站步行阈值。",
+    "siting.function": "只为某一项四就近功能选址；留空表示按全部功能。",
+    "branches.cohesion_same_place_m": "两名成员住处相距不超过该米数即视为同一地点（支部凝聚度计算）。",
     "siting.new_stations": "最大覆盖与 p-中位模型新建驿站的个数。",
     "siting.target_coverage": "集合覆盖模型需达到的覆盖比例（0–1）。",
     "siting.time_limit_s": "每个优化模型的求解时间上限（秒）。",
@@ -201,7 +204,7 @@ def _kind(annotation: Any) -> tuple[str, bool, tuple[str, ...]]:
         return "select", optional, tuple(str(a) for a in args)
     if origin is list:
         return "list", optional, ()
-    if origin is dict:
+    if origin is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
         return "json", optional, ()
     if annotation is bool:
         return "checkbox", optional, ()
@@ -213,6 +216,8 @@ def _kind(annotation: Any) -> tuple[str, bool, tuple[str, ...]]:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, BaseModel):  # a nested table (``[thresholds.functions]``): its set keys, as JSON
+        value = value.model_dump(exclude_none=True)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -142,12 +142,13 @@ def run_staged(
     *,
     progress: Any = None,
     map_copy: Path | str | None = None,
+    placements: Any = None,
 ) -> Any:
     """Run :func:`geo_planner.pipeline.run` into a staging folder and publish it at the end.
 
     Parameters
     ----------
-    scenario, progress
+    scenario, progress, placements
         As for :func:`geo_planner.pipeline.run`.
     out_dir
         The output folder; its previous content stays complete until the new one replaces it.
@@ -166,7 +167,7 @@ def run_staged(
     recover_outputs(out)
     work = Path(tempfile.mkdtemp(prefix=_partial_prefix(out), dir=out.parent))
     try:
-        result = run(scenario, work, progress=progress)
+        result = run(scenario, work, progress=progress, placements=placements)
         doc_path = work / RUN_FILE
         if doc_path.is_file():
             doc = json.loads(doc_path.read_text(encoding="utf-8"))

@@ -100,9 +100,12 @@ ActorKind = Literal["user", "service"]
 ACTOR_KINDS: Final[tuple[ActorKind, ...]] = get_args(ActorKind)
 #: What an audit record says was viewed or exported (member-level data, PIPL): the member table as a
 #: download, a branch's dispersed members, the planner's map (member points), recommendations naming
-#: members, a members table's import report (rejected rows quote the cells).
+#: members, a members table's import report (rejected rows quote the cells); the workspace's member
+#: layer (homes), one member's details, the location review list, a members upload's problem rows (XLSX),
+#: a home-visit plan, a comparison's member lists.
 AuditWhat = Literal["members_export", "dispersed", "map", "recommendations", "recommendations_export",
-                    "import_report"]
+                    "import_report", "member_layer", "member_details", "location_review", "problem_rows",
+                    "visits", "compare_lists"]
 AUDIT_WHATS: Final[tuple[AuditWhat, ...]] = get_args(AuditWhat)
 
 # --------------------------------------------------------------------------------------

@@ -170,3 +170,13 @@ def test_compare_two_rosters_planner_lists_viewer_aggregates(served, hardened_de
         assert x.status_code == 200 and x.content[:2] == b"PK"
         assert planner.get(f"/runs/{run_id}/compare", params={"with": run_id}).status_code == 422
         assert planner.get(f"/runs/{run_id}/compare", params={"with": "nope"}).status_code == 404
+        # the planner's member lists are audited (JSON and XLSX), the viewer's aggregates are not
+        log = admin.get("/admin/audit", params={"since": "2000-01-01"}).json()["records"]
+    from api.config import service_name
+
+    lists = [r for r in log if r["what"] == "compare_lists" and r["run_id"] == later["id"]]
+    assert {r["actor"] for r in lists} == {service_name(srv.tokens["planner"])} and len(lists) == 2
+    n_listed = len({m["id"] for part in mine["lists"].values() for m in part if m.get("id")})
+    assert all(r["n_people"] == n_listed > 0 for r in lists)
+    assert {r["detail"] for r in lists} == {f"with {run_id} (json)", f"with {run_id} (xlsx)"}
+    assert not set(planted["new"]) & {str(r["detail"]) for r in lists}

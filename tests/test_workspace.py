@@ -9,9 +9,11 @@ click a member and a recommendation, download the XLSX export and read it back; 
 name, address, member id or point anywhere. Every page runs no injected script (no dialog, no element
 from the roster), raises no JavaScript error and asks nothing from outside 127.0.0.1.
 
-Authentication: before the accounts branch lands, the browser carries the bearer tokens
-(``extra_http_headers``); the sign-in flow replaces them after the merge. The ``/auth/me`` answer
-(404 until then) is the only failed request allowed.
+Authentication: the browser signs in as a planner does, never with a bearer token: one test with the
+password on ``/login``, one with a one-time link (``GET /auth/link/{code}``, the code made by the store's
+``create_login_code`` as ``serve --demo`` does); the other tests reuse one signed-in session per role
+(its cookies). No token or code is left in the address bar, and every state-changing request the pages
+send (upload, start a run, cancel) carries the ``X-CSRF-Token`` header and works.
 
 Screenshots of the main pages go to ``docs/screenshots/`` (the README's "For planners" section).
 """
@@ -19,6 +21,7 @@ Screenshots of the main pages go to ``docs/screenshots/`` (the README's "For pla
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import time
@@ -32,7 +35,7 @@ import pytest
 
 from .browser import VIEWPORT, WatchedPage
 from .conftest import DEMO, ROOT
-from .test_api import ApiServer, new_tokens, readable
+from .test_api import ApiServer, new_tokens, readable, wait_run
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +43,9 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 XSS_BRANCH = "</script><script>alert(2)</script>"
 XSS_BRANCH_ID = "B11"  # referenced by id only in the demo's members table
 SHOTS = ROOT / "docs" / "screenshots"
-#: Routes of the accounts branch the pages call; absent before the merge.
-ACCOUNTS_ROUTES = ("/auth/me",)
+PASSWORD = "workspace horse battery"
+#: The workspace's users, one per role (made in the server's store before the browser signs in).
+USERS = {"admin": "ws_admin", "planner": "ws_planner", "viewer": "ws_viewer"}
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -65,24 +69,55 @@ def roster(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
     srv = ApiServer(tmp_path_factory.mktemp("workspace") / "data", new_tokens(), cache_dir).start()
+    store = srv.store()
+    try:
+        for role, username in USERS.items():
+            store.add_user(username, f"工作台{role}", role, PASSWORD)
+    finally:
+        store.close()
     yield srv
     srv.stop()
 
 
-class Browser:
-    """A page of one role (its bearer token on every request), with dialogs and responses recorded."""
+def sign_in_with_password(chromium: Any, server: ApiServer, role: str) -> Browser:
+    """A fresh browser that signs in on ``/login`` with the role's user's password."""
+    b = Browser(chromium, server)
+    b.goto("/login")
+    b.page.page.fill("#username", USERS[role])
+    b.page.page.fill("#password", PASSWORD)
+    b.page.page.click("#login-form button[type='submit']")
+    b.page.page.wait_for_url(server.base_url + "/", timeout=30_000)
+    return b
 
-    def __init__(self, chromium: Any, server: ApiServer, role: str) -> None:
+
+@pytest.fixture(scope="module")
+def sessions(chromium_browser, server) -> dict[str, Any]:
+    """One signed-in session per role (the cookies of a password sign-in), shared by the tests."""
+    out = {}
+    for role in USERS:
+        b = sign_in_with_password(chromium_browser, server, role)
+        try:
+            out[role] = b.context.storage_state()
+        finally:
+            b.close()
+    return out
+
+
+class Browser:
+    """A page signed in with a session cookie (never a bearer token), with dialogs, responses and the
+    requests' headers recorded."""
+
+    def __init__(self, chromium: Any, server: ApiServer, state: dict[str, Any] | None = None) -> None:
         self.server = server
-        self.context = chromium.new_context(
-            viewport=VIEWPORT, device_scale_factor=1, accept_downloads=True,
-            extra_http_headers={"Authorization": f"Bearer {server.tokens[role]}"},
-        )
+        self.context = chromium.new_context(viewport=VIEWPORT, device_scale_factor=1, accept_downloads=True,
+                                            storage_state=state)
         self.page = WatchedPage(self.context.new_page())
         self.dialogs: list[str] = []
         self.bodies: dict[str, str] = {}
+        self.sent: list[tuple[str, str, dict[str, str]]] = []  # (method, url, headers)
         self.page.page.on("dialog", self._dialog)
         self.page.page.on("response", self._body)
+        self.page.page.on("request", lambda r: self.sent.append((r.method, r.url, r.headers)))
         self.downloads: set[str] = set()  # a download ends its request with ERR_ABORTED: that is no failure
         self.page.page.on("download", lambda d: self.downloads.add(d.url))
 
@@ -116,10 +151,14 @@ class Browser:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.page.screenshot(path=str(SHOTS / name), type="png")
 
+    def writes(self) -> list[tuple[str, str, dict[str, str]]]:
+        """The state-changing requests the pages sent to the service with a session (the sign-in itself has none)."""
+        return [r for r in self.sent if r[0] not in ("GET", "HEAD", "OPTIONS") and r[1].startswith(self.server.base_url)
+                and r[1] != self.server.base_url + "/auth/login"]
+
     def check_clean(self, allow: tuple[str, ...] = ()) -> None:
-        """No JavaScript error, no failed request (but the accounts routes and ``allow``), nothing off the
-        machine, no dialog, no element from the roster."""
-        allow = (*allow, *(f"{r} (404)" for r in ACCOUNTS_ROUTES))
+        """No JavaScript error, no failed request (but ``allow``), nothing off the machine, no dialog, no
+        element from the roster; no bearer token sent, every write with the CSRF header of the cookie."""
         bad = [b for b in self.page.bad if not any(a in b for a in allow)
                and not (b.endswith("(net::ERR_ABORTED)") and b.split(" ")[0] in self.downloads)]
         codes = {a.rsplit("(", 1)[-1].rstrip(")") for a in allow}
@@ -129,6 +168,10 @@ class Browser:
         outside = [u for u in self.page.urls if not u.startswith((self.server.base_url, "data:", "blob:", "about:"))]
         assert outside == [], outside
         assert not [u for u in self.page.urls if "access_token" in u]  # no token in a URL
+        assert not [u for _m, u, h in self.sent if "authorization" in {k.lower() for k in h}]  # no bearer token
+        csrf = {c["name"]: c["value"] for c in self.context.cookies()}.get("gp_csrf")
+        for method, url, headers in self.writes():
+            assert csrf and headers.get("x-csrf-token") == csrf, (method, url)
         assert self.dialogs == []  # the roster's script never ran
         assert self.js("document.querySelectorAll('img[src=\"x\"], script:not([src]):not([type])').length") == 0
 
@@ -137,9 +180,9 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def uploaded(chromium_browser, server, roster) -> dict[str, Any]:
-    """The four tables uploaded through the upload page (as the admin)."""
-    b = Browser(chromium_browser, server, "admin")
+def uploaded(chromium_browser, server, sessions, roster) -> dict[str, Any]:
+    """The four tables uploaded through the upload page (as the admin, signed in)."""
+    b = Browser(chromium_browser, server, sessions["admin"])
     try:
         b.goto("/workspace/upload")
         b.page.page.set_input_files("#file-input", [str(roster[k]) for k in ("members", "branches", "stations",
@@ -160,15 +203,17 @@ def uploaded(chromium_browser, server, roster) -> dict[str, Any]:
             b.page.page.click(".report[data-kind='members'] .problems-link")
         problems = Path(dl.value.path()).read_bytes()
         b.check_clean()
+        uploads = [u for m, u, _h in b.writes() if m == "POST" and re.search(r"/datasets/\w+$", u)]
+        assert len(uploads) == 4  # the four uploads went with the session and its CSRF header
         return {"kinds": dict(kinds), "sheet": sheet, "reports": reports, "table": table, "problems": problems}
     finally:
         b.close()
 
 
 @pytest.fixture(scope="module")
-def finished(chromium_browser, server, uploaded) -> dict[str, Any]:
+def finished(chromium_browser, server, sessions, uploaded) -> dict[str, Any]:
     """A run started from the scenario form (a bad value refused first), watched until done."""
-    b = Browser(chromium_browser, server, "planner")
+    b = Browser(chromium_browser, server, sessions["planner"])
     try:
         b.goto("/")
         b.wait("document.querySelector('.dataset-select[data-kind=\"members\"]').options.length > 0")
@@ -199,6 +244,7 @@ def finished(chromium_browser, server, uploaded) -> dict[str, Any]:
         b.shot("home.png")
         row = b.js(f"Array.from(document.getElementById('run-{run_id}').cells).map(td => td.textContent)")
         b.check_clean(allow=("/runs (422)",))  # the refused scenario
+        assert [u for m, u, _h in b.writes() if m == "POST"] == [server.base_url + "/runs"] * 2
         return {"run_id": run_id, "status": status[0], "seen": seen, "problems": problems, "invalid": invalid,
                 "row": row}
     finally:
@@ -231,6 +277,52 @@ def test_pages_need_a_principal_and_login_page_is_served(server):
         assert viewer.get("/workspace/upload").status_code == 403
 
 
+def test_sign_in_with_password(chromium_browser, server):
+    """The password on /login: a session cookie (HttpOnly, SameSite=Strict), the workspace, the user's name."""
+    b = sign_in_with_password(chromium_browser, server, "planner")
+    try:
+        assert b.page.page.url == server.base_url + "/"
+        cookies = {c["name"]: c for c in b.context.cookies()}
+        assert cookies["gp_session"]["httpOnly"] and cookies["gp_session"]["sameSite"] == "Strict"
+        assert not cookies["gp_csrf"]["httpOnly"]  # the pages' script reads it for the header
+        assert b.wait("document.getElementById('who').textContent === '工作台planner'")
+        assert PASSWORD not in " ".join(u for _m, u, _h in b.sent)  # the password went in a POST body only
+        b.check_clean()
+        wrong = Browser(chromium_browser, server)
+        try:
+            wrong.goto("/login")
+            wrong.page.page.fill("#username", USERS["planner"])
+            wrong.page.page.fill("#password", PASSWORD + "x")
+            wrong.page.page.click("#login-form button[type='submit']")
+            assert wrong.wait("!document.getElementById('login-error').hidden")
+            assert wrong.page.page.url.endswith("/login") and "gp_session" not in {
+                c["name"] for c in wrong.context.cookies()}
+        finally:
+            wrong.close()
+    finally:
+        b.close()
+
+
+def test_sign_in_with_a_one_time_link(chromium_browser, server):
+    """A one-time link signs in once and leaves no code in the address bar; a second use is refused."""
+    store = server.store()
+    try:
+        code = store.create_login_code(USERS["admin"], 600)
+    finally:
+        store.close()
+    b = Browser(chromium_browser, server)
+    try:
+        b.goto(f"/auth/link/{code}")
+        assert b.page.page.url == server.base_url + "/"  # no code left in the address bar
+        assert code not in b.js("window.location.href + document.documentElement.outerHTML")
+        assert b.wait("document.getElementById('who').textContent === '工作台admin'")
+        b.check_clean()
+    finally:
+        b.close()
+    with httpx.Client(base_url=server.base_url, follow_redirects=False) as anon:
+        assert anon.get(f"/auth/link/{code}").status_code == 410  # the code died when used
+
+
 # --------------------------------------------------------------------------- upload
 
 
@@ -241,7 +333,7 @@ def test_upload_page_shows_import_reports_and_problem_rows(uploaded):
     by_kind = {r["kind"]: r for r in uploaded["reports"]}
     assert set(by_kind) == {"members", "branches", "stations", "hospitals"}
     m = by_kind["members"]
-    assert (m["n_read"], m["accepted"], m["rejected"]) == (712, 708, 4)
+    assert (m["n_read"], m["accepted"], m["rejected"]) == (712, 711, 1)
     assert m["branches_dataset"] == by_kind["branches"]["id"]  # branches went first, members checked against them
     assert by_kind["stations"]["sheet"] == "驿站" and by_kind["stations"]["accepted"] == 7
     rows = {r[1] for r in uploaded["table"]}
@@ -254,9 +346,9 @@ def test_upload_page_shows_import_reports_and_problem_rows(uploaded):
     assert dup[cells[0].index("编号")] == "M0001" and dup[cells[0].index("姓名")] == "重复编号"  # the row as written
 
 
-def test_files_dropped_on_the_page_are_listed(chromium_browser, server, roster):
+def test_files_dropped_on_the_page_are_listed(chromium_browser, server, sessions, roster):
     """A drop (DataTransfer with files, as a file manager makes it) lists the files with their guessed layer."""
-    b = Browser(chromium_browser, server, "admin")
+    b = Browser(chromium_browser, server, sessions["admin"])
     try:
         b.goto("/workspace/upload")
         text = roster["hospitals"].read_text(encoding="utf-8-sig")
@@ -283,7 +375,7 @@ def test_run_started_from_the_form_progresses_and_finishes(server, finished):
     assert finished["invalid"] == ["thresholds.station_walk_min"]
     assert finished["status"] == "done", (finished, server.log()[-3000:])
     assert ("running", True) in finished["seen"] or ("queued", True) in finished["seen"]  # live progress shown
-    assert finished["row"][1] == "已完成" and finished["row"][4] == "708"
+    assert finished["row"][1] == "已完成" and finished["row"][4] == "711"
     with server.client("planner") as planner:
         run = planner.get(f"/runs/{finished['run_id']}").json()
     assert run["thresholds"]["station_walk_min"] == 12  # the threshold set in the form
@@ -292,19 +384,20 @@ def test_run_started_from_the_form_progresses_and_finishes(server, finished):
     assert finished["row"][5] == f"{100 * share:.1f}%"
 
 
-def test_cancel_from_the_runs_list(chromium_browser, server, finished):
+def test_cancel_from_the_runs_list(chromium_browser, server, sessions, finished):
     with server.client("planner") as planner:
         body = planner.get(f"/runs/{finished['run_id']}").json()
         req = {"name": "取消测试", "network": {"osm": body["osm"]},
                "inputs": {k: {"dataset": v} for k, v in body["inputs"].items()}}
         run_id = planner.post("/runs", json=req).json()["id"]
-    b = Browser(chromium_browser, server, "planner")
+    b = Browser(chromium_browser, server, sessions["planner"])
     try:
         b.goto("/")
         assert b.wait(f"document.querySelector('#run-{run_id} button.cancel')")
         b.page.page.click(f"#run-{run_id} button.cancel")
         assert b.wait(f"document.getElementById('run-{run_id}').dataset.status === 'cancelled'")
-        b.check_clean()
+        b.check_clean()  # the cancel went with the CSRF header
+        assert [u for m, u, _h in b.writes()] == [f"{server.base_url}/runs/{run_id}/cancel"]
     finally:
         b.close()
     with server.client("planner") as planner:
@@ -314,14 +407,14 @@ def test_cancel_from_the_runs_list(chromium_browser, server, finished):
 # --------------------------------------------------------------------------- the result, as a planner
 
 
-def test_result_page_planner(chromium_browser, server, finished, tmp_path):
+def test_result_page_planner(chromium_browser, server, sessions, finished, tmp_path):
     run_id = finished["run_id"]
     with server.client("planner") as planner:
         members = pd.read_csv(io.BytesIO(planner.get(f"/runs/{run_id}/exports/members.csv",
                                                      params={"language": "en"}).content),
                               encoding="utf-8-sig", dtype={"id": str, "branch_id": str})
     placed = members[members["lon"].notna()]
-    b = Browser(chromium_browser, server, "planner")
+    b = Browser(chromium_browser, server, sessions["planner"])
     try:
         b.goto(f"/workspace/runs/{run_id}")
         ready = b.wait("window.gpReady || window.gpFailed", 60)
@@ -406,8 +499,61 @@ def test_result_page_planner(chromium_browser, server, finished, tmp_path):
         b.close()
 
 
-def test_english_switch(chromium_browser, server, finished):
-    b = Browser(chromium_browser, server, "planner")
+def test_manual_placement_from_the_review_list(chromium_browser, server, sessions, finished):
+    """A planner places a member of the review list by clicking the map; a later run places the member
+    there with ``geocode_precision = manual`` (kept by member id and address text) and no longer lists
+    them for review."""
+    run_id = finished["run_id"]
+    b = Browser(chromium_browser, server, sessions["planner"])
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert isinstance(b.wait("window.gpReady || window.gpFailed", 60), dict)
+        assert b.wait("window.gpState.tables", 60)
+        page = b.page.page
+        page.click("#tabs button[data-tab='review']")
+        mid = b.wait("(() => { const tr = document.querySelector('#t-review tbody tr[data-member-id]'); "
+                     "return tr && tr.dataset.memberId; })()")
+        assert mid
+        page.click(f"#review-{mid} button.place")
+        assert b.js("document.getElementById('map').classList.contains('placing')")
+        page.wait_for_timeout(500)
+        box = page.locator("#map canvas.maplibregl-canvas").bounding_box()
+        x, y = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.6
+        want = b.js(f"(() => {{ const r = gpMap.getCanvas().getBoundingClientRect(); "
+                    f"const p = gpMap.unproject([{x} - r.left, {y} - r.top]); return [p.lng, p.lat]; }})()")
+        page.mouse.click(x, y)
+        assert b.wait(f"document.getElementById('review-{mid}').dataset.placed === 'manual'")
+        assert b.js(f"document.getElementById('review-{mid}').cells[4].textContent") == "manual"
+        b.check_clean()
+        assert [(m, u.split("/runs/", 1)[1]) for m, u, _h in b.writes()] == [("PUT", f"{run_id}/members/{mid}/placement")]
+        placed = json.loads(b.bodies[f"{server.base_url}/runs/{run_id}/members/{mid}/placement"])
+        # the point kept is where the click landed (a pixel or two from the fractional point asked for)
+        assert abs(placed["lon"] - want[0]) < 1e-3 and abs(placed["lat"] - want[1]) < 1e-3
+        assert placed["by"] == USERS["planner"] and placed["geocode_precision"] == "manual"
+    finally:
+        b.close()
+    with server.client("planner") as planner:
+        body = planner.get(f"/runs/{run_id}").json()
+        req = {"name": "人工标注后", "network": {"osm": body["osm"]}, "thresholds": {"station_walk_min": 12},
+               "geocode": {"default_region": "江西省贵溪市"},
+               "inputs": {k: {"dataset": v} for k, v in body["inputs"].items()}}
+        r = planner.post("/runs", json=req)
+        assert r.status_code == 202, r.text
+        again, _seen = wait_run(planner, r.json()["id"])
+        assert again["status"] == "done", (again, server.log()[-3000:])
+        members = pd.read_csv(io.BytesIO(planner.get(f"/runs/{again['id']}/exports/members.csv",
+                                                     params={"language": "en"}).content),
+                              encoding="utf-8-sig", dtype={"id": str})
+        review = planner.get(f"/runs/{again['id']}/review").json()["members"]
+    row = members[members["id"] == mid].iloc[0]
+    assert row["geocode_precision"] == "manual"
+    assert abs(row["lon"] - placed["lon"]) < 1e-6 and abs(row["lat"] - placed["lat"]) < 1e-6
+    assert mid not in {str(m["id"]) for m in review}
+    assert (members["geocode_precision"] == "manual").sum() == 1  # only that member
+
+
+def test_english_switch(chromium_browser, server, sessions, finished):
+    b = Browser(chromium_browser, server, sessions["planner"])
     try:
         b.goto(f"/workspace/runs/{finished['run_id']}?lang=en")
         assert b.wait("window.gpState.tables", 90)
@@ -423,7 +569,7 @@ def test_english_switch(chromium_browser, server, finished):
 # --------------------------------------------------------------------------- the result, as a viewer
 
 
-def test_viewer_sees_no_name_address_or_point(chromium_browser, server, finished):
+def test_viewer_sees_no_name_address_or_point(chromium_browser, server, sessions, finished):
     run_id = finished["run_id"]
     raw = pd.read_csv(DEMO / "members.csv", encoding="gb18030", dtype=str)
     public = (DEMO / "branches.csv").read_text(encoding="utf-8-sig") + (DEMO / "hospitals.csv").read_text(
@@ -433,7 +579,7 @@ def test_viewer_sees_no_name_address_or_point(chromium_browser, server, finished
     points = {s for s in pd.concat([raw["经度"], raw["纬度"]]).dropna() if re.fullmatch(r"\d+\.\d{5,}", s)}
     points -= set(re.findall(r"\d+\.\d{5,}", public))
     name_re = re.compile("|".join(sorted(map(re.escape, names), key=len, reverse=True)))
-    b = Browser(chromium_browser, server, "viewer")
+    b = Browser(chromium_browser, server, sessions["viewer"])
     try:
         b.goto("/")
         assert b.wait("document.querySelectorAll('#runs tbody tr').length > 0")
@@ -462,6 +608,64 @@ def test_viewer_sees_no_name_address_or_point(chromium_browser, server, finished
         for path in ("layers/members", "dispersed", "members/M0002", "review"):
             assert viewer.get(f"/runs/{run_id}/{path}").status_code == 403, path
         assert viewer.get(f"/datasets/{uploaded_members_id(server)}/problems.xlsx").status_code == 403
+
+
+# --------------------------------------------------------------------------- the admin page
+
+
+def test_admin_page_manages_users_and_lists_the_audit_log(chromium_browser, server, sessions, uploaded):
+    """An admin adds a user (a display name that is markup shows as text), changes the role, resets the
+    password (the user signs in with the new one), disables the user; the audit log is listed and its
+    CSV downloads. Planners and viewers are refused the page."""
+    xss = "<img src=x onerror=alert(3)>"
+    b = Browser(chromium_browser, server, sessions["admin"])
+    try:
+        b.goto("/workspace/admin")
+        assert b.wait("window.gpAdminReady", 30) is True
+        listed = b.js("Array.from(document.querySelectorAll('#users tbody tr')).map(tr => tr.dataset.username)")
+        assert set(USERS.values()) <= set(listed)
+        page = b.page.page
+        page.fill("#add-user input[name='username']", "ws_new")
+        page.fill("#add-user input[name='display_name']", xss)
+        page.select_option("#add-user select[name='role']", "viewer")
+        page.fill("#add-user input[name='password']", PASSWORD)
+        page.click("#add-user button[type='submit']")
+        assert b.wait("document.getElementById('user-ws_new')")
+        assert b.js("document.getElementById('user-ws_new').cells[1].textContent") == xss
+        page.select_option("#user-ws_new .role-select", "planner")
+        assert b.wait("document.getElementById('user-ws_new').dataset.role === 'planner'")
+        page.fill("#user-ws_new .new-password", PASSWORD + "-new")
+        page.click("#user-ws_new button.reset")
+        assert b.wait("document.getElementById('admin-message').textContent.startsWith('密码已重置')")
+        with httpx.Client(base_url=server.base_url) as c:
+            assert c.post("/auth/login", json={"username": "ws_new", "password": PASSWORD}).status_code == 401
+            signed = c.post("/auth/login", json={"username": "ws_new", "password": PASSWORD + "-new"})
+            assert signed.status_code == 200 and signed.json()["role"] == "planner"
+        page.click("#user-ws_new button.disable")
+        assert b.wait("document.getElementById('user-ws_new').dataset.disabled === 'true'")
+        with httpx.Client(base_url=server.base_url) as c:
+            assert c.post("/auth/login", json={"username": "ws_new", "password": PASSWORD + "-new"}).status_code == 401
+        # the audit log: the upload's problem rows were downloaded by the admin (member-level data)
+        audit = b.js("Array.from(document.querySelectorAll('#audit tbody tr')).map(tr => "
+                     "Array.from(tr.cells).map(td => td.textContent))")
+        assert any(r[1] == USERS["admin"] and r[5] == "problem_rows" for r in audit), audit
+        with page.expect_download() as dl:
+            page.click("#audit-csv")
+        csv_text = Path(dl.value.path()).read_bytes().decode("utf-8")
+        assert csv_text.startswith("\ufefftime,actor,") and "problem_rows" in csv_text
+        b.shot("admin.png")
+        b.check_clean()
+        assert {u.rsplit("/", 1)[-1] for m, u, _h in b.writes()} >= {"users", "ws_new"}  # POST and PATCHes, CSRF
+    finally:
+        b.close()
+    for role in ("planner", "viewer"):
+        other = Browser(chromium_browser, server, sessions[role])
+        try:
+            assert other.page.page.request.get(server.base_url + "/workspace/admin").status == 403
+            other.goto("/")
+            assert other.js("document.getElementById('nav-admin') === null && !!document.getElementById('nav-home')")
+        finally:
+            other.close()
 
 
 def changed_pixels(a: bytes, b: bytes) -> int:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from geo_planner.compare import compare_runs, comparison_workbook
+from geo_planner.pipl import list_people
 from geo_planner.vocab import MEDIA_TYPES
 
-from ..deps import StoreDep, Viewer
+from ..deps import StoreDep, Viewer, audit
 from ..schemas import CompareArea, CompareOut, ErrorResponse, records
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["compare"])
@@ -20,6 +21,7 @@ FormatQuery = Annotated[
 ]
 
 
+# audit: member-level (for planners: the member lists)
 @router.get(
     "/compare",
     response_model=CompareOut,
@@ -34,6 +36,7 @@ FormatQuery = Annotated[
 )
 def compare(
     run_id: str,
+    request: Request,
     store: StoreDep,
     role: Viewer,
     with_: Annotated[
@@ -48,6 +51,8 @@ def compare(
     who moved out of the station circle or away from their branch).
     """
     res = compare_runs(store, run_id, with_, role=role)
+    if res.get("lists") is not None:
+        audit(request, run_id, "compare_lists", list_people(res["lists"]), detail=f"with {with_} ({fmt})")
     if fmt == "xlsx":
         return Response(
             comparison_workbook(res),

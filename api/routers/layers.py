@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_planner import weblayers
+from geo_planner.placements import place_run_member
 
-from ..deps import NetworksDep, Planner, StoreDep, Viewer
+from ..deps import CurrentUser, NetworksDep, Planner, StoreDep, Viewer, audit
 from ..schemas import records
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["layers"])
@@ -69,9 +70,11 @@ def _json(body: dict[str, Any]) -> JSONResponse:
 
 # audit: member-level
 @router.get("/layers/members", response_model=MemberColumns, summary="Members for the map (planner)")
-def member_layer(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
+def member_layer(run_id: str, request: Request, store: StoreDep, role: Planner) -> JSONResponse:
     """Every placed member's point with coded branch, 街道, 社区, precision, reasons and coverage."""
-    return _json(weblayers.member_columns(store, run_id))
+    body = weblayers.member_columns(store, run_id)
+    audit(request, run_id, "member_layer", int(body["n"]) + int(body["unplaced"]))
+    return _json(body)
 
 
 @router.get("/layers/grid", response_model=GeoJSONLayer, summary="Member counts on the privacy grid")
@@ -94,21 +97,57 @@ def road_layer(run_id: str, store: StoreDep, networks: NetworksDep, role: Viewer
 
 # audit: member-level
 @router.get("/members/{member_id}", response_model=dict[str, Any], summary="One member (planner)")
-def member(run_id: str, member_id: MemberId, store: StoreDep, role: Planner) -> JSONResponse:
+def member(run_id: str, member_id: MemberId, request: Request, store: StoreDep, role: Planner) -> JSONResponse:
     """A member's details: branch, address, placement, travel times, coverage and dispersion."""
-    return _json(weblayers.member_details(store, run_id, member_id))
+    body = weblayers.member_details(store, run_id, member_id)
+    audit(request, run_id, "member_details", 1)
+    return _json(body)
 
 
 # audit: member-level
 @router.get("/dispersed", response_model=MemberRows, summary="Every dispersed member (planner)")
-def dispersed(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
+def dispersed(run_id: str, request: Request, store: StoreDep, role: Planner) -> JSONResponse:
     """Members living dispersed from their branch, with the reason (member-level data)."""
-    return _json({"run_id": run_id, "members": records(weblayers.dispersed_members(store, run_id))})
+    df = weblayers.dispersed_members(store, run_id)
+    audit(request, run_id, "dispersed", len(df), detail="all branches")
+    return _json({"run_id": run_id, "members": records(df)})
 
 
 # audit: member-level
 @router.get("/review", response_model=MemberRows, summary="Members placed only to a township or county (planner)")
-def location_review(run_id: str, store: StoreDep, role: Planner) -> JSONResponse:
+def location_review(run_id: str, request: Request, store: StoreDep, role: Planner) -> JSONResponse:
     """The location review list: members without a point or placed only to a 街道/乡镇 or county, with
     what their address matched (member-level data)."""
-    return _json({"run_id": run_id, "members": records(weblayers.review_members(store, run_id))})
+    df = weblayers.review_members(store, run_id)
+    audit(request, run_id, "location_review", len(df))
+    return _json({"run_id": run_id, "members": records(df)})
+
+
+class PointIn(BaseModel):
+    """A point clicked on the map (WGS-84)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class PlacementOut(BaseModel):
+    """A kept manual placement (the address it is keyed by is not echoed)."""
+
+    member_id: str
+    lon: float
+    lat: float
+    by: str
+    time: str
+    geocode_precision: str = "manual"
+
+
+@router.put("/members/{member_id}/placement", response_model=PlacementOut,
+            summary="Place a member by hand (planner): kept for later runs")
+def place_member(run_id: str, member_id: MemberId, body: PointIn, store: StoreDep, role: Planner,
+                 me: CurrentUser) -> PlacementOut:
+    """Keep the point a planner clicked for this member, keyed by the member id and the address text as
+    written; every later run places the member there with ``geocode_precision = manual``."""
+    pl = place_run_member(store, run_id, member_id, body.lon, body.lat, me.name)
+    return PlacementOut(member_id=pl.member_id, lon=pl.lon, lat=pl.lat, by=pl.by, time=pl.time)

@@ -7,18 +7,18 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from geo_planner.errors import InputError, PermissionDeniedError, Problem
 from geo_planner.export.xlsx import write_xlsx
-from geo_planner.io.problems import list_sheets, problem_rows
+from geo_planner.io.problems import PROBLEM_COLUMNS, list_sheets, problem_rows
 from geo_planner.privacy import member_rows_visible
 from geo_planner.vocab import MEDIA_TYPES
 
-from ..deps import Admin, SettingsDep, StoreDep, Viewer
+from ..deps import Admin, SettingsDep, StoreDep, Viewer, audit
 from ..schemas import ErrorResponse, LayerKind
 from ..security import BodyTooLarge
 from .datasets import DatasetId
@@ -69,13 +69,15 @@ def file_sheets(
     responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}}, "description": "the workbook"},
                403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
 )
-def problems_xlsx(dataset_id: DatasetId, store: StoreDep, role: Viewer) -> FileResponse:
+def problems_xlsx(dataset_id: DatasetId, request: Request, store: StoreDep, role: Viewer) -> FileResponse:
     """Every row the import rejected or warned about, with row number, field, value, reason and action
     first and then the row's own cells: fix them and upload the file again (viewers: not for members)."""
     rec = store.get_dataset(dataset_id)
     if not member_rows_visible(rec.kind, role):
         raise PermissionDeniedError("a viewer may not see the rows of a members table")
     df = problem_rows(rec.path, rec.report.get("rejections", []), sheet=rec.sheet, encoding=rec.encoding)
+    if rec.kind == "members":
+        audit(request, None, "problem_rows", int(df[PROBLEM_COLUMNS["row"]].nunique(dropna=True)), detail=rec.id)
     tmp = FilePath(tempfile.mkdtemp(prefix=".problems-", dir=store.data_dir))
     try:
         path = tmp / "problems.xlsx"

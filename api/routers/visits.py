@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 
+from geo_planner.pipl import visit_people
 from geo_planner.settings import VisitSettings
 from geo_planner.visits.plan import route_lines
 from geo_planner.visits.write import plan_for_run
 
-from ..deps import NetworksDep, Planner, SettingsDep, StoreDep
+from ..deps import NetworksDep, Planner, SettingsDep, StoreDep, audit
 from ..schemas import VisitPlanOut, records
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["visits"])
@@ -20,6 +21,7 @@ router = APIRouter(prefix="/runs/{run_id}", tags=["visits"])
 @router.post("/visits", response_model=VisitPlanOut, summary="Plan home visits (planner)")
 def plan_visits_route(
     run_id: str,
+    request: Request,
     store: StoreDep,
     networks: NetworksDep,
     settings: SettingsDep,
@@ -37,6 +39,7 @@ def plan_visits_route(
     """
     plan, drive = plan_for_run(store, run_id, networks.get(store, run_id), body,
                                max_time_limit_s=settings.visits_max_time_limit_s)
+    audit(request, run_id, "visits", visit_people(plan.visits, plan.unvisited))
     ids = plan.visits["member_id"]
     visits = records(plan.visits.assign(member_id=ids.mask(ids == "")))
     return VisitPlanOut(run_id=run_id, summary=plan.summary, visits=visits,  # type: ignore[arg-type]

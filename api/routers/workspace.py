@@ -18,9 +18,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from geo_planner.errors import NotFoundError
 from geo_planner.scenario_form import form_sections
-from geo_planner.vocab import LAYER_KINDS, ROLE_RANK, Role
+from geo_planner.vocab import LAYER_KINDS, ROLE_RANK, ROLES, Role
 
-from ..deps import Planner, SettingsDep, StoreDep, Viewer
+from ..deps import Admin, Planner, SettingsDep, StoreDep, Viewer
 from ..security import workspace_csp
 from ..workspace import LANG_COOKIE, MAPLIBRE_DIST, MAPLIBRE_FILES, page_language, templates
 from ..workspace.i18n import texts
@@ -72,6 +72,12 @@ def run_page(
 def upload_page(request: Request, role: Planner) -> HTMLResponse:
     """Drag the four tables onto the page; see each import report."""
     return _page(request, "upload.html", role, layer_kinds=LAYER_KINDS)
+
+
+@router.get("/workspace/admin", response_class=HTMLResponse, tags=[PAGE_TAG])
+def admin_page(request: Request, role: Admin) -> HTMLResponse:
+    """Users (add, change role, disable, reset password) and the audit log with its CSV download (admins)."""
+    return _page(request, "admin.html", role, roles=ROLES)
 
 
 @router.get("/workspace/vendor/{name}")

@@ -103,9 +103,39 @@ TEXT: Final[dict[str, dict[str, Any]]] = {
 }
 
 
+#: The admin page's texts (users and the audit log) and the review list's manual placement.
+ADMIN_TEXT: Final[dict[str, dict[str, Any]]] = {
+    "zh": {
+        "nav_admin": "管理", "admin_title": "用户与审计", "users": "用户", "display_name": "显示名称", "role": "角色",
+        "disabled": "已停用", "active": "启用中", "add_user": "添加用户", "save": "保存", "disable": "停用",
+        "enable": "启用", "reset_password": "重置密码", "new_password": "新密码（至少10位）",
+        "password_set": "密码已重置，该用户需重新登录。", "user_added": "已添加用户。", "audit_log": "审计日志",
+        "audit_note": "记录谁在何时查看或导出了成员个人信息（不含个人信息本身）。", "download_csv": "下载审计日志（CSV）",
+        "time": "时间", "actor": "操作人", "actor_kind": "类型", "run": "运行", "what": "内容", "n_people": "涉及人数",
+        "detail": "说明", "client": "来源地址", "role_viewer": "查看", "role_planner": "规划", "role_admin": "管理员",
+        "state": "状态", "actions": "操作",
+        "place_on_map": "在地图上标注", "placing": "请在地图上点击该成员的住址位置：", "placed": "已人工标注，以后的运行将使用此位置",
+    },
+    "en": {
+        "nav_admin": "Admin", "admin_title": "Users and audit", "users": "Users", "display_name": "Display name",
+        "role": "Role", "disabled": "Disabled", "active": "Active", "add_user": "Add user", "save": "Save",
+        "disable": "Disable", "enable": "Enable", "reset_password": "Reset password",
+        "new_password": "New password (at least 10 characters)",
+        "password_set": "Password reset; the user must sign in again.", "user_added": "User added.",
+        "audit_log": "Audit log", "audit_note": "Who viewed or exported members' personal data, and when "
+        "(the log holds no personal data itself).", "download_csv": "Download the audit log (CSV)",
+        "time": "Time", "actor": "User", "actor_kind": "Kind", "run": "Run", "what": "What", "n_people": "People",
+        "detail": "Detail", "client": "Client", "role_viewer": "viewer", "role_planner": "planner",
+        "role_admin": "admin", "state": "State", "actions": "Actions",
+        "place_on_map": "Place on the map", "placing": "Click the map where this member lives:",
+        "placed": "placed by hand; later runs use this point",
+    },
+}
+
+
 def texts(lang: Language) -> dict[str, Any]:
     """Every text a page and its script need in ``lang``, with the code labels of :mod:`geo_planner.vocab`."""
-    base = {**TEXT[lang], **PLAN_TEXT[lang]}
+    base = {**TEXT[lang], **PLAN_TEXT[lang], **ADMIN_TEXT[lang]}
     return {
         **base,
         "kinds": dict(KIND_LABELS[lang]),

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import ConflictError, GeoPlannerError, NotFoundError
 from ..outputs import RUN_FILE
+from ..placements import PLACEMENTS_FILE, load_placements
 from .base import Store
 from .files import private_files
 from .runs import INTERRUPTED, worker_name
@@ -65,7 +66,8 @@ def execute_run(data_dir: Path | str, run_id: str, database_url: str | None = No
     try:
         scenario = rec.scenario_model()
         # outputs appear all at once: a worker killed mid-run leaves no half-written folder
-        run_staged(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f))
+        run_staged(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f),
+                   placements=load_placements(store.data_dir / PLACEMENTS_FILE))
         store.publish_tables(run_id)
         doc = json.loads((rec.out_dir / RUN_FILE).read_text(encoding="utf-8"))
         if not store.mark_done(run_id, doc.get("counts", {})):

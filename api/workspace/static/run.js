@@ -230,6 +230,31 @@
     });
   }
 
+  /* manual placement: the next click on the map places the member (PUT …/placement), kept for later runs */
+  function startPlacing(id) {
+    state.placing = id;
+    document.getElementById('map').classList.add('placing');
+    const note = document.getElementById('placing-note');
+    if (note) { note.hidden = false; note.textContent = `${T.placing} ${id}`; }
+    document.getElementById('map').scrollIntoView();
+  }
+
+  async function placeAt(lngLat) {
+    const id = state.placing;
+    state.placing = null;
+    document.getElementById('map').classList.remove('placing');
+    const note = document.getElementById('placing-note');
+    try {
+      const pl = await api(`${base}/members/${encodeURIComponent(id)}/placement`,
+        { method: 'PUT', json: { lon: lngLat.lng, lat: lngLat.lat } });
+      const tr = document.getElementById('review-' + id);
+      if (tr) { tr.dataset.placed = pl.geocode_precision; tr.classList.add('placed'); tr.cells[4].textContent = pl.geocode_precision; }
+      if (note) note.textContent = `${id}: ${T.placed} (${pl.lon.toFixed(5)}, ${pl.lat.toFixed(5)})`;
+    } catch (e) {
+      if (note) note.textContent = e.message;
+    }
+  }
+
   async function reviewTable() {
     if (!planner) return;
     const data = await api(`${base}/review`);
@@ -238,8 +263,11 @@
       { key: 'id', label: '#' }, { key: 'name', label: T.name }, { key: 'branch_id', label: T.branch },
       { key: 'address', label: T.area, cls: 'wrap' }, { key: 'geocode_precision', label: T.precision },
       { key: 'geocode_match', label: T.match }, { key: 'geocode_score', label: T.score, fmt: v => num(v, 0), cls: 'num' },
+      { key: 'id', label: '', fmt: (_v, r) => el('button', { type: 'button', class: 'place', dataset: { memberId: String(r.id) },
+        onclick: (ev) => { ev.stopPropagation(); startPlacing(String(r.id)); } }, T.place_on_map) },
     ], data.members, (tr, r) => {
       tr.id = 'review-' + r.id;
+      tr.dataset.memberId = String(r.id);
       const i = index.get(String(r.id));
       if (i === undefined) return;
       tr.classList.add('clickable');
@@ -298,7 +326,7 @@
       const style = m.covered.map((c, i) => (c & 1) | (m.reasons[i] > 0 ? 2 : 0));
       state.pointLayer = new PointLayer('members', m.lon, m.lat, style);
       map.addLayer(state.pointLayer);
-      map.on('click', (e) => { const i = state.pointLayer.pick(e.lngLat); if (i >= 0) showMember(i); });
+      map.on('click', (e) => { if (state.placing) { placeAt(e.lngLat); return; } const i = state.pointLayer.pick(e.lngLat); if (i >= 0) showMember(i); });
       map.on('mousemove', (e) => { map.getCanvas().style.cursor = state.pointLayer.pick(e.lngLat) >= 0 ? 'pointer' : ''; });
       coords = coreBounds(m.lon, m.lat);
     }
