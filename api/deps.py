@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Query, Request, Security
+from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Scope
 
@@ -269,6 +269,8 @@ Planner = Annotated[Role, Depends(require("planner"))]
 Admin = Annotated[Role, Depends(require("admin"))]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 StoreDep = Annotated[Store, Depends(get_store)]
+#: A dataset id in a path (the datasets and uploads routers).
+DatasetId = Annotated[str, Path(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", description="dataset id (ds_…)")]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 

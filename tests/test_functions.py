@@ -242,7 +242,9 @@ def test_map_has_a_layer_per_function_with_a_legend(demo_run, page):
     legend = page.evaluate("() => document.getElementById('gp-legend').textContent")
     assert "四就近·就近学习场所（步行15分钟）" in legend and "四就近·就近活动场所（步行15分钟）" in legend
     assert "就近服务" not in legend and "就近发挥作用" not in legend  # no place of service or contribution
-    count = "() => document.querySelectorAll('.gp-icon').length"
+    # badges shown alone plus those inside a joined badge (badges never overlap: maps/badges.py)
+    count = ("() => [...document.querySelectorAll('.gp-icon')].filter(e => !e.classList.contains('gp-cluster'))"
+             ".length + [...document.querySelectorAll('[data-n]')].reduce((a, e) => a + Number(e.dataset.n), 0)")
     before = page.evaluate(count)
     # turn the study layer on: its one place (the 老年大学) appears, with its function in the popup
     page.page.locator(".leaflet-control-layers-list").get_by_text("四就近·就近学习场所（步行15分钟）").click()

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from geo_planner.errors import InputError, Problem
 from geo_planner.pipl import rejected_rows
@@ -15,7 +15,7 @@ from geo_planner.settings import CRSName
 from geo_planner.store import DatasetRecord
 from geo_planner.vocab import Role
 
-from ..deps import Admin, SettingsDep, StoreDep, Viewer, audit
+from ..deps import Admin, DatasetId, SettingsDep, StoreDep, Viewer, audit
 from ..schemas import DatasetList, DatasetOut, Deleted, ImportReport, LayerKind, RejectionOut
 from ..security import BodyTooLarge
 
@@ -23,7 +23,6 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 #: A dataset id (``ds_…``): never one of the layer kinds, so ``/datasets/{kind}`` and
 #: ``/datasets/{dataset_id}`` cannot be confused.
-DatasetId = Annotated[str, Path(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", description="dataset id (ds_…)")]
 
 
 def dataset_out(rec: DatasetRecord, role: Role = "admin") -> DatasetOut:

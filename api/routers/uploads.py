@@ -18,10 +18,9 @@ from geo_planner.io.problems import PROBLEM_COLUMNS, list_sheets, problem_rows
 from geo_planner.privacy import member_rows_visible
 from geo_planner.vocab import MEDIA_TYPES
 
-from ..deps import Admin, SettingsDep, StoreDep, Viewer, audit
+from ..deps import Admin, DatasetId, SettingsDep, StoreDep, Viewer, audit
 from ..schemas import ErrorResponse, LayerKind
 from ..security import BodyTooLarge
-from .datasets import DatasetId
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 

@@ -11,40 +11,20 @@ principal answers a redirect to ``/login`` (``api.main``'s 401 handler looks for
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path as PathParam, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from geo_planner.errors import NotFoundError
 from geo_planner.scenario_form import form_sections
-from geo_planner.vocab import LAYER_KINDS, ROLE_RANK, ROLES, Role
+from geo_planner.vocab import LAYER_KINDS, ROLES
 
 from ..deps import Admin, Planner, SettingsDep, StoreDep, Viewer
-from ..security import workspace_csp
-from ..workspace import LANG_COOKIE, MAPLIBRE_DIST, MAPLIBRE_FILES, page_language, templates
-from ..workspace.i18n import texts
+from ..workspace import MAPLIBRE_DIST, MAPLIBRE_FILES
+from ..workspace.render import PAGE_TAG, render_page as _page
 
 router = APIRouter(include_in_schema=False)
-#: Routes with this tag are pages: an unauthenticated request is redirected to ``/login``.
-PAGE_TAG = "workspace-page"
-
-
-def _page(request: Request, template: str, role: Role | None, **context: Any) -> HTMLResponse:
-    """Render a page with its texts, role and security headers; remember a ``?lang=`` choice."""
-    lang = page_language(request)
-    body = templates.get_template(template).render(
-        request=request, lang=lang, t=texts(lang), role=role or "",
-        planner=role is not None and ROLE_RANK[role] >= ROLE_RANK["planner"],
-        admin=role == "admin", **context,
-    )
-    response = HTMLResponse(body, headers={"Cache-Control": "private, no-store", "Content-Security-Policy":
-                                           workspace_csp(), "Referrer-Policy": "no-referrer"})
-    if request.query_params.get("lang") == lang:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True)
-    return response
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
     """The sign-in form: it posts to ``/auth/login`` and then goes to ``/``."""

@@ -2,7 +2,7 @@
 
 Pages render :mod:`api.workspace` templates and get their data from the JSON API in the browser
 (``/runs/{id}/compare``, ``/runs/{id}/visits``), like :mod:`api.routers.workspace`; a page asked for
-without a principal is redirected to ``/login`` (:data:`api.routers.workspace.PAGE_TAG`).
+without a principal is redirected to ``/login`` (:data:`api.workspace.render.PAGE_TAG`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path as PathParam, Request
 from fastapi.responses import HTMLResponse
 
 from ..deps import Planner, StoreDep, Viewer
-from .workspace import PAGE_TAG, _page
+from ..workspace.render import PAGE_TAG, render_page as _page
 
 router = APIRouter(include_in_schema=False)
 
