@@ -53,3 +53,20 @@ def atomic_write(path: Path | str, writer: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
+
+
+def atomic_savez(path: Path | str, arrays: dict[str, object]) -> Path:
+    """Write ``arrays`` as an uncompressed ``.npz`` with :func:`atomic_write` (point index, siting instance).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    import numpy as np
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as fh:  # a file object: numpy adds no second ".npz" to the name
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+    return atomic_write(path, write)

@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from .atomic import atomic_write
+from .atomic import atomic_savez
 from .errors import InputError, Problem
 from .functions import FUNCTIONS_COLUMN, served_from_text
 from .network import RoadNetwork, Snap
@@ -332,14 +332,7 @@ def save_point_index(index: PointIndex, path: Path | str) -> Path:
             f"{name}.nearest_fac": lay.nearest_fac, f"{name}.edge": lay.edge, f"{name}.frac": lay.frac,
             f"{name}.access_m": lay.access_m,
         })
-    path = Path(path)
-
-    def write(p: Path) -> None:
-        with open(p, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    atomic_write(path, write)
-    return path
+    return atomic_savez(path, arrays)
 
 
 def load_point_index(path: Path | str) -> PointIndex:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..atomic import atomic_write
+from ..atomic import atomic_savez
 from ..errors import InputError, Problem
 from .instance import SitingInstance
 
@@ -53,14 +53,7 @@ def save_siting_instance(inst: SitingInstance, path: Path | str) -> Path:
         )
     for col in _NUMBERS:
         arrays[f"cand.{col}"] = cand[col].to_numpy(float)
-    path = Path(path)
-
-    def write(p: Path) -> None:
-        with open(p, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    atomic_write(path, write)
-    return path
+    return atomic_savez(path, arrays)
 
 
 def load_siting_instance(path: Path | str) -> SitingInstance:
