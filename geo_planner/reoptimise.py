@@ -218,18 +218,8 @@ def _solve(
         memo[key] = (inst, model_matrix(inst, model))
     full = memo[key][1]
     cut = full if keep.size == inst.cost.shape[1] else full[:, keep]
-    if model == "mclp":
-        return mclp(
-            cut,
-            inst.weights,
-            n_new,
-            existing=existing,
-            capacity=capacity,
-            time_limit_s=time_limit_s,
-            mip_gap=mip_gap,
-            max_exact_size=max_exact_size,
-        )
-    return p_median(
+    solve = mclp if model == "mclp" else p_median
+    return solve(
         cut,
         inst.weights,
         n_new,
