@@ -13,7 +13,9 @@ Password = Annotated[str, Field(min_length=1, max_length=1024, description="neve
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a JSON 0 is not ``false`` nor "1" a number (schemathesis ST201: what the schema says is
+    # invalid must be rejected)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Out(BaseModel):

@@ -297,6 +297,8 @@ def test_admin_manages_users(client: TestClient) -> None:
     assert admin.patch("/admin/users/zhang", json={"password": PASSWORD + "-new"}).status_code == 200
     assert login(client, "zhang", PASSWORD).status_code == 401
     assert login(client, "zhang", PASSWORD + "-new").json()["role"] == "viewer"
+    # a JSON 0 is not false: what the schema calls invalid is rejected, not coerced
+    assert admin.patch("/admin/users/zhang", json={"disabled": 0}).status_code == 422
     assert admin.patch("/admin/users/zhang", json={"disabled": True}).json()["disabled"] is True
     assert admin.patch("/admin/users/nobody", json={"disabled": True}).status_code == 404
     assert admin.patch("/admin/users/li", json={"disabled": True}).status_code == 409  # not oneself

@@ -126,7 +126,7 @@ def location_review(run_id: str, request: Request, store: StoreDep, role: Planne
 class PointIn(BaseModel):
     """A point clicked on the map (WGS-84)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
