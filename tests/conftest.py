@@ -94,8 +94,8 @@ def page(chromium_browser):
 
 @pytest.fixture(scope="session")
 def hardened_server(tmp_path_factory, cache_dir):
-    """A live service (uvicorn on loopback) with a 2 MB upload limit, shared by the hardening,
-    schemathesis tests: one server and one demo run for both."""
+    """A live service (uvicorn on loopback) with a 2 MB upload limit, shared by the hardening, API and
+    browser tests: one server and one demo run for all (schemathesis fuzzes a copy, :func:`fuzzed_server`)."""
     from .test_api import new_tokens
     from .test_hardening import LimitedServer
 
@@ -111,6 +111,30 @@ def hardened_demo(hardened_server):
 
     reports, run, _seen = start_demo_run(hardened_server)
     return {"reports": reports, "run": run, "run_id": run["id"]}
+
+
+@pytest.fixture(scope="session")
+def fuzzed_server(hardened_server, hardened_demo, tmp_path_factory, cache_dir):
+    """A second live service on a copy of :func:`hardened_server`'s data (its demo run done), for schemathesis.
+
+    Fuzzing signs in wrongly (the client's sign-in lockout), adds and changes users, places members
+    and starts runs: the browser and API tests on the hardened server must not see any of that.
+    The SQLite store is copied with SQLite's backup (consistent while the first server runs).
+    """
+    import shutil
+    import sqlite3
+
+    from .test_api import new_tokens
+    from .test_hardening import LimitedServer
+
+    src = hardened_server.data_dir
+    dst = tmp_path_factory.mktemp("fuzzed") / "data"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("store.sqlite3*"))
+    with sqlite3.connect(src / "store.sqlite3") as a, sqlite3.connect(dst / "store.sqlite3") as b:
+        a.backup(b)
+    srv = LimitedServer(dst, new_tokens(), cache_dir).start()
+    yield srv
+    srv.stop()
 
 
 # --------------------------------------------------------------------------- the two stores

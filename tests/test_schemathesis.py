@@ -1,6 +1,7 @@
 """Schemathesis against the live service: no 5xx, answers match their schemas, codes documented.
 
-A real ``uvicorn`` server on loopback with the demo run done; schemathesis (its CLI, in a
+A real ``uvicorn`` server on loopback with the demo run done (a copy of the hardened server's data,
+so what fuzzing changes never reaches the other tests); schemathesis (its CLI, in a
 child process) reads ``/openapi.json`` and sends generated requests — valid and invalid —
 with a planner token and then an admin token, every check on except those needing
 resources it cannot create (``use_after_free`` / ``ensure_resource_availability``: deletes
@@ -41,8 +42,8 @@ def _schemathesis() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def served(hardened_server: ApiServer, hardened_demo: dict, tmp_path_factory: pytest.TempPathFactory):
-    return hardened_server, hardened_demo["reports"], hardened_demo["run"], tmp_path_factory.mktemp("st")
+def served(fuzzed_server: ApiServer, hardened_demo: dict, tmp_path_factory: pytest.TempPathFactory):
+    return fuzzed_server, hardened_demo["reports"], hardened_demo["run"], tmp_path_factory.mktemp("st")
 
 
 @pytest.mark.slow

@@ -131,8 +131,6 @@ def test_optimise_with_locks_and_bans(served) -> None:  # noqa: ANN001
         assert viewer.post(f"/runs/{run_id}/whatif/optimise", json={}).status_code == 403
 
 
-@pytest.mark.xfail(strict=False, reason="passes alone and as a module; in the full suite 2 members more than "
-                   "planted counted as moved (shared hardened server's state; not yet understood, issue #21)")
 def test_compare_two_rosters_planner_lists_viewer_aggregates(served, hardened_demo, tmp_path) -> None:  # noqa: ANN001
     """A second roster (planted changes) run on the server and compared with the demo run."""
     from .test_api import scenario_request, upload, wait_run

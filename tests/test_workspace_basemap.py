@@ -20,9 +20,6 @@ from .test_workspace import Browser
 
 pytestmark = [
     pytest.mark.browser,
-    # passed on its branch; on the merged pages the map's readiness probe answers nothing on the shared hardened
-    # server (not yet understood). The base map itself is tested in test_basemap.py and in map.html (issue #20).
-    pytest.mark.skip(reason="the result page's readiness probe fails on the hardened server after the merge (#20)"),
 ]
 
 USER, PASSWORD = "basemap_planner", "Basemap-test-pw-2026"

@@ -16,10 +16,6 @@ from .test_whatif_api import ON_ROAD
 
 pytestmark = [
     pytest.mark.browser,
-    # written before the workspace's sign-in and audit were merged: on the merged pages the what-if and visits
-    # panels never report ready on the shared hardened server (not yet understood); the routes behind them are
-    # tested in test_whatif_api.py and test_visits_api.py. To be fixed, not forgotten: issues #21 and #24.
-    pytest.mark.skip(reason="the what-if/visits panels do not get ready after the merge (issues #21, #24)"),
 ]
 
 
