@@ -9,7 +9,8 @@
 | ``tokens_file`` | ``GEO_PLANNER_TOKENS_FILE`` | none: a JSON file ``{"token": "role"}`` or ``{"token": {"role": …, "name": …}}`` |
 | ``session_idle_s`` | ``GEO_PLANNER_SESSION_IDLE_S`` | ``1800``: a browser session unused this long is over |
 | ``login_link_ttl_s`` | ``GEO_PLANNER_LOGIN_LINK_TTL_S`` | ``3600``: a one-time sign-in link unused this long is dead |
-| ``login_max_failures`` | ``GEO_PLANNER_LOGIN_MAX_FAILURES`` | ``5`` failed sign-ins (per username, per client) … |
+| ``login_max_failures`` | ``GEO_PLANNER_LOGIN_MAX_FAILURES`` | ``5`` failed sign-ins for one username … |
+| ``login_max_failures_per_client`` | ``GEO_PLANNER_LOGIN_MAX_FAILURES_PER_CLIENT`` | … or ``50`` from one address … |
 | ``login_lockout_s`` | ``GEO_PLANNER_LOGIN_LOCKOUT_S`` | … within ``300`` s refuse further attempts for that long (429) |
 | ``osm_dir`` | ``GEO_PLANNER_OSM_DIR`` | the bundled ``data/osm`` |
 | ``demo_dir`` | ``GEO_PLANNER_DEMO_DIR`` | the bundled ``data/demo`` |
@@ -64,8 +65,11 @@ class ApiSettings(BaseSettings):
                                   "long ends (sign in again), seconds")
     login_link_ttl_s: float = Field(3600.0, gt=0, le=7 * 86400, description="a one-time sign-in link not "
                                     "used within this time is dead, seconds")
-    login_max_failures: int = Field(5, ge=1, description="failed sign-ins (per username and per client "
-                                    "address) before further attempts are refused for login_lockout_s")
+    login_max_failures: int = Field(5, ge=1, description="failed sign-ins for one username before further "
+                                    "attempts are refused for login_lockout_s")
+    login_max_failures_per_client: int = Field(50, ge=1, description="failed sign-ins from one client address "
+                                               "(an office behind one NAT address shares it) before its "
+                                               "attempts are refused for login_lockout_s")
     login_lockout_s: float = Field(300.0, gt=0, description="window and refusal time of failed sign-ins, s")
     visits_max_time_limit_s: float = Field(10.0, gt=0, le=3600, description="longest routing solver run a "
                                            "POST /runs/{id}/visits may ask for (a larger time_limit_s is cut)")

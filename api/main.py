@@ -128,7 +128,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.store = store
     app.state.token_accounts = settings.token_accounts()
     app.state.tokens = {token: role for token, (_name, role) in app.state.token_accounts.items()}
-    app.state.login_guard = LoginGuard(settings.login_max_failures, settings.login_lockout_s)
+    app.state.login_guard = LoginGuard(settings.login_max_failures, settings.login_lockout_s,
+                                       {"client": settings.login_max_failures_per_client})
     if not app.state.tokens and not store.has_users():
         log.warning("no tokens configured (GEO_PLANNER_TOKENS, GEO_PLANNER_TOKENS_FILE) and no users "
                     "(geo-planner users add): every request gets 401")

@@ -137,7 +137,7 @@ def test_cookies_are_secure_over_https(tmp_path: Path) -> None:
 
 
 def test_wrong_password_and_disabled_user_get_one_answer_and_rate_limit(tmp_path: Path) -> None:
-    with make_app(tmp_path, login_max_failures=3) as c:
+    with make_app(tmp_path, login_max_failures=3, login_max_failures_per_client=3) as c:
         store = c.app.state.store
         add_users(store)
         wrong = login(c, "zhang", "not the password")
@@ -149,6 +149,18 @@ def test_wrong_password_and_disabled_user_get_one_answer_and_rate_limit(tmp_path
         assert "set-cookie" not in wrong.headers
         # three failures from this client: the next attempt is refused, even with the right password
         r = login(c, "li", PASSWORD)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_one_users_failures_do_not_lock_out_colleagues_behind_one_address(tmp_path: Path) -> None:
+    """Per username 3, per address 5: 张's three typos lock 张 out, not 李 on the same office address."""
+    with make_app(tmp_path, login_max_failures=3, login_max_failures_per_client=5) as c:
+        add_users(c.app.state.store)
+        assert [login(c, "zhang", "typo").status_code for _ in range(3)] == [401] * 3
+        assert login(c, "zhang", PASSWORD).status_code == 429  # 张 waits, even with the right password
+        assert login(c, "li", PASSWORD).status_code == 200  # 李 signs in from the same address
+        assert [login(c, "wang", "typo").status_code for _ in range(2)] == [401] * 2  # failures 4, 5 here
+        r = login(c, "li", PASSWORD)  # the address has had 5: everyone behind it waits
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
 
 

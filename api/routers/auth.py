@@ -9,7 +9,9 @@ Cookies (both ``SameSite=Strict``, ``Path=/``, ``Secure`` when the request came 
   POST/PUT/PATCH/DELETE (see :mod:`api.deps`); bound to the session server-side.
 
 Failed sign-ins are counted per username and per client address (:class:`LoginGuard`): after
-``login_max_failures`` within ``login_lockout_s`` seconds further attempts get 429 for that long.
+``login_max_failures`` for one username, or ``login_max_failures_per_client`` from one address (an
+office behind one NAT address shares it), within ``login_lockout_s`` seconds further attempts get 429
+for that long.
 """
 
 from __future__ import annotations
@@ -40,13 +42,18 @@ class LoginGuard:
     Parameters
     ----------
     max_failures
-        Failures allowed within ``window_s``; the next attempt is refused.
+        Failures allowed per key within ``window_s``; the next attempt is refused.
     window_s
         Window and refusal time, seconds.
+    max_failures_by_kind
+        A different limit for the keys of one kind (the text before the key's first ``:``), e.g.
+        ``{"client": 50}``: many people may sign in from one address.
     """
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
+    def __init__(self, max_failures: int, window_s: float,
+                 max_failures_by_kind: dict[str, int] | None = None) -> None:
         self.max_failures = max_failures
+        self.by_kind = dict(max_failures_by_kind or {})
         self.window_s = window_s
         self._failures: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -62,7 +69,7 @@ class LoginGuard:
                     continue
                 while q and t - q[0] > self.window_s:
                     q.popleft()
-                if len(q) >= self.max_failures:
+                if len(q) >= self.by_kind.get(key.split(":", 1)[0], self.max_failures):
                     wait = max(wait, self.window_s - (t - q[0]))
         return wait
 
@@ -119,7 +126,7 @@ def login(body: LoginIn, request: Request, store: StoreDep) -> JSONResponse:
     if user is None:
         guard.failed(*keys)
         raise HTTPException(status_code=401, detail=BAD_LOGIN)
-    guard.succeeded(*keys)
+    guard.succeeded(keys[0])  # the user's count only: a good sign-in does not wipe an address's failures
     session_id, csrf = store.create_session(user.username)
     response = JSONResponse(me_of(user).model_dump(mode="json"))
     set_session_cookies(response, request, session_id, csrf)
