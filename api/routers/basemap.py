@@ -4,8 +4,9 @@ Viewers and up may read a run's base map: it is OpenStreetMap data of the run's 
 no person is in it. The glyphs (Latin letters, digits and punctuation drawn by MapLibre) are
 public like the map pages' JavaScript: they are fonts, made by the library.
 
-A MapLibre client (the workspace) loads ``GET /runs/{run_id}/basemap/style.json`` and sends its
-token with every request (``transformRequest``); create the map with
+A MapLibre client loads ``GET /runs/{run_id}/basemap/style.json``: the workspace's pages by their
+session cookie (same origin, nothing to add), other clients with their bearer token on every request
+(MapLibre's ``transformRequest``); create the map with
 ``localIdeographFontFamily`` set to the style's ``metadata["geo_planner:localIdeographFontFamily"]``
 so Chinese names are drawn with the browser's own fonts.
 """
