@@ -57,7 +57,9 @@ case "${1:-demo}" in
         ensure_chromium
         start_test_postgres
         shift || true
-        "$VENV/bin/python" -m pytest -q "$@"
+        # two workers (a module stays on one; the hardened server's modules share one: tests/conftest.py);
+        # GEO_PLANNER_TEST_WORKERS=0 runs in one process
+        "$VENV/bin/python" -m pytest -q -n "${GEO_PLANNER_TEST_WORKERS:-2}" --dist loadgroup "$@"
         ;;
     *)
         echo "usage: bash scripts/run.sh [demo|test]" >&2

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,23 +20,59 @@ NANJING = OSM / "nanjing_xuanwu.osm"
 DEMO = ROOT / "data" / "demo"
 
 
+# --------------------------------------------------------------------------- two workers (pytest-xdist)
+# `scripts/run.sh test` runs the suite on two workers (`-n 2 --dist loadgroup`): a test module stays on one
+# worker (its module fixtures are made once), and every module that uses the hardened server goes to the
+# same worker as the others that do (one server, one demo run). Without xdist nothing here changes.
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests for xdist's ``loadgroup``: by module, all modules of the hardened server in one group."""
+    shared = {item.module.__name__ for item in items
+              if "hardened_server" in getattr(item, "fixturenames", ())}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            module = item.module.__name__
+            item.add_marker(pytest.mark.xdist_group("hardened-server" if module in shared else module))
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("network-cache")
+    """The road-network cache of the session, one folder shared by the xdist workers (built once)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return tmp_path_factory.mktemp("network-cache")
+    shared = tmp_path_factory.getbasetemp().parent / "network-cache"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
+@contextmanager
+def cache_lock(cache_dir: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``name`` in the cache folder (one worker builds, the other then reads)."""
+    import fcntl
+
+    with open(cache_dir / f".{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
 def walk_net(cache_dir: Path):
     from geo_planner.network import build_network
 
-    return build_network([GUIXI, NANJING], "walk", cache_dir=cache_dir)
+    with cache_lock(cache_dir, "walk"):
+        return build_network([GUIXI, NANJING], "walk", cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="session")
 def drive_net(cache_dir: Path):
     from geo_planner.network import build_network
 
-    return build_network([GUIXI, NANJING], "drive", cache_dir=cache_dir)
+    with cache_lock(cache_dir, "drive"):
+        return build_network([GUIXI, NANJING], "drive", cache_dir=cache_dir)
 
 
 @pytest.fixture(scope="session")
