@@ -176,9 +176,14 @@ def upload_demo(admin: httpx.Client) -> dict[str, dict[str, Any]]:
     return reports
 
 
-def scenario_request(reports: dict[str, dict[str, Any]], *, tiles: str = "none") -> dict[str, Any]:
-    """Build the demo scenario as API JSON: inputs are the uploaded datasets, OSM extracts by name."""
-    return {
+def scenario_request(reports: dict[str, dict[str, Any]], *, tiles: str = "none", light: bool = False
+                     ) -> dict[str, Any]:
+    """Build the demo scenario as API JSON: inputs are the uploaded datasets, OSM extracts by name.
+
+    ``light``: no sensitivity draws, a short trade-off curve and no PDF report (for tests of the run
+    queue and of workers, where what the run computes is not the point).
+    """
+    req = {
         "name": "贵溪 API test",
         "network": {"osm": ["guixi_jiangxi.osm", "nanjing_xuanwu.osm"], "walk_speed_kmh": 4.0},
         "inputs": {kind: {"dataset": rep["id"]} for kind, rep in reports.items()},
@@ -188,6 +193,10 @@ def scenario_request(reports: dict[str, dict[str, Any]], *, tiles: str = "none")
         "map": {"tiles": tiles},
         "seed": 20261125,
     }
+    if light:
+        req["siting"].update(sensitivity_draws=0, tradeoff_max_p=2)
+        req["report"] = {"pdf": False}
+    return req
 
 
 def wait_run(client: httpx.Client, run_id: str, timeout: float = RUN_TIMEOUT_S) -> tuple[dict, list[tuple]]:

@@ -119,7 +119,7 @@ def test_two_uvicorn_workers_run_ten_queued_runs_each_once(tmp_path: Path, pg_da
             t0 = time.monotonic()
             ids = []
             for _ in range(N_RUNS):
-                r = planner.post("/runs", json=scenario_request(reports))
+                r = planner.post("/runs", json=scenario_request(reports, light=True))
                 assert r.status_code == 202, r.text
                 ids.append(r.json()["id"])
             bodies = [wait_run(planner, run_id, timeout=900)[0] for run_id in ids]
@@ -169,7 +169,7 @@ def test_a_killed_workers_run_is_failed_by_the_survivor(tmp_path: Path, pg_datab
     try:
         with a.client("admin") as admin, a.client("planner") as planner:
             reports = upload_demo(admin)
-            run_id = planner.post("/runs", json=scenario_request(reports)).json()["id"]
+            run_id = planner.post("/runs", json=scenario_request(reports, light=True)).json()["id"]
             wait_mid_run(planner, run_id)
         claimant = a.store().get_run(run_id).claimed_by or ""
         pid = int(claimant.split(":")[1])
@@ -187,7 +187,7 @@ def test_a_killed_workers_run_is_failed_by_the_survivor(tmp_path: Path, pg_datab
                 time.sleep(0.2)
             assert body["status"] == "failed" and "interrupted" in body["error"], body
             assert list((data / "runs" / run_id).iterdir()) == []
-            again = planner.post("/runs", json=scenario_request(reports)).json()
+            again = planner.post("/runs", json=scenario_request(reports, light=True)).json()
             done, _ = wait_run(planner, again["id"])
             assert done["status"] == "done", done
         assert survivor.store().get_run(again["id"]).claimed_by.split(":")[1] == str(survivor.proc.pid)
