@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ import scipy.sparse as sp
 
 from geo_planner.errors import InputError
 from geo_planner.network import RoadNetwork
-from geo_planner.settings import BranchSettings, Thresholds, load_scenario
+from geo_planner.settings import BranchSettings, Thresholds
 from geo_planner.siting.branches import recommend_branches, solve_joint_branches
 from geo_planner.siting.schema import RECOMMENDATION_COLUMNS, finalize_recommendations
 from geo_planner.travel import cost_matrix, time_to_assigned
@@ -43,14 +42,9 @@ def planted() -> dict:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
-    """Run the demo scenario through the real pipeline (travel times on the real networks)."""
-    from geo_planner.pipeline import run
-
-    scenario = load_scenario(DEMO / "scenario.toml")
-    network = scenario.network.model_copy(update={"cache_dir": cache_dir})
-    scenario = scenario.model_copy(update={"network": network})
-    return run(scenario, tmp_path_factory.mktemp("branches-run"))
+def demo(demo_run):
+    """The demo scenario through the real pipeline (travel times on the real networks), run once per session."""
+    return demo_run[0]
 
 
 # ---- TEMPORARY: stand-in for geo_planner.dispersion until the lead's module fills these columns.
