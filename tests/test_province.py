@@ -55,7 +55,9 @@ def _region(name: str, osm: list[Path], inputs: str = DEMO_INPUTS) -> str:
 
 
 def _write(path: Path, cache: Path, regions: list[str], *, light: bool = False) -> Path:
-    extra = "sensitivity_draws = 0\ntradeoff_max_p = 2" if light else ""
+    # light: a long time limit too, so that no model stops at its limit on a busy machine (the answer of a
+    # model stopped by its limit depends on the machine's speed, and the two modes are compared byte for byte)
+    extra = "sensitivity_draws = 0\ntradeoff_max_p = 2\ntime_limit_s = 900" if light else ""
     report = "[report]\npdf = false" if light else ""
     path.write_text(SHARED.format(cache=cache, siting_extra=extra, report=report) + "\n".join(regions),
                     encoding="utf-8")
