@@ -75,11 +75,12 @@ def normalise_text(text: str, dirs: tuple[Path, ...]) -> str:
     str
         The text with ``<OUT>``, ``<REPO>`` and ``<DATE>`` in place of what differs between runs.
     """
-    for out_dir in dirs:
-        text = text.replace(str(out_dir.resolve()), "<OUT>").replace(str(out_dir), "<OUT>")
+    longest_first = sorted({str(d.resolve()) for d in dirs} | {str(d) for d in dirs}, key=len, reverse=True)
+    for folder in longest_first:  # one folder's path may start another's
+        text = text.replace(folder, "<OUT>")
     text = text.replace(str(REPO), "<REPO>")
-    for out_dir in dirs:  # the map's copy is named after the output folder
-        text = text.replace(out_dir.name, "<OUT>") if len(out_dir.name) > 6 else text
+    for name in sorted({d.name for d in dirs if len(d.name) > 6}, key=len, reverse=True):
+        text = text.replace(name, "<OUT>")  # the map's copy is named after the output folder
     for pattern in DATE_PATTERNS:
         text = pattern.sub("<DATE>", text)
     return ELEMENT_ID.sub("<ID>", text)
