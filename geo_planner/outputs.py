@@ -23,7 +23,7 @@ from .io import write_rejections
 from .vocab import table_file
 
 if TYPE_CHECKING:
-    from .pipeline import RunResult
+    from .run_result import RunResult
 
 #: ``run.json``: parameters, versions, timings, counts and files of the run.
 RUN_FILE: Final = "run.json"

@@ -7,21 +7,21 @@ Use it around a restructuring, when behaviour must not change::
     # after every step: run the demo again and compare
     python scripts/golden_check.py --reference /tmp/golden-ref
 
-The demo is run as a planner runs it (``python -m geo_planner run data/demo/scenario.toml --out DIR``) with this
-checkout first on ``PYTHONPATH``. Contents are compared, not bytes: CSV cells, JSON / GeoJSON values, every sheet's
-cell values of an XLSX, the tables of a GeoPackage, the arrays of an NPZ, the text of an HTML page. What differs
-between two identical runs is left out: timings, start and finish times, dates, solver run times, the time left to
-a stage (``time_limit_s`` of a component), the map's random element ids, run ids and absolute paths (the checkout and the output folder are
-written as ``<REPO>`` and ``<OUT>``). A PDF is rendered from ``report.html`` (compared as text); of the PDF itself
-only its page count is compared. The exit status is 0 when everything compares equal, 1 with every difference
-listed, 2 when the demo run itself failed.
+The demo is run as a planner runs it (``python -m geo_planner run data/demo/scenario.toml``) with this
+checkout first on ``PYTHONPATH``. Contents are compared, not bytes: CSV cells, JSON / GeoJSON values, every
+sheet's cell values of an XLSX, the tables of a GeoPackage, the arrays of an NPZ, the text of an HTML page.
+What differs between two identical runs is left out: timings, start and finish times, dates, solver run
+times, the time left to a part of a stage (``time_limit_s`` of a component), the map's random element ids,
+run ids and absolute paths (the checkout and the output folder are written as ``<REPO>`` and ``<OUT>``).
+A PDF is rendered from ``report.html`` (compared as text); of the PDF itself only its page count is
+compared. The exit status is 0 when everything compares equal, 1 with every difference listed, 2 when the
+demo run itself failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import io
 import json
 import math
 import os
@@ -46,7 +46,9 @@ IGNORED_KEYS = re.compile(
 # time left to one part of a stage: depends on how long the earlier parts took
 IGNORED_PATHS = re.compile(r"(^|\.)largest_component\.time_limit_s$")
 # CSV / XLSX columns that hold timings
-IGNORED_COLUMNS = re.compile(r"^(runtime_s|elapsed(_s)?|run_id|started|finished|created(_at)?|generated(_at)?)$")
+IGNORED_COLUMNS = re.compile(
+    r"^(runtime_s|elapsed(_s)?|run_id|started|finished|created(_at)?|generated(_at)?)$"
+)
 # text that holds the date or time of the run
 DATE_PATTERNS = (
     re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)?"),
@@ -111,7 +113,7 @@ def diff_json(ref: Any, new: Any, path: str, dirs: tuple[Path, ...]) -> Iterator
     elif isinstance(ref, list) and isinstance(new, list):
         if len(ref) != len(new):
             yield f"{path}: {len(ref)} items, now {len(new)}"
-        for i, (a, b) in enumerate(zip(ref, new)):
+        for i, (a, b) in enumerate(zip(ref, new, strict=False)):
             yield from diff_json(a, b, f"{path}[{i}]", dirs)
     elif isinstance(ref, str) and isinstance(new, str):
         if normalise_text(ref, dirs) != normalise_text(new, dirs):
@@ -134,7 +136,9 @@ def parse_cell(text: str) -> Any:
         return text
 
 
-def diff_rows(ref: list[list[Any]], new: list[list[Any]], where: str, dirs: tuple[Path, ...]) -> Iterator[str]:
+def diff_rows(
+    ref: list[list[Any]], new: list[list[Any]], where: str, dirs: tuple[Path, ...]
+) -> Iterator[str]:
     """Yield the differences between two tables given as rows, the first row being the header."""
     if not ref or not new:
         if bool(ref) != bool(new):
@@ -147,7 +151,7 @@ def diff_rows(ref: list[list[Any]], new: list[list[Any]], where: str, dirs: tupl
     if len(ref) != len(new):
         yield f"{where}: {len(ref) - 1} data rows, now {len(new) - 1}"
     keep = [i for i, h in enumerate(header_ref) if not IGNORED_COLUMNS.match(h)]
-    for r, (a, b) in enumerate(zip(ref[1:], new[1:]), start=2):
+    for r, (a, b) in enumerate(zip(ref[1:], new[1:], strict=False), start=2):
         for i in keep:
             va = a[i] if i < len(a) else None
             vb = b[i] if i < len(b) else None
@@ -156,7 +160,8 @@ def diff_rows(ref: list[list[Any]], new: list[list[Any]], where: str, dirs: tupl
             if isinstance(vb, str):
                 vb = normalise_text(vb, dirs)
             if not same_value(va, vb):
-                yield f"{where + ' ' if where else ''}row {r} column {header_ref[i]!r}: {short(va)} → {short(vb)}"
+                at = f"{where} " if where else ""
+                yield f"{at}row {r} column {header_ref[i]!r}: {short(va)} → {short(vb)}"
 
 
 def read_csv(path: Path) -> list[list[Any]]:
@@ -204,7 +209,8 @@ def diff_npz(ref: Path, new: Path) -> Iterator[str]:
                 yield f"{key}: {x.dtype}{x.shape} → {y.dtype}{y.shape}"
             elif x.dtype.kind == "f":
                 if not np.allclose(x, y, rtol=FLOAT_REL_TOL, atol=1e-12, equal_nan=True):
-                    yield f"{key}: {int((~np.isclose(x, y, rtol=FLOAT_REL_TOL, equal_nan=True)).sum())} values differ"
+                    bad = ~np.isclose(x, y, rtol=FLOAT_REL_TOL, atol=1e-12, equal_nan=True)
+                    yield f"{key}: {int(bad.sum())} values differ"
             elif not np.array_equal(x, y):
                 yield f"{key}: {int((x != y).sum())} values differ"
 
@@ -239,7 +245,9 @@ def diff_file(ref: Path, new: Path, ref_dir: Path, out_dir: Path) -> list[str]:
     if suffix in (".xlsx", ".gpkg"):
         reader = read_xlsx if suffix == ".xlsx" else read_gpkg
         a_tables, b_tables = reader(ref), reader(new)
-        found = [f"sheets {sorted(a_tables)} → {sorted(b_tables)}"] if sorted(a_tables) != sorted(b_tables) else []
+        found = []
+        if sorted(a_tables) != sorted(b_tables):
+            found.append(f"sheets {sorted(a_tables)} → {sorted(b_tables)}")
         for name in sorted(set(a_tables) & set(b_tables)):
             found += diff_rows(a_tables[name], b_tables[name], f"[{name}]", dirs)
         return found
@@ -267,7 +275,8 @@ def compare_dirs(ref_dir: Path, out_dir: Path) -> list[str]:
     Returns
     -------
     list of str
-        One line per difference, each starting with the file's path inside the folder; empty when all is equal.
+        One line per difference, each starting with the file's path inside the folder; empty when all is
+        equal.
     """
     ref_files = {p.relative_to(ref_dir) for p in ref_dir.rglob("*") if p.is_file()}
     new_files = {p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file()}
@@ -286,7 +295,8 @@ def compare_dirs(ref_dir: Path, out_dir: Path) -> list[str]:
 
 def run_demo(out_dir: Path, *, cache_dir: Path | None) -> int:
     """Run the demo scenario with this checkout's code into ``out_dir``; return the command's exit status."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = dict(os.environ, PYTHONPATH=path)
     if cache_dir is not None:
         env["GEO_PLANNER_CACHE"] = str(cache_dir)
     cmd = [sys.executable, "-m", "geo_planner", "run", str(SCENARIO), "--out", str(out_dir),

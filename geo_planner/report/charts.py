@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
+from ..basemap import read_basemap
 from ..crs import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR
+from ..outputs import BASEMAP_FILE
 from ..privacy import MIN_GROUP, VIEWER_CELL_M
 from ..vocab import REASON_LABELS
 
 if TYPE_CHECKING:
-    from ..pipeline import RunResult
+    from ..run_result import RunResult
 
 __all__ = ["MODEL_NAMES", "SMALL_CELL", "Charts", "cjk_font_files", "shown_areas"]
 
@@ -310,9 +312,6 @@ def chart_map(ch: Charts, result: RunResult) -> str:
 
 def _run_basemap(result: RunResult) -> Any:
     """The run's base map (``basemap.geojson`` in its folder), or ``None`` when it has none."""
-    from ..basemap import read_basemap
-    from ..outputs import BASEMAP_FILE
-
     path = result.out_dir / BASEMAP_FILE
     return read_basemap(path) if path.is_file() else None
 

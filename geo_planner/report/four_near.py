@@ -18,7 +18,7 @@ from .charts import SMALL_CELL, shown_areas
 from .page import count, pct, table, tr
 
 if TYPE_CHECKING:
-    from ..pipeline import RunResult
+    from ..run_result import RunResult
 
 __all__ = ["four_near"]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..privacy import VIEWER_CELL_M, small_count, small_recommendations
+from ..siting.plan import siting_members
 from ..vocab import KIND_LABELS
 from ..zhformat import date_zh
 from .charts import (
@@ -31,7 +32,7 @@ from .charts import (
 from .page import count, figure, num, pct, table, tr
 
 if TYPE_CHECKING:
-    from ..pipeline import RunResult
+    from ..run_result import RunResult
 
 __all__ = ["equity", "header", "phased_plan", "recommendations", "sensitivity", "situation", "tradeoff"]
 
@@ -142,8 +143,6 @@ def tradeoff(ch: Charts, result: RunResult) -> list[str]:
 
 def equity(ch: Charts, result: RunResult) -> list[str]:
     """Return section 3: who is still left out, per plan and per township."""
-    from ..siting.plan import siting_members
-
     dec = result.decision
     assert dec is not None
     thr = result.scenario.thresholds.station_walk_min
