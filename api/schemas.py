@@ -506,7 +506,7 @@ class WhatIfRequest(_In):
 
 
 class WhatIfEquity(_Out):
-    """Equity of the considered members' walks (``geo_planner.equity``)."""
+    """Equity of the considered members' walks (``geo_planner.decision.equity``)."""
 
     n: int
     n_unreachable: int

@@ -28,10 +28,10 @@ import pandas as pd
 
 from .geocode import IMPRECISE_STATUS, precise_for_times
 from .network import RoadNetwork, run_networks
+from .organisation.medoid import network_medoid
+from .organisation.records import finite_max, finite_median, min_en, min_zh
+from .organisation.residence import split_by_residence
 from .settings import Scenario
-from .siting.branches.medoid import network_medoid
-from .siting.branches.records import finite_max, finite_median, min_en, min_zh
-from .siting.branches.residence import split_by_residence
 from .travel import nearest_facility
 
 __all__ = ["HOST_COLUMNS", "BRANCH_COLUMNS", "serve_in_host"]

@@ -42,7 +42,7 @@ SITING_INSTANCE_FILE: Final = "siting_instance.npz"
 #: The printable report (``report.py``).
 REPORT_HTML: Final = "report.html"
 REPORT_PDF: Final = "report.pdf"
-#: The decision-support tables (``siting/decision.py``).
+#: The decision-support tables (``decision/decide.py``).
 DECISION_TABLES: Final = ("tradeoff", "sensitivity", "phased_plan")
 
 #: Columns of ``members.csv``, in this order (then the planner's extra columns).
@@ -116,7 +116,7 @@ def _write_tables(result: RunResult) -> dict[str, Path]:
         table = getattr(result, name)
         if table is not None:
             written[name] = _write_csv(table, out / table_file(name))
-    if result.decision is not None:  # trade-off curve, sensitivity, phased plan (siting/decision.py)
+    if result.decision is not None:  # trade-off curve, sensitivity, phased plan (decision/decide.py)
         for name in DECISION_TABLES:
             written[name] = _write_csv(getattr(result.decision, name), out / table_file(name))
     return written

@@ -29,6 +29,9 @@ import pandas as pd
 
 from .basemap import build_basemap, write_basemap, write_style
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
+from .decision.decide import DecisionResult, add_stability, decide
+from .decision.instance import siting_instance
+from .decision.instance_file import save_siting_instance
 from .dispersion import branch_dispersion, classify_members, mark_outside_network
 from .errors import InputError
 from .export import export_table
@@ -38,6 +41,7 @@ from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units
 from .io import LayerResult, load_layer
 from .maps import build_map, save_map
 from .network import RoadNetwork, run_networks
+from .organisation import recommend_branches
 from .outputs import (
     BASEMAP_FILE,
     BASEMAP_STYLE_FILE,
@@ -53,12 +57,8 @@ from .placements import Placement, apply_placements
 from .pointindex import build_point_index, save_point_index
 from .run_result import RunResult, stopped_models
 from .settings import Scenario
-from .siting.branches import recommend_branches
 from .siting.budget import MIN_SHARE_S, TimeBudget
-from .siting.decision import DecisionResult, add_stability, decide
 from .siting.function import siting_view
-from .siting.instance import siting_instance
-from .siting.instance_file import save_siting_instance
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -363,7 +363,7 @@ def _stage_siting(st: _State) -> None:
 
 
 def _stage_decision(st: _State) -> None:
-    """p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)."""
+    """p-center, equity, trade-off curve, sensitivity and the phased plan (decision/decide.py)."""
     summary = st.siting_summary
     inst, st.instance = st.instance, None  # not kept past this stage (its cost matrix is the largest array)
     if not summary:

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .decision.decide import DecisionResult
+    from .decision.instance import SitingInstance
     from .geocode import Gazetteer
     from .network import RoadNetwork
     from .settings import Scenario
-    from .siting.decision import DecisionResult
-    from .siting.instance import SitingInstance
 
 __all__ = ["RunResult", "stopped_models"]
 

@@ -23,9 +23,9 @@ from geo_planner.errors import ScenarioError
 from geo_planner.export import export_table
 from geo_planner.geocode import Gazetteer
 from geo_planner.maps import build_map
+from geo_planner.organisation.records import min_en, min_zh, rec_row, walk_median
 from geo_planner.outputs import members_table
 from geo_planner.settings import MapSettings, Thresholds, scenario_from_dict
-from geo_planner.siting.branches.records import min_en, min_zh, rec_row, walk_median
 from geo_planner.travel import member_travel_table
 
 from .conftest import GUIXI, NANJING

@@ -130,6 +130,30 @@ def test_no_import_cycle() -> None:
     assert not found, "import cycles:\n" + "\n".join(" → ".join(c) for c in found)
 
 
+#: package → the packages it must never import (the data flow of the README's design section)
+FORBIDDEN = {
+    "geo_planner.siting": ("geo_planner.organisation", "geo_planner.decision"),
+    "geo_planner.organisation": ("geo_planner.decision",),
+    "geo_planner.siting.models.p_median": ("geo_planner.siting.stations", "geo_planner.siting.plan"),
+}
+#: what no stage imports: the run's order, its output folder, the report and the service
+LATER = ("geo_planner.pipeline", "geo_planner.outputs", "geo_planner.report", "api")
+
+
+def test_packages_import_only_what_their_docstring_allows() -> None:
+    """Station siting, organisation and decision support import only earlier stages (see their ``__init__``)."""
+    graph = import_graph(REPO, PACKAGES)
+    wrong = []
+    for package, never in FORBIDDEN.items():
+        for module, targets in graph.items():
+            if module != package and not module.startswith(package + "."):
+                continue
+            for target in targets:
+                if any(target == n or target.startswith(n + ".") for n in (*never, *LATER)):
+                    wrong.append(f"{module} imports {target}")
+    assert not wrong, "\n".join(sorted(wrong))
+
+
 def test_the_check_finds_a_cycle_hidden_in_a_function(tmp_path: Path) -> None:
     """A cycle closed by an import inside a function, across a subpackage, is found and spelled out."""
     pkg = tmp_path / "geo_planner"

@@ -20,8 +20,8 @@ import scipy.sparse as sp
 
 from geo_planner.errors import InputError
 from geo_planner.network import RoadNetwork
+from geo_planner.organisation import recommend_branches, solve_joint_branches
 from geo_planner.settings import BranchSettings, Thresholds, load_scenario
-from geo_planner.siting.branches import recommend_branches, solve_joint_branches
 from geo_planner.siting.schema import RECOMMENDATION_COLUMNS, finalize_recommendations
 from geo_planner.travel import cost_matrix, time_to_assigned
 

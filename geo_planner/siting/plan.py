@@ -167,7 +167,7 @@ def recommend_stations(
     ``budget``, ``reserve`` and ``progress`` are passed to
     :func:`~geo_planner.siting.stations.plan_stations` (the stage's shared time limit).
     ``cost`` is the member × candidate walking minutes when already computed (the run's
-    :func:`~geo_planner.siting.instance.siting_instance`: the same members and candidates, cut
+    :func:`~geo_planner.decision.instance.siting_instance`: the same members and candidates, cut
     off at 3× the threshold or more); otherwise it is computed here.
 
     Remote members (异地) are left out: a station in their city is the remote branch's

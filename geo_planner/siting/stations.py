@@ -51,7 +51,7 @@ from .inputs import sparse_cost_matrix
 from .models import StationData, station_plan_models
 from .models.lscp import greedy_lscp, lscp
 from .models.mclp import greedy_mclp, mclp
-from .models.p_median import greedy_p_median, p_median
+from .models.p_median.model import greedy_p_median, p_median
 from .result import SitingResult, SparseMatrix
 
 __all__ = [

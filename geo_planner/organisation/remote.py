@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from ...admin import locate_divisions
-from ...network import RoadNetwork
-from ...settings import BranchSettings
+from ..admin import locate_divisions
+from ..network import RoadNetwork
+from ..settings import BranchSettings
 from .inputs import Members
 from .medoid import network_medoid
 from .records import (

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ...network import RoadNetwork
-from ...travel import cost_matrix
+from ..network import RoadNetwork
+from ..travel import cost_matrix
 from .inputs import Members, Places
 from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, walk_median
 

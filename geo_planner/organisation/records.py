@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ...settings import BranchSettings
-from ...vocab import RECOMMENDATION_KINDS
-from ..schema import RECOMMENDATION_COLUMNS, empty_recommendations
+from ..settings import BranchSettings
+from ..siting.schema import RECOMMENDATION_COLUMNS, empty_recommendations
+from ..vocab import RECOMMENDATION_KINDS
 from .medoid import MEDOID_CANDIDATES
 
 #: A recommendation row and its members' row positions.

@@ -1,6 +1,6 @@
 """Recommendations from the dispersion stage's flags: :func:`recommend_branches`.
 
-The rules are in the package docstring (:mod:`geo_planner.siting.branches`); each kind of
+The rules are in the package docstring (:mod:`geo_planner.organisation`); each kind of
 recommendation has its module, and this one runs them in order so that a member appears
 in at most one recommendation.
 """
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ...network import RoadNetwork
-from ...settings import BranchSettings, Thresholds
-from ...travel import cost_matrix
-from ..budget import MIN_SHARE_S
+from ..network import RoadNetwork
+from ..settings import BranchSettings, Thresholds
+from ..siting.budget import MIN_SHARE_S
+from ..travel import cost_matrix
 from .cohesion import cohesion_blocks
 from .inputs import Members, Places, dispersed_groups, read_members, validate
 from .joint import JointBranchSolution, solve_joint_branches
@@ -160,7 +160,7 @@ def recommend_branches(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recommend joint branches, transfers, party groups and remote branches.
 
-    See the package docstring for the rules and :mod:`~geo_planner.siting.branches.joint` for
+    See the package docstring for the rules and :mod:`~geo_planner.organisation.joint` for
     the joint-branch model. A member appears in at most one recommendation: joint branches
     are formed first, transfers take the dispersed members left out, remote members go to
     remote branches or mobile members, and party groups are formed from the members left in

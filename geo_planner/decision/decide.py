@@ -4,14 +4,14 @@ One answer to one objective does not defend a plan in a meeting. Around the maxi
 model (:mod:`geo_planner.siting.models.mclp`) the decision step answers the questions a
 老干部局 is asked; :func:`decide` runs them all for one run:
 
-* **How much does each extra station bring?** :mod:`geo_planner.siting.tradeoff`.
-* **Does the answer hold?** :mod:`geo_planner.siting.sensitivity` (thresholds, life-circle
+* **How much does each extra station bring?** :mod:`geo_planner.decision.tradeoff`.
+* **Does the answer hold?** :mod:`geo_planner.decision.sensitivity` (thresholds, life-circle
   tiers, walking speeds, geocoding draws; site stability).
-* **What to build this year and next?** :mod:`geo_planner.siting.phased`.
+* **What to build this year and next?** :mod:`geo_planner.decision.phased`.
 * **Who is left out, and how unequally?** the p-center (registered model ``p_center``) and
-  :func:`~geo_planner.siting.instance.after_minutes` for :mod:`geo_planner.equity`.
+  :func:`~geo_planner.decision.instance.after_minutes` for :mod:`geo_planner.decision.equity`.
 
-Everything works on a :class:`~geo_planner.siting.instance.SitingInstance`: the same members,
+Everything works on a :class:`~geo_planner.decision.instance.SitingInstance`: the same members,
 weights, candidates and sparse member × site minutes as the run's station models, so the
 curve's point at ``p = new_stations`` is the run's maximal covering result.
 """
@@ -29,6 +29,9 @@ import scipy.sparse as sp
 
 from ..network import RoadNetwork
 from ..settings import Scenario, SitingSettings
+from ..siting.models import StationData, get_model
+from ..siting.models.p_center import PCenterResult
+from .equity import equity_by_area, equity_figures
 from .instance import (
     GEOCODE_UNCERTAINTY_M,
     SKIPPED,
@@ -37,8 +40,6 @@ from .instance import (
     after_minutes,
     siting_instance,
 )
-from .models import StationData, get_model
-from .models.p_center import PCenterResult
 from .phased import PHASED_COLUMNS, phased_plan
 from .sensitivity import SENSITIVITY_COLUMNS, sensitivity
 from .tradeoff import TRADEOFF_COLUMNS, tradeoff_curve
@@ -75,7 +76,7 @@ class DecisionResult:
     pcenter_recommendations
         ``new_station`` rows of the p-center model (recommendations schema, without ``rec_id``).
     equity
-        ``{"current": figures, "mclp": figures, …}`` (:func:`geo_planner.equity.equity_figures`).
+        ``{"current": figures, "mclp": figures, …}`` (:func:`geo_planner.decision.equity.equity_figures`).
     equity_by_area
         Equity columns to join onto ``coverage_by_area`` (keys ``level``, ``area``, ``township``).
     summary
@@ -156,7 +157,7 @@ def decide(
     models
         The run's per-model summary from ``recommend_stations`` (each with ``site_ids``).
     instance
-        The run's :func:`~geo_planner.siting.instance.siting_instance` when the siting stage
+        The run's :func:`~geo_planner.decision.instance.siting_instance` when the siting stage
         already built it (its cost matrix is the station models'); built here otherwise.
 
     Returns
@@ -232,8 +233,6 @@ def _p_center(inst: SitingInstance, s: SitingSettings, budget: Budget) -> tuple[
 def _equity(members: pd.DataFrame, inst: SitingInstance, models: dict[str, Any], pc: PCenterResult, thr: float,
             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any], pd.DataFrame]:
     """Each model's sites, members' minutes now and after each model, equity figures and by area."""
-    from ..equity import equity_by_area, equity_figures
-
     current = pd.to_numeric(members["walk_min_station"], errors="coerce").to_numpy(float)
     current = np.where(np.isnan(current), np.inf, current)
     # the members the station models consider (on the network, not remote): remote members are

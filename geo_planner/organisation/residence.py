@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...network import RoadNetwork
-from ...settings import BranchSettings
+from ..network import RoadNetwork
+from ..settings import BranchSettings
 from .inputs import Members, Places
 from .medoid import network_medoid, planar
 from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, walk_median
