@@ -31,6 +31,7 @@ from ..network import RoadNetwork
 from ..settings import Scenario, SitingSettings
 from ..siting.models import StationData, get_model
 from ..siting.models.p_center import PCenterResult
+from ..siting.schema import recommendation_row
 from .equity import equity_by_area, equity_figures
 from .instance import (
     GEOCODE_UNCERTAINTY_M,
@@ -74,7 +75,7 @@ class DecisionResult:
     tradeoff, sensitivity, phased_plan
         The ``tradeoff.csv``, ``sensitivity.csv`` and ``phased_plan.csv`` tables.
     pcenter_recommendations
-        ``new_station`` rows of the p-center model (recommendations schema, without ``rec_id``).
+        ``new_station`` rows of the p-center model (recommendations schema, ``rec_id`` empty until numbered).
     equity
         ``{"current": figures, "mclp": figures, …}`` (:func:`geo_planner.decision.equity.equity_figures`).
     equity_by_area
@@ -102,6 +103,7 @@ class DecisionResult:
 def _pcenter_rows(inst: SitingInstance, res: PCenterResult, radius_before: float) -> list[dict[str, Any]]:
     """The p-center's ``new_station`` recommendations (members it brings nearer)."""
     thr = inst.threshold_min
+    m = get_model("p_center")  # its labels, as every station model's rows take them from the registry
     rows = []
     gap = "" if res.status == "optimal" else " (time limit: radius not proven minimal)"
     for j in res.selected:
@@ -116,21 +118,20 @@ def _pcenter_rows(inst: SitingInstance, res: PCenterResult, radius_before: float
         b_en = f"{b:g} min" if np.isfinite(b) else "partly unreachable"
         rb_zh = f"{radius_before:.1f} 分钟" if np.isfinite(radius_before) else "无法到达（部分成员路网不通）"
         rb_en = f"{radius_before:.1f} min" if np.isfinite(radius_before) else "unreachable (some members)"
-        rows.append({
-            "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
-            "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(inst.member_ids[served]),
-            "n_members": int(served.size), "branch_ids": "", "city": "", "township": "", "before_min": b,
-            "after_min": a, "max_after_min": float(np.round(after.max(), 2)),
-            "rule": (f"p-center, p = {res.selected.size}: minimises the longest walk of any member served "
-                     f"(existing stations kept); longest walk {res.radius_min:.1f} min"),
-            "rationale_zh": (f"按 p-中心模型（使步行最远的老干部尽量近），在{c['name']}新建驿站，{served.size} 名老干部的"
-                             f"最近驿站将改为此处，步行中位时间由 {b_zh} 降至 {a:g} 分钟；该方案服务的 {res.served} 名老干部中"
-                             f"最长步行时间由 {rb_zh} 降至 {res.radius_min:.1f} 分钟（覆盖标准 {thr:g} 分钟）。"),
-            "rationale_en": (f"p-center: a new station at {c['name']} becomes the nearest for {served.size} members; "
-                             f"median walk from {b_en} to {a:g} min; among the {res.served} members the plan serves, "
-                             f"the longest walk falls from {rb_en} to {res.radius_min:.1f} min."),
-            "method": f"p_center · highs, {res.solves} covering solves{gap}",
-        })
+        rows.append(recommendation_row(
+            kind="new_station", name=f"新建驿站（{c['name']}）", lon=float(c["lon"]), lat=float(c["lat"]),
+            site_id=str(c["id"]), site_name=str(c["name"]), member_ids=";".join(inst.member_ids[served]),
+            n_members=int(served.size), before_min=b, after_min=a, max_after_min=float(np.round(after.max(), 2)),
+            rule=(f"{m.label_en}, p = {res.selected.size}: minimises the longest walk of any member served "
+                  f"(existing stations kept); longest walk {res.radius_min:.1f} min"),
+            rationale_zh=(f"按 {m.label_zh}模型（使步行最远的老干部尽量近），在{c['name']}新建驿站，{served.size} 名老干部的"
+                          f"最近驿站将改为此处，步行中位时间由 {b_zh} 降至 {a:g} 分钟；该方案服务的 {res.served} 名老干部中"
+                          f"最长步行时间由 {rb_zh} 降至 {res.radius_min:.1f} 分钟（覆盖标准 {thr:g} 分钟）。"),
+            rationale_en=(f"{m.label_en}: a new station at {c['name']} becomes the nearest for {served.size} members; "
+                          f"median walk from {b_en} to {a:g} min; among the {res.served} members the plan serves, "
+                          f"the longest walk falls from {rb_en} to {res.radius_min:.1f} min."),
+            method=f"{m.name} · highs, {res.solves} covering solves{gap}",
+        ))
     return rows
 
 

@@ -18,6 +18,7 @@ from scipy import sparse
 from ..network import RoadNetwork
 from ..settings import BranchSettings, Thresholds
 from ..siting.budget import MIN_SHARE_S
+from ..siting.schema import recommendation_row
 from ..travel import cost_matrix
 from .cohesion import cohesion_blocks
 from .inputs import Members, Places, dispersed_groups, read_members, validate
@@ -29,7 +30,6 @@ from .records import (
     min_en,
     min_zh,
     mode,
-    rec_row,
     rule_members,
     rule_record,
     tabulate,
@@ -63,7 +63,7 @@ def _joint_rows(
         used_names.add(name)
         b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
         place_zh, place_en = ("驿站", "station") if is_station[j] else ("公共场所", "candidate place")
-        out.append((rec_row(
+        out.append((recommendation_row(
             kind="joint_branch", name=name, lon=sites.lon[j], lat=sites.lat[j], site_id=sites.ids[j],
             site_name=sites.name[j], n_members=int(g.size), branch_ids=";".join(units), city=mode(m.city[g]),
             township=mode(m.township[g]), before_min=b_med, after_min=a_med, max_after_min=a_max,

@@ -26,7 +26,7 @@ from ..travel import cost_matrix, nearest_facility
 from .budget import TimeBudget
 from .models import get_model
 from .result import SitingResult
-from .schema import empty_recommendations
+from .schema import empty_recommendations, recommendation_row
 from .stations import plan_stations
 
 log = logging.getLogger(__name__)
@@ -254,10 +254,10 @@ def _station_row(model: str, res: SitingResult, c: pd.Series, member_ids: np.nda
               f"获得覆盖，步行中位时间由 {b_txt} 降至 {a:g} 分钟。")
         en = (f"{m.label_en.capitalize()}: a new station at {c['name']} brings {n} members without a station "
               f"within {thr:g} min into the {thr:g}-minute circle; median walk from {b_en} to {a:g} min.")
-    return {
-        "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
-        "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(member_ids),
-        "n_members": n, "branch_ids": "", "city": "", "township": "", "before_min": b, "after_min": a,
-        "max_after_min": float(np.round(np.nanmax(after), 2)) if n else float("nan"),
-        "rule": rule, "rationale_zh": zh, "rationale_en": en, "method": f"{model} · {res.method}{gap}",
-    }
+    return recommendation_row(
+        kind="new_station", name=f"新建驿站（{c['name']}）", lon=float(c["lon"]), lat=float(c["lat"]),
+        site_id=str(c["id"]), site_name=str(c["name"]), member_ids=";".join(member_ids),
+        n_members=n, before_min=b, after_min=a,
+        max_after_min=float(np.round(np.nanmax(after), 2)) if n else float("nan"),
+        rule=rule, rationale_zh=zh, rationale_en=en, method=f"{model} · {res.method}{gap}",
+    )
