@@ -20,7 +20,7 @@ from .atomic import atomic_write
 from .functions import covered_column, nearest_column, present_functions, time_column
 from .geocode import IMPRECISE_STATUS
 from .io import write_rejections
-from .vocab import table_file
+from .vocab import IMPRECISE_LOCATION, table_file
 
 if TYPE_CHECKING:
     from .run_result import RunResult
@@ -149,7 +149,7 @@ def _run_counts(result: RunResult) -> dict[str, Any]:
     if "admin_source" in m:  # what decided each member's city and county (异地)
         counts["admin_source"] = _value_counts(m["admin_source"])
     imprecise = m["network_status"] == IMPRECISE_STATUS
-    counts["imprecise_location"] = {
+    counts[IMPRECISE_LOCATION] = {
         "members": int(imprecise.sum()),
         "min_precision_for_times": result.scenario.geocode.min_precision_for_times,
         "by_precision": _value_counts(m.loc[imprecise, "geocode_precision"]),

@@ -298,7 +298,7 @@ def run_demo(out_dir: Path, *, cache_dir: Path | None) -> int:
     path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env = dict(os.environ, PYTHONPATH=path)
     if cache_dir is not None:
-        env["GEO_PLANNER_CACHE"] = str(cache_dir)
+        env["GEO_PLANNER_CACHE_DIR"] = str(cache_dir)
     cmd = [sys.executable, "-m", "geo_planner", "run", str(SCENARIO), "--out", str(out_dir),
            "--quiet", "--no-map-copy"]
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..privacy import VIEWER_CELL_M, small_count, small_recommendations
 from ..siting.plan import siting_members
-from ..vocab import KIND_LABELS
+from ..vocab import IMPRECISE_LOCATION, KIND_LABELS
 from ..zhformat import date_zh
 from .charts import (
     MODEL_NAMES,
@@ -90,7 +90,7 @@ def _kpis(result: RunResult) -> list[tuple[str, str, str]]:
     m = result.members
     n = len(m)
     # shares over the members placed precisely enough for times, as in coverage_by_area
-    n_timed = int((m["network_status"] != "imprecise_location").sum()) if "network_status" in m else n
+    n_timed = int((m["network_status"] != IMPRECISE_LOCATION).sum()) if "network_status" in m else n
     cov = {c: int(m[c].sum()) for c in ("covered_station", "covered_branch", "covered_hospital") if c in m}
     disp = int(m["dispersed"].sum()) if "dispersed" in m else 0
 

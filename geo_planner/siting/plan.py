@@ -23,6 +23,7 @@ from ..geocode import Gazetteer, assign_admin_units
 from ..network import RoadNetwork
 from ..settings import Scenario
 from ..travel import cost_matrix, nearest_facility
+from ..vocab import IMPRECISE_LOCATION
 from .budget import TimeBudget
 from .models import get_model
 from .result import SitingResult
@@ -199,7 +200,7 @@ def recommend_stations(
     rows: list[dict[str, Any]] = []
     summary: dict[str, Any] = {
         "candidates": int(len(candidates)), "members_considered": int(len(sub)),
-        "members_imprecise_excluded": int((members["network_status"] == "imprecise_location").sum()),
+        "members_imprecise_excluded": int((members["network_status"] == IMPRECISE_LOCATION).sum()),
     }
     ids = sub["id"].astype(str).to_numpy()
     csr = cost.tocsr()
