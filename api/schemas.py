@@ -22,7 +22,6 @@ from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, StationFunctio
 from geo_planner.vocab import VisitStop as VisitStopKind
 
 ExportTable = TableName
-Scalar = str | int | float | bool | None
 
 
 class _Out(BaseModel):

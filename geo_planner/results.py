@@ -29,7 +29,7 @@ import pandas as pd
 from .crs import M_PER_DEG_LON_EQUATOR, metres_per_degree
 from .errors import InputError, NotFoundError, Problem
 from .network import RoadNetwork, run_networks
-from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
+from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, REPORT_HTML, REPORT_PDF, ROLE_MAP_FILES
 from .pointindex import PointIndex, build_point_index, load_point_index
 from .privacy import exportable_tables, is_viewer, redact_for_role
 from .settings import Scenario
@@ -338,6 +338,21 @@ def map_page(store: RunSource, run_id: str, role: Role, load: Callable[[], Loade
     )
     save_map(fmap, path)
     return path
+
+
+def map_html(store: RunSource, run_id: str, role: Role, load: Callable[[], LoadedRun]) -> str:
+    """Return the text of the map page ``role`` gets of a finished run (see :func:`map_page`)."""
+    return map_page(store, run_id, role, load).read_text(encoding="utf-8")
+
+
+def report_html(store: RunSource, run_id: str) -> str:
+    """Return a finished run's ``report.html`` (aggregates only: every role may read it)."""
+    return store.run_file(run_id, REPORT_HTML).read_text(encoding="utf-8")
+
+
+def report_pdf(store: RunSource, run_id: str) -> bytes:
+    """Return a finished run's ``report.pdf`` (``NotFoundError`` where no Chromium printed it)."""
+    return store.run_file(run_id, REPORT_PDF).read_bytes()
 
 
 def basemap_file(store: RunSource, run_id: str) -> Path:

@@ -263,7 +263,8 @@ class SitingSettings(_Model):
     target_coverage
         Share of member weight the set-covering model must reach.
     time_limit_s
-        HiGHS time limit per model, seconds.
+        Time limit of the whole siting stage, seconds: the station models and the branch
+        reorganisation share it, each solve getting its share of what is left (not a limit per model).
     mip_gap
         Relative optimality gap at which HiGHS may stop.
     capacity

@@ -7,7 +7,8 @@ re-exports the functions callers use (``mclp``, ``lscp``, ``p_median``, their gr
 variants, ``sparse_cost_matrix``, ``SitingResult``).
 
 A matrix in, an immutable result out. The models never see the road network: they take
-sparse member × site structures computed by ``travel.py`` / ``coverage.py``.
+sparse member × site structures computed by ``travel.cost_matrix`` (the station plan,
+``siting/plan.py``, cuts the minutes off at 3× the threshold; coverage is the entries within it).
 
 Conventions
 -----------
