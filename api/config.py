@@ -14,7 +14,7 @@
 | ``login_lockout_s`` | ``GEO_PLANNER_LOGIN_LOCKOUT_S`` | … within ``300`` s refuse further attempts for that long (429) |
 | ``osm_dir`` | ``GEO_PLANNER_OSM_DIR`` | the bundled ``data/osm`` |
 | ``demo_dir`` | ``GEO_PLANNER_DEMO_DIR`` | the bundled ``data/demo`` |
-| ``cache_dir`` | ``GEO_PLANNER_CACHE_DIR`` | ``$GEO_PLANNER_CACHE`` or ``~/.cache/geo_planner`` |
+| ``cache_dir`` | ``GEO_PLANNER_CACHE_DIR`` | ``~/.cache/geo_planner``; the library reads the same variable (``GEO_PLANNER_CACHE``, its former name, still works with a deprecation warning) |
 | ``seed_demo`` | ``GEO_PLANNER_SEED_DEMO`` | ``true``: an empty store gets the demo datasets and run |
 | ``visits_max_time_limit_s`` | ``GEO_PLANNER_VISITS_MAX_TIME_LIMIT_S`` | ``10``: longest routing solve of ``POST /runs/{id}/visits`` |
 

@@ -42,11 +42,11 @@ from fastapi import Depends, HTTPException, Path, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import Scope
 
+from geo_planner.decision.instance import SitingInstance
+from geo_planner.decision.instance_file import load_siting_instance
 from geo_planner.errors import PermissionDeniedError
 from geo_planner.outputs import SITING_INSTANCE_FILE
 from geo_planner.results import LoadedRun, load_run
-from geo_planner.siting.instance import SitingInstance
-from geo_planner.siting.instance_file import load_siting_instance
 from geo_planner.store import RunQueue, Store
 from geo_planner.store.accounts import secret_hash
 from geo_planner.vocab import ROLE_RANK, ActorKind, AuditWhat, Role

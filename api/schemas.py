@@ -22,7 +22,6 @@ from geo_planner.vocab import ExportFormat, LayerKind, RunStatus, StationFunctio
 from geo_planner.vocab import VisitStop as VisitStopKind
 
 ExportTable = TableName
-Scalar = str | int | float | bool | None
 
 
 class _Out(BaseModel):
@@ -506,7 +505,7 @@ class WhatIfRequest(_In):
 
 
 class WhatIfEquity(_Out):
-    """Equity of the considered members' walks (``geo_planner.equity``)."""
+    """Equity of the considered members' walks (``geo_planner.decision.equity``)."""
 
     n: int
     n_unreachable: int

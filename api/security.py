@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -404,6 +404,3 @@ class MethodsAllowed:
             await send(message)
 
         await self.app(scope, receive, fix_allow)
-
-
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]

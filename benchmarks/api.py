@@ -174,7 +174,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0)
     args = ap.parse_args()
     token = secrets.token_urlsafe(18)
-    cache = Path(os.environ.get("GEO_PLANNER_CACHE", Path.home() / ".cache" / "geo_planner"))
+    from geo_planner.settings import default_cache_dir
+
+    cache = default_cache_dir()
     rng = np.random.default_rng(1)
     # 贵溪 extract bounds (data/osm/README): points all over the county seat
     pts = np.c_[rng.uniform(117.1912, 117.2552, 400), rng.uniform(28.2817, 28.3225, 400)]

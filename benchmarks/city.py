@@ -68,7 +68,7 @@ def decomposition(n_clusters: int = 20, per: int = 150, sites: int = 12, time_li
     import numpy as np
     import scipy.sparse as sp
 
-    from geo_planner.siting.branches import solve_joint_branches
+    from geo_planner.organisation import solve_joint_branches
 
     rng = np.random.default_rng(20261202)
     blocks, units = [], []

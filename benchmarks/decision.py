@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from siting import make_instance  # noqa: E402
 
+from geo_planner.decision.decide import SitingInstance, phased_plan, sensitivity, tradeoff_curve  # noqa: E402
 from geo_planner.settings import Scenario, load_scenario  # noqa: E402
-from geo_planner.siting.decision import SitingInstance, phased_plan, sensitivity, tradeoff_curve  # noqa: E402
 from geo_planner.siting.models.p_center import p_center  # noqa: E402
 from geo_planner.siting.stations import mclp  # noqa: E402
 

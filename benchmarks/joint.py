@@ -43,7 +43,7 @@ import pickle, sys, time
 from pathlib import Path
 from geo_planner.pipeline import run
 from geo_planner.settings import load_scenario
-import geo_planner.siting.branches.recommend as rec
+import geo_planner.organisation.recommend as rec
 scenario_path, out, cache, keep = sys.argv[1:5]
 orig, seen = rec.solve_joint_branches, {}
 def keep_input(cost, unit, is_station, **kw):
@@ -91,8 +91,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=20261202)
     args = p.parse_args()
 
+    from geo_planner.organisation import JOINT_SHARE, solve_joint_branches
     from geo_planner.pipeline import ORGANISATION_RESERVE, ORGANISATION_WEIGHT
-    from geo_planner.siting.branches import JOINT_SHARE, solve_joint_branches
 
     with tempfile.TemporaryDirectory(prefix="gp-joint-") as tmp:
         joint_input, run_rec = _city_input(Path(tmp), args)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import multiprocessing as mp
-import os
 import resource
 import sys
 import tempfile
@@ -286,7 +285,9 @@ def run(args: argparse.Namespace) -> list[tuple[str, float, float, str]]:
         rows += guixi_100k(args)
     if args.porto_members > 0:
         # the network cache of the library (a first build of Porto takes a minute or two)
-        cache = Path(os.environ.get("GEO_PLANNER_CACHE", Path.home() / ".cache" / "geo_planner"))
+        from geo_planner.settings import default_cache_dir
+
+        cache = default_cache_dir()
         rows += porto_million(args.porto_members, args.porto_stations, args.porto_branches, args.limit_min,
                               args.repeat, cache)
     return rows

@@ -36,10 +36,10 @@ TARGET_OPTIMISE_S = 1.0
 
 def _optimise(sc, out: Path) -> list:  # noqa: ANN001
     """Time ``reoptimise`` on a run's instance: MCLP and p-median, p = 3, then with a lock and a ban."""
+    from geo_planner.decision.instance_file import load_siting_instance
     from geo_planner.outputs import SITING_INSTANCE_FILE
     from geo_planner.reoptimise import reoptimise
     from geo_planner.results import RunFolder, load_run
-    from geo_planner.siting.instance_file import load_siting_instance
     from geo_planner.whatif import prepare_whatif
 
     folder = RunFolder(sc, out)

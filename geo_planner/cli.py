@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from .bundled import data_dir
 from .errors import GeoPlannerError
+from .run_result import stopped_models
 
 log = logging.getLogger("geo_planner")
 
@@ -168,8 +169,6 @@ def warn_stopped_models(counts: dict[str, Any], file: TextIO) -> int:
 
     ``counts`` is ``run.json``'s ``counts`` (``RunResult.counts``).
     """
-    from .pipeline import stopped_models
-
     stopped = stopped_models(counts.get("siting", {}), counts.get("organisation", {}))
     for model, rec in stopped.items():
         gap = rec.get("gap")

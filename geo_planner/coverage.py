@@ -33,6 +33,7 @@ from .geocode import Gazetteer, assign_admin_units
 from .network import RoadNetwork
 from .settings import Thresholds
 from .travel import STATUS_BEYOND_LIMIT, time_to_assigned
+from .vocab import IMPRECISE_LOCATION
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def fill_admin_units(members: pd.DataFrame, gazetteer: Gazetteer) -> pd.DataFram
     return out
 
 
-IMPRECISE = "imprecise_location"
+IMPRECISE = IMPRECISE_LOCATION
 
 
 def _stats(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -114,7 +115,7 @@ def _stats(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     g = df.groupby(keys, sort=True, dropna=False)
     size = g.size()
     n_precise = g["_precise"].sum()
-    parts = [size.rename("members"), g["_imprecise"].sum().astype(int).rename("imprecise_location")]
+    parts = [size.rename("members"), g["_imprecise"].sum().astype(int).rename(IMPRECISE)]
     for time_col, cov_col, _ in COVERAGE_RULES:
         short = time_col.replace("_min", "")  # walk_station, walk_branch, drive_hospital
         covered = df[cov_col].astype(bool).to_numpy() & ~imprecise

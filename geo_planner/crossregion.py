@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from .geocode import IMPRECISE_STATUS, precise_for_times
-from .network import RoadNetwork
+from .network import RoadNetwork, run_networks
+from .organisation.medoid import network_medoid
+from .organisation.records import finite_max, finite_median, min_en, min_zh
+from .organisation.residence import split_by_residence
 from .settings import Scenario
-from .siting.branches.records import finite_max, finite_median, min_en, min_zh
 from .travel import nearest_facility
 
 __all__ = ["HOST_COLUMNS", "BRANCH_COLUMNS", "serve_in_host"]
@@ -102,8 +104,6 @@ def serve_in_host(
         ``members`` with :data:`HOST_COLUMNS` added (same rows, same order); ``branches`` the
         异地支部 recommendations (:data:`BRANCH_COLUMNS`).
     """
-    from .pipeline import run_networks
-
     host_dir = Path(host_dir)
     if walk is None:
         walk, drive = run_networks(scenario)
@@ -140,9 +140,6 @@ def _remote_branches(host: str, scenario: Scenario, walk: RoadNetwork, wsnap: An
     Each meets at its members' network medoid; the venues (the station nearest to each
     meeting point) come from one nearest-facility search for all of them.
     """
-    from .siting.branches.medoid import network_medoid
-    from .siting.branches.residence import split_by_residence
-
     rules = scenario.branches
     groups: list[tuple[str, str, str, np.ndarray]] = []
     located = m["lon"].notna() & m["lat"].notna()

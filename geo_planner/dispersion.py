@@ -50,7 +50,7 @@ STATUS_OUTSIDE_NETWORK = "outside_network"
 #: ``dispersion_note`` of such a member.
 OUTSIDE_NOTE = ("outside the loaded map extracts, in the branch's own city: not 异地; load a larger extract "
                 "for travel times")
-from .vocab import REASONS
+from .vocab import IMPRECISE_LOCATION, REASONS
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def classify_members(
     status = members.get("network_status", pd.Series("ok", index=members.index)).astype(str)
     # a point standing for a whole township/county (imprecise address) says nothing about the extent
     outside = located & ~pd.Series(gazetteer.in_extents(lon, lat), index=members.index) & (
-        status != "imprecise_location")
+        status != IMPRECISE_LOCATION)
     precision = members.get("geocode_precision", pd.Series("", index=members.index)).fillna("").astype(str)
     loc.loc[(precision == "city").to_numpy(), "county"] = ""  # a city's centre says nothing of its county
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .settings import Thresholds
-from .vocab import FUNCTIONS, UNKNOWN_KIND_FUNCTION, StationFunction
+from .vocab import FUNCTIONS, IMPRECISE_LOCATION, UNKNOWN_KIND_FUNCTION, StationFunction
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ def function_counts(
     with ``places: 0`` and no member figures.
     """
     precise = (members.get("network_status", pd.Series("", index=members.index)).astype(str)
-               != "imprecise_location").to_numpy()
+               != IMPRECISE_LOCATION).to_numpy()
     n = int(precise.sum())
     out: dict[str, Any] = {"members_precise": n, "unknown_kinds": int(unknown_kinds)}
     for f in FUNCTIONS:

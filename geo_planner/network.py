@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import shapely
@@ -35,6 +35,9 @@ from .errors import InputError, NetworkError
 from .network_cache import cache_key, load_cached, save_cached
 from .osm import osm_xml
 from .segment_index import SegmentIndex
+
+if TYPE_CHECKING:
+    from .settings import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -531,3 +534,32 @@ def build_network(
     if cache_file is not None:
         save_cached(net, cache_file)
     return net
+
+
+def run_networks(scenario: Scenario) -> tuple[RoadNetwork, RoadNetwork | None]:
+    """Build (or load from the cache) the road networks of a scenario: the pipeline's network stage.
+
+    The walking network always; the driving network only when the scenario has hospitals
+    (nothing else is measured by car). The pipeline and :func:`geo_planner.results.load_run`
+    both build a run's networks here, so a finished run gets back exactly the networks it was
+    measured on.
+
+    Parameters
+    ----------
+    scenario
+        The run's scenario (``network`` settings; ``inputs.hospitals`` decides the driving network).
+
+    Returns
+    -------
+    (walk, drive)
+        ``drive`` is ``None`` without hospitals.
+    """
+    net = scenario.network
+    opts: dict[str, Any] = {
+        "walk_speed_kmh": net.walk_speed_kmh,
+        "drive_fallback_speed_kmh": net.drive_fallback_speed_kmh,
+        "cache_dir": net.resolved_cache_dir(),
+    }
+    walk = build_network(net.osm, "walk", **opts)
+    drive = build_network(net.osm, "drive", **opts) if scenario.inputs.hospitals is not None else None
+    return walk, drive

@@ -20,10 +20,10 @@ from .atomic import atomic_write
 from .functions import covered_column, nearest_column, present_functions, time_column
 from .geocode import IMPRECISE_STATUS
 from .io import write_rejections
-from .vocab import table_file
+from .vocab import IMPRECISE_LOCATION, table_file
 
 if TYPE_CHECKING:
-    from .pipeline import RunResult
+    from .run_result import RunResult
 
 #: ``run.json``: parameters, versions, timings, counts and files of the run.
 RUN_FILE: Final = "run.json"
@@ -42,7 +42,7 @@ SITING_INSTANCE_FILE: Final = "siting_instance.npz"
 #: The printable report (``report.py``).
 REPORT_HTML: Final = "report.html"
 REPORT_PDF: Final = "report.pdf"
-#: The decision-support tables (``siting/decision.py``).
+#: The decision-support tables (``decision/decide.py``).
 DECISION_TABLES: Final = ("tradeoff", "sensitivity", "phased_plan")
 
 #: Columns of ``members.csv``, in this order (then the planner's extra columns).
@@ -116,7 +116,7 @@ def _write_tables(result: RunResult) -> dict[str, Path]:
         table = getattr(result, name)
         if table is not None:
             written[name] = _write_csv(table, out / table_file(name))
-    if result.decision is not None:  # trade-off curve, sensitivity, phased plan (siting/decision.py)
+    if result.decision is not None:  # trade-off curve, sensitivity, phased plan (decision/decide.py)
         for name in DECISION_TABLES:
             written[name] = _write_csv(getattr(result.decision, name), out / table_file(name))
     return written
@@ -149,7 +149,7 @@ def _run_counts(result: RunResult) -> dict[str, Any]:
     if "admin_source" in m:  # what decided each member's city and county (异地)
         counts["admin_source"] = _value_counts(m["admin_source"])
     imprecise = m["network_status"] == IMPRECISE_STATUS
-    counts["imprecise_location"] = {
+    counts[IMPRECISE_LOCATION] = {
         "members": int(imprecise.sum()),
         "min_precision_for_times": result.scenario.geocode.min_precision_for_times,
         "by_precision": _value_counts(m.loc[imprecise, "geocode_precision"]),

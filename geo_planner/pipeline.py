@@ -8,8 +8,9 @@ address, builds the walking and driving networks, measures travel times and writ
     run.json         parameters, versions, per-stage timings and counts
 
 Later stages (coverage, dispersion, siting, maps, exports) hang off the same result; each stage
-is one ``_stage_…`` step, the network stage is public (:func:`run_networks`: a finished run's
-networks are loaded back with it), and the file names and writers live in ``outputs.py``.
+is one ``_stage_…`` step, the network stage is :func:`geo_planner.network.run_networks` (a finished run's
+networks are loaded back with it), the result type lives in ``run_result.py``, and the file names and writers
+live in ``outputs.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ import pandas as pd
 
 from .basemap import build_basemap, write_basemap, write_style
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
+from .decision.decide import DecisionResult, add_stability, decide
+from .decision.instance import siting_instance
+from .decision.instance_file import save_siting_instance
 from .dispersion import branch_dispersion, classify_members, mark_outside_network
 from .errors import InputError
 from .export import export_table
@@ -36,7 +40,8 @@ from .functions import station_functions as kinds_to_functions
 from .geocode import IMPRECISE_STATUS, PRECISIONS, Gazetteer, assign_admin_units, geocode, precise_for_times
 from .io import LayerResult, load_layer
 from .maps import build_map, save_map
-from .network import RoadNetwork, build_network
+from .network import RoadNetwork, run_networks
+from .organisation import recommend_branches
 from .outputs import (
     BASEMAP_FILE,
     BASEMAP_STYLE_FILE,
@@ -50,13 +55,10 @@ from .outputs import (
 )
 from .placements import Placement, apply_placements
 from .pointindex import build_point_index, save_point_index
+from .run_result import RunResult, stopped_models
 from .settings import Scenario
-from .siting.branches import recommend_branches
 from .siting.budget import MIN_SHARE_S, TimeBudget
-from .siting.decision import DecisionResult, add_stability, decide
 from .siting.function import siting_view
-from .siting.instance import SitingInstance, siting_instance
-from .siting.instance_file import save_siting_instance
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
 from .travel import member_travel_table
@@ -88,30 +90,6 @@ ORGANISATION_RESERVE = 0.05
 
 #: Columns of ``rejections.csv``: every rejected row and every warning.
 REJECTION_COLUMNS = ["file", "row", "field", "value", "reason", "action"]
-
-@dataclass
-class RunResult:
-    """What a run produced (tables are WGS-84)."""
-
-    scenario: Scenario
-    out_dir: Path
-    members: pd.DataFrame
-    branches: pd.DataFrame
-    stations: pd.DataFrame
-    hospitals: pd.DataFrame | None
-    rejections: pd.DataFrame
-    walk: RoadNetwork
-    drive: RoadNetwork | None
-    gazetteer: Gazetteer
-    coverage_by_area: pd.DataFrame | None = None
-    coverage_by_branch: pd.DataFrame | None = None
-    recommendations: pd.DataFrame | None = None
-    decision: DecisionResult | None = None
-    instance: SitingInstance | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
-
 
 class _Progress:
     def __init__(self, fn: ProgressFn | None) -> None:
@@ -237,35 +215,6 @@ def _refine_from_area_columns(
     if len(target):
         log.info("%d members placed from their 街道/社区 columns instead of a coarser address", len(target))
     return out
-
-
-def run_networks(scenario: Scenario) -> tuple[RoadNetwork, RoadNetwork | None]:
-    """Build (or load from the cache) the road networks of a scenario: the network stage.
-
-    The walking network always; the driving network only when the scenario has hospitals
-    (nothing else is measured by car). The pipeline and :func:`geo_planner.results.load_run`
-    both build a run's networks here, so a finished run gets back exactly the networks it was
-    measured on.
-
-    Parameters
-    ----------
-    scenario
-        The run's scenario (``network`` settings; ``inputs.hospitals`` decides the driving network).
-
-    Returns
-    -------
-    (walk, drive)
-        ``drive`` is ``None`` without hospitals.
-    """
-    net = scenario.network
-    opts: dict[str, Any] = {
-        "walk_speed_kmh": net.walk_speed_kmh,
-        "drive_fallback_speed_kmh": net.drive_fallback_speed_kmh,
-        "cache_dir": net.resolved_cache_dir(),
-    }
-    walk = build_network(net.osm, "walk", **opts)
-    drive = build_network(net.osm, "drive", **opts) if scenario.inputs.hospitals is not None else None
-    return walk, drive
 
 
 @dataclass
@@ -414,7 +363,7 @@ def _stage_siting(st: _State) -> None:
 
 
 def _stage_decision(st: _State) -> None:
-    """p-center, equity, trade-off curve, sensitivity and the phased plan (siting/decision.py)."""
+    """p-center, equity, trade-off curve, sensitivity and the phased plan (decision/decide.py)."""
     summary = st.siting_summary
     inst, st.instance = st.instance, None  # not kept past this stage (its cost matrix is the largest array)
     if not summary:
@@ -589,27 +538,6 @@ def _with_decision(
     cols = ["recommendation_id", "recommendation_kind"]
     members = members.drop(columns=[c for c in cols if c in members]).join(_member_recommendations(recs), on="id")
     return recs, members
-
-
-def stopped_models(siting: dict[str, Any], organisation: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The station and organisation models that stopped at their time limit (or fell back to greedy).
-
-    Parameters
-    ----------
-    siting, organisation
-        The ``counts["siting"]`` and ``counts["organisation"]`` records of ``run.json``.
-
-    Returns
-    -------
-    dict
-        Model name → its record, for every model whose ``status`` is ``time_limit`` or ``greedy``.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for group in (siting, organisation):
-        for name, rec in (group or {}).items():
-            if isinstance(rec, dict) and rec.get("status") in ("time_limit", "greedy"):
-                out[name] = rec
-    return out
 
 
 def _member_recommendations(recs: pd.DataFrame) -> pd.DataFrame:

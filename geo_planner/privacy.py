@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from .crs import M_PER_DEG_LAT, local_xy, metres_per_degree
 from .errors import PermissionDeniedError
-from .vocab import ROLES, TABLES, Role, TableName
+from .vocab import IMPRECISE_LOCATION, ROLES, TABLES, Role, TableName
 
 #: Grid cell (metres) used to aggregate members for viewers.
 VIEWER_CELL_M = 500.0
@@ -177,7 +177,7 @@ _PUBLIC_SITE_KINDS = ("new_station",)
 
 
 #: Count columns of the summary tables not named ``n_…``/``no_time_…``/``beyond_limit_…``.
-_COUNT_COLUMNS = frozenset({"imprecise_location"})
+_COUNT_COLUMNS = frozenset({IMPRECISE_LOCATION})
 
 
 def _is_count_column(name: str) -> bool:

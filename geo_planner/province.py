@@ -57,6 +57,7 @@ from .settings import (
     _scenario_files,
     scenario_from_dict,
 )
+from .vocab import IMPRECISE_LOCATION, REASONS
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,6 @@ RegionProgressFn = Callable[[str, str, float], None]
 PROGRESS_TOPIC = "geo_planner.region_progress"
 #: Least seconds between two progress events of one region (stage changes are always sent).
 PROGRESS_EVERY_S = 0.5
-
-REASONS = ("remote", "cross_township", "far")
 
 #: Seconds to wait for an existing Dask scheduler (``--scheduler tcp://…``) before giving up.
 CONNECT_TIMEOUT_S = 10.0
@@ -210,8 +209,8 @@ def load_plan(path: Path | str) -> Scenario | Province:
 
 def _shares(m: pd.DataFrame) -> dict[str, Any]:
     status = m["network_status"].astype(str) if "network_status" in m else pd.Series("", index=m.index)
-    precise = status != "imprecise_location"
-    row: dict[str, Any] = {"members": int(len(m)), "imprecise_location": int((~precise).sum())}
+    precise = status != IMPRECISE_LOCATION
+    row: dict[str, Any] = {"members": int(len(m)), IMPRECISE_LOCATION: int((~precise).sum())}
     for col in ("covered_station", "covered_branch", "covered_hospital"):
         if col in m:
             n = int(precise.sum())
@@ -572,7 +571,7 @@ def regions_table(province: Province, results: dict[str, dict[str, Any]], cross:
     for name, _ in province.regions:
         r = results.get(name, {"status": "not run", "error": ""})
         row: dict[str, Any] = {"region": name, "status": r["status"], "error": r.get("error", "")}
-        for key in ("members", "imprecise_location", "covered_station_share", "covered_branch_share",
+        for key in ("members", IMPRECISE_LOCATION, "covered_station_share", "covered_branch_share",
                     "covered_hospital_share", "dispersed", *(f"dispersed_{x}" for x in REASONS)):
             row[key] = r.get(key, np.nan)
         recs = r.get("recommendations", {})

@@ -1,7 +1,7 @@
 """Re-solve a finished run's station model with sites locked open or banned, without measuring a walk.
 
 The run's siting instance (``siting_instance.npz``: members × candidate sites, walking minutes,
-weights — :mod:`geo_planner.siting.instance_file`) is solved again by the run's own models
+weights — :mod:`geo_planner.decision.instance_file`) is solved again by the run's own models
 (maximal covering or p-median, HiGHS, the run's options) with:
 
 * ``p`` new stations in all, of which the ``lock`` candidates (opened whatever the model says);
@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .decision.instance import SitingInstance
 from .errors import InputError, Problem
-from .siting.instance import SitingInstance
 from .siting.models.mclp import mclp
-from .siting.models.p_median import p_median
+from .siting.models.p_median.model import p_median
 from .siting.result import SitingResult
 from .vocab import Role
 from .whatif import REQUEST, NewStation, WhatIfBase, what_if
@@ -57,7 +57,7 @@ def reoptimise(
     base
         The run prepared for what-ifs (:func:`geo_planner.whatif.prepare_whatif`).
     inst
-        The run's siting instance (:func:`geo_planner.siting.instance_file.load_siting_instance`).
+        The run's siting instance (:func:`geo_planner.decision.instance_file.load_siting_instance`).
     model
         ``mclp`` (most weight within the threshold) or ``p_median`` (least weighted walk).
     p

@@ -6,7 +6,7 @@ benchmarks — goes through here rather than knowing file names, CSV quirks or h
 networks were built:
 
 * :func:`load_run` — the run's scenario, facility tables, road networks (from the network
-  cache, exactly as the pipeline built them: :func:`geo_planner.pipeline.run_networks`) and its
+  cache, exactly as the pipeline built them: :func:`geo_planner.network.run_networks`) and its
   point index, as one immutable :class:`LoadedRun`;
 * :func:`read_table` / :func:`optional_table` / :func:`table_for_role` — one table, with its
   flag columns parsed to booleans once, optionally as a role may see it (:mod:`geo_planner.privacy`);
@@ -28,8 +28,8 @@ import pandas as pd
 
 from .crs import M_PER_DEG_LON_EQUATOR, metres_per_degree
 from .errors import InputError, NotFoundError, Problem
-from .network import RoadNetwork
-from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, ROLE_MAP_FILES
+from .network import RoadNetwork, run_networks
+from .outputs import BASEMAP_FILE, MAP_FILE, POINT_INDEX_FILE, REPORT_HTML, REPORT_PDF, ROLE_MAP_FILES
 from .pointindex import PointIndex, build_point_index, load_point_index
 from .privacy import exportable_tables, is_viewer, redact_for_role
 from .settings import Scenario
@@ -192,7 +192,7 @@ def load_run(store: RunSource, run_id: str) -> LoadedRun:
     """Load a finished run: scenario, facility tables, road networks and point index.
 
     The networks come from the network cache on disk, built by the pipeline's own network stage
-    (:func:`geo_planner.pipeline.run_networks`); their snapping indexes are built here, so the
+    (:func:`geo_planner.network.run_networks`); their snapping indexes are built here, so the
     first point query is as fast as the rest.
 
     Parameters
@@ -211,8 +211,6 @@ def load_run(store: RunSource, run_id: str) -> LoadedRun:
     NotFoundError, ConflictError
         Unknown run; run not finished.
     """
-    from .pipeline import run_networks  # the pipeline imports every stage: only when a run is loaded
-
     run = store.finished_run(run_id)
     scenario = run.scenario_model()
     tables = RunTables(
@@ -340,6 +338,21 @@ def map_page(store: RunSource, run_id: str, role: Role, load: Callable[[], Loade
     )
     save_map(fmap, path)
     return path
+
+
+def map_html(store: RunSource, run_id: str, role: Role, load: Callable[[], LoadedRun]) -> str:
+    """Return the text of the map page ``role`` gets of a finished run (see :func:`map_page`)."""
+    return map_page(store, run_id, role, load).read_text(encoding="utf-8")
+
+
+def report_html(store: RunSource, run_id: str) -> str:
+    """Return a finished run's ``report.html`` (aggregates only: every role may read it)."""
+    return store.run_file(run_id, REPORT_HTML).read_text(encoding="utf-8")
+
+
+def report_pdf(store: RunSource, run_id: str) -> bytes:
+    """Return a finished run's ``report.pdf`` (``NotFoundError`` where no Chromium printed it)."""
+    return store.run_file(run_id, REPORT_PDF).read_bytes()
 
 
 def basemap_file(store: RunSource, run_id: str) -> Path:

@@ -18,6 +18,7 @@ to every stage; there is no module-level mutable state.
 from __future__ import annotations
 
 import codecs
+import logging
 import os
 import re
 import tomllib
@@ -27,7 +28,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import Problem, ScenarioError
-from .vocab import DEFAULT_FUNCTION_KINDS, FUNCTIONS, LAYER_KINDS, StationFunction
+from .vocab import DEFAULT_FUNCTION_KINDS, FUNCTIONS, LAYER_KINDS, Language, StationFunction
+
+log = logging.getLogger(__name__)
 
 CRSName = Literal["WGS84", "GCJ02", "BD09"]
 
@@ -61,6 +64,28 @@ def check_text_encoding(name: str | None) -> str | None:
     return name.strip()
 
 
+#: The one environment variable of the cache folder (the library's and the service's ``cache_dir``).
+CACHE_ENV = "GEO_PLANNER_CACHE_DIR"
+#: Its former name, still read (deprecated: a warning says to rename it).
+_OLD_CACHE_ENV = "GEO_PLANNER_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """Return the cache folder when the scenario names none.
+
+    ``$GEO_PLANNER_CACHE_DIR``, else the deprecated ``$GEO_PLANNER_CACHE`` (with a warning), else
+    ``~/.cache/geo_planner``.
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    old = os.environ.get(_OLD_CACHE_ENV)
+    if old:
+        log.warning("%s is deprecated: set %s instead (the service reads it too)", _OLD_CACHE_ENV, CACHE_ENV)
+        return Path(old)
+    return Path.home() / ".cache" / "geo_planner"
+
+
 class NetworkSettings(_Model):
     """Road-network options.
 
@@ -77,7 +102,7 @@ class NetworkSettings(_Model):
         Speed for road types osmnx cannot impute from ``maxspeed`` tags.
     cache_dir
         Where built networks are cached, keyed on the extracts' content hash.
-        ``None`` means ``$GEO_PLANNER_CACHE`` or ``~/.cache/geo_planner``.
+        ``None`` means :func:`default_cache_dir` (``$GEO_PLANNER_CACHE_DIR`` or ``~/.cache/geo_planner``).
     """
 
     osm: list[Path] = Field(min_length=1)
@@ -90,10 +115,7 @@ class NetworkSettings(_Model):
         """Return the cache folder to use (created on demand by the caller)."""
         if self.cache_dir is not None:
             return self.cache_dir
-        env = os.environ.get("GEO_PLANNER_CACHE")
-        if env:
-            return Path(env)
-        return Path.home() / ".cache" / "geo_planner"
+        return default_cache_dir()
 
 
 class LayerInput(_Model):
@@ -241,7 +263,8 @@ class SitingSettings(_Model):
     target_coverage
         Share of member weight the set-covering model must reach.
     time_limit_s
-        HiGHS time limit per model, seconds.
+        Time limit of the whole siting stage, seconds: the station models and the branch
+        reorganisation share it, each solve getting its share of what is left (not a limit per model).
     mip_gap
         Relative optimality gap at which HiGHS may stop.
     capacity
@@ -380,7 +403,7 @@ class MapSettings(_Model):
     """
 
     tiles: Literal["osm", "none", "amap", "tianditu"] = "none"
-    language: Literal["zh", "en"] = "zh"
+    language: Language = "zh"
     max_member_points: int = Field(20000, gt=0, le=10_000_000)
 
 

@@ -157,7 +157,7 @@ def run_staged(
 
     Returns
     -------
-    geo_planner.pipeline.RunResult
+    geo_planner.run_result.RunResult
         With ``out_dir`` and ``files`` naming the published folder.
     """
     from .pipeline import run

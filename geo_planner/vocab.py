@@ -25,6 +25,7 @@ __all__ = [
     "FORMATS",
     "FUNCTIONS",
     "FUNCTION_LABELS",
+    "IMPRECISE_LOCATION",
     "KIND_LABELS",
     "LAYER_KINDS",
     "Language",
@@ -47,6 +48,7 @@ __all__ = [
     "TableName",
     "UNKNOWN_KIND_FUNCTION",
     "UNVISITED_LABELS",
+    "UNFINISHED_STATUSES",
     "UNVISITED_REASONS",
     "UnvisitedReason",
     "VISIT_STOPS",
@@ -115,6 +117,8 @@ AUDIT_WHATS: Final[tuple[AuditWhat, ...]] = get_args(AuditWhat)
 RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"done", "failed", "cancelled"})
+#: The statuses of a run not yet finished (a worker may still change it): queued, running.
+UNFINISHED_STATUSES: Final[tuple[RunStatus, ...]] = tuple(s for s in RUN_STATUSES if s not in TERMINAL_STATUSES)
 
 #: Tables a finished run writes as ``<name>.csv`` (``run.json``, ``map.html``, the report and
 #: ``point_index.npz`` beside them).
@@ -160,6 +164,11 @@ LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 
 # --------------------------------------------------------------------------------------
 # recommendations and dispersion
+
+#: A member whose address is too coarse for travel times (``network_status``; ``[geocode]
+#: min_precision_for_times``): counted, never timed. Also the count column of the coverage tables and
+#: ``run.json``, and a reason a member is not visited.
+IMPRECISE_LOCATION: Final = "imprecise_location"
 
 #: What a recommendation proposes (the ``kind`` column of ``recommendations.csv``).
 RecommendationKind = Literal[

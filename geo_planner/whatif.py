@@ -21,7 +21,7 @@ The answer (:class:`WhatIfResult`) is the run's own figures for the edited set: 
 considered by the station models (on the network, not remote), those covered, the coverage share
 and the weighted share (离休, 80+: :func:`geo_planner.siting.plan.member_weights`), members newly
 covered / uncovered, coverage by 街道/社区 (the rule of ``coverage_by_area``: shares over members
-with a precise location), equity (:func:`geo_planner.equity.equity_figures`) and the service
+with a precise location), equity (:func:`geo_planner.decision.equity.equity_figures`) and the service
 area of each added station (GeoJSON). Bad input raises :class:`~geo_planner.errors.InputError`
 with one problem per field (a point off the network, an unknown station id, a non-finite number).
 """
@@ -41,7 +41,7 @@ import pandas as pd
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .coverage import IMPRECISE, UNASSIGNED_AREA
-from .equity import equity_figures
+from .decision.equity import equity_figures
 from .errors import InputError, Problem
 from .network import Snap
 from .privacy import MIN_GROUP, is_viewer

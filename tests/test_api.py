@@ -583,7 +583,7 @@ def test_exports(server, demo, tmp_path):
         branches = gpd.read_file(path)
         assert len(branches) == 14 and branches.crs.to_epsg() == 4326
         assert planner.get(f"/runs/{run_id}/exports/members.pdf").status_code == 404
-        # decision support tables (siting/decision.py)
+        # decision support tables (decision/decide.py)
         assert {"tradeoff.xlsx", "sensitivity.csv", "phased_plan.geojson"} <= names
         assert "tradeoff.geojson" not in names
         curve = planner.get(f"/runs/{run_id}/exports/tradeoff.csv", params={"language": "en"})

@@ -18,8 +18,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from geo_planner.network import RoadNetwork, build_network
+from geo_planner.organisation import cohesion_blocks, recommend_branches, solve_joint_branches
 from geo_planner.settings import BranchSettings, Thresholds
-from geo_planner.siting.branches import cohesion_blocks, recommend_branches, solve_joint_branches
 from geo_planner.travel import cost_matrix
 
 ROOT = Path(__file__).resolve().parent.parent

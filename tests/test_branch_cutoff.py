@@ -23,9 +23,10 @@ from geo_planner.errors import ScenarioError
 from geo_planner.export import export_table
 from geo_planner.geocode import Gazetteer
 from geo_planner.maps import build_map
+from geo_planner.organisation.records import min_en, min_zh, walk_median
 from geo_planner.outputs import members_table
 from geo_planner.settings import MapSettings, Thresholds, scenario_from_dict
-from geo_planner.siting.branches.records import min_en, min_zh, rec_row, walk_median
+from geo_planner.siting.schema import recommendation_row
 from geo_planner.travel import member_travel_table
 
 from .conftest import GUIXI, NANJING
@@ -214,7 +215,7 @@ def test_branch_recommendations_rank_beyond_above():
     assert walk_median(np.array([10.0, np.nan, 12.0])) == 11.0
     assert min_zh(np.inf) == "超过计算上限" and min_zh(np.nan) == "无法步行到达"
     assert min_en(np.inf) == "beyond the search limit"
-    assert math.isnan(rec_row(kind="transfer", before_min=np.inf)["before_min"])
+    assert math.isnan(recommendation_row(kind="transfer", before_min=np.inf)["before_min"])
 
 
 def test_demo_run_uses_the_default_cut_off(demo_run):

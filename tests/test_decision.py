@@ -19,8 +19,8 @@ import pytest
 import scipy.sparse as sp
 from spopt.locate import MCLP
 
+from geo_planner.decision.decide import SitingInstance, phased_plan, tradeoff_curve
 from geo_planner.settings import SitingSettings
-from geo_planner.siting.decision import SitingInstance, phased_plan, tradeoff_curve
 from geo_planner.siting.models.p_center import p_center
 from geo_planner.siting.stations import mclp
 from geo_planner.travel import cost_matrix
@@ -239,7 +239,7 @@ def test_demo_sensitivity_and_stability(demo_run) -> None:
     assert (sens["kind"] == "geocode_uncertainty").sum() == s.sensitivity_draws  # the demo has imprecise addresses
     # the speed +20 % case is the base times divided by 1.2: an independent solve at 1.2 × the threshold agrees
     dec = result.decision
-    from geo_planner.siting.decision import siting_instance
+    from geo_planner.decision.decide import siting_instance
     from geo_planner.siting.plan import station_candidates
 
     cands = station_candidates(result.stations, result.gazetteer, result.walk, station_walk_min=15.0, max_snap_m=500)
@@ -313,7 +313,7 @@ def test_report_without_chromium_and_without_member_data(demo_run, tmp_path, mon
 
 
 def test_time_budget_skips_and_says_so(walk_net) -> None:
-    from geo_planner.siting.decision import SKIPPED, Budget
+    from geo_planner.decision.decide import SKIPPED, Budget
 
     inst = _real_instance(walk_net, "nanjing", 8)
     s = SitingSettings(tradeoff_max_p=4)

@@ -1,7 +1,7 @@
 """Joint branches at a city's size: honest gaps, the Lagrangian bound, brute force on small instances.
 
 Every method (HiGHS on the class-aggregated model, the Lagrangian method of
-:mod:`geo_planner.siting.branches.lagrange`, the greedy grouping) reports the gap on the
+:mod:`geo_planner.organisation.lagrange`, the greedy grouping) reports the gap on the
 members placed, ``(bound − placed) / bound``; on small instances the true optimum (the
 per-member MILP, solved by CBC through PuLP) lies between every method's answer and its bound.
 """
@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from geo_planner.cli import warn_stopped_models
-from geo_planner.siting.branches import solve_joint_branches
+from geo_planner.organisation import solve_joint_branches
 
 
 def _random_instance(seed: int, n: int = 1500, s: int = 60, units: int = 200
@@ -190,8 +190,8 @@ def _planted_city_block(net, seed: int = 5):
 @pytest.mark.parametrize("mode", ["highs", "flow", "time_limit"])
 def test_planted_neighbourhood_of_eight_stays_together(extract_net, mode: str) -> None:
     """8 neighbours of one unit join one joint branch, whatever method answers and with the time limit binding."""
+    from geo_planner.organisation import recommend_branches
     from geo_planner.settings import BranchSettings, Thresholds
-    from geo_planner.siting.branches import recommend_branches
 
     members, branches, sites = _planted_city_block(extract_net)
     rules = BranchSettings(min_branch_members=3, max_branch_members=12, max_units_per_joint_branch=3,
@@ -254,8 +254,8 @@ def test_neighbours_metres_apart_are_one_block(extract_net) -> None:
     (homes 11 m apart snapped to roads 4–17 minutes apart on the network); with
     ``same_place_m`` every one is a single block.
     """
+    from geo_planner.organisation import cohesion_blocks
     from geo_planner.settings import BranchSettings
-    from geo_planner.siting.branches import cohesion_blocks
 
     same_place_m = BranchSettings().cohesion_same_place_m
     assert same_place_m == 30.0

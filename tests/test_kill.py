@@ -39,7 +39,7 @@ def _command(out: Path) -> list[str]:
 
 def _env(cache_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_PLANNER_")}
-    env.update({"GEO_PLANNER_CACHE": str(cache_dir), "PYTHONUNBUFFERED": "1",
+    env.update({"GEO_PLANNER_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1",
                 "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")})
     return env
 

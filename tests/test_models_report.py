@@ -16,8 +16,8 @@ import pytest
 import scipy.sparse as sp
 
 from geo_planner.cli import warn_stopped_models
+from geo_planner.organisation import solve_joint_branches
 from geo_planner.pipeline import stopped_models
-from geo_planner.siting.branches import solve_joint_branches
 
 ORG_MODELS = ("joint_branch", "transfer", "remote_branch", "party_group")
 

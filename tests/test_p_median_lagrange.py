@@ -12,17 +12,17 @@ import time
 import numpy as np
 import pytest
 
-from geo_planner.siting.models.p_median_branch import _dive, _Node, _split, lagrange_branch
-from geo_planner.siting.models.p_median_lagrange import (
+from geo_planner.siting.models.p_median.branch_and_bound import _dive, _Node, _split, lagrange_branch
+from geo_planner.siting.models.p_median.lagrangian import (
     fix_sites,
     lagrange_reduce,
     lagrangian,
     restrict,
     slack_of,
 )
-from geo_planner.siting.models.p_median_pairs import pairs_of, served_cost, sites_of
-from geo_planner.siting.models.p_median_radius import radius_p_median
-from geo_planner.siting.models.p_median_swap import swap_search
+from geo_planner.siting.models.p_median.radius_formulation import radius_p_median
+from geo_planner.siting.models.p_median.sorted_pairs import pairs_of, served_cost, sites_of
+from geo_planner.siting.models.p_median.swap_search import swap_search
 from geo_planner.siting.stations import p_median, sparse_cost_matrix
 
 from .conftest import or_library_costs
@@ -82,7 +82,7 @@ def test_fixing_never_removes_an_optimal_site(seed: int, p: int) -> None:
         assert not (closed[list(s)]).any()
         assert opened[np.flatnonzero(opened)].all() and set(np.flatnonzero(opened)) <= s
     for lam in (np.zeros(len(w)), w * fallback, lo.lam * 0.5):  # a bound at any multipliers
-        from geo_planner.siting.models.p_median_lagrange import _evaluate
+        from geo_planner.siting.models.p_median.lagrangian import _evaluate
         assert _evaluate(pr, lam, p, exact=True)[0] <= opt + 1e-9 * opt
 
 

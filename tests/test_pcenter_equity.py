@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from geo_planner.equity import equity_figures, gini
+from geo_planner.decision.equity import equity_figures, gini
 from geo_planner.errors import InputError
 from geo_planner.siting.models.p_center import p_center, radius_of
 

@@ -144,7 +144,7 @@ def test_demo_generator_is_reproducible(tmp_path, cache_dir):
 
 
 def test_cli_run_and_errors(tmp_path, cache_dir):
-    env = dict(os.environ, GEO_PLANNER_CACHE=str(cache_dir))
+    env = dict(os.environ, GEO_PLANNER_CACHE_DIR=str(cache_dir))
     exe = [sys.executable, "-m", "geo_planner.cli"]
     ok = subprocess.run([*exe, "run", str(DEMO / "scenario.toml"), "--out", str(tmp_path / "o")],
                         capture_output=True, text=True, env=env, timeout=600)

@@ -18,8 +18,8 @@ import pytest
 from geo_planner.admin import load_divisions, locate_divisions
 from geo_planner.dispersion import classify_members
 from geo_planner.geocode import Gazetteer
+from geo_planner.organisation import split_by_residence
 from geo_planner.settings import DispersionSettings, ScenarioError, scenario_from_dict
-from geo_planner.siting.branches import split_by_residence
 
 from .conftest import GUIXI, NANJING, OSM
 
@@ -195,8 +195,8 @@ def test_township_by_osm_boundary_where_the_extract_has_it(gaz: Gazetteer) -> No
 def test_remote_branches_one_per_city_split_by_district(walk_net) -> None:  # noqa: ANN001
     """A 贵溪 unit's 60 retirees in 南京 (30 in 玄武, 30 in 秦淮) and 4 in 深圳 龙岗: with a branch
     maximum of 50 the 南京 group is split by district (not arbitrarily), 深圳 gets one branch."""
+    from geo_planner.organisation import recommend_branches
     from geo_planner.settings import BranchSettings, Thresholds
-    from geo_planner.siting.branches import recommend_branches
 
     rng = np.random.default_rng(3)
     xw = np.column_stack([118.7905 + rng.normal(0, 0.0015, 30), 32.0500 + rng.normal(0, 0.0015, 30)])

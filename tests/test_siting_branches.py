@@ -19,8 +19,8 @@ import scipy.sparse as sp
 
 from geo_planner.errors import InputError
 from geo_planner.network import RoadNetwork
+from geo_planner.organisation import recommend_branches, solve_joint_branches
 from geo_planner.settings import BranchSettings, Thresholds
-from geo_planner.siting.branches import recommend_branches, solve_joint_branches
 from geo_planner.siting.schema import RECOMMENDATION_COLUMNS, finalize_recommendations
 from geo_planner.travel import cost_matrix, time_to_assigned
 
@@ -47,37 +47,11 @@ def demo(demo_run):
     return demo_run[0]
 
 
-# ---- TEMPORARY: stand-in for geo_planner.dispersion until the lead's module fills these columns.
-# Once result.members carries dispersed / dispersion_reason / member_city, they are used as they are.
-def _stand_in_dispersion(members: pd.DataFrame, branches: pd.DataFrame) -> pd.DataFrame:
-    """Flag dispersed members with the simple rule.
-
-    remote: off the network or the branch unreachable; cross_township: not the township of
-    the branch's meeting place (that of the member living nearest to it); far: > 20 min walk.
-    """
-    m = members.copy()
-    k = np.cos(np.radians(np.nanmean(m["lat"])))
-    d = ((m["lon"].to_numpy()[None] - branches["lon"].to_numpy()[:, None]) * k) ** 2 + (
-        m["lat"].to_numpy()[None] - branches["lat"].to_numpy()[:, None]) ** 2
-    meeting_town = dict(zip(branches["id"], m["township"].to_numpy()[np.nanargmin(d, axis=1)], strict=True))
-    remote = ((m["network_status"] != "ok") | (m["branch_status"] != "ok")).to_numpy()
-    cross = (m["township"] != m["branch_id"].map(meeting_town)).to_numpy() & ~remote
-    far = (m["walk_min_branch"] > T).to_numpy() & ~remote
-    flags = np.column_stack([remote, cross, far])
-    names = np.array(["remote", "cross_township", "far"])
-    m["dispersion_reason"] = [";".join(names[f]) for f in flags]
-    m["dispersed"] = flags.any(axis=1)
-    m["member_city"] = m["address"].fillna("").str.extract(r"^(?:[^省]*省)?([^市]*市)")[0].fillna("贵溪市")
-    return m
-# ---- end of the stand-in
-
-
 @pytest.fixture(scope="module")
 def members(demo) -> pd.DataFrame:
-    """Return the demo members with the dispersion columns (the stand-in until dispersion.py lands)."""
-    if {"dispersed", "dispersion_reason", "member_city"} <= set(demo.members.columns):
-        return demo.members
-    return _stand_in_dispersion(demo.members, demo.branches)
+    """Return the demo members with the dispersion stage's columns."""
+    assert {"dispersed", "dispersion_reason", "member_city"} <= set(demo.members.columns)
+    return demo.members
 
 
 @pytest.fixture(scope="module")

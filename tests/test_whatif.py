@@ -272,9 +272,9 @@ def test_viewers_get_no_member_ids_and_no_small_cells(demo_case: Case) -> None:
 
 def test_reoptimise_on_the_runs_instance(demo_case: Case) -> None:
     """Without locks the run's own optimum comes back; locks are kept, bans left out, optimality said."""
+    from geo_planner.decision.instance_file import load_siting_instance
     from geo_planner.outputs import SITING_INSTANCE_FILE
     from geo_planner.reoptimise import reoptimise
-    from geo_planner.siting.instance_file import load_siting_instance
 
     run = demo_case.run
     inst = load_siting_instance(run.out_dir / SITING_INSTANCE_FILE)

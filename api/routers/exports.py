@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
@@ -16,7 +16,7 @@ from geo_planner.export import export_table
 from geo_planner.pipl import export_audit_what, people_in
 from geo_planner.privacy import personal_export_requested
 from geo_planner.results import available_exports, table_for_role
-from geo_planner.vocab import FORMATS, MEDIA_TYPES, TABLES
+from geo_planner.vocab import FORMATS, MEDIA_TYPES, TABLES, Language
 
 from ..deps import StoreDep, Viewer, audit
 from ..schemas import ErrorResponse, ExportLink, ExportList
@@ -48,7 +48,7 @@ def download_export(
     store: StoreDep,
     role: Viewer,
     language: Annotated[
-        Literal["zh", "en"], Query(description="zh: Chinese headers and values; en: column names")
+        Language, Query(description="zh: Chinese headers and values; en: column names")
     ] = "zh",
     personal: Annotated[
         bool, Query(description="members table, planners: 身份证号 and phone numbers unmasked (recorded)")

@@ -22,10 +22,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from geo_planner.errors import NotFoundError
-from geo_planner.outputs import REPORT_HTML, REPORT_PDF
 from geo_planner.pipl import map_people
 from geo_planner.privacy import is_viewer
-from geo_planner.results import map_page
+from geo_planner.results import map_html, report_html, report_pdf
 
 from ..deps import NetworksDep, StoreDep, Viewer, audit
 from ..schemas import ErrorResponse
@@ -108,10 +107,9 @@ def run_map(
     with their service areas, dispersed members, recommendations. Open it in a browser as
     ``/runs/{run_id}/map?access_token=<token>``.
     """
-    path = map_page(store, run_id, role, lambda: networks.get(store, run_id))
+    html = map_html(store, run_id, role, lambda: networks.get(store, run_id))
     if not is_viewer(role):
         audit(request, run_id, "map", map_people(store.get_run(run_id).counts))
-    html = path.read_text(encoding="utf-8")
     assets: AssetTable = request.app.state.assets
     page = assets.localize(html, request.scope.get("root_path", ""))
     headers = {"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
@@ -128,7 +126,7 @@ def run_map(
 )
 def run_report(run_id: str, store: StoreDep, role: Viewer) -> HTMLResponse:
     """Return ``report.html`` (aggregates only, so every role may read it; see ``geo_planner.report``)."""
-    page = store.run_file(run_id, REPORT_HTML).read_text(encoding="utf-8")
+    page = report_html(store, run_id)
     return HTMLResponse(page, headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
 
 
@@ -141,7 +139,7 @@ def run_report(run_id: str, store: StoreDep, role: Viewer) -> HTMLResponse:
 )
 def run_report_pdf(run_id: str, store: StoreDep, role: Viewer) -> Response:
     """Return ``report.pdf``; 404 when the run's machine had no Chromium to print it."""
-    body = store.run_file(run_id, REPORT_PDF).read_bytes()
+    body = report_pdf(store, run_id)
     return Response(body, media_type="application/pdf", headers={"Cache-Control": "private, no-store"})
 
 

@@ -10,7 +10,7 @@ from geo_planner.errors import ConflictError
 from geo_planner.privacy import run_counts_for_role, run_error_for_role
 from geo_planner.settings import Thresholds
 from geo_planner.store import RunQueue, RunRecord
-from geo_planner.vocab import Role
+from geo_planner.vocab import TERMINAL_STATUSES, Role
 
 from ..deps import Admin, NetworksDep, Planner, SettingsDep, StoreDep, Viewer, get_queue
 from ..schemas import Deleted, RunList, RunOut, RunSummary, ScenarioRequest
@@ -105,7 +105,7 @@ def delete_run(
     role: Admin,
 ) -> Deleted:
     """Delete the run and its outputs; a queued or running run is cancelled first."""
-    if store.get_run(run_id).status in ("queued", "running"):
+    if store.get_run(run_id).status not in TERMINAL_STATUSES:
         try:
             store.cancel_run(run_id, "cancelled and deleted by an admin")
         except ConflictError:

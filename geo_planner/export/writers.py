@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..atomic import atomic_write
 from ..errors import InputError
-from ..vocab import FORMATS, ExportFormat, Language, TableName
+from ..vocab import FORMATS, LANGUAGES, ExportFormat, Language, TableName
 from .labels import SHEET_NAMES, check_table, translate_frame
 from .xlsx import write_xlsx
 
@@ -146,8 +146,8 @@ def export_table(
         from ..privacy import mask_personal
 
         df = mask_personal(df)
-    if language not in ("zh", "en"):
-        raise ValueError(f"unknown language {language!r}; use 'zh' or 'en'")
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}; use one of {', '.join(LANGUAGES)}")
     path = Path(path)
     kind = _format_of(path, fmt)
     if kind in ("geojson", "gpkg"):

@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from ..vocab import IMPRECISE_LOCATION
+
 Precision = Literal["poi", "street", "community", "township", "county", "city", "unmatched"]
 #: Precision levels, most specific first (``city``: an address naming only another city, placed at
 #: its centre — :mod:`geo_planner.geocode.elsewhere`).
 PRECISIONS: Final[tuple[str, ...]] = ("poi", "street", "community", "township", "county", "city", "unmatched")
 _RANK: Final[dict[str, int]] = {p: i for i, p in enumerate(PRECISIONS)}
 #: ``network_status`` of a member placed too coarsely for travel times.
-IMPRECISE_STATUS: Final = "imprecise_location"
+IMPRECISE_STATUS: Final = IMPRECISE_LOCATION
 
 
 def precise_for_times(precision: ArrayLike, min_precision: str = "community") -> NDArray[np.bool_]:

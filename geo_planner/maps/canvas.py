@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import folium
 import numpy as np
 from numpy.typing import NDArray
 
+from ..vocab import Language
 from .elements import Display
 from .labels import LABELS
 
@@ -49,7 +49,7 @@ class Canvas:
 
     m: folium.Map
     disp: Display
-    lang: Literal["zh", "en"]
+    lang: Language
     planner: bool
     legend: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

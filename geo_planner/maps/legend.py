@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import pandas as pd
 
 from ..export import header_label
 from ..privacy import MIN_GROUP, small_cell_rule
-from ..vocab import Role
+from ..vocab import Language, Role
 from .elements import html_minutes, html_text
 from .labels import LABELS
 
@@ -91,7 +91,7 @@ def title_html(title: str) -> str:
 
 
 def coverage_panel(
-    coverage: pd.DataFrame, lang: Literal["zh", "en"], role: Role, title: str
+    coverage: pd.DataFrame, lang: Language, role: Role, title: str
 ) -> str:
     """Return a collapsible table of the worst-covered areas (viewer: areas of < 5 members hidden)."""
     df = coverage.copy()

@@ -34,7 +34,7 @@ from .four_near import four_near
 from .page import page, tr
 
 if TYPE_CHECKING:
-    from ..pipeline import RunResult
+    from ..run_result import RunResult
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
+from ..basemap import read_basemap
 from ..crs import M_PER_DEG_LAT, M_PER_DEG_LON_EQUATOR
+from ..outputs import BASEMAP_FILE
 from ..privacy import MIN_GROUP, VIEWER_CELL_M
-from ..vocab import REASON_LABELS
+from ..siting.models import MODELS
+from ..vocab import REASON_LABELS, REASONS
 
 if TYPE_CHECKING:
-    from ..pipeline import RunResult
+    from ..run_result import RunResult
 
 __all__ = ["MODEL_NAMES", "SMALL_CELL", "Charts", "cjk_font_files", "shown_areas"]
 
@@ -30,17 +33,16 @@ log = logging.getLogger(__name__)
 
 #: Grid cells and areas with fewer members than this are not drawn (the viewer rule of the maps).
 SMALL_CELL: Final[int] = MIN_GROUP
-#: Models by ``(zh, en)`` name, ``current`` for the stations there are now.
+#: Models by ``(zh, en)`` name, from the model registry; ``current`` for the stations there are now.
 MODEL_NAMES: Final[dict[str, tuple[str, str]]] = {
-    "current": ("现状", "current"), "mclp": ("最大覆盖", "maximal covering"),
-    "lscp": ("集合覆盖", "set covering"), "p_median": ("p-中位", "p-median"),
-    "p_center": ("p-中心", "p-center"),
+    "current": ("现状", "current"), **{m.name: (m.label_zh, m.label_en) for m in MODELS.values()},
 }
-#: Dispersion reasons as ``(zh, en)`` chart labels (the English shortened to fit the chart).
-REASONS: Final[dict[str, tuple[str, str]]] = {
-    code: (REASON_LABELS["zh"][code], en)
-    for code, en in (("remote", "lives in another city"), ("cross_township", "another township"),
-                     ("far", "far from the branch"))
+#: Dispersion reasons (:data:`geo_planner.vocab.REASONS`) as ``(zh, en)`` chart labels (the English
+#: shortened to fit the chart).
+_REASON_SHORT_EN: Final = {"remote": "lives in another city", "cross_township": "another township",
+                           "far": "far from the branch"}
+REASON_CHART_LABELS: Final[dict[str, tuple[str, str]]] = {
+    code: (REASON_LABELS["zh"][code], _REASON_SHORT_EN[code]) for code in REASONS
 }
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
               "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC",
@@ -194,7 +196,7 @@ def chart_reasons(ch: Charts, counts: dict[str, int]) -> str:
     fig = ch.figure(5.0, 2.2)
     ax = fig.add_subplot(1, 1, 1)
     keys = [k for k in REASONS if counts.get(k)]
-    ax.barh([ch.label(*REASONS[k]) for k in keys], [counts[k] for k in keys], color="#f4a582")
+    ax.barh([ch.label(*REASON_CHART_LABELS[k]) for k in keys], [counts[k] for k in keys], color="#f4a582")
     for y, k in enumerate(keys):
         ax.text(counts[k], y, f" {counts[k]}", va="center", fontsize=8)
     ax.set_xlabel(ch.label("人数", "members"))
@@ -310,9 +312,6 @@ def chart_map(ch: Charts, result: RunResult) -> str:
 
 def _run_basemap(result: RunResult) -> Any:
     """The run's base map (``basemap.geojson`` in its folder), or ``None`` when it has none."""
-    from ..basemap import read_basemap
-    from ..outputs import BASEMAP_FILE
-
     path = result.out_dir / BASEMAP_FILE
     return read_basemap(path) if path.is_file() else None
 

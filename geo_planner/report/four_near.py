@@ -13,12 +13,12 @@ import html
 from typing import TYPE_CHECKING
 
 from ..functions import FOUR_NEAR, share_column
-from ..vocab import FUNCTION_LABELS, FUNCTIONS
+from ..vocab import FUNCTION_LABELS, FUNCTIONS, IMPRECISE_LOCATION
 from .charts import SMALL_CELL, shown_areas
 from .page import count, pct, table, tr
 
 if TYPE_CHECKING:
-    from ..pipeline import RunResult
+    from ..run_result import RunResult
 
 __all__ = ["four_near"]
 
@@ -50,7 +50,7 @@ def four_near(result: RunResult) -> list[str]:
     header.append(("四就近（各项均可达）", "all functions"))
     rows = []
     for _, r in shown.iterrows():
-        precise = float(r["members"]) - float(r.get("imprecise_location", 0) or 0)
+        precise = float(r["members"]) - float(r.get(IMPRECISE_LOCATION, 0) or 0)
         cells = [_share(r[share_column(f)], precise) for f in [*fns, FOUR_NEAR]]
         rows.append([html.escape(str(r["area"])), count(r["members"]), *cells])
     missing = [f for f in FUNCTIONS if f not in fns]

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..privacy import VIEWER_CELL_M, small_count, small_recommendations
-from ..vocab import KIND_LABELS
+from ..siting.plan import siting_members
+from ..vocab import IMPRECISE_LOCATION, KIND_LABELS
 from ..zhformat import date_zh
 from .charts import (
     MODEL_NAMES,
@@ -31,7 +32,7 @@ from .charts import (
 from .page import count, figure, num, pct, table, tr
 
 if TYPE_CHECKING:
-    from ..pipeline import RunResult
+    from ..run_result import RunResult
 
 __all__ = ["equity", "header", "phased_plan", "recommendations", "sensitivity", "situation", "tradeoff"]
 
@@ -89,7 +90,7 @@ def _kpis(result: RunResult) -> list[tuple[str, str, str]]:
     m = result.members
     n = len(m)
     # shares over the members placed precisely enough for times, as in coverage_by_area
-    n_timed = int((m["network_status"] != "imprecise_location").sum()) if "network_status" in m else n
+    n_timed = int((m["network_status"] != IMPRECISE_LOCATION).sum()) if "network_status" in m else n
     cov = {c: int(m[c].sum()) for c in ("covered_station", "covered_branch", "covered_hospital") if c in m}
     disp = int(m["dispersed"].sum()) if "dispersed" in m else 0
 
@@ -142,8 +143,6 @@ def tradeoff(ch: Charts, result: RunResult) -> list[str]:
 
 def equity(ch: Charts, result: RunResult) -> list[str]:
     """Return section 3: who is still left out, per plan and per township."""
-    from ..siting.plan import siting_members
-
     dec = result.decision
     assert dec is not None
     thr = result.scenario.thresholds.station_walk_min

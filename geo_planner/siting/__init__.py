@@ -1,9 +1,13 @@
-"""Siting models: where to open activity stations and how to reorganise party branches.
+"""Station siting: where to open activity stations (the registered models and their shared pieces).
 
-The models take sparse member × site matrices computed by earlier stages and never touch
-the road network themselves. Station models are registered in :mod:`.models` (one module
-each, run by :func:`~.stations.plan_stations`); branch models live in :mod:`.branches`. The
-station and decision models solve through one HiGHS wrapper, :mod:`.highs`.
+For: the station plan of a run, its candidates, the siting models and the one HiGHS wrapper they solve through.
+May import: the stages before it (settings, geocode, network, travel); never organisation, decision or later.
+
+The models take sparse member × site matrices computed by earlier stages (``travel.cost_matrix``) and never
+touch the road network themselves. Station models are registered in :mod:`.models` (one module each, the
+p-median one subpackage, run by :func:`~.stations.plan_stations`). Branch reorganisation is
+:mod:`geo_planner.organisation`; decision support is :mod:`geo_planner.decision`. The station,
+organisation and decision models solve through one HiGHS wrapper, :mod:`.highs`.
 """
 
 from .stations import (

@@ -23,10 +23,11 @@ from ..geocode import Gazetteer, assign_admin_units
 from ..network import RoadNetwork
 from ..settings import Scenario
 from ..travel import cost_matrix, nearest_facility
+from ..vocab import IMPRECISE_LOCATION
 from .budget import TimeBudget
 from .models import get_model
 from .result import SitingResult
-from .schema import empty_recommendations
+from .schema import empty_recommendations, recommendation_row
 from .stations import plan_stations
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def recommend_stations(
     ``budget``, ``reserve`` and ``progress`` are passed to
     :func:`~geo_planner.siting.stations.plan_stations` (the stage's shared time limit).
     ``cost`` is the member × candidate walking minutes when already computed (the run's
-    :func:`~geo_planner.siting.instance.siting_instance`: the same members and candidates, cut
+    :func:`~geo_planner.decision.instance.siting_instance`: the same members and candidates, cut
     off at 3× the threshold or more); otherwise it is computed here.
 
     Remote members (异地) are left out: a station in their city is the remote branch's
@@ -199,7 +200,7 @@ def recommend_stations(
     rows: list[dict[str, Any]] = []
     summary: dict[str, Any] = {
         "candidates": int(len(candidates)), "members_considered": int(len(sub)),
-        "members_imprecise_excluded": int((members["network_status"] == "imprecise_location").sum()),
+        "members_imprecise_excluded": int((members["network_status"] == IMPRECISE_LOCATION).sum()),
     }
     ids = sub["id"].astype(str).to_numpy()
     csr = cost.tocsr()
@@ -254,10 +255,10 @@ def _station_row(model: str, res: SitingResult, c: pd.Series, member_ids: np.nda
               f"获得覆盖，步行中位时间由 {b_txt} 降至 {a:g} 分钟。")
         en = (f"{m.label_en.capitalize()}: a new station at {c['name']} brings {n} members without a station "
               f"within {thr:g} min into the {thr:g}-minute circle; median walk from {b_en} to {a:g} min.")
-    return {
-        "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
-        "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(member_ids),
-        "n_members": n, "branch_ids": "", "city": "", "township": "", "before_min": b, "after_min": a,
-        "max_after_min": float(np.round(np.nanmax(after), 2)) if n else float("nan"),
-        "rule": rule, "rationale_zh": zh, "rationale_en": en, "method": f"{model} · {res.method}{gap}",
-    }
+    return recommendation_row(
+        kind="new_station", name=f"新建驿站（{c['name']}）", lon=float(c["lon"]), lat=float(c["lat"]),
+        site_id=str(c["id"]), site_name=str(c["name"]), member_ids=";".join(member_ids),
+        n_members=n, before_min=b, after_min=a,
+        max_after_min=float(np.round(np.nanmax(after), 2)) if n else float("nan"),
+        rule=rule, rationale_zh=zh, rationale_en=en, method=f"{model} · {res.method}{gap}",
+    )

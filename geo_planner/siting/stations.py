@@ -7,7 +7,8 @@ re-exports the functions callers use (``mclp``, ``lscp``, ``p_median``, their gr
 variants, ``sparse_cost_matrix``, ``SitingResult``).
 
 A matrix in, an immutable result out. The models never see the road network: they take
-sparse member × site structures computed by ``travel.py`` / ``coverage.py``.
+sparse member × site structures computed by ``travel.cost_matrix`` (the station plan,
+``siting/plan.py``, cuts the minutes off at 3× the threshold; coverage is the entries within it).
 
 Conventions
 -----------
@@ -51,7 +52,7 @@ from .inputs import sparse_cost_matrix
 from .models import StationData, station_plan_models
 from .models.lscp import greedy_lscp, lscp
 from .models.mclp import greedy_mclp, mclp
-from .models.p_median import greedy_p_median, p_median
+from .models.p_median.model import greedy_p_median, p_median
 from .result import SitingResult, SparseMatrix
 
 __all__ = [

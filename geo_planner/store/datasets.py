@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import ConflictError, InputError, Problem
 from ..settings import LayerInput
+from ..vocab import TERMINAL_STATUSES
 from .files import safe_filename
 from .records import LAYER_KINDS, DatasetRecord
 from .util import new_id, now
@@ -182,7 +183,7 @@ class DatasetsMixin:
         """
         self.get_dataset(dataset_id)
         for run in self.list_runs():  # type: ignore[attr-defined]
-            if run.status in ("queued", "running") and dataset_id in dataset_refs(run.request):
+            if run.status not in TERMINAL_STATUSES and dataset_id in dataset_refs(run.request):
                 raise ConflictError(f"dataset {dataset_id!r} is used by run {run.id!r} ({run.status}); "
                                     "wait until it has finished")
         with self.db.begin() as con:  # type: ignore[attr-defined]

@@ -21,9 +21,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import ConflictError
+from ..vocab import TERMINAL_STATUSES, UNFINISHED_STATUSES
 from .db import rowcount
 from .records import RunRecord
 from .util import new_id, now
+
+#: SQL guard: the run is not finished yet (queued or running).
+_UNFINISHED = "status IN (" + ", ".join(f"'{s}'" for s in UNFINISHED_STATUSES) + ")"
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +142,7 @@ class RunsMixin:
         from ..staging import recover_outputs
 
         run = self.get_run(run_id)
-        if run.status in ("queued", "running"):
+        if run.status not in TERMINAL_STATUSES:
             raise ConflictError(f"run {run_id!r} is {run.status}; cancel it first or wait until it has finished")
         self.db.backend.drop_tables(self.db.engine, run_id)  # type: ignore[attr-defined]
         with self.db.begin() as con:  # type: ignore[attr-defined]
@@ -160,7 +164,7 @@ class RunsMixin:
         ConflictError
             The run has already finished (done, failed or cancelled).
         """
-        n = self._set(run_id, "status='cancelled', finished=:t, error=:e", "status IN ('queued', 'running')",
+        n = self._set(run_id, "status='cancelled', finished=:t, error=:e", _UNFINISHED,
                       t=now(), e=reason)
         run = self.get_run(run_id)
         if not n:
@@ -224,12 +228,12 @@ class RunsMixin:
     def mark_done(self, run_id: str, counts: Mapping[str, Any]) -> bool:
         """Record that a running run finished, with the counts of its ``run.json``; False if it was cancelled."""
         return bool(self._set(run_id, "status='done', stage='done', progress=1, finished=:t, counts=:c",
-                              "status IN ('running', 'queued')", t=now(),
+                              _UNFINISHED, t=now(),
                               c=json.dumps(dict(counts), ensure_ascii=False)))
 
     def mark_failed(self, run_id: str, error: str, *, only_if_unfinished: bool = False) -> None:
         """Record that a run failed and why (a message a planner can act on, never a traceback)."""
-        guard = "status IN ('queued', 'running')" if only_if_unfinished else "TRUE"
+        guard = _UNFINISHED if only_if_unfinished else "TRUE"
         self._set(run_id, "status='failed', finished=:t, error=:e", guard, t=now(), e=error)
 
     def reap(self, stale_after_s: float) -> list[str]:

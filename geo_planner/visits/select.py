@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import InputError, Problem
 from ..geocode import IMPRECISE_STATUS
 from ..settings import VisitSettings
+from ..vocab import IMPRECISE_LOCATION
 
 #: Columns a members' table may use to say that a member lives alone (独居), first found wins.
 ALONE_COLUMNS: Final = ("lives_alone", "独居", "是否独居", "独居老人", "alone")
@@ -101,7 +102,7 @@ def unroutable_reason(members: pd.DataFrame) -> pd.Series:
     remote = remote.str.split(";").apply(lambda r: "remote" in r).astype(bool)
     reason[(status == "off_network").to_numpy(bool)] = "off_network"
     reason[~located.to_numpy(bool)] = "no_location"
-    reason[(status == IMPRECISE_STATUS).to_numpy(bool)] = "imprecise_location"
+    reason[(status == IMPRECISE_STATUS).to_numpy(bool)] = IMPRECISE_LOCATION
     reason[remote.to_numpy(bool)] = "remote"
     return reason
 

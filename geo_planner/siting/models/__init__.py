@@ -18,7 +18,7 @@ from .base import SitingModel, StationData
 from .lscp import LSCP
 from .mclp import MCLP
 from .p_center import PCenter
-from .p_median import PMedian
+from .p_median.model import PMedian
 
 __all__ = ["MODELS", "SitingModel", "StationData", "get_model", "station_plan_models"]
 

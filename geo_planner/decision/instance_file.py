@@ -1,6 +1,6 @@
 """The run's station-siting instance on disk (``siting_instance.npz``), re-solved without travel.
 
-The pipeline builds one :class:`~geo_planner.siting.instance.SitingInstance` per run (members ×
+The pipeline builds one :class:`~geo_planner.decision.instance.SitingInstance` per run (members ×
 candidates, walking minutes cut off at the decision stage's largest threshold) and releases it
 after the decision stage; written here as plain arrays (no pickle), the service can re-solve the
 station models on it later — with sites locked open or banned — without measuring one walk.

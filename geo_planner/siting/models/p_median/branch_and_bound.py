@@ -3,7 +3,7 @@
 Each node is an instance with some sites fixed open (folded into the groups' fallbacks) and
 some closed (dropped). It is bounded by subgradient optimisation warm-started from its
 parent's multipliers, pruned when the bound reaches the incumbent minus the accepted slack,
-and otherwise shrunk by reduced-cost fixing (:func:`~.p_median_lagrange.fix_sites`) and split
+and otherwise shrunk by reduced-cost fixing (:func:`~.lagrangian.fix_sites`) and split
 on the free site the relaxation is least sure of (chosen in about half of the node's
 subgradient iterations): open it (searched first), or close it. A node
 with nothing left to choose is priced exactly. The search is depth first; stopped by its
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .p_median_lagrange import LagrangeOutcome, fix_sites, lagrangian
-from .p_median_pairs import fold_sites, pad_sites, pairs_of, sites_of
+from .lagrangian import LagrangeOutcome, fix_sites, lagrangian
+from .sorted_pairs import fold_sites, pad_sites, pairs_of, sites_of
 
 __all__ = ["BranchOutcome", "lagrange_branch"]
 

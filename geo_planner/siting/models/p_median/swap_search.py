@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from .p_median_pairs import Pairs, prefix_pairs, served_cost
+from .sorted_pairs import Pairs, prefix_pairs, served_cost
 
 __all__ = ["swap_search"]
 

@@ -1,7 +1,7 @@
 """Lagrangian relaxation of the joint-branch model: a proven bound on the members placed, and the units to try.
 
 For a component too large for HiGHS to take whole (a city's: 20,000 blocks, 140 sites,
-250,000 block–site pairs), the model of :mod:`geo_planner.siting.branches.joint` is relaxed
+250,000 block–site pairs), the model of :mod:`geo_planner.organisation.joint` is relaxed
 on the member count alone. With blocks *g* of ``s_g`` members, the assignment rows
 ``Σ_j x_gj ≤ 1`` get multipliers ``0 ≤ λ_g ≤ s_g`` and the capacity rows
 ``Σ_g s_g·x_gj ≤ M·y_j`` multipliers ``μ_j ≥ 0``; the minimum ``m·y_j ≤ Σ_g s_g·x_gj`` is
@@ -23,7 +23,7 @@ site term ``M``, ``μ_j = 0`` the members of its *U* largest units: the bound st
 The relaxed answers also say which units each site would take: the (site, unit) pairs the
 relaxation chose in the last iterations (:attr:`LagrangeResult.keys`), with the greedy
 grouping's, restrict the full model to a few units per site, which HiGHS then solves whole
-(:func:`geo_planner.siting.branches.component.solve_component`): a feasible grouping of the
+(:func:`geo_planner.organisation.component.solve_component`): a feasible grouping of the
 full model, measured against the Lagrangian bound.
 """
 

@@ -31,8 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .coverage import UNASSIGNED_AREA
-from .privacy import MIN_GROUP
+from ..coverage import UNASSIGNED_AREA
+from ..privacy import MIN_GROUP
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""Branch reorganisation: joint branches, transfers, party groups and remote branches.
+"""Branch reorganisation: joint branches, transfers, party groups and remote branches (异地支部).
+
+For: turning the members the dispersion stage flags as dispersed into branch recommendations.
+May import: earlier stages (network, travel, settings) and ``geo_planner.siting``'s solver, schema and budget.
 
 :func:`recommend_branches` turns the members flagged *dispersed* (居住分散) by the dispersion
 stage into recommendations that follow the branch work rules (a branch has at least 3 and

@@ -12,11 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...network import RoadNetwork
-from ...settings import BranchSettings
+from ..network import RoadNetwork
+from ..settings import BranchSettings
+from ..siting.schema import recommendation_row
 from .inputs import Members, Places
 from .medoid import network_medoid, planar
-from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, walk_median
+from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, walk_median
 
 
 def split_by_residence(
@@ -159,7 +160,7 @@ def _party_group_row(
     b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
     extra = g.size - n_core
     level_zh, level_en = ("街道", "townships") if level == "township" else ("社区", "communities")
-    return (rec_row(
+    return (recommendation_row(
         kind="party_group", name=f"{branches.ids[b]}第{rank}党小组（{area}）", lon=m_lon, lat=m_lat,
         n_members=int(g.size), branch_ids=branches.ids[b], city=branches.city[b] or mode(m.city[g]),
         township=area if level == "township" else mode(m.township[g]),

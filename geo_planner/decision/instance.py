@@ -17,10 +17,10 @@ import scipy.sparse as sp
 
 from ..network import RoadNetwork
 from ..settings import Scenario, SitingSettings
+from ..siting.models.mclp import mclp
+from ..siting.plan import member_weights, siting_members
+from ..siting.result import SitingResult
 from ..travel import cost_matrix
-from .models.mclp import mclp
-from .plan import member_weights, siting_members
-from .result import SitingResult
 
 __all__ = [
     "GEOCODE_UNCERTAINTY_M",

@@ -77,8 +77,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ...errors import InputError, Problem
-from ..budget import TimeBudget
+from ..errors import InputError, Problem
+from ..siting.budget import TimeBudget
 from .component import ComponentResult, solve_component
 from .greedy import top_units_per_site
 

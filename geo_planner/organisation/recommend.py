@@ -1,6 +1,6 @@
 """Recommendations from the dispersion stage's flags: :func:`recommend_branches`.
 
-The rules are in the package docstring (:mod:`geo_planner.siting.branches`); each kind of
+The rules are in the package docstring (:mod:`geo_planner.organisation`); each kind of
 recommendation has its module, and this one runs them in order so that a member appears
 in at most one recommendation.
 """
@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ...network import RoadNetwork
-from ...settings import BranchSettings, Thresholds
-from ...travel import cost_matrix
-from ..budget import MIN_SHARE_S
+from ..network import RoadNetwork
+from ..settings import BranchSettings, Thresholds
+from ..siting.budget import MIN_SHARE_S
+from ..siting.schema import recommendation_row
+from ..travel import cost_matrix
 from .cohesion import cohesion_blocks
 from .inputs import Members, Places, dispersed_groups, read_members, validate
 from .joint import JointBranchSolution, solve_joint_branches
@@ -29,7 +30,6 @@ from .records import (
     min_en,
     min_zh,
     mode,
-    rec_row,
     rule_members,
     rule_record,
     tabulate,
@@ -63,7 +63,7 @@ def _joint_rows(
         used_names.add(name)
         b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
         place_zh, place_en = ("驿站", "station") if is_station[j] else ("公共场所", "candidate place")
-        out.append((rec_row(
+        out.append((recommendation_row(
             kind="joint_branch", name=name, lon=sites.lon[j], lat=sites.lat[j], site_id=sites.ids[j],
             site_name=sites.name[j], n_members=int(g.size), branch_ids=";".join(units), city=mode(m.city[g]),
             township=mode(m.township[g]), before_min=b_med, after_min=a_med, max_after_min=a_max,
@@ -160,7 +160,7 @@ def recommend_branches(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Recommend joint branches, transfers, party groups and remote branches.
 
-    See the package docstring for the rules and :mod:`~geo_planner.siting.branches.joint` for
+    See the package docstring for the rules and :mod:`~geo_planner.organisation.joint` for
     the joint-branch model. A member appears in at most one recommendation: joint branches
     are formed first, transfers take the dispersed members left out, remote members go to
     remote branches or mobile members, and party groups are formed from the members left in

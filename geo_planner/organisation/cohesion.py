@@ -1,7 +1,7 @@
 """Cohesion: members of one unit living within a short walk of each other stay together.
 
 :func:`cohesion_blocks` finds these neighbourhood *blocks*; the joint-branch model
-(:func:`~geo_planner.siting.branches.joint.solve_joint_branches`, argument ``block``) puts a
+(:func:`~geo_planner.organisation.joint.solve_joint_branches`, argument ``block``) puts a
 block in one joint branch or in none.
 """
 
@@ -13,7 +13,7 @@ from scipy.sparse import csgraph
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from ...network import RoadNetwork, Snap
+from ..network import RoadNetwork, Snap
 from .medoid import planar
 
 

@@ -9,7 +9,7 @@ Identical members (same sites, same minutes, same weight) are one group with an 
 
 The start (and, above ``max_exact_size``, the answer) chooses sites by greedy + interchange
 ignoring capacity, then assigns members cheapest pair first while capacity remains.
-:func:`~geo_planner.siting.models.p_median.p_median` comes here when given a ``capacity``.
+:func:`~geo_planner.siting.models.p_median.model.p_median` comes here when given a ``capacity``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ..heuristics import assign_cheapest_first, cheapest_open_site, greedy_interchange
-from ..reduce import disaggregate, group_identical_rows, members_of_groups, pair_counts
-from ..result import Method
-from .base import solve_highs, time_left
+from ...heuristics import assign_cheapest_first, cheapest_open_site, greedy_interchange
+from ...reduce import disaggregate, group_identical_rows, members_of_groups, pair_counts
+from ...result import Method
+from ..base import solve_highs, time_left
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ a member none of whose allowed sites is open keeps its cheapest existing site, e
 unassigned at a penalty per unit weight, so the model is always feasible. After merging
 identical members and dropping pairs no better than a group's fallback
 (:func:`~geo_planner.siting.reduce.reduce_pairs`), the exact model is the radius formulation
-(:mod:`geo_planner.siting.models.p_median_radius`, default) or the textbook one column per
+(:mod:`geo_planner.siting.models.p_median.radius_formulation`, default) or the textbook one column per
 pair (``formulation="pairs"``, :func:`_p_median_highs`), both from a greedy + interchange
-start. With a capacity the model is :mod:`geo_planner.siting.models.capacitated_p_median`.
+start. With a capacity the model is :mod:`geo_planner.siting.models.p_median.capacitated`.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ...errors import InputError, Problem
-from ...settings import SitingSettings
-from ..heuristics import cheapest_open_site, greedy_interchange
-from ..highs import Outcome
-from ..inputs import check_cost, validate
-from ..reduce import PairReduction, drop_columns, pair_values, reduce_pairs
-from ..result import REL_TOL, Method, PMedianFormulation, SitingResult, SparseMatrix
-from .base import SitingModel, StationData, limit_note, solve_highs, time_left
-from .capacitated_p_median import capacitated_p_median
-from .p_median_radius import radius_p_median
+from ....errors import InputError, Problem
+from ....settings import SitingSettings
+from ...heuristics import cheapest_open_site, greedy_interchange
+from ...highs import Outcome
+from ...inputs import check_cost, validate
+from ...reduce import PairReduction, drop_columns, pair_values, reduce_pairs
+from ...result import REL_TOL, Method, PMedianFormulation, SitingResult, SparseMatrix
+from ..base import SitingModel, StationData, limit_note, solve_highs, time_left
+from .capacitated import capacitated_p_median
+from .radius_formulation import radius_p_median
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def p_median(
         Above this many stored pairs in the reduced matrix greedy + interchange is used.
     formulation
         Uncapacitated exact model: ``"radius"`` (default; the radius/covering formulation
-        refined on demand, :mod:`geo_planner.siting.models.p_median_radius`) or ``"pairs"`` (the
+        refined on demand, :mod:`geo_planner.siting.models.p_median.radius_formulation`) or ``"pairs"`` (the
         textbook one-variable-per-pair model, kept as the benchmark baseline). The
         capacitated model always assigns pairs.
     lagrangian

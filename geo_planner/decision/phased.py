@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..settings import SitingSettings
-from .highs import Milp, solve_milp
+from ..siting.highs import Milp, solve_milp
 from .instance import Budget, SitingInstance
 
 __all__ = ["PHASED_COLUMNS", "phased_plan"]

@@ -1,4 +1,8 @@
-"""Recommendation rows: their text (rule, rationale in Chinese and English), numbering and run records."""
+"""Organisation recommendations: their text (rule, rationale in Chinese and English), table and run records.
+
+Rows are built by :func:`~geo_planner.siting.schema.recommendation_row` and numbered by
+:func:`~geo_planner.siting.schema.number_recommendations`, as every producer's.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ...settings import BranchSettings
-from ...vocab import RECOMMENDATION_KINDS
-from ..schema import RECOMMENDATION_COLUMNS, empty_recommendations
+from ..settings import BranchSettings
+from ..siting.schema import RECOMMENDATION_COLUMNS, empty_recommendations, number_recommendations
 from .medoid import MEDOID_CANDIDATES
 
 #: A recommendation row and its members' row positions.
@@ -63,16 +66,6 @@ def min_en(x: float) -> str:
     return f"{x:.0f} min" if np.isfinite(x) else "not reachable on foot"
 
 
-def rec_row(**values: object) -> dict[str, object]:
-    """Make a recommendation row: every column of the schema, ``""`` where ``values`` gives none."""
-    row: dict[str, object] = {c: "" for c in RECOMMENDATION_COLUMNS}
-    row.update(values)
-    for key, value in row.items():  # a median beyond the search cut-off is no number in the table
-        if isinstance(value, float) and math.isinf(value):
-            row[key] = math.nan
-    return row
-
-
 def rule_record(method: str, recs: list[Rec], t0: float, *, exact: bool = False) -> dict[str, object]:
     """``run.json`` record of a rule-based organisation model.
 
@@ -94,8 +87,8 @@ def rule_members(n: int, rules: BranchSettings) -> str:
 def tabulate(recs: list[Rec], ids: np.ndarray, index: pd.Index) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Build the recommendations table and the per-member assignment (see ``recommend_branches``).
 
-    Rows are numbered ``R001…`` in the order :func:`~geo_planner.siting.schema.finalize_recommendations`
-    sorts them (kind, then size); ``ids`` and ``index`` are the member ids and the members
+    Rows are numbered ``R001…`` by :func:`~geo_planner.siting.schema.number_recommendations` (kind, then
+    size); ``ids`` and ``index`` are the member ids and the members
     table's index, which the assignment keeps.
     """
     assignment = pd.DataFrame({"id": ids, "rec_id": "", "kind": ""}, index=index)
@@ -103,11 +96,9 @@ def tabulate(recs: list[Rec], ids: np.ndarray, index: pd.Index) -> tuple[pd.Data
         return empty_recommendations(), assignment
     table = pd.DataFrame([r for r, _ in recs], columns=list(RECOMMENDATION_COLUMNS))
     table["member_ids"] = [";".join(ids[g]) for _, g in recs]
-    kind_order = {k: i for i, k in enumerate(RECOMMENDATION_KINDS)}
-    order = table.assign(_k=table["kind"].map(kind_order)).sort_values(
-        ["_k", "n_members"], ascending=[True, False], kind="stable").index.to_numpy()
-    table = table.loc[order].reset_index(drop=True)
-    table["rec_id"] = [f"R{i + 1:03d}" for i in range(len(table))]
+    table = number_recommendations(table, larger_first=True)
+    order = table.index.to_numpy()
+    table = table.reset_index(drop=True)
     pos = np.concatenate([recs[i][1] for i in order])
     which = np.repeat(np.arange(len(order)), [recs[i][1].size for i in order])
     rec_col, kind_col = assignment["rec_id"].to_numpy(dtype=object), assignment["kind"].to_numpy(dtype=object)

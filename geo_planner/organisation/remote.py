@@ -14,9 +14,10 @@ import math
 
 import numpy as np
 
-from ...admin import locate_divisions
-from ...network import RoadNetwork
-from ...settings import BranchSettings
+from ..admin import locate_divisions
+from ..network import RoadNetwork
+from ..settings import BranchSettings
+from ..siting.schema import recommendation_row
 from .inputs import Members
 from .medoid import network_medoid
 from .records import (
@@ -26,7 +27,6 @@ from .records import (
     min_en,
     min_zh,
     mode,
-    rec_row,
     rule_members,
     walk_median,
 )
@@ -37,7 +37,7 @@ def _mobile_row(m: Members, g: np.ndarray, city: str, rules: BranchSettings) -> 
     """Make the ``mobile_member`` row of a city with too few remote members ``g`` for a branch."""
     label, label_en = city or "外地", city or "another city"
     located = np.isfinite(m.lon[g]) & np.isfinite(m.lat[g])
-    return (rec_row(
+    return (recommendation_row(
         kind="mobile_member", name=f"{label}流动党员",
         lon=float(m.lon[g][located].mean()) if located.any() else math.nan,
         lat=float(m.lat[g][located].mean()) if located.any() else math.nan,
@@ -82,7 +82,7 @@ def _remote_row(
     b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
     where_zh = f"步行中位{min_zh(a_med)}" if on_net else "活动地点取成员住址中心"
     where_en = f"median walk {min_en(a_med)}" if on_net else "meeting near the centre of their homes"
-    return (rec_row(
+    return (recommendation_row(
         kind="remote_branch", name=name,
         lon=m_lon, lat=m_lat, n_members=int(g.size), branch_ids=";".join(src), city=city,
         township=mode(m.township[g]), before_min=b_med, after_min=a_med, max_after_min=a_max,

@@ -1,4 +1,4 @@
-"""The input tables of :func:`~geo_planner.siting.branches.recommend_branches`, checked and as arrays."""
+"""The input tables of :func:`~geo_planner.organisation.recommend_branches`, checked and as arrays."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ...errors import InputError, Problem
-from ...network import RoadNetwork, Snap
-from ...settings import BranchSettings
-from ...travel import STATUS_BEYOND_LIMIT
-from ...vocab import DispersionReason
+from ..errors import InputError, Problem
+from ..network import RoadNetwork, Snap
+from ..settings import BranchSettings
+from ..travel import STATUS_BEYOND_LIMIT
+from ..vocab import DispersionReason
 
-#: Columns :func:`~geo_planner.siting.branches.recommend_branches` needs in each input table.
+#: Columns :func:`~geo_planner.organisation.recommend_branches` needs in each input table.
 MEMBER_COLUMNS: tuple[str, ...] = (
     "id", "branch_id", "lon", "lat", "walk_min_branch", "network_status", "dispersed", "dispersion_reason",
     "member_city",

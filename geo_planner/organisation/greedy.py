@@ -1,7 +1,7 @@
 """The joint-branch greedy grouping: the models' starting solution and their fallback.
 
 :func:`greedy_joint` repeatedly opens the site taking the most unplaced members of its
-``max_units`` largest units (see the model in :mod:`geo_planner.siting.branches.joint`);
+``max_units`` largest units (see the model in :mod:`geo_planner.organisation.joint`);
 :func:`top_units_per_site` is the same count for every site at once, which also decides
 which sites can ever host a joint branch.
 """

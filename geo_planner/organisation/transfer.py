@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ...network import RoadNetwork
-from ...travel import cost_matrix
+from ..network import RoadNetwork
+from ..siting.schema import recommendation_row
+from ..travel import cost_matrix
 from .inputs import Members, Places
-from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, rec_row, walk_median
+from .records import Rec, finite_max, finite_median, min_en, min_zh, mode, walk_median
 
 
 def _nearest_other_branch(
@@ -44,7 +45,7 @@ def _transfer_row(
 ) -> Rec:
     """Make the row sending members ``g`` (walking ``t`` minutes) to branch ``b``."""
     b_med, a_med, a_max = walk_median(m.before[g]), finite_median(t), finite_max(t)
-    return (rec_row(
+    return (recommendation_row(
         kind="transfer", name=f"就近参加{branches.name[b]}活动", lon=branches.lon[b], lat=branches.lat[b],
         site_id=branches.ids[b], site_name=branches.name[b], n_members=int(g.size),
         branch_ids=";".join(sorted(set(m.branch[g]))), city=branches.city[b] or mode(m.city[g]),

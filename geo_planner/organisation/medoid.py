@@ -7,9 +7,9 @@ import math
 import numpy as np
 from scipy import sparse
 
-from ...crs import local_xy
-from ...network import RoadNetwork, Snap
-from ...travel import cost_matrix
+from ..crs import local_xy
+from ..network import RoadNetwork, Snap
+from ..travel import cost_matrix
 
 #: Members tried as a group's meeting point (the ones nearest to its centre).
 MEDOID_CANDIDATES = 50

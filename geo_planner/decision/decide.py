@@ -4,14 +4,14 @@ One answer to one objective does not defend a plan in a meeting. Around the maxi
 model (:mod:`geo_planner.siting.models.mclp`) the decision step answers the questions a
 老干部局 is asked; :func:`decide` runs them all for one run:
 
-* **How much does each extra station bring?** :mod:`geo_planner.siting.tradeoff`.
-* **Does the answer hold?** :mod:`geo_planner.siting.sensitivity` (thresholds, life-circle
+* **How much does each extra station bring?** :mod:`geo_planner.decision.tradeoff`.
+* **Does the answer hold?** :mod:`geo_planner.decision.sensitivity` (thresholds, life-circle
   tiers, walking speeds, geocoding draws; site stability).
-* **What to build this year and next?** :mod:`geo_planner.siting.phased`.
+* **What to build this year and next?** :mod:`geo_planner.decision.phased`.
 * **Who is left out, and how unequally?** the p-center (registered model ``p_center``) and
-  :func:`~geo_planner.siting.instance.after_minutes` for :mod:`geo_planner.equity`.
+  :func:`~geo_planner.decision.instance.after_minutes` for :mod:`geo_planner.decision.equity`.
 
-Everything works on a :class:`~geo_planner.siting.instance.SitingInstance`: the same members,
+Everything works on a :class:`~geo_planner.decision.instance.SitingInstance`: the same members,
 weights, candidates and sparse member × site minutes as the run's station models, so the
 curve's point at ``p = new_stations`` is the run's maximal covering result.
 """
@@ -29,6 +29,10 @@ import scipy.sparse as sp
 
 from ..network import RoadNetwork
 from ..settings import Scenario, SitingSettings
+from ..siting.models import StationData, get_model
+from ..siting.models.p_center import PCenterResult
+from ..siting.schema import recommendation_row
+from .equity import equity_by_area, equity_figures
 from .instance import (
     GEOCODE_UNCERTAINTY_M,
     SKIPPED,
@@ -37,8 +41,6 @@ from .instance import (
     after_minutes,
     siting_instance,
 )
-from .models import StationData, get_model
-from .models.p_center import PCenterResult
 from .phased import PHASED_COLUMNS, phased_plan
 from .sensitivity import SENSITIVITY_COLUMNS, sensitivity
 from .tradeoff import TRADEOFF_COLUMNS, tradeoff_curve
@@ -73,9 +75,9 @@ class DecisionResult:
     tradeoff, sensitivity, phased_plan
         The ``tradeoff.csv``, ``sensitivity.csv`` and ``phased_plan.csv`` tables.
     pcenter_recommendations
-        ``new_station`` rows of the p-center model (recommendations schema, without ``rec_id``).
+        ``new_station`` rows of the p-center model (recommendations schema, ``rec_id`` empty until numbered).
     equity
-        ``{"current": figures, "mclp": figures, …}`` (:func:`geo_planner.equity.equity_figures`).
+        ``{"current": figures, "mclp": figures, …}`` (:func:`geo_planner.decision.equity.equity_figures`).
     equity_by_area
         Equity columns to join onto ``coverage_by_area`` (keys ``level``, ``area``, ``township``).
     summary
@@ -101,6 +103,7 @@ class DecisionResult:
 def _pcenter_rows(inst: SitingInstance, res: PCenterResult, radius_before: float) -> list[dict[str, Any]]:
     """The p-center's ``new_station`` recommendations (members it brings nearer)."""
     thr = inst.threshold_min
+    m = get_model("p_center")  # its labels, as every station model's rows take them from the registry
     rows = []
     gap = "" if res.status == "optimal" else " (time limit: radius not proven minimal)"
     for j in res.selected:
@@ -115,21 +118,20 @@ def _pcenter_rows(inst: SitingInstance, res: PCenterResult, radius_before: float
         b_en = f"{b:g} min" if np.isfinite(b) else "partly unreachable"
         rb_zh = f"{radius_before:.1f} 分钟" if np.isfinite(radius_before) else "无法到达（部分成员路网不通）"
         rb_en = f"{radius_before:.1f} min" if np.isfinite(radius_before) else "unreachable (some members)"
-        rows.append({
-            "kind": "new_station", "name": f"新建驿站（{c['name']}）", "lon": float(c["lon"]), "lat": float(c["lat"]),
-            "site_id": str(c["id"]), "site_name": str(c["name"]), "member_ids": ";".join(inst.member_ids[served]),
-            "n_members": int(served.size), "branch_ids": "", "city": "", "township": "", "before_min": b,
-            "after_min": a, "max_after_min": float(np.round(after.max(), 2)),
-            "rule": (f"p-center, p = {res.selected.size}: minimises the longest walk of any member served "
-                     f"(existing stations kept); longest walk {res.radius_min:.1f} min"),
-            "rationale_zh": (f"按 p-中心模型（使步行最远的老干部尽量近），在{c['name']}新建驿站，{served.size} 名老干部的"
-                             f"最近驿站将改为此处，步行中位时间由 {b_zh} 降至 {a:g} 分钟；该方案服务的 {res.served} 名老干部中"
-                             f"最长步行时间由 {rb_zh} 降至 {res.radius_min:.1f} 分钟（覆盖标准 {thr:g} 分钟）。"),
-            "rationale_en": (f"p-center: a new station at {c['name']} becomes the nearest for {served.size} members; "
-                             f"median walk from {b_en} to {a:g} min; among the {res.served} members the plan serves, "
-                             f"the longest walk falls from {rb_en} to {res.radius_min:.1f} min."),
-            "method": f"p_center · highs, {res.solves} covering solves{gap}",
-        })
+        rows.append(recommendation_row(
+            kind="new_station", name=f"新建驿站（{c['name']}）", lon=float(c["lon"]), lat=float(c["lat"]),
+            site_id=str(c["id"]), site_name=str(c["name"]), member_ids=";".join(inst.member_ids[served]),
+            n_members=int(served.size), before_min=b, after_min=a, max_after_min=float(np.round(after.max(), 2)),
+            rule=(f"{m.label_en}, p = {res.selected.size}: minimises the longest walk of any member served "
+                  f"(existing stations kept); longest walk {res.radius_min:.1f} min"),
+            rationale_zh=(f"按 {m.label_zh}模型（使步行最远的老干部尽量近），在{c['name']}新建驿站，{served.size} 名老干部的"
+                          f"最近驿站将改为此处，步行中位时间由 {b_zh} 降至 {a:g} 分钟；该方案服务的 {res.served} 名老干部中"
+                          f"最长步行时间由 {rb_zh} 降至 {res.radius_min:.1f} 分钟（覆盖标准 {thr:g} 分钟）。"),
+            rationale_en=(f"{m.label_en}: a new station at {c['name']} becomes the nearest for {served.size} members; "
+                          f"median walk from {b_en} to {a:g} min; among the {res.served} members the plan serves, "
+                          f"the longest walk falls from {rb_en} to {res.radius_min:.1f} min."),
+            method=f"{m.name} · highs, {res.solves} covering solves{gap}",
+        ))
     return rows
 
 
@@ -156,7 +158,7 @@ def decide(
     models
         The run's per-model summary from ``recommend_stations`` (each with ``site_ids``).
     instance
-        The run's :func:`~geo_planner.siting.instance.siting_instance` when the siting stage
+        The run's :func:`~geo_planner.decision.instance.siting_instance` when the siting stage
         already built it (its cost matrix is the station models'); built here otherwise.
 
     Returns
@@ -232,8 +234,6 @@ def _p_center(inst: SitingInstance, s: SitingSettings, budget: Budget) -> tuple[
 def _equity(members: pd.DataFrame, inst: SitingInstance, models: dict[str, Any], pc: PCenterResult, thr: float,
             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any], pd.DataFrame]:
     """Each model's sites, members' minutes now and after each model, equity figures and by area."""
-    from ..equity import equity_by_area, equity_figures
-
     current = pd.to_numeric(members["walk_min_station"], errors="coerce").to_numpy(float)
     current = np.where(np.isnan(current), np.inf, current)
     # the members the station models consider (on the network, not remote): remote members are

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from ..highs import Milp, Outcome, solve_milp
+from ..siting.highs import Milp, Outcome, solve_milp
 
 __all__ = ["PRESOLVE_MAX_COLUMNS", "Outcome", "RowBlock", "assemble", "run_highs"]
 

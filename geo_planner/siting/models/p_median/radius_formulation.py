@@ -29,11 +29,11 @@ between it and the best lower bound.
 
 Before the radius model (``lagrangian=True``, the default), in this order:
 
-1. Lagrangian relaxation of the assignment rows (:mod:`.p_median_lagrange`): a bound near the
+1. Lagrangian relaxation of the assignment rows (:mod:`.lagrangian`): a bound near the
    LP bound in a fraction of the time, and primals from it improved by a fast swap search
-   (:mod:`.p_median_swap`); reduced-cost fixing then closes (opens) every site no solution
+   (:mod:`.swap_search`); reduced-cost fixing then closes (opens) every site no solution
    cheaper than the incumbent opens (closes), and repeats on the smaller instance.
-2. A Lagrangian branch and bound (:mod:`.p_median_branch`) on what is left — it proves the
+2. A Lagrangian branch and bound (:mod:`.branch_and_bound`) on what is left — it proves the
    small-``p`` instances, whose LP gap is widest — within a share of the time.
 3. If still open: a kernel primal (the radius model on the sites of best reduced cost), then
    the radius model on instances fixed against *guessed* cutoffs just above the bound: a
@@ -56,10 +56,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from ..highs import Milp, solve_milp
-from .p_median_branch import lagrange_branch
-from .p_median_lagrange import Reduced, lagrange_reduce, restrict, slack_of
-from .p_median_pairs import fold_sites, pad_sites
+from ...highs import Milp, solve_milp
+from .branch_and_bound import lagrange_branch
+from .lagrangian import Reduced, lagrange_reduce, restrict, slack_of
+from .sorted_pairs import fold_sites, pad_sites
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ def radius_p_median(
         model (more: fewer refinements, bigger models).
     lagrangian
         First bound the problem by Lagrangian relaxation and fix the sites it rules out
-        (:mod:`~geo_planner.siting.models.p_median_lagrange`); the radius model then solves
+        (:mod:`~geo_planner.siting.models.p_median.lagrangian`); the radius model then solves
         only what is left. ``False``: the radius model on the whole instance.
 
     Returns

@@ -26,8 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .p_median_pairs import Pairs, fold_sites, pad_sites, pairs_of, prefix_pairs, served_cost, sites_of
-from .p_median_swap import swap_search
+from .sorted_pairs import Pairs, fold_sites, pad_sites, pairs_of, prefix_pairs, served_cost, sites_of
+from .swap_search import swap_search
 
 logger = logging.getLogger(__name__)
 

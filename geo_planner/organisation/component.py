@@ -1,7 +1,7 @@
 """The joint-branch model on one spatial component: classes, the MILP, then the walks.
 
 The model and the two steps (class-aggregated MILP, exact walks) are derived in
-:mod:`geo_planner.siting.branches.joint`; :func:`solve_component` runs them on one
+:mod:`geo_planner.organisation.joint`; :func:`solve_component` runs them on one
 component of the block–site graph, in local block and site indices.
 """
 
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .greedy import greedy_joint
 from .flow import drop_weak_units, fill_units, flow_regroup
+from .greedy import greedy_joint
 from .lagrange import lagrangian
 from .solve import Outcome, RowBlock, assemble, run_highs
 
