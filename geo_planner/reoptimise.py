@@ -199,6 +199,14 @@ def model_matrix(inst: SitingInstance, model: str) -> sp.csr_matrix:
     return cut
 
 
+def _p_median_matrix(inst: SitingInstance) -> sp.csr_matrix | sp.csr_array:
+    """The instance's matrix as the p-median reads it; the stored one itself when nothing lies beyond the cut-off."""
+    limit = P_MEDIAN_CUTOFF * inst.threshold_min + 1e-9
+    if inst.cost.nnz == 0 or float(inst.cost.data.max()) <= limit:
+        return inst.cost
+    return model_matrix(inst, "p_median")
+
+
 def _solve(
     inst: SitingInstance,
     model: str,
@@ -220,7 +228,7 @@ def _solve(
     if model == "p_median" and capacity is None:
         key = "reoptimise.p_median.prepared"
         if key not in memo or memo[key][0] is not inst:  # once per prepared run and instance
-            memo[key] = (inst, prepare_p_median(model_matrix(inst, model), inst.weights, inst.existing))
+            memo[key] = (inst, prepare_p_median(_p_median_matrix(inst), inst.weights, inst.existing))
         res = solve_prepared(memo[key][1], n_new, lock=locked, ban=banned, time_limit_s=time_limit_s,
                              mip_gap=mip_gap, max_exact_size=max_exact_size)
         return res, res.selected

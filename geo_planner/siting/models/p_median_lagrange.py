@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 #: Relative tolerance of every comparison with the incumbent.
 _REL_TOL = 1e-9
+#: Up to this many pairs per group on average, an iteration scans every pair rather than
+#: searching each group's negative prefix (measured: 1.5 against 16 ms at ~2 pairs a group).
+_SCAN_PAIRS_PER_GROUP = 8
 
 __all__ = ["LagrangeOutcome", "Reduced", "fix_sites", "lagrange_reduce", "lagrangian", "restrict", "slack_of"]
 
@@ -41,7 +44,7 @@ __all__ = ["LagrangeOutcome", "Reduced", "fix_sites", "lagrange_reduce", "lagran
 def _evaluate(pr: Pairs, lam: np.ndarray, p: int, *, exact: bool = False
               ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """``L(λ)``, the site reduced costs, the ``p`` chosen sites and the subgradient."""
-    if exact:
+    if exact or pr.pg.shape[0] <= _SCAN_PAIRS_PER_GROUP * pr.n_g:  # few pairs a group: one scan beats the search
         idx = np.flatnonzero(pr.wc < lam[pr.pg])
     else:
         idx = prefix_pairs(pr, lam)
