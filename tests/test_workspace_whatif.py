@@ -247,6 +247,7 @@ def test_difference_map_is_one_webgl_layer_for_planners_and_grid_areas_for_viewe
         areas = planner.get(f"/runs/{later}/compare/areas", params={"with": run_id}).json()
     with srv.client("viewer") as viewer:
         assert viewer.get(f"/runs/{later}/compare/members", params={"with": run_id}).status_code == 403
+        assert viewer.get(f"/runs/{later}/compare/worklist", params={"with": run_id}).status_code == 403
         viewer_areas = viewer.get(f"/runs/{later}/compare/areas", params={"with": run_id}).json()
     # the station switched off and the one added: members newly uncovered and newly covered
     assert members["counts"]["newly_uncovered"] + members["counts"]["newly_covered"] > 0
@@ -265,11 +266,12 @@ def test_difference_map_is_one_webgl_layer_for_planners_and_grid_areas_for_viewe
             label = b.js(f"document.querySelector('#dm-legend [data-code=\"{code}\"]').textContent")
             assert label.replace(",", "").endswith(f": {members['counts'][code]}"), label
         assert b.js("gpMap.getLayoutProperty('dm-areas', 'visibility')") == "none"
+        b.js("document.getElementById('map').scrollIntoView()")
+        b.shot("compare_difference_map.png")
         b.page.page.check("#dm-areas")
         assert b.js("gpMap.getLayoutProperty('dm-areas', 'visibility')") == "visible"
         b.page.page.uncheck("#dm-members")
         assert b.js("gpMap.getLayoutProperty('dm-members', 'visibility')") == "none"
-        b.shot("compare_difference_map.png")
         b.check_clean()
     finally:
         b.close()
@@ -287,6 +289,24 @@ def test_difference_map_is_one_webgl_layer_for_planners_and_grid_areas_for_viewe
         b.check_clean()
     finally:
         b.close()
+
+
+def _wait_across_navigation(b: Browser, expression: str, timeout_s: float) -> Any:
+    """Poll ``expression`` until truthy, on whatever page is loaded (a navigation in between is no error)."""
+    import time
+
+    deadline, value = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            value = b.js(expression)
+        except Exception as exc:  # noqa: BLE001 - the page navigated while it was asked: ask the next one
+            if "destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            value = None
+        if value:
+            return value
+        b.page.page.wait_for_timeout(200)
+    return value
 
 
 def test_update_the_roster_runs_it_and_lists_the_changes(chromium_browser, served, states, tmp_path) -> None:  # noqa: ANN001
@@ -307,8 +327,9 @@ def test_update_the_roster_runs_it_and_lists_the_changes(chromium_browser, serve
         assert b.wait("window.gpComplete || window.gpFailed", 90)
         b.page.page.set_input_files("#ru-file", str(roster))
         b.page.page.click("#ru-go")
-        assert b.wait("location.pathname.includes('/compare/') || (window.gpRoster && gpRoster.error)", 600) is True, \
-            b.js("window.gpRoster && gpRoster.error")
+        # the page uploads, starts the run, follows it and then opens the comparison (a navigation)
+        went = _wait_across_navigation(b, "location.pathname.includes('/compare/') || (window.gpRoster && gpRoster.error)", 600)
+        assert went is True, (went, b.js("location.pathname"))
         assert b.wait("(window.gpCompareReady && window.gpDiffMapReady) || window.gpFailed", 90) is True, b.js("window.gpFailed")
         later = b.js("location.pathname").split("/")[3]
         assert b.js("location.pathname") == f"/workspace/runs/{later}/compare/{run_id}"

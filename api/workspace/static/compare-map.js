@@ -52,9 +52,12 @@
       sync();
     }
     legend(members, areas);
-    let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
-    for (const [x, y] of coords) { if (x < w) w = x; if (x > e) e = x; if (y < s) s = y; if (y > n) n = y; }
-    if (Number.isFinite(w)) map.fitBounds([[w, s], [e, n]], { padding: 30, duration: 0, maxZoom: 16 });
+    // the 2nd–98th percentile box (as the result page): members living in another city do not zoom the map out
+    const quantile = (arr, p) => { const a = Float64Array.from(arr).sort(); return a[Math.min(a.length - 1, Math.floor(p * a.length))]; };
+    if (coords.length) {
+      const xs = coords.map(c => c[0]), ys = coords.map(c => c[1]);
+      map.fitBounds([[quantile(xs, 0.02), quantile(ys, 0.02)], [quantile(xs, 0.98), quantile(ys, 0.98)]], { padding: 30, duration: 0, maxZoom: 16 });
+    }
     await new Promise(resolve => map.once('idle', resolve));
     addBaseMap(map, runId, 'dm-areas').catch(() => {});
     window.gpDiffMapReady = true;
