@@ -19,6 +19,7 @@ Target: p95 ≤ 200 ms.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -34,34 +35,65 @@ TARGET_P95_MS = 200.0
 TARGET_OPTIMISE_S = 1.0
 
 
-def _optimise(sc, out: Path) -> list:  # noqa: ANN001
-    """Time ``reoptimise`` on a run's instance: MCLP and p-median, p = 3, then with a lock and a ban."""
+def _optimise(sc, out: Path) -> tuple[list, dict]:  # noqa: ANN001
+    """Time ``reoptimise`` on a run's instance: MCLP and p-median, p = 3 and 10, with locks and bans.
+
+    Each p-median request is also solved the way ``reoptimise`` did before the instance was
+    prepared once per run (the baseline, same run): ``p_median`` on the whole edited matrix.
+    """
     from geo_planner.decision.instance_file import load_siting_instance
     from geo_planner.outputs import SITING_INSTANCE_FILE
-    from geo_planner.reoptimise import reoptimise
+    from geo_planner.reoptimise import model_matrix, reoptimise
     from geo_planner.results import RunFolder, load_run
+    from geo_planner.siting.models.p_median import p_median
     from geo_planner.whatif import prepare_whatif
 
     folder = RunFolder(sc, out)
     base = prepare_whatif(folder, folder.run_id, load_run(folder, folder.run_id))
     t0 = time.perf_counter()
     inst = load_siting_instance(out / SITING_INSTANCE_FILE)
+    once = {"load_s": time.perf_counter() - t0}
     print(
         f"siting instance: {inst.cost.shape[0]} members × {inst.cost.shape[1]} candidates, "
-        f"{inst.cost.nnz} pairs, read in {time.perf_counter() - t0:.2f} s (once per run)"
+        f"{inst.cost.nnz} pairs, read in {once['load_s']:.2f} s (once per run)"
     )
+    t0 = time.perf_counter()
+    reoptimise(base, inst, model="p_median", p=1)  # the first p-median request prepares the instance
+    once["first_s"] = time.perf_counter() - t0
+    s = sc.siting
+    full = model_matrix(inst, "p_median")
+    ids = inst.candidates["id"].astype(str)
+    nearest = pd.read_csv(out / "members.csv", usecols=["nearest_station_id"], encoding="utf-8-sig")
+    busiest = str(nearest["nearest_station_id"].astype(str).value_counts().index[0])  # banned: its members move
     rows = []
     for model in ("mclp", "p_median"):
-        t = time.perf_counter()
-        res = reoptimise(base, inst, model=model, p=3)
-        rows.append((f"{model} p=3", time.perf_counter() - t, res))
-        sites = [x["id"] for x in res["sites"]]
-        cand = inst.candidates
-        other = cand.loc[~inst.existing & ~cand["id"].isin(sites), "id"].iloc[0]
-        t = time.perf_counter()
-        res = reoptimise(base, inst, model=model, p=3, lock=[str(other)], ban=sites[:1])
-        rows.append((f"{model} p=3, 1 locked, 1 banned", time.perf_counter() - t, res))
-    return rows
+        for p in (3, 10):
+            res = reoptimise(base, inst, model=model, p=p)
+            sites = [x["id"] for x in res["sites"]]
+            other = str(ids[~inst.existing & ~ids.isin(sites)].iloc[0])
+            for lock, ban in (([], []), ([other], [sites[0], busiest])):
+                t = time.perf_counter()
+                res = reoptimise(base, inst, model=model, p=p, lock=lock, ban=ban)
+                sec = time.perf_counter() - t
+                name = f"{model} p={p}" + (", 1 locked, 2 banned (1 existing)" if lock else "")
+                old = None
+                if model == "p_median":
+                    locked, banned = ids.isin(lock).to_numpy(), ids.isin(ban).to_numpy()
+                    keep = np.flatnonzero(~banned)
+                    t = time.perf_counter()
+                    ref = p_median(
+                        full[:, keep],
+                        inst.weights,
+                        p - int((locked & ~inst.existing).sum()),
+                        existing=(inst.existing | locked)[keep],
+                        time_limit_s=10.0,
+                        mip_gap=s.mip_gap,
+                        max_exact_size=s.max_exact_pmedian_size,
+                    )
+                    old = (time.perf_counter() - t, ref)
+                    assert abs(ref.objective - res["objective"]) <= 1e-9 * ref.objective, name
+                rows.append((name, sec, res, old))
+    return rows, once
 
 
 def _run(scenario, out: Path):  # noqa: ANN001, ANN202
@@ -172,7 +204,7 @@ def main() -> None:
         and (answers[0].covered == rerun.members["covered_station"].astype(bool).to_numpy()).all()
     )
 
-    opt = _optimise(sc, work / "rerun")
+    opt, once = _optimise(sc, work / "rerun")
     allms = np.concatenate([np.asarray(v) for v in times.values()])
     p95 = float(np.percentile(allms, 95))
     print(
@@ -195,21 +227,29 @@ def main() -> None:
     )
     verdict = "met" if p95 <= TARGET_P95_MS else "MISSED"
     print(f"target: p95 ≤ {TARGET_P95_MS:g} ms → {verdict} ({p95:.1f} ms)")
-    print("\nre-optimise on the re-run's siting instance (no walk measured; HiGHS, the run's options):")
-    for name, sec, res in opt:
-        print(
-            f"  {name:<34}{sec * 1000:>9.1f} ms  {res['status']:<11} gap {res['gap']}  "
-            f"solve {res['solve_ms']:.1f} ms, sites {[x['id'] for x in res['sites']]}"
-        )
-    worst = max(sec for _, sec, _ in opt)
+    print("\nre-optimise on the re-run's siting instance (no walk measured; the run's options):")
     print(
-        f"ROW|what-if optimise, slowest of {len(opt)} (56k city)|{worst:.4f}|{rerun_s:.3f}|"
-        f"{worst / rerun_s:.5f}|full re-run of the same edit"
+        f"  read the instance {once['load_s']:.2f} s; first p-median request {once['first_s']:.2f} s "
+        "(prepares fallbacks and useful pairs, once per run)"
+    )
+    for name, sec, res, old in opt:
+        base_txt = "" if old is None else f"  whole matrix {old[0] * 1000:>7.1f} ms ({old[0] / sec:.1f}×)"
+        print(
+            f"  {name:<44}{sec * 1000:>8.1f} ms  {res['status']:<8} gap {res['gap']}  "
+            f"solve {res['solve_ms']:.1f} ms{base_txt}"
+        )
+    worst = max(sec for _, sec, _, _ in opt)
+    pm = [(sec, old[0]) for _, sec, _, old in opt if old is not None]
+    worst_pm, worst_old = max(pm)[0], max(o for _, o in pm)
+    print(
+        f"ROW|what-if optimise p-median, slowest of {len(pm)} (56k city)|{worst_pm:.4f}|{worst_old:.3f}|"
+        f"{worst_pm / worst_old:.5f}|p_median on the whole edited matrix (the path before), same run"
     )
     print(
         f"target: optimise ≤ {TARGET_OPTIMISE_S:g} s → {'met' if worst <= TARGET_OPTIMISE_S else 'MISSED'} "
-        f"({worst:.3f} s)"
+        f"({worst:.3f} s, slowest of {len(opt)})"
     )
+    print(f"load during the run: {os.getloadavg()}")
     if tmp is not None:
         tmp.cleanup()
 

@@ -249,6 +249,34 @@ def small_cell_rule(df: pd.DataFrame, *, size_col: str = "members", min_group: i
     return out
 
 
+def share_change_cells(cells: pd.DataFrame, *, min_group: int = MIN_GROUP) -> tuple[pd.DataFrame, int | None]:
+    """The small-cell rule for map cells with a coverage share in two runs (the comparison's map).
+
+    ``cells`` has ``members_before``, ``covered_before``, ``members_after``, ``covered_after``,
+    ``before``, ``after`` and ``change``. A side's share describing fewer than ``min_group``
+    people, or whose numerator is 1 to ``min_group - 1`` covered people, is emptied; the change
+    is shown only where both sides are; a cell with neither side shown is left out. Shares are
+    rounded to whole per cent (the change is that of the rounded shares).
+
+    Returns
+    -------
+    cells, suppressed
+        The cells kept (without the count columns) and the later run's members in the cells
+        left out, when that count is at least ``min_group`` (else ``None``).
+    """
+    out = cells.copy()
+    shown = {}
+    for side in ("before", "after"):
+        n, k = out[f"members_{side}"].to_numpy(), out[f"covered_{side}"].to_numpy()
+        shown[side] = (n >= min_group) & ~((k >= 1) & (k < min_group))
+        out[side] = np.where(shown[side], np.round(out[side].to_numpy(float), 2), np.nan)
+    out["change"] = np.where(shown["before"] & shown["after"], np.round(out["after"] - out["before"], 2), np.nan)
+    keep = shown["before"] | shown["after"]
+    hidden = int(out.loc[~keep, "members_after"].sum())
+    out = out.loc[keep].drop(columns=["members_before", "covered_before", "members_after", "covered_after"])
+    return out.reset_index(drop=True), small_count(hidden, min_group) if hidden else None
+
+
 def small_recommendations(recs: pd.DataFrame, lang: str = "zh", *, min_group: int = MIN_GROUP) -> pd.DataFrame:
     """Apply the small-cell rule to recommendations a viewer sees.
 

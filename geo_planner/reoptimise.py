@@ -26,6 +26,7 @@ from .decision.instance import SitingInstance
 from .errors import InputError, Problem
 from .siting.models.mclp import mclp
 from .siting.models.p_median.model import p_median
+from .siting.models.p_median.prepared import prepare_p_median, solve_prepared
 from .siting.result import SitingResult
 from .vocab import Role
 from .whatif import REQUEST, NewStation, WhatIfBase, what_if
@@ -85,15 +86,13 @@ def reoptimise(
     cand = inst.candidates
     ids = cand["id"].astype(str).to_numpy()
     locked, banned = _checked(model, p, lock, ban, ids, inst.existing)
-    keep = np.flatnonzero(~banned)
-    existing = (inst.existing | locked)[keep]
     n_new = p - int((locked & ~inst.existing).sum())
     s = base.run.scenario.siting
-    res = _solve(
+    res, picked = _solve(
         inst,
         model,
-        keep,
-        existing,
+        locked,
+        banned,
         n_new,
         s.capacity,
         time_limit_s,
@@ -101,7 +100,7 @@ def reoptimise(
         s.max_exact_size if model == "mclp" else s.max_exact_pmedian_size,
         base.memo,
     )
-    chosen = np.union1d(keep[res.selected], np.flatnonzero(locked & ~inst.existing)).astype(np.int64)
+    chosen = np.union1d(picked, np.flatnonzero(locked & ~inst.existing)).astype(np.int64)
     rows = cand.iloc[chosen]
     sites = [
         {
@@ -200,32 +199,54 @@ def model_matrix(inst: SitingInstance, model: str) -> sp.csr_matrix:
     return cut
 
 
+def _p_median_matrix(inst: SitingInstance) -> sp.csr_matrix | sp.csr_array:
+    """The instance's matrix as the p-median reads it; the stored one itself when nothing lies beyond the cut-off."""
+    limit = P_MEDIAN_CUTOFF * inst.threshold_min + 1e-9
+    if inst.cost.nnz == 0 or float(inst.cost.data.max()) <= limit:
+        return inst.cost
+    return model_matrix(inst, "p_median")
+
+
 def _solve(
     inst: SitingInstance,
     model: str,
-    keep: np.ndarray,
-    existing: np.ndarray,
+    locked: np.ndarray,
+    banned: np.ndarray,
     n_new: int,
     capacity: Any,
     time_limit_s: float,
     mip_gap: float,
     max_exact_size: int,
     memo: dict[str, Any],
-) -> SitingResult:
-    """One solve of ``model`` on the instance's columns ``keep`` (the run's own model functions)."""
+) -> tuple[SitingResult, np.ndarray]:
+    """One solve of ``model`` without the ``banned`` columns, ``locked`` ones open (the run's own models).
+
+    Returns the result and its new sites as columns of the whole instance. The uncapacitated
+    p-median is solved on the instance prepared once per run
+    (:mod:`~geo_planner.siting.models.p_median.prepared`: fallbacks and useful pairs kept).
+    """
+    if model == "p_median" and capacity is None:
+        key = "reoptimise.p_median.prepared"
+        if key not in memo or memo[key][0] is not inst:  # once per prepared run and instance
+            memo[key] = (inst, prepare_p_median(_p_median_matrix(inst), inst.weights, inst.existing))
+        res = solve_prepared(memo[key][1], n_new, lock=locked, ban=banned, time_limit_s=time_limit_s,
+                             mip_gap=mip_gap, max_exact_size=max_exact_size)
+        return res, res.selected
     key = f"reoptimise.{model}"
     if key not in memo or memo[key][0] is not inst:  # once per prepared run, instance and model
         memo[key] = (inst, model_matrix(inst, model))
     full = memo[key][1]
+    keep = np.flatnonzero(~banned)
     cut = full if keep.size == inst.cost.shape[1] else full[:, keep]
     solve = mclp if model == "mclp" else p_median
-    return solve(
+    res = solve(
         cut,
         inst.weights,
         n_new,
-        existing=existing,
+        existing=(inst.existing | locked)[keep],
         capacity=capacity,
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,
         max_exact_size=max_exact_size,
     )
+    return res, keep[res.selected]

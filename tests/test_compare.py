@@ -186,3 +186,60 @@ def test_a_run_is_not_compared_with_itself(pair: Pair) -> None:
         compare_runs(pair.store, pair.after, pair.after, role="planner")
     with pytest.raises(NotFoundError):
         compare_runs(pair.store, pair.after, "nope", role="planner")
+
+
+def test_difference_map_members_are_coded_as_the_comparison_counts(pair: Pair) -> None:
+    from geo_planner.compare_map import CHANGE_CODES, difference_members
+
+    res = compare_runs(pair.store, pair.after, pair.before, role="planner")
+    layer = difference_members(pair.store, pair.after, pair.before)
+    after = pair.store.run_table(pair.after, "members")
+    before = pair.store.run_table(pair.before, "members")
+    placed = lambda df: int((df["lon"].notna() & df["lat"].notna()).sum())  # noqa: E731
+    assert layer["n"] + layer["unplaced"] == len(after) + res["members"]["gone"]
+    assert layer["n"] == placed(after) + placed(before[before["id"].astype(str).isin(pair.planted["gone"])])
+    assert len(layer["id"]) == len(layer["lon"]) == len(layer["lat"]) == len(layer["change"]) == layer["n"]
+    counts = layer["counts"]
+    assert list(counts) == list(CHANGE_CODES) and sum(counts.values()) == layer["n"]
+    code = dict(zip(layer["id"], layer["change"], strict=False))
+    # planted: the new members are new, the gone ones gone (drawn at their old homes)
+    assert {code[i] for i in pair.planted["new"]} <= {4, 5}
+    assert counts["new_covered"] + counts["new_uncovered"] == res["members"]["new"]
+    assert [code[i] for i in pair.planted["gone"]] == [6] * len(pair.planted["gone"]) == [6] * counts["gone"]
+    # a matched member's code is its coverage flag before and after (renumbered members by name + birth)
+    moved = res["lists"]["moved"].set_index("id")
+    for i, row in moved.iterrows():
+        want = {(True, True): 0, (False, False): 1, (False, True): 2, (True, False): 3}
+        assert code[str(i)] == want[(bool(row["covered_before"]), bool(row["covered_after"]))], i
+    flag = dict(zip(after["id"].astype(str), after["covered_station"].fillna(False).astype(bool), strict=False))
+    assert all(flag[i] == (c in (0, 2, 4)) for i, c in code.items() if c != 6)
+    assert counts["newly_uncovered"] >= res["moved_out_of_circle"] and counts["newly_covered"] >= res["moved_into_circle"]
+
+
+def test_difference_map_areas_for_planners_and_viewers(pair: Pair) -> None:
+    from geo_planner.compare_map import difference_areas
+    from geo_planner.siting.plan import siting_members
+
+    full = difference_areas(pair.store, pair.after, pair.before, role="planner")
+    for run_id, side in ((pair.before, "members_before"), (pair.after, "members_after")):
+        m = pair.store.run_table(run_id, "members")
+        use = siting_members(m) & m["lon"].notna().to_numpy() & m["lat"].notna().to_numpy()
+        assert sum(f["properties"][side] for f in full["features"]) == int(use.sum())
+    for f in full["features"]:
+        p = f["properties"]
+        if p["before"] is not None and p["after"] is not None:
+            assert p["change"] == pytest.approx(p["after"] - p["before"], abs=1e-4)
+    assert any(f["properties"]["change"] not in (None, 0.0) for f in full["features"])
+    viewer = difference_areas(pair.store, pair.after, pair.before, role="viewer")
+    assert 0 < len(viewer["features"]) < len(full["features"])  # small cells left out
+    by_cell = {str(f["geometry"]["coordinates"]): f["properties"] for f in full["features"]}
+    for f in viewer["features"]:
+        p, q = f["properties"], by_cell[str(f["geometry"]["coordinates"])]
+        assert "members_before" not in p and "members_after" not in p
+        for side in ("before", "after"):
+            assert p[side] is None or (q[f"members_{side}"] >= 5 and p[side] == round(q[side], 2))
+        assert p["change"] is None or p["change"] == pytest.approx(round(p["after"] - p["before"], 2))
+    hidden = viewer["properties"]["suppressed"]
+    assert hidden is None or hidden >= 5
+    ids = set(pair.store.run_table(pair.after, "members")["id"].astype(str))
+    assert not any(i in str(viewer) for i in ids if len(i) > 3)

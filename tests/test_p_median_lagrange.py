@@ -7,11 +7,13 @@ textbook pairs model (one variable per member–site pair) where enumeration is 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 import numpy as np
 import pytest
 
+from geo_planner.siting.models.p_median.enumeration import enumerate_p_median
 from geo_planner.siting.models.p_median.branch_and_bound import _dive, _Node, _split, lagrange_branch
 from geo_planner.siting.models.p_median.lagrangian import (
     fix_sites,
@@ -265,7 +267,7 @@ def test_fixing_against_a_cutoff_above_the_optimum_keeps_an_optimal_site_set(n: 
         start = np.zeros(n, dtype=bool)
         start[n - p:] = True  # a poor start
         red = lagrange_reduce(pg, pc, pv, w, fallback, n, p, start, slack=slack_of(w, pv, pg, fallback, 0.0),
-                              time_limit_s=30.0)
+                              time_limit_s=30.0, enum_work=0)  # the fixing itself, not the enumeration
         assert red.bound <= opt + 1e-9 * opt <= red.objective + 2e-9 * opt
         assert red.objective == pytest.approx(_model_cost(d, w, fallback, np.flatnonzero(red.best)))
         if red.rho is None:
@@ -291,9 +293,48 @@ def test_reduce_never_fixes_away_a_better_solution(seed: int, p: int) -> None:
     start = np.zeros(n, dtype=bool)
     start[n - p:] = True
     red = lagrange_reduce(pg, pc, pv, w, fallback, n, p, start, slack=slack_of(w, pv, pg, fallback, 0.0),
-                          time_limit_s=30.0)
+                          time_limit_s=30.0, enum_work=0)  # the fixing itself, not the enumeration
     assert red.bound <= opt + 1e-9 * opt <= red.objective + 2e-9 * opt
     free = sites_of(red.pc, n)
     kept = [_model_cost(d, w, fallback, set(red.opened) | set(s))
             for s in itertools.combinations(free.tolist(), min(red.p, len(free)))]
     assert min(kept + [red.objective]) == pytest.approx(opt, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [70, 71, 72, 73])
+@pytest.mark.parametrize("p", [1, 3, 6])
+def test_enumeration_finds_the_optimum_of_brute_force(seed: int, p: int) -> None:
+    # the enumeration that finishes small instances returns an optimal site set and its exact cost
+    d, w, fallback = _small(seed, n=13, integer=seed % 2 == 0)
+    pg, pc, pv = _sorted_pairs(d, w, fallback)
+    opt, optima = _all_optima(d, w, fallback, p)
+    chosen, obj = enumerate_p_median(pg, pc, pv, w, fallback, p)
+    assert set(chosen.tolist()) in optima
+    assert obj == pytest.approx(opt, rel=1e-12)
+    assert obj == pytest.approx(_model_cost(d, w, fallback, chosen), rel=1e-12)
+
+
+def test_reduce_stops_the_subgradient_once_the_rest_is_enumerable_and_proves_the_optimum() -> None:
+    # instances too large to enumerate (by the work limit given) are bounded and fixed until
+    # what is left is enumerable: every answer is then proven (bound = objective = brute force),
+    # never in more subgradient iterations than the fixing rounds alone, in fewer overall
+    n, p = 30, 4
+    with_enum, alone = 0, 0
+    for seed in range(74, 80):
+        d, w, fallback = _small(seed, n=n, integer=seed % 2 == 0)
+        pg, pc, pv = _sorted_pairs(d, w, fallback)
+        opt, _ = _all_optima(d, w, fallback, p)
+        slack = slack_of(w, pv, pg, fallback, 0.0)
+        start = np.zeros(n, dtype=bool)
+        start[n - p:] = True
+        work = 0.5 * math.comb(n, p) * p * len(w)  # the whole instance is not enumerable
+        red = lagrange_reduce(pg, pc, pv, w, fallback, n, p, start, slack=slack, time_limit_s=30.0,
+                              enum_work=work)
+        assert red.objective == pytest.approx(opt, rel=1e-9), seed
+        assert red.bound >= red.objective - slack(red.objective) - 1e-9 * opt, seed
+        assert red.bound <= opt + 1e-9 * opt, seed
+        assert red.objective == pytest.approx(_model_cost(d, w, fallback, np.flatnonzero(red.best)), rel=1e-12)
+        ref = lagrange_reduce(pg, pc, pv, w, fallback, n, p, start, slack=slack, time_limit_s=30.0, enum_work=0)
+        assert red.iterations <= ref.iterations, seed
+        with_enum, alone = with_enum + red.iterations, alone + ref.iterations
+    assert with_enum < alone

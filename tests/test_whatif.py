@@ -303,3 +303,35 @@ def test_reoptimise_on_the_runs_instance(demo_case: Case) -> None:
     with pytest.raises(InputError) as err:
         reoptimise(demo_case.base, inst, model="lscp", p=1000, lock=["C9999"], ban=["?"])
     assert {p_.field for p_ in err.value.problems} == {"model", "p", "lock[0]", "ban[0]"}
+
+
+def test_reoptimised_p_median_equals_p_median_on_the_edited_matrix(case: Case) -> None:
+    """Locks and bans (the busiest existing station too) on the instance prepared once per run: the
+    same optimum, proven, as ``p_median`` on the whole matrix with those columns edited."""
+    from geo_planner.outputs import SITING_INSTANCE_FILE
+    from geo_planner.reoptimise import model_matrix, reoptimise
+    from geo_planner.decision.instance_file import load_siting_instance
+    from geo_planner.siting.models.p_median import p_median
+
+    inst = load_siting_instance(case.run.out_dir / SITING_INSTANCE_FILE)
+    ids = inst.candidates["id"].astype(str)
+    free = ids[~inst.existing].tolist()
+    busiest = str(case.run.members["nearest_station_id"].astype(str).value_counts().index[0])
+    assert busiest in set(ids[inst.existing])
+    full = model_matrix(inst, "p_median")
+    p = 2
+    for lock, ban in (([], []), ([free[0]], []), ([], [busiest]), ([free[0]], [busiest, free[1]])):
+        got = reoptimise(case.base, inst, model="p_median", p=p, lock=lock, ban=ban)
+        locked, banned = ids.isin(lock).to_numpy(), ids.isin(ban).to_numpy()
+        keep = np.flatnonzero(~banned)
+        want = p_median(
+            full[:, keep],
+            inst.weights,
+            p - int((locked & ~inst.existing).sum()),
+            existing=(inst.existing | locked)[keep],
+            time_limit_s=30.0,
+        )
+        assert got["optimal"] and want.status == "optimal", (lock, ban)
+        assert got["objective"] == pytest.approx(want.objective, rel=1e-12), (lock, ban)
+        ids_got = {s["id"] for s in got["sites"]}
+        assert set(lock) <= ids_got and not set(ban) & ids_got

@@ -20,7 +20,7 @@ pytestmark = [
 
 
 #: The users these tests sign in as (password sign-in: the pages get a session cookie, never a token).
-ROLE_USERS = {"planner": "whatif_planner", "admin": "whatif_admin"}
+ROLE_USERS = {"planner": "whatif_planner", "admin": "whatif_admin", "viewer": "whatif_viewer"}
 PASSWORD = "what-if-Passw0rd-2026"
 
 
@@ -234,6 +234,131 @@ def test_compare_two_runs_from_the_runs_list(chromium_browser, served, saved, st
     with srv.client("viewer") as viewer:  # a viewer's page has no work list (the API gives a viewer none)
         page = viewer.get(f"/workspace/runs/{later}/compare/{run_id}")
         assert page.status_code == 200 and 'id="cmp-work"' not in page.text and 'id="cmp-areas"' in page.text
+
+
+def test_difference_map_is_one_webgl_layer_for_planners_and_grid_areas_for_viewers(  # noqa: ANN001
+    chromium_browser, served, saved, states
+) -> None:
+    srv, run_id = served
+    later = saved["later"]["id"]
+    path = f"/workspace/runs/{later}/compare/{run_id}"
+    with srv.client("planner") as planner:
+        members = planner.get(f"/runs/{later}/compare/members", params={"with": run_id}).json()
+        areas = planner.get(f"/runs/{later}/compare/areas", params={"with": run_id}).json()
+    with srv.client("viewer") as viewer:
+        assert viewer.get(f"/runs/{later}/compare/members", params={"with": run_id}).status_code == 403
+        assert viewer.get(f"/runs/{later}/compare/worklist", params={"with": run_id}).status_code == 403
+        viewer_areas = viewer.get(f"/runs/{later}/compare/areas", params={"with": run_id}).json()
+    # the station switched off and the one added: members newly uncovered and newly covered
+    assert members["counts"]["newly_uncovered"] + members["counts"]["newly_covered"] > 0
+    assert members["counts"]["new_covered"] == members["counts"]["gone"] == 0  # the same roster
+    b = Browser(chromium_browser, srv, states["planner"])
+    try:
+        b.goto(path)
+        assert b.wait("window.gpDiffMapReady || window.gpFailed", 90) is True, b.js("window.gpFailed")
+        drawn = b.js("({n: gpDiffMap.layer.count, renders: gpDiffMap.layer.renders, gl: gpDiffMap.layer.glError,"
+                     " markers: document.querySelectorAll('.maplibregl-marker').length,"
+                     " cells: gpMap.getLayer('dm-areas') ? gpDiffMap.areas.features.length : -1})")
+        assert drawn == {"n": members["n"], "renders": drawn["renders"], "gl": 0, "markers": 0,
+                         "cells": len(areas["features"])}
+        assert drawn["renders"] >= 1
+        for code in ("newly_covered", "newly_uncovered"):
+            label = b.js(f"document.querySelector('#dm-legend [data-code=\"{code}\"]').textContent")
+            assert label.replace(",", "").endswith(f": {members['counts'][code]}"), label
+        assert b.js("gpMap.getLayoutProperty('dm-areas', 'visibility')") == "none"
+        b.js("document.getElementById('map').scrollIntoView()")
+        b.shot("compare_difference_map.png")
+        b.page.page.check("#dm-areas")
+        assert b.js("gpMap.getLayoutProperty('dm-areas', 'visibility')") == "visible"
+        b.page.page.uncheck("#dm-members")
+        assert b.js("gpMap.getLayoutProperty('dm-members', 'visibility')") == "none"
+        b.check_clean()
+    finally:
+        b.close()
+    b = Browser(chromium_browser, srv, states["viewer"])
+    try:
+        b.goto(path)
+        assert b.wait("window.gpDiffMapReady || window.gpFailed", 90) is True, b.js("window.gpFailed")
+        assert b.js("gpDiffMap.members === null && gpDiffMap.layer === null")
+        assert b.js("gpMap.getLayer('dm-areas') ? gpDiffMap.areas.features.length : -1") == len(viewer_areas["features"])
+        assert len(viewer_areas["features"]) > 0
+        assert not [u for _m, u, _h in b.sent if "/compare/members" in u]  # a viewer never asks for members
+        props = [f["properties"] for f in viewer_areas["features"]]
+        assert all("members_after" not in p for p in props)
+        assert all(p[k] is None or round(p[k], 2) == p[k] for p in props for k in ("before", "after", "change"))
+        b.check_clean()
+    finally:
+        b.close()
+
+
+def _wait_across_navigation(b: Browser, expression: str, timeout_s: float) -> Any:
+    """Poll ``expression`` until truthy, on whatever page is loaded (a navigation in between is no error)."""
+    import time
+
+    deadline, value = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            value = b.js(expression)
+        except Exception as exc:  # noqa: BLE001 - the page navigated while it was asked: ask the next one
+            if "destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            value = None
+        if value:
+            return value
+        b.page.page.wait_for_timeout(200)
+    return value
+
+
+def test_update_the_roster_runs_it_and_lists_the_changes(chromium_browser, served, states, tmp_path) -> None:  # noqa: ANN001
+    """An administrator uploads next year's roster on the run page; the run follows, the comparison opens with
+    the planted changes, the difference map and the work list, which downloads as XLSX with Chinese headers."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from .test_compare import PLANTED, _plant
+
+    srv, run_id = served
+    accepted = set(srv.store().run_table(run_id, "members")["id"].astype(str))
+    roster, planted = _plant(accepted, tmp_path)
+    b = Browser(chromium_browser, srv, states["admin"])
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert b.wait("window.gpComplete || window.gpFailed", 90)
+        b.page.page.set_input_files("#ru-file", str(roster))
+        b.page.page.click("#ru-go")
+        # the page uploads, starts the run, follows it and then opens the comparison (a navigation)
+        went = _wait_across_navigation(b, "location.pathname.includes('/compare/') || (window.gpRoster && gpRoster.error)", 600)
+        assert went is True, (went, b.js("location.pathname"))
+        assert b.wait("(window.gpCompareReady && window.gpDiffMapReady) || window.gpFailed", 90) is True, b.js("window.gpFailed")
+        later = b.js("location.pathname").split("/")[3]
+        assert b.js("location.pathname") == f"/workspace/runs/{later}/compare/{run_id}"
+        with srv.client("planner") as planner:
+            want = planner.get(f"/runs/{later}/compare", params={"with": run_id}).json()
+            diff = planner.get(f"/runs/{later}/compare/members", params={"with": run_id}).json()
+        m = want["members"]
+        assert (m["new"], m["gone"], m["branch_changed"]) == (PLANTED["new"], PLANTED["gone"], PLANTED["branch"])
+        assert m["moved"] >= PLANTED["moved"] and set(planted["moved"]) <= {r["id"] for r in want["lists"]["moved"]}
+        text = lambda sel: b.js(f"document.querySelector('{sel}').textContent").replace(",", "")  # noqa: E731
+        for key in ("new", "gone", "moved", "branch_changed"):
+            assert text(f"#cmp-counts [data-key=\"{key}\"] b") == str(m[key]), key
+            assert b.js(f"document.querySelectorAll('#cmp-list-{key} tbody tr').length") == len(want["lists"][key]), key
+        assert sorted(b.js("Array.from(document.querySelectorAll('#cmp-list-new tbody tr td:first-child'))"
+                           ".map(td => td.textContent)")) == sorted(planted["new"])
+        assert diff["counts"]["new_covered"] + diff["counts"]["new_uncovered"] == PLANTED["new"]
+        assert b.js("gpDiffMap.layer.count") == diff["n"]
+        with b.page.page.expect_download() as dl:
+            b.page.page.click("#cmp-worklist-xlsx")
+        wb = load_workbook(io.BytesIO(open(dl.value.path(), "rb").read()), read_only=True)
+        assert wb.sheetnames == ["对比摘要", "工作清单", "新增成员", "减少成员", "搬家成员", "转换支部"]
+        new_rows = list(wb["新增成员"].iter_rows(values_only=True))
+        assert new_rows[0][:2] == ("编号", "姓名") and sorted(r[0] for r in new_rows[1:]) == sorted(planted["new"])
+        work = list(wb["工作清单"].iter_rows(values_only=True))
+        assert len(work) - 1 == len(want["lists"]["work_list"]) and "原因" in work[0]
+        b.shot("roster_update_compare.png")
+        b.check_clean()
+    finally:
+        b.close()
 
 
 def test_home_visits_page_plans_and_draws_a_day_along_the_roads(  # noqa: ANN001

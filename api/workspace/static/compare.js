@@ -37,6 +37,15 @@
         { key: 'walk_min_station', label: T.minutes, fmt: v => GP.num(v, 0), cls: 'num' },
         { key: 'moved_m', label: T.cmp_moved, fmt: v => GP.num(v, 0), cls: 'num' },
       ], res.lists.work_list || []);
+      const who = [{ key: 'id', label: '#' }, { key: 'name', label: T.name }, { key: 'branch_id', label: T.branch },
+        { key: 'township', label: T.township }, { key: 'community', label: T.community }];
+      const extra = {
+        moved: [{ key: 'moved_m', label: T.cmp_moved, fmt: v => GP.num(v, 0), cls: 'num' }],
+        branch_changed: [{ key: 'branch_before', label: `${T.branch}（${T.cmp_before}）` }],
+      };
+      for (const key of ['new', 'gone', 'moved', 'branch_changed']) {
+        GP.fillTable(document.getElementById(`cmp-list-${key}`), who.concat(extra[key] || []), res.lists[key] || []);
+      }
     }
     window.gpCompareReady = true;
   }

@@ -12,10 +12,13 @@ class PointLayer {
    * @param {string} id        layer id
    * @param {number[]} lon     WGS-84 longitudes
    * @param {number[]} lat     WGS-84 latitudes
-   * @param {number[]} style   style code per point (bit 0 covered, bit 1 dispersed)
+   * @param {number[]} style   style code per point (bit 0 covered, bit 1 dispersed; with a palette: its index)
+   * @param {number[][]|null} palette  up to 8 [r, g, b] colours (0–1) indexed by the style code, instead of
+   *                           the covered/dispersed colours (the comparison's difference map)
    */
-  constructor(id, lon, lat, style) {
+  constructor(id, lon, lat, style, palette = null) {
     this.id = id;
+    this.palette = palette ? Float32Array.from(Array.from({ length: 8 }, (_, k) => palette[k] || [0, 0, 0]).flat()) : null;
     this.type = 'custom';
     this.renderingMode = '2d';
     const n = lon.length;
@@ -74,6 +77,12 @@ class PointLayer {
         if (v_s > 1.5 && r > u_ring) col = vec3(0.478, 0.004, 0.467);
         gl_FragColor = vec4(col * 0.9, 0.9);
       }`;
+    // a palette: the vertex shader looks the colour up (uniform arrays take a computed index there)
+    const vsPal = `attribute vec2 a_pos; attribute float a_s; uniform mat4 u_matrix; uniform float u_size; uniform vec3 u_pal[8];
+      varying vec3 v_col;
+      void main() { gl_Position = u_matrix * vec4(a_pos, 0.0, 1.0); gl_PointSize = u_size; v_col = u_pal[int(a_s + 0.5)]; }`;
+    const fsPal = `precision mediump float; varying vec3 v_col;
+      void main() { if (length(gl_PointCoord - vec2(0.5)) > 0.5) discard; gl_FragColor = vec4(v_col * 0.9, 0.9); }`;
     const shader = (type, src) => {
       const s = gl.createShader(type);
       gl.shaderSource(s, src);
@@ -82,8 +91,8 @@ class PointLayer {
       return s;
     };
     const p = gl.createProgram();
-    gl.attachShader(p, shader(gl.VERTEX_SHADER, vs));
-    gl.attachShader(p, shader(gl.FRAGMENT_SHADER, fs));
+    gl.attachShader(p, shader(gl.VERTEX_SHADER, this.palette ? vsPal : vs));
+    gl.attachShader(p, shader(gl.FRAGMENT_SHADER, this.palette ? fsPal : fs));
     gl.linkProgram(p);
     this.program = p;
     this.aPos = gl.getAttribLocation(p, 'a_pos');
@@ -91,6 +100,7 @@ class PointLayer {
     this.uMatrix = gl.getUniformLocation(p, 'u_matrix');
     this.uSize = gl.getUniformLocation(p, 'u_size');
     this.uRing = gl.getUniformLocation(p, 'u_ring');
+    this.uPal = this.palette ? gl.getUniformLocation(p, 'u_pal') : null;
     this.buffer = gl.createBuffer();
     this.vao = typeof gl.createVertexArray === 'function' ? gl.createVertexArray() : null;
     this.upload();
@@ -114,7 +124,8 @@ class PointLayer {
     gl.useProgram(this.program);
     gl.uniformMatrix4fv(this.uMatrix, false, t);
     gl.uniform1f(this.uSize, px);
-    gl.uniform1f(this.uRing, Math.max(0.25, 0.5 - 1.2 / px));
+    if (this.palette) gl.uniform3fv(this.uPal, this.palette);
+    else gl.uniform1f(this.uRing, Math.max(0.25, 0.5 - 1.2 / px));
     gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer);
     gl.enableVertexAttribArray(this.aPos);
     gl.vertexAttribPointer(this.aPos, 2, gl.FLOAT, false, 12, 0);

@@ -135,7 +135,7 @@ def _process(node: _Node, wg: np.ndarray, n_j: int, ub: float, best: np.ndarray,
             cost = fb.copy()
             on = np.isin(pc, rest)
             np.minimum.at(cost, pg[on], pv[on])
-            v = float(wg @ cost)
+            v = float(np.einsum("i,i->", wg, cost))  # no BLAS call (its threads) per node
             return ([], v, np.union1d(opened, rest)) if v < val else ([], val, chosen)
         y_of = np.full(n_j, -1, dtype=np.int64)
         y_of[cand] = np.arange(cand.shape[0])
