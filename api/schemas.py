@@ -122,13 +122,23 @@ class Deleted(_Out):
 # --------------------------------------------------------------------------- runs
 
 
+#: The text encodings a run's input may be read with (names as Python's codecs know them): the
+#: schema lists them, so a request the schema allows names one that can be read.
+TextEncodingName = Literal[
+    "utf-8", "UTF-8", "utf-8-sig", "gb18030", "GB18030", "gbk", "GBK", "gb2312", "GB2312", "cp936",
+    "big5", "Big5", "BIG5", "big5hkscs", "utf-16", "UTF-16", "utf-16-le", "utf-16-be", "latin-1", "cp1252",
+    "ascii",
+]
+
+
 class InputRef(_Out):
     """One input layer of a run: an uploaded dataset, optionally with other reading options."""
 
-    dataset: str = Field(max_length=100, description="dataset id (ds_…) from POST /datasets/{kind}")
+    dataset: str = Field(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", examples=["ds_20261125_1a2b3c4d"],
+                         description="dataset id (ds_…) from POST /datasets/{kind}")
     sheet: str | None = Field(None, max_length=255)
     crs: CRSName | None = None
-    encoding: str | None = Field(None, max_length=64, description="a text encoding, e.g. gb18030")
+    encoding: TextEncodingName | None = Field(None, description="a text encoding, e.g. gb18030")
 
     @field_validator("encoding")
     @classmethod

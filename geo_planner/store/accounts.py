@@ -207,8 +207,9 @@ class AccountsMixin:
                         {**sets, "username": username})
             if disabled or password is not None or role is not None:
                 con.execute(sa.text("DELETE FROM sessions WHERE username=:u"), {"u": username})
-            if disabled:
-                con.execute(sa.text("DELETE FROM login_links WHERE username=:u"), {"u": username})
+            if disabled:  # the user's links die (410 Gone, as a used one; purged with them a day later)
+                con.execute(sa.text("UPDATE login_links SET used=:t WHERE username=:u AND used IS NULL"),
+                            {"u": username, "t": time.time()})
         return self.get_user(username)
 
     def authenticate(self, username: str, password: str) -> UserRecord | None:
@@ -315,13 +316,19 @@ class AccountsMixin:
         return code
 
     def redeem_login_code(self, code: str) -> UserRecord | None:
-        """Use a one-time code: return its user the first time (unexpired, user active), ``None`` ever after."""
+        """Use a one-time code: return its user the first time (unexpired, user active), ``None`` ever after.
+
+        Raises
+        ------
+        NotFoundError
+            No such code was ever made (a used or expired one gives ``None``).
+        """
         h = secret_hash(code)
         t = time.time()
         with self.db.begin() as con:
             row = con.execute(sa.text("SELECT * FROM login_links WHERE code_hash=:h"), {"h": h}).first()
             if row is None:
-                return None
+                raise NotFoundError("no such sign-in link; sign in with your password or ask for a new link")
             # the guarded UPDATE makes the code single-use even when two requests race
             won = rowcount(con.execute(sa.text("UPDATE login_links SET used=:t WHERE code_hash=:h "
                                                "AND used IS NULL AND expires >= :t"), {"t": t, "h": h}))
