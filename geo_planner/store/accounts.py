@@ -242,6 +242,13 @@ class AccountsMixin:
             return None
         return _user(row)
 
+    def _require_active(self, con: sa.Connection, username: str) -> UserRecord:
+        """Return the active user ``username``; :class:`NotFoundError` when unknown or disabled."""
+        user = self._active_user(con, username)
+        if user is None:
+            raise NotFoundError(f"user {username!r} not found or disabled")
+        return user
+
     # ------------------------------------------------------------------ sessions
 
     def create_session(self, username: str) -> tuple[str, str]:
@@ -255,8 +262,7 @@ class AccountsMixin:
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         t = time.time()
         with self.db.begin() as con:
-            if self._active_user(con, username) is None:
-                raise NotFoundError(f"user {username!r} not found or disabled")
+            self._require_active(con, username)
             con.execute(sa.text("INSERT INTO sessions (id_hash, username, csrf_hash, created, last_seen) "
                                 "VALUES (:i, :u, :c, :t, :t)"),
                         {"i": secret_hash(sid), "u": username, "c": secret_hash(csrf), "t": t})
@@ -308,8 +314,7 @@ class AccountsMixin:
         code = secrets.token_urlsafe(32)
         t = time.time()
         with self.db.begin() as con:
-            if self._active_user(con, username) is None:
-                raise NotFoundError(f"user {username!r} not found or disabled")
+            self._require_active(con, username)
             con.execute(sa.text("INSERT INTO login_links (code_hash, username, created, expires) "
                                 "VALUES (:h, :u, :t, :e)"),
                         {"h": secret_hash(code), "u": username, "t": t, "e": t + ttl_s})
@@ -350,8 +355,7 @@ class AccountsMixin:
         """
         token = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.begin() as con:
-            if self._active_user(con, username) is None:
-                raise NotFoundError(f"user {username!r} not found or disabled")
+            self._require_active(con, username)
             con.execute(sa.text("INSERT INTO api_tokens (token_hash, username, name, created) "
                                 "VALUES (:h, :u, :n, :t)"),
                         {"h": secret_hash(token), "u": username, "n": (name or "api").strip()[:64] or "api",
