@@ -248,6 +248,18 @@ class RunList(_Out):
 # --------------------------------------------------------------------------- questions
 
 
+class AreaRow(BaseModel):
+    """Which 街道/乡镇 (``level = township``) or 社区/村 (``level = community``) a row of figures is about.
+
+    The key of the what-if's and the comparison's rows by area (as ``coverage_by_area`` writes it: a
+    township row names itself as its township; members without one are under ``（未定位）``).
+    """
+
+    level: Literal["township", "community"]
+    area: str
+    township: str
+
+
 class AreaCoverage(_Open):
     """Coverage of one 街道/乡镇 (``level = township``) or 社区/村 (``level = community``)."""
 
@@ -527,12 +539,9 @@ class WhatIfEquity(_Out):
     max_min: float | None
 
 
-class WhatIfArea(_Out):
+class WhatIfArea(_Out, AreaRow):
     """Coverage of one 街道 or 社区 (shares over members with a precise location)."""
 
-    level: Literal["township", "community"]
-    area: str
-    township: str
     members: int | None
     covered: int | None
     coverage_share: float | None
@@ -656,12 +665,9 @@ class CompareMatched(_Out):
     name_birth: int | None
 
 
-class CompareArea(_Open):
+class CompareArea(_Open, AreaRow):
     """One 街道 or 社区: members and share within the station threshold in each run."""
 
-    level: str
-    township: str | None = None
-    area: str | None = None
     before: float | None = None
     after: float | None = None
     change: float | None = None
