@@ -10,6 +10,19 @@ from geo_planner.vocab import ActorKind, AuditWhat, Role
 
 Username = Annotated[str, Field(min_length=1, max_length=64, examples=["zhang.wei"])]
 Password = Annotated[str, Field(min_length=1, max_length=1024, description="never echoed nor logged")]
+#: A new user's name: ASCII letters, digits and ``_ . @ -`` (a JSON schema's ``\\w`` is ASCII; the
+#: store's ``check_username`` reads it as Unicode, so a name the schema allows is one the store takes).
+NewUsername = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]{1,64}$",
+                                   examples=["zhang.wei"])]
+#: Control characters the store refuses in a display name (``check_display_name``).
+_CONTROL = r"\u0000-\u001f\u007f"
+#: A display name: no control character, something besides white space (the store strips it).
+DISPLAY_NAME_PATTERN = (rf"^[^{_CONTROL}]*[^{_CONTROL}\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029"
+                        rf"\u202f\u205f\u3000][^{_CONTROL}]*$")
+#: What Python's ``str.strip()`` removes (``check_password`` refuses a password it would change).
+_STRIPPED = r"\t-\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: A new password: no leading or trailing white space, no line break (``geo_planner.store.check_password``).
+NEW_PASSWORD_PATTERN = rf"^[^{_STRIPPED}][^\n]*[^{_STRIPPED}]$"
 
 
 class _In(BaseModel):
@@ -64,20 +77,24 @@ class UserList(_Out):
 class UserIn(_In):
     """A new user."""
 
-    username: Username
-    display_name: Annotated[str, Field(min_length=1, max_length=100, examples=["张科长"])]
+    username: NewUsername
+    display_name: Annotated[str, Field(min_length=1, max_length=100, pattern=DISPLAY_NAME_PATTERN,
+                                       examples=["张科长"])]
     role: Role
-    password: Annotated[str, Field(min_length=10, max_length=1024, description="at least 10 characters")]
+    password: Annotated[str, Field(min_length=10, max_length=1024, pattern=NEW_PASSWORD_PATTERN,
+                                   description="at least 10 characters, no leading or trailing space, "
+                                               "no line break")]
 
 
 class UserPatch(_In):
     """Changes to a user (fields left out keep their value)."""
 
-    display_name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    display_name: Annotated[str | None, Field(min_length=1, max_length=100, pattern=DISPLAY_NAME_PATTERN)] = None
     role: Role | None = None
     disabled: bool | None = None
-    password: Annotated[str | None, Field(min_length=10, max_length=1024,
-                                          description="a new password: ends the user's sessions")] = None
+    password: Annotated[str | None, Field(min_length=10, max_length=1024, pattern=NEW_PASSWORD_PATTERN,
+                                          description="a new password (as for a new user): ends the "
+                                                      "user's sessions")] = None
 
 
 class AuditOut(_Out):

@@ -121,13 +121,23 @@ class Deleted(_Out):
 # --------------------------------------------------------------------------- runs
 
 
+#: The text encodings a run's input may be read with (names as Python's codecs know them): the
+#: schema lists them, so a request the schema allows names one that can be read.
+TextEncodingName = Literal[
+    "utf-8", "UTF-8", "utf-8-sig", "gb18030", "GB18030", "gbk", "GBK", "gb2312", "GB2312", "cp936",
+    "big5", "Big5", "BIG5", "big5hkscs", "utf-16", "UTF-16", "utf-16-le", "utf-16-be", "latin-1", "cp1252",
+    "ascii",
+]
+
+
 class InputRef(_Out):
     """One input layer of a run: an uploaded dataset, optionally with other reading options."""
 
-    dataset: str = Field(max_length=100, description="dataset id (ds_…) from POST /datasets/{kind}")
+    dataset: str = Field(pattern=r"^ds_[A-Za-z0-9_]{1,80}$", examples=["ds_20261125_1a2b3c4d"],
+                         description="dataset id (ds_…) from POST /datasets/{kind}")
     sheet: str | None = Field(None, max_length=255)
     crs: CRSName | None = None
-    encoding: str | None = Field(None, max_length=64, description="a text encoding, e.g. gb18030")
+    encoding: TextEncodingName | None = Field(None, description="a text encoding, e.g. gb18030")
 
     @field_validator("encoding")
     @classmethod
@@ -235,6 +245,18 @@ class RunList(_Out):
 
 
 # --------------------------------------------------------------------------- questions
+
+
+class AreaRow(BaseModel):
+    """Which 街道/乡镇 (``level = township``) or 社区/村 (``level = community``) a row of figures is about.
+
+    The key of the what-if's and the comparison's rows by area (as ``coverage_by_area`` writes it: a
+    township row names itself as its township; members without one are under ``（未定位）``).
+    """
+
+    level: Literal["township", "community"]
+    area: str
+    township: str
 
 
 class AreaCoverage(_Open):
@@ -516,12 +538,9 @@ class WhatIfEquity(_Out):
     max_min: float | None
 
 
-class WhatIfArea(_Out):
+class WhatIfArea(_Out, AreaRow):
     """Coverage of one 街道 or 社区 (shares over members with a precise location)."""
 
-    level: Literal["township", "community"]
-    area: str
-    township: str
     members: int | None
     covered: int | None
     coverage_share: float | None
@@ -645,12 +664,9 @@ class CompareMatched(_Out):
     name_birth: int | None
 
 
-class CompareArea(_Open):
+class CompareArea(_Open, AreaRow):
     """One 街道 or 社区: members and share within the station threshold in each run."""
 
-    level: str
-    township: str | None = None
-    area: str | None = None
     before: float | None = None
     after: float | None = None
     change: float | None = None

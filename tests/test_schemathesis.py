@@ -5,13 +5,21 @@ so what fuzzing changes never reaches the other tests); schemathesis (its CLI, i
 child process) reads ``/openapi.json`` and sends generated requests — valid and invalid —
 with a planner token and then an admin token, every check on except those needing
 resources it cannot create (``use_after_free`` / ``ensure_resource_availability``: deletes
-are left out so the demo run stays) and ``positive_data_acceptance``. A scenario naming
-datasets that do not exist and a point outside the run's roads are answered 404, as that
-check expects; what it still finds are rules a JSON schema cannot state — cross-field
-scenario rules (``branch_search_limit_min`` must exceed ``branch_walk_min``), text encodings
-Python does not know, empty or unreadable uploads — answered 422 with the field named. Path ids are pinned to real ones (the demo run, one
-of its datasets, a branch) so generated requests reach the routes' own code, not only 404s.
-The run is bounded by ``--max-time`` (``GEO_PLANNER_SCHEMATHESIS_S``, default 30 s per token).
+are left out so the demo run stays).
+
+"A schema-valid request is accepted" (``positive_data_acceptance``) holds on every route: what the
+schema allows the service takes, or answers as the check expects — 404 for a dataset, run or
+sign-in link that does not exist, 409 for a state conflict. The schema states the rules it can
+(sign-in codes, new usernames, display names and passwords by pattern; glyph ranges and text
+encodings as lists; ``since`` as a date or date-time). On a few operations a schema-valid request
+may also be answered 422, because the rule is one a JSON schema cannot state
+(:data:`POSITIVE_DATA_EXEMPT`, one reason each): a file's content, cross-field scenario rules, and
+values that must name things of the run in the path (points on its roads, its station and
+candidate ids). Only 422 is added there; every other check still runs on them.
+
+Path ids are pinned to real ones (the demo run, one of its datasets, a branch) so generated requests
+reach the routes' own code, not only 404s. The run is bounded by ``--max-time``
+(``GEO_PLANNER_SCHEMATHESIS_S``, default 30 s per token).
 """
 
 from __future__ import annotations
@@ -28,7 +36,35 @@ import pytest
 from .test_api import ApiServer
 
 MAX_TIME_S = int(os.environ.get("GEO_PLANNER_SCHEMATHESIS_S", "30"))
-EXCLUDED_CHECKS = "positive_data_acceptance,use_after_free,ensure_resource_availability"
+EXCLUDED_CHECKS = "use_after_free,ensure_resource_availability"
+#: Operations where a schema-valid request may also be answered 422 (``positive_data_acceptance``'s
+#: expected statuses plus 422), each with the rule a JSON schema cannot state; every other answer the
+#: check refuses (400, 410 …) and every other check stay as for any operation.
+POSITIVE_DATA_EXEMPT: dict[str, str] = {
+    "POST /datasets/{kind}": "the file's content: a readable table of the kind (a schema types it as bytes)",
+    "POST /datasets/{kind}/sheets": "the file's content: a readable workbook or GeoPackage",
+    "POST /runs": "cross-field scenario rules (branch_search_limit_min > branch_walk_min, min ≤ max "
+                  "branch members …) and rules on the datasets' content (new_stations ≤ accepted members)",
+    "POST /runs/{run_id}/whatif": "a station must lie on the run's roads; closed or moved ids are the run's",
+    "POST /runs/{run_id}/whatif/optimise": "locked and banned ids are the run's candidates, p at most "
+                                           "their number; lock and ban disjoint",
+    "POST /runs/{run_id}/visits": "an office on the run's roads, named with lon/lat or a site of the run; "
+                                  "a span's start before its end",
+}
+
+
+#: schemathesis' default expected statuses of ``positive_data_acceptance``, and 422.
+POSITIVE_WITH_422 = '["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]'
+
+
+def schemathesis_config(run_id: str, dataset_id: str) -> str:
+    """The TOML config: path ids pinned to real ones, 422 also expected where exempt."""
+    lines = ["[parameters]", f'"path.run_id" = "{run_id}"', f'"path.dataset_id" = "{dataset_id}"',
+             '"path.branch_id" = "B01"', ""]
+    for name in POSITIVE_DATA_EXEMPT:
+        lines += ["[[operations]]", f'include-name = "{name}"',
+                  f"checks.positive_data_acceptance.expected-statuses = {POSITIVE_WITH_422}", ""]
+    return "\n".join(lines)
 
 
 def _schemathesis() -> list[str]:
@@ -51,13 +87,7 @@ def served(fuzzed_server: ApiServer, hardened_demo: dict, tmp_path_factory: pyte
 def test_schemathesis_finds_nothing(served, role: str) -> None:
     srv, reports, run, root = served
     config = root / f"schemathesis-{role}.toml"
-    config.write_text(
-        "[parameters]\n"
-        f'"path.run_id" = "{run["id"]}"\n'
-        f'"path.dataset_id" = "{reports["stations"]["id"]}"\n'
-        '"path.branch_id" = "B01"\n',
-        encoding="utf-8",
-    )
+    config.write_text(schemathesis_config(run["id"], reports["stations"]["id"]), encoding="utf-8")
     cmd = [
         *_schemathesis(), "--config-file", str(config), "run", f"{srv.base_url}/openapi.json",
         "-H", f"Authorization: Bearer {srv.tokens[role]}",

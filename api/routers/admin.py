@@ -83,7 +83,10 @@ def audit_log(
     store: StoreDep,
     role: Admin,
     since: Annotated[str | None, Query(description="from this date or ISO 8601 time on (UTC if no zone)",
-                                       examples=["2026-12-01"])] = None,
+                                       examples=["2026-12-01"], max_length=64,
+                                       json_schema_extra={"anyOf": [{"type": "string", "format": "date"},
+                                                                    {"type": "string",
+                                                                     "format": "date-time"}]})] = None,
     limit: Annotated[int | None, Query(ge=1, le=100000, description="only the newest records")] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json (default) or csv (UTF-8 with BOM)")] = "json",
 ) -> AuditLog | Response:

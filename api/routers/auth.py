@@ -32,6 +32,11 @@ from ..schemas import ErrorResponse
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+#: A one-time sign-in code as :meth:`geo_planner.store.Store.create_login_code` makes it
+#: (``secrets.token_urlsafe(32)``: 43 URL-safe characters).
+LoginCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{43}$", description="the one-time code of the link",
+                                examples=["Abc_DEF-123xyzAbc_DEF-123xyzAbc_DEF-123xyz0"])]
+
 #: The one answer to a wrong username, a wrong password and a disabled user.
 BAD_LOGIN = "wrong username or password, or the account is disabled"
 
@@ -154,17 +159,19 @@ def me(principal: CurrentUser) -> Me:
 @router.get("/link/{code}", status_code=303, response_class=RedirectResponse,
             summary="Sign in with a one-time link (then go to /)",
             responses={303: {"description": "signed in: cookies set, redirected to /"},
-                       410: {"model": ErrorResponse, "description": "the link was used, expired or is unknown"}})
-def link(code: Annotated[str, Path(max_length=200)], request: Request, store: StoreDep) -> Response:
+                       404: {"model": ErrorResponse, "description": "no such link was ever made"},
+                       410: {"model": ErrorResponse, "description": "the link was used or expired"}})
+def link(code: LoginCode, request: Request, store: StoreDep) -> Response:
     """Exchange a one-time code for a session, once; answer 303 to ``/`` so no code stays in the address bar.
 
     The code dies when used (a second use, even a moment later, gets 410), when it expires
-    (``login_link_ttl_s``) or when its user is disabled. The access log masks it.
+    (``login_link_ttl_s``) or when its user is disabled; a code never made is 404. The access log masks it.
     """
     user = store.redeem_login_code(code)
     if user is None:
-        raise HTTPException(status_code=410, detail="this sign-in link was already used, has expired or is "
-                                                    "unknown; sign in with your password or ask for a new link")
+        raise HTTPException(status_code=410, detail="this sign-in link was already used, has expired or belongs "
+                                                    "to a disabled account; sign in with your password or ask "
+                                                    "for a new link")
     session_id, csrf = store.create_session(user.username)
     response = RedirectResponse("/", status_code=303)
     set_session_cookies(response, request, session_id, csrf)

@@ -13,7 +13,7 @@ so Chinese names are drawn with the browser's own fonts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse
@@ -27,6 +27,11 @@ from ..schemas import ErrorResponse
 router = APIRouter(tags=["maps"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}}
+
+#: The glyph ranges MapLibre asks for: 256 code points from a multiple of 256, below U+10000
+#: (the schema lists them, so a well-formed request is one the route can answer).
+GLYPH_RANGES: tuple[str, ...] = tuple(f"{s}-{s + 255}" for s in range(0, 65536, 256))
+GlyphRange = Literal[GLYPH_RANGES]  # type: ignore[valid-type]
 
 
 @router.get(
@@ -67,7 +72,7 @@ def basemap_style_json(run_id: str, request: Request, store: StoreDep, role: Vie
 )
 def basemap_glyphs(
     fontstack: str,
-    range_: str = Path(pattern=r"^\d{1,5}-\d{1,5}$", description="a range such as 0-255"),
+    range_: GlyphRange = Path(description="a range of 256 code points such as 0-255 or 256-511"),
 ) -> Response:
     """Glyphs of 256 code points (one font stack is made: every name gets the same glyphs)."""
     start = int(range_.split("-", 1)[0])

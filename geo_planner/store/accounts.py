@@ -207,8 +207,9 @@ class AccountsMixin:
                         {**sets, "username": username})
             if disabled or password is not None or role is not None:
                 con.execute(sa.text("DELETE FROM sessions WHERE username=:u"), {"u": username})
-            if disabled:
-                con.execute(sa.text("DELETE FROM login_links WHERE username=:u"), {"u": username})
+            if disabled:  # the user's links die (410 Gone, as a used one; purged with them a day later)
+                con.execute(sa.text("UPDATE login_links SET used=:t WHERE username=:u AND used IS NULL"),
+                            {"u": username, "t": time.time()})
         return self.get_user(username)
 
     def authenticate(self, username: str, password: str) -> UserRecord | None:
@@ -241,6 +242,13 @@ class AccountsMixin:
             return None
         return _user(row)
 
+    def _require_active(self, con: sa.Connection, username: str) -> UserRecord:
+        """Return the active user ``username``; :class:`NotFoundError` when unknown or disabled."""
+        user = self._active_user(con, username)
+        if user is None:
+            raise NotFoundError(f"user {username!r} not found or disabled")
+        return user
+
     # ------------------------------------------------------------------ sessions
 
     def create_session(self, username: str) -> tuple[str, str]:
@@ -254,8 +262,7 @@ class AccountsMixin:
         sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         t = time.time()
         with self.db.begin() as con:
-            if self._active_user(con, username) is None:
-                raise NotFoundError(f"user {username!r} not found or disabled")
+            self._require_active(con, username)
             con.execute(sa.text("INSERT INTO sessions (id_hash, username, csrf_hash, created, last_seen) "
                                 "VALUES (:i, :u, :c, :t, :t)"),
                         {"i": secret_hash(sid), "u": username, "c": secret_hash(csrf), "t": t})
@@ -307,21 +314,26 @@ class AccountsMixin:
         code = secrets.token_urlsafe(32)
         t = time.time()
         with self.db.begin() as con:
-            if self._active_user(con, username) is None:
-                raise NotFoundError(f"user {username!r} not found or disabled")
+            self._require_active(con, username)
             con.execute(sa.text("INSERT INTO login_links (code_hash, username, created, expires) "
                                 "VALUES (:h, :u, :t, :e)"),
                         {"h": secret_hash(code), "u": username, "t": t, "e": t + ttl_s})
         return code
 
     def redeem_login_code(self, code: str) -> UserRecord | None:
-        """Use a one-time code: return its user the first time (unexpired, user active), ``None`` ever after."""
+        """Use a one-time code: return its user the first time (unexpired, user active), ``None`` ever after.
+
+        Raises
+        ------
+        NotFoundError
+            No such code was ever made (a used or expired one gives ``None``).
+        """
         h = secret_hash(code)
         t = time.time()
         with self.db.begin() as con:
             row = con.execute(sa.text("SELECT * FROM login_links WHERE code_hash=:h"), {"h": h}).first()
             if row is None:
-                return None
+                raise NotFoundError("no such sign-in link; sign in with your password or ask for a new link")
             # the guarded UPDATE makes the code single-use even when two requests race
             won = rowcount(con.execute(sa.text("UPDATE login_links SET used=:t WHERE code_hash=:h "
                                                "AND used IS NULL AND expires >= :t"), {"t": t, "h": h}))
@@ -343,8 +355,7 @@ class AccountsMixin:
         """
         token = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.begin() as con:
-            if self._active_user(con, username) is None:
-                raise NotFoundError(f"user {username!r} not found or disabled")
+            self._require_active(con, username)
             con.execute(sa.text("INSERT INTO api_tokens (token_hash, username, name, created) "
                                 "VALUES (:h, :u, :n, :t)"),
                         {"h": secret_hash(token), "u": username, "n": (name or "api").strip()[:64] or "api",

@@ -59,7 +59,11 @@ def parse_since(text: str, source: str = "--since") -> str:
                                  "time (2026-12-07T08:00:00+08:00)")) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).isoformat(timespec="seconds")
+    try:
+        return t.astimezone(UTC).isoformat(timespec="seconds")
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it: before or after every record
+        edge = datetime.min if t.year == 1 else datetime.max
+        return edge.replace(tzinfo=UTC).isoformat(timespec="seconds")
 
 
 class AuditMixin:
