@@ -110,12 +110,17 @@ class LayerInput(_Model):
         (``WGS84``, ``GCJ02`` for 高德/腾讯, ``BD09`` for 百度).
     encoding
         Force a text encoding for CSV; detected when ``None``.
+    columns
+        Corrections of the automatic header match, ``{header as written: field}`` (a field of the
+        layer, or ``"ignore"``: the header then means nothing and is kept as an extra column);
+        headers not named keep their automatic field (:func:`geo_planner.io.match_columns`).
     """
 
     path: Path
     sheet: str | None = None
     crs: CRSName = "WGS84"
     encoding: str | None = None
+    columns: dict[str, str] | None = None
 
     @field_validator("encoding")
     @classmethod

@@ -1,15 +1,16 @@
-"""What the upload page asks besides the upload itself: a file's sheets, and the problem rows of an import."""
+"""What the upload page asks besides the upload itself: a file's sheets, its headers and their fields, and the
+problem rows of an import."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from pathlib import Path as FilePath
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from geo_planner.errors import InputError, PermissionDeniedError, Problem
@@ -23,6 +24,23 @@ from ..schemas import ErrorResponse, LayerKind
 from ..security import BodyTooLarge
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+class HeaderField(BaseModel):
+    """One header of a file and the field it becomes."""
+
+    header: str = Field(description="as written in the file")
+    auto: str | None = Field(description="the field the importer's header match gives it (null: none)")
+    field: str | None = Field(description="the field with the kept corrections of this layout (null: none)")
+
+
+class Columns(BaseModel):
+    """A file's headers and their fields, before the upload (send corrections as the upload's ``columns``)."""
+
+    filename: str
+    headers: list[HeaderField]
+    fields: list[str] = Field(description="the fields of the layer (a correction may also be 'ignore')")
+    remembered_from: str | None = Field(None, description="the dataset whose kept corrections are shown")
 
 
 class Sheets(BaseModel):
@@ -45,19 +63,57 @@ def file_sheets(
     filename = file.filename or f"{kind}.xlsx"
     limit = int(settings.max_upload_mb * 1024 * 1024)
     with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".sheets-") as tmp:
-        size = 0
-        while chunk := file.file.read(1024 * 1024):
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(limit)
-            tmp.write(chunk)
-        tmp.flush()
+        _receive(file, tmp, limit)
         try:
             sheets = list_sheets(tmp.name)
         except Exception as exc:  # an unreadable workbook: say which file
             raise InputError(Problem(filename, None, None, f"cannot read the file's sheets: {type(exc).__name__}")) \
                 from exc
     return Sheets(filename=filename, sheets=sheets)
+
+
+def _receive(file: UploadFile, tmp: Any, limit: int) -> None:
+    """Copy the upload's body into ``tmp``, refusing it past ``limit`` bytes."""
+    size = 0
+    while chunk := file.file.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        tmp.write(chunk)
+    tmp.flush()
+
+
+@router.post("/{kind}/columns", response_model=Columns,
+             summary="A file's headers and the fields the upload would give them (admin)")
+# the token is checked (api.security.BodyGuard) before the body is read, and the body's size while it streams
+def file_columns(
+    kind: LayerKind,
+    file: Annotated[UploadFile, File(description="the table (CSV, XLSX, GeoJSON or GeoPackage)")],
+    store: StoreDep,
+    settings: SettingsDep,
+    role: Admin,
+    sheet: Annotated[str | None, Form(description="XLSX sheet / GeoPackage layer (default: first)")] = None,
+    encoding: Annotated[str | None, Form(description="force a CSV text encoding (default: detected)")] = None,
+) -> Columns:
+    """Read the file's headers and match them as the import does; nothing is stored. A header's
+    ``field`` includes the corrections kept with the latest upload of the same headers."""
+    filename = file.filename or f"{kind}.csv"
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".columns-") as tmp:
+        _receive(file, tmp, limit)
+        try:
+            choices, fields, source = store.header_choices(kind, tmp.name, sheet=sheet or None,
+                                                           encoding=encoding or None)
+        except InputError as exc:
+            raise InputError([Problem(filename if p.file == tmp.name else p.file, p.row, p.field,
+                                      p.reason.replace(tmp.name, filename)) for p in exc.problems]
+                             or str(exc).replace(tmp.name, filename)) from None
+        except LookupError as exc:  # an unknown encoding name
+            raise InputError(Problem(filename, None, "encoding",
+                                     f"unknown text encoding {encoding!r}")) from exc
+    return Columns(filename=filename, headers=[HeaderField(header=c.header, auto=c.auto, field=c.field)
+                                               for c in choices],
+                   fields=fields, remembered_from=source)
 
 
 # audit: member-level (for a members dataset: the rows hold names, addresses, phones)

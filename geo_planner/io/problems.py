@@ -2,6 +2,8 @@
 
 * :func:`list_sheets` — the worksheets of an XLSX workbook or the layers of a GeoPackage, so a
   planner can pick the one to import;
+* :func:`column_choices` — each header of the file with the field the importer's own header match
+  gives it (and a planner's remembered correction), for the page to show and correct;
 * :func:`problem_rows` — the rows an import rejected or warned about, as the planner wrote them
   (every original column), each preceded by the row number, field, reason and action, to fix
   in Excel and upload again.
@@ -10,11 +12,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
 
+from .aliases import IGNORE, layer_fields, propose_columns
 from .readers import read_table
 
 #: Columns put before the original ones in the problem-rows table (Chinese, as planners read it).
@@ -54,6 +58,68 @@ def list_sheets(path: Path | str) -> list[str]:
 
         return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
     return []
+
+
+@dataclass(frozen=True)
+class HeaderChoice:
+    """One header of a file and its field.
+
+    Attributes
+    ----------
+    header
+        As written in the file.
+    auto
+        The field the alias table gives it (``None``: not recognised, kept as an extra column).
+    field
+        The field it gets with ``overrides`` applied (``None``: none, or ignored).
+    """
+
+    header: str
+    auto: str | None
+    field: str | None
+
+
+def column_choices(
+    path: Path | str, kind: str, *, sheet: str | None = None, encoding: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> tuple[list[HeaderChoice], list[str]]:
+    """Each header of a file with its automatic field and its field after ``overrides``.
+
+    The automatic field is the importer's own match (:func:`~geo_planner.io.aliases.propose_columns`);
+    an override naming a header the file lacks is left out here (the import itself refuses it).
+
+    Parameters
+    ----------
+    path
+        The file.
+    kind
+        Layer the file holds.
+    sheet, encoding
+        The reading options of the import.
+    overrides
+        A column mapping to show (``{header: field or "ignore"}``), e.g. the one remembered for
+        this layout.
+
+    Returns
+    -------
+    choices : list of HeaderChoice
+        One per header, in the file's order.
+    fields : list of str
+        The fields a header of this layer may be mapped to.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read (as :func:`~geo_planner.io.read_table`).
+    """
+    table, _info = read_table(path, sheet=sheet, encoding=encoding)
+    proposed = propose_columns([str(c) for c in table.columns], kind)
+    overrides = overrides or {}
+    choices = []
+    for header, auto in proposed.items():
+        field = overrides.get(header, auto)
+        choices.append(HeaderChoice(header, auto, None if field == IGNORE else field))
+    return choices, list(layer_fields(kind))
 
 
 def problem_rows(

@@ -1,0 +1,142 @@
+"""Correcting the header match (issue #18, upload step 2): the importer's own match, a planner's corrections
+(``LayerInput.columns``) validated and used by the import, kept with the dataset, given back to a re-upload
+of the same layout and used by the runs that read it.
+
+The roster is the demo's members table (members on the 贵溪 and the 南京 extracts) with two headers
+written as no alias knows them (``人员代码`` for the id, ``人员类型`` for 离退休类别), as a county
+office's own template does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from geo_planner.errors import InputError
+from geo_planner.io import IGNORE, layer_fields, load_layer, match_columns, propose_columns
+from geo_planner.io.problems import column_choices
+from geo_planner.settings import LayerInput
+from geo_planner.store import Store
+from geo_planner.store.scenario import scenario_from_request
+
+from .conftest import DEMO, ROOT
+
+#: The corrections that make the county template readable.
+FIX = {"人员代码": "id", "人员类型": "status"}
+
+
+def county_roster(folder: Path, *, name: str = "花名册.csv") -> Path:
+    """The demo's members with 编号 → 人员代码 and 离退休类别 → 人员类型 (GB18030, as saved by Excel)."""
+    text = (DEMO / "members.csv").read_text(encoding="gb18030")
+    head, rest = text.split("\n", 1)
+    head = head.replace("编号", "人员代码").replace("离退休类别", "人员类型")
+    path = folder / name
+    path.write_bytes(f"{head}\n{rest}".encode("gb18030"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_members() -> pd.DataFrame:
+    return load_layer("members", LayerInput(path=DEMO / "members.csv")).frame
+
+
+# --------------------------------------------------------------------------- library
+
+
+def test_the_importer_match_header_by_header() -> None:
+    proposed = propose_columns(["序号", "人员编号", "姓名", "人员代码", "备注", "家庭住址"], "members")
+    # the weak 序号 gives way to 人员编号; unknown headers have no field
+    assert proposed == {"序号": None, "人员编号": "id", "姓名": "name", "人员代码": None, "备注": None,
+                        "家庭住址": "address"}
+    assert propose_columns(["序号", "姓名"], "members")["序号"] == "id"  # alone, 序号 is the id
+    assert match_columns(list(proposed), "members") == {k: v for k, v in proposed.items() if v}
+    assert "branch" in layer_fields("members") and "branch" not in layer_fields("stations")
+
+
+def test_corrected_mapping_reads_the_county_template(tmp_path: Path, demo_members: pd.DataFrame) -> None:
+    path = county_roster(tmp_path)
+    with pytest.raises(InputError, match="missing required column 'id'"):
+        load_layer("members", LayerInput(path=path))  # without the correction nothing identifies a member
+    res = load_layer("members", LayerInput(path=path, columns=FIX))
+    assert res.info["column_map"]["人员代码"] == "id" and res.info["column_map"]["人员类型"] == "status"
+    assert res.info["column_override"] == FIX and res.info["headers"][0] == "人员代码"
+    # the same members as the demo's own table, on both extracts (贵溪 and 南京)
+    assert res.info["n_accepted"] == len(demo_members) == 711
+    assert res.frame["id"].tolist() == demo_members["id"].tolist()
+    assert res.frame["status"].tolist() == demo_members["status"].tolist()
+    assert (res.frame["lat"] > 31).any() and (res.frame["lat"] < 29).any()  # 南京 and 贵溪 members
+
+
+def test_ignore_keeps_the_column_as_written(tmp_path: Path) -> None:
+    path = county_roster(tmp_path)
+    res = load_layer("members", LayerInput(path=path, columns={**FIX, "出生年月": IGNORE}))
+    assert "出生年月" not in res.info["column_map"]
+    assert (res.frame["birth"] == "").all()  # no field …
+    assert res.frame["出生年月"].iloc[0] == "1948年10月"  # … and nothing dropped: kept as an extra column
+
+
+def test_a_wrong_mapping_names_the_file_and_the_header(tmp_path: Path) -> None:
+    path = county_roster(tmp_path)
+    with pytest.raises(InputError) as err:
+        load_layer("members", LayerInput(path=path, columns={**FIX, "备注": "hobby"}))
+    (problem,) = err.value.problems
+    assert problem.file == str(path) and problem.field == "备注" and "unknown field 'hobby'" in problem.reason
+    assert "ignore" in problem.reason and "branch" in problem.reason  # says what is valid
+    with pytest.raises(InputError) as err:
+        load_layer("members", LayerInput(path=path, columns={**FIX, "电子邮箱": "phone"}))
+    assert err.value.problems[0].field == "电子邮箱" and "does not have" in err.value.problems[0].reason
+    with pytest.raises(InputError) as err:  # two headers on one field
+        load_layer("members", LayerInput(path=path, columns={**FIX, "备注": "name"}))
+    (problem,) = err.value.problems
+    assert problem.field == "姓名" and "'姓名', '备注' all mean 'name'" in problem.reason
+    with pytest.raises(InputError, match="all mean 'branch'"):  # a station's field is no member's field
+        load_layer("members", LayerInput(path=path, columns={**FIX, "备注": "branch"}))
+
+
+def test_column_choices_show_auto_and_corrected_fields(tmp_path: Path) -> None:
+    path = county_roster(tmp_path)
+    choices, fields = column_choices(path, "members", overrides={"人员代码": "id", "备注": IGNORE})
+    by = {c.header: c for c in choices}
+    assert [c.header for c in choices][:3] == ["人员代码", "姓名", "人员类型"]
+    assert (by["人员代码"].auto, by["人员代码"].field) == (None, "id")
+    assert (by["姓名"].auto, by["姓名"].field) == ("name", "name")
+    assert (by["备注"].auto, by["备注"].field) == (None, None)
+    assert fields == list(layer_fields("members"))
+    # a GeoJSON/XLSX file too: the stations workbook's sheet
+    choices, _ = column_choices(DEMO / "stations.xlsx", "stations", sheet="驿站")
+    assert {c.auto for c in choices} >= {"name", "lon", "lat"}
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_store_keeps_the_corrections_for_the_same_layout_and_its_runs(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    try:
+        branches = store.import_dataset("branches", "branches.csv", DEMO / "branches.csv")
+        first = store.import_dataset("members", "花名册.csv", county_roster(tmp_path), columns=FIX)
+        assert first.columns == FIX and first.layer_input().columns == FIX and first.n_accepted == 711
+        # next year's roster, same layout: the corrections come back without being sent
+        again = store.import_dataset("members", "花名册2027.csv", county_roster(tmp_path, name="b.csv"))
+        assert again.columns == FIX and again.report["info"]["column_override_from"] == first.id
+        assert any(first.id in n for n in again.report["info"]["notes"])
+        choices, _fields, source = store.header_choices("members", county_roster(tmp_path, name="c.csv"))
+        assert source == again.id and {c.header: c.field for c in choices}["人员代码"] == "id"  # the latest
+        # another layout gets nothing; an explicit {} means none (and this file cannot be read without)
+        other = store.import_dataset("members", "members.csv", DEMO / "members.csv")
+        assert other.columns is None and other.report["info"]["column_override_from"] is None
+        with pytest.raises(InputError, match="missing required column 'id'"):
+            store.import_dataset("members", "花名册.csv", county_roster(tmp_path, name="d.csv"), columns={})
+        # a run reading the dataset reads it with the corrections
+        stations = store.import_dataset("stations", "stations.xlsx", DEMO / "stations.xlsx", sheet="驿站")
+        inputs = {"members": {"dataset": again.id}, "branches": {"dataset": branches.id},
+                  "stations": {"dataset": stations.id}}
+        request = {"name": "t", "inputs": inputs,
+                   "network": {"osm": ["guixi_jiangxi.osm", "nanjing_xuanwu.osm"]}}
+        scenario = scenario_from_request(request, store.get_dataset, osm_dir=ROOT / "data" / "osm")
+        assert scenario.inputs.members.columns == FIX and scenario.inputs.branches.columns is None
+        assert load_layer("members", scenario.inputs.members).info["n_accepted"] == 711
+    finally:
+        store.close()
