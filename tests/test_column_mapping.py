@@ -9,6 +9,7 @@ office's own template does.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -140,3 +141,114 @@ def test_store_keeps_the_corrections_for_the_same_layout_and_its_runs(tmp_path: 
         assert load_layer("members", scenario.inputs.members).info["n_accepted"] == 711
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- the API and the page
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
+    from .test_api import ApiServer, new_tokens
+    from .test_workspace import PASSWORD, USERS
+
+    srv = ApiServer(tmp_path_factory.mktemp("columns") / "data", new_tokens(), cache_dir).start()
+    store = srv.store()
+    try:
+        for role, username in USERS.items():
+            store.add_user(username, f"表头{role}", role, PASSWORD)
+        store.import_dataset("branches", "branches.csv", DEMO / "branches.csv")
+    finally:
+        store.close()
+    yield srv
+    srv.stop()
+
+
+def _post(client, route: str, path: Path, **form: str):  # noqa: ANN001, ANN202 - httpx
+    with open(path, "rb") as fh:
+        return client.post(route, files={"file": (path.name, fh)}, data=form)
+
+
+def test_api_shows_the_match_and_takes_corrections(server, tmp_path: Path) -> None:
+    path = county_roster(tmp_path)
+    with server.client("admin") as admin, server.client("planner") as planner:
+        r = _post(admin, "/datasets/members/columns", path)
+        assert r.status_code == 200, r.text
+        cols = r.json()
+        by = {h["header"]: h for h in cols["headers"]}
+        assert by["人员代码"] == {"header": "人员代码", "auto": None, "field": None}
+        assert by["姓名"]["auto"] == "name" and by["家庭住址"]["field"] == "address"
+        assert "id" in cols["fields"] and cols["labels"]["name"] == "姓名" and cols["remembered_from"] is None
+        assert _post(planner, "/datasets/members/columns", path).status_code == 403  # uploads are the admin's
+        r = _post(admin, "/datasets/stations/columns", DEMO / "stations.xlsx", sheet="驿站")  # a workbook's sheet
+        assert r.status_code == 200 and {h["auto"] for h in r.json()["headers"]} >= {"name", "lon", "lat"}
+        # without the corrections the file cannot be read; a bad mapping is refused naming file and header
+        r = _post(admin, "/datasets/members", path)
+        assert r.status_code == 422 and "missing required column 'id'" in r.text
+        r = _post(admin, "/datasets/members", path, columns='{"人员代码": "id", "人员类型": "hobby"}')
+        assert r.status_code == 422
+        (problem,) = r.json()["problems"]
+        assert (problem["file"], problem["field"]) == ("花名册.csv", "人员类型") and "hobby" in problem["reason"]
+        r = _post(admin, "/datasets/members", path, columns='["人员代码"]')
+        assert r.status_code == 422 and r.json()["problems"][0]["field"] == "columns"
+        r = _post(admin, "/datasets/members", path, columns=json.dumps({**FIX, "备注": "name"}))
+        assert r.status_code == 422 and "all mean 'name'" in r.text
+        assert [d for d in admin.get("/datasets", params={"kind": "members"}).json()["datasets"]] == []
+        r = _post(admin, "/datasets/members", path, columns=json.dumps(FIX))
+        assert r.status_code == 201, r.text
+        rep = r.json()
+        assert rep["accepted"] == 711 and rep["column_map"]["人员代码"] == "id" and rep["column_override"] == FIX
+        # the same layout again: the corrections come back, shown before the upload and applied by it
+        cols = _post(admin, "/datasets/members/columns", path).json()
+        assert cols["remembered_from"] == rep["id"]
+        assert {h["header"]: h["field"] for h in cols["headers"]}["人员代码"] == "id"
+        again = _post(admin, "/datasets/members", path).json()
+        assert again["column_override_from"] == rep["id"] and again["accepted"] == 711
+
+
+@pytest.mark.browser
+def test_page_shows_headers_and_uploads_the_corrected_mapping(chromium_browser, server, tmp_path: Path) -> None:
+    """Step 2 in the browser: the headers and their fields, two corrected with the selects, the upload read
+    with them; the same layout dropped again shows the kept corrections."""
+    from .test_workspace import Browser, sign_in_with_password
+
+    text = (DEMO / "members.csv").read_text(encoding="gb18030")
+    head, rest = text.split("\n", 1)  # a layout of its own (the API test's layout is remembered already)
+    head = head.replace("编号", "人员代码").replace("离退休类别", "人员类型").replace("备注", "说明")
+    path = tmp_path / "members-2026.csv"
+    path.write_bytes(f"{head}\n{rest}".encode("gb18030"))
+    first = sign_in_with_password(chromium_browser, server, "admin")
+    try:
+        state = first.context.storage_state()
+    finally:
+        first.close()
+    b = Browser(chromium_browser, server, state)
+    try:
+        b.goto("/workspace/upload")
+        page = b.page.page
+        page.set_input_files("#file-input", [str(path)])
+        assert b.wait("window.gpUpload.columnsShown && document.querySelectorAll('.mapping tbody tr').length > 5")
+        rows = b.js("Array.from(document.querySelectorAll('.mapping tbody tr')).map(tr => "
+                    "[tr.dataset.header, tr.cells[1].textContent, tr.querySelector('select').value])")
+        by = {h: (auto, v) for h, auto, v in rows}
+        assert by["人员代码"] == ("未识别", "ignore") and by["姓名"] == ("姓名（name）", "name")
+        sel = ".mapping tr[data-header='{}'] select"
+        page.select_option(sel.format("人员代码"), "id")
+        page.select_option(sel.format("人员类型"), "status")
+        page.select_option(sel.format("说明"), "name")  # a field taken from another header …
+        assert b.js(f"document.querySelector(\"{sel.format('姓名')}\").value") == "ignore"  # … leaves it unused
+        page.select_option(sel.format("姓名"), "name")  # and back
+        assert b.js(f"document.querySelector(\"{sel.format('说明')}\").value") == "ignore"
+        assert b.js("document.querySelectorAll('.mapping tr.corrected').length") == 2
+        b.shot("upload-columns.png")
+        page.click("#upload-all")
+        assert b.wait("window.gpUpload.done", 120)
+        (rep,) = b.js("window.gpUpload.reports")
+        assert rep["accepted"] == 711 and rep["column_override"] == FIX
+        assert rep["column_map"]["人员代码"] == "id" and "说明" not in rep["column_map"]
+        # next year's file, same layout: the corrections are shown again and sent again
+        page.set_input_files("#file-input", [str(path)])
+        assert b.wait("window.gpUpload.columnsShown && document.querySelector('.mapping .remembered')")
+        assert b.js(f"document.querySelector(\"{sel.format('人员代码')}\").value") == "id"
+        b.check_clean()
+    finally:
+        b.close()

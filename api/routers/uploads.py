@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 
 from geo_planner.errors import InputError, PermissionDeniedError, Problem
 from geo_planner.export.xlsx import write_xlsx
+from geo_planner.io.aliases import field_labels
 from geo_planner.io.problems import PROBLEM_COLUMNS, list_sheets, problem_rows
 from geo_planner.privacy import member_rows_visible
 from geo_planner.vocab import MEDIA_TYPES
@@ -40,6 +41,7 @@ class Columns(BaseModel):
     filename: str
     headers: list[HeaderField]
     fields: list[str] = Field(description="the fields of the layer (a correction may also be 'ignore')")
+    labels: dict[str, str] = Field(description="a Chinese label per field (its first accepted header)")
     remembered_from: str | None = Field(None, description="the dataset whose kept corrections are shown")
 
 
@@ -99,7 +101,9 @@ def file_columns(
     ``field`` includes the corrections kept with the latest upload of the same headers."""
     filename = file.filename or f"{kind}.csv"
     limit = int(settings.max_upload_mb * 1024 * 1024)
-    with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".columns-") as tmp:
+    suffix = FilePath(filename).suffix.lower()  # readers judge some formats by the extension, as an upload's
+    suffix = suffix if suffix in (".csv", ".txt", ".xlsx", ".geojson", ".json", ".gpkg") else ""
+    with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".columns-", suffix=suffix) as tmp:
         _receive(file, tmp, limit)
         try:
             choices, fields, source = store.header_choices(kind, tmp.name, sheet=sheet or None,
@@ -113,7 +117,7 @@ def file_columns(
                                      f"unknown text encoding {encoding!r}")) from exc
     return Columns(filename=filename, headers=[HeaderField(header=c.header, auto=c.auto, field=c.field)
                                                for c in choices],
-                   fields=fields, remembered_from=source)
+                   fields=fields, labels=field_labels(kind), remembered_from=source)
 
 
 # audit: member-level (for a members dataset: the rows hold names, addresses, phones)

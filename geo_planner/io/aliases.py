@@ -29,6 +29,7 @@ __all__ = [
     "LONLAT_KEYS",
     "IGNORE",
     "accepted_headers",
+    "field_labels",
     "header_keys",
     "header_score",
     "layer_fields",
@@ -206,6 +207,11 @@ def layer_fields(kind: str) -> tuple[str, ...]:
     if kind not in HEADER_ALIASES:
         raise ValueError(f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}")
     return tuple(HEADER_ALIASES[kind])
+
+
+def field_labels(kind: str) -> dict[str, str]:
+    """A Chinese label per field of layer ``kind``: its first accepted header (``name`` of members: 姓名)."""
+    return {field: HEADER_ALIASES[kind][field][0] for field in layer_fields(kind)}
 
 
 def propose_columns(columns: Iterable[str], kind: str) -> dict[str, str | None]:
