@@ -29,7 +29,7 @@ import pandas as pd
 from .basemap import build_basemap, write_basemap, write_style
 from .coverage import fill_admin_units, member_coverage, summarize_by_area, summarize_by_branch
 from .dispersion import branch_dispersion, classify_members, mark_outside_network
-from .errors import InputError
+from .errors import InputError, Problem
 from .export import export_table
 from .functions import FUNCTIONS_COLUMN, function_counts, function_coverage, functions_text, served_from_text
 from .functions import station_functions as kinds_to_functions
@@ -48,7 +48,7 @@ from .outputs import (
     write_outputs,
     write_run_json,
 )
-from .placements import Placement, apply_placements
+from .placements import Placement, apply_placements, load_placements
 from .pointindex import build_point_index, save_point_index
 from .settings import Scenario
 from .siting.branches import recommend_branches
@@ -523,7 +523,8 @@ def run(
     map_copy
         Also write the planner map here (the CLI writes one under ``maps/``).
     placements
-        Members placed by hand (:func:`geo_planner.placements.load_placements`), applied before geocoding.
+        Members placed by hand (:func:`geo_planner.placements.load_placements`), applied before geocoding;
+        ``None``: the scenario's ``inputs.placements`` file, if it names one.
 
     Returns
     -------
@@ -536,6 +537,11 @@ def run(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if placements is None and scenario.inputs.placements is not None:  # the scenario's own file
+        if not Path(scenario.inputs.placements).is_file():
+            raise InputError(Problem(str(scenario.inputs.placements), None, "inputs.placements",
+                                     "placements file not found"))
+        placements = load_placements(scenario.inputs.placements)
     st = _State(scenario=scenario, out=out, prog=_Progress(progress), placements=placements)
     started = datetime.now(timezone.utc)
     steps: tuple[tuple[str, Callable[[], None]], ...] = (

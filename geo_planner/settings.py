@@ -129,12 +129,25 @@ class LayerInput(_Model):
 
 
 class InputSettings(_Model):
-    """The four layers of a scenario; hospitals are optional."""
+    """The four layers of a scenario; hospitals are optional.
+
+    ``placements`` (optional) is a file of members placed by hand (the service keeps one as
+    ``<data dir>/placements.json``; :mod:`geo_planner.placements`): a run applies it before geocoding
+    (``geocode_precision = manual``); ``geo-planner run --placements FILE`` overrides it.
+    """
 
     members: LayerInput
     branches: LayerInput
     stations: LayerInput
     hospitals: LayerInput | None = None
+    placements: Path | None = None
+
+    @field_validator("placements", mode="before")
+    @classmethod
+    def _placements_path(cls, v: Any) -> Any:
+        if isinstance(v, dict) and set(v) == {"path"}:  # a relative path resolved with the layers'
+            return v["path"]
+        return v
 
     @field_validator("members", "branches", "stations", "hospitals", mode="before")
     @classmethod
