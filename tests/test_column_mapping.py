@@ -9,9 +9,11 @@ office's own template does.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -28,13 +30,26 @@ from .conftest import DEMO, ROOT
 FIX = {"人员代码": "id", "人员类型": "status"}
 
 
-def county_roster(folder: Path, *, name: str = "花名册.csv") -> Path:
-    """The demo's members with 编号 → 人员代码 and 离退休类别 → 人员类型 (GB18030, as saved by Excel)."""
+#: Branches written the short way in the first three rows (issue #19): two by similarity, one by its key.
+SHORT_BRANCHES = (("M0001", ",B01,", ",机关离退休一支部,", "fuzzy"),
+                  ("M0002", "贵溪市委机关离退休第一党支部", "市委机关离退休干部第一党支部", "fuzzy"),
+                  ("M0003", ",B01,", ",教育局离退休党支部,", "key"))
+
+
+def county_roster(folder: Path, *, name: str = "花名册.csv", short: bool = False, extra: bool = False) -> Path:
+    """The demo's members with 编号 → 人员代码 and 离退休类别 → 人员类型 (GB18030, as saved by Excel); with
+    ``short`` the first three members' branches written the short way; ``extra``: 备注 → 说明."""
     text = (DEMO / "members.csv").read_text(encoding="gb18030")
-    head, rest = text.split("\n", 1)
-    head = head.replace("编号", "人员代码").replace("离退休类别", "人员类型")
+    lines = text.split("\n")
+    lines[0] = lines[0].replace("编号", "人员代码").replace("离退休类别", "人员类型")
+    if extra:
+        lines[0] = lines[0].replace("备注", "说明")
+    if short:
+        for i, (_mid, old, new, _how) in enumerate(SHORT_BRANCHES, start=1):
+            assert old in lines[i]
+            lines[i] = lines[i].replace(old, new, 1)
     path = folder / name
-    path.write_bytes(f"{head}\n{rest}".encode("gb18030"))
+    path.write_bytes("\n".join(lines).encode("gb18030"))
     return path
 
 
@@ -205,17 +220,47 @@ def test_api_shows_the_match_and_takes_corrections(server, tmp_path: Path) -> No
         assert again["column_override_from"] == rep["id"] and again["accepted"] == 711
 
 
+def test_branch_matches_listed_for_review(server, tmp_path: Path) -> None:
+    """Issue #19: the members whose branch was matched by a tolerant name, with the branch as written, the
+    branch matched, how and the score; an XLSX download; not for viewers; recorded in the audit log."""
+    path = county_roster(tmp_path, name="short.csv", short=True)
+    with server.client("admin") as admin, server.client("viewer") as viewer:
+        rep = _post(admin, "/datasets/members", path, columns=json.dumps(FIX)).json()
+        assert rep["accepted"] == 711  # nobody lost: matched with a warning each
+        r = admin.get(f"/datasets/{rep['id']}/branch-matches")
+        assert r.status_code == 200, r.text
+        got = r.json()["matches"]
+        assert [(m["member_id"], m["how"]) for m in got] == [(mid, how) for mid, _o, _n, how in SHORT_BRANCHES]
+        first = got[0]
+        assert (first["row"], first["member_name"], first["branch_written"], first["branch_matched"],
+                first["branch_id"]) == (2, "肖生林", "机关离退休一支部", "贵溪市委机关离退休第一党支部", "B01")
+        assert all(60 <= m["score"] <= 100 for m in got) and got[2]["score"] == 100
+        x = admin.get(f"/datasets/{rep['id']}/branch-matches.xlsx")
+        assert x.status_code == 200
+        wb = openpyxl.load_workbook(io.BytesIO(x.content), read_only=True)
+        cells = [tuple(c) for c in wb.worksheets[0].iter_rows(values_only=True)]
+        assert cells[0] == ("行号", "编号", "姓名", "花名册中的支部", "匹配到的支部", "支部编号", "匹配方式", "得分")
+        assert [c[1] for c in cells[1:]] == ["M0001", "M0002", "M0003"] and cells[1][6] == "相似度匹配"
+        assert viewer.get(f"/datasets/{rep['id']}/branch-matches").status_code == 403
+        assert viewer.get(f"/datasets/{rep['id']}/branch-matches.xlsx").status_code == 403
+        branches = admin.get("/datasets", params={"kind": "branches"}).json()["datasets"][0]["id"]
+        assert admin.get(f"/datasets/{branches}/branch-matches").json()["matches"] == []
+    store = server.store()
+    try:
+        seen = [e for e in store.audit_log() if e.what == "branch_matches"]
+    finally:
+        store.close()
+    assert {(e.detail, e.n_people) for e in seen} == {(rep["id"], 3)}
+
+
 @pytest.mark.browser
 def test_page_shows_headers_and_uploads_the_corrected_mapping(chromium_browser, server, tmp_path: Path) -> None:
     """Step 2 in the browser: the headers and their fields, two corrected with the selects, the upload read
     with them; the same layout dropped again shows the kept corrections."""
     from .test_workspace import Browser, sign_in_with_password
 
-    text = (DEMO / "members.csv").read_text(encoding="gb18030")
-    head, rest = text.split("\n", 1)  # a layout of its own (the API test's layout is remembered already)
-    head = head.replace("编号", "人员代码").replace("离退休类别", "人员类型").replace("备注", "说明")
-    path = tmp_path / "members-2026.csv"
-    path.write_bytes(f"{head}\n{rest}".encode("gb18030"))
+    # a layout of its own (the API test's layout is remembered already), three branches written the short way
+    path = county_roster(tmp_path, name="members-2026.csv", short=True, extra=True)
     first = sign_in_with_password(chromium_browser, server, "admin")
     try:
         state = first.context.storage_state()
@@ -245,6 +290,19 @@ def test_page_shows_headers_and_uploads_the_corrected_mapping(chromium_browser, 
         (rep,) = b.js("window.gpUpload.reports")
         assert rep["accepted"] == 711 and rep["column_override"] == FIX
         assert rep["column_map"]["人员代码"] == "id" and "说明" not in rep["column_map"]
+        # the branches matched by a tolerant name, listed for review with a download (issue #19)
+        assert b.wait("document.querySelectorAll('.branch-matches table.matches tbody tr').length === 3")
+        matches = b.js("Array.from(document.querySelectorAll('.branch-matches tbody tr')).map(tr => "
+                       "Array.from(tr.cells).map(td => td.textContent))")
+        assert [m[1] for m in matches] == [mid for mid, *_ in SHORT_BRANCHES]
+        assert matches[2][3:6] == ["教育局离退休党支部", "贵溪市教育局退休党支部", "B02"]
+        b.page.page.locator(".branch-matches").scroll_into_view_if_needed()
+        b.shot("upload-branch-matches.png")
+        with page.expect_download() as dl:
+            page.click(".branch-matches .matches-link")
+        wb = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()), read_only=True)
+        cells = [tuple(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+        assert cells[0][:5] == ("行号", "编号", "姓名", "花名册中的支部", "匹配到的支部") and len(cells) == 4
         # next year's file, same layout: the corrections are shown again and sent again
         page.set_input_files("#file-input", [str(path)])
         assert b.wait("window.gpUpload.columnsShown && document.querySelector('.mapping .remembered')")

@@ -16,7 +16,9 @@ from starlette.background import BackgroundTask
 from geo_planner.errors import InputError, PermissionDeniedError, Problem
 from geo_planner.export.xlsx import write_xlsx
 from geo_planner.io.aliases import field_labels
-from geo_planner.io.problems import PROBLEM_COLUMNS, list_sheets, problem_rows
+from geo_planner.io.problems import (
+    BRANCH_MATCH_COLUMNS, MATCH_HOW, PROBLEM_COLUMNS, branch_matches, list_sheets, problem_rows,
+)
 from geo_planner.privacy import member_rows_visible
 from geo_planner.vocab import MEDIA_TYPES
 
@@ -146,4 +148,73 @@ def problems_xlsx(dataset_id: DatasetId, request: Request, store: StoreDep, role
         raise
     stem = FilePath(rec.filename).stem or rec.kind
     return FileResponse(path, media_type=MEDIA_TYPES["xlsx"], filename=f"{stem}_问题行.xlsx",
+                        background=BackgroundTask(shutil.rmtree, tmp, True))
+
+
+class BranchMatch(BaseModel):
+    """A member whose branch was matched by a tolerant name (a warning of the import), for review."""
+
+    row: int = Field(description="spreadsheet row of the member")
+    member_id: str
+    member_name: str
+    branch_written: str = Field(description="the branch as the roster writes it")
+    branch_matched: str = Field(description="the branch of the branches table it was matched to")
+    branch_id: str
+    how: str = Field(description="key: the same name without region, 干部/离退休 and ordinals; fuzzy: by similarity")
+    score: int = Field(description="0–100")
+
+
+class BranchMatches(BaseModel):
+    """The members dataset's branches matched by a tolerant name."""
+
+    dataset_id: str
+    matches: list[BranchMatch]
+
+
+def _branch_matches(rec: Any, role: Any) -> Any:
+    """The dataset's tolerant branch matches (a viewer may not see a members table's rows)."""
+    if not member_rows_visible(rec.kind, role):
+        raise PermissionDeniedError("a viewer may not see the rows of a members table")
+    return branch_matches(rec.path, rec.report.get("rejections", []), sheet=rec.sheet, encoding=rec.encoding,
+                          columns=rec.columns)
+
+
+# audit: member-level (members' ids and names)
+@router.get("/{dataset_id}/branch-matches", response_model=BranchMatches,
+            summary="Members whose branch was matched by a tolerant name, for review (not viewers)",
+            responses={403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
+def branch_match_list(dataset_id: DatasetId, request: Request, store: StoreDep, role: Viewer) -> BranchMatches:
+    """Every member whose branch as written was matched to a branch by its name without the region,
+    干部/离退休 and ordinals, or by similarity: the member, the branch as written, the branch matched, how
+    and the score (an empty list for other layers)."""
+    rec = store.get_dataset(dataset_id)
+    df = _branch_matches(rec, role)
+    if len(df):
+        audit(request, None, "branch_matches", len(df), detail=rec.id)
+    return BranchMatches(dataset_id=rec.id, matches=[BranchMatch(**r) for r in df.to_dict(orient="records")])
+
+
+# audit: member-level (members' ids and names)
+@router.get(
+    "/{dataset_id}/branch-matches.xlsx",
+    response_class=FileResponse,
+    summary="The tolerant branch matches of a members upload (XLSX, not viewers)",
+    responses={200: {"content": {MEDIA_TYPES["xlsx"]: {}}, "description": "the workbook"},
+               403: {"model": ErrorResponse}, 404: {"model": ErrorResponse}},
+)
+def branch_match_xlsx(dataset_id: DatasetId, request: Request, store: StoreDep, role: Viewer) -> FileResponse:
+    """The list of ``GET /datasets/{id}/branch-matches`` as a workbook with Chinese headers."""
+    rec = store.get_dataset(dataset_id)
+    df = _branch_matches(rec, role)
+    audit(request, None, "branch_matches", len(df), detail=rec.id)
+    df = df.assign(how=df["how"].map(lambda h: MATCH_HOW.get(h, {}).get("zh", h))).rename(columns=BRANCH_MATCH_COLUMNS)
+    tmp = FilePath(tempfile.mkdtemp(prefix=".matches-", dir=store.data_dir))
+    try:
+        path = tmp / "branch_matches.xlsx"
+        write_xlsx(df, path, "支部模糊匹配")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    stem = FilePath(rec.filename).stem or rec.kind
+    return FileResponse(path, media_type=MEDIA_TYPES["xlsx"], filename=f"{stem}_支部模糊匹配.xlsx",
                         background=BackgroundTask(shutil.rmtree, tmp, True))

@@ -157,6 +157,27 @@
       box.appendChild(table);
     }
     document.getElementById('reports').appendChild(box);
+    if (!err && item.kind === 'members') return branchMatches(box, rep.id);
+    return null;
+  }
+
+  /* Issue #19: members whose branch was matched by a tolerant name, listed for review, with a download. */
+  async function branchMatches(box, id) {
+    const sec = el('section', { class: 'branch-matches' }, el('h3', {}, T.fuzzy_title));
+    box.appendChild(sec);
+    let data;
+    try { data = await api(`/datasets/${encodeURIComponent(id)}/branch-matches`); }
+    catch (e) { sec.appendChild(el('p', { class: 'error' }, e.message)); return; }
+    if (!data.matches.length) { sec.appendChild(el('p', { class: 'hint' }, T.no_fuzzy)); return; }
+    sec.appendChild(el('p', { class: 'hint' }, T.fuzzy_hint));
+    sec.appendChild(el('a', { href: `/datasets/${encodeURIComponent(id)}/branch-matches.xlsx`, class: 'matches-link' }, T.download_fuzzy));
+    const table = el('table', { class: 'grid matches' });
+    GP.fillTable(table, [
+      { key: 'row', label: T.row, cls: 'num' }, { key: 'member_id', label: '#' }, { key: 'member_name', label: T.name },
+      { key: 'branch_written', label: T.branch_written }, { key: 'branch_matched', label: T.branch_matched },
+      { key: 'branch_id', label: T.branch }, { key: 'score', label: T.score, cls: 'num' },
+    ], data.matches);
+    sec.appendChild(table);
   }
 
   uploadBtn.addEventListener('click', async () => {
@@ -175,7 +196,7 @@
         const rep = await api(`/datasets/${item.kind}`, { method: 'POST', body: form });
         if (item.kind === 'branches') branchesId = rep.id;
         window.gpUpload.reports.push(rep);
-        report(item, rep, null);
+        await report(item, rep, null);
       } catch (e) {
         window.gpUpload.reports.push({ error: e.message, kind: item.kind });
         report(item, null, e);
