@@ -17,7 +17,12 @@ from geo_planner.errors import InputError, PermissionDeniedError, Problem
 from geo_planner.export.xlsx import write_xlsx
 from geo_planner.io.aliases import field_labels
 from geo_planner.io.problems import (
-    BRANCH_MATCH_COLUMNS, MATCH_HOW, PROBLEM_COLUMNS, branch_matches, list_sheets, problem_rows,
+    BRANCH_MATCH_COLUMNS,
+    MATCH_HOW,
+    PROBLEM_COLUMNS,
+    branch_matches,
+    list_sheets,
+    problem_rows,
 )
 from geo_planner.privacy import member_rows_visible
 from geo_planner.vocab import MEDIA_TYPES
