@@ -49,6 +49,7 @@ from .outputs import (
     write_run_json,
 )
 from .placements import Placement, apply_placements, load_placements
+from .placesearch import write_places
 from .pointindex import build_point_index, save_point_index
 from .settings import Scenario
 from .siting.branches import recommend_branches
@@ -318,6 +319,7 @@ def _stage_geocode(st: _State) -> None:
     for kind, layer in st.layers.items():
         st.frames[kind], rej = _geocode_layer(layer, kind, st.gaz, st.scenario, st.placements)
         st.rejections.append(rej)
+    write_places(st.gaz, st.out)  # the places the workspace's review may put a member on
 
 
 def _stage_travel(st: _State) -> None:

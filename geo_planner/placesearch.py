@@ -6,7 +6,9 @@ candidates come from the same :class:`~geo_planner.geocode.gazetteer.Gazetteer` 
 geocoding stage builds from the run's OSM extracts (the national county table, which holds no
 place of the extracts, is left out), each with its precision level (``poi`` … ``county``), its
 街道/社区/区县 context and a match score; the pick is kept as a manual placement
-(:mod:`geo_planner.placements`).
+(:mod:`geo_planner.placements`). The geocoding stage keeps those places in the run's folder
+(:data:`PLACES_FILE`, :func:`write_places`), so a search reads them instead of building the
+gazetteer again (runs made before are searched on a gazetteer built from their extracts).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, Final
 
@@ -22,11 +24,16 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from .atomic import atomic_write
 from .errors import InputError, Problem
 from .geocode.gazetteer import Gazetteer
 from .geocode.precision import PRECISIONS
 
-__all__ = ["CANDIDATE_COLUMNS", "GazetteerCache", "place_candidates", "run_gazetteer"]
+__all__ = ["CANDIDATE_COLUMNS", "PLACES_FILE", "PlacesCache", "place_candidates", "run_places", "searchable",
+           "write_places"]
+
+#: The run folder's file of the places a member may be put on (written by the geocoding stage).
+PLACES_FILE: Final = "places.csv"
 
 #: Columns of :func:`place_candidates`' answer.
 CANDIDATE_COLUMNS: Final[tuple[str, ...]] = (
@@ -43,7 +50,32 @@ def _norm(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
 
 
-def place_candidates(gaz: Gazetteer, text: str, *, limit: int = 10, min_score: float = 70.0) -> pd.DataFrame:
+_PLACE_COLUMNS: Final = ("name", "level", "kind", "tag", "county", "township", "community", "lon", "lat")
+
+
+def searchable(gaz: Gazetteer) -> pd.DataFrame:
+    """The gazetteer's entries a member may be put on: the extracts' named places (no cpca county centre)."""
+    e = gaz.entries
+    return e.loc[e["level"].isin(_LEVELS) & (e["source"] != "cpca"), list(_PLACE_COLUMNS)].reset_index(drop=True)
+
+
+def write_places(gaz: Gazetteer, out_dir: Path | str) -> Path:
+    """Keep the gazetteer's searchable places in a run folder (:data:`PLACES_FILE`, UTF-8 CSV, atomic)."""
+    path = Path(out_dir) / PLACES_FILE
+    table = searchable(gaz)
+    atomic_write(path, lambda p: table.to_csv(p, index=False, encoding="utf-8"))
+    return path
+
+
+def read_places(path: Path | str) -> pd.DataFrame:
+    """A run's :data:`PLACES_FILE` as written by :func:`write_places`."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    return df.assign(lon=pd.to_numeric(df["lon"]), lat=pd.to_numeric(df["lat"]))
+
+
+def place_candidates(
+    places: Gazetteer | pd.DataFrame, text: str, *, limit: int = 10, min_score: float = 70.0
+) -> pd.DataFrame:
     """The gazetteer's named places that best match ``text``.
 
     An exact name scores 100, a name holding the query (or held by it, 2+ characters) 90–99 by
@@ -53,8 +85,8 @@ def place_candidates(gaz: Gazetteer, text: str, *, limit: int = 10, min_score: f
 
     Parameters
     ----------
-    gaz
-        The run's gazetteer.
+    places
+        The run's gazetteer, or its searchable places (:func:`searchable`, :func:`read_places`).
     text
         What the planner typed (a 社区/村, 街道, road or POI name, or part of one).
     limit
@@ -76,8 +108,7 @@ def place_candidates(gaz: Gazetteer, text: str, *, limit: int = 10, min_score: f
     query = _norm(text or "")
     if not query or len(query) > MAX_QUERY:
         raise InputError(Problem("request", None, "q", f"type 1–{MAX_QUERY} characters of a place name"))
-    e = gaz.entries
-    e = e[e["level"].isin(_LEVELS) & (e["source"] != "cpca")]
+    e = searchable(places) if isinstance(places, Gazetteer) else places
     if e.empty:
         return pd.DataFrame(columns=list(CANDIDATE_COLUMNS))
     names = [_norm(n) for n in e["name"].tolist()]
@@ -100,36 +131,36 @@ def place_candidates(gaz: Gazetteer, text: str, *, limit: int = 10, min_score: f
     return out[list(CANDIDATE_COLUMNS)].reset_index(drop=True)
 
 
-class GazetteerCache:
-    """The gazetteers of the last few sets of extracts, built once each (thread-safe).
+class PlacesCache:
+    """The searchable places of the last few runs or sets of extracts, made once each (thread-safe).
 
     Parameters
     ----------
     max_items
-        Sets of extracts kept.
+        Tables kept.
     """
 
-    def __init__(self, max_items: int = 2) -> None:
+    def __init__(self, max_items: int = 4) -> None:
         self.max_items = max_items
-        self._items: OrderedDict[tuple[str, ...], Gazetteer] = OrderedDict()
+        self._items: OrderedDict[Hashable, pd.DataFrame] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, paths: Sequence[Path | str], cache_dir: Path | str | None = None) -> Gazetteer:
-        """The gazetteer of ``paths`` (built with :meth:`Gazetteer.from_osm` the first time)."""
-        key = tuple(str(p) for p in paths)
+    def get(self, key: Hashable, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """The table of ``key`` (``make()`` the first time)."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-            gaz = Gazetteer.from_osm(list(paths), cache_dir=cache_dir)
-            self._items[key] = gaz
+            table = make()
+            self._items[key] = table
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
-            return gaz
+            return table
 
 
-def run_gazetteer(store: Any, run_id: str, cache: GazetteerCache) -> Gazetteer:
-    """The gazetteer a run's geocoding stage used: built from the run's OSM extracts.
+def run_places(store: Any, run_id: str, cache: PlacesCache) -> pd.DataFrame:
+    """The places a member of a run may be put on: the run's :data:`PLACES_FILE`, or (a run made before
+    the file was kept) the searchable places of a gazetteer built from the run's OSM extracts.
 
     Parameters
     ----------
@@ -138,12 +169,18 @@ def run_gazetteer(store: Any, run_id: str, cache: GazetteerCache) -> Gazetteer:
     run_id
         The run.
     cache
-        Where built gazetteers are kept.
+        Where tables are kept.
 
     Raises
     ------
     NotFoundError
         No such run.
     """
-    scenario = store.get_run(run_id).scenario_model()
-    return cache.get(scenario.network.osm, scenario.network.resolved_cache_dir())
+    run = store.get_run(run_id)
+    path = Path(run.out_dir) / PLACES_FILE
+    if path.is_file():
+        return cache.get((str(path), path.stat().st_mtime_ns), lambda: read_places(path))
+    scenario = run.scenario_model()
+    osm = tuple(str(p) for p in scenario.network.osm)
+    return cache.get(osm, lambda: searchable(Gazetteer.from_osm(list(osm),
+                                                                cache_dir=scenario.network.resolved_cache_dir())))

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from geo_planner.errors import InputError
 from geo_planner.geocode.gazetteer import Gazetteer
-from geo_planner.placesearch import CANDIDATE_COLUMNS, GazetteerCache, place_candidates
+from geo_planner.placesearch import (
+    CANDIDATE_COLUMNS, PLACES_FILE, PlacesCache, place_candidates, read_places, searchable, write_places,
+)
 
 from .conftest import ROOT
 
@@ -16,7 +19,7 @@ OSM = [ROOT / "data" / "osm" / "guixi_jiangxi.osm", ROOT / "data" / "osm" / "nan
 
 @pytest.fixture(scope="module")
 def gaz() -> Gazetteer:
-    return GazetteerCache().get(OSM)
+    return Gazetteer.from_osm(OSM)
 
 
 def test_a_community_and_a_township_of_guixi(gaz: Gazetteer) -> None:
@@ -50,9 +53,31 @@ def test_only_the_extracts_places_and_a_clear_error(gaz: Gazetteer) -> None:
     assert err.value.problems[0].field == "q"
 
 
-def test_the_cache_builds_once() -> None:
-    cache = GazetteerCache(max_items=1)
-    a = cache.get(OSM[:1])
-    assert cache.get(OSM[:1]) is a
-    b = cache.get(OSM[1:])
-    assert b is not a and cache.get(OSM[1:]) is b
+def test_the_places_kept_in_a_run_folder_search_alike(gaz: Gazetteer, tmp_path) -> None:
+    path = write_places(gaz, tmp_path)
+    assert path.name == PLACES_FILE
+    kept = read_places(path)
+    assert len(kept) == len(searchable(gaz)) > 100 and not (kept["level"] == "").any()
+    for q in ("花园社区", "八一医院", "玄武"):
+        pd.testing.assert_frame_equal(place_candidates(kept, q), place_candidates(gaz, q), check_dtype=False)
+
+
+def test_the_geocoding_stage_keeps_the_runs_places(demo_run) -> None:
+    _result, _m, out, _stages = demo_run
+    kept = read_places(out / PLACES_FILE)
+    assert {"community", "township", "poi"} <= set(kept["level"])
+    assert (kept["lat"] > 32).any() and (kept["lat"] < 29).any()  # 南京 and 贵溪
+
+
+def test_the_cache_makes_once() -> None:
+    cache = PlacesCache(max_items=1)
+    calls = []
+
+    def make(tag: str):
+        calls.append(tag)
+        return pd.DataFrame({"tag": [tag]})
+
+    a = cache.get("a", lambda: make("a"))
+    assert cache.get("a", lambda: make("x")) is a and calls == ["a"]
+    b = cache.get("b", lambda: make("b"))
+    assert b is not a and cache.get("a", lambda: make("a")) is not a and calls == ["a", "b", "a"]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from geo_planner.placesearch import MAX_QUERY, GazetteerCache, place_candidates, run_gazetteer
+from geo_planner.placesearch import MAX_QUERY, PlacesCache, place_candidates, run_places
 
 from ..deps import Planner, StoreDep
 from ..schemas import records
@@ -38,11 +38,11 @@ class Places(BaseModel):
     places: list[Place]
 
 
-def _cache(request: Request) -> GazetteerCache:
-    """The app's gazetteer cache (made on first use)."""
-    cache = getattr(request.app.state, "gazetteers", None)
+def _cache(request: Request) -> PlacesCache:
+    """The app's cache of runs' places (made on first use)."""
+    cache = getattr(request.app.state, "places", None)
     if cache is None:
-        cache = request.app.state.gazetteers = GazetteerCache()
+        cache = request.app.state.places = PlacesCache()
     return cache
 
 
@@ -57,5 +57,5 @@ def places(
 ) -> Places:
     """Search the offline gazetteer the run's geocoding used (its extracts' 社区/村, 街道/乡镇, roads and
     POIs) for a place to put a member on; pick one and send its point to ``PUT …/members/{id}/placement``."""
-    df = place_candidates(run_gazetteer(store, run_id, _cache(request)), q, limit=limit)
+    df = place_candidates(run_places(store, run_id, _cache(request)), q, limit=limit)
     return Places(run_id=run_id, q=q, places=[Place(**r) for r in records(df)])
