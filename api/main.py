@@ -45,7 +45,7 @@ from .config import ApiSettings
 from .deps import NetworkCache, WhatIfCache, session_role, token_role
 from .routers import (
     admin, auth, basemap, compare, coverage, datasets, exports, layers, maps, recommendations, runs, uploads, visits, whatif, workspace,
-    workspace_plan,
+    workspace_plan, places,
 )
 from .routers.auth import LoginGuard
 from .schemas import ErrorResponse, Health, ProblemOut
@@ -223,7 +223,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         422: {"model": ErrorResponse, "description": "invalid request: one problem per field"},
     }
     for module in (datasets, uploads, runs, coverage, recommendations, maps, exports, layers, auth, admin, basemap,
-                   visits, whatif, compare):
+                   visits, whatif, compare, places):
         app.include_router(module.router, responses=errors)
     app.include_router(workspace.router)  # the workspace's pages (HTML)
     app.include_router(workspace_plan.router)  # comparison and home-visits pages, a run's request

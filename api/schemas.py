@@ -92,6 +92,11 @@ class DatasetOut(_Out):
     rejected: int | None = Field(description="rows rejected (viewers, members: empty when 1–4)")
     warnings: int | None = Field(description="warnings, rows kept (viewers, members: empty when 1–4)")
     column_map: dict[str, str] = Field(default_factory=dict, description="header as written → meaning")
+    column_override: dict[str, str] = Field(
+        default_factory=dict, description="the corrections of the header match the import used "
+        "(header → field or 'ignore'); runs read the file with them")
+    column_override_from: str | None = Field(
+        None, description="the earlier dataset (same headers) whose kept corrections were applied")
     branches_dataset: str | None = Field(None, description="members: the branches dataset checked against")
     notes: list[str] = []
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .bundled import data_dir
-from .errors import GeoPlannerError
+from .errors import GeoPlannerError, InputError, Problem
 from .run_result import stopped_models
 
 log = logging.getLogger("geo_planner")
@@ -153,7 +153,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         map_copy = None if args.no_map_copy else args.maps / f"{Path(args.out).resolve().name}.html"
-        result = run(scenario, args.out, progress=progress, map_copy=map_copy)
+        placements = None
+        if args.placements is not None:  # overrides the scenario's inputs.placements
+            from .placements import load_placements
+
+            if not args.placements.is_file():
+                raise InputError(Problem(str(args.placements), None, "placements", "file not found"))
+            placements = load_placements(args.placements)
+        result = run(scenario, args.out, progress=progress, map_copy=map_copy, placements=placements)
     finally:
         bar.close()
     c = result.counts
@@ -232,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.add_argument("--maps", type=Path, default=Path("maps"), help="folder for a copy of the run's map (default maps/)")
     r.add_argument("--no-map-copy", action="store_true", help="write the map only into the output folder")
+    r.add_argument("--placements", type=Path, default=None,
+                   help="members placed by hand (the service's <data dir>/placements.json), applied before "
+                        "geocoding as geocode_precision = manual (default: the scenario's inputs.placements)")
     r.add_argument("--scheduler", default=None,
                    help="regions of a [[regions]] scenario: 'local' (a Dask LocalCluster sized to the machine), "
                         "tcp://HOST:PORT (an existing Dask cluster) or 'serial'; default [run] scheduler, else serial")

@@ -33,7 +33,7 @@ from .decision.decide import DecisionResult, add_stability, decide
 from .decision.instance import siting_instance
 from .decision.instance_file import save_siting_instance
 from .dispersion import branch_dispersion, classify_members, mark_outside_network
-from .errors import InputError
+from .errors import InputError, Problem
 from .export import export_table
 from .functions import FUNCTIONS_COLUMN, function_counts, function_coverage, functions_text, served_from_text
 from .functions import station_functions as kinds_to_functions
@@ -53,7 +53,8 @@ from .outputs import (
     write_outputs,
     write_run_json,
 )
-from .placements import Placement, apply_placements
+from .placements import Placement, apply_placements, load_placements
+from .placesearch import write_places
 from .pointindex import build_point_index, save_point_index
 from .run_result import RunResult, stopped_models
 from .settings import Scenario
@@ -267,6 +268,7 @@ def _stage_geocode(st: _State) -> None:
     for kind, layer in st.layers.items():
         st.frames[kind], rej = _geocode_layer(layer, kind, st.gaz, st.scenario, st.placements)
         st.rejections.append(rej)
+    write_places(st.gaz, st.out)  # the places the workspace's review may put a member on
 
 
 def _stage_travel(st: _State) -> None:
@@ -472,7 +474,8 @@ def run(
     map_copy
         Also write the planner map here (the CLI writes one under ``maps/``).
     placements
-        Members placed by hand (:func:`geo_planner.placements.load_placements`), applied before geocoding.
+        Members placed by hand (:func:`geo_planner.placements.load_placements`), applied before geocoding;
+        ``None``: the scenario's ``inputs.placements`` file, if it names one.
 
     Returns
     -------
@@ -485,6 +488,11 @@ def run(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if placements is None and scenario.inputs.placements is not None:  # the scenario's own file
+        if not Path(scenario.inputs.placements).is_file():
+            raise InputError(Problem(str(scenario.inputs.placements), None, "inputs.placements",
+                                     "placements file not found"))
+        placements = load_placements(scenario.inputs.placements)
     st = _State(scenario=scenario, out=out, prog=_Progress(progress), placements=placements)
     started = datetime.now(timezone.utc)
     steps: tuple[tuple[str, Callable[[], None]], ...] = (

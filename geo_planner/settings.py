@@ -132,12 +132,17 @@ class LayerInput(_Model):
         (``WGS84``, ``GCJ02`` for 高德/腾讯, ``BD09`` for 百度).
     encoding
         Force a text encoding for CSV; detected when ``None``.
+    columns
+        Corrections of the automatic header match, ``{header as written: field}`` (a field of the
+        layer, or ``"ignore"``: the header then means nothing and is kept as an extra column);
+        headers not named keep their automatic field (:func:`geo_planner.io.match_columns`).
     """
 
     path: Path
     sheet: str | None = None
     crs: CRSName = "WGS84"
     encoding: str | None = None
+    columns: dict[str, str] | None = None
 
     @field_validator("encoding")
     @classmethod
@@ -146,12 +151,25 @@ class LayerInput(_Model):
 
 
 class InputSettings(_Model):
-    """The four layers of a scenario; hospitals are optional."""
+    """The four layers of a scenario; hospitals are optional.
+
+    ``placements`` (optional) is a file of members placed by hand (the service keeps one as
+    ``<data dir>/placements.json``; :mod:`geo_planner.placements`): a run applies it before geocoding
+    (``geocode_precision = manual``); ``geo-planner run --placements FILE`` overrides it.
+    """
 
     members: LayerInput
     branches: LayerInput
     stations: LayerInput
     hospitals: LayerInput | None = None
+    placements: Path | None = None
+
+    @field_validator("placements", mode="before")
+    @classmethod
+    def _placements_path(cls, v: Any) -> Any:
+        if isinstance(v, dict) and set(v) == {"path"}:  # a relative path resolved with the layers'
+            return v["path"]
+        return v
 
     @field_validator("members", "branches", "stations", "hospitals", mode="before")
     @classmethod

@@ -104,10 +104,10 @@ ACTOR_KINDS: Final[tuple[ActorKind, ...]] = get_args(ActorKind)
 #: download, a branch's dispersed members, the planner's map (member points), recommendations naming
 #: members, a members table's import report (rejected rows quote the cells); the workspace's member
 #: layer (homes), one member's details, the location review list, a members upload's problem rows (XLSX),
-#: a home-visit plan, a comparison's member lists.
+#: a home-visit plan, a comparison's member lists, a members upload's tolerant branch matches.
 AuditWhat = Literal["members_export", "dispersed", "map", "recommendations", "recommendations_export",
                     "import_report", "member_layer", "member_details", "location_review", "problem_rows",
-                    "visits", "compare_lists"]
+                    "visits", "compare_lists", "branch_matches"]
 AUDIT_WHATS: Final[tuple[AuditWhat, ...]] = get_args(AuditWhat)
 
 # --------------------------------------------------------------------------------------

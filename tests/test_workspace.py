@@ -552,6 +552,46 @@ def test_manual_placement_from_the_review_list(chromium_browser, server, session
     assert (members["geocode_precision"] == "manual").sum() == 1  # only that member
 
 
+def test_placement_by_a_named_place(chromium_browser, server, sessions, finished):
+    """A planner places a member of the review list by picking a named place of the run's extracts (the
+    geocoder's gazetteer): candidates come with their precision, the pick is kept as ``manual``."""
+    run_id = finished["run_id"]
+    b = Browser(chromium_browser, server, sessions["planner"])
+    try:
+        b.goto(f"/workspace/runs/{run_id}")
+        assert b.wait("window.gpState.tables", 60)
+        page = b.page.page
+        page.click("#tabs button[data-tab='review']")
+        mid = b.wait("(() => { const tr = document.querySelector('#t-review tbody tr[data-member-id]:not(.placed)'); "
+                     "return tr && tr.dataset.memberId; })()")
+        assert mid
+        page.click(f"#review-{mid} button.name-place")
+        assert b.js("!document.getElementById('place-search').hidden")
+        page.fill("#place-q", "花园社区")
+        page.click("#place-search button[type='submit']")
+        assert b.wait("document.querySelectorAll('#place-results .place-candidate').length > 0", 90)
+        first = b.js("(() => { const li = document.querySelector('#place-results .place-candidate'); "
+                     "return [li.querySelector('b').textContent, li.dataset.precision, li.textContent]; })()")
+        assert first[:2] == ["花园社区", "community"] and "社区/村" in first[2] and "花园街道" in first[2]
+        b.shot("review-place-search.png")
+        page.click("#place-results .place-candidate button.pick-place")
+        assert b.wait(f"document.getElementById('review-{mid}').dataset.placed === 'manual'")
+        b.check_clean()
+        places = b.js("window.gpPlaces.places")
+        assert [(m, u.split("/runs/", 1)[1]) for m, u, _h in b.writes()] == [("PUT", f"{run_id}/members/{mid}/placement")]
+        placed = json.loads(b.bodies[f"{server.base_url}/runs/{run_id}/members/{mid}/placement"])
+        assert (placed["lon"], placed["lat"]) == (places[0]["lon"], places[0]["lat"])
+        assert placed["geocode_precision"] == "manual" and placed["by"] == USERS["planner"]
+    finally:
+        b.close()
+    with server.client("planner") as planner, server.client("viewer") as viewer:
+        assert viewer.get(f"/runs/{run_id}/places", params={"q": "花园"}).status_code == 403
+        assert planner.get(f"/runs/{run_id}/places", params={"q": ""}).status_code == 422
+        r = planner.get(f"/runs/{run_id}/places", params={"q": "八一医院", "limit": 2})
+        assert r.status_code == 200 and r.json()["places"][0]["precision"] == "poi" and len(r.json()["places"]) <= 2
+        assert planner.get("/runs/run_nope/places", params={"q": "花园"}).status_code == 404
+
+
 def test_english_switch(chromium_browser, server, sessions, finished):
     b = Browser(chromium_browser, server, sessions["planner"])
     try:

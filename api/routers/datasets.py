@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated
@@ -25,6 +26,33 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 #: ``/datasets/{dataset_id}`` cannot be confused.
 
 
+COLUMNS_HELP = (
+    'corrections of the header match, a JSON object {"header as written": "field"} with a field of the '
+    'layer or "ignore" (kept as an extra column); headers not named keep their automatic field. '
+    "Omitted: the corrections kept with the latest upload of a file with the same headers; {}: none"
+)
+
+
+def column_overrides(text: str | None, filename: str) -> dict[str, str] | None:
+    """The ``columns`` form field read as ``{header: field}`` (``None`` when absent).
+
+    Raises
+    ------
+    InputError
+        If it is not a JSON object of strings (naming the file and the field).
+    """
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InputError(Problem(filename, None, "columns", 'not a JSON object of header → field texts, '
+                                 'e.g. {"人员姓名": "name", "备注": "ignore"}'))
+    return {str(k): v for k, v in value.items()}
+
+
 def dataset_out(rec: DatasetRecord, role: Role = "admin") -> DatasetOut:
     """Shape a dataset record (a viewer sees no count of 1–4 member rows: small-cell rule)."""
     info = rec.report.get("info", {})
@@ -35,6 +63,8 @@ def dataset_out(rec: DatasetRecord, role: Role = "admin") -> DatasetOut:
         size_bytes=rec.size_bytes, sha256=rec.sha256, created=rec.created, n_read=count(rec.n_read),
         accepted=count(rec.n_accepted), rejected=count(rec.n_rejected), warnings=count(rec.n_warnings),
         column_map={str(k): str(v) for k, v in (info.get("column_map") or {}).items()},
+        column_override={str(k): str(v) for k, v in (info.get("column_override") or {}).items()},
+        column_override_from=info.get("column_override_from"),
         branches_dataset=info.get("branches_dataset"), notes=list(info.get("notes") or []),
     )
 
@@ -72,14 +102,18 @@ def upload_dataset(
     branches_dataset: Annotated[
         str | None, Form(description="members: branches dataset to check branches against (default: latest)")
     ] = None,
+    columns: Annotated[str | None, Form(description=COLUMNS_HELP)] = None,
 ) -> ImportReport:
     """Store the file and answer with its import report.
 
-    The report gives the rows accepted, and every rejected row or warning with the file, row,
+    ``columns`` corrects the header match (see ``POST /datasets/{kind}/columns`` for a file's
+    headers and their fields); it is kept with the dataset, and an upload without it gets the
+    corrections last kept for a file with the same headers. The report gives the rows accepted, and every rejected row or warning with the file, row,
     field and reason. The token is checked before the body is read; a body larger than
     ``GEO_PLANNER_MAX_UPLOAD_MB`` is refused while it streams (413).
     """
     filename = file.filename or f"{kind}.csv"
+    overrides = column_overrides(columns, filename)
     limit = int(settings.max_upload_mb * 1024 * 1024)
     with tempfile.NamedTemporaryFile(dir=store.data_dir, prefix=".upload-", delete=False) as tmp:
         tmp_path = FilePath(tmp.name)
@@ -99,7 +133,7 @@ def upload_dataset(
             raise InputError(Problem(filename, None, None, "the uploaded file is empty"))
         rec = store.import_dataset(kind, filename, tmp_path, sheet=sheet or None, crs=crs,
                                    encoding=encoding or None, branches_dataset=branches_dataset or None,
-                                   move=True)
+                                   move=True, columns=overrides)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

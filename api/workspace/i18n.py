@@ -11,6 +11,7 @@ from typing import Any, Final
 from geo_planner.vocab import KIND_LABELS, REASON_LABELS, VALUE_LABELS, Language
 
 from .i18n_plan import PLAN_TEXT
+from .i18n_upload import REVIEW_TEXT, UPLOAD_TEXT
 
 TEXT: Final[dict[str, dict[str, Any]]] = {
     "zh": {
@@ -135,7 +136,7 @@ ADMIN_TEXT: Final[dict[str, dict[str, Any]]] = {
 
 def texts(lang: Language) -> dict[str, Any]:
     """Every text a page and its script need in ``lang``, with the code labels of :mod:`geo_planner.vocab`."""
-    base = {**TEXT[lang], **PLAN_TEXT[lang], **ADMIN_TEXT[lang]}
+    base = {**TEXT[lang], **PLAN_TEXT[lang], **ADMIN_TEXT[lang], **UPLOAD_TEXT[lang], **REVIEW_TEXT[lang]}
     return {
         **base,
         "kinds": dict(KIND_LABELS[lang]),

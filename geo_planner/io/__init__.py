@@ -24,20 +24,23 @@ the header was found on) and the first data row is row 2.  For GeoJSON/GeoPackag
 from __future__ import annotations
 
 from ..vocab import LAYER_KINDS, LayerKind
-from .aliases import HEADER_ALIASES, match_columns
+from .aliases import HEADER_ALIASES, IGNORE, layer_fields, match_columns, propose_columns
 from .layers import LayerResult, load_layer
 from .readers import detect_encoding, read_table
 from .rejections import REJECTION_COLUMNS, write_rejections
 
 __all__ = [
     "HEADER_ALIASES",
+    "IGNORE",
     "LAYER_KINDS",
     "REJECTION_COLUMNS",
     "LayerKind",
     "LayerResult",
     "detect_encoding",
+    "layer_fields",
     "load_layer",
     "match_columns",
+    "propose_columns",
     "read_table",
     "write_rejections",
 ]

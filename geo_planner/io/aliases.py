@@ -27,10 +27,14 @@ __all__ = [
     "CANONICAL_ORDER",
     "HEADER_ALIASES",
     "LONLAT_KEYS",
+    "IGNORE",
     "accepted_headers",
+    "field_labels",
     "header_keys",
     "header_score",
+    "layer_fields",
     "match_columns",
+    "propose_columns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -193,7 +197,77 @@ def header_score(cells: Iterable[str]) -> int:
     return sum(1 for c in cells if c and any(k in _ALL_ALIAS_KEYS for k in header_keys(c)))
 
 
-def match_columns(columns: Iterable[str], kind: LayerKind, *, file: str = "<table>") -> dict[str, str]:
+#: The value of a column mapping that keeps a header out of every field (kept as an extra column).
+IGNORE: Final[str] = "ignore"
+
+
+def layer_fields(kind: str) -> tuple[str, ...]:
+    """The fields a header of layer ``kind`` may be mapped to (a column mapping's valid values, besides
+    :data:`IGNORE`)."""
+    if kind not in HEADER_ALIASES:
+        raise ValueError(f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}")
+    return tuple(HEADER_ALIASES[kind])
+
+
+def field_labels(kind: str) -> dict[str, str]:
+    """A Chinese label per field of layer ``kind``: its first accepted header (``name`` of members: 姓名)."""
+    return {field: HEADER_ALIASES[kind][field][0] for field in layer_fields(kind)}
+
+
+def propose_columns(columns: Iterable[str], kind: str) -> dict[str, str | None]:
+    """The field each header gets from the alias table, header by header, before any check.
+
+    A weak alias (``序号``) gives way (``None``) to a stronger header of the same field; two strong
+    headers of one field both keep it (:func:`match_columns` refuses that).
+
+    Parameters
+    ----------
+    columns
+        The headers as written in the file.
+    kind
+        Layer the table holds.
+
+    Returns
+    -------
+    dict
+        ``{header: canonical name or None}`` for every header, in the file's order.
+    """
+    if kind not in _ALIAS_LOOKUP:
+        raise ValueError(f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}")
+    looked = {col: _lookup_header(col, kind) for col in columns}
+    strong = {canonical for canonical, weak in looked.values() if canonical is not None and not weak}
+    return {col: (None if weak and canonical in strong else canonical)
+            for col, (canonical, weak) in looked.items()}
+
+
+def _apply_overrides(
+    proposed: dict[str, str | None], overrides: Mapping[str, str], kind: str, file: str
+) -> dict[str, str | None]:
+    """``proposed`` with a planner's corrections applied; every unknown header or field is a problem."""
+    fields = layer_fields(kind)
+    problems: list[Problem] = []
+    out = dict(proposed)
+    for header, field in overrides.items():
+        if header not in proposed:
+            problems.append(Problem(file, None, str(header), f"the column mapping names header '{header}', "
+                                    f"which the file does not have (its headers: {', '.join(proposed)})"))
+        elif field != IGNORE and field not in fields:
+            problems.append(Problem(file, None, str(header), f"the column mapping maps header '{header}' to "
+                                    f"unknown field '{field}'; use one of {', '.join(fields)} or '{IGNORE}'"))
+        else:
+            out[header] = None if field == IGNORE else field
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def match_columns(
+    columns: Iterable[str],
+    kind: LayerKind,
+    *,
+    file: str = "<table>",
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Map a table's headers to canonical column names.
 
     Parameters
@@ -205,6 +279,10 @@ def match_columns(columns: Iterable[str], kind: LayerKind, *, file: str = "<tabl
         ``branch`` but a branch's ``name``).
     file
         File name used in error messages.
+    overrides
+        A planner's corrections of the automatic match, ``{header: field}``, where ``field`` is one
+        of :func:`layer_fields` or :data:`IGNORE` (the header then means nothing and is kept as an
+        extra column); headers not named keep their automatic field.
 
     Returns
     -------
@@ -216,20 +294,20 @@ def match_columns(columns: Iterable[str], kind: LayerKind, *, file: str = "<tabl
     ------
     InputError
         If two columns map to the same canonical name (both are named).  A weak alias
-        (``序号``) is left unmapped instead when a stronger column exists.
+        (``序号``) is left unmapped instead when a stronger column exists.  With ``overrides``
+        also for a header the file does not have or a field the layer does not know (each
+        naming the file and the header).
     """
-    if kind not in _ALIAS_LOOKUP:
-        raise ValueError(f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}")
-    hits: dict[str, list[tuple[str, bool]]] = {}
-    for col in columns:
-        canonical, weak = _lookup_header(col, kind)
+    proposed = propose_columns(columns, kind)
+    if overrides:
+        proposed = _apply_overrides(proposed, overrides, kind, file)
+    hits: dict[str, list[str]] = {}
+    for col, canonical in proposed.items():
         if canonical is not None:
-            hits.setdefault(canonical, []).append((col, weak))
+            hits.setdefault(canonical, []).append(col)
     mapping: dict[str, str] = {}
     problems: list[Problem] = []
-    for canonical, cols in hits.items():
-        strong = [c for c, weak in cols if not weak]
-        chosen = strong or [c for c, _ in cols]
+    for canonical, chosen in hits.items():
         if len(chosen) > 1:
             names = ", ".join(f"'{c}'" for c in chosen)
             problems.append(
@@ -237,16 +315,12 @@ def match_columns(columns: Iterable[str], kind: LayerKind, *, file: str = "<tabl
                     file,
                     None,
                     chosen[0],
-                    f"columns {names} all mean '{canonical}'; keep one of them or rename the others",
+                    f"columns {names} all mean '{canonical}'; keep one of them, rename the others or map "
+                    f"them to '{IGNORE}' in the column mapping",
                 )
             )
             continue
         mapping[chosen[0]] = canonical
-        for c, _ in cols:
-            if c not in chosen:
-                logger.info(
-                    "%s: column '%s' kept as an extra column; '%s' is the %s", file, c, chosen[0], canonical
-                )
     if problems:
         raise InputError(problems)
     return mapping

@@ -60,7 +60,9 @@ class LayerResult:
         ``n_accepted``, ``n_rejected`` (rows; ``n_read == n_accepted + n_rejected``),
         ``n_warnings``, ``n_not_member`` (合计/小计 and footer rows, not read, each a line with
         ``action = "not_a_member"``), ``header_notes`` (title rows skipped, a two-level header
-        joined) when there are any, and ``column_map`` ``{original header: canonical}``.
+        joined) when there are any, ``column_map`` ``{original header: canonical}``, ``headers``
+        (the file's headers as read, in order) and ``column_override`` (``spec.columns``, ``{}``
+        without one).
     """
 
     frame: gpd.GeoDataFrame
@@ -165,7 +167,8 @@ def load_layer(
 ) -> LayerResult:
     """Read, check and georeference one layer.
 
-    Headers are mapped with :data:`HEADER_ALIASES`; unknown columns are kept.  Required
+    Headers are mapped with :data:`HEADER_ALIASES`, corrected by ``spec.columns``; unknown columns
+    are kept.  Required
     columns: members ``id``, ``branch`` and coordinates (``lon`` + ``lat``) or ``address``;
     branches ``id`` or ``name`` and coordinates, ``address`` or ``meeting_place`` (the
     meeting place's text fills an empty address); stations and hospitals ``name`` and
@@ -213,7 +216,8 @@ def load_layer(
     ------
     InputError
         For problems with the whole file: unreadable, empty, two columns with the same
-        meaning, missing required columns (listing the accepted headers).
+        meaning, missing required columns (listing the accepted headers), a ``spec.columns``
+        naming a header the file lacks or a field the layer does not know.
     ValueError
         If ``kind`` is unknown or ``branches`` has no ``id`` column.
     """
@@ -224,7 +228,8 @@ def load_layer(
     ref = reference_date or dt.date.today()
     file = str(spec.path)
     raw, read_info = read_table(spec.path, sheet=spec.sheet, encoding=spec.encoding)
-    column_map = match_columns(raw.columns, kind, file=file)
+    headers = list(raw.columns)
+    column_map = match_columns(raw.columns, kind, file=file, overrides=spec.columns)
     _check_required(kind, set(column_map.values()), file)
     not_person, footer_kind = footer_rows(raw)  # 合计/小计 rows and 填表人/审核人… footers
     footers = report_footers(raw, not_person, footer_kind, file)
@@ -256,7 +261,7 @@ def load_layer(
     frame = _accepted_frame(kind, table, values, coords, ~rejected, file)
     if kind == "members" and "id_number" not in table.original:
         frame = frame.drop(columns="id_number")  # no 身份证号 column: none is made up
-    info = _layer_info(kind, file, read_info, column_map, issues_frame, rejected)
+    info = _layer_info(kind, file, read_info, column_map, issues_frame, rejected, headers, spec.columns)
     info["n_not_member"] = int(not_person.sum())
     if len(footers):
         issues_frame = (pd.concat([issues_frame, footers], ignore_index=True)
@@ -400,6 +405,8 @@ def _layer_info(
     column_map: Mapping[str, str],
     issues_frame: pd.DataFrame,
     rejected: BoolArray,
+    headers: list[str],
+    overrides: Mapping[str, str] | None,
 ) -> dict[str, Any]:
     """:attr:`LayerResult.info` of a loaded layer (and one log line)."""
     n = len(rejected)
@@ -412,6 +419,8 @@ def _layer_info(
         "n_rejected": n_rejected,
         "n_warnings": int((issues_frame["action"] == "warning").sum()),
         "column_map": dict(column_map),
+        "headers": [str(h) for h in headers],
+        "column_override": dict(overrides or {}),
     }
     info.pop("n_rows", None)
     logger.info(

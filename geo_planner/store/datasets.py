@@ -8,7 +8,7 @@ import logging
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -20,6 +20,9 @@ from ..vocab import TERMINAL_STATUSES
 from .files import safe_filename
 from .records import LAYER_KINDS, DatasetRecord
 from .util import new_id, now
+
+if TYPE_CHECKING:
+    from ..io.problems import HeaderChoice
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class DatasetsMixin:
         encoding: str | None = None,
         branches_dataset: str | None = None,
         move: bool = False,
+        columns: Mapping[str, str] | None = None,
     ) -> DatasetRecord:
         """Store an uploaded table as a dataset and record its import report.
 
@@ -57,6 +61,11 @@ class DatasetsMixin:
             any, the branch check is skipped and the report says so.
         move
             Move ``source`` into the store instead of copying it.
+        columns
+            Corrections of the header match (``{header: field or "ignore"}``, see
+            :class:`~geo_planner.settings.LayerInput`), kept with the dataset (its runs read the file
+            with them). ``None``: the corrections last kept for a dataset of this kind with the same
+            headers (:meth:`remembered_columns`), if any; ``{}``: none.
 
         Returns
         -------
@@ -66,7 +75,8 @@ class DatasetsMixin:
         ------
         InputError
             If the kind or an option is invalid or the file is unusable as a whole (unreadable,
-            empty, missing required columns); nothing is stored then.
+            empty, missing required columns, a column mapping naming a header the file lacks, an
+            unknown field, or two headers on one field); nothing is stored then.
         NotFoundError
             If ``branches_dataset`` does not exist.
         """
@@ -81,7 +91,10 @@ class DatasetsMixin:
                 shutil.move(str(source), target)
             else:
                 shutil.copyfile(source, target)
-            report = self._import_report(kind, filename, target, sheet, crs, encoding, branches_dataset)
+            spec = LayerInput(path=target, sheet=sheet, crs=crs, encoding=encoding,  # type: ignore[arg-type]
+                              columns=None if columns is None else dict(columns))
+            report = self._import_report(kind, filename, target, spec, branches_dataset,
+                                         remember=columns is None)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -104,10 +117,15 @@ class DatasetsMixin:
         return rec
 
     def _import_report(
-        self, kind: str, filename: str, target: Path, sheet: str | None, crs: str, encoding: str | None,
-        branches_dataset: str | None,
+        self, kind: str, filename: str, target: Path, spec: LayerInput, branches_dataset: str | None,
+        *, remember: bool,
     ) -> dict[str, Any]:
-        """Read the stored file as a layer; return its import report (``info`` and ``rejections``)."""
+        """Read the stored file as a layer; return its import report (``info`` and ``rejections``).
+
+        With ``remember``, a file whose headers are those of an earlier dataset with kept
+        corrections is read again with them (the report's ``info`` names that dataset,
+        ``column_override_from``).
+        """
         from ..io import load_layer
 
         branches_frame = None
@@ -124,18 +142,89 @@ class DatasetsMixin:
             else:
                 notes.append("no branches dataset yet: members' branches were not checked "
                              "(the run checks them)")
-        spec = LayerInput(path=target, sheet=sheet, crs=crs, encoding=encoding)  # type: ignore[arg-type]
+        source = None
         try:
-            layer = load_layer(kind, spec, branches=branches_frame)  # type: ignore[arg-type]
+            try:
+                layer = load_layer(kind, spec, branches=branches_frame)  # type: ignore[arg-type]
+                headers = layer.info["headers"]
+            except InputError:  # maybe a layout whose kept corrections make it readable
+                if not remember:
+                    raise
+                layer, headers = None, _headers(spec)
+            kept = self.remembered_columns(kind, headers) if remember and headers is not None else None
+            if kept is not None:
+                source, columns = kept
+                layer = load_layer(kind, spec.model_copy(update={"columns": columns}),  # type: ignore[arg-type]
+                                   branches=branches_frame)
+                notes.append(f"the header corrections kept with dataset {source} (same headers) were applied")
+            elif layer is None:
+                layer = load_layer(kind, spec, branches=branches_frame)  # type: ignore[arg-type]  # raises again
         except InputError as exc:
             raise _renamed(exc, str(target), filename) from None
         info = {k: _jsonable(v) for k, v in layer.info.items() if k != "file"}
+        info["column_override_from"] = source
         info["branches_dataset"] = branches_ref
         info["notes"] = notes
         rej = layer.rejections.copy()
         if "file" in rej:
             rej["file"] = filename
         return {"info": info, "rejections": _records(rej)}
+
+    def remembered_columns(self, kind: str, headers: list[str]) -> tuple[str, dict[str, str]] | None:
+        """The header corrections kept with the latest dataset of ``kind`` read with exactly these headers.
+
+        Parameters
+        ----------
+        kind
+            Layer kind.
+        headers
+            A file's headers as read, in order (``LayerResult.info["headers"]``).
+
+        Returns
+        -------
+        tuple or None
+            ``(dataset id, {header: field or "ignore"})``, or ``None`` when no dataset of this layout
+            was uploaded with corrections (the latest one of the layout decides: corrections undone on
+            a later upload stay undone).
+        """
+        for rec in self.list_datasets(kind):
+            info = rec.report.get("info", {})
+            if info.get("headers") == list(headers):
+                return (rec.id, dict(rec.columns)) if rec.columns else None
+        return None
+
+    def header_choices(
+        self, kind: str, path: Path | str, *, sheet: str | None = None, encoding: str | None = None,
+    ) -> tuple[list[HeaderChoice], list[str], str | None]:
+        """A file's headers with the fields an upload would give them, before it is uploaded.
+
+        Parameters
+        ----------
+        kind
+            Layer kind.
+        path
+            The file.
+        sheet, encoding
+            Its reading options.
+
+        Returns
+        -------
+        choices : list of HeaderChoice
+            Per header its automatic field and its field with the corrections remembered for this
+            layout (:meth:`remembered_columns`).
+        fields : list of str
+            The fields of the layer.
+        source : str or None
+            The dataset whose corrections were applied.
+        """
+        from ..io.problems import column_choices
+
+        choices, fields = column_choices(path, kind, sheet=sheet, encoding=encoding)
+        kept = self.remembered_columns(kind, [c.header for c in choices])
+        if kept is None:
+            return choices, fields, None
+        choices, fields = column_choices(path, kind, sheet=sheet, encoding=encoding, overrides=kept[1])
+        return choices, fields, kept[0]
 
     def _dataset(self, row: Any) -> DatasetRecord:
         return DatasetRecord(
@@ -202,6 +291,17 @@ def _check_options(kind: str, filename: str, sheet: str | None, crs: str, encodi
     except ValidationError as exc:
         raise InputError([Problem(filename, None, ".".join(str(x) for x in e["loc"]) or None,
                                   f"invalid reading option: {e['msg']}") for e in exc.errors()]) from None
+
+
+def _headers(spec: LayerInput) -> list[str] | None:
+    """The file's headers as the importer reads them, or ``None`` when it cannot be read at all."""
+    from ..io import read_table
+
+    try:
+        table, _info = read_table(spec.path, sheet=spec.sheet, encoding=spec.encoding)
+    except (InputError, LookupError):
+        return None
+    return [str(c) for c in table.columns]
 
 
 def _renamed(exc: InputError, stored: str, filename: str) -> InputError:

@@ -64,9 +64,15 @@ class DatasetRecord:
         """Warnings (rows kept)."""
         return int(self.report["info"].get("n_warnings", 0))
 
+    @property
+    def columns(self) -> dict[str, str] | None:
+        """The planner's corrections of the header match the import used (``None``: none)."""
+        return dict(self.report["info"].get("column_override") or {}) or None
+
     def layer_input(self) -> LayerInput:
         """Return the :class:`~geo_planner.settings.LayerInput` that reads this dataset."""
-        return LayerInput(path=self.path, sheet=self.sheet, crs=self.crs, encoding=self.encoding)  # type: ignore[arg-type]
+        return LayerInput(path=self.path, sheet=self.sheet, crs=self.crs, encoding=self.encoding,  # type: ignore[arg-type]
+                          columns=self.columns)
 
 
 @dataclass(frozen=True)

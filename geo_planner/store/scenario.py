@@ -113,7 +113,8 @@ def _resolve_inputs(
                                     f"dataset {ds.id} holds {ds.kind}, not {key}"))
             continue
         found[key] = ds
-        layer = {"path": str(ds.path), "sheet": ds.sheet, "crs": ds.crs, "encoding": ds.encoding}
+        layer = {"path": str(ds.path), "sheet": ds.sheet, "crs": ds.crs, "encoding": ds.encoding,
+                 "columns": ds.columns}
         layer.update({k: v for k, v in ref.items() if k != "dataset"})
         inputs[key] = layer
     if unknown:

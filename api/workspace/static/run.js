@@ -239,8 +239,8 @@
     document.getElementById('map').scrollIntoView();
   }
 
-  async function placeAt(lngLat) {
-    const id = state.placing;
+  async function placeAt(lngLat, id) {
+    id = id || state.placing;
     state.placing = null;
     document.getElementById('map').classList.remove('placing');
     const note = document.getElementById('placing-note');
@@ -255,8 +255,48 @@
     }
   }
 
+  /* manual placement by a named place: the run's gazetteer searched, a candidate picked (PUT …/placement) */
+  function startNaming(id) {
+    const form = document.getElementById('place-search');
+    if (!form) return;
+    state.naming = id;
+    form.hidden = false;
+    form.dataset.memberId = id;
+    document.getElementById('place-search-label').textContent = `${T.place_search} ${id}`;
+    clear(document.getElementById('place-results'));
+    const q = document.getElementById('place-q');
+    q.value = '';
+    q.focus();
+  }
+
+  async function searchPlaces(ev) {
+    ev.preventDefault();
+    const q = document.getElementById('place-q').value.trim();
+    const list = clear(document.getElementById('place-results'));
+    if (!q || !state.naming) return;
+    const id = state.naming;
+    let data;
+    try { data = await api(`${base}/places?q=${encodeURIComponent(q)}`); }
+    catch (e) { list.appendChild(el('li', { class: 'error' }, e.message)); return; }
+    if (!data.places.length) list.appendChild(el('li', { class: 'hint' }, T.no_places));
+    for (const p of data.places) {
+      const where = [p.county, p.township, p.community].filter(Boolean).join(' · ');
+      const level = (T.levels && T.levels[p.precision]) || p.precision;
+      list.appendChild(el('li', { class: 'place-candidate', dataset: { precision: p.precision } },
+        el('b', {}, p.name), ` (${T.precision_of}: ${level}; ${where}; ${T.score} ${p.score}) `,
+        el('button', { type: 'button', class: 'pick-place', onclick: async () => {
+          await placeAt({ lng: p.lon, lat: p.lat }, id);
+          document.getElementById('place-search').hidden = true;
+          highlight([p.lon, p.lat]);
+        } }, T.pick_place)));
+    }
+    window.gpPlaces = data;
+  }
+
   async function reviewTable() {
     if (!planner) return;
+    const form = document.getElementById('place-search');
+    if (form && !form.dataset.bound) { form.addEventListener('submit', searchPlaces); form.dataset.bound = '1'; }
     const data = await api(`${base}/review`);
     const index = new Map(state.members ? state.members.id.map((id, i) => [id, i]) : []);
     GP.fillTable(document.getElementById('t-review'), [
@@ -265,6 +305,8 @@
       { key: 'geocode_match', label: T.match }, { key: 'geocode_score', label: T.score, fmt: v => num(v, 0), cls: 'num' },
       { key: 'id', label: '', fmt: (_v, r) => el('button', { type: 'button', class: 'place', dataset: { memberId: String(r.id) },
         onclick: (ev) => { ev.stopPropagation(); startPlacing(String(r.id)); } }, T.place_on_map) },
+      { key: 'id', label: '', fmt: (_v, r) => el('button', { type: 'button', class: 'name-place', dataset: { memberId: String(r.id) },
+        onclick: (ev) => { ev.stopPropagation(); startNaming(String(r.id)); } }, T.place_by_name) },
     ], data.members, (tr, r) => {
       tr.id = 'review-' + r.id;
       tr.dataset.memberId = String(r.id);
