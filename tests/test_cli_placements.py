@@ -47,7 +47,7 @@ def _scenario(folder: Path, placements: str | None) -> Path:
 
 
 def _cli(*args: str, cache_dir: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, GEO_PLANNER_CACHE=str(cache_dir), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, GEO_PLANNER_CACHE_DIR=str(cache_dir), PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "geo_planner.cli", "run", *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
