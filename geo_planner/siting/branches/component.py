@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from ..budget import FRACTIONS
 from .greedy import greedy_joint
 from .flow import drop_weak_units, fill_units, flow_regroup
 from .lagrange import lagrangian
@@ -355,7 +356,7 @@ def solve_component(
     # the greedy start gets a fifth of the time, or all of it when it is the answer
     greedy = greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
                           max_members=max_members, max_units=max_units, size=size,
-                          deadline=t_start + (0.2 if exact else 0.5 if lagrangian else 0.95) * time_limit_s)
+                          deadline=t_start + _greedy_share(exact, lagrangian) * time_limit_s)
     greedy_placed = int(size[greedy >= 0].sum())
 
     def result(site_of: np.ndarray, status: str, gap: float | None, bound: int, method: str = ""
@@ -411,8 +412,14 @@ def _highs_answer(c: _Component, cls: np.ndarray, rep: np.ndarray, greedy: np.nd
 
 
 #: Share of a large component's time left (after the greedy grouping and its flow) that the
-#: Lagrangian bound may take; the walks get the rest.
-LAGRANGE_SHARE = 0.4
+#: Lagrangian bound may take; the walks get the rest (``siting/budget.py``, ``FRACTIONS``).
+LAGRANGE_SHARE = FRACTIONS["joint_component.lagrange"]
+
+
+def _greedy_share(exact: bool, lagrangian: bool) -> float:
+    """Share of a component's time the greedy start gets: before HiGHS, before the flow, or as the answer."""
+    key = "greedy_exact" if exact else "greedy_flow" if lagrangian else "greedy_only"
+    return FRACTIONS[f"joint_component.{key}"]
 #: Rounds of "top the units up, flow again" after the first flow.
 FLOW_ROUNDS = 3
 
