@@ -76,6 +76,9 @@ FRACTIONS: Final[Mapping[str, float]] = {
     "joint_component.greedy_only": 0.95,
     # of a large component's time left after its flow: the Lagrangian bound (the walks the rest)
     "joint_component.lagrange": 0.4,
+    # of the time left for the walks' model (shortest walks with the sites and units fixed): HiGHS
+    # overran its limit on it by up to 2× under load, the rest is slack
+    "joint_component.walks": 0.5,
     # of the p-median's limit: its Lagrangian stage; of the time left: the Lagrangian branch
     # and bound, then the kernel heuristic
     "p_median.lagrange": 0.25,
