@@ -68,12 +68,7 @@ FRACTIONS: Final[Mapping[str, float]] = {
     "organisation.joint_branch": 0.9,
     # of the joint-branch share: when less is left after the members and the transfer walks,
     # only the existing stations are candidate meeting places (fewer walks, a smaller model)
-    "organisation.setup_floor": 0.5,
-    # of a joint-branch component's time: the greedy start when HiGHS solves it, when the flow
-    # follows it, and when it is the answer
-    "joint_component.greedy_exact": 0.2,
-    "joint_component.greedy_flow": 0.5,
-    "joint_component.greedy_only": 0.95,
+    "organisation.setup_floor": 0.1,
     # of a large component's time left after its flow: the Lagrangian bound (the walks the rest)
     "joint_component.lagrange": 0.4,
     # of the time left for the walks' model (shortest walks with the sites and units fixed): HiGHS
