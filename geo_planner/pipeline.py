@@ -58,7 +58,7 @@ from .placesearch import write_places
 from .pointindex import build_point_index, save_point_index
 from .run_result import RunResult, stopped_models
 from .settings import Scenario
-from .siting.budget import MIN_SHARE_S, TimeBudget
+from .siting.budget import FRACTIONS, MIN_SHARE_S, SHARES, TimeBudget
 from .siting.function import siting_view
 from .siting.plan import recommend_stations, station_candidates
 from .siting.schema import finalize_recommendations
@@ -82,12 +82,6 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("export", 0.01),
     ("report", 0.02),
 )
-
-#: Weight of the organisation models in the siting stage's time budget (each station model weighs 1).
-ORGANISATION_WEIGHT = 2.0
-#: Share of the siting time limit kept for the rule-based steps after the joint-branch model
-#: (transfers, remote branches, party groups, the recommendation table).
-ORGANISATION_RESERVE = 0.05
 
 #: Columns of ``rejections.csv``: every rejected row and every warning.
 REJECTION_COLUMNS = ["file", "row", "field", "value", "reason", "action"]
@@ -240,6 +234,7 @@ class _State:
     recs: pd.DataFrame | None = None
     siting_summary: dict[str, Any] = field(default_factory=dict)
     organisation: dict[str, Any] = field(default_factory=dict)
+    siting_budget: TimeBudget | None = None
     decision: DecisionResult | None = None
     map_files: list[Path] = field(default_factory=list)
     basemap_counts: dict[str, Any] = field(default_factory=dict)
@@ -321,20 +316,26 @@ def _stage_dispersion(st: _State) -> None:
 
 
 def _stage_siting(st: _State) -> None:
-    """New stations, then the organisation (joint branches, transfers …) within one time budget."""
+    """New stations, then the organisation (joint branches, transfers …) within one time budget.
+
+    The budget (``siting/budget.py``) starts with the stage: the set-up (candidates, the member ×
+    candidate walks) counts against it, so set-up that overruns shrinks what the models get.
+    """
     sc, members, prog = st.scenario, st.members, st.prog
+    st.siting_budget = budget = TimeBudget(sc.siting.time_limit_s, name="siting")
+    weights = SHARES["siting"]
     # [siting] function: the station models see only that function's places, times and threshold
     view = siting_view(members, st.frames["stations"], sc)
-    st.cands = cands = station_candidates(
-        view.stations, st.gaz, st.walk, station_walk_min=view.scenario.thresholds.station_walk_min,
-        max_snap_m=sc.network.max_snap_m,
-    )
-    # one time limit for the stage, shared out among its models (siting/budget.py)
-    budget = TimeBudget(sc.siting.time_limit_s)
+    with budget.step("candidates"):
+        st.cands = cands = station_candidates(
+            view.stations, st.gaz, st.walk, station_walk_min=view.scenario.thresholds.station_walk_min,
+            max_snap_m=sc.network.max_snap_m,
+        )
     # one member × candidate matrix for the station models and the decision stage
-    st.instance = siting_instance(view.members, cands, st.walk, view.scenario) if len(cands) else None
+    with budget.step("station_walks"):
+        st.instance = siting_instance(view.members, cands, st.walk, view.scenario) if len(cands) else None
     station_recs, st.siting_summary = recommend_stations(
-        view.members, cands, st.walk, view.scenario, budget=budget, reserve=ORGANISATION_WEIGHT,
+        view.members, cands, st.walk, view.scenario, budget=budget, reserve=weights["organisation"],
         progress=lambda text, f: prog.step("siting", text, 0.6 * f),
         cost=st.instance.cost if st.instance is not None else None,
     )
@@ -346,12 +347,14 @@ def _stage_siting(st: _State) -> None:
     # an imprecise address (a township/county centre) never becomes a meeting point or a walk
     coarse = (members["network_status"] == IMPRECISE_STATUS).to_numpy()
     org_members = members.assign(lon=members["lon"].mask(coarse), lat=members["lat"].mask(coarse))
-    branch_recs, _ = recommend_branches(
-        org_members, st.frames["branches"], sites, st.walk, rules=sc.branches, thresholds=sc.thresholds,
-        max_snap_m=sc.network.max_snap_m,
-        time_limit_s=max(budget.left_s - ORGANISATION_RESERVE * budget.total_s, 10 * MIN_SHARE_S),
-        report=st.organisation, progress=lambda text, f: prog.step("siting", text, 0.6 + 0.4 * f),
-    )
+    # the organisation takes what is left but the reserve for the steps after it
+    org_limit = max(budget.left_s - FRACTIONS["siting.reserve"] * budget.total_s, 10 * MIN_SHARE_S)
+    with budget.step("organisation", org_limit) as org:
+        branch_recs, _ = recommend_branches(
+            org_members, st.frames["branches"], sites, st.walk, rules=sc.branches, thresholds=sc.thresholds,
+            max_snap_m=sc.network.max_snap_m, budget=org,
+            report=st.organisation, progress=lambda text, f: prog.step("siting", text, 0.6 + 0.4 * f),
+        )
     for model, rec in stopped_models(st.siting_summary, st.organisation).items():
         log.warning("%s stopped (%s) within the siting time limit of %g s: %s", model, rec.get("status"),
                     sc.siting.time_limit_s, rec.get("message", ""))
@@ -362,6 +365,7 @@ def _stage_siting(st: _State) -> None:
         blank = recs["township"].fillna("").astype(str) == ""
         recs.loc[blank, "township"] = units.loc[blank.to_numpy(), "township"].to_numpy()
     st.recs = recs
+    budget.stop()
 
 
 def _stage_decision(st: _State) -> None:
@@ -443,6 +447,8 @@ def _result(st: _State) -> RunResult:
                 "models_stopped": sorted(stopped_models(st.siting_summary, st.organisation)),  # p-center too
                 "basemap": st.basemap_counts},
     )
+    if st.siting_budget is not None:  # where the siting stage's time went (siting/budget.py)
+        result.counts["siting_budget"] = st.siting_budget.record()
     served = served_from_text(st.frames["stations"][FUNCTIONS_COLUMN])
     result.counts["coverage"] = {
         "functions": function_counts(st.members, served, sc.thresholds, st.unknown_kinds)}

@@ -58,7 +58,7 @@ EXPLAIN_ZH: Final[dict[str, str]] = {
     "branches.cohesion_same_place_m": "两名成员住处相距不超过该米数即视为同一地点（支部凝聚度计算）。",
     "siting.new_stations": "最大覆盖与 p-中位模型新建驿站的个数。",
     "siting.target_coverage": "集合覆盖模型需达到的覆盖比例（0–1）。",
-    "siting.time_limit_s": "每个优化模型的求解时间上限（秒）。",
+    "siting.time_limit_s": "整个选址阶段（含准备计算）的时间上限（秒），各优化模型按比例分配。",
     "siting.mip_gap": "求解器可停止的相对最优间隙（0 为求最优）。",
     "siting.capacity": "每个驿站可服务的人数权重上限；留空表示不限。",
     "siting.max_exact_size": "成员×候选点对超过此数时最大覆盖/集合覆盖改用启发式算法。",

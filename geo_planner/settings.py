@@ -281,8 +281,9 @@ class SitingSettings(_Model):
     target_coverage
         Share of member weight the set-covering model must reach.
     time_limit_s
-        Time limit of the whole siting stage, seconds: the station models and the branch
-        reorganisation share it, each solve getting its share of what is left (not a limit per model).
+        Time limit of the whole siting stage, seconds, set-up included: the station models and
+        the joint-branch model share it (``siting/budget.py``, ``SHARES``); a model run on its own
+        gets it whole.
     mip_gap
         Relative optimality gap at which HiGHS may stop.
     capacity

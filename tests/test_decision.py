@@ -313,7 +313,8 @@ def test_report_without_chromium_and_without_member_data(demo_run, tmp_path, mon
 
 
 def test_time_budget_skips_and_says_so(walk_net) -> None:
-    from geo_planner.decision.decide import SKIPPED, Budget
+    from geo_planner.decision.decide import SKIPPED
+    from geo_planner.siting.budget import TimeBudget as Budget
 
     inst = _real_instance(walk_net, "nanjing", 8)
     s = SitingSettings(tradeoff_max_p=4)

@@ -187,20 +187,37 @@ def _planted_city_block(net, seed: int = 5):
     return members, branches, sites
 
 
-@pytest.mark.parametrize("mode", ["highs", "flow", "time_limit"])
+@pytest.mark.parametrize("mode", ["highs", "flow", "time_limit", "setup_overran"])
 def test_planted_neighbourhood_of_eight_stays_together(extract_net, mode: str) -> None:
-    """8 neighbours of one unit join one joint branch, whatever method answers and with the time limit binding."""
+    """8 neighbours of one unit join one joint branch, whatever method answers and with the time limit binding.
+
+    ``setup_overran``: the organisation's budget reads a clock on which every reading is a second
+    later, so its set-up (members, walks, blocks) uses the whole joint-branch share: the model
+    gets ``MIN_SHARE_S`` and says why in ``run.json``'s record.
+    """
+    import itertools
+
     from geo_planner.organisation import recommend_branches
     from geo_planner.settings import BranchSettings, Thresholds
+    from geo_planner.siting.budget import MIN_SHARE_S, TimeBudget
 
     members, branches, sites = _planted_city_block(extract_net)
     rules = BranchSettings(min_branch_members=3, max_branch_members=12, max_units_per_joint_branch=3,
                            cohesion_min=2.0, joint_max_exact_size=1 if mode != "highs" else 100_000)
     report: dict = {}
+    ticks = itertools.count(0.0, 1.0)
+    budget = TimeBudget(3.0, name="organisation", clock=lambda: next(ticks)) if mode == "setup_overran" else None
     recs, _ = recommend_branches(members, branches, sites, extract_net, rules=rules,
                                  thresholds=Thresholds(branch_walk_min=10.0),
-                                 time_limit_s=0.2 if mode == "time_limit" else 30.0, report=report)
+                                 time_limit_s=0.2 if mode == "time_limit" else 30.0, budget=budget, report=report)
     jb = report["joint_branch"]
+    if budget is not None:  # the budget's own accounting: set-up first, the model got what was left
+        parts = budget.record()["parts"]
+        assert list(parts) == ["members", "transfer_walks", "joint_walks", "neighbourhood_blocks",
+                               "joint_branch", "rules"]
+        assert parts["joint_branch"]["limit_s"] == MIN_SHARE_S and jb["model_limit_s"] == MIN_SHARE_S
+        assert jb["setup_s"] >= 0.9 * 3.0 and "greedy grouping" in jb["time_notes"][-1]
+        assert "the model had" in jb["message"] and not budget.record()["within_limit"]
     assert jb["neighbourhood_blocks"] >= 1 and jb["blocks_split"] == 0
     planted = {f"m{i:02d}" for i in range(8)}
     groups = [set(s.split(";")) for s in recs.loc[recs["kind"] == "joint_branch", "member_ids"]]

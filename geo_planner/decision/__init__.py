@@ -6,7 +6,7 @@ May import: earlier stages and ``geo_planner.siting`` (models, solver); never pi
 Modules
 -------
 ``decide``          :func:`decide`: p-center and equity per model, then the decision tables (``DecisionResult``)
-``instance``        the run's siting instance (members × candidates) and the decision stage's time ``Budget``
+``instance``        the run's siting instance (members × candidates); the time budget is siting's ``TimeBudget``
 ``instance_file``   the siting instance kept on disk (``siting_instance.npz``) for re-solving in the service
 ``tradeoff``        coverage for p = 0 … N new stations (maximal covering)
 ``sensitivity``     thresholds, life-circle tiers, walking speeds, geocoding draws; site stability

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +32,12 @@ from ..network import RoadNetwork
 from ..settings import Scenario, SitingSettings
 from ..siting.models import StationData, get_model
 from ..siting.models.p_center import PCenterResult
+from ..siting.budget import SHARES, TimeBudget, pending_weight
 from ..siting.schema import recommendation_row
 from .equity import equity_by_area, equity_figures
 from .instance import (
     GEOCODE_UNCERTAINTY_M,
     SKIPPED,
-    Budget,
     SitingInstance,
     after_minutes,
     siting_instance,
@@ -53,7 +54,6 @@ __all__ = [
     "SENSITIVITY_COLUMNS",
     "SKIPPED",
     "TRADEOFF_COLUMNS",
-    "Budget",
     "DecisionResult",
     "SitingInstance",
     "add_stability",
@@ -170,24 +170,29 @@ def decide(
     thr = scenario.thresholds.station_walk_min
     inst = instance if instance is not None else siting_instance(members, candidates, walk, scenario)
     timings: dict[str, float] = {}
-    budget = Budget(s.decision_time_limit_s)
+    budget = TimeBudget(s.decision_time_limit_s, name="decision")
     t = time.perf_counter()
-    p, pc, radius_before = _p_center(inst, s, budget)
+    with _part(budget, "p_center") as part:
+        p, pc, radius_before = _p_center(inst, s, part)
     timings["p_center"] = time.perf_counter() - t
     site_cols, minutes, equity, by_area = _equity(members, inst, models, pc, thr)
 
     t = time.perf_counter()
-    curve = tradeoff_curve(inst, s, budget=budget.part(3, 8))
+    with _part(budget, "tradeoff") as part:
+        curve = tradeoff_curve(inst, s, budget=part)
     timings["tradeoff"] = time.perf_counter() - t
     t = time.perf_counter()
     base = site_cols.get("mclp", np.zeros(0, np.int64))
-    sens, sens_summary = sensitivity(inst, walk, scenario, base_sites=base,
-                                     extra_sites={k: v for k, v in site_cols.items() if k != "mclp"},
-                                     budget=budget.part(4, 5))
+    with _part(budget, "sensitivity") as part:
+        sens, sens_summary = sensitivity(inst, walk, scenario, base_sites=base,
+                                         extra_sites={k: v for k, v in site_cols.items() if k != "mclp"},
+                                         budget=part)
     timings["sensitivity"] = time.perf_counter() - t
     t = time.perf_counter()
-    phased, phased_summary = phased_plan(inst, s, budget=budget.part(1, 1))
+    with _part(budget, "phased_plan") as part:
+        phased, phased_summary = phased_plan(inst, s, budget=part)
     timings["phased_plan"] = time.perf_counter() - t
+    budget.stop()
 
     pc_rows = _pcenter_rows(inst, pc, radius_before)
     at_p = curve[curve["p"] == p]
@@ -202,6 +207,7 @@ def decide(
         "phased_plan": phased_summary,
         "equity_current": equity["current"],
         "timings_s": {k: round(v, 3) for k, v in timings.items()} | {"total": round(time.perf_counter() - t0, 3)},
+        "budget": budget.record(),
     }
     log.info("decision support done in %.2f s", time.perf_counter() - t0)
     return DecisionResult(
@@ -211,7 +217,15 @@ def decide(
     )
 
 
-def _p_center(inst: SitingInstance, s: SitingSettings, budget: Budget) -> tuple[int, PCenterResult, float]:
+def _part(budget: TimeBudget, name: str) -> AbstractContextManager[TimeBudget]:
+    """One decision solve as a step of ``budget``: ``left × weight / pending`` (``SHARES["decision"]``)."""
+    weights = SHARES["decision"]
+    order = list(weights)
+    share = budget.left_s * weights[name] / pending_weight(weights, order[order.index(name):])
+    return budget.step(name, share)
+
+
+def _p_center(inst: SitingInstance, s: SitingSettings, budget: TimeBudget) -> tuple[int, PCenterResult, float]:
     """Solve the p-center on the station models' cut-off (3× the threshold).
 
     Returns ``p``, the result and the longest current walk of the members it serves (exact
@@ -225,7 +239,7 @@ def _p_center(inst: SitingInstance, s: SitingSettings, budget: Budget) -> tuple[
     pc_cost = sp.csr_array((pc_cost.data[keep], (rows_of[keep], pc_cost.indices[keep])), shape=pc_cost.shape)
     p = min(s.new_stations, int((~inst.existing).sum()))
     pc = get_model("p_center").solve(StationData(None, None, inst.existing, pc_cost), s,
-                                     time_limit_s=budget.part(2, 10).total_s)
+                                     time_limit_s=budget.total_s)
     served_pc = pc.member_site >= 0
     radius_before = float(inst.before_min[served_pc].max()) if served_pc.any() else float("nan")
     return p, pc, radius_before

@@ -1,15 +1,14 @@
-"""The run's station-siting instance and the time budget the decision-support solves share.
+"""The run's station-siting instance the decision-support solves share.
 
 :class:`SitingInstance` holds the same members, weights, candidates and sparse member × site
 minutes as the run's station models (:func:`siting_instance`), cut off far enough that every
-sensitivity case reads its coverage from it; :class:`Budget` shares
-``[siting] decision_time_limit_s`` among the trade-off, sensitivity and phased-plan solves.
+sensitivity case reads its coverage from it. ``[siting] decision_time_limit_s`` is shared
+among the decision solves by the siting time budget (:class:`~geo_planner.siting.budget.TimeBudget`).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,6 @@ from ..travel import cost_matrix
 __all__ = [
     "GEOCODE_UNCERTAINTY_M",
     "SKIPPED",
-    "Budget",
     "SitingInstance",
     "after_minutes",
     "fmt_gap",
@@ -42,35 +40,6 @@ GEOCODE_UNCERTAINTY_M: dict[str, float] = {
 
 #: Status of a solve the time budget left no time for.
 SKIPPED = "skipped_time_budget"
-
-
-@dataclass
-class Budget:
-    """Seconds left for the decision-support solves (``[siting] decision_time_limit_s``).
-
-    Every solve gets at most ``time_limit_s`` and at most its share of the time left; once the
-    budget is spent the remaining solves are skipped and say so (status ``skipped_time_budget``).
-    """
-
-    total_s: float
-    started: float = field(default_factory=time.perf_counter)
-
-    def left(self) -> float:
-        """Seconds left (never below 0)."""
-        return max(0.0, self.total_s - (time.perf_counter() - self.started))
-
-    @property
-    def spent(self) -> bool:
-        """True once no time is left."""
-        return self.left() <= 0.0
-
-    def limit(self, cap_s: float, pending: int = 1) -> float:
-        """Time limit of the next solve: ``min(cap, left / pending)``, at least 0.05 s."""
-        return max(0.05, min(cap_s, self.left() / max(pending, 1)))
-
-    def part(self, weight: float, pending: float) -> Budget:
-        """Return a budget of ``left × weight / pending`` seconds for one step."""
-        return Budget(max(self.left() * weight / pending, 0.0))
 
 
 @dataclass(frozen=True, eq=False)

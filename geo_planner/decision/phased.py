@@ -19,8 +19,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..settings import SitingSettings
+from ..siting.budget import TimeBudget
 from ..siting.highs import Milp, solve_milp
-from .instance import Budget, SitingInstance
+from .instance import SitingInstance
 
 __all__ = ["PHASED_COLUMNS", "phased_plan"]
 
@@ -138,7 +139,7 @@ def phased_plan(
     inst: SitingInstance,
     settings: SitingSettings,
     *,
-    budget: Budget | None = None,
+    budget: TimeBudget | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Order openings year by year under a budget, existing stations locked.
 

@@ -18,7 +18,8 @@ from ..crs import local_xy, metres_per_degree
 from ..network import RoadNetwork
 from ..settings import Scenario
 from ..travel import cost_matrix
-from .instance import GEOCODE_UNCERTAINTY_M, SKIPPED, Budget, SitingInstance, fmt_gap, site_names, solve_mclp
+from ..siting.budget import TimeBudget
+from .instance import GEOCODE_UNCERTAINTY_M, SKIPPED, SitingInstance, fmt_gap, site_names, solve_mclp
 
 __all__ = ["SENSITIVITY_COLUMNS", "sensitivity"]
 
@@ -70,7 +71,7 @@ def sensitivity(
     *,
     base_sites: np.ndarray,
     extra_sites: dict[str, np.ndarray] | None = None,
-    budget: Budget | None = None,
+    budget: TimeBudget | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Re-solve the maximal covering model under other thresholds, speeds and member positions.
 

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from ..settings import SitingSettings
-from .instance import SKIPPED, Budget, SitingInstance, fmt_gap, site_names, solve_mclp
+from ..siting.budget import TimeBudget
+from .instance import SKIPPED, SitingInstance, fmt_gap, site_names, solve_mclp
 
 __all__ = ["TRADEOFF_COLUMNS", "tradeoff_curve"]
 
@@ -23,7 +24,7 @@ TRADEOFF_COLUMNS = [
 ]
 
 
-def tradeoff_curve(inst: SitingInstance, settings: SitingSettings, *, budget: Budget | None = None) -> pd.DataFrame:
+def tradeoff_curve(inst: SitingInstance, settings: SitingSettings, *, budget: TimeBudget | None = None) -> pd.DataFrame:
     """Coverage for ``p = 0 … N`` new stations, each point a maximal covering optimum.
 
     Parameters

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from ..siting.budget import FRACTIONS
 from .flow import drop_weak_units, fill_units, flow_regroup
 from .greedy import greedy_joint
 from .lagrange import lagrangian
@@ -272,11 +273,15 @@ def _blocks_of_classes(c: _Component, model: _ClassModel, cls: np.ndarray, rep: 
     return site_of
 
 
-def _shortest_walks(c: _Component, site_of: np.ndarray, time_limit_s: float) -> np.ndarray:
+def _shortest_walks(c: _Component, site_of: np.ndarray, time_limit_s: float, *, lp_only: bool = False
+                    ) -> np.ndarray:
     """Minimise the walks with the open sites and their units fixed: the site per block.
 
-    Places the same members as ``site_of`` at the same sites with the same units; keeps
-    ``site_of`` when HiGHS gives no integral answer.
+    HiGHS gets ``FRACTIONS["joint_component.walks"]`` of ``time_limit_s`` (the time left).
+    ``lp_only``: solve the LP relaxation only and take it when integral (the MIP over blocks of a
+    city-sized component spent 53 s in its root cut rounds, which never look at HiGHS's time
+    limit, and never improved on its start). Places the same members as ``site_of`` at the same
+    sites with the same units; keeps ``site_of`` when HiGHS gives no integral answer.
     """
     placed = site_of >= 0
     n_best = float(c.size[placed].sum())
@@ -295,9 +300,12 @@ def _shortest_walks(c: _Component, site_of: np.ndarray, time_limit_s: float) -> 
         (np.zeros(n_q, dtype=np.int64), np.arange(n_q), sq, np.full(1, n_best), np.full(1, n_best)),
     ], n_q)
     start3 = (site_of[qi] == qj).astype(np.float64)
-    integer = bool((c.size[q_mem] > 1).any())  # unit sizes: a transportation problem, integral as an LP
+    # unit sizes: a transportation problem, integral as an LP
+    integer = bool((c.size[q_mem] > 1).any()) and not lp_only
+    # HiGHS overran its limit on this model by up to 2× under load (a 38 s limit took 78 s on the
+    # 56k city at load 16): the walks, a tie-break, get half the time given, the rest is slack
     three = run_highs("joint branches (walks)", qt * sq, ones_q, integer, a3, lo3, hi3, maximize=False,
-                      time_limit_s=time_limit_s, start=start3)
+                      time_limit_s=FRACTIONS["joint_component.walks"] * time_limit_s, start=start3)
     if three.x is not None and np.all(np.abs(three.x - np.round(three.x)) < 1e-6):
         take = np.round(three.x) > 0.5
         site_of = np.full(c.n_blocks, -1, dtype=np.int64)
@@ -352,10 +360,10 @@ def solve_component(
                 else (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)))
     n_cols = _model_columns(c, cls, rep) if n_min <= max_cols else n_min
     exact = n_cols <= max_cols
-    # the greedy start gets a fifth of the time, or all of it when it is the answer
+    # the greedy grouping always runs to its end (about a second for the 56k city's 24,663
+    # candidates): cut at a deadline it placed 42 of them when the set-up had left the model 0.28 s
     greedy = greedy_joint(pi, pj, pt, unit, is_station, n_members=n_blocks, min_members=min_members,
-                          max_members=max_members, max_units=max_units, size=size,
-                          deadline=t_start + (0.2 if exact else 0.5 if lagrangian else 0.95) * time_limit_s)
+                          max_members=max_members, max_units=max_units, size=size)
     greedy_placed = int(size[greedy >= 0].sum())
 
     def result(site_of: np.ndarray, status: str, gap: float | None, bound: int, method: str = ""
@@ -411,8 +419,8 @@ def _highs_answer(c: _Component, cls: np.ndarray, rep: np.ndarray, greedy: np.nd
 
 
 #: Share of a large component's time left (after the greedy grouping and its flow) that the
-#: Lagrangian bound may take; the walks get the rest.
-LAGRANGE_SHARE = 0.4
+#: Lagrangian bound may take; the walks get the rest (``siting/budget.py``, ``FRACTIONS``).
+LAGRANGE_SHARE = FRACTIONS["joint_component.lagrange"]
 #: Rounds of "top the units up, flow again" after the first flow.
 FLOW_ROUNDS = 3
 
@@ -432,6 +440,7 @@ def _lagrangian_answer(
     best = greedy
     placed = int(c.size[best >= 0].sum())
     last = 0.0  # seconds of the last flow round: the next one starts only when it fits
+    flowed = False  # a flow round ran (whether or not it placed more)
     for swap in (False, True):  # top the units up and flow; then swap weak units and flow
         for _ in range(FLOW_ROUNDS + 1):
             if time.perf_counter() + last > deadline:
@@ -444,6 +453,7 @@ def _lagrangian_answer(
                                    max_members=c.max_members)
             now = int(c.size[site_of >= 0].sum())
             last = time.perf_counter() - t_round
+            flowed = True
             if now <= placed:
                 break
             best, placed = site_of, now
@@ -456,9 +466,9 @@ def _lagrangian_answer(
     n_walk = int(np.isin(c.pj * c.n_units + c.unit[c.pi],
                          np.unique(best[best >= 0] * c.n_units + c.unit[best >= 0])).sum())
     if n_walk <= 0.5 * HIGHS_COLS_PER_S * left:
-        best = _shortest_walks(c, best, max(left - n_walk / HIGHS_COLS_PER_S, 0.01))
+        best = _shortest_walks(c, best, max(left - n_walk / HIGHS_COLS_PER_S, 0.01), lp_only=True)
     log.info("joint branches: %d members placed by flow over fixed units (greedy %d) of at most %d "
              "(Lagrangian bound, %d iterations)", placed, int(c.size[greedy >= 0].sum()), bound, lg.iterations)
-    if best is greedy:  # no flow ran (or none placed more): the greedy grouping, with the Lagrangian bound
+    if not flowed:  # no time for a flow round: the greedy grouping, with the Lagrangian bound
         return result(best, "optimal" if placed >= bound else "greedy", None, bound, "greedy")
     return result(best, "optimal" if placed >= bound else "time_limit", None, bound, "lagrangian")

@@ -17,7 +17,7 @@ from scipy import sparse
 
 from ..network import RoadNetwork
 from ..settings import BranchSettings, Thresholds
-from ..siting.budget import MIN_SHARE_S
+from ..siting.budget import FRACTIONS, MIN_SHARE_S, TimeBudget
 from ..siting.schema import recommendation_row
 from ..travel import cost_matrix
 from .cohesion import cohesion_blocks
@@ -41,9 +41,10 @@ from .transfer import transfer_recs
 
 log = logging.getLogger(__name__)
 
-#: Share of :func:`recommend_branches`'s time limit the joint-branch model may use (the rules
-#: — transfers, remote branches, party groups — take the rest; they are not time-limited).
-JOINT_SHARE = 0.9
+#: Share of :func:`recommend_branches`'s time limit the joint-branch model may use, its set-up
+#: included (the rules — transfers, remote branches, party groups — take the rest; they are not
+#: time-limited): ``FRACTIONS["organisation.joint_branch"]`` of :mod:`geo_planner.siting.budget`.
+JOINT_SHARE = FRACTIONS["organisation.joint_branch"]
 
 
 def _joint_rows(
@@ -82,34 +83,69 @@ def _joint_rows(
 
 def _joint_branch_recs(
     m: Members, cand: np.ndarray, sites: Places, is_station: np.ndarray, walk: RoadNetwork, *,
-    rules: BranchSettings, limit_min: float, max_snap_m: float, deadline: float,
+    rules: BranchSettings, limit_min: float, max_snap_m: float, budget: TimeBudget, share_s: float,
     report: dict[str, object], progress: Callable[[str, float], None] | None = None,
 ) -> list[Rec]:
     """Joint branches for the candidates (row positions ``cand``) at the sites.
 
-    The model gets the time left until ``deadline`` (``time.perf_counter()``) after its cost
-    matrix and neighbourhood blocks; ``report`` receives its record under ``"joint_branch"``.
+    The model and its set-up (its walks and neighbourhood blocks, steps of ``budget``) end
+    within ``share_s`` seconds of the budget's start: the model gets what the set-up left.
+    ``report`` receives its record under ``"joint_branch"``.
     """
     if cand.size == 0 or sites.ids.size == 0:
         report["joint_branch"] = {"method": "none", "status": "empty", "gap": None, "runtime_s": 0.0,
                                   "placed": 0, "bound": 0, "candidates": int(cand.size),
                                   "message": "no dispersed member or no site: nothing to group"}
         return []
-    cm = cost_matrix(walk, m.snap.subset(cand), sites.snap(walk, max_snap_m), limit_min)
+    with budget.step("joint_walks"):
+        cm = cost_matrix(walk, m.snap.subset(cand), sites.snap(walk, max_snap_m), limit_min)
     _, unit = np.unique(m.branch[cand], return_inverse=True)
     unit = unit.ravel()
-    block = cohesion_blocks(walk, m.snap.subset(cand), unit, m.lon[cand], m.lat[cand],
-                            cohesion_min=rules.cohesion_min, same_place_m=rules.cohesion_same_place_m)
-    sol = solve_joint_branches(
-        cm, unit, is_station, min_members=rules.min_branch_members, max_members=rules.max_branch_members,
-        max_units=rules.max_units_per_joint_branch, threshold_min=limit_min,
-        time_limit_s=max(MIN_SHARE_S, deadline - time.perf_counter()), block=block, progress=progress,
-        max_exact_size=rules.joint_max_exact_size,
-    )
+    with budget.step("neighbourhood_blocks"):
+        block = cohesion_blocks(walk, m.snap.subset(cand), unit, m.lon[cand], m.lat[cand],
+                                cohesion_min=rules.cohesion_min, same_place_m=rules.cohesion_same_place_m)
+    setup_s = budget.elapsed_s
+    limit = share_s - setup_s
+    with budget.step("joint_branch", max(MIN_SHARE_S, limit)) as part:
+        if limit < MIN_SHARE_S:
+            budget.note(f"the set-up (members, walks, neighbourhood blocks) took {setup_s:.2f} s of the "
+                        f"joint-branch share of {share_s:.2f} s: the model had {MIN_SHARE_S:g} s (greedy grouping, "
+                        "with its bound)")
+        sol = solve_joint_branches(
+            cm, unit, is_station, min_members=rules.min_branch_members, max_members=rules.max_branch_members,
+            max_units=rules.max_units_per_joint_branch, threshold_min=limit_min,
+            time_limit_s=part.total_s, block=block, progress=progress,
+            max_exact_size=rules.joint_max_exact_size,
+        )
     report["joint_branch"] = {**sol.summary(), "candidates": int(cand.size),
                               "neighbourhood_blocks": int(np.unique(block[block >= 0]).size),
-                              "cohesion_min": float(rules.cohesion_min)}
+                              "cohesion_min": float(rules.cohesion_min),
+                              "setup_s": round(setup_s, 3),
+                              "model_limit_s": round(part.total_s, 3)}
+    if budget.notes:  # what the model gave up for lack of time (run.json, the CLI's warning)
+        rec = report["joint_branch"]
+        assert isinstance(rec, dict)
+        rec["time_notes"] = list(budget.notes)
+        rec["message"] = f"{rec['message']}; {'; '.join(budget.notes)}"
     return _joint_rows(m, cand, sites, is_station, sol, rules=rules, limit_min=limit_min)
+
+
+def _fewer_sites(sites: pd.DataFrame, budget: TimeBudget, share_s: float) -> pd.DataFrame:
+    """The candidate meeting places the joint-branch model can afford.
+
+    When less than ``FRACTIONS["organisation.setup_floor"]`` of the joint-branch share is left
+    after the set-up so far (the members, the transfer walks), the walks to every candidate
+    place and the model over them would not fit: only the existing stations are candidate
+    meeting places (fewer walks, a smaller model), and the budget's notes say so.
+    """
+    left = share_s - budget.elapsed_s
+    stations = sites["kind"] == "station"
+    if left >= FRACTIONS["organisation.setup_floor"] * share_s or stations.all() or not stations.any():
+        return sites
+    budget.note(f"{max(left, 0.0):.2f} s of the joint-branch share of {share_s:.2f} s were left after "
+                f"{budget.elapsed_s:.2f} s of set-up: only the {int(stations.sum())} existing stations (not the "
+                f"{int((~stations).sum())} other candidate places) were meeting places; the bound is over them")
+    return sites[stations]
 
 
 def _rule_recs(
@@ -155,6 +191,7 @@ def recommend_branches(
     thresholds: Thresholds,
     max_snap_m: float = 500.0,
     time_limit_s: float = 60.0,
+    budget: TimeBudget | None = None,
     report: dict[str, object] | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -189,8 +226,11 @@ def recommend_branches(
     max_snap_m
         Points farther than this (metres) from a road are off the network.
     time_limit_s
-        Time limit of this call, seconds: the joint-branch model (its cost matrix, blocks and
-        solves) stops at ``JOINT_SHARE`` of it, the rules take the rest.
+        Time limit of this call, seconds, when no ``budget`` is given: the joint-branch model
+        (its cost matrix, blocks and solves) stops at ``JOINT_SHARE`` of it, the rules take the rest.
+    budget
+        The organisation's part of the siting stage's budget (its limit replaces ``time_limit_s``);
+        every step (members, walks, blocks, the model, the rules) is recorded in it.
     report
         When given, receives one record per organisation model for ``run.json``:
         ``joint_branch`` (method, status ``optimal``/``time_limit``/``greedy``/``empty``, gap,
@@ -218,11 +258,13 @@ def recommend_branches(
         If HiGHS rejects the joint-branch model.
     """
     validate(members, branches, sites, rules)
+    budget = TimeBudget(time_limit_s, name="organisation") if budget is None else budget
     t_start = time.perf_counter()
     limit = float(thresholds.branch_walk_min)
     b = Places.of(branches)
-    m = read_members(members, b, walk, max_snap_m)
-    is_remote, local, walkable = dispersed_groups(members, m)
+    with budget.step("members"):
+        m = read_members(members, b, walk, max_snap_m)
+        is_remote, local, walkable = dispersed_groups(members, m)
     if (local & ~walkable).any():
         log.warning("%d dispersed, non-remote members are off the walking network: no joint branch or "
                     "transfer", int((local & ~walkable).sum()))
@@ -235,14 +277,18 @@ def recommend_branches(
 
     step("joint branches", 0.0)
     # the transfer rule's walks, measured before the time-limited model so that its time counts
-    to_branches = (cost_matrix(walk, m.snap.subset(cand), b.snap(walk, max_snap_m), limit)
-                   if cand.size and b.ids.size else None)
+    with budget.step("transfer_walks"):
+        to_branches = (cost_matrix(walk, m.snap.subset(cand), b.snap(walk, max_snap_m), limit)
+                       if cand.size and b.ids.size else None)
+    share_s = JOINT_SHARE * budget.total_s
+    sites = _fewer_sites(sites, budget, share_s)
     recs = _joint_branch_recs(m, cand, Places.of(sites), (sites["kind"] == "station").to_numpy(), walk,
-                              rules=rules, limit_min=limit, max_snap_m=max_snap_m,
-                              deadline=t_start + JOINT_SHARE * time_limit_s, report=rep,
+                              rules=rules, limit_min=limit, max_snap_m=max_snap_m, budget=budget,
+                              share_s=share_s, report=rep,
                               progress=lambda text, fraction: step(text, 0.8 * fraction))
-    recs += _rule_recs(m, recs, cand, is_remote, b, walk, rules=rules, limit_min=limit, max_snap_m=max_snap_m,
-                       to_branches=to_branches, report=rep, step=step)
+    with budget.step("rules"):
+        recs += _rule_recs(m, recs, cand, is_remote, b, walk, rules=rules, limit_min=limit, max_snap_m=max_snap_m,
+                           to_branches=to_branches, report=rep, step=step)
     if report is not None:
         report.update(rep)
     table, assignment = tabulate(recs, m.ids, members.index)

@@ -47,7 +47,7 @@ from collections.abc import Callable
 import numpy.typing as npt
 
 from ..settings import SitingSettings
-from .budget import TimeBudget
+from .budget import SHARES, TimeBudget, pending_weight
 from .inputs import sparse_cost_matrix
 from .models import StationData, station_plan_models
 from .models.lscp import greedy_lscp, lscp
@@ -97,9 +97,10 @@ def plan_stations(
         Optional sparse travel minutes for the p-median (skipped when ``None``).
     budget
         The siting stage's shared time limit (:class:`~geo_planner.siting.budget.TimeBudget`):
-        each model gets its share of the time left instead of ``settings.time_limit_s``.
+        each model runs as a step of it (its seconds recorded) with its share of the time left
+        (weights in :data:`~geo_planner.siting.budget.SHARES`) instead of ``settings.time_limit_s``.
     reserve
-        Weight of the models that run after these on the same budget (each model here weighs 1).
+        Weight of the parts that run after these on the same budget (``SHARES["siting"]``).
     progress
         Called as ``progress(model, fraction)`` before each model.
 
@@ -112,10 +113,15 @@ def plan_stations(
     models = station_plan_models(has_cost=cost is not None)
     data = StationData(coverage, weights, existing, cost)
     out: dict[str, SitingResult] = {}
+    weights = SHARES["siting"]
     for k, model in enumerate(models):
         if progress is not None:
             progress(model.name, k / len(models))
-        limit = (settings.time_limit_s if budget is None
-                 else budget.share(1.0, len(models) - k + reserve))
-        out[model.name] = model.solve(data, settings, time_limit_s=limit)
+        if budget is None:
+            out[model.name] = model.solve(data, settings, time_limit_s=settings.time_limit_s)
+            continue
+        todo = [m.name for m in models[k:]]
+        share = budget.share(weights.get(model.name, 1.0), pending_weight(weights, todo, extra=reserve))
+        with budget.step(model.name, share) as part:
+            out[model.name] = model.solve(data, settings, time_limit_s=part.total_s)
     return out

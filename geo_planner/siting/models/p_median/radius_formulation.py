@@ -56,6 +56,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
+from ...budget import FRACTIONS
 from ...highs import Milp, solve_milp
 from .branch_and_bound import lagrange_branch
 from .lagrangian import Reduced, lagrange_reduce, restrict, slack_of
@@ -67,13 +68,13 @@ __all__ = ["RadiusOutcome", "radius_p_median"]
 
 #: Relative tolerance when comparing the model's and the true objective.
 _REL_TOL = 1e-9
-#: Share of the time limit, and most seconds, the Lagrangian stage may take.
-_LAGRANGE_SHARE = 0.25
+#: Share of the time limit (``siting/budget.py``, ``FRACTIONS``), and most seconds, the Lagrangian stage may take.
+_LAGRANGE_SHARE = FRACTIONS["p_median.lagrange"]
 _LAGRANGE_MAX_S = 5.0
 #: First guessed cutoff above the Lagrangian bound, relative (then grown fourfold).
 _GUESS = 0.0015
 #: Share of the remaining time the Lagrangian branch and bound may take before the radius model.
-_BRANCH_SHARE = 0.8
+_BRANCH_SHARE = FRACTIONS["p_median.branch"]
 #: ... and at most this many seconds when more than ``_BRANCH_SMALL_P`` sites are left to open
 #: (its tree grows with p; the radius model's LP is tight there and does better).
 _BRANCH_MAX_S = 6.0
@@ -81,7 +82,7 @@ _BRANCH_SMALL_P = 60
 _BRANCH_OPTS = {"node_iterations": 30, "node_step": 0.5, "price_every": 10}
 #: Kernel heuristic: sites kept per site to open, and share of the remaining time.
 _KERNEL = 2.0
-_KERNEL_SHARE = 0.2
+_KERNEL_SHARE = FRACTIONS["p_median.kernel"]
 _KERNEL_MAX_S = 15.0
 #: The kernel only looks for a good solution: its MILP stops at this relative gap.
 _KERNEL_GAP = 0.002
