@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-OSM = ROOT / "data" / "osm"
-GUIXI = OSM / "guixi_jiangxi.osm"
-NANJING = OSM / "nanjing_xuanwu.osm"
-DEMO = ROOT / "data" / "demo"
-
+from .support.paths import DEMO, GUIXI, NANJING
+from .support.postgres import PG_ENV, drop_database, new_database, no_postgres, pg_engine
 
 # --------------------------------------------------------------------------- two workers (pytest-xdist)
 # `scripts/run.sh test` runs the suite on two workers (`-n 2 --dist loadgroup`): a test module stays on one
@@ -96,7 +90,7 @@ def demo_run(tmp_path_factory, cache_dir):
 
 
 # --------------------------------------------------------------------------------------
-# the real browser (Playwright on Debian's chromium; see tests/browser.py)
+# the real browser (Playwright on Debian's chromium; see tests/support/browser.py)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +98,7 @@ def chromium_browser():
     """One headless Chromium per test module, driven by Playwright; skipped loudly when missing."""
     from geo_planner.report import find_chromium
 
-    from .browser import MISSING, chromium_browser
+    from .support.browser import MISSING, chromium_browser
 
     path = find_chromium()
     if path is None:
@@ -117,7 +111,7 @@ def chromium_browser():
 @pytest.fixture()
 def page(chromium_browser):
     """A fresh page (own context, 1280×900) recording its JavaScript errors and requests."""
-    from .browser import new_page
+    from .support.browser import new_page
 
     watched = new_page(chromium_browser)
     try:
@@ -133,8 +127,7 @@ def page(chromium_browser):
 def hardened_server(tmp_path_factory, cache_dir):
     """A live service (uvicorn on loopback) with a 2 MB upload limit, shared by the hardening, API and
     browser tests: one server and one demo run for all (schemathesis fuzzes a copy, :func:`fuzzed_server`)."""
-    from .test_api import new_tokens
-    from .test_hardening import LimitedServer
+    from .support.servers import LimitedServer, new_tokens
 
     srv = LimitedServer(tmp_path_factory.mktemp("hardening") / "data", new_tokens(), cache_dir).start()
     yield srv
@@ -144,7 +137,7 @@ def hardened_server(tmp_path_factory, cache_dir):
 @pytest.fixture(scope="session")
 def hardened_demo(hardened_server):
     """The demo uploaded to :func:`hardened_server` and run there: reports, run, run id."""
-    from .test_api import start_demo_run
+    from .support.servers import start_demo_run
 
     reports, run, _seen = start_demo_run(hardened_server)
     return {"reports": reports, "run": run, "run_id": run["id"]}
@@ -161,8 +154,7 @@ def fuzzed_server(hardened_server, hardened_demo, tmp_path_factory, cache_dir):
     import shutil
     import sqlite3
 
-    from .test_api import new_tokens
-    from .test_hardening import LimitedServer
+    from .support.servers import LimitedServer, new_tokens
 
     src = hardened_server.data_dir
     dst = tmp_path_factory.mktemp("fuzzed") / "data"
@@ -177,28 +169,6 @@ def fuzzed_server(hardened_server, hardened_demo, tmp_path_factory, cache_dir):
 # --------------------------------------------------------------------------- the two stores
 
 
-#: Where ``scripts/run.sh test`` (``scripts/test_postgres.sh``) puts its throwaway PostgreSQL/PostGIS server.
-PG_ENV = "GEO_PLANNER_TEST_DATABASE_URL"
-
-
-def _no_postgres(reason: str) -> None:
-    """Skip locally; in CI (``CI=true``) a missing PostgreSQL fails the run instead."""
-    message = (f"no PostgreSQL/PostGIS test server: {reason}. `bash scripts/run.sh test` starts one; "
-               f"or `eval \"$(bash scripts/test_postgres.sh start)\"` and set {PG_ENV}")
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def pg_engine(url: str, **options: object):  # noqa: ANN201 (sqlalchemy is imported lazily)
-    """A SQLAlchemy engine on ``url`` with the psycopg driver, as the store makes it (``parse_database_url``)."""
-    import sqlalchemy as sa
-
-    from geo_planner.store import parse_database_url
-
-    return sa.create_engine(parse_database_url(url), **options)
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """URL of a reachable PostgreSQL server with PostGIS whose role may create databases."""
@@ -206,44 +176,17 @@ def postgres_url() -> str:
 
     url = os.environ.get(PG_ENV, "").strip()
     if not url:
-        _no_postgres(f"{PG_ENV} is not set")
+        no_postgres(f"{PG_ENV} is not set")
     engine = pg_engine(url)
     try:
         with engine.connect() as con:
             con.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as exc:
-        _no_postgres(f"cannot connect to {engine.url.render_as_string(hide_password=True)}: "
+        no_postgres(f"cannot connect to {engine.url.render_as_string(hide_password=True)}: "
                      f"{str(exc.orig).strip().splitlines()[0]}")
     finally:
         engine.dispose()
     return url
-
-
-def new_database(postgres_url: str) -> str:
-    """Create an empty database on the test server; return its URL (the store adds PostGIS and tables)."""
-    import sqlalchemy as sa
-
-    name = f"gp_test_{secrets.token_hex(4)}"
-    engine = pg_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as con:
-            con.exec_driver_sql(f"CREATE DATABASE {name}")
-    finally:
-        engine.dispose()
-    return sa.engine.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(postgres_url: str, url: str) -> None:
-    """Drop a database :func:`new_database` made (its connections closed by force)."""
-    import sqlalchemy as sa
-
-    name = sa.engine.make_url(url).database
-    engine = pg_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as con:
-            con.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -259,17 +202,3 @@ def store_backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
     drop_database(admin, url)
 
 
-def or_library_costs(n: int, m: int, seed: int, *, integer: bool = True) -> np.ndarray:
-    """OR-Library-style p-median costs: shortest paths on a random connected graph of ``n`` nodes and
-    ``m`` edges (a random spanning path plus random edges), lengths 1–100 (integers, or real-valued)."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import shortest_path
-
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(n)
-    a, b = rng.integers(0, n, 3 * m), rng.integers(0, n, 3 * m)
-    keep = a != b
-    u = np.r_[perm[:-1], a[keep][: m - n + 1]]
-    v = np.r_[perm[1:], b[keep][: m - n + 1]]
-    lengths = rng.integers(1, 101, len(u)).astype(float) if integer else rng.uniform(1, 100, len(u))
-    return shortest_path(sp.coo_array((lengths, (u, v)), shape=(n, n)).tocsr(), directed=False)

@@ -1,0 +1,1 @@
+"""Coverage, dispersion and the 四就近 functions."""

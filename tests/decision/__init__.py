@@ -1,0 +1,1 @@
+"""Decision support: trade-offs, sensitivity, phased plans."""

@@ -1,0 +1,1 @@
+"""Branch reorganisation: joint branches (exact and at city size), cohesion, cut-offs."""

@@ -1,0 +1,1 @@
+"""Helpers the tests share: servers, browsers, tokens, data paths and planted data (no tests here)."""

@@ -1,0 +1,1 @@
+"""Home-visit routes (走访慰问)."""

@@ -1,0 +1,1 @@
+"""What-if on a finished run and comparing runs."""

@@ -1,0 +1,1 @@
+"""The planner's workspace and maps in a real browser (Playwright, Debian's Chromium)."""
