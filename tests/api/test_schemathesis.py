@@ -43,6 +43,7 @@ EXCLUDED_CHECKS = "use_after_free,ensure_resource_availability"
 POSITIVE_DATA_EXEMPT: dict[str, str] = {
     "POST /datasets/{kind}": "the file's content: a readable table of the kind (a schema types it as bytes)",
     "POST /datasets/{kind}/sheets": "the file's content: a readable workbook or GeoPackage",
+    "POST /datasets/{kind}/columns": "the file's content: a readable table whose headers can be shown",
     "POST /runs": "cross-field scenario rules (branch_search_limit_min > branch_walk_min, min ≤ max "
                   "branch members …) and rules on the datasets' content (new_stations ≤ accepted members)",
     "POST /runs/{run_id}/whatif": "a station must lie on the run's roads; closed or moved ids are the run's",
