@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -25,6 +26,7 @@ from geo_planner.io.problems import (
     problem_rows,
 )
 from geo_planner.privacy import member_rows_visible
+from geo_planner.store import DatasetRecord, Store
 from geo_planner.vocab import MEDIA_TYPES
 
 from ..deps import Admin, DatasetId, SettingsDep, StoreDep, Viewer, audit
@@ -144,15 +146,21 @@ def problems_xlsx(dataset_id: DatasetId, request: Request, store: StoreDep, role
     df = problem_rows(rec.path, rec.report.get("rejections", []), sheet=rec.sheet, encoding=rec.encoding)
     if rec.kind == "members":
         audit(request, None, "problem_rows", int(df[PROBLEM_COLUMNS["row"]].nunique(dropna=True)), detail=rec.id)
-    tmp = FilePath(tempfile.mkdtemp(prefix=".problems-", dir=store.data_dir))
+    return _xlsx_download(df, store, rec, "问题行")
+
+
+def _xlsx_download(df: pd.DataFrame, store: Store, rec: DatasetRecord, sheet: str) -> FileResponse:
+    """``df`` as a workbook named ``<upload's stem>_<sheet>.xlsx``, written in a temporary folder of the data
+    folder that is removed once the answer is sent (or at once when writing fails)."""
+    tmp = FilePath(tempfile.mkdtemp(prefix=".xlsx-", dir=store.data_dir))
     try:
-        path = tmp / "problems.xlsx"
-        write_xlsx(df, path, "问题行")
+        path = tmp / "table.xlsx"
+        write_xlsx(df, path, sheet)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     stem = FilePath(rec.filename).stem or rec.kind
-    return FileResponse(path, media_type=MEDIA_TYPES["xlsx"], filename=f"{stem}_问题行.xlsx",
+    return FileResponse(path, media_type=MEDIA_TYPES["xlsx"], filename=f"{stem}_{sheet}.xlsx",
                         background=BackgroundTask(shutil.rmtree, tmp, True))
 
 
@@ -213,13 +221,4 @@ def branch_match_xlsx(dataset_id: DatasetId, request: Request, store: StoreDep, 
     df = _branch_matches(rec, role)
     audit(request, None, "branch_matches", len(df), detail=rec.id)
     df = df.assign(how=df["how"].map(lambda h: MATCH_HOW.get(h, {}).get("zh", h))).rename(columns=BRANCH_MATCH_COLUMNS)
-    tmp = FilePath(tempfile.mkdtemp(prefix=".matches-", dir=store.data_dir))
-    try:
-        path = tmp / "branch_matches.xlsx"
-        write_xlsx(df, path, "支部模糊匹配")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    stem = FilePath(rec.filename).stem or rec.kind
-    return FileResponse(path, media_type=MEDIA_TYPES["xlsx"], filename=f"{stem}_支部模糊匹配.xlsx",
-                        background=BackgroundTask(shutil.rmtree, tmp, True))
+    return _xlsx_download(df, store, rec, "支部模糊匹配")
