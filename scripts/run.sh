@@ -57,9 +57,9 @@ case "${1:-demo}" in
         ensure_chromium
         start_test_postgres
         shift || true
-        # two workers (a module stays on one; the hardened server's modules share one: tests/conftest.py);
+        # two workers, a test module on one, the longest modules first (tests/support/schedule.py);
         # GEO_PLANNER_TEST_WORKERS=0 runs in one process
-        "$VENV/bin/python" -m pytest -q -n "${GEO_PLANNER_TEST_WORKERS:-2}" --dist loadgroup "$@"
+        "$VENV/bin/python" -m pytest -q -n "${GEO_PLANNER_TEST_WORKERS:-2}" --dist loadfile "$@"
         ;;
     *)
         echo "usage: bash scripts/run.sh [demo|test]" >&2

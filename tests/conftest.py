@@ -5,29 +5,29 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from .support.cache import cache_lock
 from .support.paths import DEMO, GUIXI, NANJING
 from .support.postgres import PG_ENV, drop_database, new_database, no_postgres, pg_engine
 
 # --------------------------------------------------------------------------- two workers (pytest-xdist)
-# `scripts/run.sh test` runs the suite on two workers (`-n 2 --dist loadgroup`): a test module stays on one
-# worker (its module fixtures are made once), and every module that uses the hardened server goes to the
-# same worker as the others that do (one server, one demo run). Without xdist nothing here changes.
+# `scripts/run.sh test` runs the suite on two workers (`-n 2 --dist loadfile`): a test module stays on one
+# worker (its module fixtures are made once); modules are handed out longest first (tests/support/schedule.py).
+# Without xdist nothing here changes.
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group tests for xdist's ``loadgroup``: by module, all modules of the hardened server in one group."""
-    shared = {item.module.__name__ for item in items
-              if "hardened_server" in getattr(item, "fixturenames", ())}
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            module = item.module.__name__
-            item.add_marker(pytest.mark.xdist_group("hardened-server" if module in shared else module))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201 - xdist's types
+    """``--dist loadfile`` with the longest modules first (:class:`tests.support.schedule.LongestFirst`)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from .support.schedule import LongestFirst
+
+    return LongestFirst(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -38,19 +38,6 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shared = tmp_path_factory.getbasetemp().parent / "network-cache"
     shared.mkdir(exist_ok=True)
     return shared
-
-
-@contextmanager
-def cache_lock(cache_dir: Path, name: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``name`` in the cache folder (one worker builds, the other then reads)."""
-    import fcntl
-
-    with open(cache_dir / f".{name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
@@ -124,44 +111,45 @@ def page(chromium_browser):
 
 
 @pytest.fixture(scope="session")
-def hardened_server(tmp_path_factory, cache_dir):
-    """A live service (uvicorn on loopback) with a 2 MB upload limit, shared by the hardening, API and
-    browser tests: one server and one demo run for all (schemathesis fuzzes a copy, :func:`fuzzed_server`)."""
-    from .support.servers import LimitedServer, new_tokens
+def served_demo(cache_dir):
+    """The demo uploaded and run through the API once per session: (data folder to copy, its reports and run).
 
-    srv = LimitedServer(tmp_path_factory.mktemp("hardening") / "data", new_tokens(), cache_dir).start()
+    See :func:`tests.support.servers.served_demo`; servers start on copies of the folder.
+    """
+    from .support.servers import served_demo
+
+    return served_demo(cache_dir)
+
+
+@pytest.fixture(scope="session")
+def hardened_server(tmp_path_factory, cache_dir, served_demo):
+    """A live service (uvicorn on loopback) with a 2 MB upload limit and the demo run done, shared by the
+    hardening, API and browser tests of a worker (schemathesis fuzzes its own copy, :func:`fuzzed_server`)."""
+    from .support.servers import LimitedServer, copy_data, new_tokens
+
+    data = copy_data(served_demo[0], tmp_path_factory.mktemp("hardening") / "data")
+    srv = LimitedServer(data, new_tokens(), cache_dir).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="session")
-def hardened_demo(hardened_server):
-    """The demo uploaded to :func:`hardened_server` and run there: reports, run, run id."""
-    from .support.servers import start_demo_run
-
-    reports, run, _seen = start_demo_run(hardened_server)
-    return {"reports": reports, "run": run, "run_id": run["id"]}
+def hardened_demo(served_demo):
+    """The demo's upload reports, finished run and run id on :func:`hardened_server` (and :func:`fuzzed_server`)."""
+    return served_demo[1]
 
 
 @pytest.fixture(scope="session")
-def fuzzed_server(hardened_server, hardened_demo, tmp_path_factory, cache_dir):
-    """A second live service on a copy of :func:`hardened_server`'s data (its demo run done), for schemathesis.
+def fuzzed_server(tmp_path_factory, cache_dir, served_demo):
+    """A live service like :func:`hardened_server` on its own copy of the served demo, for schemathesis.
 
     Fuzzing signs in wrongly (the client's sign-in lockout), adds and changes users, places members
     and starts runs: the browser and API tests on the hardened server must not see any of that.
-    The SQLite store is copied with SQLite's backup (consistent while the first server runs).
     """
-    import shutil
-    import sqlite3
+    from .support.servers import LimitedServer, copy_data, new_tokens
 
-    from .support.servers import LimitedServer, new_tokens
-
-    src = hardened_server.data_dir
-    dst = tmp_path_factory.mktemp("fuzzed") / "data"
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("store.sqlite3*"))
-    with sqlite3.connect(src / "store.sqlite3") as a, sqlite3.connect(dst / "store.sqlite3") as b:
-        a.backup(b)
-    srv = LimitedServer(dst, new_tokens(), cache_dir).start()
+    data = copy_data(served_demo[0], tmp_path_factory.mktemp("fuzzed") / "data")
+    srv = LimitedServer(data, new_tokens(), cache_dir).start()
     yield srv
     srv.stop()
 

@@ -31,6 +31,7 @@ from ..support.paths import DEMO, ROOT
 from ..support.servers import (
     START_TIMEOUT_S,
     ApiServer,
+    copy_data,
     free_port,
     new_tokens,
     readable,
@@ -48,16 +49,24 @@ from ..support.servers import (
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, store_backend: str | None) -> Iterator[ApiServer]:
-    """The module's server, once on each store (SQLite, then PostgreSQL/PostGIS)."""
+def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, store_backend: str | None,
+           request: pytest.FixtureRequest) -> Iterator[ApiServer]:
+    """The module's server, once on each store: on SQLite a copy of the session's served demo (uploaded
+    and run through the API once, ``conftest.served_demo``); on PostgreSQL/PostGIS an empty store."""
     root = tmp_path_factory.mktemp("api")
-    srv = ApiServer(root / "data", new_tokens(), cache_dir, database_url=store_backend).start()
+    data = root / "data"
+    if store_backend is None:
+        copy_data(request.getfixturevalue("served_demo")[0], data)
+    srv = ApiServer(data, new_tokens(), cache_dir, database_url=store_backend).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def demo(server: ApiServer) -> dict[str, Any]:
+def demo(server: ApiServer, store_backend: str | None, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The demo's upload reports and finished run on the module's server (run here on PostgreSQL)."""
+    if store_backend is None:
+        return request.getfixturevalue("served_demo")[1]
     reports, run, seen = start_demo_run(server)
     return {"reports": reports, "run": run, "progress": seen, "run_id": run["id"]}
 

@@ -244,3 +244,61 @@ class LimitedServer(ApiServer):
         env["GEO_PLANNER_MAX_UPLOAD_MB"] = str(UPLOAD_MB)
         return env
 
+
+
+# --------------------------------------------------------------------------- the served demo, made once
+
+
+SERVED_DEMO = "served-demo"
+
+
+def copy_data(src: Path, dst: Path) -> Path:
+    """Copy a service's data folder (datasets, runs, store) to ``dst``; return ``dst``.
+
+    The SQLite store is copied with SQLite's backup API (consistent even while a server uses ``src``).
+    """
+    import shutil
+    import sqlite3
+
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("store.sqlite3*"))
+    if (src / "store.sqlite3").exists():
+        with sqlite3.connect(src / "store.sqlite3") as a, sqlite3.connect(dst / "store.sqlite3") as b:
+            a.backup(b)
+    return dst
+
+
+def served_demo(cache_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """A service's data folder holding the demo uploaded and run through the API, made once per session.
+
+    The first caller (on either xdist worker) starts a service on an empty folder, uploads the demo's
+    four tables, runs the demo scenario to the end (:func:`start_demo_run`) and stops the service; the
+    folder is kept in the session's shared cache. Every test server that needs a finished demo starts
+    on a copy (:func:`copy_data`) instead of running the pipeline again.
+
+    Returns
+    -------
+    (data folder to copy, {"reports", "run", "run_id", "progress"})
+        ``progress`` is what :func:`wait_run` saw while the run worked.
+    """
+    import json
+    import shutil
+
+    from .cache import cache_lock
+
+    done = cache_dir / SERVED_DEMO / "demo.json"
+    with cache_lock(cache_dir, SERVED_DEMO):
+        if not done.exists():
+            work = cache_dir / f"{SERVED_DEMO}-{os.getpid()}"
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            server = ApiServer(work / "data", new_tokens(), cache_dir).start()
+            try:
+                reports, run, seen = start_demo_run(server)
+            finally:
+                server.stop()
+            info = {"reports": reports, "run": run, "run_id": run["id"], "progress": seen}
+            (work / "demo.json").write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+            os.replace(work, cache_dir / SERVED_DEMO)
+    info = json.loads(done.read_text(encoding="utf-8"))
+    info["progress"] = [tuple(p) for p in info["progress"]]
+    return cache_dir / SERVED_DEMO / "data", info

@@ -20,7 +20,7 @@ import pytest
 
 from ..support.browser import png_size
 from ..support.paths import ROOT
-from ..support.servers import ApiServer, new_tokens, readable, start_demo_run
+from ..support.servers import ApiServer, copy_data, new_tokens, readable
 
 pytestmark = pytest.mark.browser
 
@@ -45,12 +45,12 @@ READY = f"() => {{ const s = {LEAFLET_STATE}; return (s.markers > 0 && s.layerCo
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
-    root = tmp_path_factory.mktemp("browser")
-    server = ApiServer(root / "data", new_tokens(), cache_dir).start()
+def served(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, served_demo):
+    """A server on a copy of the session's served demo (uploaded and run through the API once)."""
+    data = copy_data(served_demo[0], tmp_path_factory.mktemp("browser") / "data")
+    server = ApiServer(data, new_tokens(), cache_dir).start()
     try:
-        _, run, _ = start_demo_run(server)
-        yield server, run["id"]
+        yield server, served_demo[1]["run_id"]
     finally:
         server.stop()
 
