@@ -619,7 +619,7 @@ def test_admin_deletes_and_in_use_datasets_are_kept(server, demo):
     with server.client("admin") as admin, server.client("planner") as planner:
         # a run being prepared or running keeps its datasets
         own = upload_demo(admin)
-        r = planner.post("/runs", json=scenario_request(own))
+        r = planner.post("/runs", json=scenario_request(own, light=True))
         assert r.status_code == 202, r.text
         blocked = admin.delete(f"/datasets/{own['members']['id']}")
         assert blocked.status_code == 409 and "wait until it has finished" in blocked.json()["detail"]

@@ -151,6 +151,7 @@ def test_compare_two_rosters_planner_lists_viewer_aggregates(served, hardened_de
             "tradeoff_max_p": 1,
             "sensitivity_draws": 0,
         }
+        req["report"] = {"pdf": False}
         r = planner.post("/runs", json=req)
         assert r.status_code == 202, r.text
         later, _ = wait_run(planner, r.json()["id"])

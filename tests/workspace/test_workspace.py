@@ -459,7 +459,9 @@ def test_manual_placement_from_the_review_list(chromium_browser, server, session
         body = planner.get(f"/runs/{run_id}").json()
         req = {"name": "人工标注后", "network": {"osm": body["osm"]}, "thresholds": {"station_walk_min": 12},
                "geocode": {"default_region": "江西省贵溪市"},
-               "inputs": {k: {"dataset": v} for k, v in body["inputs"].items()}}
+               "inputs": {k: {"dataset": v} for k, v in body["inputs"].items()},
+               # what is checked is where the member is placed: no sensitivity draws, curve or PDF
+               "siting": {"sensitivity_draws": 0, "tradeoff_max_p": 2}, "report": {"pdf": False}}
         r = planner.post("/runs", json=req)
         assert r.status_code == 202, r.text
         again, _seen = wait_run(planner, r.json()["id"])
