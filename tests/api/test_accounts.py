@@ -406,22 +406,39 @@ def test_member_level_views_are_audited_by_name_and_hold_no_personal_data(harden
     assert len(cli) >= len(records)
 
 
-def test_users_command_line(tmp_path: Path) -> None:
-    """``geo-planner users add|list|disable|reset|token`` on a data folder; passwords never echoed."""
+def test_users_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``geo-planner users add|list|disable|reset|token`` on a data folder; passwords never echoed.
+
+    The first command runs as a process (``python -m geo_planner``, as an administrator types it); the
+    others call the same entry point (``geo_planner.cli.main``) in this process, with their own standard
+    input and the folder in the environment, which saves a Python start-up per command.
+    """
+    import io
     import subprocess
     import sys
+    from types import SimpleNamespace
+
+    from geo_planner.cli import main
 
     from ..support.paths import ROOT
 
     data = tmp_path / "svc"
+    monkeypatch.setenv("GEO_PLANNER_DATA_DIR", str(data))
 
-    def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GEO_PLANNER_DATA_DIR": str(data)}
-        return subprocess.run([sys.executable, "-m", "geo_planner", "users", *args], cwd=ROOT, env=env,
-                              input=stdin, capture_output=True, text=True, timeout=120, check=False)
+    def cli(*args: str, stdin: str | None = None) -> SimpleNamespace:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        try:
+            code = main(["users", *args])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
-    added = cli("add", "zhang", "--role", "planner", "--display-name", "张科长", "--password-stdin",
-                stdin=PASSWORD + "\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GEO_PLANNER_DATA_DIR": str(data)}
+    added = subprocess.run([sys.executable, "-m", "geo_planner", "users", "add", "zhang", "--role", "planner",
+                            "--display-name", "张科长", "--password-stdin"], cwd=ROOT, env=env,
+                           input=PASSWORD + "\n", capture_output=True, text=True, timeout=120, check=False)
     assert added.returncode == 0 and PASSWORD not in added.stdout + added.stderr, added.stderr
     no_tty = cli("add", "li", "--role", "admin", stdin="")
     assert no_tty.returncode == 2 and "--password-stdin" in no_tty.stderr
