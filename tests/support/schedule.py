@@ -17,8 +17,45 @@ from __future__ import annotations
 from xdist.scheduler import LoadFileScheduling
 
 #: Seconds per module in a full run on two workers (``pytest --durations=0``; setup + call + teardown).
-#: Only the order matters; refresh after large changes with ``python scripts/module_seconds.py``.
-MODULE_SECONDS: dict[str, float] = {}
+#: Only the order matters; refresh after large changes with ``python -m tests.support.schedule junit.xml``.
+MODULE_SECONDS: dict[str, float] = {
+    "tests/api/test_store_pg.py": 257,
+    "tests/workspace/test_workspace.py": 241,
+    "tests/api/test_api.py": 236,
+    "tests/pipeline/test_kill.py": 214,
+    "tests/workspace/test_workspace_whatif.py": 157,
+    "tests/api/test_accounts.py": 146,
+    "tests/pipeline/test_province.py": 140,
+    "tests/whatif/test_whatif.py": 136,
+    "tests/api/test_schemathesis.py": 99,
+    "tests/geocode/test_precision_pbf.py": 76,
+    "tests/analysis/test_coverage_dispersion.py": 67,
+    "tests/io/test_column_mapping.py": 66,
+    "tests/workspace/test_browser.py": 65,
+    "tests/api/test_hardening.py": 63,
+    "tests/api/test_whatif_api.py": 47,
+    "tests/io/test_importers_fuzz.py": 47,
+    "tests/workspace/test_workspace_basemap.py": 45,
+    "tests/pipeline/test_pipeline.py": 35,
+    "tests/whatif/test_compare.py": 34,
+    "tests/geocode/test_cli_placements.py": 21,
+    "tests/pipeline/test_results.py": 20,
+    "tests/outputs/test_basemap.py": 19,
+    "tests/decision/test_decision.py": 18,
+    "tests/outputs/test_maps.py": 17,
+    "tests/siting/test_siting_stations.py": 15,
+    "tests/analysis/test_functions_siting.py": 14,
+    "tests/api/test_conventions.py": 13,
+    "tests/visits/test_visits.py": 12,
+    "tests/organisation/test_siting_branches.py": 11,
+    "tests/outputs/test_report_fonts.py": 10,
+    "tests/siting/test_p_median_lagrange.py": 9,
+    "tests/analysis/test_functions.py": 7,
+    "tests/geocode/test_crossregion.py": 6,
+    "tests/siting/test_siting_plan.py": 6,
+    "tests/api/test_contract.py": 6,
+    "tests/organisation/test_joint_exact.py": 5,
+}
 
 #: Seconds per test of a module missing from :data:`MODULE_SECONDS`.
 PER_TEST_S = 0.5
