@@ -125,6 +125,10 @@ def _first_render(browser: object, base: str, token: str, run_id: str, profile: 
             raise SystemExit(f"the page of run {run_id} did not render: {ready}; errors: {errors[:5]}")
         if profile:
             ready["profile"] = page.evaluate(PROFILE_JS)
+        # the page's tables done too: their requests (a city's dispersed members, the review list) would
+        # otherwise still keep the server busy when the next measured page starts
+        while time.monotonic() < deadline and not page.evaluate("!!(window.gpState && window.gpState.tables)"):
+            page.wait_for_timeout(100)
         return ready
     finally:
         ctx.close()

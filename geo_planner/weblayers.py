@@ -278,7 +278,7 @@ def dispersed_members(store: RunSource, run_id: str) -> pd.DataFrame:
     NotFoundError
         A run made before dispersion was computed.
     """
-    members = read_table(store, run_id, "members")
+    members = members_subset(store, run_id, ("dispersed", "id", "branch_id", *DISPERSED_COLUMNS[1:]))
     if "dispersed" not in members.columns:
         raise NotFoundError(f"run {run_id!r} has no dispersion results (made by an older version)")
     dispersed = members[members["dispersed"].fillna(False).astype(bool)]
@@ -294,7 +294,7 @@ def member_details(store: RunSource, run_id: str, member_id: str) -> dict[str, A
     NotFoundError
         No member with this id in the run.
     """
-    members = read_table(store, run_id, "members")
+    members = members_subset(store, run_id, DETAIL_COLUMNS)
     row = members[members["id"].astype(str) == str(member_id)]
     if row.empty:
         raise NotFoundError(f"no member {member_id!r} in run {run_id!r}")
@@ -323,7 +323,7 @@ def review_members(store: RunSource, run_id: str) -> pd.DataFrame:
     pandas.DataFrame
         :data:`REVIEW_COLUMNS` (those the run has).
     """
-    members = read_table(store, run_id, "members")
+    members = members_subset(store, run_id, REVIEW_COLUMNS)
     _lon, _lat, ok = lonlat(members)
     precision = members.get("geocode_precision", pd.Series("", index=members.index)).astype("object")
     coarse = precision.isin(COARSE_PRECISIONS).to_numpy(dtype=bool) | ~ok
