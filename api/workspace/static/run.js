@@ -438,7 +438,6 @@
   async function start() {
     wireTabs();
     const data = window.gpData;  // asked for by run-data.js before the map library was parsed
-    const recsLoaded = data.recs;
     const [run, facilities, layer] = await Promise.all([data.run, data.facilities, data.layer]);
     mark('data');
     state.facilities = facilities;
@@ -456,6 +455,7 @@
     // first render: the map idle with every member (or grid cell) drawn; the rest follows it
     await idle();
     window.gpReady = { ms: performance.now(), members: planner ? layer.n : 0, cells: planner ? 0 : layer.features.length };
+    const recsLoaded = data.recs();
     addHighlight();
     if (planner) { setupFilters(layer); countShown(); }
     state.recs = await recsLoaded;
