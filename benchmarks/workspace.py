@@ -1,6 +1,7 @@
 """The workspace's first render of a city's result in headless Chromium (target ≤ 3 s for 56,000 members).
 
     python benchmarks/workspace.py [--members 56000] [--branches 800] [--stations 100] [--time-limit 20]
+                                   [--reuse DIR]
 
 A real service (``uvicorn api.main:create_app`` on loopback, its own data folder and tokens) gets
 the seeded city of :mod:`geo_planner.citygen` (homes on the real 深圳龙岗 roads) uploaded through
@@ -93,8 +94,18 @@ def _run(base: str, tokens: dict[str, str], folder: Path, files: dict[str, str],
     return run_id, time.perf_counter() - t0
 
 
-def _first_render(browser: object, base: str, token: str, run_id: str) -> dict:
-    from tests.browser import VIEWPORT
+#: What ``--profile`` reads from the page once it is complete: the requests' timings (navigation start →
+#: request sent → first byte → last byte, ms) and the page's own marks (``gpState.times``).
+PROFILE_JS = """() => ({
+  requests: performance.getEntriesByType('resource').filter(e => e.startTime < window.gpComplete.ms)
+    .map(e => [e.name.replace(location.origin, ''), e.startTime, e.responseStart, e.responseEnd, e.encodedBodySize]),
+  marks: Object.assign({html: performance.getEntriesByType('navigation')[0].responseEnd,
+                        scripts: performance.getEntriesByType('navigation')[0].domInteractive}, gpState.times || {}),
+})"""
+
+
+def _first_render(browser: object, base: str, token: str, run_id: str, profile: bool = False) -> dict:
+    from tests.support.browser import VIEWPORT
 
     ctx = browser.new_context(viewport=VIEWPORT, extra_http_headers={"Authorization": f"Bearer {token}"})  # type: ignore[attr-defined]
     page = ctx.new_page()
@@ -112,6 +123,12 @@ def _first_render(browser: object, base: str, token: str, run_id: str) -> dict:
                 page.wait_for_timeout(50)
         if not ready or "failed" in ready:
             raise SystemExit(f"the page of run {run_id} did not render: {ready}; errors: {errors[:5]}")
+        if profile:
+            ready["profile"] = page.evaluate(PROFILE_JS)
+        # the page's tables done too: their requests (a city's dispersed members, the review list) would
+        # otherwise still keep the server busy when the next measured page starts
+        while time.monotonic() < deadline and not page.evaluate("!!(window.gpState && window.gpState.tables)"):
+            page.wait_for_timeout(100)
         return ready
     finally:
         ctx.close()
@@ -124,20 +141,24 @@ def main() -> None:
     p.add_argument("--stations", type=int, default=100)
     p.add_argument("--time-limit", type=float, default=20.0, help="[siting] time_limit_s of the city run")
     p.add_argument("--seed", type=int, default=20261202)
-    p.add_argument("--keep", type=Path, default=None,
-                   help="work in this folder and keep it; a second call reuses its finished runs")
+    p.add_argument("--reuse", "--keep", dest="reuse", type=Path, default=None, metavar="DIR",
+                   help="keep the service's data folder (tokens, uploads, finished runs) in DIR; a later call "
+                        "with the same DIR reuses its finished demo and city runs instead of running them again")
+    p.add_argument("--profile", action="store_true",
+                   help="also print where each city page's first render went: its requests (sent, first byte, "
+                        "last byte) and the page's marks (data here, layers added, map idle)")
     args = p.parse_args()
 
     from geo_planner.citygen import generate_city
     from geo_planner.report import find_chromium
-    from tests.browser import chromium_browser
+    from tests.support.browser import chromium_browser
 
     chromium = find_chromium()
     if chromium is None:
         raise SystemExit("no headless Chromium (apt-get install chromium)")
     tokens = {r: secrets.token_urlsafe(16) for r in ("admin", "planner", "viewer")}
     with tempfile.TemporaryDirectory(prefix="gp-workspace-") as tmp:
-        tmp_p = args.keep or Path(tmp)
+        tmp_p = args.reuse or Path(tmp)
         tmp_p.mkdir(parents=True, exist_ok=True)
         tok_file = tmp_p / "tokens.txt"
         if tok_file.is_file():
@@ -166,15 +187,20 @@ def main() -> None:
                 print(f"runs through the service: demo {demo_s:.1f} s, city {city_s:.1f} s "
                       "(not the figure measured here)")
             rows = []
+            load = os.getloadavg()[0]
             with chromium_browser(chromium) as browser:
                 for role in ("planner", "viewer"):
                     demo = _first_render(browser, base, tokens[role], demo_id)
-                    cty = _first_render(browser, base, tokens[role], city_id)
+                    cty = _first_render(browser, base, tokens[role], city_id, args.profile)
                     again = _first_render(browser, base, tokens[role], city_id)
                     rows.append((role, demo, cty, again))
+            load = max(load, os.getloadavg()[0])
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    if args.profile:
+        for role, _demo, cty, _again in rows:
+            _print_profile(role, cty)
     print(f"first render of a run's result page in headless Chromium (target ≤ {TARGET_S:g} s for the city)")
     print("first render = the map idle with every member (or grid cell) and the facilities drawn; complete = "
           "the clustered recommendations drawn too")
@@ -184,10 +210,23 @@ def main() -> None:
         print(f"{role:<9}{demo['ms'] / 1000:>8.2f}{cty['ms'] / 1000:>8.2f}{again['ms'] / 1000:>9.2f}"
               f"{cty['complete_ms'] / 1000:>12.2f}{drawn:>14}"
               f"{cty['ms'] / demo['ms']:>8.2f}  {'met' if cty['ms'] / 1000 <= TARGET_S else 'NOT met'}")
-    print("baseline: the bundled demo's result page (708 members), same server, same browser, same run")
+    print("baseline: the bundled demo's result page (708 members), same server, same browser, same run; "
+          f"load average (1 min) up to {load:.2f} on {os.cpu_count()} cores")
     for role, demo, cty, _again in rows:
         print(f"ROW|workspace first render, {role} (56k city)|{cty['ms'] / 1000:.3f}|{demo['ms'] / 1000:.3f}|"
               f"{cty['ms'] / demo['ms']:.2f}|demo result page")
+
+
+def _print_profile(role: str, shown: dict) -> None:
+    """The city page's requests and marks (``--profile``), ms from the start of the navigation."""
+    prof = shown["profile"]
+    print(f"\n{role}: the city page's requests (ms from navigation start; sent → first byte → last byte)")
+    for url, start, first, last, size in sorted(prof["requests"], key=lambda r: r[1]):
+        path = url.split("?")[0]
+        path = path.split("/", 3)[-1] if path.startswith("/runs/") else path
+        print(f"  {start:7.0f} {first:7.0f} {max(first, last):7.0f}  {size / 1e3:9.1f} kB  {path}")
+    marks = dict(prof["marks"], ready=shown["ms"], complete=shown["complete_ms"])
+    print("  marks: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(marks.items(), key=lambda kv: kv[1])))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ small, columnar and cheap to parse, so it is shaped here (the service's routes o
   :data:`geo_planner.privacy.MIN_GROUP` members left out (their members counted apart);
 * :func:`facility_features` — stations, hospitals and branch meeting places (public places);
 * :func:`road_lines` — the run's road network as straight node-to-node segments;
-* :func:`dispersed_members` / :func:`member_details` — the planner's member tables.
+* :func:`dispersed_members` / :func:`member_details` — the planner's member tables;
+* :func:`layer_json` — the first three as the JSON the service sends, made once per run and kept
+  next to its outputs (:data:`LAYER_FILES`; :func:`write_layer_files` when the service's run ends).
 
 Every function is vectorised (numpy/pandas over whole columns); coordinates are WGS-84,
 rounded to 6 decimals (about 0.1 m, finer than any input).
@@ -20,12 +22,16 @@ rounded to 6 decimals (about 0.1 m, finer than any input).
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from .atomic import atomic_write
 from .errors import NotFoundError
 from .network import RoadNetwork
 from .privacy import MIN_GROUP, VIEWER_CELL_M, grid_cell_size, grid_cells, lonlat
@@ -272,7 +278,7 @@ def dispersed_members(store: RunSource, run_id: str) -> pd.DataFrame:
     NotFoundError
         A run made before dispersion was computed.
     """
-    members = read_table(store, run_id, "members")
+    members = members_subset(store, run_id, ("dispersed", "id", "branch_id", *DISPERSED_COLUMNS[1:]))
     if "dispersed" not in members.columns:
         raise NotFoundError(f"run {run_id!r} has no dispersion results (made by an older version)")
     dispersed = members[members["dispersed"].fillna(False).astype(bool)]
@@ -288,7 +294,7 @@ def member_details(store: RunSource, run_id: str, member_id: str) -> dict[str, A
     NotFoundError
         No member with this id in the run.
     """
-    members = read_table(store, run_id, "members")
+    members = members_subset(store, run_id, DETAIL_COLUMNS)
     row = members[members["id"].astype(str) == str(member_id)]
     if row.empty:
         raise NotFoundError(f"no member {member_id!r} in run {run_id!r}")
@@ -317,10 +323,93 @@ def review_members(store: RunSource, run_id: str) -> pd.DataFrame:
     pandas.DataFrame
         :data:`REVIEW_COLUMNS` (those the run has).
     """
-    members = read_table(store, run_id, "members")
+    members = members_subset(store, run_id, REVIEW_COLUMNS)
     _lon, _lat, ok = lonlat(members)
     precision = members.get("geocode_precision", pd.Series("", index=members.index)).astype("object")
     coarse = precision.isin(COARSE_PRECISIONS).to_numpy(dtype=bool) | ~ok
     out = members.loc[coarse, [c for c in REVIEW_COLUMNS if c in members.columns]].copy()
     out["_placed"] = ok[coarse]
     return out.sort_values(["_placed", "id"], kind="stable").drop(columns="_placed")
+
+
+#: The layers the result page draws first, kept as JSON files next to a run's outputs: written when the
+#: service's run ends (:func:`write_layer_files`), else on the first request (:func:`layer_json`).
+LAYER_FILES: Final[dict[str, str]] = {
+    "members": "layer_members.json", "grid": "layer_grid.json", "facilities": "layer_facilities.json",
+}
+_LAYER_MAKERS: Final = {"members": member_columns, "grid": viewer_grid, "facilities": facility_features}
+_COUNTS_HEAD = re.compile(rb'^\{"n":(\d+),"unplaced":(\d+),')
+
+
+def encode_layer(body: dict[str, Any]) -> bytes:
+    """A layer as the service sends it: compact UTF-8 JSON (as ``fastapi.responses.JSONResponse`` writes it)."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+
+
+def layer_json(store: RunSource, run_id: str, layer: str) -> bytes:
+    """A finished run's ``members``, ``grid`` or ``facilities`` layer as JSON bytes, made once per run.
+
+    A city's member layer takes a few hundred milliseconds to make from ``members.csv`` (and as long
+    again to encode); the result page asks for it on every visit. It is read from the run's
+    :data:`LAYER_FILES` file when there is one; otherwise made (:func:`member_columns`,
+    :func:`viewer_grid`, :func:`facility_features`) and kept there (a run's outputs never change
+    once it is done). The member layer is member-level data like ``members.csv`` beside it; the
+    caller checks the role.
+
+    Parameters
+    ----------
+    store, run_id
+        The finished run.
+    layer
+        A key of :data:`LAYER_FILES`.
+
+    Returns
+    -------
+    bytes
+        :func:`encode_layer` of the layer.
+
+    Raises
+    ------
+    NotFoundError, ConflictError
+        Unknown or unfinished run.
+    """
+    name = LAYER_FILES[layer]
+    record = store.finished_run(run_id)
+    try:
+        return store.run_file(run_id, name).read_bytes()
+    except NotFoundError:
+        pass
+    body = encode_layer(_LAYER_MAKERS[layer](store, run_id))
+    out_dir = getattr(record, "out_dir", None)
+    if out_dir is not None:
+        try:
+            atomic_write(Path(out_dir) / name, lambda tmp: tmp.write_bytes(body))
+        except OSError as exc:  # a read-only folder: made again next time
+            log.warning("run %s: %s not kept: %s", run_id, name, exc)
+    return body
+
+
+def write_layer_files(store: RunSource, run_id: str) -> list[Path]:
+    """Make and keep every :data:`LAYER_FILES` file of a run (the service calls it when a run ends).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    record = store.finished_run(run_id)
+    out_dir = Path(record.out_dir)
+    paths = []
+    for layer, name in LAYER_FILES.items():
+        body = encode_layer(_LAYER_MAKERS[layer](store, run_id))
+        paths.append(atomic_write(out_dir / name, lambda tmp: tmp.write_bytes(body)))
+    return paths
+
+
+def member_layer_counts(body: bytes) -> tuple[int, int]:
+    """``(n, unplaced)`` of an encoded member layer, read from its head (the body is not parsed)."""
+    head = _COUNTS_HEAD.match(body[:64])
+    if head:
+        return int(head.group(1)), int(head.group(2))
+    doc = json.loads(body)
+    return int(doc["n"]), int(doc["unplaced"])

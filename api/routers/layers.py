@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_planner import weblayers
 from geo_planner.placements import place_run_member
+from geo_planner.store import Store
 
 from ..deps import CurrentUser, NetworksDep, Planner, StoreDep, Viewer, audit
 from ..schemas import records
@@ -68,25 +69,32 @@ def _json(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": "private, no-store"})
 
 
+def _layer(store: Store, run_id: str, layer: str) -> Response:
+    """A layer made once per run (:func:`geo_planner.weblayers.layer_json`), sent as it was kept."""
+    return Response(weblayers.layer_json(store, run_id, layer), media_type="application/json",
+                    headers={"Cache-Control": "private, no-store"})
+
+
 # audit: member-level
 @router.get("/layers/members", response_model=MemberColumns, summary="Members for the map (planner)")
-def member_layer(run_id: str, request: Request, store: StoreDep, role: Planner) -> JSONResponse:
+def member_layer(run_id: str, request: Request, store: StoreDep, role: Planner) -> Response:
     """Every placed member's point with coded branch, 街道, 社区, precision, reasons and coverage."""
-    body = weblayers.member_columns(store, run_id)
-    audit(request, run_id, "member_layer", int(body["n"]) + int(body["unplaced"]))
-    return _json(body)
+    resp = _layer(store, run_id, "members")
+    n, unplaced = weblayers.member_layer_counts(bytes(resp.body))
+    audit(request, run_id, "member_layer", n + unplaced)
+    return resp
 
 
 @router.get("/layers/grid", response_model=GeoJSONLayer, summary="Member counts on the privacy grid")
-def grid_layer(run_id: str, store: StoreDep, role: Viewer) -> JSONResponse:
+def grid_layer(run_id: str, store: StoreDep, role: Viewer) -> Response:
     """Members counted on the fixed viewer grid; cells of fewer than 5 members are not shown."""
-    return _json(weblayers.viewer_grid(store, run_id))
+    return _layer(store, run_id, "grid")
 
 
 @router.get("/layers/facilities", response_model=GeoJSONLayer, summary="Stations, hospitals, branch meeting places")
-def facility_layer(run_id: str, store: StoreDep, role: Viewer) -> JSONResponse:
+def facility_layer(run_id: str, store: StoreDep, role: Viewer) -> Response:
     """The run's stations, hospitals and branch meeting places (public places)."""
-    return _json(weblayers.facility_features(store, run_id))
+    return _layer(store, run_id, "facilities")
 
 
 @router.get("/layers/roads", response_model=GeoJSONLayer, summary="The run's walking road network")

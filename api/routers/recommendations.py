@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -25,11 +27,33 @@ def _split(value: Any) -> list[str]:
     return [p for p in str(value).split(";") if p]
 
 
+#: Runs' recommendations as a role sees them, most recently used last: ``(run folder, viewer?)`` → the list.
+#: A viewer's are scrubbed of the run's member names, ids and addresses (about 1 s for a city, on every visit
+#: of the result page before); a finished run's recommendations never change, and a deleted run is refused
+#: by ``finished_run`` before this is looked at.
+_MEMO: OrderedDict[tuple[str, bool], list[Recommendation]] = OrderedDict()
+_MEMO_RUNS = 8
+_MEMO_LOCK = threading.Lock()
+
+
 def _recommendations(store: Store, run_id: str, role: Role, kind: str | None) -> list[Recommendation]:
+    key = (str(store.finished_run(run_id).out_dir), is_viewer(role))
+    with _MEMO_LOCK:
+        recs = _MEMO.get(key)
+        if recs is not None:
+            _MEMO.move_to_end(key)
+    if recs is None:
+        recs = _make_recommendations(store, run_id, role)
+        with _MEMO_LOCK:
+            _MEMO[key] = recs
+            while len(_MEMO) > _MEMO_RUNS:
+                _MEMO.popitem(last=False)
+    return [r for r in recs if r.kind == kind] if kind else list(recs)
+
+
+def _make_recommendations(store: Store, run_id: str, role: Role) -> list[Recommendation]:
     # a viewer gets no member ids, names or homes in them (privacy.viewer_recommendations)
     df = table_for_role(store, run_id, "recommendations", role)
-    if kind:
-        df = df[df["kind"] == kind]
     out = []
     for r in records(df):
         if "member_ids" in r:

@@ -17,7 +17,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError, GeoPlannerError, NotFoundError
 from ..outputs import RUN_FILE
@@ -25,6 +25,9 @@ from ..placements import PLACEMENTS_FILE, load_placements
 from .base import Store
 from .files import private_files
 from .runs import INTERRUPTED, worker_name
+
+if TYPE_CHECKING:
+    from ..settings import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ def execute_run(data_dir: Path | str, run_id: str, database_url: str | None = No
         run_staged(scenario, rec.out_dir, progress=lambda s, f: store.set_progress(run_id, s, f),
                    placements=load_placements(store.data_dir / PLACEMENTS_FILE))
         store.publish_tables(run_id)
+        _keep_layers(scenario, rec.out_dir)
         doc = json.loads((rec.out_dir / RUN_FILE).read_text(encoding="utf-8"))
         if not store.mark_done(run_id, doc.get("counts", {})):
             store.db.backend.drop_tables(store.db.engine, run_id)
@@ -84,6 +88,18 @@ def execute_run(data_dir: Path | str, run_id: str, database_url: str | None = No
         log.exception("run %s failed", run_id)
         store.mark_failed(run_id, "internal error while running the scenario; see the service log")
     return "failed"
+
+
+def _keep_layers(scenario: Scenario, out_dir: Path) -> None:
+    """The workspace's first map layers made once, while the run is still running (its result page
+    asks for them on every visit; :func:`geo_planner.weblayers.layer_json` makes them when missing)."""
+    from ..results import RunFolder
+    from ..weblayers import write_layer_files
+
+    try:
+        write_layer_files(RunFolder(scenario, out_dir), Path(out_dir).name)
+    except Exception:  # noqa: BLE001 - the run's result stands; the service makes the layers when asked
+        log.exception("map layers of %s not kept; they are made when first asked for", Path(out_dir).name)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - Linux only, runs in a child process

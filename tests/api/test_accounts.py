@@ -491,6 +491,8 @@ def test_workspace_member_views_are_audited(hardened_server, hardened_demo) -> N
     assert set(mine) == {"member_layer", "member_details", "location_review", "dispersed", "problem_rows"}, mine
     assert all(r["actor_kind"] == "user" and r["role"] == "planner" for r in mine.values())
     assert mine["member_layer"]["n_people"] == layer["n"] + layer["unplaced"]
+    # the layer sent is the one made when the run ended, kept beside its outputs (weblayers.layer_json)
+    assert json.loads((srv.data_dir / "runs" / run_id / "layer_members.json").read_bytes()) == layer
     assert mine["member_details"]["n_people"] == 1
     assert mine["location_review"]["n_people"] == len(review)
     assert mine["dispersed"]["n_people"] == len(dispersed)

@@ -357,6 +357,13 @@ def test_recommendations_json_and_geojson(server, demo):
         # counts for viewers, except of fewer than 5 members (small-cell rule)
         assert all(x["member_ids"] is None for x in v)
         assert all((x["n_members"] is None) == (p["n_members"] < 5) for x, p in zip(v, recs, strict=True))
+        # kept per run and role after the first answer (api/routers/recommendations.py): the same again, each role
+        # its own, a kind filtered from it
+        assert viewer.get(f"/runs/{run_id}/recommendations").json()["recommendations"] == v
+        stations = viewer.get(f"/runs/{run_id}/recommendations", params={"kind": "new_station"}).json()
+        assert stations["recommendations"] == [x for x in v if x["kind"] == "new_station"]
+    with server.client("planner") as planner:
+        assert planner.get(f"/runs/{run_id}/recommendations").json()["recommendations"] == recs
 
 
 def test_exports(server, demo, tmp_path):

@@ -104,6 +104,39 @@ def test_facilities_dispersed_review_and_details(run):
         weblayers.member_details(store, "r", "M9999")
 
 
+def test_layers_are_made_once_per_run_and_kept_beside_its_outputs(demo_run, tmp_path):
+    """The service sends a run's member, grid and facility layers as kept JSON: the bytes decode to what the
+    makers return, are written once (run end, or the first request) and read back afterwards."""
+    import json
+    import shutil
+
+    from geo_planner.results import RunFolder
+
+    result, _members, src, _stages = demo_run
+    out = tmp_path / "run_copy"
+    shutil.copytree(src, out)
+    folder = RunFolder(result.scenario, out)
+    assert not any((out / name).exists() for name in weblayers.LAYER_FILES.values())
+    made = {"members": weblayers.member_columns, "grid": weblayers.viewer_grid,
+            "facilities": weblayers.facility_features}
+    for layer, name in weblayers.LAYER_FILES.items():
+        body = weblayers.layer_json(folder, out.name, layer)  # made on the first request, and kept
+        assert json.loads(body) == json.loads(json.dumps(made[layer](folder, out.name)))
+        assert (out / name).read_bytes() == body
+    n, unplaced = weblayers.member_layer_counts(weblayers.layer_json(folder, out.name, "members"))
+    cols = weblayers.member_columns(folder, out.name)
+    assert (n, unplaced) == (cols["n"], cols["unplaced"]) and n > 0
+    # a kept file is what is sent (a run's outputs never change once it is done)
+    (out / weblayers.LAYER_FILES["grid"]).write_bytes(b'{"type":"FeatureCollection","features":[]}')
+    assert weblayers.layer_json(folder, out.name, "grid") == b'{"type":"FeatureCollection","features":[]}'
+    # written all at once when the service's run ends
+    paths = weblayers.write_layer_files(folder, out.name)
+    assert sorted(p.name for p in paths) == sorted(weblayers.LAYER_FILES.values())
+    assert json.loads((out / weblayers.LAYER_FILES["grid"]).read_bytes()) == weblayers.viewer_grid(folder, out.name)
+    with pytest.raises(NotFoundError):
+        weblayers.layer_json(folder, "another_run", "members")
+
+
 def test_road_lines_on_both_extracts(walk_net, drive_net):
     for net in (walk_net, drive_net):
         fc = weblayers.road_lines(net)

@@ -9,21 +9,28 @@
   const base = `/runs/${encodeURIComponent(runId)}`;
   const KIND_COLORS = { new_station: '#d7301f', joint_branch: '#6a51a3', transfer: '#2171b5',
     party_group: '#238b45', remote_branch: '#e6550d', mobile_member: '#636363' };
-  const state = { members: null, recs: null, facilities: null, kinds: new Set(), filter: {} };
+  // times: the first render's steps, ms from navigation start (benchmarks/workspace.py --profile prints them)
+  const state = { members: null, recs: null, facilities: null, kinds: new Set(), filter: {}, times: {} };
+  const mark = k => { state.times[k] = Math.round(performance.now()); };
   window.gpState = state;  // for tests and the benchmark: what the page drew
 
   maplibregl.setWorkerUrl('/workspace/vendor/maplibre-gl-csp-worker.js');
+  maplibregl.prewarm();  // the map's worker starts (its script fetched and parsed) while the style is awaited
   // the run's base map style (basemap.js) first: its font family for Chinese names is fixed when the map is made
   const baseStyle = await loadBaseStyle(runId).catch(() => null);
   const map = new maplibregl.Map({
     container: 'map', localIdeographFontFamily: baseFontFamily(baseStyle),
-    style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f6f5f1' } }] },
-    center: [0, 0], zoom: 1, attributionControl: { compact: true, customAttribution: '© OpenStreetMap contributors' },
+    // no fades or paint transitions: each is a few more frames before the map is idle (a frame of 56,000 points
+    // drawn in software is ~0.1 s on a busy office PC)
+    style: { version: 8, sources: {}, transition: { duration: 0, delay: 0 },
+      layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f6f5f1' } }] },
+    center: [0, 0], zoom: 1, fadeDuration: 0, attributionControl: { compact: true, customAttribution: '© OpenStreetMap contributors' },
   });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   window.gpMap = map;
-  const mapLoaded = new Promise(resolve => map.on('load', resolve));
+  mark('map_made');
+  const mapLoaded = new Promise(resolve => map.on('load', resolve)).then(() => mark('map_loaded'));
 
   /* ---------------------------------------------------------------- headline */
   function figure(label, valueText) { return el('div', { class: 'figure' }, el('span', { class: 'fl' }, label), el('b', {}, valueText)); }
@@ -353,6 +360,9 @@
     return [[q(lon, 0.02), q(lat, 0.02)], [q(lon, 0.98), q(lat, 0.98)]];
   }
 
+  /* the grid (viewers) and the facilities, the camera on the members; the members' points
+   * come after (addPoints): MapLibre's worker cuts these GeoJSON sources into tiles over a few frames, and
+   * without the points each of those frames is cheap */
   function addLayers(grid) {
     let coords = [];
     if (grid) {
@@ -363,27 +373,34 @@
       map.addLayer({ id: 'grid-line', type: 'line', source: 'grid', paint: { 'line-color': '#b30000', 'line-width': 0.5 } });
       coords = grid.features.map(f => f.geometry.coordinates[0][0]);
     }
-    if (state.members) {
-      const m = state.members;
-      const style = m.covered.map((c, i) => (c & 1) | (m.reasons[i] > 0 ? 2 : 0));
-      state.pointLayer = new PointLayer('members', m.lon, m.lat, style);
-      map.addLayer(state.pointLayer);
-      map.on('click', (e) => { if (state.placing) { placeAt(e.lngLat); return; } const i = state.pointLayer.pick(e.lngLat); if (i >= 0) showMember(i); });
-      map.on('mousemove', (e) => { map.getCanvas().style.cursor = state.pointLayer.pick(e.lngLat) >= 0 ? 'pointer' : ''; });
-      coords = coreBounds(m.lon, m.lat);
-    }
+    if (state.members) coords = coreBounds(state.members.lon, state.members.lat);
     map.addSource('facilities', { type: 'geojson', data: state.facilities });
     for (const [layer, color, radius] of [['station', '#2b8cbe', 6], ['hospital', '#e31a1c', 7], ['branch', '#6a51a3', 5]]) {
       map.addLayer({ id: 'fac-' + layer, type: 'circle', source: 'facilities', filter: ['==', ['get', 'layer'], layer],
         paint: { 'circle-radius': radius, 'circle-color': '#ffffff', 'circle-stroke-color': color, 'circle-stroke-width': 2.5 } });
     }
-    map.addSource('highlight', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
-    map.addLayer({ id: 'highlight', type: 'circle', source: 'highlight', paint: {
-      'circle-radius': 14, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#000', 'circle-stroke-width': 3 } });
     if (!coords.length) coords = state.facilities.features.map(f => f.geometry.coordinates);
     const b = bounds(coords);
     if (b) map.fitBounds(b, { padding: 30, duration: 0, maxZoom: 16 });
     legend(!!grid);
+  }
+
+  /* the ring around what a table row or a click shows (after the first render: one source fewer to cut before it) */
+  function addHighlight() {
+    map.addSource('highlight', { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
+    map.addLayer({ id: 'highlight', type: 'circle', source: 'highlight', paint: {
+      'circle-radius': 14, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-color': '#000', 'circle-stroke-width': 3 } });
+  }
+
+  /* the members' points, one WebGL layer under the facilities */
+  function addPoints() {
+    const m = state.members;
+    const style = new Uint8Array(m.n);
+    for (let i = 0; i < m.n; i++) style[i] = (m.covered[i] & 1) | (m.reasons[i] > 0 ? 2 : 0);
+    state.pointLayer = new PointLayer('members', m.lon, m.lat, style);
+    map.addLayer(state.pointLayer, 'fac-station');
+    map.on('click', (e) => { if (state.placing) { placeAt(e.lngLat); return; } const i = state.pointLayer.pick(e.lngLat); if (i >= 0) showMember(i); });
+    map.on('mousemove', (e) => { map.getCanvas().style.cursor = state.pointLayer.pick(e.lngLat) >= 0 ? 'pointer' : ''; });
   }
 
   /* the recommendations, clustered, by kind (they arrive after the members: a viewer's are scrubbed first) */
@@ -420,22 +437,27 @@
   /* ---------------------------------------------------------------- start */
   async function start() {
     wireTabs();
-    const mark = k => { state.times[k] = Math.round(performance.now()); };
-    state.times = {};
     const data = window.gpData;  // asked for by run-data.js before the map library was parsed
-    const recsLoaded = data.recs;
     const [run, facilities, layer] = await Promise.all([data.run, data.facilities, data.layer]);
     mark('data');
     state.facilities = facilities;
     if (planner) state.members = layer;
     headline(run, null);
-    if (planner) { setupFilters(layer); countShown(); }
     await mapLoaded;
+    const idle = () => new Promise(resolve => map.once('idle', resolve));
     addLayers(planner ? null : layer);
+    if (planner) {
+      await idle();  // the facilities cut into tiles first
+      mark('facilities');
+      addPoints();
+    }
     mark('layers');
     // first render: the map idle with every member (or grid cell) drawn; the rest follows it
-    await new Promise(resolve => map.once('idle', resolve));
+    await idle();
     window.gpReady = { ms: performance.now(), members: planner ? layer.n : 0, cells: planner ? 0 : layer.features.length };
+    const recsLoaded = data.recs();
+    addHighlight();
+    if (planner) { setupFilters(layer); countShown(); }
     state.recs = await recsLoaded;
     mark('recs');
     headline(run, state.recs.features.length);
