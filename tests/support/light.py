@@ -1,10 +1,11 @@
-"""Lighter whole-pipeline runs for tests that are not about the PDF, the sensitivity draws or the curve.
+"""Lighter whole-pipeline runs for tests that are not about the PDF, the sensitivity table or the curve.
 
-A test running the pipeline to check travel times, coverage, geocoding or a what-if does not
-need the printed PDF (headless Chromium), the seeded geocoding-uncertainty draws or a ten-point
-trade-off curve or the sensitivity re-solves: :data:`LIGHT_SITING` and :data:`LIGHT_REPORT` turn those down (the trade-off
-curve keeps ``p = 0``, the run's own coverage, and ``p = 1``), and :func:`light` applies them to a
-loaded :class:`~geo_planner.settings.Scenario`.
+A test running the pipeline to check travel times, coverage, geocoding or a what-if does not need
+the printed PDF (headless Chromium), the sensitivity re-solves (thresholds, life-circle tiers,
+walking speeds), the seeded geocoding-uncertainty draws or a ten-point trade-off curve.
+:data:`LIGHT_SITING` and :data:`LIGHT_REPORT` turn those off (the trade-off curve keeps ``p = 0``,
+the run's own coverage, and ``p = 1``); :func:`light` applies them to a loaded
+:class:`~geo_planner.settings.Scenario`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from geo_planner.settings import Scenario
 
-#: ``[siting]`` keys of a light run: no sensitivity re-solves or uncertainty draws, the trade-off curve to p = 1.
+#: ``[siting]`` of a light run: no sensitivity re-solves or uncertainty draws, the trade-off curve to p = 1.
 LIGHT_SITING: dict[str, Any] = {
     "sensitivity_draws": 0,
     "sensitivity_thresholds_min": [],
