@@ -19,6 +19,7 @@ from geo_planner.settings import scenario_from_dict
 from geo_planner.travel import node_minutes_from
 
 from ..support.functions import nodes_of, planted_members
+from ..support.light import LIGHT_REPORT, LIGHT_SITING
 from ..support.paths import GUIXI, NANJING
 
 
@@ -47,8 +48,8 @@ def _write_scenario(tmp: Path, net, extract: int, seed: int, cache_dir: Path):
         "inputs": {"members": "members.csv", "branches": "branches.csv", "stations": "stations.csv"},
         "thresholds": {"functions": {"study": 20}},
         "siting": {"function": "study", "new_stations": 1, "time_limit_s": 20, "decision_time_limit_s": 20,
-                   "sensitivity_draws": 0, "tradeoff_max_p": 2},
-        "report": {"pdf": False},
+                   **LIGHT_SITING},
+        "report": LIGHT_REPORT,
     }, base_dir=tmp)
 
 

@@ -19,6 +19,7 @@ import pytest
 from geo_planner.pipeline import run
 from geo_planner.settings import scenario_from_dict
 
+from ..support.light import LIGHT_REPORT, LIGHT_SITING
 from ..support.paths import GUIXI, OSM
 
 LONGGANG = OSM / "shenzhen_longgang.osm"
@@ -61,7 +62,9 @@ def _scenario(tmp: Path, case: str, osm: Path, cache_dir: Path, **geocode: objec
     return scenario_from_dict({
         "name": case, "network": {"osm": [str(osm)], "cache_dir": str(cache_dir)},
         "inputs": {"members": "members.csv", "branches": "branches.csv", "stations": "stations.csv"},
-        "geocode": {"default_region": region, **geocode}, "siting": {"new_stations": 1, "time_limit_s": 20},
+        "geocode": {"default_region": region, **geocode},
+        # what these runs prove does not depend on the PDF, the uncertainty draws or a long trade-off curve
+        "siting": {"new_stations": 1, "time_limit_s": 20, **LIGHT_SITING}, "report": LIGHT_REPORT,
     }, base_dir=tmp)
 
 

@@ -4,18 +4,24 @@ of the same layout and used by the runs that read it.
 
 The roster is the demo's members table (members on the 贵溪 and the 南京 extracts) with two headers
 written as no alias knows them (``人员代码`` for the id, ``人员类型`` for 离退休类别), as a county
-office's own template does.
+office's own template does. The API tests drive the real app in-process (Starlette's TestClient on a store
+in a temporary folder); the page test, whose browser needs a socket, gets the app served by uvicorn from a
+thread of the test process (:mod:`tests.support.threaded`).
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from geo_planner.errors import InputError
 from geo_planner.io import IGNORE, layer_fields, load_layer, match_columns, propose_columns
@@ -161,31 +167,69 @@ def test_store_keeps_the_corrections_for_the_same_layout_and_its_runs(tmp_path: 
 # --------------------------------------------------------------------------- the API and the page
 
 
+@dataclass
+class InProcess:
+    """The real app (``create_app``) on its own store in a temporary folder, driven in-process."""
+
+    client: TestClient
+    tokens: dict[str, str]
+
+    @contextmanager
+    def as_role(self, role: str) -> Iterator[TestClient]:
+        """A client of the same app sending ``role``'s token (not entered: the app's lifespan runs once)."""
+        client = TestClient(self.client.app, headers={"Authorization": f"Bearer {self.tokens[role]}"})
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def store(self) -> Store:
+        """The app's own store (open while the module's tests run)."""
+        return self.client.app.state.store
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[InProcess]:
+    """Functional API tests need no socket: the app in-process, with the demo's branches imported."""
+    from api.config import ApiSettings
+    from api.main import create_app
+
+    from ..support.servers import new_tokens
+
+    tokens = new_tokens()
+    settings = ApiSettings(data_dir=tmp_path_factory.mktemp("columns-api") / "data", seed_demo=False,
+                           cache_dir=cache_dir, tokens=",".join(f"{t}:{role}" for role, t in tokens.items()))
+    with TestClient(create_app(settings)) as client:
+        client.app.state.store.import_dataset("branches", "branches.csv", DEMO / "branches.csv")
+        yield InProcess(client, tokens)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
-    from ..support.servers import ApiServer, new_tokens
+    """A live service for the browser test (the page needs a real socket): uvicorn in a thread."""
+    from ..support.servers import new_tokens
+    from ..support.threaded import ThreadedServer
     from ..workspace.test_workspace import PASSWORD, USERS
 
-    srv = ApiServer(tmp_path_factory.mktemp("columns") / "data", new_tokens(), cache_dir).start()
-    store = srv.store()
+    srv = ThreadedServer(tmp_path_factory.mktemp("columns") / "data", new_tokens(), cache_dir).start()
     try:
+        store = srv.store()
         for role, username in USERS.items():
             store.add_user(username, f"表头{role}", role, PASSWORD)
         store.import_dataset("branches", "branches.csv", DEMO / "branches.csv")
+        yield srv
     finally:
-        store.close()
-    yield srv
-    srv.stop()
+        srv.stop()
 
 
-def _post(client, route: str, path: Path, **form: str):  # noqa: ANN001, ANN202 - httpx
+def _post(client, route: str, path: Path, **form: str):  # noqa: ANN001, ANN202 - httpx or TestClient
     with open(path, "rb") as fh:
         return client.post(route, files={"file": (path.name, fh)}, data=form)
 
 
-def test_api_shows_the_match_and_takes_corrections(server, tmp_path: Path) -> None:
+def test_api_shows_the_match_and_takes_corrections(api: InProcess, tmp_path: Path) -> None:
     path = county_roster(tmp_path)
-    with server.client("admin") as admin, server.client("planner") as planner:
+    with api.as_role("admin") as admin, api.as_role("planner") as planner:
         r = _post(admin, "/datasets/members/columns", path)
         assert r.status_code == 200, r.text
         cols = r.json()
@@ -220,11 +264,11 @@ def test_api_shows_the_match_and_takes_corrections(server, tmp_path: Path) -> No
         assert again["column_override_from"] == rep["id"] and again["accepted"] == 711
 
 
-def test_branch_matches_listed_for_review(server, tmp_path: Path) -> None:
+def test_branch_matches_listed_for_review(api: InProcess, tmp_path: Path) -> None:
     """Issue #19: the members whose branch was matched by a tolerant name, with the branch as written, the
     branch matched, how and the score; an XLSX download; not for viewers; recorded in the audit log."""
     path = county_roster(tmp_path, name="short.csv", short=True)
-    with server.client("admin") as admin, server.client("viewer") as viewer:
+    with api.as_role("admin") as admin, api.as_role("viewer") as viewer:
         rep = _post(admin, "/datasets/members", path, columns=json.dumps(FIX)).json()
         assert rep["accepted"] == 711  # nobody lost: matched with a warning each
         r = admin.get(f"/datasets/{rep['id']}/branch-matches")
@@ -245,11 +289,7 @@ def test_branch_matches_listed_for_review(server, tmp_path: Path) -> None:
         assert viewer.get(f"/datasets/{rep['id']}/branch-matches.xlsx").status_code == 403
         branches = admin.get("/datasets", params={"kind": "branches"}).json()["datasets"][0]["id"]
         assert admin.get(f"/datasets/{branches}/branch-matches").json()["matches"] == []
-    store = server.store()
-    try:
-        seen = [e for e in store.audit_log() if e.what == "branch_matches"]
-    finally:
-        store.close()
+    seen = [e for e in api.store().audit_log() if e.what == "branch_matches"]
     assert {(e.detail, e.n_people) for e in seen} == {(rep["id"], 3)}
 
 

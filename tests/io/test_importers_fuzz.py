@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import math
 import random
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -40,7 +42,14 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 def demo_rows(kind: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a demo table as text (members are GB18030 in the demo)."""
+    """Header and rows of a demo table as text (members are GB18030 in the demo): fresh copies."""
+    header, rows = _demo_rows(kind)
+    return list(header), [list(r) for r in rows]
+
+
+@functools.cache
+def _demo_rows(kind: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The demo table read once per session (the stations workbook takes ~0.4 s to read)."""
     if kind == "stations":
         df = pd.read_excel(DEMO / "stations.xlsx", sheet_name="驿站", dtype=str).fillna("")
     else:
@@ -52,7 +61,7 @@ def demo_rows(kind: str) -> tuple[list[str], list[list[str]]]:
             except UnicodeDecodeError:
                 continue
         df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    return list(df.columns), df.to_numpy().tolist()
+    return tuple(df.columns), tuple(tuple(r) for r in df.to_numpy().tolist())
 
 
 def to_csv(header: list[str], rows: list[list[str]]) -> str:
@@ -65,7 +74,13 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
 
 def check_import(path: Path, kind: str, category: str, **opts: object) -> str:
     """Import ``path``; assert the contract; return and tally the outcome."""
+    return import_checked(path, kind, category, **opts)[0]
+
+
+def import_checked(path: Path, kind: str, category: str, **opts: object) -> tuple[str, Any]:
+    """:func:`check_import`, also returning the imported layer (``None`` for an error)."""
     n_lines = None
+    layer = None
     try:
         layer = load_layer(kind, LayerInput(path=path, **opts))  # type: ignore[arg-type]
     except InputError as exc:
@@ -88,7 +103,7 @@ def check_import(path: Path, kind: str, category: str, **opts: object) -> str:
             "imported with rejections/warnings")
     TALLY[f"{category}: {outcome}"] += 1
     del n_lines
-    return outcome
+    return outcome, layer
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -214,9 +229,8 @@ def test_bad_coordinates(tmp_path_factory, kind: str, cells: list[tuple[int, str
             r[lon_i if on_lon else lat_i] = value
     path = tmp_path_factory.mktemp("coords") / f"{kind}.csv"
     path.write_text(to_csv(header, rows), encoding="utf-8")
-    outcome = check_import(path, kind, "NaN/inf/text/0,0/swapped coordinates")
+    outcome, layer = import_checked(path, kind, "NaN/inf/text/0,0/swapped coordinates")
     if outcome != "error":
-        layer = load_layer(kind, LayerInput(path=path))
         for lon, lat in zip(layer.frame["lon"], layer.frame["lat"], strict=True):
             if lon is not None and not (isinstance(lon, float) and math.isnan(lon)):
                 assert 73 <= float(lon) <= 136 and 3 <= float(lat) <= 54  # only points in China accepted

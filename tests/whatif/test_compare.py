@@ -18,6 +18,7 @@ from geo_planner.compare import compare_runs, comparison_workbook
 from geo_planner.errors import InputError, NotFoundError
 from geo_planner.results import RunFolder
 
+from ..support.light import light
 from ..support.rosters import PLANTED, plant_roster_changes
 
 
@@ -59,22 +60,9 @@ def pair(demo_run, tmp_path_factory) -> Pair:
     tmp = tmp_path_factory.mktemp("compare")
     roster, planted = plant_roster_changes(set(result.members["id"].astype(str)), tmp)
     sc = result.scenario
-    siting = sc.siting.model_copy(
-        update={
-            "time_limit_s": 8.0,
-            "decision_time_limit_s": 8.0,
-            "tradeoff_max_p": 1,
-            "new_stations": 1,
-            "sensitivity_draws": 0,
-        }
-    )
-    sc = sc.model_copy(
-        update={
-            "inputs": sc.inputs.model_copy(update={"members": LayerInput(path=roster)}),
-            "siting": siting,
-            "report": sc.report.model_copy(update={"pdf": False}),
-        }
-    )
+    # the comparison reads members, coverage and areas: no PDF, no draws, short solver budgets
+    sc = light(sc, time_limit_s=4.0, decision_time_limit_s=4.0, new_stations=1)
+    sc = sc.model_copy(update={"inputs": sc.inputs.model_copy(update={"members": LayerInput(path=roster)})})
     later = run(sc, tmp / "this-year")
     store = TwoRuns(RunFolder(result.scenario, out), RunFolder(sc, later.out_dir))
     return Pair(store, out.name, later.out_dir.name, planted)
