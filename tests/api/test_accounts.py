@@ -17,28 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.config import ApiSettings, service_name
-from api.main import create_app
 from geo_planner.errors import ConflictError, InputError
 from geo_planner.store import Store
 
+from ..support.accounts import NAMED, PASSWORD, SERVICE, add_users, make_app
 from ..support.paths import DEMO
-
-PASSWORD = "correct horse battery"
-SERVICE = "svc-" + "x" * 20  # an unnamed configured token
-NAMED = "etl-" + "y" * 20
-
-
-def make_app(tmp_path: Path, database_url: str | None = None, **overrides: object) -> TestClient:
-    settings = ApiSettings(data_dir=tmp_path / "svc", database_url=database_url, seed_demo=False,
-                           tokens=f"{SERVICE}:viewer,etl={NAMED}:planner", **overrides)
-    return TestClient(create_app(settings))
-
-
-def add_users(store: Store) -> None:
-    store.add_user("zhang", "张科长", "planner", PASSWORD)
-    store.add_user("li", "李局长", "admin", PASSWORD)
-    store.add_user("wang", "王干事", "viewer", PASSWORD)
-
 
 @pytest.fixture()
 def client(tmp_path: Path) -> Iterator[TestClient]:

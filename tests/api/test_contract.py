@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from geo_planner.errors import NotFoundError
 from geo_planner.store.accounts import check_display_name, check_password, check_username
 
-from .test_accounts import PASSWORD, add_users, make_app
+from ..support.accounts import PASSWORD, add_users, make_app
 
 
 @pytest.fixture()

@@ -209,7 +209,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
     """A live service for the browser test (the page needs a real socket): uvicorn in a thread."""
     from ..support.servers import new_tokens
     from ..support.threaded import ThreadedServer
-    from ..workspace.test_workspace import PASSWORD, USERS
+    from ..support.accounts import WORKSPACE_PASSWORD as PASSWORD
+    from ..support.accounts import WORKSPACE_USERS as USERS
 
     srv = ThreadedServer(tmp_path_factory.mktemp("columns") / "data", new_tokens(), cache_dir).start()
     try:
@@ -298,7 +299,7 @@ def test_page_shows_headers_and_uploads_the_corrected_mapping(chromium_browser, 
     """Step 2 in the browser: the headers and their fields, two corrected with the selects, the upload read
     with them; the same layout dropped again shows the kept corrections."""
     from ..support.browser import Browser
-    from ..workspace.test_workspace import sign_in_with_password
+    from ..support.accounts import sign_in_with_password
 
     # a layout of its own (the API test's layout is remembered already), three branches written the short way
     path = county_roster(tmp_path, name="members-2026.csv", short=True, extra=True)

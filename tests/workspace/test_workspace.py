@@ -33,6 +33,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from ..support.accounts import WORKSPACE_PASSWORD, WORKSPACE_USERS, sign_in_with_password
 from ..support.browser import Browser
 from ..support.paths import DEMO
 from ..support.servers import ApiServer, new_tokens, readable, wait_run
@@ -42,9 +43,8 @@ pytestmark = pytest.mark.browser
 XSS_NAME = "<img src=x onerror=alert(1)>"
 XSS_BRANCH = "</script><script>alert(2)</script>"
 XSS_BRANCH_ID = "B11"  # referenced by id only in the demo's members table
-PASSWORD = "workspace horse battery"
-#: The workspace's users, one per role (made in the server's store before the browser signs in).
-USERS = {"admin": "ws_admin", "planner": "ws_planner", "viewer": "ws_viewer"}
+PASSWORD = WORKSPACE_PASSWORD
+USERS = WORKSPACE_USERS
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -76,17 +76,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
         store.close()
     yield srv
     srv.stop()
-
-
-def sign_in_with_password(chromium: Any, server: ApiServer, role: str) -> Browser:
-    """A fresh browser that signs in on ``/login`` with the role's user's password."""
-    b = Browser(chromium, server)
-    b.goto("/login")
-    b.page.page.fill("#username", USERS[role])
-    b.page.page.fill("#password", PASSWORD)
-    b.page.page.click("#login-form button[type='submit']")
-    b.page.page.wait_for_url(server.base_url + "/", timeout=30_000)
-    return b
 
 
 @pytest.fixture(scope="module")
