@@ -1,8 +1,17 @@
-"""The HTTP service against a real uvicorn server on loopback: upload → run → query → export.
+"""The HTTP service's functions: upload → run → query → export, on SQLite and on PostgreSQL/PostGIS.
 
-Each server is a separate ``uvicorn api.main:create_app --factory`` process on 127.0.0.1
-with its own data folder and freshly generated tokens (one per role); requests go through
-httpx. The road-network cache is shared with the other tests of the session.
+The functional tests run the real app in this process (:class:`tests.support.inprocess.InProcessServer`:
+``create_app`` inside Starlette's TestClient, its lifespan entered once per store, one data folder and
+freshly generated tokens, one per role); requests go through httpx clients over the app's ASGI
+transport, and runs started through the API still execute in the run queue's worker process. What is
+under test here is what the service answers, not the socket in front of it, so no uvicorn is started for
+them. The restart test stops the app and starts a fresh one on the same data folder.
+
+One test needs a real process: the README's command (``python -m api.main --demo``, uvicorn on
+loopback) prints a one-time link and no token. Everything that needs a real socket — raw HTTP,
+uvicorn's access log (tokens masked there), a server killed mid-run — is in ``test_hardening.py``
+on the session's real uvicorn server. The road-network cache is shared with the other tests of the
+session.
 """
 
 from __future__ import annotations
@@ -27,10 +36,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from ..support.inprocess import InProcessServer
 from ..support.paths import DEMO, ROOT
 from ..support.servers import (
     START_TIMEOUT_S,
-    ApiServer,
     copy_data,
     free_port,
     new_tokens,
@@ -42,28 +51,25 @@ from ..support.servers import (
     wait_run,
 )
 
-# --------------------------------------------------------------------------- the server
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, store_backend: str | None,
-           request: pytest.FixtureRequest) -> Iterator[ApiServer]:
-    """The module's server, once on each store: on SQLite a copy of the session's served demo (uploaded
-    and run through the API once, ``conftest.served_demo``); on PostgreSQL/PostGIS an empty store."""
+           request: pytest.FixtureRequest) -> Iterator[InProcessServer]:
+    """The module's app (in process), once on each store: on SQLite a copy of the session's served demo
+    (uploaded and run through the API once, ``conftest.served_demo``); on PostgreSQL/PostGIS an empty store."""
     root = tmp_path_factory.mktemp("api")
     data = root / "data"
     if store_backend is None:
         copy_data(request.getfixturevalue("served_demo")[0], data)
-    srv = ApiServer(data, new_tokens(), cache_dir, database_url=store_backend).start()
+    srv = InProcessServer(data, new_tokens(), cache_dir, database_url=store_backend).start()
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
-def demo(server: ApiServer, store_backend: str | None, request: pytest.FixtureRequest) -> dict[str, Any]:
+def demo(server: InProcessServer, store_backend: str | None, request: pytest.FixtureRequest) -> dict[str, Any]:
     """The demo's upload reports and finished run on the module's server (run here on PostgreSQL)."""
     if store_backend is None:
         return request.getfixturevalue("served_demo")[1]
@@ -432,16 +438,15 @@ def test_map_html(server, demo):
         # links to the service's own /assets/ copies (maps built on demand)
         assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', page)
         assert assets or "Leaflet 1." in page
+    with server.client() as anon:
         for a in assets:
-            got = httpx.get(server.base_url + a, timeout=30)  # public: no token
+            got = anon.get(a)  # public: no token
             assert got.status_code == 200 and len(got.content) > 100, a
-    # a browser opens the map with ?access_token= (no header)
-    plain = httpx.get(  # a viewer's map is drawn on demand: seconds on a loaded machine
-        f"{server.base_url}/runs/{run_id}/map", params={"access_token": server.tokens["viewer"]}, timeout=120
-    )
+        # a browser opens the map with ?access_token= (no header); a viewer's map is drawn on demand
+        plain = anon.get(f"/runs/{run_id}/map", params={"access_token": server.tokens["viewer"]})
     assert plain.status_code == 200 and "L.map(" in plain.text
     assert plain.headers.get("referrer-policy") == "no-referrer"  # the token never leaves in a Referer
-    # the token in the URL is not written to the access log
+    # nor is it in the service's log (uvicorn's access log masks it: test_hardening.py, test 3)
     assert server.tokens["viewer"] not in server.log()
 
 
@@ -455,7 +460,8 @@ def test_report_routes(server, demo):
         pdf = viewer.get(f"/runs/{run_id}/report.pdf")
         # printed where Chromium is installed (the test machine installs it), else 404 with a reason
         assert (pdf.status_code == 200 and pdf.content[:5] == b"%PDF-") or pdf.status_code == 404
-    assert httpx.get(f"{server.base_url}/runs/{run_id}/report").status_code == 401
+    with server.client() as anon:
+        assert anon.get(f"/runs/{run_id}/report").status_code == 401
 
 
 # --------------------------------------------------------------------------- who may see what
@@ -463,7 +469,7 @@ def test_report_routes(server, demo):
 
 def test_authentication_and_roles(server, demo, tmp_path):
     run_id = demo["run_id"]
-    anon = httpx.Client(base_url=server.base_url, timeout=30)
+    anon = server.client()
     for path in (
         "/datasets",
         "/runs",
@@ -501,7 +507,7 @@ def test_authentication_and_roles(server, demo, tmp_path):
     anon.close()
 
 
-def _viewer_texts(server: ApiServer, run_id: str, reports: dict) -> dict[str, str]:
+def _viewer_texts(server: InProcessServer, run_id: str, reports: dict) -> dict[str, str]:
     """Everything a viewer can fetch about the run, as text (spreadsheets and GeoPackages opened)."""
     import geopandas as gpd
 
@@ -669,6 +675,8 @@ def test_errors_never_leak_internals(server, demo):
 
 
 def test_restart_keeps_datasets_and_runs_and_fails_interrupted_runs(server, demo):
+    """The service stopped and a fresh app started on the same data folder and store (its start-up
+    is a new process's): what was stored is there, a run the stop left 'running' is failed."""
     server.stop()
     # a crash in the middle of a run: recorded as running, no process behind it
     store = server.store()
@@ -677,25 +685,20 @@ def test_restart_keeps_datasets_and_runs_and_fails_interrupted_runs(server, demo
     )
     store.mark_running(crashed.id)
     store.set_progress(crashed.id, "network", 0.15)
-    restarted = ApiServer(server.data_dir, server.tokens, server.cache_dir, log_path=server.log_path,
-                          database_url=server.database_url).start()
-    try:
-        with restarted.client("viewer") as viewer:
-            ids = {d["id"] for d in viewer.get("/datasets").json()["datasets"]}
-            assert {rep["id"] for rep in demo["reports"].values()} <= ids
-            runs = {r["id"]: r for r in viewer.get("/runs").json()["runs"]}
-            assert runs[demo["run_id"]]["status"] == "done"
-            assert runs[demo["run_id"]]["summary"]["members"] == 711
-            assert runs[crashed.id]["status"] == "failed"
-            assert (
-                viewer.get(f"/runs/{demo['run_id']}/coverage", params={"area": "花园社区"}).status_code == 200
-            )
-        with restarted.client("planner") as planner:
-            assert "interrupted" in planner.get(f"/runs/{crashed.id}").json()["error"]
-            assert planner.get(f"/runs/{crashed.id}/coverage").status_code == 409  # no results
-    finally:
-        restarted.stop()
-    server.start()  # later tests of the module keep a server
+    store.close()
+    server.start()  # a new app on the same folder and store: its start-up fails the interrupted run
+    with server.client("viewer") as viewer:
+        ids = {d["id"] for d in viewer.get("/datasets").json()["datasets"]}
+        assert {rep["id"] for rep in demo["reports"].values()} <= ids
+        runs = {r["id"]: r for r in viewer.get("/runs").json()["runs"]}
+        assert runs[demo["run_id"]]["status"] == "done"
+        assert runs[demo["run_id"]]["summary"]["members"] == 711
+        assert runs[crashed.id]["status"] == "failed"
+        assert viewer.get(f"/runs/{demo['run_id']}/coverage", params={"area": "花园社区"}).status_code == 200
+    with server.client("planner") as planner:
+        assert "interrupted" in planner.get(f"/runs/{crashed.id}").json()["error"]
+        assert planner.get(f"/runs/{crashed.id}/coverage").status_code == 409  # no results
+    assert f"run {crashed.id}: its worker (none) is gone; marked failed" in server.log()
 
 
 def test_serve_demo_prints_a_one_time_link_and_no_token(tmp_path, cache_dir):
@@ -787,7 +790,9 @@ def test_serve_demo_prints_a_one_time_link_and_no_token(tmp_path, cache_dir):
 
 
 def test_openapi_documents_every_route(server):
-    doc = httpx.get(f"{server.base_url}/openapi.json").json()
+    with server.client() as anon:
+        doc = anon.get("/openapi.json").json()
+        assert anon.get("/docs").status_code == 200
     paths = doc["paths"]
     for p in (
         "/datasets/{kind}",
@@ -819,4 +824,3 @@ def test_openapi_documents_every_route(server):
             if "application/json" in content:
                 assert content["application/json"].get("schema"), (method, path)
     assert "access_token" in json.dumps(doc)
-    assert httpx.get(f"{server.base_url}/docs").status_code == 200

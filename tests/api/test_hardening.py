@@ -228,10 +228,15 @@ def test_3_tokens_are_masked_in_the_log_however_spelt(server, demo):
             assert r.status_code == 200, (query, r.text)  # every spelling authenticates …
         for query in (f"ACCESS_TOKEN={token}", f"token={token}"):
             assert anon.get(f"/runs/{run_id}?{query}").status_code == 401  # … not a different name
+        # the map as a browser opens it: a viewer's token in the link
+        viewer_token = server.tokens["viewer"]
+        r = anon.get(f"/runs/{run_id}/map", params={"access_token": viewer_token})
+        assert r.status_code == 200 and "L.map(" in r.text
     time.sleep(0.5)
     log = server.log()
     assert f"/runs/{run_id}?access%5Ftoken=***" in log  # the line is there, masked
-    assert token not in log  # … and the token nowhere
+    assert f"/runs/{run_id}/map?access_token=***" in log
+    assert token not in log and viewer_token not in log  # … and the tokens nowhere
 
 
 def test_3_mask_tokens_parses_the_query():
