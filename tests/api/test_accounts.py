@@ -23,6 +23,7 @@ from geo_planner.store import Store
 from ..support.accounts import NAMED, PASSWORD, SERVICE, add_users, make_app
 from ..support.paths import DEMO
 
+
 @pytest.fixture()
 def client(tmp_path: Path) -> Iterator[TestClient]:
     with make_app(tmp_path) as c:

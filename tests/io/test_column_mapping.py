@@ -207,10 +207,10 @@ def api(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[I
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
     """A live service for the browser test (the page needs a real socket): uvicorn in a thread."""
-    from ..support.servers import new_tokens
-    from ..support.threaded import ThreadedServer
     from ..support.accounts import WORKSPACE_PASSWORD as PASSWORD
     from ..support.accounts import WORKSPACE_USERS as USERS
+    from ..support.servers import new_tokens
+    from ..support.threaded import ThreadedServer
 
     srv = ThreadedServer(tmp_path_factory.mktemp("columns") / "data", new_tokens(), cache_dir).start()
     try:
@@ -298,8 +298,8 @@ def test_branch_matches_listed_for_review(api: InProcess, tmp_path: Path) -> Non
 def test_page_shows_headers_and_uploads_the_corrected_mapping(chromium_browser, server, tmp_path: Path) -> None:
     """Step 2 in the browser: the headers and their fields, two corrected with the selects, the upload read
     with them; the same layout dropped again shows the kept corrections."""
-    from ..support.browser import Browser
     from ..support.accounts import sign_in_with_password
+    from ..support.browser import Browser
 
     # a layout of its own (the API test's layout is remembered already), three branches written the short way
     path = county_roster(tmp_path, name="members-2026.csv", short=True, extra=True)
