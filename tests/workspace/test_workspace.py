@@ -134,6 +134,10 @@ def finished(chromium_browser, server, sessions, uploaded) -> dict[str, Any]:
         page.check("input[name='network.osm'][value='guixi_jiangxi.osm']")
         page.check("input[name='network.osm'][value='nanjing_xuanwu.osm']")
         page.fill("input[name='geocode.default_region']", "江西省贵溪市")
+        # a quick run, as a planner trying a roster sets it: no uncertainty draws, a short curve, no PDF
+        page.fill("input[name='siting.sensitivity_draws']", "0")
+        page.fill("input[name='siting.tradeoff_max_p']", "2")
+        page.uncheck("input[name='report.pdf']")
         page.fill("input[name='thresholds.station_walk_min']", "0")  # refused by the same rules as POST /runs
         page.click("#start-run")
         assert b.wait("!document.getElementById('form-problems').hidden")
@@ -290,7 +294,11 @@ def test_run_started_from_the_form_progresses_and_finishes(server, finished):
     assert finished["row"][1] == "已完成" and finished["row"][4] == "711"
     with server.client("planner") as planner:
         run = planner.get(f"/runs/{finished['run_id']}").json()
+        request = planner.get(f"/runs/{finished['run_id']}/request").json()
     assert run["thresholds"]["station_walk_min"] == 12  # the threshold set in the form
+    # the integer and checkbox fields of the form reach the scenario too
+    assert request["siting"]["sensitivity_draws"] == 0 and request["siting"]["tradeoff_max_p"] == 2
+    assert request["report"]["pdf"] is False
     assert run["osm"] == ["guixi_jiangxi.osm", "nanjing_xuanwu.osm"]
     share = run["summary"]["covered_station"] / run["summary"]["members"]
     assert finished["row"][5] == f"{100 * share:.1f}%"
