@@ -2,26 +2,35 @@
 
 A light scenario goes through every stage of the real pipeline on the bundled extracts, but does little in
 each: no sensitivity draws, a short trade-off curve, no PDF report and, optionally, a small roster (the first
-members of the demo roster in 贵溪 and all of them in 南京, so that both extracts are used).
+members of the demo roster, in 贵溪, and its planted members far away: in 南京, on the second extract, and in
+深圳, outside both).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from .paths import DEMO, GUIXI, NANJING
 
-#: Members of the small roster taken from the head of the demo roster (in 贵溪; the 南京 ones come on top).
+#: Members of the small roster taken from the head of the demo roster (in 贵溪; the far-away ones come on top).
 SMALL_ROSTER = 40
 
 
+def far_members() -> list[str]:
+    """Ids of the demo's planted members far from 贵溪: the 南京 cluster and the two in 深圳 (planted.json)."""
+    planted = json.loads((DEMO / "planted.json").read_text(encoding="utf-8"))
+    return [*planted["remote_cluster"]["member_ids"], *planted["off_network"]["member_ids"]]
+
+
 def small_roster(folder: Path, n: int = SMALL_ROSTER) -> Path:
-    """The first ``n`` rows of the demo roster (in 贵溪) and every member in 南京, as written (gb18030 → UTF-8)."""
+    """The first ``n`` rows of the demo roster (in 贵溪) and its members in 南京 and 深圳 (:func:`far_members`),
+    as written (gb18030 → UTF-8); written to ``folder/members_small.csv``."""
     m = pd.read_csv(DEMO / "members.csv", encoding="gb18030", dtype=str, keep_default_na=False)
-    lat = pd.to_numeric(m["纬度"], errors="coerce")
-    small = pd.concat([m.head(n), m.iloc[n:][lat.iloc[n:] > 31]])
+    far = m.iloc[n:][m["编号"].iloc[n:].isin(far_members())]
+    small = pd.concat([m.head(n), far])
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "members_small.csv"
     small.to_csv(path, index=False, encoding="utf-8-sig")
