@@ -1,4 +1,4 @@
-"""``geo-planner`` commands in their own processes, forked from a server that has already imported the planner.
+"""``geo-planner`` commands in their own processes, forked from a server that has imported the planner once.
 
 A test that starts the command many times (and kills it) would otherwise pay the interpreter's start and
 the planner's imports every time. Here :mod:`multiprocessing`'s fork server imports them once; every command
@@ -55,7 +55,8 @@ class ForkedCommand:
 
     def __init__(self, argv: list[str], log: Path, env: Mapping[str, str]) -> None:
         self.log = Path(log)
-        self.proc: BaseProcess = _fork_context().Process(target=_child, args=(list(argv), str(log), dict(env)))
+        self.proc: BaseProcess = _fork_context().Process(target=_child,
+                                                         args=(list(argv), str(log), dict(env)))
         self.proc.start()
 
     def output(self) -> str:
@@ -77,7 +78,7 @@ class ForkedCommand:
         self.proc.join(30)
 
     def wait_for(self, text: str | tuple[str, ...], timeout: float) -> bool:
-        """Wait until the output shows ``text`` (any of them); False if the command ended first or time ran out."""
+        """Wait until the output shows ``text`` (any of them); False if the command ended or time ran out."""
         wanted = (text,) if isinstance(text, str) else text
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
