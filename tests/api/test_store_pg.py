@@ -4,7 +4,7 @@ a dead worker's run failed with a reason (never lost), run tables in PostGIS.
 Everything here runs on a real PostgreSQL server (``GEO_PLANNER_TEST_DATABASE_URL``, started by
 ``scripts/run.sh test``) and real uvicorn processes; skipped locally without a server, failed in CI.
 The runs are about the queue, not their figures: a small roster (``tests/support/light.py``: the demo's
-first 40 members and its 南京 members) with the demo's other tables and the light API scenario (no
+first 40 members and its planted 南京 and 深圳 members) with the demo's other tables and the light API scenario (no
 sensitivity draws, a short trade-off curve, no PDF), through the real pipeline all the same.
 """
 
@@ -79,7 +79,7 @@ def _wait_mid_run(client: httpx.Client, run_id: str, timeout: float = 120.0) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/runs/{run_id}").json()
-        if body["status"] != "queued" and body["stage"] in MID_RUN or body["status"] in ("done", "failed"):
+        if (body["status"] == "running" and body["stage"] in MID_RUN) or body["status"] in ("done", "failed"):
             break
         time.sleep(0.01)
     assert body["status"] == "running" and body["stage"] in MID_RUN, body
