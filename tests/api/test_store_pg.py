@@ -3,6 +3,9 @@ a dead worker's run failed with a reason (never lost), run tables in PostGIS.
 
 Everything here runs on a real PostgreSQL server (``GEO_PLANNER_TEST_DATABASE_URL``, started by
 ``scripts/run.sh test``) and real uvicorn processes; skipped locally without a server, failed in CI.
+The runs are about the queue, not their figures: a small roster (``tests/support/light.py``: the demo's
+first 40 members and its planted 南京 and 深圳 members) with the demo's other tables and the light API scenario (no
+sensitivity draws, a short trade-off curve, no PDF), through the real pipeline all the same.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from ..support.light import small_roster
 from ..support.paths import DEMO, ROOT
 from ..support.postgres import drop_database, new_database, pg_engine
 from ..support.servers import (
@@ -29,12 +35,13 @@ from ..support.servers import (
     free_port,
     new_tokens,
     scenario_request,
-    upload_demo,
-    wait_mid_run,
+    upload,
     wait_run,
 )
 
 N_RUNS = 10
+#: Stages of a run in which it has begun writing its outputs and is not finished (a kill lands mid-run).
+MID_RUN = ("network", "travel", "coverage", "dispersion", "siting", "decision", "maps", "export")
 
 
 @pytest.fixture()
@@ -47,6 +54,36 @@ def pg_database(postgres_url: str) -> Iterator[str]:
 
 def _engine(url: str) -> sa.Engine:
     return pg_engine(url)
+
+
+def _upload_small(admin: httpx.Client, folder: Path) -> dict[str, dict[str, Any]]:
+    """Upload the demo's branches, stations and hospitals and a small roster (:func:`small_roster`)."""
+    reports: dict[str, dict[str, Any]] = {}
+    r = upload(admin, "branches", DEMO / "branches.csv")
+    assert r.status_code == 201, r.text
+    reports["branches"] = r.json()
+    r = upload(admin, "members", small_roster(folder), branches_dataset=reports["branches"]["id"])
+    assert r.status_code == 201, r.text
+    reports["members"] = r.json()
+    r = upload(admin, "stations", DEMO / "stations.xlsx", sheet="驿站")
+    assert r.status_code == 201, r.text
+    reports["stations"] = r.json()
+    r = upload(admin, "hospitals", DEMO / "hospitals.csv")
+    assert r.status_code == 201, r.text
+    reports["hospitals"] = r.json()
+    return reports
+
+
+def _wait_mid_run(client: httpx.Client, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Wait until the run works in a stage of :data:`MID_RUN` (a small run passes each in a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/runs/{run_id}").json()
+        if (body["status"] == "running" and body["stage"] in MID_RUN) or body["status"] in ("done", "failed"):
+            break
+        time.sleep(0.01)
+    assert body["status"] == "running" and body["stage"] in MID_RUN, body
+    return body
 
 
 class WorkersServer(ApiServer):
@@ -116,7 +153,7 @@ def test_two_uvicorn_workers_run_ten_queued_runs_each_once(tmp_path: Path, pg_da
     server = WorkersServer(tmp_path / "data", new_tokens(), cache_dir, database_url=pg_database, workers=2).start()
     try:
         with server.client("admin") as admin, server.client("planner") as planner:
-            reports = upload_demo(admin)
+            reports = _upload_small(admin, tmp_path / "roster")
             t0 = time.monotonic()
             ids = []
             for _ in range(N_RUNS):
@@ -169,10 +206,12 @@ def test_a_killed_workers_run_is_failed_by_the_survivor(tmp_path: Path, pg_datab
     b = ApiServer(data, tokens, cache_dir, database_url=pg_database, log_path=tmp_path / "b.log").start()
     try:
         with a.client("admin") as admin, a.client("planner") as planner:
-            reports = upload_demo(admin)
+            reports = _upload_small(admin, tmp_path / "roster")
             run_id = planner.post("/runs", json=scenario_request(reports, light=True)).json()["id"]
-            wait_mid_run(planner, run_id)
-        claimant = a.store().get_run(run_id).claimed_by or ""
+            store = a.store()
+            _wait_mid_run(planner, run_id)
+            claimant = store.get_run(run_id).claimed_by or ""
+            store.close()
         pid = int(claimant.split(":")[1])
         victim, survivor = (a, b) if a.proc.pid == pid else (b, a)
         assert victim.proc.pid == pid, (claimant, a.proc.pid, b.proc.pid)

@@ -1,13 +1,16 @@
 """Placements made in the workspace applied by a command-line run (issue #18, step 3): ``geo-planner run`` reads
 the scenario's ``inputs.placements`` file, or ``--placements FILE`` instead, and the members placed by hand come
-out ``manual`` at their point — one member on the 贵溪 extract and one on the 南京 extract."""
+out ``manual`` at their point — one member on the 贵溪 extract and one on the 南京 extract. The command is its
+console script's function (``geo_planner.cli.main``) called in the test's process, output and exit code as a
+shell sees them."""
 
 from __future__ import annotations
 
+import io
 import os
-import subprocess
-import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pytest
@@ -46,10 +49,24 @@ def _scenario(folder: Path, placements: str | None) -> Path:
     return path
 
 
-def _cli(*args: str, cache_dir: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, GEO_PLANNER_CACHE_DIR=str(cache_dir), PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "geo_planner.cli", "run", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+class Ran(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _cli(*args: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Ran:
+    """``geo-planner run ARGS`` as its console script runs it (``geo_planner.cli.main``), in this process:
+    what the command does with the placements is the point here, not a fresh interpreter's start."""
+    from geo_planner.cli import main
+
+    for key in [k for k in os.environ if k.startswith("GEO_PLANNER_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("GEO_PLANNER_CACHE_DIR", str(cache_dir))
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["run", *args])
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +79,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_the_scenario_placements_apply_to_a_cli_run(folder: Path, cache_dir: Path) -> None:
+def test_the_scenario_placements_apply_to_a_cli_run(folder: Path, cache_dir: Path, monkeypatch) -> None:
     scenario = _scenario(folder, "placements.json")  # relative to the scenario file
-    r = _cli(str(scenario), "--out", str(folder / "out"), "--no-map-copy", "-q", cache_dir=cache_dir)
+    r = _cli(str(scenario), "--out", str(folder / "out"), "--no-map-copy", "-q", cache_dir=cache_dir,
+             monkeypatch=monkeypatch)
     assert r.returncode == 0, r.stderr[-3000:]
     m = pd.read_csv(folder / "out" / "members.csv", dtype={"id": str})
     manual = m[m["geocode_precision"] == "manual"].set_index("id")
@@ -75,10 +93,11 @@ def test_the_scenario_placements_apply_to_a_cli_run(folder: Path, cache_dir: Pat
     assert manual.loc["M0698", "lat"] > 32 > manual.loc["M0004", "lat"]
 
 
-def test_missing_placements_files_are_errors(folder: Path, cache_dir: Path) -> None:
+def test_missing_placements_files_are_errors(folder: Path, cache_dir: Path, monkeypatch) -> None:
     scenario = _scenario(folder, "placements.json")
     r = _cli(str(scenario), "--out", str(folder / "x"), "--placements", str(folder / "missing.json"),
-             cache_dir=cache_dir, timeout=120)
+             cache_dir=cache_dir, monkeypatch=monkeypatch)
     assert r.returncode == 2 and "missing.json" in r.stderr and "not found" in r.stderr
-    r = _cli(str(_scenario(folder, "nowhere.json")), "--out", str(folder / "y"), cache_dir=cache_dir, timeout=120)
+    r = _cli(str(_scenario(folder, "nowhere.json")), "--out", str(folder / "y"), cache_dir=cache_dir,
+             monkeypatch=monkeypatch)
     assert r.returncode == 2 and "nowhere.json" in r.stderr and "inputs.placements" in r.stderr

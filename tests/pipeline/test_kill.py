@@ -1,9 +1,11 @@
 """A real ``geo-planner run`` killed (SIGKILL) at each stage leaves the previous outputs intact.
 
-The command runs the demo scenario into an output folder once; then, for every stage of the
-pipeline, a new run of the same command is started and killed with SIGKILL as soon as its
-progress bar shows that stage. After each kill the folder holds exactly the previous outputs
-(same files, same bytes); a final run completes and replaces them all at once.
+The command runs a light demo scenario (``tests/support/light.py``: a small roster on both extracts, no
+sensitivity draws, no PDF) into an output folder once; then, for every stage of the pipeline, a new run of
+the same command is started and killed with SIGKILL as soon as its progress shows that stage. After each
+kill the folder holds exactly the previous outputs (same files, same bytes); a final run completes and
+replaces them all at once. The commands are processes forked from a server that has imported the planner
+once (``tests/support/forked_cli.py``), so that each run costs its stages, not the interpreter's start.
 (The service restarted mid-run: ``tests/api/test_hardening.py::test_restart_mid_run…``.)
 """
 
@@ -11,21 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from geo_planner.pipeline import STAGES
 
-from ..support.paths import DEMO, ROOT
-
-CLI = "import sys; from geo_planner.cli import main; sys.exit(main(sys.argv[1:]))"
+from ..support.forked_cli import ForkedCommand
+from ..support.light import light_scenario, small_roster
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -33,74 +28,50 @@ def _snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def _command(out: Path) -> list[str]:
-    return [sys.executable, "-c", CLI, "run", str(DEMO / "scenario.toml"), "--out", str(out), "--no-map-copy"]
+def _command(scenario: Path, out: Path, log: Path, cache_dir: Path) -> ForkedCommand:
+    return ForkedCommand(["run", str(scenario), "--out", str(out), "--no-map-copy"], log,
+                         {"GEO_PLANNER_CACHE_DIR": str(cache_dir)})
 
 
-def _env(cache_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_PLANNER_")}
-    env.update({"GEO_PLANNER_CACHE_DIR": str(cache_dir), "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")})
-    return env
-
-
-def _run_and_kill_at(stage: str, out: Path, cache_dir: Path, timeout: float = 240.0) -> bool:
-    """Start the command, SIGKILL it when the progress bar shows ``stage``; True if it was killed there."""
-    proc = subprocess.Popen(_command(out), cwd=ROOT, env=_env(cache_dir), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    assert proc.stderr is not None
-    os.set_blocking(proc.stderr.fileno(), False)
-    seen = b""
-    deadline = time.monotonic() + timeout
+def _run_and_kill_at(stage: str, scenario: Path, out: Path, log: Path, cache_dir: Path,
+                     timeout: float = 240.0) -> bool:
+    """Start the command, SIGKILL it when its progress shows ``stage``; True if it was killed there."""
+    cmd = _command(scenario, out, log, cache_dir)
     try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                chunk = proc.stderr.read(65536)
-            except BlockingIOError:
-                chunk = None
-            if chunk:
-                seen += chunk
-                # a terminal bar shows "stage: …", a log "run: stage …" (cli.StageLines)
-                if f"{stage}:".encode() in seen or f"run: {stage} ".encode() in seen:
-                    proc.send_signal(signal.SIGKILL)
-                    proc.wait(timeout=30)
-                    return True
-            else:
-                time.sleep(0.005)
-        return False
+        # a terminal bar shows "stage: …", a log "run: stage …" (cli.StageLines)
+        return cmd.wait_for((f"{stage}:", f"run: {stage} "), timeout)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-        proc.stderr.close()
+        cmd.kill()
 
 
 @pytest.mark.slow
-def test_cli_run_killed_at_each_stage_keeps_the_previous_outputs(
-    tmp_path: Path, cache_dir: Path, demo_run
-) -> None:
-    # the previous outputs: the session's demo run (the same scenario), copied
-    out = tmp_path / "out"
-    shutil.copytree(demo_run[2], out)
+def test_cli_run_killed_at_each_stage_keeps_the_previous_outputs(tmp_path: Path, cache_dir: Path) -> None:
+    work = tmp_path / "work"
+    scenario = light_scenario(work, members=small_roster(work))
+    runs = tmp_path / "runs"  # the output folder's parent: where a run's partial folder would stay behind
+    out = runs / "out"
+    # the previous outputs: a complete run of the same command
+    first = _command(scenario, out, work / "first.log", cache_dir)
+    assert first.wait(600) == 0, first.output()[-3000:]
     before = _snapshot(out)
-    assert {"members.csv", "run.json", "map.html", "recommendations.xlsx"} <= set(before)
+    assert {"members.csv", "run.json", "map.html", "recommendations.xlsx", "report.html"} <= set(before)
     killed = []
     for stage, _share in STAGES:
-        if _run_and_kill_at(stage, out, cache_dir):
+        if _run_and_kill_at(stage, scenario, out, work / f"{stage}.log", cache_dir):
             killed.append(stage)
         # whatever the stage, the folder holds the previous run's outputs, byte for byte
         assert _snapshot(out) == before, stage
     assert len(killed) >= len(STAGES) - 2, killed  # a very short stage may be over before we see it
     # and the command runs again, replacing the outputs all at once
-    again = subprocess.run(_command(out), cwd=ROOT, env=_env(cache_dir), capture_output=True, text=True,
-                           timeout=600)
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = _command(scenario, out, work / "again.log", cache_dir)
+    assert again.wait(600) == 0, again.output()[-3000:]
     after = _snapshot(out)
     assert set(after) == set(before)
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert all(p.startswith(str(out.resolve())) for p in doc["files"].values()), doc["files"]
     assert after["members.csv"] == before["members.csv"]  # the same seeded scenario, the same answer
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out"]
+    assert after["run.json"] != before["run.json"]  # … from a new run
+    leftovers = [p.name for p in runs.iterdir() if p.name != "out"]
     assert leftovers == [], leftovers  # no partial folder of the killed runs stays behind
 
 

@@ -144,9 +144,14 @@ def test_demo_generator_is_reproducible(tmp_path, cache_dir):
 
 
 def test_cli_run_and_errors(tmp_path, cache_dir):
+    """The command's progress, summary and errors; on a light scenario (tests/support/light.py: the small
+    roster, no sensitivity draws, no PDF) since the demo's figures are checked on :func:`demo_run`."""
+    from ..support.light import light_scenario, small_roster
+
     env = dict(os.environ, GEO_PLANNER_CACHE_DIR=str(cache_dir))
     exe = [sys.executable, "-m", "geo_planner.cli"]
-    ok = subprocess.run([*exe, "run", str(DEMO / "scenario.toml"), "--out", str(tmp_path / "o")],
+    scenario = light_scenario(tmp_path, members=small_roster(tmp_path))
+    ok = subprocess.run([*exe, "run", str(scenario), "--out", str(tmp_path / "o")],
                         capture_output=True, text=True, env=env, timeout=600)
     assert ok.returncode == 0, ok.stderr
     # stderr is a pipe, not a terminal: one progress line per stage, no bar redraws
@@ -156,7 +161,7 @@ def test_cli_run_and_errors(tmp_path, cache_dir):
     assert main[0] == "load" and main[-1] == "done" and len(main) == len(set(main)) >= 8, ok.stderr
     assert len(lines) < 100, ok.stderr  # a line per stage and per model, never a line per redraw
     assert "\r" not in ok.stderr and "█" not in ok.stderr
-    assert "711 accepted" in ok.stdout and (tmp_path / "o" / "members.csv").exists()
+    assert "50 accepted" in ok.stdout and (tmp_path / "o" / "members.csv").exists()  # every row of the roster
     bad = tmp_path / "bad.toml"
     bad.write_text('[network]\nosm = ["missing.osm"]\nwalk_speed_kmh = 40\n[inputs]\nmembers = "m.csv"\n',
                    encoding="utf-8")

@@ -1,7 +1,9 @@
 """Province scenarios: [[regions]] validation, serial vs Dask LocalCluster, 异地 across regions.
 
 The LocalCluster runs are real (worker processes, the real pipeline on the bundled extracts),
-kept small: at most 2 single-threaded workers, and the cluster is closed after each run.
+kept small: at most 2 single-threaded workers, the cluster closed after each run, and the light settings on
+a small roster (``tests/support/light.py``: the demo's first 40 members and its members in 南京 and 深圳) —
+these tests are about the two paths giving the same outputs, not about the figures.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pytest
 from geo_planner.errors import ScenarioError
 from geo_planner.province import Province, load_plan, run_province
 
+from ..support.light import far_members, small_roster
 from ..support.paths import DEMO, GUIXI, NANJING
 
 SHARED = """\
@@ -52,6 +55,11 @@ hospitals = "{DEMO / 'hospitals.csv'}"
 
 def _region(name: str, osm: list[Path], inputs: str = DEMO_INPUTS) -> str:
     return f'[[regions]]\nname = "{name}"\nosm = {json.dumps([str(p) for p in osm])}\n{inputs}'
+
+
+def _small_inputs(folder: Path) -> str:
+    """The demo's inputs with the small roster (:func:`small_roster`) in place of its members."""
+    return DEMO_INPUTS.replace(str(DEMO / "members.csv"), str(small_roster(folder)))
 
 
 def _write(path: Path, cache: Path, regions: list[str], *, light: bool = False) -> Path:
@@ -131,34 +139,54 @@ def test_province_rejects_shared_inputs_and_bad_scheduler(tmp_path, cache_dir):
 # runs
 
 
-def test_demo_as_one_region_on_local_cluster_equals_plain_run(tmp_path, cache_dir, demo_run, capsys):
+def test_demo_as_one_region_on_local_cluster_equals_plain_run(tmp_path, cache_dir, capsys):
     from geo_planner.cli import main
+    from geo_planner.pipeline import run
+    from geo_planner.settings import load_scenario
 
-    _, _, demo_out, _ = demo_run
-    toml = _write(tmp_path / "one.toml", cache_dir, [_region("贵溪", [GUIXI, NANJING])])
+    inputs = _small_inputs(tmp_path)
+    toml = _write(tmp_path / "one.toml", cache_dir, [_region("贵溪", [GUIXI, NANJING], inputs)], light=True)
+    # the same scenario as a plain (one-city) scenario, run in this process
+    plain = tmp_path / "plain.toml"
+    osm = json.dumps([str(GUIXI), str(NANJING)])
+    plain.write_text(toml.read_text(encoding="utf-8").split("[[regions]]")[0].replace(
+        "[network]\n", f"[network]\nosm = {osm}\n") + inputs.replace("[regions.inputs]", "[inputs]"),
+        encoding="utf-8")
+    plain_out = tmp_path / "plain"
+    n = run(load_scenario(plain), plain_out).counts["members"]
+    assert n == 50  # the small roster: every row a member (the 深圳 two off the network, still counted)
     out = tmp_path / "out"
     assert main(["run", str(toml), "--out", str(out), "--scheduler", "local", "--no-map-copy"]) == 0
     err = capsys.readouterr().err
-    assert "region 1/1 贵溪: ok (711 members" in err
+    assert f"region 1/1 贵溪: ok ({n} members" in err
     region = out / "regions" / "贵溪"
     for name in ("members.csv", "recommendations.csv"):
-        assert _csv(region / name) == _csv(demo_out / name), name
+        assert _csv(region / name) == _csv(plain_out / name), name
     table = pd.read_csv(out / "regions.csv", encoding="utf-8-sig")
-    assert table.loc[0, "status"] == "ok" and table.loc[0, "members"] == 711
+    assert table.loc[0, "status"] == "ok" and table.loc[0, "members"] == n
     doc = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert doc["scheduler"] == "local" and doc["regions"][0]["status"] == "ok"
     assert not _spawned_children(), "the LocalCluster's worker processes must be gone"
 
 
-def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
+def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir, monkeypatch):
     """Two real regions (贵溪 with the 南京 extract; 贵溪 alone) and one failing region,
     serially and on a 2-worker LocalCluster reached by its address: identical outputs, the failure
-    reported, 异地 resolved."""
+    reported, 异地 resolved.
+
+    The small roster's models solve in well under ``province.PROGRESS_EVERY_S``: the throttle of progress
+    events inside a stage is set to 0 here and in the cluster's workers, so that the model events a
+    longer run sends are seen (each new stage is sent whatever the throttle)."""
+    from geo_planner import province as prov_mod
+
+    monkeypatch.setattr(prov_mod, "PROGRESS_EVERY_S", 0.0)
     empty = tmp_path / "empty_members.csv"
     empty.write_text("id,name,branch_id,address,lon,lat\n", encoding="utf-8")
     broken = DEMO_INPUTS.replace(str(DEMO / "members.csv"), str(empty))
+    inputs = _small_inputs(tmp_path)
     toml = _write(tmp_path / "two.toml", cache_dir, [
-        _region("贵溪南京", [GUIXI, NANJING]), _region("坏", [GUIXI], broken), _region("贵溪", [GUIXI]),
+        _region("贵溪南京", [GUIXI, NANJING], inputs), _region("坏", [GUIXI], broken),
+        _region("贵溪", [GUIXI], inputs),
     ], light=True)
     prov = load_plan(toml)
     seen: list[str] = []
@@ -167,11 +195,13 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
                           on_progress=lambda *e: events["serial"].append(e))
     assert seen == ["贵溪南京", "坏", "贵溪"]
     # an existing cluster reached by its tcp:// address (the `--scheduler tcp://HOST:PORT` path)
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://")
+        with Client(address) as client:
+            client.run(setattr, prov_mod, "PROGRESS_EVERY_S", 0.0)
         local = run_province(prov, tmp_path / "local", scheduler=address,
                              on_progress=lambda *e: events["local"].append(e))
     assert not _spawned_children()
@@ -201,6 +231,7 @@ def test_serial_and_local_cluster_give_identical_regions(tmp_path, cache_dir):
     cross = pd.read_csv(tmp_path / "local" / "cross_region.csv", encoding="utf-8-sig", dtype=str).fillna("")
     hosted = cross[cross["home_region"] == "贵溪"]
     assert len(hosted) > 0 and set(hosted["host_region"]) <= {"贵溪南京", ""}
+    assert set(far_members()) <= set(hosted["id"])  # the planted 南京 and 深圳 members of the small roster
     in_nj = hosted[hosted["host_region"] == "贵溪南京"]
     assert len(in_nj) > 0 and set(in_nj["member_city"]) == {"南京市"}
     members = pd.read_csv(tmp_path / "local" / "regions" / "贵溪" / "members.csv", encoding="utf-8-sig", dtype=str)

@@ -96,12 +96,19 @@ def test_bundled_data_found_without_the_source_location(tmp_path: Path) -> None:
     assert (Path(out.stdout.strip()) / "osm").is_dir()  # found from elsewhere than the checkout's cwd
 
 
-def test_serve_is_the_apps_command(tmp_path: Path) -> None:
+def test_serve_is_the_apps_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+
+    # ``python -m geo_planner serve --help`` and ``python -m api --help``: the two modules run as __main__ here
+    # (a fresh interpreter is only needed below, where what gets imported is the point)
+    for module, argv in (("geo_planner", ["serve", "--help"]), ("api", ["--help"])):
+        monkeypatch.setattr(sys, "argv", [module, *argv])
+        with pytest.raises(SystemExit) as done:
+            runpy.run_module(module, run_name="__main__", alter_sys=False)
+        out = capsys.readouterr()
+        assert done.value.code == 0 and "--demo" in out.out and "--data-dir" in out.out, (module, out.err)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for argv in (["-m", "geo_planner", "serve", "--help"], ["-m", "api", "--help"]):
-        out = subprocess.run([sys.executable, *argv], env=env, cwd=tmp_path, capture_output=True, text=True,
-                             timeout=120, check=False)
-        assert out.returncode == 0 and "--demo" in out.stdout and "--data-dir" in out.stdout, out.stderr
     code = "import sys, geo_planner.cli, geo_planner.pipeline; print(any(m.split('.')[0] == 'api' for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                          timeout=120, check=True)
