@@ -94,7 +94,8 @@ def audit_log(
 
     The log holds no personal data (no name, address, phone or ID number).
     """
-    records = store.audit_log(parse_since(since, "since") if since else None, limit)
+    # an empty ``since=`` is not "no since": it is not a date, and is refused like any other (422)
+    records = store.audit_log(parse_since(since, "since") if since is not None else None, limit)
     if format == "csv":
         body = "\ufeff" + audit_csv_text(records)
         return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8",

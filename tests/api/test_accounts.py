@@ -297,6 +297,9 @@ def test_admin_manages_users(client: TestClient) -> None:
     assert admin.patch("/admin/users/zhang", json={"disabled": 0}).status_code == 422
     assert admin.patch("/admin/users/zhang", json={"disabled": True}).json()["disabled"] is True
     assert admin.patch("/admin/users/nobody", json={"disabled": True}).status_code == 404
+    # the audit log's ``since``: an empty value is not a date (refused, not read as "from the start")
+    assert admin.get("/admin/audit", params={"since": ""}).status_code == 422
+    assert admin.get("/admin/audit", params={"since": "2000-01-01"}).status_code == 200
     assert admin.patch("/admin/users/li", json={"disabled": True}).status_code == 409  # not oneself
     issued = admin.post("/admin/users/wang/tokens", json={"name": "dashboard"})
     assert issued.status_code == 201 and issued.json()["token"].startswith("gpu_")
