@@ -1,5 +1,5 @@
 """Executing runs: a dispatcher thread per service process claims queued runs from the store and
-runs each in a fresh child process.
+runs each in a fresh child process (forked from a server that imported the planner once).
 
 Several service processes (uvicorn workers, or hosts) on one PostgreSQL database each run a
 :class:`RunQueue`; the store's claim (``FOR UPDATE SKIP LOCKED``) gives every queued run to
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import shutil
 import threading
 import time
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from ..settings import Scenario
 
 log = logging.getLogger(__name__)
+
+#: What the run queue's fork server imports once (the planner and the county boundaries).
+PRELOAD = "geo_planner.store.worker_preload"
 
 
 def execute_run(data_dir: Path | str, run_id: str, database_url: str | None = None,
@@ -102,20 +106,50 @@ def _keep_layers(scenario: Scenario, out_dir: Path) -> None:
         log.exception("map layers of %s not kept; they are made when first asked for", Path(out_dir).name)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - Linux only, runs in a child process
-    """Ask the kernel to kill this worker when the service dies (no orphan finishing a failed run)."""
+def _die_with_service(service_pid: int) -> None:  # pragma: no cover - Linux only, runs in a child process
+    """Kill this worker when the service that started it dies (no orphan finishing a failed run).
+
+    A run forked by the fork server is the fork server's child, and the fork server outlives the service
+    while a run holds the service's end of its pipe; so the worker watches the service itself: a pidfd
+    (Linux ≥ 5.3) becomes readable when the service ends, and a daemon thread then ends this process.
+    Under ``spawn`` the service is the parent, and the kernel's parent-death signal does the same.
+    """
     import ctypes
+    import os
+    import select
     import signal
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG: the parent (service or fork server) ends
     except (OSError, AttributeError):
         pass
+    try:
+        fd = os.pidfd_open(service_pid)
+    except ProcessLookupError:  # the service is already gone
+        os.kill(os.getpid(), signal.SIGKILL)
+        return
+    except (OSError, AttributeError):  # no pidfd: poll the service's pid instead
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(service_pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="geo-planner-die-with-service", daemon=True).start()
 
 
-def _child(data_dir: str, run_id: str, database_url: str | None, worker: str) -> None:  # pragma: no cover
-    _die_with_parent()
+def _child(data_dir: str, run_id: str, database_url: str | None, worker: str,
+           service_pid: int) -> None:  # pragma: no cover
+    _die_with_service(service_pid)
     private_files()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s [run %(process)d]: %(message)s")
     execute_run(data_dir, run_id, database_url, worker)
@@ -135,7 +169,10 @@ class RunQueue:
     database_url
         The store's database (``None``: SQLite in ``data_dir``).
     start_method
-        ``multiprocessing`` start method (``spawn``: safe next to the server's threads).
+        ``multiprocessing`` start method. ``forkserver`` (default): a single-threaded server process
+        imports :mod:`geo_planner.store.worker_preload` once and forks each run from it (safe next to the
+        service's threads, and a run starts without the ~4 s of imports); ``spawn``: a fresh interpreter
+        per run.
     poll_s
         How often an idle dispatcher looks for queued runs other processes recorded, seconds.
     heartbeat_s
@@ -145,13 +182,15 @@ class RunQueue:
         (for workers of other hosts; a dead process of this host is noticed at once).
     """
 
-    def __init__(self, data_dir: Path | str, *, database_url: str | None = None, start_method: str = "spawn",
+    def __init__(self, data_dir: Path | str, *, database_url: str | None = None, start_method: str = "forkserver",
                  poll_s: float = 1.0, heartbeat_s: float = 5.0, stale_after_s: float = 60.0) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.database_url = database_url
         self.worker = worker_name()
         self.poll_s, self.heartbeat_s, self.stale_after_s = poll_s, heartbeat_s, stale_after_s
         self._ctx = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            self._ctx.set_forkserver_preload([PRELOAD])
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
@@ -189,7 +228,7 @@ class RunQueue:
 
     def _execute(self, store: Store, run_id: str) -> None:
         """Run a claimed run in a child process, heartbeating; record how it ended."""
-        proc = self._ctx.Process(target=_child, args=(str(self.data_dir), run_id, self.database_url, self.worker),
+        proc = self._ctx.Process(target=_child, args=(str(self.data_dir), run_id, self.database_url, self.worker, os.getpid()),
                                  daemon=True, name=f"geo-planner-{run_id}")
         with self._lock:
             if self._closing.is_set():

@@ -699,6 +699,33 @@ def test_13_branches_export_has_each_column_once_translated(server, demo):
 # --------------------------------------------------------------------------- persistence: restart mid-run
 
 
+def _descendants(pid: int) -> set[int]:
+    """The process ids under ``pid`` (children, their children …), read from /proc."""
+    parent: dict[int, int] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(stat_file.parent.name)] = int(fields[1])
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        found.update(kids)
+        todo.extend(kids)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie left for init to reap counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
 def test_restart_mid_run_fails_the_run_and_keeps_every_dataset(server, demo):
     """A real kill: SIGKILL the server while a run works; the worker dies with it; restart."""
     import signal
@@ -708,13 +735,16 @@ def test_restart_mid_run_fails_the_run_and_keeps_every_dataset(server, demo):
         run_id = r.json()["id"]
         wait_mid_run(planner, run_id)
         datasets = {d["id"] for d in planner.get("/datasets").json()["datasets"]}
+    workers = _descendants(server.proc.pid)
+    assert workers, "the run's worker process was not found under the service"
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait(timeout=30)
     server.proc = None
-    time.sleep(1.0)
-    # the worker did not outlive the service
-    out = subprocess.run(["pgrep", "-f", f"geo-planner-{run_id}"], capture_output=True, text=True)
-    assert out.stdout.strip() == ""
+    # the worker (and the fork server it came from) did not outlive the service
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [p for p in workers if _alive(p)]:
+        time.sleep(0.1)
+    assert not [p for p in workers if _alive(p)], workers
     server.start()
     with server.client("planner") as planner:
         body = planner.get(f"/runs/{run_id}").json()
