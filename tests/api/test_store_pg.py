@@ -35,7 +35,7 @@ from ..support.servers import (
     free_port,
     new_tokens,
     scenario_request,
-    upload,
+    upload_demo,
     wait_run,
 )
 
@@ -54,24 +54,6 @@ def pg_database(postgres_url: str) -> Iterator[str]:
 
 def _engine(url: str) -> sa.Engine:
     return pg_engine(url)
-
-
-def _upload_small(admin: httpx.Client, folder: Path) -> dict[str, dict[str, Any]]:
-    """Upload the demo's branches, stations and hospitals and a small roster (:func:`small_roster`)."""
-    reports: dict[str, dict[str, Any]] = {}
-    r = upload(admin, "branches", DEMO / "branches.csv")
-    assert r.status_code == 201, r.text
-    reports["branches"] = r.json()
-    r = upload(admin, "members", small_roster(folder), branches_dataset=reports["branches"]["id"])
-    assert r.status_code == 201, r.text
-    reports["members"] = r.json()
-    r = upload(admin, "stations", DEMO / "stations.xlsx", sheet="驿站")
-    assert r.status_code == 201, r.text
-    reports["stations"] = r.json()
-    r = upload(admin, "hospitals", DEMO / "hospitals.csv")
-    assert r.status_code == 201, r.text
-    reports["hospitals"] = r.json()
-    return reports
 
 
 def _wait_mid_run(client: httpx.Client, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -153,7 +135,7 @@ def test_two_uvicorn_workers_run_ten_queued_runs_each_once(tmp_path: Path, pg_da
     server = WorkersServer(tmp_path / "data", new_tokens(), cache_dir, database_url=pg_database, workers=2).start()
     try:
         with server.client("admin") as admin, server.client("planner") as planner:
-            reports = _upload_small(admin, tmp_path / "roster")
+            reports = upload_demo(admin, small_roster(tmp_path / "roster"))
             t0 = time.monotonic()
             ids = []
             for _ in range(N_RUNS):
@@ -206,7 +188,7 @@ def test_a_killed_workers_run_is_failed_by_the_survivor(tmp_path: Path, pg_datab
     b = ApiServer(data, tokens, cache_dir, database_url=pg_database, log_path=tmp_path / "b.log").start()
     try:
         with a.client("admin") as admin, a.client("planner") as planner:
-            reports = _upload_small(admin, tmp_path / "roster")
+            reports = upload_demo(admin, small_roster(tmp_path / "roster"))
             run_id = planner.post("/runs", json=scenario_request(reports, light=True)).json()["id"]
             store = a.store()
             _wait_mid_run(planner, run_id)

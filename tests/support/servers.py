@@ -141,13 +141,16 @@ def upload(client: httpx.Client, kind: str, path: Path, **form: str) -> httpx.Re
         return client.post(f"/datasets/{kind}", files={"file": (path.name, fh)}, data=form)
 
 
-def upload_demo(admin: httpx.Client) -> dict[str, dict[str, Any]]:
-    """Upload the demo's four tables (branches first: members are checked against them)."""
+def upload_demo(admin: httpx.Client, members: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Upload the demo's four tables (branches first: members are checked against them).
+
+    ``members``: another roster instead of the demo's (e.g. ``tests/support/light.py``'s small one).
+    """
     reports: dict[str, dict[str, Any]] = {}
     r = upload(admin, "branches", DEMO / "branches.csv")
     assert r.status_code == 201, r.text
     reports["branches"] = r.json()
-    r = upload(admin, "members", DEMO / "members.csv", branches_dataset=reports["branches"]["id"])
+    r = upload(admin, "members", members or DEMO / "members.csv", branches_dataset=reports["branches"]["id"])
     assert r.status_code == 201, r.text
     reports["members"] = r.json()
     r = upload(admin, "stations", DEMO / "stations.xlsx", sheet="驿站")

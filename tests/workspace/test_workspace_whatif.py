@@ -372,6 +372,8 @@ def test_home_visits_page_plans_and_draws_a_day_along_the_roads(  # noqa: ANN001
         assert href == f"/workspace/runs/{run_id}/visits"
         # the run page done loading first: leaving it earlier aborts its pending requests (a busy machine)
         assert isinstance(b.wait("window.gpReady || window.gpFailed", 60), dict)
+        # (the recommendations, tables and base map follow the first render: wait for them all)
+        assert b.wait("window.gpState.tables && window.gpState.baseMap !== undefined", 60)
         b.wait("gpMap.loaded() && gpMap.areTilesLoaded()", 30)
         b.goto(href)  # (a click would abort the run page's pending road layer request)
         assert b.wait("window.gpVisits && window.gpVisits.ready || window.gpFailed", 60) is True
