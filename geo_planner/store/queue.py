@@ -115,7 +115,6 @@ def _die_with_service(service_pid: int) -> None:  # pragma: no cover - Linux onl
     Under ``spawn`` the service is the parent, and the kernel's parent-death signal does the same.
     """
     import ctypes
-    import os
     import select
     import signal
 
@@ -228,8 +227,8 @@ class RunQueue:
 
     def _execute(self, store: Store, run_id: str) -> None:
         """Run a claimed run in a child process, heartbeating; record how it ended."""
-        proc = self._ctx.Process(target=_child, args=(str(self.data_dir), run_id, self.database_url, self.worker, os.getpid()),
-                                 daemon=True, name=f"geo-planner-{run_id}")
+        args = (str(self.data_dir), run_id, self.database_url, self.worker, os.getpid())
+        proc = self._ctx.Process(target=_child, args=args, daemon=True, name=f"geo-planner-{run_id}")
         with self._lock:
             if self._closing.is_set():
                 store.mark_failed(run_id, INTERRUPTED, only_if_unfinished=True)

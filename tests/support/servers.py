@@ -248,7 +248,6 @@ class LimitedServer(ApiServer):
         return env
 
 
-
 # --------------------------------------------------------------------------- the served demo, made once
 
 
