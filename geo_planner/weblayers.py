@@ -379,11 +379,11 @@ def layer_json(store: RunSource, run_id: str, layer: str) -> bytes:
         return store.run_file(run_id, name).read_bytes()
     except NotFoundError:
         pass
-    body = encode_layer(_LAYER_MAKERS[layer](store, run_id))
+    body = _make(store, run_id, layer)
     out_dir = getattr(record, "out_dir", None)
     if out_dir is not None:
         try:
-            atomic_write(Path(out_dir) / name, lambda tmp: tmp.write_bytes(body))
+            _keep(Path(out_dir), layer, body)
         except OSError as exc:  # a read-only folder: made again next time
             log.warning("run %s: %s not kept: %s", run_id, name, exc)
     return body
@@ -397,13 +397,18 @@ def write_layer_files(store: RunSource, run_id: str) -> list[Path]:
     list of pathlib.Path
         The files written.
     """
-    record = store.finished_run(run_id)
-    out_dir = Path(record.out_dir)
-    paths = []
-    for layer, name in LAYER_FILES.items():
-        body = encode_layer(_LAYER_MAKERS[layer](store, run_id))
-        paths.append(atomic_write(out_dir / name, lambda tmp: tmp.write_bytes(body)))
-    return paths
+    out_dir = Path(store.finished_run(run_id).out_dir)
+    return [_keep(out_dir, layer, _make(store, run_id, layer)) for layer in LAYER_FILES]
+
+
+def _make(store: RunSource, run_id: str, layer: str) -> bytes:
+    """The run's ``layer`` made from its outputs and encoded (:func:`encode_layer`)."""
+    return encode_layer(_LAYER_MAKERS[layer](store, run_id))
+
+
+def _keep(out_dir: Path, layer: str, body: bytes) -> Path:
+    """Write ``body`` atomically to ``layer``'s :data:`LAYER_FILES` file in ``out_dir``; return the path."""
+    return atomic_write(out_dir / LAYER_FILES[layer], lambda tmp: tmp.write_bytes(body))
 
 
 def member_layer_counts(body: bytes) -> tuple[int, int]:
