@@ -14,14 +14,11 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 from geo_planner.errors import InputError
 from geo_planner.io import IGNORE, layer_fields, load_layer, match_columns, propose_columns
@@ -30,7 +27,9 @@ from geo_planner.settings import LayerInput
 from geo_planner.store import Store
 from geo_planner.store.scenario import scenario_from_request
 
+from ..support.inprocess import InProcessServer
 from ..support.paths import DEMO, ROOT
+from ..support.servers import new_tokens
 
 #: The corrections that make the county template readable.
 FIX = {"人员代码": "id", "人员类型": "status"}
@@ -167,41 +166,19 @@ def test_store_keeps_the_corrections_for_the_same_layout_and_its_runs(tmp_path: 
 # --------------------------------------------------------------------------- the API and the page
 
 
-@dataclass
-class InProcess:
-    """The real app (``create_app``) on its own store in a temporary folder, driven in-process."""
-
-    client: TestClient
-    tokens: dict[str, str]
-
-    @contextmanager
-    def as_role(self, role: str) -> Iterator[TestClient]:
-        """A client of the same app sending ``role``'s token (not entered: the app's lifespan runs once)."""
-        client = TestClient(self.client.app, headers={"Authorization": f"Bearer {self.tokens[role]}"})
-        try:
-            yield client
-        finally:
-            client.close()
-
-    def store(self) -> Store:
-        """The app's own store (open while the module's tests run)."""
-        return self.client.app.state.store
-
-
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[InProcess]:
+def api(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Iterator[InProcessServer]:
     """Functional API tests need no socket: the app in-process, with the demo's branches imported."""
-    from api.config import ApiSettings
-    from api.main import create_app
-
-    from ..support.servers import new_tokens
-
-    tokens = new_tokens()
-    settings = ApiSettings(data_dir=tmp_path_factory.mktemp("columns-api") / "data", seed_demo=False,
-                           cache_dir=cache_dir, tokens=",".join(f"{t}:{role}" for role, t in tokens.items()))
-    with TestClient(create_app(settings)) as client:
-        client.app.state.store.import_dataset("branches", "branches.csv", DEMO / "branches.csv")
-        yield InProcess(client, tokens)
+    srv = InProcessServer(tmp_path_factory.mktemp("columns-api") / "data", new_tokens(), cache_dir).start()
+    try:
+        store = srv.store()
+        try:
+            store.import_dataset("branches", "branches.csv", DEMO / "branches.csv")
+        finally:
+            store.close()
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +186,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
     """A live service for the browser test (the page needs a real socket): uvicorn in a thread."""
     from ..support.accounts import WORKSPACE_PASSWORD as PASSWORD
     from ..support.accounts import WORKSPACE_USERS as USERS
-    from ..support.servers import new_tokens
     from ..support.threaded import ThreadedServer
 
     srv = ThreadedServer(tmp_path_factory.mktemp("columns") / "data", new_tokens(), cache_dir).start()
@@ -223,14 +199,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
         srv.stop()
 
 
-def _post(client, route: str, path: Path, **form: str):  # noqa: ANN001, ANN202 - httpx or TestClient
+def _post(client, route: str, path: Path, **form: str):  # noqa: ANN001, ANN202 - httpx
     with open(path, "rb") as fh:
         return client.post(route, files={"file": (path.name, fh)}, data=form)
 
 
-def test_api_shows_the_match_and_takes_corrections(api: InProcess, tmp_path: Path) -> None:
+def test_api_shows_the_match_and_takes_corrections(api: InProcessServer, tmp_path: Path) -> None:
     path = county_roster(tmp_path)
-    with api.as_role("admin") as admin, api.as_role("planner") as planner:
+    with api.client("admin") as admin, api.client("planner") as planner:
         r = _post(admin, "/datasets/members/columns", path)
         assert r.status_code == 200, r.text
         cols = r.json()
@@ -265,11 +241,11 @@ def test_api_shows_the_match_and_takes_corrections(api: InProcess, tmp_path: Pat
         assert again["column_override_from"] == rep["id"] and again["accepted"] == 711
 
 
-def test_branch_matches_listed_for_review(api: InProcess, tmp_path: Path) -> None:
+def test_branch_matches_listed_for_review(api: InProcessServer, tmp_path: Path) -> None:
     """Issue #19: the members whose branch was matched by a tolerant name, with the branch as written, the
     branch matched, how and the score; an XLSX download; not for viewers; recorded in the audit log."""
     path = county_roster(tmp_path, name="short.csv", short=True)
-    with api.as_role("admin") as admin, api.as_role("viewer") as viewer:
+    with api.client("admin") as admin, api.client("viewer") as viewer:
         rep = _post(admin, "/datasets/members", path, columns=json.dumps(FIX)).json()
         assert rep["accepted"] == 711  # nobody lost: matched with a warning each
         r = admin.get(f"/datasets/{rep['id']}/branch-matches")
@@ -290,7 +266,11 @@ def test_branch_matches_listed_for_review(api: InProcess, tmp_path: Path) -> Non
         assert viewer.get(f"/datasets/{rep['id']}/branch-matches.xlsx").status_code == 403
         branches = admin.get("/datasets", params={"kind": "branches"}).json()["datasets"][0]["id"]
         assert admin.get(f"/datasets/{branches}/branch-matches").json()["matches"] == []
-    seen = [e for e in api.store().audit_log() if e.what == "branch_matches"]
+    store = api.store()
+    try:
+        seen = [e for e in store.audit_log() if e.what == "branch_matches"]
+    finally:
+        store.close()
     assert {(e.detail, e.n_people) for e in seen} == {(rep["id"], 3)}
 
 

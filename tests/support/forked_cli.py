@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-#: What the fork server imports once: the planner's modules and what every run reads (forked_preload.py).
-PRELOAD = ["tests.support.forked_preload"]
+#: What the fork server imports once: what the service's run queue preloads (the planner and the county
+#: boundaries, :mod:`geo_planner.store.worker_preload`), the command line, and the readers a command uses.
+PRELOAD = ["geo_planner.store.worker_preload", "geo_planner.cli", "geo_planner.province", "geo_planner.staging",
+           "highspy", "openpyxl", "osmium", "pyogrio"]
 
 _context = None
 

@@ -53,9 +53,10 @@ class _SharedTransport(httpx.BaseTransport):
         pass
 
 
-def _settings(**values: Any):  # noqa: ANN202 - api.config.ApiSettings, imported lazily
-    """ApiSettings from the given values only: the test process's ``GEO_PLANNER_*`` environment is ignored,
-    as ApiServer removes it from the child's environment."""
+def service_settings(data_dir: Path, tokens: dict[str, str], cache_dir: Path, **fields: Any):  # noqa: ANN201
+    """The service's :class:`api.config.ApiSettings` for a test server: its folder, one service token per
+    role (``{role: token}``), the network cache and ``fields``; nothing else. The test process's
+    ``GEO_PLANNER_*`` environment is ignored, as ApiServer removes it from the child's environment."""
     from api.config import ApiSettings
 
     class ExplicitSettings(ApiSettings):
@@ -64,7 +65,8 @@ def _settings(**values: Any):  # noqa: ANN202 - api.config.ApiSettings, imported
                                        dotenv_settings, file_secret_settings):
             return (init_settings,)
 
-    return ExplicitSettings(**values)
+    return ExplicitSettings(data_dir=data_dir, cache_dir=cache_dir,
+                            tokens=",".join(f"{tok}:{role}" for role, tok in tokens.items()), **fields)
 
 
 class InProcessServer:
@@ -120,14 +122,8 @@ class InProcessServer:
 
         if self._client is not None:
             return self
-        settings = _settings(
-            data_dir=self.data_dir,
-            database_url=self.database_url,
-            tokens=",".join(f"{tok}:{role}" for role, tok in self.tokens.items()),
-            cache_dir=self.cache_dir,
-            seed_demo=self.seed_demo,
-            **self.settings,
-        )
+        settings = service_settings(self.data_dir, self.tokens, self.cache_dir, database_url=self.database_url,
+                                    seed_demo=self.seed_demo, **self.settings)
         self._listen()
         client = TestClient(create_app(settings), raise_server_exceptions=False)  # 500s as a client sees them
         try:

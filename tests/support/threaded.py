@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .inprocess import service_settings
 from .servers import free_port
 
 #: Seconds to wait for the server to answer.
@@ -55,15 +56,10 @@ class ThreadedServer:
         """
         import uvicorn
 
-        from api.config import ApiSettings
         from api.main import create_app
 
-        settings = ApiSettings(
-            data_dir=self.data_dir,
-            cache_dir=self.cache_dir,
-            tokens=",".join(f"{tok}:{role}" for role, tok in self.tokens.items()),
-            **{"seed_demo": False, **self.settings},
-        )
+        settings = service_settings(self.data_dir, self.tokens, self.cache_dir,
+                                    **{"seed_demo": False, **self.settings})
         self.app = create_app(settings)
         port = free_port()
         self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning"))
