@@ -393,34 +393,23 @@ def test_member_level_views_are_audited_by_name_and_hold_no_personal_data(harden
     assert len(cli) >= len(records)
 
 
-def test_users_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_users_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``geo-planner users add|list|disable|reset|token`` on a data folder; passwords never echoed.
 
     The first command runs as a process (``python -m geo_planner``, as an administrator types it); the
-    others call the same entry point (``geo_planner.cli.main``) in this process, with their own standard
+    others call the same entry point in this process (``tests/support/commands.py``), with their own standard
     input and the folder in the environment, which saves a Python start-up per command.
     """
-    import io
     import subprocess
     import sys
-    from types import SimpleNamespace
 
-    from geo_planner.cli import main
-
+    from ..support.commands import Ran, run_cli
     from ..support.paths import ROOT
 
     data = tmp_path / "svc"
-    monkeypatch.setenv("GEO_PLANNER_DATA_DIR", str(data))
 
-    def cli(*args: str, stdin: str | None = None) -> SimpleNamespace:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
-        try:
-            code = main(["users", *args])
-        except SystemExit as exc:  # argparse's usage errors
-            code = exc.code
-        out = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+    def cli(*args: str, stdin: str = "") -> Ran:
+        return run_cli(["users", *args], monkeypatch, stdin=stdin, env={"GEO_PLANNER_DATA_DIR": str(data)})
 
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "GEO_PLANNER_DATA_DIR": str(data)}
     added = subprocess.run([sys.executable, "-m", "geo_planner", "users", "add", "zhang", "--role", "planner",

@@ -6,17 +6,14 @@ shell sees them."""
 
 from __future__ import annotations
 
-import io
-import os
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import NamedTuple
 
 import pandas as pd
 import pytest
 
 from geo_planner.placements import put_placement
 
+from ..support.commands import Ran, run_cli
 from ..support.paths import DEMO, ROOT
 
 OSM = ROOT / "data" / "osm"
@@ -49,24 +46,10 @@ def _scenario(folder: Path, placements: str | None) -> Path:
     return path
 
 
-class Ran(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 def _cli(*args: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Ran:
-    """``geo-planner run ARGS`` as its console script runs it (``geo_planner.cli.main``), in this process:
-    what the command does with the placements is the point here, not a fresh interpreter's start."""
-    from geo_planner.cli import main
-
-    for key in [k for k in os.environ if k.startswith("GEO_PLANNER_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("GEO_PLANNER_CACHE_DIR", str(cache_dir))
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(["run", *args])
-    return Ran(code, out.getvalue(), err.getvalue())
+    """``geo-planner run ARGS`` as its console script runs it, in this process: what the command does with
+    the placements is the point here, not a fresh interpreter's start."""
+    return run_cli(["run", *args], monkeypatch, env={"GEO_PLANNER_CACHE_DIR": str(cache_dir)})
 
 
 @pytest.fixture(scope="module")
