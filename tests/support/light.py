@@ -14,6 +14,7 @@ outside both).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 
 from geo_planner.settings import Scenario
 
-from .paths import DEMO, GUIXI, NANJING
+from .paths import DEMO
 
 #: ``[siting]`` of a light run: no sensitivity re-solves or uncertainty draws, the trade-off curve to p = 1.
 LIGHT_SITING: dict[str, Any] = {
@@ -79,7 +80,11 @@ def small_roster(folder: Path, n: int = SMALL_ROSTER) -> Path:
 
 
 def light_scenario(folder: Path, *, members: Path | None = None, name: str = "scenario.toml") -> Path:
-    """Write the demo scenario, made light, to ``folder/name`` (absolute input paths); return its path.
+    """Write the demo scenario (``data/demo/scenario.toml``), made light, to ``folder/name``; return its path.
+
+    The demo's file is taken as it is, with its input paths made absolute (they are relative to the demo's
+    folder), ``members`` in place of its roster, and :data:`LIGHT_SITING`'s draws and curve and
+    :data:`LIGHT_REPORT` added (its sensitivity re-solves are kept).
 
     Parameters
     ----------
@@ -90,43 +95,14 @@ def light_scenario(folder: Path, *, members: Path | None = None, name: str = "sc
     name
         File name of the scenario.
     """
-    roster = members if members is not None else DEMO / "members.csv"
-    text = f"""\
-name = "贵溪（轻量测试）"
-seed = 20261125
-
-[network]
-osm = ["{GUIXI}", "{NANJING}"]
-walk_speed_kmh = 4.0
-
-[inputs]
-members = {{ path = "{roster}" }}
-branches = "{DEMO / 'branches.csv'}"
-stations = {{ path = "{DEMO / 'stations.xlsx'}", sheet = "驿站" }}
-hospitals = "{DEMO / 'hospitals.csv'}"
-
-[geocode]
-default_region = "江西省贵溪市"
-
-[thresholds]
-station_walk_min = 15
-branch_walk_min = 20
-hospital_drive_min = 30
-
-[siting]
-new_stations = 3
-target_coverage = 0.95
-sensitivity_draws = 0
-tradeoff_max_p = 2
-
-[branches]
-min_branch_members = 3
-max_branch_members = 50
-max_units_per_joint_branch = 5
-
-[report]
-pdf = false
-"""
+    text = (DEMO / "scenario.toml").read_text(encoding="utf-8")
+    # every quoted input path of the demo, absolute (a JSON string is a TOML basic string)
+    text = re.sub(r'"([^"]+\.(?:osm|csv|xlsx))"', lambda m: json.dumps(str((DEMO / m.group(1)).resolve())), text)
+    if members is not None:
+        text = text.replace(json.dumps(str((DEMO / "members.csv").resolve())), json.dumps(str(members)))
+    light = {"sensitivity_draws": LIGHT_SITING["sensitivity_draws"], "tradeoff_max_p": 2}
+    text = text.replace("[siting]\n", "[siting]\n" + "".join(f"{k} = {v}\n" for k, v in light.items()), 1)
+    text += "\n[report]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in LIGHT_REPORT.items())
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     path.write_text(text, encoding="utf-8")
