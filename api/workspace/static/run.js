@@ -371,7 +371,14 @@
       map.addLayer({ id: 'grid', type: 'fill', source: 'grid', paint: {
         'fill-color': ['step', ['get', 'count'], '#fdd49e', 10, '#fc8d59', 30, '#d7301f', 100, '#7f0000'], 'fill-opacity': 0.6 } });
       map.addLayer({ id: 'grid-line', type: 'line', source: 'grid', paint: { 'line-color': '#b30000', 'line-width': 0.5 } });
-      coords = grid.features.map(f => f.geometry.coordinates[0][0]);
+      // the same 2nd–98th percentile box as the planner's, over the cells' members: the cells of members
+      // living in another city (a city's roster reaches hundreds of km) do not zoom the map out
+      const lon = [], lat = [];
+      for (const f of grid.features) {
+        const ring = f.geometry.coordinates[0];
+        for (let k = 0; k < (f.properties.count || 1); k++) for (const c of [ring[0], ring[2]]) { lon.push(c[0]); lat.push(c[1]); }
+      }
+      coords = coreBounds(lon, lat);
     }
     if (state.members) coords = coreBounds(state.members.lon, state.members.lat);
     map.addSource('facilities', { type: 'geojson', data: state.facilities });
